@@ -1,0 +1,264 @@
+"""The ``Architecture``: one vocabulary for every transformer llmsize sizes.
+
+Every source (explicit flags, a Hugging Face ``config.json``, GGUF metadata, the bundled catalog)
+is turned into this one frozen dataclass; every formula reads only from it.
+
+Attention heads, as stored (``a`` query heads share ``k`` key/value heads, ``a/k`` per group)::
+
+    MHA  k = a        GQA  1 < k < a        MQA  k = 1
+    q: ▢▢▢▢▢▢▢▢       q: ▢▢▢▢▢▢▢▢           q: ▢▢▢▢▢▢▢▢
+    k: ▢▢▢▢▢▢▢▢       k: ▢ ▢ ▢ ▢            k: ▢
+    v: ▢▢▢▢▢▢▢▢       v: ▢ ▢ ▢ ▢            v: ▢
+
+``head_dim`` is a field of its own, never assumed to be ``d_model / n_heads``: Qwen3-32B has
+d=5120, a=64 and head_dim=128 (not 80); Gemma-7B has d=3072, a=16 and head_dim=256.
+
+Rosetta table: our field ↔ HF ``config.json`` key (most common spelling; per-family aliases live in
+``sources/hf_config.py``) ↔ GGUF key (``{arch}`` is ``general.architecture``) ↔ paper symbol.
+
+=====================  ===========================  ==================================  ======
+ours                   HF config.json               GGUF                                symbol
+=====================  ===========================  ==================================  ======
+n_layers               num_hidden_layers            {arch}.block_count                  L
+d_model                hidden_size                  {arch}.embedding_length             d (h)
+n_heads                num_attention_heads          {arch}.attention.head_count         a
+n_kv_heads             num_key_value_heads          {arch}.attention.head_count_kv      k
+head_dim               head_dim                     {arch}.attention.key_length         d_h
+d_ff                   intermediate_size            {arch}.feed_forward_length          I
+vocab_size             vocab_size                   tokenizer.ggml.tokens (length)      V
+max_position           max_position_embeddings      {arch}.context_length               s_max
+tie_embeddings         tie_word_embeddings          (no output.weight tensor)           —
+sliding_window         sliding_window               {arch}.attention.sliding_window     w
+norm_eps (not kept)    rms_norm_eps                 {arch}.attention.layer_norm_rms_eps ε
+moe.n_experts          num_local_experts/n_routed…  {arch}.expert_count                 E
+moe.top_k              num_experts_per_tok          {arch}.expert_used_count            k_e
+moe.d_ff_expert        moe_intermediate_size        {arch}.expert_feed_forward_length   I_e
+moe.n_shared_experts   n_shared_experts             {arch}.expert_shared_count          E_s
+mla.kv_lora_rank       kv_lora_rank                 {arch}.attention.kv_lora_rank       d_c
+mla.q_lora_rank        q_lora_rank                  {arch}.attention.q_lora_rank        d'_c
+mla.qk_rope_head_dim   qk_rope_head_dim             {arch}.rope.dimension_count         d^R_h
+mla.v_head_dim         v_head_dim                   {arch}.attention.value_length       d_h(v)
+=====================  ===========================  ==================================  ======
+
+Symbols follow Vaswani et al. 2017 and Korthikanti et al. 2022 (arXiv 2205.05198) for dense
+transformers, and DeepSeek-V2 (arXiv 2405.04434, §2.1) for MLA.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from .errors import ConfigError
+
+Kind = Literal["decoder", "encoder", "encoder-decoder"]
+NormType = Literal["layernorm", "rmsnorm"]
+NormPlacement = Literal["pre", "post", "sandwich"]
+Position = Literal["learned", "rotary", "alibi", "relative", "none"]
+QKNorm = Literal["none", "head", "full"]
+LayerType = Literal["full", "sliding"]
+Head = Literal["lm", "mlm", "none"]
+
+
+class ArchitectureError(ConfigError):
+    """An architecture whose numbers cannot describe a real model (names the model and the field)."""
+
+
+@dataclass(frozen=True)
+class MLA:
+    """Multi-head latent attention, DeepSeek-V2 (arXiv 2405.04434) §2.1, Eq. 9–19.
+
+    Keys and values are compressed into a latent of width ``kv_lora_rank`` (d_c); the decoupled
+    rotary key has ``qk_rope_head_dim`` (d^R_h) per token, shared by all heads. Queries go through a
+    low-rank ``q_lora_rank`` (d'_c) bottleneck, or a plain projection when it is ``None``.
+    """
+
+    kv_lora_rank: int
+    q_lora_rank: int | None
+    qk_nope_head_dim: int
+    qk_rope_head_dim: int
+    v_head_dim: int
+
+    @property
+    def qk_head_dim(self) -> int:
+        return self.qk_nope_head_dim + self.qk_rope_head_dim
+
+
+@dataclass(frozen=True)
+class MoE:
+    """Mixture-of-experts feed-forward (Shazeer et al. 2017; Fedus et al. 2021; DeepSeekMoE 2401.06066).
+
+    ``layers`` lists the indices of the layers whose MLP is routed; the others are dense with the
+    architecture's ``d_ff``. Shared experts (DeepSeekMoE §3.2, Qwen-MoE) see every token.
+    """
+
+    n_experts: int
+    top_k: int
+    d_ff_expert: int
+    layers: tuple[int, ...]
+    n_shared_experts: int = 0
+    d_ff_shared: int = 0  # total width of the shared expert MLP (0 = none)
+    shared_expert_gate: bool = False  # Qwen-MoE: sigmoid gate Linear(d, 1) on the shared expert
+    router_bias: bool = False  # a bias on the router Linear(d, E)
+
+    @property
+    def first_dense_layers(self) -> int:
+        """How many leading layers are dense (DeepSeek ``first_k_dense_replace``)."""
+        return min(self.layers, default=0)
+
+
+@dataclass(frozen=True)
+class VisionTower:
+    """A ViT image encoder (SigLIP, CLIP) and its projector into the text model.
+
+    Radford et al. 2021 (CLIP) / Zhai et al. 2023 (SigLIP): a Conv2d patch embedding (p×p, with
+    bias), a learned position table with one row per patch, pre-norm encoder layers with biased
+    projections and a plain GELU MLP, and a final LayerNorm.
+    """
+
+    n_layers: int
+    d_model: int
+    n_heads: int
+    d_ff: int
+    patch_size: int
+    image_size: int
+    channels: int = 3
+    projector: Literal["gemma3"] = "gemma3"
+
+    @property
+    def n_patches(self) -> int:
+        return (self.image_size // self.patch_size) ** 2
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """One transformer, described in llmsize's single vocabulary (see the module docstring)."""
+
+    # --- identity -------------------------------------------------------------------------
+    name: str
+    model_type: str = "custom"
+    kind: Kind = "decoder"
+
+    # --- widths ---------------------------------------------------------------------------
+    n_layers: int = 12
+    d_model: int = 768
+    n_heads: int = 12
+    n_kv_heads: int | None = None  # None: = n_heads (MHA)
+    head_dim: int | None = None  # None: = d_model // n_heads
+    d_ff: int = 3072
+    vocab_size: int = 50257
+    max_position: int = 2048
+    n_decoder_layers: int | None = None  # encoder-decoder only; None: = n_layers
+    d_embed: int | None = None  # OPT word_embed_proj_dim; None: = d_model
+
+    # --- attention ------------------------------------------------------------------------
+    qkv_bias: bool = False
+    o_bias: bool = False
+    qk_norm: QKNorm = "none"  # "head": one norm of width head_dim; "full": width heads·head_dim
+    qk_norm_bias: bool = False
+    mla: MLA | None = None
+    layer_types: tuple[LayerType, ...] = ()  # () = all "full"
+    sliding_window: int | None = None
+
+    # --- norms ----------------------------------------------------------------------------
+    norm: NormType = "layernorm"
+    norm_weight: bool = True  # False: non-parametric LayerNorm (OLMo-1)
+    norm_bias: bool = True
+    norm_placement: NormPlacement = "pre"
+    final_norm: bool = True
+    embedding_norm: bool = False  # a norm right after the embeddings (BLOOM, BERT)
+
+    # --- positions ------------------------------------------------------------------------
+    position: Position = "rotary"
+    position_rows: int = 0  # rows of a learned position table (OPT keeps 2 spare rows)
+    relative_buckets: int = 0  # T5 relative-position buckets
+    token_types: int = 0  # BERT segment embeddings
+
+    # --- MLP ------------------------------------------------------------------------------
+    gated_mlp: bool = True  # SwiGLU/GeGLU: gate, up, down; plain: up, down
+    mlp_bias: bool = False
+    parallel_block: bool = False  # attention and MLP read the same input (GPT-J, Falcon, Phi-2)
+    shared_block_norm: bool = False  # parallel block with one norm for both branches
+
+    # --- mixture of experts ---------------------------------------------------------------
+    moe: MoE | None = None
+
+    # --- embeddings and head --------------------------------------------------------------
+    tie_embeddings: bool = False
+    vocab_pad_multiple: int = 1  # Megatron pads V to a multiple of 128·tp; HF configs are padded
+    head: Head = "lm"  # "mlm": BERT's dense + norm transform before the tied decoder
+    lm_head_bias: bool = False
+
+    # --- other towers ---------------------------------------------------------------------
+    vision: VisionTower | None = None
+    notes: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        fill = object.__setattr__
+        if self.n_kv_heads is None:
+            fill(self, "n_kv_heads", self.n_heads)
+        if self.head_dim is None and self.n_heads > 0:
+            if self.d_model % self.n_heads:
+                raise ArchitectureError(
+                    f"{self.name}: hidden size {self.d_model} is not divisible by "
+                    f"{self.n_heads} heads, and no head_dim is given"
+                )
+            fill(self, "head_dim", self.d_model // self.n_heads)
+        if not self.layer_types:
+            fill(self, "layer_types", ("full",) * self.n_layers)
+        self._check()
+
+    def _check(self) -> None:
+        for key in ("n_layers", "d_model", "n_heads", "d_ff", "vocab_size"):
+            if getattr(self, key) <= 0:
+                raise ArchitectureError(f"{self.name}: {key} must be positive, got {getattr(self, key)}")
+        if self.n_kv_heads <= 0 or self.n_heads % self.n_kv_heads:
+            raise ArchitectureError(
+                f"{self.name}: {self.n_kv_heads} kv heads do not divide {self.n_heads} attention heads"
+            )
+        if self.head_dim is not None and self.head_dim <= 0:
+            raise ArchitectureError(f"{self.name}: head_dim must be positive, got {self.head_dim}")
+        if len(self.layer_types) != self.n_layers:
+            raise ArchitectureError(
+                f"{self.name}: {len(self.layer_types)} layer types for {self.n_layers} layers"
+            )
+        if "sliding" in self.layer_types and not self.sliding_window:
+            raise ArchitectureError(f"{self.name}: sliding-window layers need a sliding_window")
+        if self.moe and any(not 0 <= i < self.n_layers for i in self.moe.layers):
+            raise ArchitectureError(f"{self.name}: MoE layer index outside 0..{self.n_layers - 1}")
+        if self.moe and not 0 < self.moe.top_k <= self.moe.n_experts:
+            raise ArchitectureError(
+                f"{self.name}: top-k {self.moe.top_k} must be in 1..{self.moe.n_experts} experts"
+            )
+
+    # --- derived --------------------------------------------------------------------------
+    @property
+    def attention(self) -> Literal["MHA", "GQA", "MQA", "MLA"]:
+        if self.mla:
+            return "MLA"
+        if self.n_kv_heads == self.n_heads:
+            return "MHA"
+        return "MQA" if self.n_kv_heads == 1 else "GQA"
+
+    @property
+    def embed_width(self) -> int:
+        return self.d_embed or self.d_model
+
+    @property
+    def padded_vocab(self) -> int:
+        m = self.vocab_pad_multiple
+        return -(-self.vocab_size // m) * m
+
+    @property
+    def decoder_layers(self) -> int:
+        return self.n_decoder_layers if self.n_decoder_layers is not None else self.n_layers
+
+    @property
+    def n_sliding_layers(self) -> int:
+        return self.layer_types.count("sliding")
+
+    def with_(self, **changes: object) -> Architecture:
+        """A copy with some fields changed (re-validated)."""
+        if "n_layers" in changes and "layer_types" not in changes:
+            changes["layer_types"] = ()
+        return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,163 @@
+"""``llmsize`` command line: parse → compute (pure, returns a tree) → render (table or --json).
+
+Bad input (see ``errors.LlmsizeError``) prints one line on stderr and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import LlmsizeError
+
+EXIT_BAD_INPUT = 2
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+    return value
+
+
+def _add_arch_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("architecture (explicit, or overriding SOURCE)")
+    for flag, hint in (
+        ("--hidden-size", "d, model width"),
+        ("--num-layers", "L"),
+        ("--num-heads", "attention heads a"),
+        ("--num-kv-heads", "key/value heads k (GQA/MQA)"),
+        ("--head-dim", "per-head width (default d/a)"),
+        ("--intermediate-size", "MLP width I (default 4·d)"),
+        ("--vocab-size", "V"),
+        ("--max-position", "context length / learned position rows (default 1024)"),
+    ):
+        g.add_argument(flag, type=_positive_int, metavar="N", help=hint)
+    g.add_argument("--tie-embeddings", action=argparse.BooleanOptionalAction, default=None,
+                   help="LM head shares the token embedding (GPT-2 default: tied)")
+    g.add_argument("--gated-mlp", action=argparse.BooleanOptionalAction, default=None,
+                   help="three-matrix gated MLP (SwiGLU) instead of two")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llmsize", description="Size large language models: parameters and memory, exactly."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("params", help="exact parameter count with a breakdown")
+    p.add_argument("source", nargs="?", help="catalog name or HF id, config.json, or model directory")
+    p.add_argument("--method", choices=("exact", "seed"), default="exact",
+                   help="exact (default) or the blog's simplified 'seed' formulas")
+    p.add_argument("--params", type=_positive_int, metavar="N",
+                   help="start from a given parameter count (seed byte sizing)")
+    p.add_argument("--depth", type=int, default=3, help="breakdown depth shown (default 3)")
+    p.add_argument("--json", action="store_true", help="print the result tree as JSON")
+    _add_arch_flags(p)
+
+    c = sub.add_parser("catalog", help="list the bundled models with their parameter counts")
+    c.add_argument("filter", nargs="?", default="", help="substring of name, HF id or model_type")
+    c.add_argument("--json", action="store_true")
+    return parser
+
+
+def _arch_values(args: argparse.Namespace) -> dict[str, Any]:
+    from .sources.explicit import OVERRIDES
+
+    return {k: getattr(args, k) for k in OVERRIDES if getattr(args, k, None) is not None}
+
+
+def cmd_params(args: argparse.Namespace) -> int:
+    from . import render
+    from .params import count_params
+    from .seed import seed_count, seed_from_params
+    from .sources.explicit import from_hyperparameters, override
+
+    values = _arch_values(args)
+    if args.params is not None:
+        return _emit(args, seed_from_params(args.params), render.seed_table)
+    warnings: tuple[str, ...] = ()
+    if args.source:
+        from .sources.resolve import resolve
+
+        resolved = resolve(args.source)
+        arch, warnings = override(resolved.arch, values), resolved.warnings
+    else:
+        needed = ("hidden_size", "num_layers", "num_heads", "vocab_size")
+        missing = [f"--{k.replace('_', '-')}" for k in needed if k not in values]
+        if missing:
+            raise LlmsizeError(f"params: give a SOURCE, or the hyperparameters {', '.join(missing)}")
+        arch = from_hyperparameters(values)
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    seed = seed_count(d_model=arch.d_model, n_layers=arch.n_layers, n_heads=arch.n_heads,
+                      vocab_size=arch.vocab_size)
+    if args.method == "seed":
+        return _emit(args, seed, render.seed_table)
+    exact = count_params(arch, warnings)
+    if args.json:
+        out = exact.to_dict()
+        if not args.source:
+            out["seed"] = seed.to_dict()
+        print(json.dumps(out, indent=2))
+        return 0
+    render.param_table(exact, depth=args.depth)
+    if not args.source:
+        render.seed_table(seed)
+        render.side_by_side(seed, exact)
+    return 0
+
+
+def _emit(args: argparse.Namespace, report: Any, table: Any) -> int:
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        table(report)
+    return 0
+
+
+def cmd_catalog(args: argparse.Namespace) -> int:
+    from . import render
+    from .params import count_params
+    from .sources import catalog
+    from .sources.hf_config import from_hf_config
+
+    rows = []
+    for e in catalog.search(args.filter):
+        arch, warnings = from_hf_config(e.config, e.name)
+        rows.append((e, count_params(arch, tuple(warnings))))
+    if not rows:
+        raise LlmsizeError(f"{args.filter}: no catalog model matches")
+    if args.json:
+        print(json.dumps([
+            {"name": e.name, "hf_id": e.hf_id, "model_type": e.model_type, "source": e.source,
+             "total": r.total, "active_per_token": r.active_per_token}
+            for e, r in rows
+        ], indent=2))
+    else:
+        render.catalog_table(rows)
+    return 0
+
+
+COMMANDS = {"params": cmd_params, "catalog": cmd_catalog}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except LlmsizeError as e:
+        print(f"llmsize: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

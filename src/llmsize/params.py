@@ -1,0 +1,293 @@
+"""Exact parameter counts, as a tree whose parts sum to ``total``.
+
+"Exact" means: equal to the number of unique parameters of the ``transformers`` class the model's
+config names, instantiated on the ``meta`` device (tied weights counted once; buffers such as rotary
+``inv_freq`` or DeepSeek-V3's ``e_score_correction_bias`` are not parameters).
+
+One decoder layer of a dense pre-norm transformer (Vaswani et al. 2017 §3; GPT-2, Llama)::
+
+    x ─┬─ norm ─ attention (q k v o) ─(+)─┬─ norm ─ MLP (gate up down) ─(+)─▶
+       └──────────────────────────────────┘ └─────────────────────────────┘
+
+A parallel block (GPT-J, Falcon, Phi-2) feeds one input to both branches and adds both outputs.
+Each formula below is one function; its first line unpacks the architecture into the symbols of
+the paper it cites.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .arch import MLA, Architecture, MoE, VisionTower
+from .tree import Part, group, leaf, times
+
+
+def linear(n_in: int, n_out: int, *, bias: bool) -> int:
+    """A dense projection W ∈ R^{n_in×n_out} (+ b ∈ R^{n_out})."""
+    return n_in * n_out + (n_out if bias else 0)
+
+
+def norm_params(arch: Architecture, width: int) -> int:
+    """LayerNorm (Ba et al. 2016) has γ and β; RMSNorm (Zhang & Sennrich 2019) has γ only."""
+    return width * (int(arch.norm_weight) + int(arch.norm_bias and arch.norm == "layernorm"))
+
+
+# --- attention ------------------------------------------------------------------------------
+
+
+def attention_part(arch: Architecture) -> Part:
+    """Multi-head attention with ``k`` key/value heads (Vaswani et al. 2017 §3.2.2; GQA,
+    Ainslie et al. 2023 §2): W_Q ∈ R^{d×a·d_h}, W_K, W_V ∈ R^{d×k·d_h}, W_O ∈ R^{a·d_h×d}.
+    QK-norm (Dehghani et al. 2023; Qwen3, Gemma 3, OLMo 2) adds a norm on queries and keys."""
+    d, a, k, dh = arch.d_model, arch.n_heads, arch.n_kv_heads, arch.head_dim
+    b = arch.qkv_bias
+    parts = [
+        leaf("q_proj", linear(d, a * dh, bias=b)),
+        leaf("k_proj", linear(d, k * dh, bias=b)),
+        leaf("v_proj", linear(d, k * dh, bias=b)),
+        leaf("o_proj", linear(a * dh, d, bias=arch.o_bias)),
+    ]
+    return group("attention", parts + qk_norm_parts(arch))
+
+
+def qk_norm_parts(arch: Architecture) -> list[Part]:
+    """QK-norm: ``head`` normalises each head with one shared γ of width d_h; ``full`` has a γ per
+    head (OLMo 2, Cohere, StableLM: widths a·d_h and k·d_h)."""
+    a, k, dh = arch.n_heads, arch.n_kv_heads, arch.head_dim
+    if arch.qk_norm == "none":
+        return []
+    q_w, k_w = (dh, dh) if arch.qk_norm == "head" else (a * dh, k * dh)
+    per = 1 + int(arch.qk_norm_bias)
+    return [leaf("q_norm", q_w * per), leaf("k_norm", k_w * per)]
+
+
+def mla_part(arch: Architecture, mla: MLA) -> Part:
+    """Multi-head latent attention, DeepSeek-V2 (arXiv 2405.04434) §2.1.2–2.1.3, Eq. 9–19:
+    c^Q = W^{DQ} h (d → d'_c), q = W^{UQ} c^Q (d'_c → a·(d^nope_h + d^R_h));
+    [c^{KV}; k^R] = W^{DKV} h (d → d_c + d^R_h); [k^C; v] = W^{UK,UV} c^{KV} (d_c → a·(d^nope_h + d^v_h));
+    o = W^O v (a·d^v_h → d). RMSNorms sit on c^Q and c^{KV}."""
+    d, a, dc, dq = arch.d_model, arch.n_heads, mla.kv_lora_rank, mla.q_lora_rank
+    b = arch.qkv_bias
+    if dq is None:
+        q = [leaf("q_proj", linear(d, a * mla.qk_head_dim, bias=False))]
+    else:
+        q = [
+            leaf("q_a_proj", linear(d, dq, bias=b)),
+            leaf("q_a_norm", norm_params(arch, dq)),
+            leaf("q_b_proj", linear(dq, a * mla.qk_head_dim, bias=False)),
+        ]
+    kv = [
+        leaf("kv_a_proj", linear(d, dc + mla.qk_rope_head_dim, bias=b)),
+        leaf("kv_a_norm", norm_params(arch, dc)),
+        leaf("kv_b_proj", linear(dc, a * (mla.qk_nope_head_dim + mla.v_head_dim), bias=False)),
+        leaf("o_proj", linear(a * mla.v_head_dim, d, bias=arch.o_bias)),
+    ]
+    return group("attention (MLA)", q + kv)
+
+
+def self_attention(arch: Architecture) -> Part:
+    return mla_part(arch, arch.mla) if arch.mla else attention_part(arch)
+
+
+# --- feed-forward ---------------------------------------------------------------------------
+
+
+def mlp_part(arch: Architecture, d_ff: int, name: str = "mlp") -> Part:
+    """Position-wise feed-forward (Vaswani et al. 2017 §3.3): up d→I, down I→d; gated variants
+    (GLU, Shazeer 2020 "GLU Variants Improve Transformer", Eq. 6) add a gate d→I."""
+    d, ff, b = arch.d_model, d_ff, arch.mlp_bias
+    parts = [leaf("up_proj", linear(d, ff, bias=b)), leaf("down_proj", linear(ff, d, bias=b))]
+    if arch.gated_mlp:
+        parts.insert(0, leaf("gate_proj", linear(d, ff, bias=b)))
+    return group(name, parts)
+
+
+def moe_part(arch: Architecture, moe: MoE) -> Part:
+    """Routed experts (Shazeer et al. 2017; Switch, Fedus et al. 2021 §2.1): a router W_r ∈ R^{d×E}
+    and E expert MLPs of width I_e; shared experts (DeepSeekMoE, arXiv 2401.06066 §3.2) of total
+    width I_s see every token, optionally behind a sigmoid gate Linear(d, 1) (Qwen-MoE)."""
+    d, e = arch.d_model, moe.n_experts
+    parts = [
+        leaf("router", linear(d, e, bias=moe.router_bias)),
+        times(mlp_part(arch, moe.d_ff_expert, "experts"), e),
+    ]
+    if moe.d_ff_shared:
+        parts.append(mlp_part(arch, moe.d_ff_shared, "shared_experts"))
+    if moe.shared_expert_gate:
+        parts.append(leaf("shared_expert_gate", linear(d, 1, bias=False)))
+    return group("moe", parts)
+
+
+# --- layers ---------------------------------------------------------------------------------
+
+
+def norms_per_layer(arch: Architecture) -> int:
+    """Norms in one self-attention layer: pre/post-norm has one per sub-layer (2), a parallel block
+    sharing its input norm has 1, the sandwich of Gemma 2/3 has a norm before and after each (4)."""
+    if arch.parallel_block and arch.shared_block_norm:
+        return 1
+    return 4 if arch.norm_placement == "sandwich" else 2
+
+
+def layer_part(arch: Architecture, *, routed: bool, cross_attention: bool = False) -> Part:
+    """One transformer layer: attention (+ cross-attention in a decoder of an encoder-decoder),
+    the MLP or MoE, and its norms."""
+    d = arch.d_model
+    n_norms = norms_per_layer(arch) + int(cross_attention)
+    parts = [self_attention(arch)]
+    if cross_attention:
+        parts.append(group("cross_attention", attention_part(arch).parts))
+    parts.append(moe_part(arch, arch.moe) if routed and arch.moe else mlp_part(arch, arch.d_ff))
+    parts.append(leaf("norms", n_norms * norm_params(arch, d)))
+    return group("layer", parts)
+
+
+def stack_part(arch: Architecture, name: str, n_layers: int, *, cross: bool = False) -> Part:
+    """``n_layers`` layers, folded into one node per distinct layer shape (dense, routed)."""
+    routed = set(arch.moe.layers) if arch.moe else set()
+    n_routed = len(routed & set(range(n_layers)))
+    groups = [
+        (f"dense layers ×{n_layers - n_routed}" if n_routed else f"layers ×{n_layers}",
+         n_layers - n_routed, False),
+        (f"moe layers ×{n_routed}", n_routed, True),
+    ]
+    parts = [
+        rename(times(layer_part(arch, routed=r, cross_attention=cross), n), label)
+        for label, n, r in groups
+        if n
+    ]
+    if arch.relative_buckets:
+        # T5: the first layer of each stack owns the relative position bias table (buckets × a)
+        parts.append(leaf("relative_attention_bias", arch.relative_buckets * arch.n_heads))
+    if arch.final_norm:
+        parts.append(leaf("final_norm", norm_params(arch, arch.d_model)))
+    return group(name, parts)
+
+
+def rename(part: Part, name: str) -> Part:
+    return Part(name, part.value, part.parts, part.repeat)
+
+
+# --- embeddings, head, towers ---------------------------------------------------------------
+
+
+def embedding_part(arch: Architecture) -> Part:
+    """Token embedding V×E (E = d unless OPT projects it), a learned position table, BERT's segment
+    table, an embedding norm (BLOOM, BERT) and OPT's E→d projection."""
+    v, e, d = arch.padded_vocab, arch.embed_width, arch.d_model
+    parts = [
+        leaf("token_embedding", v * e),
+        leaf("position_embedding", arch.position_rows * d if arch.position == "learned" else 0),
+        leaf("token_type_embedding", arch.token_types * d),
+        leaf("embedding_norm", norm_params(arch, d) if arch.embedding_norm else 0),
+        leaf("project_in", e * d if e != d else 0),
+    ]
+    return group("embeddings", parts)
+
+
+def head_part(arch: Architecture) -> Part:
+    """The output head: an LM head E×V unless tied to the token embedding (Press & Wolf 2017),
+    its bias (GPT-J, Phi), BERT's MLM transform (dense d×d + norm, then a bias on the tied decoder),
+    or BERT's pooler when no head is named."""
+    v, e, d = arch.padded_vocab, arch.embed_width, arch.d_model
+    if arch.head == "none":
+        pooler = linear(d, d, bias=True) if arch.token_types else 0
+        return group("head", [leaf("pooler", pooler)])
+    parts = [
+        leaf("project_out", d * e if e != d else 0),
+        leaf("mlm_transform", linear(d, d, bias=True) + norm_params(arch, d) if arch.head == "mlm" else 0),
+        leaf("lm_head", 0 if arch.tie_embeddings else e * v),
+        leaf("lm_head_bias", v if arch.lm_head_bias or arch.head == "mlm" else 0),
+    ]
+    return group("head", parts)
+
+
+def vision_part(arch: Architecture, vt: VisionTower) -> Part:
+    """A ViT tower (Dosovitskiy et al. 2021 §3.1; SigLIP, Zhai et al. 2023): patch embedding
+    Conv2d(C, d_v, p) with bias, n_patches learned positions, L_v pre-norm layers (biased q k v o,
+    fc1 fc2, two LayerNorms), a post-LayerNorm; then Gemma 3's projector: an RMSNorm on d_v and
+    W ∈ R^{d_v×d} (Gemma 3 technical report, arXiv 2503.19786 §2.1)."""
+    dv, ff, p, c = vt.d_model, vt.d_ff, vt.patch_size, vt.channels
+    layer = group("layer", [
+        leaf("attention", 4 * linear(dv, dv, bias=True)),
+        leaf("mlp", linear(dv, ff, bias=True) + linear(ff, dv, bias=True)),
+        leaf("norms", 2 * 2 * dv),
+    ])
+    tower = group("vision_tower", [
+        leaf("patch_embedding", linear(c * p * p, dv, bias=True)),
+        leaf("position_embedding", vt.n_patches * dv),
+        rename(times(layer, vt.n_layers), f"layers ×{vt.n_layers}"),
+        leaf("post_norm", 2 * dv),
+    ])
+    projector = group("projector", [leaf("norm", dv), leaf("projection", dv * arch.d_model)])
+    return group("vision", [tower, projector])
+
+
+# --- the report -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParamReport:
+    """Parameter counts of one architecture; ``breakdown`` sums to ``total``."""
+
+    arch: Architecture
+    breakdown: Part
+    total: int
+    trainable: int
+    non_embedding: int
+    active_per_token: int
+    warnings: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "name": self.arch.name,
+            "method": "exact",
+            "total": self.total,
+            "trainable": self.trainable,
+            "non_embedding": self.non_embedding,
+            "active_per_token": self.active_per_token,
+            "breakdown": self.breakdown.to_dict(),
+            "warnings": list(self.warnings),
+        }
+
+
+def embedding_params(arch: Architecture) -> int:
+    """Parameters held in embedding tables (token, position, segment, T5 relative buckets, vision
+    positions): what ``transformers``' ``num_parameters(exclude_embeddings=True)`` leaves out."""
+    e = embedding_part(arch)
+    tables = sum(p.value for p in e.parts if p.name.endswith("_embedding"))
+    buckets = arch.relative_buckets * arch.n_heads * (2 if arch.kind == "encoder-decoder" else 1)
+    vision = arch.vision.n_patches * arch.vision.d_model if arch.vision else 0
+    return tables + buckets + vision
+
+
+def inactive_expert_params(arch: Architecture) -> int:
+    """Routed-expert parameters a token does not use: Σ_moe layers (E − k_e) · P_expert."""
+    moe = arch.moe
+    if not moe:
+        return 0
+    per_expert = mlp_part(arch, moe.d_ff_expert).value
+    return len(moe.layers) * (moe.n_experts - moe.top_k) * per_expert
+
+
+def count_params(arch: Architecture, warnings: tuple[str, ...] = ()) -> ParamReport:
+    """The exact parameter tree of ``arch``."""
+    parts = [embedding_part(arch)]
+    if arch.kind == "encoder-decoder":
+        parts.append(stack_part(arch, "encoder", arch.n_layers))
+        parts.append(stack_part(arch, "decoder", arch.decoder_layers, cross=True))
+    else:
+        parts.append(stack_part(arch, "layers" if arch.kind == "decoder" else "encoder", arch.n_layers))
+    parts.append(head_part(arch))
+    if arch.vision:
+        parts.append(vision_part(arch, arch.vision))
+    root = group(arch.name, parts)
+    return ParamReport(
+        arch=arch,
+        breakdown=root,
+        total=root.value,
+        trainable=root.value,
+        non_embedding=root.value - embedding_params(arch),
+        active_per_token=root.value - inactive_expert_params(arch),
+        warnings=warnings,
+    )

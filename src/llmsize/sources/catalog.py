@@ -1,0 +1,77 @@
+"""The bundled catalog: real ``config.json`` contents, each with the URL it came from.
+
+The data lives in ``llmsize/catalog/models/*.json`` (one file per family), one record per model::
+
+    {"name": "llama-3.1-8b", "hf_id": "meta-llama/Llama-3.1-8B",
+     "source": "https://huggingface.co/meta-llama/Llama-3.1-8B/blob/main/config.json",
+     "via": "where the copy was read", "config": {...}}
+
+Lookup is by short name or HF id, case-insensitively; an unknown name gets the closest matches,
+never a guess. Everything here works offline.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from ..errors import LlmsizeError
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    name: str
+    hf_id: str
+    source: str
+    via: str
+    config: dict[str, Any]
+
+    @property
+    def model_type(self) -> str:
+        return str(self.config.get("model_type", ""))
+
+
+@functools.cache
+def entries() -> tuple[CatalogEntry, ...]:
+    """Every catalog record, in file order."""
+    folder = resources.files("llmsize") / "catalog" / "models"
+    out: list[CatalogEntry] = []
+    for path in sorted(folder.iterdir(), key=lambda p: p.name):
+        if path.name.endswith(".json"):
+            out.extend(CatalogEntry(**rec) for rec in json.loads(path.read_text("utf-8")))
+    return tuple(out)
+
+
+@functools.cache
+def _index() -> dict[str, CatalogEntry]:
+    idx: dict[str, CatalogEntry] = {}
+    for e in entries():
+        idx[e.name.lower()] = e
+        idx[e.hf_id.lower()] = e
+        idx.setdefault(e.hf_id.split("/")[-1].lower(), e)
+    return idx
+
+
+def find(name: str) -> CatalogEntry | None:
+    """The entry called ``name`` (short name, HF id, or the HF repo name), or None."""
+    return _index().get(name.strip().lower())
+
+
+def lookup(name: str) -> CatalogEntry:
+    """The entry called ``name``; an error with the closest names if there is none."""
+    entry = find(name)
+    if entry:
+        return entry
+    close = difflib.get_close_matches(name.lower(), list(_index()), n=5, cutoff=0.5)
+    hint = f"; did you mean: {', '.join(close)}" if close else "; see `llmsize catalog`"
+    raise LlmsizeError(f"{name}: not a file, directory or catalog model{hint}")
+
+
+def search(text: str = "") -> list[CatalogEntry]:
+    """Entries whose name, HF id or model_type contains ``text`` (case-insensitive)."""
+    t = text.lower()
+    return [e for e in entries() if t in e.name or t in e.hf_id.lower() or t in e.model_type]

@@ -1,0 +1,61 @@
+"""SOURCE → Architecture: a catalog name or HF id, a ``config.json`` path, or a model directory."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..arch import Architecture
+from ..errors import ConfigError, LlmsizeError
+from . import catalog
+from .hf_config import from_hf_config
+
+
+@dataclass(frozen=True)
+class Resolved:
+    arch: Architecture
+    warnings: tuple[str, ...]
+    origin: str  # what was read: a path, or the catalog entry's source URL
+    config: dict[str, Any]
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Parse a ``config.json``; errors name the file and the problem."""
+    try:
+        text = path.read_text("utf-8")
+    except OSError as e:
+        raise LlmsizeError(f"{path}: cannot read ({e.strerror or e})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text, so not a config.json") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}: not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def resolve(source: str) -> Resolved:
+    """The architecture described by ``source``."""
+    path = Path(source).expanduser()
+    if path.is_dir():
+        cfg_path = path / "config.json"
+        if not cfg_path.is_file():
+            raise LlmsizeError(f"{source}: directory has no config.json")
+        return _from_file(cfg_path)
+    if path.is_file():
+        return _from_file(path)
+    if path.suffix == ".json" or source.startswith(("./", "../", "/", "~")):
+        raise LlmsizeError(f"{source}: no such file or directory")
+    entry = catalog.lookup(source)
+    arch, warnings = from_hf_config(entry.config, entry.name)
+    return Resolved(arch, tuple(warnings), entry.source, entry.config)
+
+
+def _from_file(path: Path) -> Resolved:
+    cfg = read_config_file(path)
+    arch, warnings = from_hf_config(cfg, str(path))
+    return Resolved(arch, tuple(warnings), str(path), cfg)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import functools
 import json
+from dataclasses import dataclass
 from typing import Any
 
-torch = __import__("pytest").importorskip("torch")
-transformers = __import__("pytest").importorskip("transformers")
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
 transformers.logging.set_verbosity_error()
 
 
@@ -36,13 +39,37 @@ def hf_model(cfg: dict[str, Any]):
         return cls._from_config(config)
 
 
-@functools.lru_cache(maxsize=256)
-def _counts(key: str) -> tuple[int, int]:
+@dataclass(frozen=True)
+class HFCounts:
+    total: int  # unique parameters: parameters() yields a tied tensor once
+    excluding_input_embeddings: int  # num_parameters(exclude_embeddings=True)
+    untied_output_embedding: int  # an LM head that is not the input embedding, else 0
+
+    @property
+    def non_embedding(self) -> int:
+        return self.excluding_input_embeddings - self.untied_output_embedding
+
+
+@functools.lru_cache(maxsize=64)
+def _counts(key: str) -> HFCounts:
     model = hf_model(json.loads(key))
-    total = sum(p.numel() for p in model.parameters())  # parameters() yields tied tensors once
-    return total, model.num_parameters(exclude_embeddings=True)
+    out = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    inp = model.get_input_embeddings()
+    untied = out is not None and out.weight is not inp.weight
+    return HFCounts(
+        total=sum(p.numel() for p in model.parameters()),
+        excluding_input_embeddings=model.num_parameters(exclude_embeddings=True),
+        untied_output_embedding=out.weight.numel() if untied else 0,
+    )
 
 
-def hf_counts(cfg: dict[str, Any]) -> tuple[int, int]:
-    """(unique parameters, parameters outside nn.Embedding modules) of the transformers model."""
+def hf_counts(cfg: dict[str, Any]) -> HFCounts:
+    """Counts of the transformers model this config instantiates."""
     return _counts(json.dumps(cfg, sort_keys=True))
+
+
+def t5_head_untied_by_checkpoint(cfg: dict[str, Any]) -> bool:
+    """transformers >= 5 ties T5's lm_head to the shared embedding whatever ``tie_word_embeddings``
+    says (models/t5/configuration_t5.py: "we tie weights always"). T5 v1.1 and Flan-T5 checkpoints
+    still store their own ``lm_head.weight`` (V × d), which llmsize counts."""
+    return cfg.get("model_type") == "t5" and cfg.get("tie_word_embeddings") is False

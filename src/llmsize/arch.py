@@ -108,6 +108,20 @@ class MoE:
 
 
 @dataclass(frozen=True)
+class SSM:
+    """A selective state-space mixer in place of attention + MLP: Mamba (Gu & Dao 2023,
+    arXiv 2312.00752, §3.4 and Fig. 3). ``d_inner`` = expand · d channels, each with a
+    ``d_state``-wide state, a depthwise causal conv of width ``d_conv`` and a rank-``dt_rank`` Δ."""
+
+    d_inner: int
+    d_state: int
+    d_conv: int
+    dt_rank: int
+    conv_bias: bool = True
+    proj_bias: bool = False
+
+
+@dataclass(frozen=True)
 class VisionTower:
     """A ViT image encoder (SigLIP, CLIP) and its projector into the text model.
 
@@ -189,7 +203,8 @@ class Architecture:
     head: Head = "lm"  # "mlm": BERT's dense + norm transform before the tied decoder
     lm_head_bias: bool = False
 
-    # --- other towers ---------------------------------------------------------------------
+    # --- other mixers and towers ----------------------------------------------------------
+    ssm: SSM | None = None  # Mamba: every layer is an SSM mixer, no attention or MLP
     vision: VisionTower | None = None
     notes: tuple[str, ...] = field(default=(), compare=False)
 
@@ -233,7 +248,9 @@ class Architecture:
 
     # --- derived --------------------------------------------------------------------------
     @property
-    def attention(self) -> Literal["MHA", "GQA", "MQA", "MLA"]:
+    def attention(self) -> Literal["MHA", "GQA", "MQA", "MLA", "SSM"]:
+        if self.ssm:
+            return "SSM"
         if self.mla:
             return "MLA"
         if self.n_kv_heads == self.n_heads:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .arch import MLA, Architecture, MoE, VisionTower
+from .arch import MLA, SSM, Architecture, MoE, VisionTower
 from .tree import Part, group, leaf, times
 
 
@@ -129,10 +129,29 @@ def norms_per_layer(arch: Architecture) -> int:
     return 4 if arch.norm_placement == "sandwich" else 2
 
 
+def ssm_part(arch: Architecture, ssm: SSM) -> Part:
+    """Mamba mixer (Gu & Dao 2023, arXiv 2312.00752, §3.4 Fig. 3; HF ``MambaMixer``):
+    in_proj d → 2·d_in, a depthwise conv (d_in · d_conv + d_in), x_proj d_in → r + 2N,
+    dt_proj r → d_in (+ bias), A ∈ R^{d_in×N}, D ∈ R^{d_in}, out_proj d_in → d."""
+    d, di, n, r = arch.d_model, ssm.d_inner, ssm.d_state, ssm.dt_rank
+    parts = [
+        leaf("in_proj", linear(d, 2 * di, bias=ssm.proj_bias)),
+        leaf("conv1d", di * ssm.d_conv + (di if ssm.conv_bias else 0)),
+        leaf("x_proj", linear(di, r + 2 * n, bias=False)),
+        leaf("dt_proj", linear(r, di, bias=True)),
+        leaf("A_log", di * n),
+        leaf("D", di),
+        leaf("out_proj", linear(di, d, bias=ssm.proj_bias)),
+    ]
+    return group("mixer (SSM)", parts)
+
+
 def layer_part(arch: Architecture, *, routed: bool, cross_attention: bool = False) -> Part:
     """One transformer layer: attention (+ cross-attention in a decoder of an encoder-decoder),
-    the MLP or MoE, and its norms."""
+    the MLP or MoE, and its norms; or one Mamba block (mixer + one norm)."""
     d = arch.d_model
+    if arch.ssm:
+        return group("layer", [ssm_part(arch, arch.ssm), leaf("norms", norm_params(arch, d))])
     n_norms = norms_per_layer(arch) + int(cross_attention)
     parts = [self_attention(arch)]
     if cross_attention:
@@ -252,13 +271,19 @@ class ParamReport:
 
 
 def embedding_params(arch: Architecture) -> int:
-    """Parameters held in embedding tables (token, position, segment, T5 relative buckets, vision
-    positions): what ``transformers``' ``num_parameters(exclude_embeddings=True)`` leaves out."""
+    """Parameters in embedding matrices, input and output: token, position and segment tables,
+    T5's relative-position buckets, the vision tower's position table, and an untied LM head.
+
+    This is the "non-embedding" convention of Kaplan et al. 2020 (arXiv 2001.08361 §2.1) as model
+    cards apply it (Qwen3-8B: 8.2B total, 6.95B non-embedding, so both V×d matrices are out).
+    ``transformers``' ``num_parameters(exclude_embeddings=True)`` leaves out only the input tables.
+    """
     e = embedding_part(arch)
     tables = sum(p.value for p in e.parts if p.name.endswith("_embedding"))
     buckets = arch.relative_buckets * arch.n_heads * (2 if arch.kind == "encoder-decoder" else 1)
     vision = arch.vision.n_patches * arch.vision.d_model if arch.vision else 0
-    return tables + buckets + vision
+    head = head_part(arch).find("lm_head")
+    return tables + buckets + vision + (head.value if head else 0)
 
 
 def inactive_expert_params(arch: Architecture) -> int:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..arch import MLA, Architecture, MoE, VisionTower
+from ..arch import MLA, SSM, Architecture, MoE, VisionTower
 from ..errors import ConfigError
 
 N_LAYERS = ("num_hidden_layers", "n_layer", "num_layers", "n_layers")
@@ -104,6 +104,11 @@ def _ff_default_4d(r: _Reader, out: dict[str, Any]) -> None:
     out["d_ff"] = r.get(*D_FF) or 4 * out["d_model"]
 
 
+def _ff_always_4d(r: _Reader, out: dict[str, Any]) -> None:
+    """BLOOM: the MLP is 4·d wide, with no key to change it."""
+    out["d_ff"] = 4 * out["d_model"]
+
+
 def _learned_positions(r: _Reader, out: dict[str, Any]) -> None:
     out["position_rows"] = r.need(*MAX_POSITION)
 
@@ -130,18 +135,16 @@ def _opt(r: _Reader, out: dict[str, Any]) -> None:
 
 
 def _falcon(r: _Reader, out: dict[str, Any]) -> None:
-    """Falcon: ``new_decoder_architecture`` (40B/180B) has GQA and two parallel-branch norms
-    (``ln_attn``, ``ln_mlp``) unless ``num_ln_in_parallel_attn == 1``; otherwise ``multi_query``
-    (7B) keeps one kv head and ``parallel_attn`` shares one input norm."""
-    a = out["n_heads"]
-    if r.get("new_decoder_architecture", default=False):
-        out["n_kv_heads"] = r.get("num_kv_heads", "n_head_kv") or a
-        out["parallel_block"] = True
-        out["shared_block_norm"] = r.get("num_ln_in_parallel_attn") == 1
-    else:
-        out["n_kv_heads"] = 1 if r.get("multi_query", default=True) else a
-        parallel = bool(r.get("parallel_attn", default=True))
-        out.update(parallel_block=parallel, shared_block_norm=parallel)
+    """Falcon (models/falcon/modeling_falcon.py): ``new_decoder_architecture`` (40B/180B) has
+    ``num_kv_heads`` kv heads; otherwise ``multi_query`` (7B) keeps one, else a.  A parallel block
+    (``parallel_attn``) has ``num_ln_in_parallel_attn`` input norms (2 by default in the new
+    architecture, else 1); a sequential block has two."""
+    a, new = out["n_heads"], bool(r.get("new_decoder_architecture", default=False))
+    multi_query = bool(r.get("multi_query", default=True))
+    out["n_kv_heads"] = (r.get("num_kv_heads", "n_head_kv") or a) if new else (1 if multi_query else a)
+    parallel = bool(r.get("parallel_attn", default=True))
+    n_ln = r.get("num_ln_in_parallel_attn", default=2 if new else None)
+    out.update(parallel_block=parallel, shared_block_norm=parallel and n_ln != 2)
     bias = bool(r.get("bias", default=False))
     out.update(qkv_bias=bias, o_bias=bias, mlp_bias=bias)
     out["position"] = "alibi" if r.get("alibi", default=False) else "rotary"
@@ -229,6 +232,14 @@ def _moe_qwen(r: _Reader, out: dict[str, Any]) -> None:
     )
 
 
+def _moe_olmoe(r: _Reader, out: dict[str, Any]) -> None:
+    """OLMoE (arXiv 2409.02060 §2): every layer routed, no shared expert."""
+    out["moe"] = MoE(
+        n_experts=r.need("num_experts"), top_k=r.need("num_experts_per_tok"),
+        d_ff_expert=out["d_ff"], layers=tuple(range(out["n_layers"])),
+    )
+
+
 def _moe_deepseek(r: _Reader, out: dict[str, Any]) -> None:
     """DeepSeek-V2/V3 (arXiv 2405.04434 §2.2; 2412.19437 §2.1.2): the first
     ``first_k_dense_replace`` layers are dense, then every ``moe_layer_freq``-th is routed;
@@ -252,6 +263,7 @@ def _mla(r: _Reader, out: dict[str, Any]) -> None:
         v_head_dim=r.need("v_head_dim"),
     )
     out["head_dim"] = out["mla"].qk_head_dim
+    out["n_kv_heads"] = out["n_heads"]  # MLA: every head reads the shared latent
 
 
 def _t5(r: _Reader, out: dict[str, Any]) -> None:
@@ -265,6 +277,22 @@ def _t5(r: _Reader, out: dict[str, Any]) -> None:
             "transformers >= 5 ties T5's lm_head to the shared embedding whatever the config says "
             "(models/t5/configuration_t5.py); the checkpoint holds a separate lm_head, counted here",
         )
+
+
+def _mamba(r: _Reader, out: dict[str, Any]) -> None:
+    """Mamba / Falcon-Mamba: ``intermediate_size`` = expand · d; ``time_step_rank`` "auto" is
+    ceil(d / 16) (Gu & Dao 2023, §3.6 / the reference implementation). One pseudo-head keeps the
+    attention fields valid; they are unused."""
+    d = out["d_model"]
+    rank = r.get("time_step_rank", default="auto")
+    d_inner = r.get("intermediate_size") or r.get("expand", default=2) * d
+    out["ssm"] = SSM(
+        d_inner=d_inner, d_state=r.get("state_size", default=16), d_conv=r.get("conv_kernel", default=4),
+        dt_rank=-(-d // 16) if rank == "auto" else rank,
+        conv_bias=bool(r.get("use_conv_bias", default=True)),
+        proj_bias=bool(r.get("use_bias", default=False)),
+    )
+    out.update(n_heads=1, n_kv_heads=1, head_dim=d, d_ff=d_inner)
 
 
 def _bert(r: _Reader, out: dict[str, Any]) -> None:
@@ -296,32 +324,36 @@ FAMILIES: dict[str, Family] = {
                   defaults={"tie_word_embeddings": True}, derive=(_opt,)),
     "bloom": Family(dict(_LAYERNORM, position="alibi", gated_mlp=False, qkv_bias=True,
                          o_bias=True, mlp_bias=True, embedding_norm=True),
-                    defaults={"tie_word_embeddings": True}, derive=(_ff_default_4d,)),
+                    defaults={"tie_word_embeddings": True}, derive=(_ff_always_4d,)),
     "falcon": Family(dict(_LAYERNORM, gated_mlp=False), defaults={"tie_word_embeddings": True},
                      derive=(_ff_default_4d, _falcon)),
     "llama": Family(_LLAMA_FIXED, flags=_ATTN_BIAS | {"mlp_bias": ("mlp_bias", False)}),
     "granite": Family(_LLAMA_FIXED, flags=_ATTN_BIAS | {"mlp_bias": ("mlp_bias", False)}),
-    "mistral": Family(_LLAMA_FIXED, defaults={"sliding_window": 4096}, derive=(_sliding_all,)),
-    "mixtral": Family(_LLAMA_FIXED, defaults={"num_local_experts": 8, "num_experts_per_tok": 2},
+    "mistral": Family(_LLAMA_FIXED, defaults={"sliding_window": 4096, "num_key_value_heads": 8},
+                      derive=(_sliding_all,)),
+    "mixtral": Family(_LLAMA_FIXED, defaults={"num_local_experts": 8, "num_experts_per_tok": 2,
+                                              "num_key_value_heads": 8},
                       derive=(_sliding_all, _moe_mixtral)),
-    "qwen2": Family(dict(_LLAMA_FIXED, qkv_bias=True), derive=(_sliding_qwen,)),
+    "qwen2": Family(dict(_LLAMA_FIXED, qkv_bias=True), defaults={"num_key_value_heads": 32},
+                    derive=(_sliding_qwen,)),
     "qwen2_moe": Family(_LLAMA_FIXED, flags={"qkv_bias": ("qkv_bias", True)},
                         defaults={"num_experts": 60, "num_experts_per_tok": 4,
-                                  "shared_expert_intermediate_size": 5632},
+                                  "shared_expert_intermediate_size": 5632, "num_key_value_heads": 16},
                         derive=(_sliding_qwen, _moe_qwen)),
     "qwen3": Family(dict(_LLAMA_FIXED, qk_norm="head"), flags=_ATTN_BIAS,
-                    defaults={"head_dim": 128}, derive=(_sliding_qwen,)),
+                    defaults={"head_dim": 128, "num_key_value_heads": 32}, derive=(_sliding_qwen,)),
     "qwen3_moe": Family(dict(_LLAMA_FIXED, qk_norm="head"), flags=_ATTN_BIAS,
-                        defaults={"num_experts": 128, "num_experts_per_tok": 8},
+                        defaults={"num_experts": 128, "num_experts_per_tok": 8, "num_key_value_heads": 4},
                         derive=(_sliding_qwen, _moe_qwen)),
     "gemma": Family(_LLAMA_FIXED, flags=_ATTN_BIAS,
-                    defaults={"head_dim": 256, "tie_word_embeddings": True}),
+                    defaults={"head_dim": 256, "tie_word_embeddings": True, "num_key_value_heads": 16}),
     "gemma2": Family(dict(_LLAMA_FIXED, norm_placement="sandwich"), flags=_ATTN_BIAS,
-                     defaults={"head_dim": 256, "tie_word_embeddings": True},
+                     defaults={"head_dim": 256, "tie_word_embeddings": True, "num_key_value_heads": 4},
                      derive=(_sliding_pattern(2, "sliding_window_pattern"),)),
     "gemma3_text": Family(dict(_LLAMA_FIXED, norm_placement="sandwich", qk_norm="head"),
                           flags=_ATTN_BIAS,
-                          defaults={"head_dim": 256, "tie_word_embeddings": True, "vocab_size": 262_208},
+                          defaults={"head_dim": 256, "tie_word_embeddings": True, "vocab_size": 262_208,
+                                    "num_key_value_heads": 4},
                           derive=(_sliding_pattern(6, "sliding_window_pattern"),)),
     "phi": Family(dict(_LAYERNORM, gated_mlp=False, qkv_bias=True, o_bias=True, mlp_bias=True,
                        parallel_block=True, shared_block_norm=True, lm_head_bias=True),
@@ -329,40 +361,50 @@ FAMILIES: dict[str, Family] = {
     "phi3": Family(_LLAMA_FIXED, derive=(_sliding_all,)),
     "phimoe": Family(dict(_LAYERNORM, gated_mlp=True),
                      flags=_ATTN_BIAS | {"lm_head_bias": ("lm_head_bias", False)},
-                     defaults={"num_local_experts": 16, "num_experts_per_tok": 2},
+                     defaults={"num_local_experts": 16, "num_experts_per_tok": 2, "num_key_value_heads": 8},
                      derive=(_sliding_all, _moe_mixtral)),
     "starcoder2": Family(dict(_LAYERNORM, gated_mlp=False),
                          flags={"qkv_bias": ("use_bias", True), "o_bias": ("use_bias", True),
                                 "mlp_bias": ("use_bias", True)},
-                         defaults={"tie_word_embeddings": True}, derive=(_sliding_all,)),
+                         defaults={"tie_word_embeddings": True, "num_key_value_heads": 2},
+                         derive=(_sliding_all,)),
     "olmo": Family(dict(_LLAMA_FIXED, norm="layernorm", norm_weight=False), flags=_ATTN_BIAS),
     "olmo2": Family(dict(_LLAMA_FIXED, norm_placement="post", qk_norm="full"), flags=_ATTN_BIAS),
     "olmoe": Family(dict(_LLAMA_FIXED, qk_norm="full"), flags=_ATTN_BIAS,
                     defaults={"num_experts": 64, "num_experts_per_tok": 8},
-                    derive=(_moe_qwen,)),
+                    derive=(_moe_olmoe,)),
     "cohere": Family(dict(_LLAMA_FIXED, norm="layernorm", norm_bias=False, parallel_block=True,
                           shared_block_norm=True),
                      flags=_ATTN_BIAS, defaults={"tie_word_embeddings": True},
                      derive=(_qk_norm_flag("use_qk_norm", "full"),)),
     "stablelm": Family(dict(_LAYERNORM, position="rotary", gated_mlp=True),
-                       flags={"qkv_bias": ("use_qkv_bias", False)}, derive=(_stablelm,)),
+                       flags={"qkv_bias": ("use_qkv_bias", False)}, defaults={"num_key_value_heads": 32},
+                       derive=(_stablelm,)),
     "deepseek_v2": Family(_LLAMA_FIXED, flags=_ATTN_BIAS | {"mlp_bias": ("mlp_bias", False)},
                           derive=(_mla, _moe_deepseek)),
-    "deepseek_v3": Family(_LLAMA_FIXED, flags=_ATTN_BIAS, derive=(_mla, _moe_deepseek)),
+    "deepseek_v3": Family(_LLAMA_FIXED, flags=_ATTN_BIAS, defaults={"num_key_value_heads": 128},
+                          derive=(_mla, _moe_deepseek)),
     "t5": Family(dict(_LLAMA_FIXED, kind="encoder-decoder", position="relative", gated_mlp=False),
                  defaults={"tie_word_embeddings": True}, derive=(_t5,)),
     "bert": Family(dict(_GPT2_FIXED, kind="encoder", norm_placement="post", final_norm=False,
                         embedding_norm=True),
                    defaults={"tie_word_embeddings": True}, derive=(_bert,)),
 }
+FAMILIES["mamba"] = FAMILIES["falcon_mamba"] = Family(
+    dict(_LLAMA_FIXED, position="none"), defaults={"tie_word_embeddings": True},
+    derive=(_mamba,),
+)
 FAMILIES["roberta"] = FAMILIES["bert"]
 FAMILIES["RefinedWeb"] = FAMILIES["RefinedWebModel"] = FAMILIES["falcon"]
 
 # Multimodal configs: the text model lives under ``text_config``.
 MULTIMODAL = {"gemma3": "gemma3_text"}
 
-# Heads named by ``architectures[0]``'s suffix.
-_HEADS = (("ForMaskedLM", "mlm"), ("Model", "none"))
+# Heads named by ``architectures[0]``'s suffix, first match wins.
+_HEADS = (
+    ("ForMaskedLM", "mlm"), ("ForCausalLM", "lm"), ("LMHeadModel", "lm"),
+    ("ForConditionalGeneration", "lm"), ("Model", "none"),
+)
 
 
 def supported_model_types() -> list[str]:
@@ -373,8 +415,8 @@ def _head(arch_name: str, warnings: list[str], label: str) -> str:
     for suffix, head in _HEADS:
         if arch_name.endswith(suffix):
             return head
-    if not arch_name.endswith(("ForCausalLM", "LMHeadModel", "ForConditionalGeneration", "")):
-        warnings.append(f"{label}: head of {arch_name} counted as a language-model head")
+    if arch_name:
+        warnings.append(f"{label}: the head of {arch_name} is counted as a language-model head")
     return "lm"
 
 
@@ -382,7 +424,7 @@ def _common(r: _Reader) -> dict[str, Any]:
     return {
         "n_layers": r.need(*N_LAYERS),
         "d_model": r.need(*D_MODEL),
-        "n_heads": r.need(*N_HEADS),
+        "n_heads": r.get(*N_HEADS) if r.get("state_size") else r.need(*N_HEADS),
         "n_kv_heads": r.get(*N_KV_HEADS),
         "head_dim": r.get("head_dim", "d_kv"),
         "d_ff": r.get(*D_FF),

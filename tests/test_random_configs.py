@@ -1,0 +1,257 @@
+"""Seeded random configs of every supported model_type: llmsize equals transformers on meta.
+
+Each family gets a few dozen small configs whose optional keys are drawn from
+{True, False, absent}, so that the adapters' defaults are checked against the transformers config
+classes' defaults, and whose sizes vary independently (head_dim ≠ d/a, GQA, MoE patterns...).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hf_truth import hf_config, hf_counts, t5_head_untied_by_checkpoint
+
+from llmsize import Architecture, ArchitectureError, count_params, from_hf_config, supported_model_types
+
+PER_TYPE = 24
+ABSENT = object()
+Cfg = dict[str, Any]
+
+
+def pick(rng: random.Random, cfg: Cfg, key: str, choices: list[Any]) -> None:
+    value = rng.choice(choices)
+    if value is not ABSENT:
+        cfg[key] = value
+
+
+def heads(rng: random.Random) -> tuple[int, int, int]:
+    """(a, k, head_dim): k divides a; head_dim even (rotary needs it)."""
+    a = rng.choice([1, 2, 4, 6, 8])
+    k = rng.choice([x for x in range(1, a + 1) if a % x == 0])
+    return a, k, rng.choice([4, 8, 12, 16])
+
+
+def llama_like(rng: random.Random, *, explicit_head_dim: bool = True, kv: bool = True) -> Cfg:
+    a, k, dh = heads(rng)
+    explicit = explicit_head_dim and rng.random() < 0.5
+    d = a * rng.choice([4, 6, 8]) if explicit else a * dh  # transformers wants a | d even then
+    cfg: Cfg = dict(hidden_size=d, num_hidden_layers=rng.randint(1, 4), num_attention_heads=a,
+                    intermediate_size=rng.choice([16, 40, 64]), vocab_size=rng.randint(64, 300),
+                    max_position_embeddings=128)
+    if explicit:
+        cfg["head_dim"] = dh
+    if kv:
+        pick(rng, cfg, "num_key_value_heads", [k, ABSENT])
+    pick(rng, cfg, "tie_word_embeddings", [True, False, ABSENT])
+    return cfg
+
+
+def flags(*keys: str) -> Callable[[random.Random, Cfg], None]:
+    def apply(rng: random.Random, cfg: Cfg) -> None:
+        for key in keys:
+            pick(rng, cfg, key, [True, False, ABSENT])
+
+    return apply
+
+
+def gpt2_like(rng: random.Random, width_key: str = "n_embd") -> Cfg:
+    a, _, dh = heads(rng)
+    cfg: Cfg = {width_key: a * dh, "n_layer": rng.randint(1, 4), "n_head": a,
+                "vocab_size": rng.randint(64, 300), "n_positions": rng.choice([32, 64])}
+    pick(rng, cfg, "n_inner", [None, 24, ABSENT])
+    pick(rng, cfg, "tie_word_embeddings", [True, False, ABSENT])
+    return cfg
+
+
+def moe_mixtral(rng: random.Random, cfg: Cfg) -> None:
+    cfg["num_local_experts"] = e = rng.randint(2, 6)
+    cfg["num_experts_per_tok"] = rng.randint(1, e)
+
+
+def moe_olmoe(rng: random.Random, cfg: Cfg) -> None:
+    cfg["num_experts"] = e = rng.randint(2, 6)
+    cfg["num_experts_per_tok"] = rng.randint(1, e)
+
+
+def moe_qwen(rng: random.Random, cfg: Cfg) -> None:
+    cfg["num_experts"] = e = rng.randint(2, 6)
+    cfg["num_experts_per_tok"] = rng.randint(1, e)
+    cfg["moe_intermediate_size"] = rng.choice([8, 24])
+    cfg["decoder_sparse_step"] = rng.choice([1, 2])
+    cfg["mlp_only_layers"] = rng.choice([[], [0]])
+
+
+def qwen2_moe(rng: random.Random, cfg: Cfg) -> None:
+    moe_qwen(rng, cfg)
+    pick(rng, cfg, "shared_expert_intermediate_size", [16, 32, ABSENT])
+    pick(rng, cfg, "qkv_bias", [True, False, ABSENT])
+
+
+def deepseek(rng: random.Random, cfg: Cfg) -> None:
+    cfg.update(n_routed_experts=(e := rng.randint(2, 6)), num_experts_per_tok=rng.randint(1, e),
+               moe_intermediate_size=rng.choice([8, 24]), n_shared_experts=rng.choice([0, 1, 2]),
+               first_k_dense_replace=rng.choice([0, 1]), kv_lora_rank=rng.choice([8, 16]),
+               q_lora_rank=rng.choice([None, 12]), qk_nope_head_dim=8, qk_rope_head_dim=4,
+               v_head_dim=rng.choice([8, 12]), n_group=1, topk_group=1)
+    cfg.pop("head_dim", None)
+    pick(rng, cfg, "attention_bias", [True, False, ABSENT])
+
+
+def mamba(rng: random.Random) -> Cfg:
+    d = rng.choice([16, 32, 48])
+    cfg: Cfg = dict(hidden_size=d, num_hidden_layers=rng.randint(1, 3), vocab_size=rng.randint(64, 300),
+                    state_size=rng.choice([4, 16]), conv_kernel=rng.choice([2, 4]),
+                    intermediate_size=2 * d)
+    pick(rng, cfg, "time_step_rank", ["auto", 3, ABSENT])
+    for key in ("use_bias", "use_conv_bias", "tie_word_embeddings"):
+        pick(rng, cfg, key, [True, False, ABSENT])
+    return cfg
+
+
+def t5(rng: random.Random) -> Cfg:
+    a, _, dh = heads(rng)
+    cfg: Cfg = dict(d_model=rng.choice([16, 32]), d_kv=dh, d_ff=rng.choice([16, 48]),
+                    num_layers=rng.randint(1, 3), num_heads=a, vocab_size=rng.randint(64, 300),
+                    relative_attention_num_buckets=rng.choice([8, 32]))
+    pick(rng, cfg, "num_decoder_layers", [1, 2, ABSENT])
+    pick(rng, cfg, "feed_forward_proj", ["relu", "gated-gelu", ABSENT])
+    return cfg
+
+
+def bert(rng: random.Random) -> Cfg:
+    a, _, dh = heads(rng)
+    cfg: Cfg = dict(hidden_size=a * dh, num_hidden_layers=rng.randint(1, 3), num_attention_heads=a,
+                    intermediate_size=rng.choice([16, 48]), vocab_size=rng.randint(64, 300),
+                    max_position_embeddings=rng.choice([40, 64]))
+    pick(rng, cfg, "type_vocab_size", [1, 2, ABSENT])
+    return cfg
+
+
+def opt(rng: random.Random) -> Cfg:
+    a, _, dh = heads(rng)
+    d = a * dh
+    cfg: Cfg = dict(hidden_size=d, num_hidden_layers=rng.randint(1, 3), num_attention_heads=a,
+                    ffn_dim=rng.choice([16, 48]), vocab_size=rng.randint(64, 300),
+                    max_position_embeddings=rng.choice([40, 64]))
+    pick(rng, cfg, "word_embed_proj_dim", [d, d // 2 if d > 2 else d, ABSENT])
+    for key in ("do_layer_norm_before", "enable_bias", "layer_norm_elementwise_affine"):
+        pick(rng, cfg, key, [True, False, ABSENT])
+    return cfg
+
+
+def falcon(rng: random.Random) -> Cfg:
+    a, k, dh = heads(rng)
+    cfg: Cfg = dict(hidden_size=a * dh, num_hidden_layers=rng.randint(1, 3), num_attention_heads=a,
+                    vocab_size=rng.randint(64, 300))
+    for key in ("new_decoder_architecture", "multi_query", "parallel_attn", "bias", "alibi"):
+        pick(rng, cfg, key, [True, False, ABSENT])
+    pick(rng, cfg, "num_kv_heads", [k, ABSENT])
+    pick(rng, cfg, "ffn_hidden_size", [24, ABSENT])
+    pick(rng, cfg, "num_ln_in_parallel_attn", [1, 2, ABSENT])
+    pick(rng, cfg, "tie_word_embeddings", [True, False, ABSENT])
+    return cfg
+
+
+def with_(base: Callable[..., Cfg], *extras: Callable[[random.Random, Cfg], None], **kw: Any):
+    def make(rng: random.Random) -> Cfg:
+        cfg = base(rng, **kw)
+        for extra in extras:
+            extra(rng, cfg)
+        return cfg
+
+    return make
+
+
+def sliding(rng: random.Random, cfg: Cfg) -> None:
+    pick(rng, cfg, "sliding_window", [16, None, ABSENT])
+
+
+GENERATORS: dict[str, tuple[Callable[[random.Random], Cfg], list[str]]] = {
+    "gpt2": (gpt2_like, ["GPT2LMHeadModel", "GPT2Model"]),
+    "gpt_bigcode": (with_(gpt2_like, flags("multi_query")), ["GPTBigCodeForCausalLM"]),
+    "gptj": (with_(gpt2_like), ["GPTJForCausalLM"]),
+    "gpt_neox": (with_(llama_like, flags("attention_bias", "use_parallel_residual"),
+                       explicit_head_dim=False, kv=False), ["GPTNeoXForCausalLM"]),
+    "opt": (opt, ["OPTForCausalLM"]),
+    "bloom": (with_(gpt2_like, width_key="hidden_size"), ["BloomForCausalLM"]),
+    "falcon": (falcon, ["FalconForCausalLM"]),
+    "llama": (with_(llama_like, flags("attention_bias", "mlp_bias")), ["LlamaForCausalLM", "LlamaModel"]),
+    "granite": (with_(llama_like, flags("attention_bias", "mlp_bias")), ["GraniteForCausalLM"]),
+    "mistral": (with_(llama_like, sliding), ["MistralForCausalLM"]),
+    "mixtral": (with_(llama_like, moe_mixtral, sliding), ["MixtralForCausalLM"]),
+    "qwen2": (with_(llama_like, sliding, explicit_head_dim=False), ["Qwen2ForCausalLM"]),
+    "qwen2_moe": (with_(llama_like, qwen2_moe, explicit_head_dim=False), ["Qwen2MoeForCausalLM"]),
+    "qwen3": (with_(llama_like, flags("attention_bias")), ["Qwen3ForCausalLM"]),
+    "qwen3_moe": (with_(llama_like, moe_qwen, flags("attention_bias")), ["Qwen3MoeForCausalLM"]),
+    "gemma": (with_(llama_like, flags("attention_bias")), ["GemmaForCausalLM"]),
+    "gemma2": (with_(llama_like, flags("attention_bias")), ["Gemma2ForCausalLM"]),
+    "gemma3_text": (with_(llama_like, flags("attention_bias")), ["Gemma3ForCausalLM"]),
+    "phi": (with_(llama_like, flags("qk_layernorm"), explicit_head_dim=False), ["PhiForCausalLM"]),
+    "phi3": (with_(llama_like, sliding, explicit_head_dim=False), ["Phi3ForCausalLM"]),
+    "phimoe": (with_(llama_like, moe_mixtral, flags("attention_bias", "lm_head_bias"),
+                     explicit_head_dim=False), ["PhimoeForCausalLM"]),
+    "starcoder2": (with_(llama_like, flags("use_bias"), explicit_head_dim=False),
+                   ["Starcoder2ForCausalLM"]),
+    "olmo": (with_(llama_like, flags("attention_bias"), explicit_head_dim=False), ["OlmoForCausalLM"]),
+    "olmo2": (with_(llama_like, flags("attention_bias"), explicit_head_dim=False), ["Olmo2ForCausalLM"]),
+    "olmoe": (with_(llama_like, moe_olmoe, flags("attention_bias"), explicit_head_dim=False),
+              ["OlmoeForCausalLM"]),
+    "cohere": (with_(llama_like, flags("attention_bias", "use_qk_norm"), explicit_head_dim=False),
+               ["CohereForCausalLM"]),
+    "stablelm": (with_(llama_like, flags("use_qkv_bias", "qk_layernorm", "use_parallel_residual"),
+                       explicit_head_dim=False), ["StableLmForCausalLM"]),
+    "deepseek_v2": (with_(llama_like, deepseek, explicit_head_dim=False), ["DeepseekV2ForCausalLM"]),
+    "deepseek_v3": (with_(llama_like, deepseek, explicit_head_dim=False), ["DeepseekV3ForCausalLM"]),
+    "t5": (t5, ["T5ForConditionalGeneration", "T5Model"]),
+    "bert": (bert, ["BertForMaskedLM", "BertModel"]),
+    "roberta": (bert, ["RobertaForMaskedLM"]),
+    "mamba": (mamba, ["MambaForCausalLM"]),
+    "falcon_mamba": (mamba, ["FalconMambaForCausalLM"]),
+}
+ALIASES = {"RefinedWeb", "RefinedWebModel", "gemma3"}  # covered by falcon, and the catalog's Gemma 3
+
+
+def test_every_supported_type_has_a_generator():
+    assert set(supported_model_types()) - ALIASES == set(GENERATORS)
+
+
+def cases() -> list[tuple[str, int]]:
+    return [(t, i) for t in GENERATORS for i in range(PER_TYPE)]
+
+
+def valid_case(model_type: str, seed: int) -> tuple[dict[str, Any], Architecture]:
+    """A random config of ``model_type`` that llmsize accepts.
+
+    llmsize refuses a config only where transformers' own defaults make kv heads that cannot
+    group the attention heads (e.g. Qwen2's default of 32 kv heads under 6 heads); such a draw is
+    checked to be that case and drawn again.
+    """
+    make, classes = GENERATORS[model_type]
+    for attempt in range(50):
+        rng = random.Random(f"{model_type}-{seed}-{attempt}")
+        cfg = make(rng)
+        cfg.update(model_type=model_type, architectures=[rng.choice(classes)])
+        cfg["pad_token_id"] = 0  # some families default to an id outside these small vocabularies
+        try:
+            return cfg, from_hf_config(cfg, f"{model_type}-{seed}")[0]
+        except ArchitectureError:
+            hf = hf_config(dict(cfg))
+            assert hf.num_attention_heads % hf.num_key_value_heads, cfg
+    raise AssertionError(f"no valid {model_type} config drawn")
+
+
+@pytest.mark.parametrize(("model_type", "seed"), cases(), ids=[f"{t}-{i}" for t, i in cases()])
+def test_random_config_matches_transformers(model_type: str, seed: int):
+    cfg, arch = valid_case(model_type, seed)
+    report = count_params(arch)
+    truth = hf_counts(cfg)
+    expected = truth.total
+    if t5_head_untied_by_checkpoint(cfg) and not cfg["architectures"][0].endswith("Model"):
+        expected += arch.vocab_size * arch.d_model
+    assert report.total == expected, cfg
+    assert report.non_embedding == truth.non_embedding, cfg
+    assert report.breakdown.value == report.total
+    assert all(p.value == sum(c.value for c in p.parts) for _, p in report.breakdown.walk() if p.parts)

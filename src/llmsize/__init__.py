@@ -1,33 +1,34 @@
 """llmsize: size large language models (parameters and memory) before touching a GPU.
 
-Public API::
+Public API (imported on first use, so that ``llmsize`` on the command line starts fast)::
 
     from llmsize import Architecture, count_params, from_hf_config, resolve, seed_count
 """
 
-from .arch import MLA, Architecture, ArchitectureError, MoE, VisionTower
-from .errors import ConfigError, LlmsizeError
-from .params import ParamReport, count_params
-from .seed import SeedReport, seed_count, seed_from_params
-from .sources.hf_config import from_hf_config, supported_model_types
-from .sources.resolve import resolve
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "MLA",
-    "Architecture",
-    "ArchitectureError",
-    "ConfigError",
-    "LlmsizeError",
-    "MoE",
-    "ParamReport",
-    "SeedReport",
-    "VisionTower",
-    "count_params",
-    "from_hf_config",
-    "resolve",
-    "seed_count",
-    "seed_from_params",
-    "supported_model_types",
-]
+_EXPORTS = {
+    "MLA": "arch", "SSM": "arch", "Architecture": "arch", "ArchitectureError": "arch", "MoE": "arch",
+    "VisionTower": "arch", "ConfigError": "errors", "LlmsizeError": "errors",
+    "ParamReport": "params", "count_params": "params",
+    "SeedReport": "seed", "seed_count": "seed", "seed_from_params": "seed",
+    "from_hf_config": "sources.hf_config", "supported_model_types": "sources.hf_config",
+    "resolve": "sources.resolve",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> object:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'llmsize' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from .params import ParamReport
 from .seed import SeedReport
 from .tree import Part
 from .units import MiB, fmt_short
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -48,9 +49,14 @@ def param_table(report: ParamReport, *, depth: int = 3) -> None:
         f"total {report.total:,} ({fmt_short(report.total)})  ·  trainable {report.trainable:,}  ·  "
         f"non-embedding {report.non_embedding:,}  ·  active per token {report.active_per_token:,}"
     )
+    if a.mla:
+        heads = f"MLA {a.n_heads} heads, latent {a.mla.kv_lora_rank}+{a.mla.qk_rope_head_dim}"
+    elif a.ssm:
+        heads = f"SSM d_inner {a.ssm.d_inner}, state {a.ssm.d_state}"
+    else:
+        heads = f"{a.attention} {a.n_heads}q/{a.n_kv_heads}kv × head_dim {a.head_dim}"
     con.print(
-        f"{a.model_type}: {a.kind}, {a.n_layers} layers, d={a.d_model}, {a.attention} "
-        f"{a.n_heads}q/{a.n_kv_heads}kv × head_dim {a.head_dim}, "
+        f"{a.model_type}: {a.kind}, {a.n_layers} layers, d={a.d_model}, {heads}, "
         f"{'gated' if a.gated_mlp else 'plain'} MLP {a.d_ff}, V={a.vocab_size:,}, "
         f"{'tied' if a.tie_embeddings else 'untied'} head"
         + (f", MoE {a.moe.n_experts}×top-{a.moe.top_k}" if a.moe else "")

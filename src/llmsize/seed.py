@@ -20,7 +20,6 @@ gives and flags the misprint.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 
 from .tree import Part, group, leaf
 
@@ -51,8 +50,7 @@ class SeedReport:
 def seed_attention(*, d_model: int, n_layers: int, n_heads: int) -> int:
     """Attention as the blog writes it: L · heads · (d · d / heads) (one d×d matrix per layer)."""
     d, L, h = d_model, n_layers, n_heads
-    value = L * h * Fraction(d * d, h)
-    return int(value)  # h · (d²/h) is d², an integer whatever h is
+    return L * (h * d * d) // h  # heads · (d²/heads) is d² exactly, whatever heads is
 
 
 def seed_bytes(params: int) -> dict[str, int]:

@@ -1,0 +1,73 @@
+"""Counts against figures published by model authors (papers, model cards), offline."""
+
+from __future__ import annotations
+
+import pytest
+
+from llmsize import count_params, resolve
+
+
+def count(name: str):
+    return count_params(resolve(name).arch)
+
+
+def test_exact_published_totals():
+    # Llama 2 paper (arXiv 2307.09288) / HF model card: 6,738,415,616; GPT-2 small with tied head
+    assert count("llama-2-7b").total == 6_738_415_616
+    assert count("gpt2").total == 124_439_808
+
+
+def approx(value: int, published: float, digits: int) -> bool:
+    """``value`` rounds to the published figure at the precision it was printed with."""
+    return round(value / 1e9, digits) == published
+
+
+def near(value: int, published: float, digits: int) -> bool:
+    """Within half a unit of the last printed digit, or 2%: authors round activated counts
+    loosely (Qwen3-30B-A3B: 3.35B printed as 3.3B; DeepSeek-V3: 37.55B printed as 37B)."""
+    return abs(value / 1e9 - published) <= max(0.5 * 10**-digits, 0.02 * published)
+
+
+# (model, published total B, published active B, decimals, source)
+MOE = [
+    ("mixtral-8x7b", 47, 13, 0, "Mixtral of Experts, arXiv 2401.04088 §1 (47B, 13B active)"),
+    ("qwen3-30b-a3b", 30.5, 3.3, 1, "huggingface.co/Qwen/Qwen3-30B-A3B model card"),
+    ("qwen3-235b-a22b", 235, 22, 0, "huggingface.co/Qwen/Qwen3-235B-A22B model card"),
+    ("deepseek-v3", 671, 37, 0, "DeepSeek-V3 technical report, arXiv 2412.19437 abstract"),
+    ("deepseek-v2.5", 236, 21, 0, "DeepSeek-V2 paper, arXiv 2405.04434 abstract (same architecture)"),
+    ("qwen2-57b-a14b", 57, 14, 0, "huggingface.co/Qwen/Qwen2-57B-A14B model card"),
+]
+
+
+@pytest.mark.parametrize(("name", "total", "active", "digits", "source"), MOE, ids=[m[0] for m in MOE])
+def test_moe_total_and_active(name, total, active, digits, source):
+    r = count(name)
+    assert approx(r.total, total, digits), (r.total, source)
+    assert near(r.active_per_token, active, digits), (r.active_per_token, source)
+
+
+def test_deepseek_v2_lite_total():
+    # arXiv 2405.04434 Appendix B: "15.7B total parameters"
+    assert approx(count("deepseek-v2-lite").total, 15.7, 1)
+
+
+# Qwen3 model cards print "Number of Parameters (Non-Embedding)".
+QWEN3_NON_EMBEDDING = [
+    ("qwen3-0.6b", 0.44, 2), ("qwen3-1.7b", 1.4, 1), ("qwen3-4b", 3.6, 1),
+    ("qwen3-8b", 6.95, 2), ("qwen3-14b", 13.2, 1), ("qwen3-32b", 31.2, 1),
+]
+
+
+@pytest.mark.parametrize(("name", "published", "digits"), QWEN3_NON_EMBEDDING)
+def test_qwen3_non_embedding_matches_model_cards(name, published, digits):
+    assert approx(count(name).non_embedding, published, digits)
+
+
+def test_dense_models_have_every_parameter_active():
+    r = count("llama-3.1-8b")
+    assert r.active_per_token == r.total == r.trainable == 8_030_261_248
+
+
+def test_tied_head_is_counted_once():
+    r = count("gemma-2-2b")
+    assert r.breakdown.find("lm_head") is None  # tied: the head adds nothing

@@ -77,13 +77,13 @@ def main() -> None:
                  f"{cli / bare:.1f}x python -c pass ({bare * 1e3:.0f} ms)", "<= 3x"))
     for name in MODELS:
         cfg = lookup(name).config
-        rate = per_second(lambda cfg=cfg: count_params(from_hf_config(cfg, name)[0]))
+        rate = per_second(lambda cfg=cfg, name=name: count_params(from_hf_config(cfg, name)[0]))
         hf = transformers_seconds(cfg)
         ratio = f"{hf * rate:,.0f}x faster ({hf * 1e3:,.0f} ms meta)" if hf else "transformers not installed"
         rows.append((f"count {name}", f"{rate:,.0f} /s", ratio, ">= 50x"))
     widths = [max(len(r[i]) for r in rows + [HEADER]) for i in range(4)]
     for r in [HEADER, tuple("-" * w for w in widths), *rows]:
-        print(" | ".join(c.ljust(w) for c, w in zip(r, widths)))
+        print(" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
 
 
 HEADER = ("what", "llmsize", "against", "goal")

@@ -180,3 +180,13 @@ def test_core_imports_no_heavy_module():
             "heavy = {'torch', 'transformers', 'numpy'} & set(sys.modules); assert not heavy, heavy")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_other_multimodal_configs_count_the_text_model_and_say_so(tmp_path):
+    cfg = {"model_type": "llava", "architectures": ["LlavaForConditionalGeneration"],
+           "text_config": llama_cfg(), "vision_config": {"model_type": "clip_vision_model"}}
+    proc = run("params", str(write(tmp_path, json.dumps(cfg))), "--json")
+    assert proc.returncode == 0
+    assert "vision tower" in proc.stderr and "left out" in proc.stderr
+    text_only = run("params", str(write(tmp_path, json.dumps(llama_cfg()), "text.json")), "--json")
+    assert json.loads(proc.stdout)["total"] == json.loads(text_only.stdout)["total"]

@@ -8,7 +8,9 @@ and an LM head tied to the token embedding.  ``--gated-mlp`` and ``--no-tie-embe
 
 from __future__ import annotations
 
-from ..arch import Architecture, MoE
+from dataclasses import replace
+
+from ..arch import Architecture
 
 TYPE_CHECKING = False  # typing costs ~13 ms at start-up; annotations are strings anyway
 if TYPE_CHECKING:
@@ -53,7 +55,7 @@ def override(arch: Architecture, values: dict[str, Any]) -> Architecture:
     if "n_layers" in changes and arch.moe:
         # keep the leading dense layers, route the rest (the pattern of every supported family)
         n, first = changes["n_layers"], arch.moe.first_dense_layers
-        changes["moe"] = MoE(**{**arch.moe.__dict__, "layers": tuple(range(first, n))})
+        changes["moe"] = replace(arch.moe, layers=tuple(range(first, n)))
     if "max_position" in changes and arch.position == "learned":
         changes["position_rows"] = changes["max_position"] + arch.position_rows - arch.max_position
     if "n_heads" in changes and "n_kv_heads" not in changes and arch.n_kv_heads == arch.n_heads:

@@ -450,7 +450,8 @@ def _common(r: _Reader) -> dict[str, Any]:
     }
 
 
-def _layer_types(r: _Reader, n_layers: int) -> tuple[str, ...] | None:
+def _layer_types(r: _Reader) -> tuple[str, ...] | None:
+    """``layer_types`` as written (Gemma 2/3, Qwen3, GPT-OSS…); chunked attention counts as sliding."""
     raw = r.get("layer_types")
     if not raw:
         return None
@@ -468,46 +469,59 @@ def _vision(raw: Mapping[str, Any], label: str) -> VisionTower:
     )
 
 
-def from_hf_config(cfg: Mapping[str, Any], name: str = "config.json") -> tuple[Architecture, list[str]]:
-    """An ``Architecture`` and the warnings met on the way, from a parsed ``config.json``."""
-    if not isinstance(cfg, Mapping):
-        raise ConfigError(f"{name}: expected a JSON object, got {type(cfg).__name__}")
+def _text_and_vision(cfg: Mapping[str, Any], name: str, warnings: list[str]):
+    """Split a multimodal config into its text model and, where supported, its vision tower.
+
+    Gemma 3's SigLIP tower and projector are counted; for other multimodal configs (LLaVA,
+    Qwen2-VL, Llama 4…) the text model is counted and a warning names what is left out."""
     model_type = cfg.get("model_type")
-    if model_type is None:
-        raise ConfigError(f"{name}: missing required key 'model_type'")
-    warnings: list[str] = []
-    arch_name = (cfg.get("architectures") or [""])[0]
-    vision = None
+    text = cfg.get("text_config")
     if model_type in MULTIMODAL:
-        text = dict(cfg.get("text_config") or {})
-        text.setdefault("model_type", MULTIMODAL[model_type])
+        text = {"model_type": MULTIMODAL[model_type], **(text or {})}
         if "tie_word_embeddings" in cfg:
             text.setdefault("tie_word_embeddings", cfg["tie_word_embeddings"])
-        vision = _vision(cfg.get("vision_config") or {}, name) if cfg.get("vision_config") else None
-        cfg, model_type = text, text["model_type"]
-    elif isinstance(cfg.get("text_config"), Mapping) or isinstance(cfg.get("vision_config"), Mapping):
-        warnings.append(f"{name}: multimodal {model_type!r}: vision tower and projector not counted")
-        cfg = {**cfg, **(cfg.get("text_config") or {})}
-    family = FAMILIES.get(model_type)
+        vision = cfg.get("vision_config")
+        return text, _vision(vision, name) if vision else None
+    if isinstance(text, Mapping) or isinstance(cfg.get("vision_config"), Mapping):
+        warnings.append(f"{name}: multimodal {model_type!r}: only the text model is counted; "
+                        "its vision tower and projector are left out")
+        return {**cfg, **(text or {})}, None
+    return cfg, None
+
+
+def _family(model_type: object, name: str) -> Family:
+    if model_type is None:
+        raise ConfigError(f"{name}: missing required key 'model_type'")
+    family = FAMILIES.get(str(model_type))
     if family is None:
         raise ConfigError(
             f"{name}: model_type {model_type!r} is not supported; supported: "
             + ", ".join(supported_model_types())
         )
-    r = _Reader(cfg, family.defaults, name)
-    out: dict[str, Any] = {"name": name, "model_type": model_type, **family.fixed}
+    return family
+
+
+def from_hf_config(cfg: Mapping[str, Any], name: str = "config.json") -> tuple[Architecture, list[str]]:
+    """An ``Architecture`` and the warnings met on the way, from a parsed ``config.json``."""
+    if not isinstance(cfg, Mapping):
+        raise ConfigError(f"{name}: expected a JSON object, got {type(cfg).__name__}")
+    warnings: list[str] = []
+    arch_name = (cfg.get("architectures") or [""])[0]
+    text, vision = _text_and_vision(cfg, name, warnings)
+    family = _family(text.get("model_type"), name)
+    r = _Reader(text, family.defaults, name)
+    out: dict[str, Any] = {"name": name, "model_type": text["model_type"], **family.fixed}
     out.update(_common(r))
     for ours, (key, default) in family.flags.items():
         out[ours] = bool(r.get(key, default=default))
     for rule in family.derive:
         rule(r, out)
-    types = _layer_types(r, out["n_layers"])
+    types = _layer_types(r)
     if types and "sliding" in types:
         out.update(layer_types=types, sliding_window=r.get("sliding_window", default=4096))
-    out["head"] = _head(arch_name, warnings, name)
     if out["d_ff"] is None:
         raise ConfigError(f"{name}: missing required key 'intermediate_size'")
-    out["vision"] = vision
+    out.update(head=_head(arch_name, warnings, name), vision=vision)
     for key in r.unread_size_keys():
-        warnings.append(f"{name}: key {key!r} = {cfg[key]!r} is not understood and may change the size")
+        warnings.append(f"{name}: key {key!r} = {text[key]!r} is not understood and may change the size")
     return Architecture(**out), warnings

@@ -36,6 +36,9 @@ MOE = [
     ("deepseek-v3", 671, 37, 0, "DeepSeek-V3 technical report, arXiv 2412.19437 abstract"),
     ("deepseek-v2.5", 236, 21, 0, "DeepSeek-V2 paper, arXiv 2405.04434 abstract (same architecture)"),
     ("qwen2-57b-a14b", 57, 14, 0, "huggingface.co/Qwen/Qwen2-57B-A14B model card"),
+    ("qwen1.5-moe-a2.7b", 14.3, 2.7, 1, "huggingface.co/Qwen/Qwen1.5-MoE-A2.7B model card"),
+    ("mixtral-8x22b", 141, 39, 0, "mistral.ai/news/mixtral-8x22b (141B total, 39B active)"),
+    ("olmoe-1b-7b-0125", 6.9, 1.3, 1, "OLMoE, arXiv 2409.02060 abstract (6.9B total, 1.3B active)"),
 ]
 
 

@@ -72,7 +72,7 @@ def main() -> None:
         path = Path(tmp) / "config.json"
         path.write_text(json.dumps(lookup("llama-3.1-8b").config))
         bare = wall([sys.executable, "-c", "pass"])
-        cli = wall([sys.executable, "-m", "llmsize", "params", str(path), "--json"])
+        cli = wall([sys.executable, "-m", "llmsize", "params", str(path)])
     rows.append(("cli `llmsize params config.json`", f"{cli * 1e3:.0f} ms",
                  f"{cli / bare:.1f}x python -c pass ({bare * 1e3:.0f} ms)", "<= 3x"))
     for name in MODELS:

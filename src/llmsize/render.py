@@ -1,7 +1,12 @@
-"""Text rendering of result trees (rich tables). The JSON output renders the same trees."""
+"""Text rendering of result trees as aligned plain-text tables. ``--json`` renders the same trees.
+
+Tables are drawn here rather than with a rich-text library: importing one costs ~100 ms, four
+times Python's own start-up, for a tool that should answer as fast as ``python -c pass``.
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 from .params import ParamReport
@@ -10,17 +15,24 @@ from .tree import Part
 from .units import MiB, fmt_short
 
 TYPE_CHECKING = False
-
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from .sources.catalog import CatalogEntry
 
 
-def _console() -> Console:
-    from rich.console import Console
+def table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]], *, right: set[int]) -> None:
+    """Print ``rows`` under ``header``, columns padded; column indices in ``right`` align right."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
-    return Console(highlight=False, soft_wrap=False)
+    def line(cells: Sequence[str]) -> str:
+        pairs = enumerate(zip(cells, widths, strict=True))
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in pairs).rstrip()
+
+    out = [title, line(header), "  ".join("─" * w for w in widths), *(line(r) for r in rows)]
+    sys.stdout.write("\n".join(out) + "\n")
+
+
+def say(text: str) -> None:
+    sys.stdout.write(text + "\n")
 
 
 def _tree_rows(root: Part, max_depth: int) -> list[tuple[str, str, str, str]]:
@@ -34,18 +46,11 @@ def _tree_rows(root: Part, max_depth: int) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def param_table(report: ParamReport, *, depth: int = 3) -> None:
-    from rich.table import Table
-
-    t = Table(title=f"{report.arch.name}: parameters (exact)", title_justify="left")
-    for col, just in (("part", "left"), ("parameters", "right"), ("share", "right"), ("each", "right")):
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
-    for row in _tree_rows(report.breakdown, depth):
-        t.add_row(*row)
-    con = _console()
-    con.print(t)
+def param_table(report: ParamReport, *, depth: int = 4) -> None:
+    table(f"{report.arch.name}: parameters (exact)", ("part", "parameters", "share", "each"),
+          _tree_rows(report.breakdown, depth), right={1, 2, 3})
     a = report.arch
-    con.print(
+    say(
         f"total {report.total:,} ({fmt_short(report.total)})  ·  trainable {report.trainable:,}  ·  "
         f"non-embedding {report.non_embedding:,}  ·  active per token {report.active_per_token:,}"
     )
@@ -55,48 +60,37 @@ def param_table(report: ParamReport, *, depth: int = 3) -> None:
         heads = f"SSM d_inner {a.ssm.d_inner}, state {a.ssm.d_state}"
     else:
         heads = f"{a.attention} {a.n_heads}q/{a.n_kv_heads}kv × head_dim {a.head_dim}"
-    con.print(
+    say(
         f"{a.model_type}: {a.kind}, {a.n_layers} layers, d={a.d_model}, {heads}, "
         f"{'gated' if a.gated_mlp else 'plain'} MLP {a.d_ff}, V={a.vocab_size:,}, "
         f"{'tied' if a.tie_embeddings else 'untied'} head"
         + (f", MoE {a.moe.n_experts}×top-{a.moe.top_k}" if a.moe else "")
     )
     for note in a.notes:
-        con.print(f"note: {note}")
+        say(f"note: {note}")
 
 
 def seed_table(report: SeedReport, title: str = "seed method (blog formulas)") -> None:
-    from rich.table import Table
-
-    t = Table(title=title, title_justify="left")
-    t.add_column("term")
-    t.add_column("parameters", justify="right")
-    for p in report.breakdown.parts or (report.breakdown,):
-        t.add_row(p.name, f"{p.value:,}")
-    t.add_row("total", f"{report.total:,}", style="bold")
-    con = _console()
-    con.print(t)
-    sizes = "  ·  ".join(f"{k.upper()} {v:,} B = {v / MiB:.1f} MiB" for k, v in report.bytes_by_dtype.items())
-    con.print(sizes)
+    rows = [(p.name, f"{p.value:,}") for p in report.breakdown.parts or (report.breakdown,)]
+    table(title, ("term", "parameters"), [*rows, ("total", f"{report.total:,}")], right={1})
+    say("  ·  ".join(f"{k.upper()} {v:,} B = {v / MiB:.1f} MiB" for k, v in report.bytes_by_dtype.items()))
     for note in report.notes:
-        con.print(f"note: {note}")
+        say(f"note: {note}")
 
 
 def side_by_side(seed: SeedReport, exact: ParamReport) -> None:
     delta = exact.total - seed.total
-    _console().print(
+    say(
         f"exact GPT-2-style count {exact.total:,} vs seed {seed.total:,}: "
         f"{delta:+,} ({100 * delta / seed.total:+.1f}%)"
     )
 
 
 def catalog_table(rows: Sequence[tuple[CatalogEntry, ParamReport]]) -> None:
-    from rich.table import Table
-
-    t = Table(title=f"llmsize catalog ({len(rows)} models)", title_justify="left")
-    for col in ("name", "hf id", "type", "total", "active/token"):
-        t.add_column(col, justify="right" if col in ("total", "active/token") else "left")
-    for e, r in rows:
-        active = fmt_short(r.active_per_token) if r.active_per_token != r.total else ""
-        t.add_row(e.name, e.hf_id, e.model_type, fmt_short(r.total), active)
-    _console().print(t)
+    body = [
+        (e.name, e.hf_id, e.model_type, fmt_short(r.total),
+         fmt_short(r.active_per_token) if r.active_per_token != r.total else "")
+        for e, r in rows
+    ]
+    table(f"llmsize catalog ({len(rows)} models)", ("name", "hf id", "type", "total", "active/token"),
+          body, right={3, 4})

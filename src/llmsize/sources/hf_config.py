@@ -236,7 +236,7 @@ def _moe_mixtral(r: _Reader, out: dict[str, Any]) -> None:
 
 
 def _moe_qwen(r: _Reader, out: dict[str, Any]) -> None:
-    """Qwen-MoE / OLMoE: routed layers every ``decoder_sparse_step`` (layer i routed when
+    """Qwen2-MoE / Qwen3-MoE: routed layers every ``decoder_sparse_step`` (layer i routed when
     (i+1) % step == 0) except ``mlp_only_layers``; Qwen2-MoE adds a gated shared expert."""
     n_exp = r.need("num_experts", "num_local_experts")
     layers = _moe_layers(

@@ -287,10 +287,6 @@ class Architecture:
     def decoder_layers(self) -> int:
         return self.n_decoder_layers if self.n_decoder_layers is not None else self.n_layers
 
-    @property
-    def n_sliding_layers(self) -> int:
-        return self.layer_types.count("sliding")
-
     def with_(self, **changes: object) -> Architecture:
         """A copy with some fields changed (re-validated)."""
         if "n_layers" in changes and "layer_types" not in changes:

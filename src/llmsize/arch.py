@@ -219,10 +219,7 @@ class Architecture:
 
     def __post_init__(self) -> None:
         fill = object.__setattr__
-        for key in ("d_model", "n_heads"):
-            value = getattr(self, key)
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise ArchitectureError(f"{self.name}: {key} must be an integer, got {value!r}")
+        self._check_types()
         if self.n_kv_heads is None:
             fill(self, "n_kv_heads", self.n_heads)
         if self.head_dim is None and self.n_heads > 0:
@@ -236,11 +233,17 @@ class Architecture:
             fill(self, "layer_types", ("full",) * self.n_layers)
         self._check()
 
-    def _check(self) -> None:
+    def _check_types(self) -> None:
+        """Integer fields hold integers (None where a default is derived), checked before any
+        arithmetic so that a string from a config is an error naming the field, not a crash."""
         for key in _INT_FIELDS:
             value = getattr(self, key)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            if value is None and key not in ("n_layers", "d_model", "n_heads"):
+                continue
+            if not isinstance(value, int) or isinstance(value, bool):
                 raise ArchitectureError(f"{self.name}: {key} must be an integer, got {value!r}")
+
+    def _check(self) -> None:
         for key in ("n_layers", "d_model", "n_heads", "d_ff", "vocab_size"):
             if getattr(self, key) <= 0:
                 raise ArchitectureError(f"{self.name}: {key} must be positive, got {getattr(self, key)}")

@@ -270,20 +270,21 @@ class ParamReport:
         }
 
 
-def embedding_params(arch: Architecture) -> int:
+# Tree leaves that are embedding matrices: nn.Embedding tables and an untied output embedding.
+EMBEDDING_LEAVES = ("token_embedding", "position_embedding", "token_type_embedding",
+                    "relative_attention_bias", "lm_head")
+
+
+def embedding_params(breakdown: Part) -> int:
     """Parameters in embedding matrices, input and output: token, position and segment tables,
-    T5's relative-position buckets, the vision tower's position table, and an untied LM head.
+    T5's relative-position buckets, the vision tower's position table, and an untied LM head
+    (a tied head is no leaf of its own, so it is not counted twice).
 
     This is the "non-embedding" convention of Kaplan et al. 2020 (arXiv 2001.08361 §2.1) as model
     cards apply it (Qwen3-8B: 8.2B total, 6.95B non-embedding, so both V×d matrices are out).
     ``transformers``' ``num_parameters(exclude_embeddings=True)`` leaves out only the input tables.
     """
-    e = embedding_part(arch)
-    tables = sum(p.value for p in e.parts if p.name.endswith("_embedding"))
-    buckets = arch.relative_buckets * arch.n_heads * (2 if arch.kind == "encoder-decoder" else 1)
-    vision = arch.vision.n_patches * arch.vision.d_model if arch.vision else 0
-    head = head_part(arch).find("lm_head")
-    return tables + buckets + vision + (head.value if head else 0)
+    return sum(p.value for _, p in breakdown.walk() if not p.parts and p.name in EMBEDDING_LEAVES)
 
 
 def inactive_expert_params(arch: Architecture) -> int:
@@ -312,7 +313,7 @@ def count_params(arch: Architecture, warnings: tuple[str, ...] = ()) -> ParamRep
         breakdown=root,
         total=root.value,
         trainable=root.value,
-        non_embedding=root.value - embedding_params(arch),
+        non_embedding=root.value - embedding_params(root),
         active_per_token=root.value - inactive_expert_params(arch),
         warnings=warnings,
     )

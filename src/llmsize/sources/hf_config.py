@@ -107,12 +107,14 @@ class Family:
 
     ``fixed``: structural facts of the modeling code. ``flags``: our field ← (HF key, HF default).
     ``derive``: family-specific rules that the tables cannot say (Falcon's norms, OPT's offset…).
+    ``attention``: False for state-space models, whose configs have no head count.
     """
 
     fixed: Mapping[str, Any] = field(default_factory=dict)
     flags: Mapping[str, tuple[str, Any]] = field(default_factory=dict)
     defaults: Mapping[str, Any] = field(default_factory=dict)
     derive: tuple[Derive, ...] = ()
+    attention: bool = True
 
 
 # --- family-specific rules ------------------------------------------------------------------
@@ -417,7 +419,7 @@ FAMILIES: dict[str, Family] = {
 }
 FAMILIES["mamba"] = FAMILIES["falcon_mamba"] = Family(
     dict(_LLAMA_FIXED, position="none"), defaults={"tie_word_embeddings": True},
-    derive=(_mamba,),
+    derive=(_mamba,), attention=False,
 )
 FAMILIES["roberta"] = FAMILIES["bert"]
 FAMILIES["RefinedWeb"] = FAMILIES["RefinedWebModel"] = FAMILIES["falcon"]
@@ -445,11 +447,11 @@ def _head(arch_name: str, warnings: list[str], label: str) -> str:
     return "lm"
 
 
-def _common(r: _Reader) -> dict[str, Any]:
+def _common(r: _Reader, family: Family) -> dict[str, Any]:
     return {
         "n_layers": r.need(*N_LAYERS),
         "d_model": r.need(*D_MODEL),
-        "n_heads": r.get(*N_HEADS) if r.get("state_size") else r.need(*N_HEADS),
+        "n_heads": r.need(*N_HEADS) if family.attention else r.get(*N_HEADS),
         "n_kv_heads": r.get(*N_KV_HEADS),
         "head_dim": r.get("head_dim", "d_kv"),
         "d_ff": r.get(*D_FF),
@@ -478,7 +480,9 @@ def _vision(raw: Mapping[str, Any], label: str) -> VisionTower:
     )
 
 
-def _text_and_vision(cfg: Mapping[str, Any], name: str, warnings: list[str]):
+def _text_and_vision(
+    cfg: Mapping[str, Any], name: str, warnings: list[str]
+) -> tuple[Mapping[str, Any], VisionTower | None]:
     """Split a multimodal config into its text model and, where supported, its vision tower.
 
     Gemma 3's SigLIP tower and projector are counted; for other multimodal configs (LLaVA,
@@ -520,7 +524,7 @@ def from_hf_config(cfg: Mapping[str, Any], name: str = "config.json") -> tuple[A
     family = _family(text.get("model_type"), name)
     r = _Reader(text, family.defaults, name)
     out: dict[str, Any] = {"name": name, "model_type": text["model_type"], **family.fixed}
-    out.update(_common(r))
+    out.update(_common(r, family))
     for ours, (key, default) in family.flags.items():
         out[ours] = bool(r.get(key, default=default))
     for rule in family.derive:

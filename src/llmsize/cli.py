@@ -71,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result tree as JSON")
     _add_arch_flags(p)
 
+    i = sub.add_parser("inspect", help="what a checkpoint holds, from its headers only")
+    i.add_argument("source", help="safetensors file, index or directory, GGUF file, or HF Hub id")
+    i.add_argument("--revision", help="Hub branch, tag or commit")
+    i.add_argument("--json", action="store_true", help="print the report as JSON")
+
     c = sub.add_parser("catalog", help="list the bundled models with their parameter counts")
     c.add_argument("filter", nargs="?", default="", help="substring of name, HF id or model_type")
     c.add_argument("--json", action="store_true")
@@ -155,7 +160,54 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"params": cmd_params, "catalog": cmd_catalog}
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from . import render
+    from .params import count_params
+    from .sources.resolve import open_source
+    from .weights import cross_check, quantization_of, weights_report
+
+    found = open_source(args.source, revision=args.revision)
+    if found.checkpoint is None:
+        raise LlmsizeError(f"{args.source}: no safetensors or GGUF headers to inspect; try `llmsize params`")
+    for w in found.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    report = weights_report(found.checkpoint, quantization_of(found.config))
+    check, arch_line = None, None
+    if found.arch is not None:
+        total = count_params(found.arch).total
+        check = cross_check(report, found.arch, total)
+        a = found.arch
+        arch_line = (f"architecture ({'config.json' if found.config else 'GGUF metadata'}): {a.model_type}, "
+                     f"{a.n_layers} layers, d={a.d_model}, {a.n_heads}q/{a.n_kv_heads}kv × {a.head_dim}, "
+                     f"V={a.vocab_size:,}")
+    if args.json:
+        print(json.dumps(_inspect_dict(report, check, found), indent=2))
+    else:
+        render.inspect_table(report, check, arch_line)
+    return 0
+
+
+def _inspect_dict(report: Any, check: Any, found: Any) -> dict[str, Any]:
+    ck = report.checkpoint
+    return {
+        "format": ck.format, "path": ck.path, "files": ck.files, "tensors": len(ck.tensors),
+        "bytes_read": ck.bytes_read, "file_type": ck.file_type,
+        "quantization": {"method": report.quantization.method, "bits": report.quantization.bits,
+                         "group_size": report.quantization.group_size},
+        "logical_params": report.logical_params, "stored_bytes": report.stored_bytes,
+        "overhead_bytes": report.overhead_bytes, "bits_per_weight": round(report.bits_per_weight, 4),
+        "by_dtype": report.by_dtype(), "params_breakdown": report.params.to_dict(),
+        "bytes_breakdown": report.stored.to_dict(), "per_layer_bytes": list(report.per_layer_bytes),
+        "buffers": list(report.buffers),
+        "architecture": None if found.arch is None else {
+            "model_type": found.arch.model_type, "total": check.architecture_params,
+            "delta": check.delta, "explained": [{"reason": r, "params": n} for r, n in check.explained],
+            "unexplained": check.unexplained,
+        },
+    }
+
+
+COMMANDS = {"params": cmd_params, "inspect": cmd_inspect, "catalog": cmd_catalog}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

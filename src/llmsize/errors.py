@@ -9,3 +9,7 @@ class LlmsizeError(Exception):
 
 class ConfigError(LlmsizeError):
     """A model description (config.json, flags, catalog entry) that cannot be sized."""
+
+
+class CheckpointError(LlmsizeError):
+    """A checkpoint file (safetensors, GGUF) whose header is malformed; names the file and the problem."""

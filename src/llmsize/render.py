@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from .params import ParamReport
 from .seed import SeedReport
 from .tree import Part
-from .units import MiB, fmt_short
+from .units import GiB, MiB, fmt_short
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .sources.catalog import CatalogEntry
+    from .weights import CrossCheck, WeightsReport
 
 
 def table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]], *, right: set[int]) -> None:
@@ -94,3 +95,31 @@ def catalog_table(rows: Sequence[tuple[CatalogEntry, ParamReport]]) -> None:
     ]
     table(f"llmsize catalog ({len(rows)} models)", ("name", "hf id", "type", "total", "active/token"),
           body, right={3, 4})
+
+
+def inspect_table(report: WeightsReport, check: CrossCheck | None, arch_line: str | None) -> None:
+    ck = report.checkpoint
+    kind = f"{ck.format}, {ck.files} file{'s' if ck.files > 1 else ''}"
+    kind += f", file type {ck.file_type}" if ck.file_type else ""
+    say(f"{ck.path}: {kind}; {len(ck.tensors):,} tensors; header bytes read {ck.bytes_read:,}")
+    say(f"quantization: {report.quantization.label}")
+    say(f"logical parameters {report.logical_params:,} ({fmt_short(report.logical_params)})  ·  "
+        f"stored {report.stored_bytes:,} B = {report.stored_bytes / GiB:.2f} GiB  ·  "
+        f"decoding overhead {report.overhead_bytes:,} B  ·  {report.bits_per_weight:.2f} bits per weight")
+    dtypes = [(d, f"{r['tensors']:,}", f"{r['elements']:,}", f"{r['bytes']:,}")
+              for d, r in sorted(report.by_dtype().items())]
+    table("by dtype", ("dtype", "tensors", "elements", "bytes"), dtypes, right={1, 2, 3})
+    stored = {(d, p.name): p.value for d, p in report.stored.walk()}
+    rows = [("  " * d + p.name, f"{p.value:,}", f"{stored.get((d, p.name), 0):,}")
+            for d, p in report.params.walk()]
+    table("by module", ("module", "parameters", "stored bytes"), rows, right={1, 2})
+    if arch_line:
+        say(arch_line)
+    if check:
+        say(f"architecture count {check.architecture_params:,}; checkpoint − architecture = {check.delta:+,}")
+        for reason, n in check.explained:
+            say(f"  {n:+,}: {reason}")
+        if check.explained or check.delta:
+            say(f"  {check.unexplained:+,}: unexplained")
+    for name in report.buffers[:3]:
+        say(f"note: {name} is a buffer (no parameters)")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from ..arch import Architecture
 from ..errors import ConfigError, LlmsizeError
+from .checkpoint import Checkpoint
 from .hf_config import from_hf_config
 
 TYPE_CHECKING = False  # typing costs ~13 ms at start-up; annotations are strings anyway
@@ -17,10 +18,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Resolved:
-    arch: Architecture
+    """What a SOURCE holds: a config, a checkpoint's headers, or both, and the architecture."""
+
+    arch: Architecture | None  # None only from open_source, for a checkpoint with no config
     warnings: tuple[str, ...]
-    origin: str  # what was read: a path, or the catalog entry's source URL
-    config: dict[str, Any]
+    origin: str  # what was read: a path, a Hub URL, or the catalog entry's source URL
+    config: dict[str, Any] | None
+    checkpoint: Checkpoint | None = None
 
 
 def read_config_file(path: str) -> dict[str, Any]:
@@ -41,26 +45,80 @@ def read_config_file(path: str) -> dict[str, Any]:
     return data
 
 
-def resolve(source: str) -> Resolved:
-    """The architecture described by ``source``."""
+def resolve(source: str, *, revision: str | None = None) -> Resolved:
+    """The architecture described by ``source`` (an error if it holds no description)."""
+    found = open_source(source, revision=revision)
+    if found.arch is None:
+        raise LlmsizeError(f"{source}: a checkpoint without config.json; `llmsize inspect` reads it")
+    return found
+
+
+def open_source(source: str, *, revision: str | None = None) -> Resolved:
+    """A path (config.json, .safetensors, index, .gguf, or a directory), a catalog name, or a
+    Hugging Face Hub id, in that order: a catalog entry never needs the network."""
     path = os.path.expanduser(source)  # os.path, not pathlib: pathlib costs ~7 ms at start-up
     if os.path.isdir(path):
-        cfg_path = os.path.join(path, "config.json")
-        if not os.path.isfile(cfg_path):
-            raise LlmsizeError(f"{source}: directory has no config.json")
-        return _from_file(cfg_path)
+        return _from_directory(path)
     if os.path.isfile(path):
         return _from_file(path)
-    if path.endswith(".json") or source.startswith(("./", "../", "/", "~")):
+    if path.endswith((".json", ".safetensors", ".gguf")) or source.startswith(("./", "../", "/", "~")):
         raise LlmsizeError(f"{source}: no such file or directory")
     from . import catalog
 
-    entry = catalog.lookup(source)
+    entry = catalog.find(source)
+    if entry is None and source.count("/") == 1:
+        from .hub import open_hub
+
+        config, ckpt, origin = open_hub(source, revision=revision)
+        return _assemble(config, ckpt, origin, source)
+    entry = entry or catalog.lookup(source)
     arch, warnings = from_hf_config(entry.config, entry.name)
     return Resolved(arch, tuple(warnings), entry.source, entry.config)
 
 
+def _assemble(config: dict[str, Any] | None, ckpt: Checkpoint | None, origin: str, name: str) -> Resolved:
+    """The architecture from the config, or from GGUF metadata when there is no config."""
+    if config is not None:
+        arch, warnings = from_hf_config(config, name)
+        return Resolved(arch, tuple(warnings), origin, config, ckpt)
+    if ckpt is not None and ckpt.format == "gguf":
+        from .gguf import gguf_architecture
+
+        arch, warnings = gguf_architecture(ckpt, name)
+        return Resolved(arch, tuple(warnings), origin, None, ckpt)
+    return Resolved(None, (), origin, None, ckpt)
+
+
+def _checkpoint(path: str) -> Checkpoint:
+    if path.endswith(".gguf"):
+        from .gguf import read_gguf
+
+        return read_gguf(path)
+    from .safetensors import read_safetensors
+
+    return read_safetensors(path)
+
+
+def _from_directory(folder: str) -> Resolved:
+    names = os.listdir(folder)
+    config_path = os.path.join(folder, "config.json")
+    config = read_config_file(config_path) if os.path.isfile(config_path) else None
+    ggufs = sorted(n for n in names if n.endswith(".gguf"))
+    ckpt = None
+    if any(n.endswith(".safetensors") for n in names):
+        ckpt = _checkpoint(folder)
+    elif len(ggufs) == 1:
+        ckpt = _checkpoint(os.path.join(folder, ggufs[0]))
+    if config is None and ckpt is None:
+        raise LlmsizeError(f"{folder}: directory has no config.json, safetensors or GGUF file")
+    return _assemble(config, ckpt, folder, config_path if config else folder)
+
+
 def _from_file(path: str) -> Resolved:
+    if path.endswith((".safetensors", ".gguf", ".safetensors.index.json")):
+        beside = os.path.join(os.path.dirname(path) or ".", "config.json")
+        config = read_config_file(beside) if os.path.isfile(beside) else None
+        return _assemble(config, _checkpoint(path), path, beside if config else path)
     cfg = read_config_file(path)
     arch, warnings = from_hf_config(cfg, path)
     return Resolved(arch, tuple(warnings), path, cfg)

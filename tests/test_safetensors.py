@@ -82,6 +82,14 @@ def int8(prefix: str, out: int, inp: int) -> dict[str, torch.Tensor]:
             f"{prefix}.SCB": torch.zeros(out, dtype=torch.float32)}
 
 
+def compressed(prefix: str, out: int, inp: int, bits: int = 4) -> dict[str, torch.Tensor]:
+    """compressed-tensors pack-quantized: 32/bits values per int32 along the input, group scales,
+    and the original shape kept as a tensor."""
+    return {f"{prefix}.weight_packed": torch.zeros(out, inp * bits // 32, dtype=torch.int32),
+            f"{prefix}.weight_scale": torch.zeros(out, inp // GROUP, dtype=torch.bfloat16),
+            f"{prefix}.weight_shape": torch.tensor([out, inp], dtype=torch.int64)}
+
+
 SCHEMES = {
     "gptq": (gptq, {"quant_method": "gptq", "bits": 4, "group_size": GROUP}),
     "awq": (awq, {"quant_method": "awq", "bits": 4, "group_size": GROUP}),
@@ -89,6 +97,8 @@ SCHEMES = {
                         "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": True}),
     "bnb-8bit": (int8, {"quant_method": "bitsandbytes", "load_in_8bit": True}),
     "fp8": (fp8, {"quant_method": "fp8", "weight_block_size": [128, 128]}),
+    "compressed-tensors": (compressed, {"quant_method": "compressed-tensors", "config_groups": {
+        "group_0": {"targets": ["Linear"], "weights": {"num_bits": 4, "group_size": GROUP}}}}),
 }
 
 

@@ -101,7 +101,7 @@ def cmd_params(args: argparse.Namespace) -> int:
     if args.source:
         from .sources.resolve import resolve
 
-        resolved = resolve(args.source)
+        resolved = resolve(args.source, revision=args.revision)
         arch, warnings = override(resolved.arch, values), resolved.warnings
     else:
         needed = ("hidden_size", "num_layers", "num_heads", "vocab_size")

@@ -145,27 +145,41 @@ def read_index(path: str) -> dict[str, str]:
     return weight_map
 
 
-def read_sharded(index_path: str) -> Checkpoint:
-    """Every shard named by an index, with the index checked against the shards' headers."""
-    weight_map = read_index(index_path)
-    folder = os.path.dirname(index_path)
-    tensors: list[TensorInfo] = []
-    read, seen = os.path.getsize(index_path), {}
-    for shard in sorted(set(weight_map.values())):
-        if os.path.basename(shard) != shard:
-            raise CheckpointError(f"{index_path}: shard name {shard!r} is not a plain file name")
-        shard_tensors, _, n = read_file(os.path.join(folder, shard))
-        read += n
-        for t in shard_tensors:
+def join_shards(label: str, weight_map: dict[str, str],
+                by_shard: dict[str, list[TensorInfo]]) -> tuple[TensorInfo, ...]:
+    """All shards' tensors, checked against the index: no tensor twice, none missing."""
+    seen: dict[str, str] = {}
+    for shard, tensors in by_shard.items():
+        for t in tensors:
             if t.name in seen:
-                raise CheckpointError(f"{index_path}: tensor {t.name!r} is in {seen[t.name]} and {shard}")
+                raise CheckpointError(f"{label}: tensor {t.name!r} is in {seen[t.name]} and {shard}")
             seen[t.name] = shard
-        tensors.extend(shard_tensors)
     missing = weight_map.keys() - seen.keys()
     if missing:
-        raise CheckpointError(f"{index_path}: {len(missing)} tensors named by the index are in no shard, "
+        raise CheckpointError(f"{label}: {len(missing)} tensors named by the index are in no shard, "
                               f"e.g. {sorted(missing)[0]!r}")
-    return Checkpoint("safetensors", index_path, tuple(tensors), {}, read, len(set(weight_map.values())))
+    return tuple(t for tensors in by_shard.values() for t in tensors)
+
+
+def shard_names(label: str, weight_map: dict[str, str]) -> list[str]:
+    """The shard files an index names, each a plain file name (no path tricks)."""
+    shards = sorted(set(weight_map.values()))
+    for shard in shards:
+        if os.path.basename(shard) != shard:
+            raise CheckpointError(f"{label}: shard name {shard!r} is not a plain file name")
+    return shards
+
+
+def read_sharded(index_path: str) -> Checkpoint:
+    """Every shard named by an index. ``bytes_read`` counts the index and the shards' headers."""
+    weight_map = read_index(index_path)
+    folder = os.path.dirname(index_path)
+    by_shard, read = {}, os.path.getsize(index_path)
+    for shard in shard_names(index_path, weight_map):
+        by_shard[shard], _, n = read_file(os.path.join(folder, shard))
+        read += n
+    tensors = join_shards(index_path, weight_map, by_shard)
+    return Checkpoint("safetensors", index_path, tensors, {}, read, len(by_shard))
 
 
 def read_safetensors(path: str) -> Checkpoint:

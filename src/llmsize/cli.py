@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start from a given parameter count (seed byte sizing)")
     p.add_argument("--depth", type=int, default=4, help="breakdown depth shown (default 4)")
     p.add_argument("--json", action="store_true", help="print the result tree as JSON")
+    p.add_argument("--revision", help="Hub branch, tag or commit (for a Hub id)")
     _add_arch_flags(p)
 
     i = sub.add_parser("inspect", help="what a checkpoint holds, from its headers only")

@@ -28,19 +28,27 @@ LAYERS, D, FF, V = 80, 8192, 28672, 128256
 SHARDS = 100
 
 
-def layer_tensors(i: int) -> dict[str, list[int]]:
-    p = f"model.layers.{i}."
-    return {p + "self_attn.q_proj.weight": [D, D], p + "self_attn.k_proj.weight": [1024, D],
-            p + "self_attn.v_proj.weight": [1024, D], p + "self_attn.o_proj.weight": [D, D],
-            p + "mlp.gate_proj.weight": [FF, D], p + "mlp.up_proj.weight": [FF, D],
-            p + "mlp.down_proj.weight": [D, FF], p + "input_layernorm.weight": [D],
-            p + "post_attention_layernorm.weight": [D]}
+def layer_tensors(i: int, gguf_names: bool = False) -> dict[str, list[int]]:
+    """One Llama-3-70B-shaped layer, under HF names or llama.cpp's GGUF names."""
+    shapes = {"q": [D, D], "k": [1024, D], "v": [1024, D], "o": [D, D], "gate": [FF, D],
+              "up": [FF, D], "down": [D, FF], "attn_norm": [D], "mlp_norm": [D]}
+    hf = {"q": "self_attn.q_proj", "k": "self_attn.k_proj", "v": "self_attn.v_proj",
+          "o": "self_attn.o_proj", "gate": "mlp.gate_proj", "up": "mlp.up_proj",
+          "down": "mlp.down_proj", "attn_norm": "input_layernorm",
+          "mlp_norm": "post_attention_layernorm"}
+    gg = {"q": "attn_q", "k": "attn_k", "v": "attn_v", "o": "attn_output", "gate": "ffn_gate",
+          "up": "ffn_up", "down": "ffn_down", "attn_norm": "attn_norm", "mlp_norm": "ffn_norm"}
+    prefix, names = (f"blk.{i}.", gg) if gguf_names else (f"model.layers.{i}.", hf)
+    return {f"{prefix}{names[k]}.weight": shape for k, shape in shapes.items()}
 
 
-def all_tensors() -> dict[str, list[int]]:
-    out = {"model.embed_tokens.weight": [V, D], "lm_head.weight": [V, D], "model.norm.weight": [D]}
+def all_tensors(gguf_names: bool = False) -> dict[str, list[int]]:
+    if gguf_names:
+        out = {"token_embd.weight": [V, D], "output.weight": [V, D], "output_norm.weight": [D]}
+    else:
+        out = {"model.embed_tokens.weight": [V, D], "lm_head.weight": [V, D], "model.norm.weight": [D]}
     for i in range(LAYERS):
-        out.update(layer_tensors(i))
+        out.update(layer_tensors(i, gguf_names))
     return out
 
 
@@ -86,8 +94,15 @@ def write_gguf(path: str) -> int:
     align = 32  # GGUF_DEFAULT_ALIGNMENT
     w = gguf.GGUFWriter(path, "llama")
     w.add_block_count(LAYERS)
+    w.add_embedding_length(D)
+    w.add_feed_forward_length(FF)
+    w.add_head_count(64)
+    w.add_head_count_kv(8)
+    w.add_context_length(131072)
+    w.add_vocab_size(V)
+    w.add_file_type(gguf.LlamaFileType.MOSTLY_Q4_K_M)
     data = 0
-    for name, shape in all_tensors().items():
+    for name, shape in all_tensors(gguf_names=True).items():
         qtype = gguf.GGMLQuantizationType.Q4_K if len(shape) == 2 else gguf.GGMLQuantizationType.F32
         block, size = gguf.GGML_QUANT_SIZES[qtype]
         nbytes = eval_prod(shape) // block * size

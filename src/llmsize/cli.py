@@ -165,14 +165,18 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from . import render
     from .params import count_params
     from .sources.resolve import open_source
-    from .weights import cross_check, quantization_of, weights_report
+    from .weights import Quantization, cross_check, quantization_of, weights_report
 
     found = open_source(args.source, revision=args.revision)
     if found.checkpoint is None:
         raise LlmsizeError(f"{args.source}: no safetensors or GGUF headers to inspect; try `llmsize params`")
     for w in found.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    report = weights_report(found.checkpoint, quantization_of(found.config))
+    ckpt = found.checkpoint
+    quant = quantization_of(found.config)
+    if ckpt.format == "gguf":  # GGUF tensors carry their own block types; elements are parameters
+        quant = Quantization(f"gguf {ckpt.file_type or ''} (per-tensor ggml block types)".replace("  ", " "))
+    report = weights_report(ckpt, quant)
     check, arch_line = None, None
     if found.arch is not None:
         total = count_params(found.arch).total

@@ -97,6 +97,14 @@ def catalog_table(rows: Sequence[tuple[CatalogEntry, ParamReport]]) -> None:
           body, right={3, 4})
 
 
+def _paths(root: Part, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], int]]:
+    """(path below the root, value) of every node; the root's path is ()."""
+    out = [(prefix, root.value)]
+    for p in root.parts:
+        out.extend(_paths(p, (*prefix, p.name)))
+    return out
+
+
 def inspect_table(report: WeightsReport, check: CrossCheck | None, arch_line: str | None) -> None:
     ck = report.checkpoint
     kind = f"{ck.format}, {ck.files} file{'s' if ck.files > 1 else ''}"
@@ -109,9 +117,9 @@ def inspect_table(report: WeightsReport, check: CrossCheck | None, arch_line: st
     dtypes = [(d, f"{r['tensors']:,}", f"{r['elements']:,}", f"{r['bytes']:,}")
               for d, r in sorted(report.by_dtype().items())]
     table("by dtype", ("dtype", "tensors", "elements", "bytes"), dtypes, right={1, 2, 3})
-    stored = {(d, p.name): p.value for d, p in report.stored.walk()}
-    rows = [("  " * d + p.name, f"{p.value:,}", f"{stored.get((d, p.name), 0):,}")
-            for d, p in report.params.walk()]
+    stored = dict(_paths(report.stored))
+    rows = [("  " * (len(path) - 1) + path[-1], f"{value:,}", f"{stored.get(path[1:], 0):,}")
+            for path, value in ((("all", *p), v) for p, v in _paths(report.params))]
     table("by module", ("module", "parameters", "stored bytes"), rows, right={1, 2})
     if arch_line:
         say(arch_line)

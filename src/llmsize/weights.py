@@ -55,10 +55,9 @@ class Quantization:
 
     @property
     def label(self) -> str:
-        if self.method == "none":
-            return "none"
+        width = f" {self.bits}-bit" if self.bits < 16 else ""
         group_text = f", group {self.group_size}" if self.group_size else ""
-        return f"{self.method} {self.bits}-bit{group_text}"
+        return f"{self.method}{width}{group_text}"
 
 
 def quantization_of(config: dict[str, Any] | None) -> Quantization:
@@ -110,12 +109,13 @@ def logical_params(t: TensorInfo, kind: str, q: Quantization) -> int:
 # --- where a tensor sits in the model, from its name ----------------------------------------
 
 _LAYER = re.compile(r"(?:^|\.)(?:layers|h|blocks?|layer|blk)\.(\d+)\.")
+# First match wins: norms before attention and MLP ("attn_norm", "post_attention_layernorm").
 _SUBMODULES = (
+    ("norms", ("norm", "ln_")),
     ("experts", ("experts", "_exps", "_shexp", "shared_expert")),
     ("router", ("mlp.gate.", "router", "ffn_gate_inp", "block_sparse_moe.gate.")),
     ("attention", ("attn", "attention", "q_proj", "k_proj", "v_proj", "o_proj", "query_key_value")),
     ("mlp", ("mlp", "ffn", "feed_forward", "fc1", "fc2", "dense_h_to_4h", "dense_4h_to_h")),
-    ("norms", ("norm", "ln_")),
 )
 
 

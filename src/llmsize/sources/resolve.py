@@ -84,7 +84,10 @@ def _assemble(config: dict[str, Any] | None, ckpt: Checkpoint | None, origin: st
     if ckpt is not None and ckpt.format == "gguf":
         from .gguf import gguf_architecture
 
-        arch, warnings = gguf_architecture(ckpt, name)
+        try:
+            arch, warnings = gguf_architecture(ckpt, name)
+        except LlmsizeError as e:  # the tensors are still worth inspecting
+            return Resolved(None, (f"no architecture from the GGUF metadata: {e}",), origin, None, ckpt)
         return Resolved(arch, tuple(warnings), origin, None, ckpt)
     return Resolved(None, (), origin, None, ckpt)
 

@@ -290,3 +290,14 @@ def test_fuzzed_headers_raise_only_our_error(tmp_path, valid_bytes, data):
     except CheckpointError:
         pass
     assert os.path.getsize(path) == cut
+
+
+def test_inspect_lists_tensors_with_their_roles(tmp_path):
+    folder = write_model(tmp_path / "bnb", state("bnb-4bit"), quant=SCHEMES["bnb-4bit"][1])
+    proc = run("inspect", str(folder), "--tensors", "--json")
+    listing = json.loads(proc.stdout)["tensor_list"]
+    roles = {t["name"]: t["role"] for t in listing}
+    assert roles["model.layers.0.mlp.up_proj.weight"] == "packed"
+    assert roles["model.layers.0.mlp.up_proj.weight.absmax"] == "overhead"
+    assert roles["model.norm.weight"] == "weight"
+    assert sum(t["parameters"] for t in listing) == hf_counts(CONFIG).total

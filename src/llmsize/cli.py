@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("source", help="safetensors file, index or directory, GGUF file, or HF Hub id")
     i.add_argument("--revision", help="Hub branch, tag or commit")
     i.add_argument("--json", action="store_true", help="print the report as JSON")
+    i.add_argument("--tensors", action="store_true", help="also list every tensor")
 
     c = sub.add_parser("catalog", help="list the bundled models with their parameter counts")
     c.add_argument("filter", nargs="?", default="", help="substring of name, HF id or model_type")
@@ -186,15 +187,23 @@ def cmd_inspect(args: argparse.Namespace) -> int:
                      f"{a.n_layers} layers, d={a.d_model}, {a.n_heads}q/{a.n_kv_heads}kv × {a.head_dim}, "
                      f"V={a.vocab_size:,}")
     if args.json:
-        print(json.dumps(_inspect_dict(report, check, found), indent=2))
-    else:
-        render.inspect_table(report, check, arch_line)
+        print(json.dumps(_inspect_dict(report, check, found, tensors=args.tensors), indent=2))
+        return 0
+    render.inspect_table(report, check, arch_line)
+    if args.tensors:
+        render.tensors_table(report)
     return 0
 
 
-def _inspect_dict(report: Any, check: Any, found: Any) -> dict[str, Any]:
+def _inspect_dict(report: Any, check: Any, found: Any, *, tensors: bool) -> dict[str, Any]:
     ck = report.checkpoint
+    listing = [
+        {"name": t.name, "dtype": t.dtype, "shape": list(t.shape), "bytes": t.nbytes, "parameters": n,
+         "role": kind}
+        for t, kind, n in report.tensor_rows()
+    ] if tensors else None
     return {
+        "tensor_list": listing,
         "format": ck.format, "path": ck.path, "files": ck.files, "tensors": len(ck.tensors),
         "bytes_read": ck.bytes_read, "file_type": ck.file_type,
         "quantization": {"method": report.quantization.method, "bits": report.quantization.bits,

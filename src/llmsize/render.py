@@ -105,6 +105,20 @@ def _paths(root: Part, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ..
     return out
 
 
+def tensors_table(report: WeightsReport) -> None:
+    rows = [(t.name, t.dtype, "×".join(map(str, t.shape)) or "scalar", f"{t.nbytes:,}", f"{n:,}", kind)
+            for t, kind, n in sorted(report.tensor_rows(), key=lambda row: row[0].name)]
+    table("tensors", ("name", "dtype", "shape", "bytes", "parameters", "role"), rows, right={3, 4})
+
+
+def per_layer_line(per_layer: tuple[int, ...]) -> str:
+    if not per_layer:
+        return "per layer: no numbered layers"
+    lo, hi = min(per_layer), max(per_layer)
+    spread = f"{lo:,} B each" if lo == hi else f"{lo:,} to {hi:,} B"
+    return f"per layer: {spread} over {len(per_layer)} layers"
+
+
 def inspect_table(report: WeightsReport, check: CrossCheck | None, arch_line: str | None) -> None:
     ck = report.checkpoint
     kind = f"{ck.format}, {ck.files} file{'s' if ck.files > 1 else ''}"
@@ -121,6 +135,7 @@ def inspect_table(report: WeightsReport, check: CrossCheck | None, arch_line: st
     rows = [("  " * (len(path) - 1) + path[-1], f"{value:,}", f"{stored.get(path[1:], 0):,}")
             for path, value in ((("all", *p), v) for p, v in _paths(report.params))]
     table("by module", ("module", "parameters", "stored bytes"), rows, right={1, 2})
+    say(per_layer_line(report.per_layer_bytes))
     if arch_line:
         say(arch_line)
     if check:

@@ -166,6 +166,9 @@ class WeightsReport:
     def bits_per_weight(self) -> float:
         return 8 * self.stored_bytes / self.logical_params if self.logical_params else 0.0
 
+    def tensor_rows(self) -> list[tuple[TensorInfo, str, int]]:
+        return classify(self.checkpoint, self.quantization)
+
     def by_dtype(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
         for t in self.checkpoint.tensors:
@@ -176,17 +179,25 @@ class WeightsReport:
         return out
 
 
+def classify(ckpt: Checkpoint, quant: Quantization) -> list[tuple[TensorInfo, str, int]]:
+    """Every stored tensor with its role and the logical parameters it holds."""
+    names = frozenset(t.name for t in ckpt.tensors)
+    rows = []
+    for t in ckpt.tensors:
+        kind = role(t, names)
+        rows.append((t, kind, logical_params(t, kind, quant)))
+    return rows
+
+
 def weights_report(ckpt: Checkpoint, quant: Quantization) -> WeightsReport:
     """Classify every stored tensor and fold it into the parameter and byte trees."""
-    names = frozenset(t.name for t in ckpt.tensors)
     params: dict[tuple[str, str], int] = {}
     stored: dict[tuple[str, str], int] = {}
     per_layer: dict[int, int] = {}
     overhead, buffers = 0, []
-    for t in ckpt.tensors:
-        kind = role(t, names)
+    for t, kind, logical in classify(ckpt, quant):
         where = module_of(t.name)
-        params[where] = params.get(where, 0) + logical_params(t, kind, quant)
+        params[where] = params.get(where, 0) + logical
         stored[where] = stored.get(where, 0) + t.nbytes
         overhead += t.nbytes if kind == "overhead" else 0
         if kind == "buffer":
@@ -222,13 +233,12 @@ class CrossCheck:
 def cross_check(report: WeightsReport, arch: Architecture, arch_total: int) -> CrossCheck:
     """Explain known differences: a tied head stored twice, layers the model class does not build
     (DeepSeek-V3's multi-token prediction), a vision tower the text count leaves out."""
-    names = frozenset(t.name for t in report.checkpoint.tensors)
     reasons: list[tuple[str, int]] = []
     head = report.params.find("head")
     if arch.tie_embeddings and head:
         reasons.append(("lm_head is stored although the model ties it to the embedding", head.value))
     extra = sum(
-        logical_params(t, role(t, names), report.quantization) for t in report.checkpoint.tensors
+        logical for t, _, logical in report.tensor_rows()
         if (i := layer_index(t.name)) is not None and i >= arch.n_layers and module_of(t.name)[0] == "layers"
     )
     if extra:

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 import llmsize.sources.gguf as reader_module
 from llmsize import count_params
 from llmsize.errors import CheckpointError, LlmsizeError
-from llmsize.sources.gguf import gguf_architecture, gguf_param_count, read_gguf
+from llmsize.sources.gguf import read_gguf
+from llmsize.sources.gguf_arch import gguf_architecture, gguf_param_count
 
 Q = gguf.GGMLQuantizationType
 

@@ -82,7 +82,7 @@ def _assemble(config: dict[str, Any] | None, ckpt: Checkpoint | None, origin: st
         arch, warnings = from_hf_config(config, name)
         return Resolved(arch, tuple(warnings), origin, config, ckpt)
     if ckpt is not None and ckpt.format == "gguf":
-        from .gguf import gguf_architecture
+        from .gguf_arch import gguf_architecture
 
         try:
             arch, warnings = gguf_architecture(ckpt, name)

@@ -124,7 +124,7 @@ def open_hub(repo_id: str, *, revision: str | None = None) -> tuple[dict | None,
     """
     if not HAVE_HUB:
         raise LlmsizeError(f"{repo_id}: reading a Hub repo needs huggingface_hub (pip install "
-                           "huggingface_hub), or pass a local directory holding config.json")
+                           "'llmsize[hub]'), or pass a local directory holding config.json")
     try:
         validate_repo_id(repo_id)
     except HFValidationError as e:

@@ -14,7 +14,7 @@ Attention heads, as stored (``a`` query heads share ``k`` key/value heads, ``a/k
 d=5120, a=64 and head_dim=128 (not 80); Gemma-7B has d=3072, a=16 and head_dim=256.
 
 Rosetta table: our field ↔ HF ``config.json`` key (most common spelling; per-family aliases live in
-``sources/hf_config.py``) ↔ GGUF key (``{arch}`` is ``general.architecture``) ↔ paper symbol.
+``sources/hf_families.py``) ↔ GGUF key (``{arch}`` is ``general.architecture``) ↔ paper symbol.
 
 =====================  ===========================  ==================================  ======
 ours                   HF config.json               GGUF                                symbol

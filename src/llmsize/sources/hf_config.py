@@ -1,10 +1,9 @@
 """Hugging Face ``config.json`` → ``Architecture``.
 
-Each supported ``model_type`` is a ``Family``: the structural facts of its ``transformers``
-modeling code (norm type, which projections carry biases, parallel blocks…) and a table of the
-config keys that switch them, with the default the ``transformers`` config class uses when the key
-is absent (read from transformers 5.24). Size keys common to all families are looked up through
-one alias table (``n_layer`` / ``num_hidden_layers`` / ``num_layers`` …).
+Each supported ``model_type`` is a ``Family`` (``hf_families.py``): the structural facts of its
+``transformers`` modeling code and the config keys that switch them, with the defaults of the
+``transformers`` config class. Size keys common to all families are looked up through one alias
+table (``n_layer`` / ``num_hidden_layers`` / ``num_layers`` …).
 
 A ``_Reader`` records every key the adapter reads. Keys left unread whose names suggest they could
 change the size (``*_size``, ``num_*``, ``*bias*``, ``*experts*``…) are reported as warnings, never
@@ -14,24 +13,24 @@ dropped silently.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
-from ..arch import MLA, SSM, Architecture, MoE, VisionTower
+from ..arch import Architecture, VisionTower
 from ..errors import ConfigError
+from .hf_families import (
+    D_FF,
+    D_MODEL,
+    FAMILIES,
+    MAX_POSITION,
+    MULTIMODAL,
+    N_HEADS,
+    N_KV_HEADS,
+    N_LAYERS,
+    Family,
+)
 
 TYPE_CHECKING = False  # typing costs ~13 ms at start-up; annotations are strings anyway
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from typing import Any
-
-    Derive = Callable[["_Reader", dict[str, Any]], None]
-
-N_LAYERS = ("num_hidden_layers", "n_layer", "num_layers", "n_layers")
-D_MODEL = ("hidden_size", "n_embd", "d_model", "n_embed")
-N_HEADS = ("num_attention_heads", "n_head", "num_heads")
-N_KV_HEADS = ("num_key_value_heads", "num_kv_heads", "n_head_kv")
-D_FF = ("intermediate_size", "n_inner", "ffn_dim", "d_ff", "ffn_hidden_size")
-MAX_POSITION = ("max_position_embeddings", "n_positions", "seq_length", "max_seq_len")
 
 # Keys that never change the parameter count (runtime, tokenizer, init, numerics, rope scaling),
 # as substrings, prefixes and whole names. Plain string tests: a regex alternation this long costs
@@ -100,332 +99,6 @@ class _Reader:
             if k not in self.read and _may_change_size(k)
         )
 
-
-@dataclass(frozen=True)
-class Family:
-    """How one ``model_type`` maps onto ``Architecture``.
-
-    ``fixed``: structural facts of the modeling code. ``flags``: our field ← (HF key, HF default).
-    ``derive``: family-specific rules that the tables cannot say (Falcon's norms, OPT's offset…).
-    ``attention``: False for state-space models, whose configs have no head count.
-    """
-
-    fixed: Mapping[str, Any] = field(default_factory=dict)
-    flags: Mapping[str, tuple[str, Any]] = field(default_factory=dict)
-    defaults: Mapping[str, Any] = field(default_factory=dict)
-    derive: tuple[Derive, ...] = ()
-    attention: bool = True
-
-
-# --- family-specific rules ------------------------------------------------------------------
-
-
-def _ff_default_4d(r: _Reader, out: dict[str, Any]) -> None:
-    """GPT-2, GPT-J, BigCode, Falcon, BLOOM: the MLP is 4·d wide unless given."""
-    out["d_ff"] = r.get(*D_FF) or 4 * out["d_model"]
-
-
-def _ff_always_4d(r: _Reader, out: dict[str, Any]) -> None:
-    """BLOOM: the MLP is 4·d wide, with no key to change it."""
-    out["d_ff"] = 4 * out["d_model"]
-
-
-def _learned_positions(r: _Reader, out: dict[str, Any]) -> None:
-    out["position_rows"] = r.need(*MAX_POSITION)
-
-
-def _multi_query(r: _Reader, out: dict[str, Any]) -> None:
-    """GPT-BigCode: one shared key/value head when ``multi_query`` (default True)."""
-    if r.get("multi_query", default=True):
-        out["n_kv_heads"] = 1
-
-
-def _opt(r: _Reader, out: dict[str, Any]) -> None:
-    """OPT: positions are offset by 2 rows (``OPTLearnedPositionalEmbedding``); embeddings may be
-    narrower than d (``word_embed_proj_dim``, with project_in/out); norms may be non-affine, and
-    post-norm models (``do_layer_norm_before=False``, opt-350m) have no final norm."""
-    out["position_rows"] = r.need(*MAX_POSITION) + 2
-    out["d_embed"] = r.get("word_embed_proj_dim") or out["d_model"]
-    bias = bool(r.get("enable_bias", default=True))
-    out.update(qkv_bias=bias, o_bias=bias, mlp_bias=bias)
-    affine = bool(r.get("layer_norm_elementwise_affine", default=True))
-    out.update(norm_weight=affine, norm_bias=affine)
-    pre = bool(r.get("do_layer_norm_before", default=True))
-    out["final_norm"] = pre and not r.get("_remove_final_layer_norm", default=False)
-    out["norm_placement"] = "pre" if pre else "post"
-
-
-def _falcon(r: _Reader, out: dict[str, Any]) -> None:
-    """Falcon (models/falcon/modeling_falcon.py): ``new_decoder_architecture`` (40B/180B) has
-    ``num_kv_heads`` kv heads; otherwise ``multi_query`` (7B) keeps one, else a.  A parallel block
-    (``parallel_attn``) has ``num_ln_in_parallel_attn`` input norms (2 by default in the new
-    architecture, else 1); a sequential block has two."""
-    a, new = out["n_heads"], bool(r.get("new_decoder_architecture", default=False))
-    multi_query = bool(r.get("multi_query", default=True))
-    out["n_kv_heads"] = (r.get("num_kv_heads", "n_head_kv") or a) if new else (1 if multi_query else a)
-    parallel = bool(r.get("parallel_attn", default=True))
-    n_ln = r.get("num_ln_in_parallel_attn", default=2 if new else None)
-    out.update(parallel_block=parallel, shared_block_norm=parallel and n_ln != 2)
-    bias = bool(r.get("bias", default=False))
-    out.update(qkv_bias=bias, o_bias=bias, mlp_bias=bias)
-    out["position"] = "alibi" if r.get("alibi", default=False) else "rotary"
-
-
-def _gpt_neox(r: _Reader, out: dict[str, Any]) -> None:
-    """GPT-NeoX: two norms per layer whether or not ``use_parallel_residual``."""
-    out["parallel_block"] = bool(r.get("use_parallel_residual", default=True))
-
-
-def _stablelm(r: _Reader, out: dict[str, Any]) -> None:
-    """StableLM: a parallel residual drops ``post_attention_layernorm``; QK LayerNorms are one per
-    head without bias (``StableLmLayerNormPerHead``)."""
-    parallel = bool(r.get("use_parallel_residual", default=False))
-    out.update(parallel_block=parallel, shared_block_norm=parallel)
-    out["qk_norm"] = "full" if r.get("qk_layernorm", default=False) else "none"
-
-
-def _qk_norm_flag(key: str, kind: str, *, bias: bool = False) -> Derive:
-    def rule(r: _Reader, out: dict[str, Any]) -> None:
-        if r.get(key, default=False):
-            out.update(qk_norm=kind, qk_norm_bias=bias)
-
-    rule.__doc__ = f"``{key}`` switches on a QK-norm of kind {kind!r}."
-    return rule
-
-
-def _sliding_all(r: _Reader, out: dict[str, Any]) -> None:
-    """Mistral, Mixtral, Phi-3, StarCoder2: every layer attends within ``sliding_window`` if set."""
-    window = r.get("sliding_window")
-    if window:
-        out.update(sliding_window=window, layer_types=("sliding",) * out["n_layers"])
-
-
-def _sliding_qwen(r: _Reader, out: dict[str, Any]) -> None:
-    """Qwen2/3: with ``use_sliding_window``, layers from ``max_window_layers`` on slide."""
-    window, first = r.get("sliding_window"), r.get("max_window_layers", default=28)
-    if r.get("use_sliding_window", default=False) and window:
-        types = tuple("sliding" if i >= first else "full" for i in range(out["n_layers"]))
-        out.update(sliding_window=window, layer_types=types)
-
-
-def _sliding_pattern(period: int, key: str) -> Derive:
-    def rule(r: _Reader, out: dict[str, Any]) -> None:
-        p = r.get(key, "_sliding_window_pattern", default=period)
-        window = r.get("sliding_window", default=4096)
-        types = tuple("full" if (i + 1) % p == 0 else "sliding" for i in range(out["n_layers"]))
-        out.update(sliding_window=window, layer_types=types)
-
-    rule.__doc__ = f"Every {period}th layer is global, the rest slide (``{key}``)."
-    return rule
-
-
-def _moe_layers(n_layers: int, *, first_dense: int = 0, every: int = 1, phase: int = 0,
-                dense: tuple[int, ...] = ()) -> tuple[int, ...]:
-    """Indices of routed layers: from ``first_dense`` on, every ``every``-th (offset by ``phase``),
-    minus explicitly dense ones (Qwen ``mlp_only_layers``)."""
-    return tuple(
-        i for i in range(n_layers)
-        if i >= first_dense and (i + phase) % every == 0 and i not in dense
-    )
-
-
-def _moe_mixtral(r: _Reader, out: dict[str, Any]) -> None:
-    """Mixtral, PhiMoE: every layer routed over ``num_local_experts`` experts of width I."""
-    out["moe"] = MoE(
-        n_experts=r.need("num_local_experts"), top_k=r.need("num_experts_per_tok"),
-        d_ff_expert=out["d_ff"], layers=tuple(range(out["n_layers"])),
-    )
-
-
-def _moe_qwen(r: _Reader, out: dict[str, Any]) -> None:
-    """Qwen2-MoE / Qwen3-MoE: routed layers every ``decoder_sparse_step`` (layer i routed when
-    (i+1) % step == 0) except ``mlp_only_layers``; Qwen2-MoE adds a gated shared expert."""
-    n_exp = r.need("num_experts", "num_local_experts")
-    layers = _moe_layers(
-        out["n_layers"], every=r.get("decoder_sparse_step", default=1), phase=1,
-        dense=tuple(r.get("mlp_only_layers", default=())),
-    )
-    shared = r.get("shared_expert_intermediate_size", default=0)
-    out["moe"] = MoE(
-        n_experts=n_exp, top_k=r.need("num_experts_per_tok"),
-        d_ff_expert=r.get("moe_intermediate_size") or out["d_ff"], layers=layers,
-        n_shared_experts=int(bool(shared)), d_ff_shared=shared, shared_expert_gate=bool(shared),
-    )
-
-
-def _moe_olmoe(r: _Reader, out: dict[str, Any]) -> None:
-    """OLMoE (arXiv 2409.02060 §2): every layer routed, no shared expert."""
-    out["moe"] = MoE(
-        n_experts=r.need("num_experts"), top_k=r.need("num_experts_per_tok"),
-        d_ff_expert=out["d_ff"], layers=tuple(range(out["n_layers"])),
-    )
-
-
-def _moe_deepseek(r: _Reader, out: dict[str, Any]) -> None:
-    """DeepSeek-V2/V3 (arXiv 2405.04434 §2.2; 2412.19437 §2.1.2): the first
-    ``first_k_dense_replace`` layers are dense, then every ``moe_layer_freq``-th is routed;
-    ``n_shared_experts`` shared experts form one MLP of width n_shared · I_e."""
-    d_e = r.need("moe_intermediate_size")
-    n_shared = r.get("n_shared_experts", default=0) or 0
-    layers = _moe_layers(
-        out["n_layers"], first_dense=r.get("first_k_dense_replace", default=0),
-        every=r.get("moe_layer_freq", default=1),
-    )
-    out["moe"] = MoE(
-        n_experts=r.need("n_routed_experts"), top_k=r.need("num_experts_per_tok"),
-        d_ff_expert=d_e, layers=layers, n_shared_experts=n_shared, d_ff_shared=n_shared * d_e,
-    )
-
-
-def _mla(r: _Reader, out: dict[str, Any]) -> None:
-    out["mla"] = MLA(
-        kv_lora_rank=r.need("kv_lora_rank"), q_lora_rank=r.get("q_lora_rank"),
-        qk_nope_head_dim=r.need("qk_nope_head_dim"), qk_rope_head_dim=r.need("qk_rope_head_dim"),
-        v_head_dim=r.need("v_head_dim"),
-    )
-    out["head_dim"] = out["mla"].qk_head_dim
-    mtp = r.get("num_nextn_predict_layers", default=0)
-    if mtp:
-        out["notes"] = (
-            f"the checkpoint also stores {mtp} multi-token-prediction layer(s) (DeepSeek-V3 §2.2), "
-            "which transformers does not build; they are not counted",
-        )
-    out["n_kv_heads"] = out["n_heads"]  # MLA: every head reads the shared latent
-
-
-def _t5(r: _Reader, out: dict[str, Any]) -> None:
-    """T5 (Raffel et al. 2020 §2.1): encoder-decoder; ``d_kv`` is the head width; v1.1 and
-    Flan-T5 use a gated-GELU MLP (``feed_forward_proj: "gated-gelu"``)."""
-    out["n_decoder_layers"] = r.get("num_decoder_layers") or out["n_layers"]
-    out["gated_mlp"] = str(r.get("feed_forward_proj", default="relu")).startswith("gated")
-    out["relative_buckets"] = r.get("relative_attention_num_buckets", default=32)
-    if not out["tie_embeddings"]:
-        out["notes"] = (
-            "transformers >= 5 ties T5's lm_head to the shared embedding whatever the config says "
-            "(models/t5/configuration_t5.py); the checkpoint holds a separate lm_head, counted here",
-        )
-
-
-def _mamba(r: _Reader, out: dict[str, Any]) -> None:
-    """Mamba / Falcon-Mamba: ``intermediate_size`` = expand · d; ``time_step_rank`` "auto" is
-    ceil(d / 16) (Gu & Dao 2023, §3.6 / the reference implementation). One pseudo-head keeps the
-    attention fields valid; they are unused."""
-    d = out["d_model"]
-    rank = r.get("time_step_rank", default="auto")
-    d_inner = r.get("intermediate_size") or r.get("expand", default=2) * d
-    out["ssm"] = SSM(
-        d_inner=d_inner, d_state=r.get("state_size", default=16), d_conv=r.get("conv_kernel", default=4),
-        dt_rank=-(-d // 16) if rank == "auto" else rank,
-        conv_bias=bool(r.get("use_conv_bias", default=True)),
-        proj_bias=bool(r.get("use_bias", default=False)),
-    )
-    out.update(n_heads=1, n_kv_heads=1, head_dim=d, d_ff=d_inner)
-
-
-def _bert(r: _Reader, out: dict[str, Any]) -> None:
-    out["position_rows"] = r.need(*MAX_POSITION)
-    out["token_types"] = r.get("type_vocab_size", default=2)
-
-
-# --- the families ---------------------------------------------------------------------------
-
-_LLAMA_FIXED = dict(norm="rmsnorm", norm_bias=False, position="rotary", gated_mlp=True)
-_ATTN_BIAS = {"qkv_bias": ("attention_bias", False), "o_bias": ("attention_bias", False)}
-_LAYERNORM = dict(norm="layernorm", norm_bias=True)
-_GPT2_FIXED = dict(_LAYERNORM, position="learned", gated_mlp=False,
-                   qkv_bias=True, o_bias=True, mlp_bias=True)
-
-FAMILIES: dict[str, Family] = {
-    "gpt2": Family(_GPT2_FIXED, defaults={"tie_word_embeddings": True},
-                   derive=(_ff_default_4d, _learned_positions)),
-    "gpt_bigcode": Family(_GPT2_FIXED, defaults={"tie_word_embeddings": True},
-                          derive=(_ff_default_4d, _learned_positions, _multi_query)),
-    "gptj": Family(dict(_LAYERNORM, gated_mlp=False, mlp_bias=True, parallel_block=True,
-                        shared_block_norm=True, lm_head_bias=True),
-                   derive=(_ff_default_4d,)),
-    "gpt_neox": Family(dict(_LAYERNORM, gated_mlp=False, mlp_bias=True),
-                       flags=_ATTN_BIAS | {"o_bias": ("attention_bias", True),
-                                           "qkv_bias": ("attention_bias", True)},
-                       derive=(_gpt_neox,)),
-    "opt": Family(dict(_LAYERNORM, position="learned", gated_mlp=False),
-                  defaults={"tie_word_embeddings": True}, derive=(_opt,)),
-    "bloom": Family(dict(_LAYERNORM, position="alibi", gated_mlp=False, qkv_bias=True,
-                         o_bias=True, mlp_bias=True, embedding_norm=True),
-                    defaults={"tie_word_embeddings": True}, derive=(_ff_always_4d,)),
-    "falcon": Family(dict(_LAYERNORM, gated_mlp=False), defaults={"tie_word_embeddings": True},
-                     derive=(_ff_default_4d, _falcon)),
-    "llama": Family(_LLAMA_FIXED, flags=_ATTN_BIAS | {"mlp_bias": ("mlp_bias", False)}),
-    "granite": Family(_LLAMA_FIXED, flags=_ATTN_BIAS | {"mlp_bias": ("mlp_bias", False)}),
-    "mistral": Family(_LLAMA_FIXED, defaults={"sliding_window": 4096, "num_key_value_heads": 8},
-                      derive=(_sliding_all,)),
-    "mixtral": Family(_LLAMA_FIXED, defaults={"num_local_experts": 8, "num_experts_per_tok": 2,
-                                              "num_key_value_heads": 8},
-                      derive=(_sliding_all, _moe_mixtral)),
-    "qwen2": Family(dict(_LLAMA_FIXED, qkv_bias=True), defaults={"num_key_value_heads": 32},
-                    derive=(_sliding_qwen,)),
-    "qwen2_moe": Family(_LLAMA_FIXED, flags={"qkv_bias": ("qkv_bias", True)},
-                        defaults={"num_experts": 60, "num_experts_per_tok": 4,
-                                  "shared_expert_intermediate_size": 5632, "num_key_value_heads": 16},
-                        derive=(_sliding_qwen, _moe_qwen)),
-    "qwen3": Family(dict(_LLAMA_FIXED, qk_norm="head"), flags=_ATTN_BIAS,
-                    defaults={"head_dim": 128, "num_key_value_heads": 32}, derive=(_sliding_qwen,)),
-    "qwen3_moe": Family(dict(_LLAMA_FIXED, qk_norm="head"), flags=_ATTN_BIAS,
-                        defaults={"num_experts": 128, "num_experts_per_tok": 8, "num_key_value_heads": 4},
-                        derive=(_sliding_qwen, _moe_qwen)),
-    "gemma": Family(_LLAMA_FIXED, flags=_ATTN_BIAS,
-                    defaults={"head_dim": 256, "tie_word_embeddings": True, "num_key_value_heads": 16}),
-    "gemma2": Family(dict(_LLAMA_FIXED, norm_placement="sandwich"), flags=_ATTN_BIAS,
-                     defaults={"head_dim": 256, "tie_word_embeddings": True, "num_key_value_heads": 4},
-                     derive=(_sliding_pattern(2, "sliding_window_pattern"),)),
-    "gemma3_text": Family(dict(_LLAMA_FIXED, norm_placement="sandwich", qk_norm="head"),
-                          flags=_ATTN_BIAS,
-                          defaults={"head_dim": 256, "tie_word_embeddings": True, "vocab_size": 262_208,
-                                    "num_key_value_heads": 4},
-                          derive=(_sliding_pattern(6, "sliding_window_pattern"),)),
-    "phi": Family(dict(_LAYERNORM, gated_mlp=False, qkv_bias=True, o_bias=True, mlp_bias=True,
-                       parallel_block=True, shared_block_norm=True, lm_head_bias=True),
-                  derive=(_qk_norm_flag("qk_layernorm", "head", bias=True),)),
-    "phi3": Family(_LLAMA_FIXED, derive=(_sliding_all,)),
-    "phimoe": Family(dict(_LAYERNORM, gated_mlp=True),
-                     flags=_ATTN_BIAS | {"lm_head_bias": ("lm_head_bias", False)},
-                     defaults={"num_local_experts": 16, "num_experts_per_tok": 2, "num_key_value_heads": 8},
-                     derive=(_sliding_all, _moe_mixtral)),
-    "starcoder2": Family(dict(_LAYERNORM, gated_mlp=False),
-                         flags={"qkv_bias": ("use_bias", True), "o_bias": ("use_bias", True),
-                                "mlp_bias": ("use_bias", True)},
-                         defaults={"tie_word_embeddings": True, "num_key_value_heads": 2},
-                         derive=(_sliding_all,)),
-    "olmo": Family(dict(_LLAMA_FIXED, norm="layernorm", norm_weight=False), flags=_ATTN_BIAS),
-    "olmo2": Family(dict(_LLAMA_FIXED, norm_placement="post", qk_norm="full"), flags=_ATTN_BIAS),
-    "olmoe": Family(dict(_LLAMA_FIXED, qk_norm="full"), flags=_ATTN_BIAS,
-                    defaults={"num_experts": 64, "num_experts_per_tok": 8},
-                    derive=(_moe_olmoe,)),
-    "cohere": Family(dict(_LLAMA_FIXED, norm="layernorm", norm_bias=False, parallel_block=True,
-                          shared_block_norm=True),
-                     flags=_ATTN_BIAS, defaults={"tie_word_embeddings": True},
-                     derive=(_qk_norm_flag("use_qk_norm", "full"),)),
-    "stablelm": Family(dict(_LAYERNORM, position="rotary", gated_mlp=True),
-                       flags={"qkv_bias": ("use_qkv_bias", False)}, defaults={"num_key_value_heads": 32},
-                       derive=(_stablelm,)),
-    "deepseek_v2": Family(_LLAMA_FIXED, flags=_ATTN_BIAS | {"mlp_bias": ("mlp_bias", False)},
-                          derive=(_mla, _moe_deepseek)),
-    "deepseek_v3": Family(_LLAMA_FIXED, flags=_ATTN_BIAS, defaults={"num_key_value_heads": 128},
-                          derive=(_mla, _moe_deepseek)),
-    "t5": Family(dict(_LLAMA_FIXED, kind="encoder-decoder", position="relative", gated_mlp=False),
-                 defaults={"tie_word_embeddings": True}, derive=(_t5,)),
-    "bert": Family(dict(_GPT2_FIXED, kind="encoder", norm_placement="post", final_norm=False,
-                        embedding_norm=True),
-                   defaults={"tie_word_embeddings": True}, derive=(_bert,)),
-}
-FAMILIES["mamba"] = FAMILIES["falcon_mamba"] = Family(
-    dict(_LLAMA_FIXED, position="none"), defaults={"tie_word_embeddings": True},
-    derive=(_mamba,), attention=False,
-)
-FAMILIES["roberta"] = FAMILIES["bert"]
-FAMILIES["RefinedWeb"] = FAMILIES["RefinedWebModel"] = FAMILIES["falcon"]
-
-# Multimodal configs: the text model lives under ``text_config``.
-MULTIMODAL = {"gemma3": "gemma3_text"}
 
 # Heads named by ``architectures[0]``'s suffix, first match wins.
 _HEADS = (

@@ -199,6 +199,7 @@ class Architecture:
 
     # --- MLP ------------------------------------------------------------------------------
     gated_mlp: bool = True  # SwiGLU/GeGLU: gate, up, down; plain: up, down
+    activation: str = "silu"  # HF ``hidden_act``; no parameters, but sets the MLP's temporaries
     mlp_bias: bool = False
     parallel_block: bool = False  # attention and MLP read the same input (GPT-J, Falcon, Phi-2)
     shared_block_norm: bool = False  # parallel block with one norm for both branches

@@ -24,3 +24,25 @@ def fmt_short(n: int) -> str:
         if abs(n) >= div:
             return f"{n / div:.3g}{suffix}" if n / div < 100 else f"{n / div:.1f}{suffix}"
     return str(n)
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "kib": KiB, "mib": MiB, "gib": GiB, "tib": 2**40,
+               "kb": KB, "mb": MB, "gb": GB, "tb": 10**12, "k": KiB, "m": MiB, "g": GiB}
+
+
+def parse_bytes(text: str) -> int:
+    """``"80GiB"`` → 85899345920, ``"1.5GB"`` → 1500000000, ``"512"`` → 512 bytes.
+
+    Bare K/M/G are binary (as nvidia-smi and llama.cpp print them); KB/MB/GB are decimal.
+    Raises ValueError naming the text when it is not a size.
+    """
+    s = text.strip().replace("_", "").replace(",", "").lower()
+    number = s.rstrip("abcdefghijklmnopqrstuvwxyz ")
+    unit = s[len(number):].strip()
+    try:
+        value = float(number)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a size (try 80GiB, 1.5GB or 512MiB)") from None
+    if unit not in _SIZE_UNITS or value < 0:
+        raise ValueError(f"{text!r} is not a size (try 80GiB, 1.5GB or 512MiB)")
+    return round(value * _SIZE_UNITS[unit])

@@ -202,6 +202,8 @@ def from_hf_config(cfg: Mapping[str, Any], name: str = "config.json") -> tuple[A
         out[ours] = bool(r.get(key, default=default))
     for rule in family.derive:
         rule(r, out)
+    act = r.get("hidden_act", "activation_function", "hidden_activation", "feed_forward_proj")
+    out["activation"] = str(act or ("silu" if out.get("gated_mlp", True) else "gelu")).removeprefix("gated-")
     types = _layer_types(r)
     if types and "sliding" in types:
         out.update(layer_types=types, sliding_window=r.get("sliding_window", default=4096))

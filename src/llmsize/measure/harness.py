@@ -1,0 +1,161 @@
+"""Build a transformers model under ``FakeTensorMode`` and track one step with ``MemTracker``.
+
+The numbers are PyTorch's own accounting of live storages (CPU tensors are not rounded up to
+the CUDA caching allocator's 512-byte blocks). What MemTracker cannot see, and so what these
+measurements leave out: the CUDA context, cuBLAS/cuDNN workspaces, NCCL buffers and allocator
+fragmentation (reserved − allocated); see ``memory/overhead.py`` for those.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import LlmsizeError
+
+TORCH_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+
+
+def _imports() -> tuple[Any, Any]:
+    try:
+        import torch
+        import transformers
+    except ImportError:
+        raise LlmsizeError("measuring needs torch and transformers: pip install 'llmsize[measure]'") from None
+    transformers.logging.set_verbosity_error()
+    return torch, transformers
+
+
+def hf_config(cfg: dict[str, Any], name: str) -> Any:
+    """The transformers config object for a ``config.json`` dict (an old ``rope_scaling`` that
+    transformers 5 refuses is dropped: it changes rotary buffers, never a shape)."""
+    _, transformers = _imports()
+    try:
+        return transformers.AutoConfig.for_model(**cfg)
+    except (ValueError, KeyError, TypeError) as e:
+        if "rope_scaling" in cfg:
+            return transformers.AutoConfig.for_model(**{k: v for k, v in cfg.items() if k != "rope_scaling"})
+        raise LlmsizeError(f"{name}: transformers cannot build this config ({e})") from None
+
+
+def model_class(cfg: dict[str, Any], name: str) -> Any:
+    """The class in ``architectures[0]``, or AutoModelForCausalLM / AutoModelForSeq2SeqLM."""
+    _, transformers = _imports()
+    names = cfg.get("architectures") or []
+    cls = getattr(transformers, names[0], None) if names else None
+    if names and cls is None:
+        raise LlmsizeError(
+            f"{name}: architecture {names[0]!r} is not in transformers {transformers.__version__}"
+        )
+    return cls
+
+
+def build(cfg: dict[str, Any], name: str, *, dtype: str, attn: str) -> Any:
+    """Instantiate the model (call inside an active ``FakeTensorMode``)."""
+    torch, transformers = _imports()
+    config = hf_config(cfg, name)
+    cls = model_class(cfg, name)
+    kwargs = {"dtype": getattr(torch, TORCH_DTYPES[dtype]), "attn_implementation": attn}
+    try:
+        if cls is None:
+            seq2seq = config.is_encoder_decoder
+            auto = transformers.AutoModelForSeq2SeqLM if seq2seq else transformers.AutoModelForCausalLM
+            return auto.from_config(config, **kwargs)
+        return cls._from_config(config, **kwargs)
+    except ValueError as e:
+        raise LlmsizeError(f"{name}: {str(e).splitlines()[0]}") from None
+
+
+def scaled_config(cfg: dict[str, Any], layers: int | None) -> dict[str, Any]:
+    """The same layer shapes with fewer layers (per-layer terms scale exactly with L)."""
+    cfg = dict(cfg)
+    if layers is None:
+        return cfg
+    for key in ("num_hidden_layers", "n_layer", "num_layers", "n_layers"):
+        if key in cfg:
+            cfg[key] = layers
+    if "num_decoder_layers" in cfg:
+        cfg["num_decoder_layers"] = layers
+    if isinstance(cfg.get("layer_types"), list):
+        cfg["layer_types"] = cfg["layer_types"][:layers]
+    if "first_k_dense_replace" in cfg:
+        cfg["first_k_dense_replace"] = min(cfg["first_k_dense_replace"], max(layers - 1, 0))
+    return cfg
+
+
+@dataclass(frozen=True)
+class Measured:
+    """PyTorch's peak of one step, split by what holds the memory (bytes)."""
+
+    peak_bytes: int
+    params_bytes: int
+    buffers_bytes: int
+    kv_cache_bytes: int  # the cache object's tensors after the step
+    by_category: dict[str, int]  # MemTracker categories at the peak
+    peak_module: str
+
+    @property
+    def activation_bytes(self) -> int:
+        """Everything at the peak that is not weights, buffers or the KV cache."""
+        return self.peak_bytes - self.params_bytes - self.buffers_bytes - self.kv_cache_bytes
+
+
+def _cache_bytes(torch: Any, cache: Any) -> int:
+    """Bytes of every tensor a transformers cache object holds (any layer type)."""
+    seen: set[int] = set()
+
+    def walk(obj: Any) -> int:
+        if isinstance(obj, torch.Tensor):
+            key = id(obj)
+            if key in seen:
+                return 0
+            seen.add(key)
+            return obj.numel() * obj.element_size()
+        if isinstance(obj, dict):
+            return sum(walk(v) for v in obj.values())
+        if isinstance(obj, (list, tuple)):
+            return sum(walk(v) for v in obj)
+        if hasattr(obj, "__dict__") and not isinstance(obj, type):
+            return sum(walk(v) for k, v in vars(obj).items() if not k.startswith("_"))
+        return 0
+
+    return walk(cache) if cache is not None else 0
+
+
+def _peak_module(tracker: Any, dev: Any, peak: int) -> str:
+    """The deepest module whose local peak is the global peak."""
+    hits = [s.mod_fqn for s in tracker.memory_tracking.values() if s.local_peak.get(dev) == peak]
+    return max(hits, key=lambda f: f.count("."), default="")
+
+
+def measure_prefill(
+    cfg: dict[str, Any], name: str = "config.json", *, batch: int, tokens: int, dtype: str = "bf16",
+    attn: str = "sdpa", logits: str = "last", layers: int | None = None, encoder_tokens: int | None = None,
+) -> Measured:
+    """Peak of one prefill forward pass with ``use_cache=True`` (generation's first step)."""
+    torch, _ = _imports()
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.distributed._tools.mem_tracker import MemTracker
+
+    cfg = scaled_config(cfg, layers)
+    with FakeTensorMode():
+        model = build(cfg, name, dtype=dtype, attn=attn).eval()
+        ids = torch.randint(0, 100, (batch, tokens))
+        kwargs: dict[str, Any] = {"use_cache": True}
+        if model.config.is_encoder_decoder:
+            kwargs["decoder_input_ids"] = ids[:, :1]
+            ids = torch.randint(0, 100, (batch, encoder_tokens or tokens))
+        else:
+            kwargs["logits_to_keep"] = 1 if logits == "last" else 0
+        tracker = MemTracker()
+        tracker.track_external(model)
+        with tracker, torch.no_grad(), contextlib.redirect_stderr(None):
+            out = model(input_ids=ids, **kwargs)
+        dev = torch.device("cpu")
+        snap = tracker.get_tracker_snapshot("peak")[dev]
+        params = sum(p.numel() * p.element_size() for p in model.parameters())
+        buffers = sum(b.numel() * b.element_size() for b in model.buffers())
+        cache = _cache_bytes(torch, getattr(out, "past_key_values", None))
+    by_cat = {str(k).rsplit(".", 1)[-1].lower(): v for k, v in snap.items() if k != "Total"}
+    return Measured(snap["Total"], params, buffers, cache, by_cat, _peak_module(tracker, dev, snap["Total"]))

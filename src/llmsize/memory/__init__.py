@@ -1,0 +1,1 @@
+"""Memory estimates: the KV cache, the prefill workspace, named overheads and engine profiles."""

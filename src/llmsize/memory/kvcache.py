@@ -1,0 +1,190 @@
+"""How the KV cache is made up, per layer type and per engine.
+
+Every attention layer keeps, for every cached token, its keys and values::
+
+    full attention     2 · k · d_h           elements per token and layer (k kv heads, GQA/MQA)
+    sliding window     same, but only the last w tokens are kept
+    MLA (DeepSeek-V2)  d_c + d^R_h           the compressed latent and the shared rotary key
+    cross-attention    2 · k · d_h           per encoder token, in every decoder layer
+    SSM (Mamba)        d_inner · (d_conv + d_state)   per sequence, whatever its length
+
+    bytes = layers · batch · tokens · row_bytes(elements, kv dtype)
+
+``head_dim`` is the architecture's own (Qwen3-32B: 128, not 5120/64 = 80) and ``k`` is the number
+of key/value heads, not query heads (Llama-3.1-8B at 8k in bf16: 1 GiB, not 4 GiB).
+
+What an engine stores differs, so each profile below sizes what that engine keeps:
+
+=========  ========================  ==============================  =====================
+engine     sliding-window layers     MLA                             rounding
+=========  ========================  ==============================  =====================
+hf         last w − 1 tokens         latent d_c + d^R_h (≥ 5.0)      none (grows per token)
+vllm       last w tokens (+1 block)  latent d_c + d^R_h              whole blocks of 16
+=========  ========================  ==============================  =====================
+
+llama.cpp's cache (per-sequence streams padded to 256 cells, its own sliding-window cache,
+latent-only MLA since PR #19067) is sized in ``llamacpp.py`` from the row sizes here.
+
+Sources: transformers 5.24 ``cache_utils.DynamicSlidingWindowLayer`` (keeps ``sliding_window − 1``
+tokens) and ``modeling_deepseek_v3.DeepseekV3Attention`` (caches ``kv_nope`` and ``k_rot``; the
+4.x releases cached decompressed per-head keys and values, ~9× more for DeepSeek-V2-Lite);
+vLLM 0.11 ``vllm/v1/kv_cache_interface.py`` (``FullAttentionSpec``, ``SlidingWindowSpec``,
+``MLAAttentionSpec``). ``tests/test_kvcache.py`` checks the hf profile against the cache objects
+transformers itself builds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..arch import Architecture
+from ..errors import ConfigError
+from ..tree import Part, group, leaf
+
+ENGINES = ("hf", "vllm")
+
+# KV cache element formats: (elements per block, bytes per block). llama.cpp quantizes each
+# cached row in blocks of 32 (ggml type traits: Q8_0 = fp16 scale + 32 int8, Q4_0 = fp16 scale
+# + 32 nibbles); the float formats are blocks of one.
+QK = 32
+KV_FORMATS: dict[str, tuple[int, int]] = {
+    "fp32": (1, 4),
+    "fp16": (1, 2),
+    "bf16": (1, 2),
+    "fp8": (1, 1),
+    "fp8_e4m3": (1, 1),
+    "fp8_e5m2": (1, 1),
+    "q8_0": (QK, 2 + QK),  # fp16 scale + 32 int8
+    "q5_1": (QK, 2 + 2 + 4 + QK // 2),  # fp16 scale and min, 32 high bits, 32 nibbles
+    "q5_0": (QK, 2 + 4 + QK // 2),
+    "q4_1": (QK, 2 + 2 + QK // 2),
+    "q4_0": (QK, 2 + QK // 2),
+    "iq4_nl": (QK, 2 + QK // 2),
+}
+_SPELLINGS = {"f32": "fp32", "f16": "fp16", "float32": "fp32", "float16": "fp16", "bfloat16": "bf16",
+              "auto": "bf16", "fp8_e4m3fn": "fp8_e4m3"}
+# transformers keeps a Mamba layer's recurrent (SSM) state in fp32 whatever the model dtype
+# (transformers 5.24 ``cache_utils.LinearAttentionLayer``); the conv state is in the model dtype.
+SSM_STATE_BITS = 32
+VLLM_BLOCK = 16  # vLLM's default ``--block-size`` (vllm/config/cache.py)
+
+
+def kv_format(name: str) -> tuple[int, int]:
+    """(block elements, block bytes) of a KV dtype name; a ConfigError lists the valid ones."""
+    key = name.lower().replace("-", "_")
+    key = _SPELLINGS.get(key, key)
+    if key not in KV_FORMATS:
+        choices = ", ".join(KV_FORMATS)
+        raise ConfigError(f"--kv-dtype {name!r}: not a KV cache dtype; choose from {choices}")
+    return KV_FORMATS[key]
+
+
+def row_bytes(elements: int, kv_dtype: str) -> int:
+    """Bytes of one cached row of ``elements`` values: ⌈n / block⌉ · block bytes."""
+    block, size = kv_format(kv_dtype)
+    return -(-elements // block) * size
+
+
+def kv_heads_per_gpu(arch: Architecture, tp: int) -> int:
+    """Key/value heads one tensor-parallel rank holds: max(1, k / tp). With fewer kv heads than
+    ranks, each head is replicated (vLLM ``get_num_kv_heads``; Megatron GQA)."""
+    return max(1, arch.n_kv_heads // tp)
+
+
+# --- bytes per token and layer --------------------------------------------------------------
+
+
+def attention_row(arch: Architecture, *, kv_dtype: str, tp: int = 1) -> int:
+    """Bytes one token adds to one attention layer: K and V rows of k·d_h values each
+    (Vaswani et al. 2017 §3.2; GQA, Ainslie et al. 2023 §2)."""
+    k, d_h = kv_heads_per_gpu(arch, tp), arch.head_dim
+    return 2 * row_bytes(k * d_h, kv_dtype)
+
+
+def mla_row(arch: Architecture, *, kv_dtype: str) -> int:
+    """Bytes one token adds to one MLA layer that caches the latent: d_c + d^R_h values
+    (DeepSeek-V2, arXiv 2405.04434, §2.1.2: "only c^KV_t and k^R_t need to be cached").
+    The latent is shared by all heads, so tensor parallelism replicates it on every rank."""
+    mla = arch.mla
+    d_c, d_r = mla.kv_lora_rank, mla.qk_rope_head_dim
+    return row_bytes(d_c, kv_dtype) + row_bytes(d_r, kv_dtype)
+
+
+def token_row(arch: Architecture, *, kv_dtype: str, tp: int = 1) -> int:
+    """Bytes per token and attention layer, whichever attention the architecture has."""
+    if arch.mla:
+        return mla_row(arch, kv_dtype=kv_dtype)
+    return attention_row(arch, kv_dtype=kv_dtype, tp=tp)
+
+
+def ssm_state(arch: Architecture, *, kv_dtype: str) -> int:
+    """Bytes of one Mamba layer's state for one sequence (Gu & Dao 2023, arXiv 2312.00752, §3.3):
+    a conv window of d_conv inputs per channel plus an SSM state of d_state per channel."""
+    s = arch.ssm
+    conv = row_bytes(s.d_inner * s.d_conv, kv_dtype)
+    return conv + s.d_inner * s.d_state * SSM_STATE_BITS // 8
+
+
+# --- tokens each layer keeps ----------------------------------------------------------------
+
+
+def window_tokens(arch: Architecture, tokens: int, *, engine: str) -> int:
+    """Tokens a sliding-window layer keeps per sequence, see the table in the module docstring."""
+    w = arch.sliding_window or tokens
+    if engine == "hf":
+        return min(tokens, w - 1)
+    return min(tokens, w + VLLM_BLOCK)  # vLLM: the window may straddle one extra block
+
+
+def cached_tokens(tokens: int, *, engine: str) -> int:
+    """Token slots an engine reserves per sequence: vLLM rounds up to whole blocks."""
+    if engine == "vllm":
+        return -(-tokens // VLLM_BLOCK) * VLLM_BLOCK
+    return tokens
+
+
+@dataclass(frozen=True)
+class KVRequest:
+    """What to size: ``tokens`` of context per sequence, ``batch`` sequences, and for an
+    encoder-decoder model the encoder length (cross-attention keys and values)."""
+
+    tokens: int
+    batch: int = 1
+    kv_dtype: str = "bf16"
+    engine: str = "hf"
+    tp: int = 1
+    encoder_tokens: int = 0
+
+
+def kv_cache(arch: Architecture, req: KVRequest) -> Part:
+    """The KV cache as a tree: one leaf per kind of layer, bytes for the whole batch (per GPU
+    under tensor parallelism)."""
+    if req.engine not in ENGINES:
+        raise ConfigError(f"--engine {req.engine!r}: choose from {', '.join(ENGINES)}")
+    if arch.ssm:
+        per_seq = ssm_state(arch, kv_dtype=req.kv_dtype)
+        state = arch.n_layers * req.batch * per_seq
+        return group("kv_cache", [leaf(f"SSM state ({arch.n_layers} layers)", state)])
+    row = token_row(arch, kv_dtype=req.kv_dtype, tp=req.tp)
+    slots = cached_tokens(req.tokens, engine=req.engine)
+    layers = arch.layer_types if arch.kind != "encoder-decoder" else ("full",) * arch.decoder_layers
+    n_full = sum(t == "full" for t in layers)
+    n_swa = len(layers) - n_full
+    swa = window_tokens(arch, slots, engine=req.engine) if n_swa else 0
+    parts = [
+        leaf(f"full attention ({n_full} layers × {slots:,} tokens)", n_full * req.batch * slots * row),
+        leaf(f"sliding window ({n_swa} layers × {swa:,} tokens)", n_swa * req.batch * swa * row),
+    ]
+    if arch.kind == "encoder-decoder":
+        cross = arch.decoder_layers * req.batch * req.encoder_tokens * row
+        label = f"cross-attention ({arch.decoder_layers} layers × {req.encoder_tokens:,} tokens)"
+        parts.append(leaf(label, cross))
+    return group("kv_cache", parts)
+
+
+def kv_bytes_per_token(arch: Architecture, *, kv_dtype: str = "bf16", tp: int = 1) -> int:
+    """Bytes one more token of context costs across all full-attention layers (per GPU)."""
+    layers = arch.layer_types if arch.kind != "encoder-decoder" else ("full",) * arch.decoder_layers
+    if arch.ssm:
+        return 0
+    return sum(t == "full" for t in layers) * token_row(arch, kv_dtype=kv_dtype, tp=tp)

@@ -1,0 +1,155 @@
+"""The activation workspace of a prefill: the most memory the forward pass holds at once.
+
+Inference keeps no activations for a backward pass, so the workspace is not a sum over layers
+but the largest set of tensors alive at one moment, in one layer (the last one, where the KV
+cache of every layer below is already written). For a pre-norm decoder layer that moment is
+the widest of three phases, on top of the hidden states the model loop keeps::
+
+    resident   embedding output (kept by the model's forward) + the layer's input   2·T·d
+    attention  normed input x + projections q, k, v and their rotary copies          T·(d + 3(q + kv))
+               eager: T·(d + 2q + 3kv) + b·a·s·s_kv scores, masked, fp32 softmax, cast
+    MLP        hidden after attention + normed input + the MLP's intermediates      T·(2d + c·I)
+               c = 3 gated (act(gate), up, product), 2 plain, 4 for a tanh-GELU written in Python
+    MoE        per routed slot (T·k slots): max(d + 4·I_e, 4·d) + index bookkeeping
+    logits     b·V at the last position (T·V when scoring), cast to fp32
+
+T = b·s tokens in the forward pass (b·chunk with chunked prefill), q = a·d_h, kv = 2·k·d_h,
+widths in elements of the activation dtype. The phases follow the live tensors of transformers
+5.24's modeling code (``LlamaDecoderLayer``, ``LlamaMLP``, ``eager_attention_forward``,
+``integrations/moe.py: grouped_mm_experts_forward``); every coefficient was checked against
+PyTorch's MemTracker under FakeTensorMode (``tests/test_prefill.py`` prints the error table).
+sdpa and flash attention never materialise the s² scores (Dao et al. 2022, FlashAttention §3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..arch import Architecture
+from ..tree import Part, group, leaf
+
+# Activations computed in Python from several elementwise ops keep more temporaries than a
+# fused kernel (transformers ``activations.NewGELUActivation``: 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³)))).
+PYTHON_ACTIVATIONS = ("gelu_new", "gelu_fast", "quick_gelu", "gelu_python")
+SOFTMAX_BITS = 32  # eager attention runs softmax in fp32 (``eager_attention_forward``)
+LOGITS_BITS = 32  # transformers upcasts logits to fp32 before sampling / the loss
+INDEX_BYTES_PER_SLOT = 72  # MoE routing: int64 sort keys, permutation, inverse, arange (measured)
+POSITION_ID_BYTES = 8  # int64 position ids, one per position
+
+
+@dataclass(frozen=True)
+class Prefill:
+    """One forward pass over ``tokens`` positions of ``batch`` sequences."""
+
+    batch: int
+    tokens: int  # positions per sequence in this forward pass (the chunk, if chunked)
+    context: int  # positions attended to (cached + new); = tokens without chunking
+    bits: int = 16  # activation dtype width
+    attn: str = "sdpa"  # eager | sdpa | flash
+    logits: str = "last"  # last (generation) | all (scoring, perplexity)
+
+    @property
+    def n_tokens(self) -> int:
+        return self.batch * self.tokens
+
+
+def _bytes(elements: int, bits: int) -> int:
+    return -(-elements * bits // 8)
+
+
+def resident(arch: Architecture, p: Prefill) -> Part:
+    """Hidden states the model loop holds across layers, and the position tables.
+    The model's forward keeps the embedding output while the loop variable holds the layer
+    input: two T·d tensors once there are two layers or more (three with a learned position
+    table: the token embeddings and their sum with the positions both stay referenced).
+    Rotary cos and sin are (s, d_rot) each; a learned position table produces (s, d)."""
+    T, d = p.n_tokens, arch.d_model
+    copies = (2 if arch.n_layers > 1 else 1) + (arch.position == "learned")
+    hidden = copies * _bytes(T * d, p.bits)
+    if arch.position == "learned":
+        per_pos = _bytes(d, p.bits)
+    elif arch.position == "rotary":
+        per_pos = 2 * _bytes(rotary_dim(arch), p.bits)
+    else:
+        per_pos = 0
+    return group("resident", [leaf("hidden states", hidden),
+                              leaf("positions", p.tokens * (per_pos + POSITION_ID_BYTES))])
+
+
+def rotary_dim(arch: Architecture) -> int:
+    """Width of the rotary tables: d^R_h for MLA, else the head dim."""
+    return arch.mla.qk_rope_head_dim if arch.mla else arch.head_dim
+
+
+def attention_widths(arch: Architecture) -> tuple[int, int]:
+    """(query width, key+value width) per token of the tensors attention works on. MLA
+    expands the cached latent to per-head keys (d^nope_h + d^R_h) and values (d^v_h)
+    before attending (transformers ``DeepseekV3Attention``)."""
+    a, k, d_h = arch.n_heads, arch.n_kv_heads, arch.head_dim
+    if arch.mla:
+        m = arch.mla
+        return a * m.qk_head_dim, a * (m.qk_head_dim + m.v_head_dim)
+    return a * d_h, 2 * k * d_h
+
+
+def attention_phase(arch: Architecture, p: Prefill) -> int:
+    """sdpa/flash: T·(d + 3(q + kv)), the normed input, the projections and their rotary
+    copies. eager: T·(d + 2q + 3kv) + b·a·s·s_kv·(3B + 4), the scores, the masked scores, the
+    fp32 softmax and its cast back, which are alive once the rotary temporaries are freed
+    (Korthikanti et al. 2022 §4.1 counts the same s² tensors for training)."""
+    T, d = p.n_tokens, arch.d_model
+    q, kv = attention_widths(arch)
+    if p.attn != "eager":
+        return _bytes(T * (d + 3 * (q + kv)), p.bits)
+    scores = p.batch * arch.n_heads * p.tokens * p.context
+    return _bytes(T * (d + 2 * q + 3 * kv), p.bits) + scores * (3 * p.bits + SOFTMAX_BITS) // 8
+
+
+def mlp_coefficient(arch: Architecture) -> int:
+    """Intermediates of width I alive at the MLP's peak."""
+    if arch.gated_mlp:
+        return 3
+    return 4 if arch.activation in PYTHON_ACTIVATIONS else 2
+
+
+def mlp_phase(arch: Architecture, p: Prefill) -> int:
+    """T·(2d + c·I): the post-attention hidden state and its normed copy (post-norm blocks
+    such as OLMo-2 feed the MLP the un-normed state: T·d), plus the MLP's intermediates; MoE
+    layers route T·k slots through experts instead (the largest layer wins). Eager
+    attention's returned weights (b·a·s·s_kv) are still alive here."""
+    T, d = p.n_tokens, arch.d_model
+    live = _bytes(T * (1 if arch.norm_placement == "post" else 2) * d, p.bits)
+    dense = _bytes(T * mlp_coefficient(arch) * arch.d_ff, p.bits)
+    if arch.moe:
+        dense = max(dense if len(arch.moe.layers) < arch.n_layers else 0, moe_phase(arch, p))
+    if p.attn == "eager":
+        live += _bytes(p.batch * arch.n_heads * p.tokens * p.context, p.bits)
+    return live + dense
+
+
+def moe_phase(arch: Architecture, p: Prefill) -> int:
+    """Grouped experts (transformers ``grouped_mm_experts_forward``): S = T·k routed slots hold
+    the gathered inputs, gate-up outputs, activation and product (d + 4·I_e), or, after the
+    down projection, the gathered inputs, outputs, weighted outputs and their reorder (4·d);
+    shared experts (DeepSeekMoE §3.2) run as a dense gated MLP of width I_s beside them."""
+    m, T, d = arch.moe, p.n_tokens, arch.d_model
+    slots = T * m.top_k
+    routed = _bytes(slots * max(d + 4 * m.d_ff_expert, 4 * d), p.bits) + slots * INDEX_BYTES_PER_SLOT
+    return routed + _bytes(T * 3 * m.d_ff_shared, p.bits)
+
+
+def logits_phase(arch: Architecture, p: Prefill) -> int:
+    """b·V logits (T·V when scoring every position) in the model dtype, then in fp32."""
+    rows = p.batch if p.logits == "last" else p.n_tokens
+    return rows * arch.vocab_size * (p.bits + LOGITS_BITS) // 8
+
+
+def workspace(arch: Architecture, p: Prefill) -> Part:
+    """The prefill's activation peak as a tree: what is resident, plus the widest phase."""
+    phases = {
+        "attention": attention_phase(arch, p),
+        "MLP" if not arch.moe else "MoE": mlp_phase(arch, p),
+        "logits": logits_phase(arch, p),
+    }
+    widest = max(phases, key=lambda k: phases[k])
+    return group("activations", [resident(arch, p), leaf(f"{widest} (widest phase)", phases[widest])])

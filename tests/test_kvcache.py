@@ -1,0 +1,99 @@
+"""The KV cache against the cache objects transformers builds itself.
+
+Each model is built from its catalog config under ``FakeTensorMode`` (no memory is allocated),
+one prefill runs with ``use_cache=True``, and the bytes of every tensor the returned cache holds
+are summed. llmsize's ``hf`` profile must equal that sum exactly. Layers are reduced to keep the
+test fast; the per-layer cache is unchanged, and interleaved layer types keep their pattern.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from llmsize.memory.kvcache import KVRequest, kv_bytes_per_token, kv_cache, row_bytes
+from llmsize.sources import catalog
+from llmsize.sources.hf_config import from_hf_config
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+from llmsize.measure.harness import measure_prefill, scaled_config  # noqa: E402
+
+CASES = [
+    # name, layers, attn, batch, tokens — tokens beyond the window where there is one
+    ("llama-3.1-8b", 2, "sdpa", 2, 1000),
+    ("qwen3-8b", 2, "sdpa", 1, 777),
+    ("mistral-7b-v0.1", 2, "sdpa", 1, 4500),  # sliding window 4096 on every layer
+    ("phi-3-mini-4k", 2, "sdpa", 2, 2100),  # sliding window 2047
+    ("gemma-2-9b", 4, "eager", 1, 4200),  # sliding/full interleaved, window 4096
+    ("gemma-3-1b", 6, "sdpa", 2, 700),  # five sliding (512) to one full
+    ("deepseek-v2-lite", 2, "eager", 2, 300),  # MLA: the latent is cached
+    ("deepseek-v3", 2, "eager", 1, 300),
+    ("qwen3-30b-a3b", 2, "sdpa", 1, 256),
+    ("falcon-mamba-7b", 2, "eager", 2, 300),  # SSM: conv + recurrent state, any length
+]
+
+
+def _arch(name: str, layers: int):
+    cfg = scaled_config(dict(catalog.lookup(name).config), layers)
+    return cfg, from_hf_config(cfg, name)[0]
+
+
+@pytest.mark.parametrize(("name", "layers", "attn", "batch", "tokens"), CASES)
+def test_hf_cache_equals_transformers(name, layers, attn, batch, tokens):
+    cfg, arch = _arch(name, layers)
+    measured = measure_prefill(cfg, name, batch=batch, tokens=tokens, attn=attn)
+    ours = kv_cache(arch, KVRequest(tokens, batch)).value
+    assert ours == measured.kv_cache_bytes, (name, ours, measured.kv_cache_bytes)
+
+
+def test_t5_cross_attention_equals_transformers():
+    cfg, arch = _arch("t5-base", 2)
+    measured = measure_prefill(cfg, "t5-base", batch=2, tokens=1, encoder_tokens=900, attn="eager")
+    ours = kv_cache(arch, KVRequest(1, 2, encoder_tokens=900)).value
+    assert ours == measured.kv_cache_bytes
+
+
+def _catalog(name: str):
+    return from_hf_config(catalog.lookup(name).config, name)[0]
+
+
+def test_llama_3_1_8b_at_8k_is_one_gib():
+    """32 layers · 2 · 8 kv heads · 128 · 2 bytes = 128 KiB per token (reference §2.21)."""
+    assert kv_cache(_catalog("llama-3.1-8b"), KVRequest(8192)).value == 2**30
+
+
+def test_head_dim_is_not_hidden_over_heads():
+    """Qwen3-32B: head_dim 128 (not 5120/64 = 80): 256 KiB per token, not 160 KiB (§2.21)."""
+    assert kv_bytes_per_token(_catalog("qwen3-32b")) == 256 * 1024
+
+
+def test_tensor_parallel_replicates_kv_heads():
+    arch = _catalog("llama-3.1-8b")  # 8 kv heads
+    assert kv_bytes_per_token(arch, tp=8) * 8 == kv_bytes_per_token(arch)
+    assert kv_bytes_per_token(arch, tp=16) == kv_bytes_per_token(arch, tp=8)  # max(1, 8/16)
+
+
+def test_mla_latent_is_not_split_by_tp():
+    arch = _catalog("deepseek-v3")  # d_c 512 + d^R_h 64 per layer
+    assert kv_bytes_per_token(arch) == 61 * (512 + 64) * 2
+    assert kv_bytes_per_token(arch, tp=8) == kv_bytes_per_token(arch)
+
+
+def test_llama_cpp_quantized_rows():
+    """ggml Q8_0: 34 bytes per 32 values; Q4_0: 18 (gguf-py GGML_QUANT_SIZES)."""
+    assert row_bytes(1024, "q8_0") == 1024 // 32 * 34
+    assert row_bytes(1024, "q4_0") == 1024 // 32 * 18
+    assert row_bytes(1024, "fp8") == 1024
+
+
+def test_vllm_rounds_to_blocks():
+    arch = _catalog("llama-3.1-8b")
+    assert kv_cache(arch, KVRequest(1000, engine="vllm")).value == kv_cache(arch, KVRequest(1008)).value
+
+
+@pytest.mark.parametrize("bad", ["int3", "q9_0"])
+def test_bad_kv_dtype_is_one_line(bad):
+    from llmsize.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="not a KV cache dtype"):
+        row_bytes(128, bad)

@@ -1,0 +1,511 @@
+"""Where llama.cpp puts memory, and how many layers ``-ngl`` can offload.
+
+llama.cpp allocates a handful of named buffers and prints each one at start-up; this module
+sizes the same buffers, on the same side of the PCIe bus::
+
+    GPU (CUDA0)                                  host (CPU RAM)
+    ─────────────────────────────────────        ─────────────────────────────────────
+    model buffer   last ngl blocks blk.i         model buffer   token_embd (always: the
+                   + output layer if ngl > L                    input layer stays on the CPU)
+                                                                + the other blocks
+                                                                + output layer if ngl ≤ L
+    KV buffer      K, V of offloaded blocks      KV buffer      K, V of the other blocks
+    compute buffer peak of the graph's live      output buffer  logits: n_seq · V · 4 bytes
+                   tensors at n_ubatch tokens    compute buffer graph inputs (embeddings, mask)
+
+``-ngl N`` offloads the *last* N repeating blocks (``i_gpu_start = L − N``); N > L also offloads
+the output layer, so ``-ngl L+1`` is full offload ("offloaded 33/33 layers" for 32 blocks).
+
+KV cache, per layer and stream (``llama_kv_cache``: one 3-D tensor ``[n_embd_gqa, cells, n_stream]``)::
+
+    K = row(k·d_h, type_k) · cells · n_stream      V = row(k·d_h, type_v) · cells · n_stream
+    cells      = n_ctx padded to 256 (per sequence, padded again, unless --kv-unified)
+    SWA cells  = min(cells, pad₂₅₆(n_swa · (n_seq if unified else 1) + n_ubatch))   (iSWA cache)
+    MLA        = one K row of d_c + d^R_h per token, no V (DeepSeek-V2 latent, "V-less" cache)
+
+Compute buffer: ggml-alloc reuses memory as tensors die, so the buffer is the peak of live
+tensors over the prompt-processing graph of ``n_tokens = min(n_ctx, n_ubatch)`` tokens with every
+token an output. Three places compete (F32 = 4 bytes, T = n_tokens, d = d_model)::
+
+    attention  KQ scores n_kv·T·a (F32, only without flash attention) + KQ masks
+               + 2·d·T + 2·a·d_h·T hidden states
+    FFN        residual d·T + gate, up and fused SwiGLU out 3·I·T   (MoE: 3·I_e·k_e·T)
+    output     logits V·T + final hidden d·T
+
+Mirrored: llama.cpp master of early 2026 — after PR #17046 (``n_ctx`` padded to 256 in
+``llama_context``) and PR #19067 (2026-01-24, V-less MLA cache), before PR #21277 (2026-04-01,
+SWA layers kept in F16); the ``llama-context.cpp`` read is the one ollama vendors at its commit
+04db8a0 (llama.cpp 3688c4f). Files: ``src/llama-context.cpp`` (``n_ctx``/``n_ctx_seq`` padding,
+``output_reserve(n_seq_max)``, ``sched_reserve`` → ``graph_reserve(n_tokens, n_seqs, n_tokens)``,
+``-fa auto`` resolution), ``src/llama-kv-cache.cpp`` (tensor shapes, ``has_v = !is_mla``),
+``src/llama-kv-cache-iswa.cpp`` (``size_swa``), ``src/llama-model.cpp`` (``load_tensors`` layer →
+device assignment), ``ggml/src/ggml-alloc.c`` (``ggml_op_can_inplace``), ``common/arg.cpp``
+(defaults -b 2048, -ub 512, -fa auto, --fit-target 1024). The compute-buffer model is calibrated
+on printed logs (``tests/test_llamacpp.py``); the KV and model buffers are exact.
+
+Left out: multi-GPU splits and pipeline-parallel copies, ``--override-tensor``, CUDA context and
+cuBLAS/pool memory (outside llama.cpp's buffers), recurrent/SSM state, encoder models, mmproj
+towers, the ``n_ctx`` reduction ``--fit`` may apply, and the mmap page cache (a mapped host
+buffer spans the tensors' file range, which can exceed the bytes counted here).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from ..arch import Architecture
+from ..errors import CheckpointError, ConfigError
+from ..tree import Part, group, leaf
+from ..units import MiB
+from .kvcache import QK, row_bytes
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Literal
+
+    from ..sources.checkpoint import Checkpoint
+
+    FlashAttn = Literal["auto", "on", "off"]
+
+# llama.cpp cache-type names (-ctk/-ctv) → kvcache.KV_FORMATS names
+CACHE_TYPES = {"f32": "fp32", "f16": "fp16", "bf16": "bf16", "q8_0": "q8_0", "q4_0": "q4_0"}
+QUANTIZED_CACHE = ("q8_0", "q4_0")
+SWA_PAD = 256  # llama-kv-cache-iswa.cpp: GGML_PAD(n_swa·n_seq + n_ubatch, 256)
+F32, F16, I32, I64 = 4, 2, 4, 8  # bytes per element of the graph's tensors
+# llama.cpp --fit-target: "target margin per device for --fit option, default: 1024" (MiB),
+# common/arg.cpp; the free memory llama_params_fit leaves on each device. Override per config.
+FIT_MARGIN_BYTES = 1024 * MiB
+# Activations live beside the KQ scores, in units of one F32 [width, n_tokens] tensor: 2 of
+# hidden width (residual, attention output) and 2 of query width (Q, KQV). Fitted, not derived:
+# Llama-3-8B at -c 8192 prints "CUDA0 compute buffer size = 560.00 MiB" = 512 KQ + 16 mask + 4 × 8
+# (ollama log, Aug 2024) and Llama-2-7B on the CPU at -c 2048 "164.01 MiB" = 128 + 4 + 4 × 8.
+ATTN_HIDDEN_TENSORS = 2
+ATTN_QUERY_TENSORS = 2
+
+
+@dataclass(frozen=True)
+class LlamaCppConfig:
+    """The llama.cpp flags that change memory, with llama.cpp's defaults.
+
+    ``n_ctx`` is the whole cache (``-c``, 0 = the model's training context), shared by ``n_seq``
+    sequences (``-np``). ``flash_attn="auto"`` is llama.cpp's default: it resolves to on unless a
+    backend lacks the kernel for the model's head size, which this model cannot see. ``n_gpu_layers``
+    None offloads everything (``-ngl all``). ``mla_v_cache`` restores the 512-wide MLA V row that
+    llama.cpp cached before PR #19067.
+    """
+
+    n_ctx: int
+    n_seq: int = 1
+    n_batch: int = 2048
+    n_ubatch: int = 512
+    cache_type_k: str = "f16"
+    cache_type_v: str = "f16"
+    flash_attn: FlashAttn = "auto"
+    n_gpu_layers: int | None = None
+    swa_full: bool = False
+    kv_unified: bool = False
+    offload_kqv: bool = True  # False: --no-kv-offload
+    op_offload: bool = True  # False: --no-op-offload (big host matmuls stay on the CPU)
+    embeddings: bool = False  # --embeddings adds n_embd floats per output
+    mla_v_cache: bool = False
+    gpu_memory_bytes: int | None = None
+    fit_margin_bytes: int = FIT_MARGIN_BYTES
+
+    def __post_init__(self) -> None:
+        for key in ("cache_type_k", "cache_type_v"):
+            if getattr(self, key).lower() not in CACHE_TYPES:
+                raise ConfigError(f"{key} {getattr(self, key)!r}: choose from {', '.join(CACHE_TYPES)}")
+        if self.flash_attn not in ("auto", "on", "off"):
+            raise ConfigError(f"flash_attn {self.flash_attn!r}: choose auto, on or off")
+        for key in ("n_seq", "n_batch", "n_ubatch"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{key} must be at least 1, got {getattr(self, key)}")
+        if self.n_ctx < 0 or (self.n_gpu_layers is not None and self.n_gpu_layers < 0):
+            raise ConfigError("n_ctx and n_gpu_layers must not be negative")
+        if self.flash_attn == "off" and self.cache_type_v.lower() in QUANTIZED_CACHE:
+            raise ConfigError("a quantized V cache needs flash attention (llama.cpp refuses -fa off)")
+
+    @property
+    def flash(self) -> bool:
+        return self.flash_attn != "off"
+
+    @property
+    def type_k(self) -> str:
+        return CACHE_TYPES[self.cache_type_k.lower()]
+
+    @property
+    def type_v(self) -> str:
+        return CACHE_TYPES[self.cache_type_v.lower()]
+
+
+@dataclass(frozen=True)
+class LlamaCppWeights:
+    """Stored bytes of the model's parts as llama.cpp places them: one entry per block ``blk.i``,
+    the input layer (``token_embd``, kept on the CPU) and the output layer (``output.weight`` and
+    ``output_norm``; with tied embeddings llama.cpp loads a copy of ``token_embd`` there)."""
+
+    layer_bytes: tuple[int, ...]
+    input_bytes: int
+    output_bytes: int
+    tied: bool = False  # output_bytes includes the token_embd copy
+
+    @property
+    def output_own_bytes(self) -> int:
+        """Output bytes not already mapped for the input (the copy shares the mmap on the host)."""
+        return self.output_bytes - (self.input_bytes if self.tied else 0)
+
+    @property
+    def total(self) -> int:
+        return sum(self.layer_bytes) + self.input_bytes + self.output_own_bytes
+
+
+_BLOCK = re.compile(r"blk\.(\d+)\.")
+
+
+def weights_from_gguf(ckpt: Checkpoint) -> LlamaCppWeights:
+    """Exact bytes per block from a GGUF's tensor infos: ``blk.N.*`` → block N; ``token_*`` and
+    ``position_*`` → input; every other tensor (``output*``, ``rope_*``) → output, the split
+    gguf-parser-go's ``file_estimate__llamacpp.go`` makes."""
+    blocks: dict[int, int] = {}
+    input_bytes = output_bytes = 0
+    for t in ckpt.tensors:
+        if m := _BLOCK.match(t.name):
+            blocks[int(m.group(1))] = blocks.get(int(m.group(1)), 0) + t.nbytes
+        elif t.name.startswith(("token_", "position_")):
+            input_bytes += t.nbytes
+        else:
+            output_bytes += t.nbytes
+    if not blocks:
+        raise CheckpointError(f"{ckpt.path}: no blk.N tensors, so no layers to place")
+    tied = not any(t.name == "output.weight" for t in ckpt.tensors)
+    embd = next((t.nbytes for t in ckpt.tensors if t.name == "token_embd.weight"), 0)
+    layers = tuple(blocks.get(i, 0) for i in range(max(blocks) + 1))
+    return LlamaCppWeights(layers, input_bytes, output_bytes + (embd if tied else 0), tied and embd > 0)
+
+
+# --- context geometry -------------------------------------------------------------------------
+
+
+LLAMACPP_CTX_PAD = 256  # llama_context pads n_ctx (and each stream) to 256 cells (PR #17046)
+
+
+def _pad(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """The sizes llama.cpp derives from the flags: padded context, cells per stream, the SWA
+    cache, and the token count of the worst-case (prompt) graph."""
+
+    n_ctx: int  # total cells, all streams
+    cells: int  # per stream (kv_size)
+    n_stream: int
+    swa_cells: int  # per stream, SWA layers
+    n_ubatch: int
+    n_tokens: int  # tokens (and outputs) of the reserved graph
+
+
+def geometry(arch: Architecture, cfg: LlamaCppConfig) -> Geometry:
+    """llama-context.cpp: ``n_batch = min(n_ctx, n_batch)``, ``n_ubatch = min(n_batch, n_ubatch)``
+    (before padding); ``n_ctx = pad(n_ctx, 256)``; without ``--kv-unified`` every sequence gets
+    its own stream of ``pad(n_ctx / n_seq, 256)`` cells."""
+    n_ctx = cfg.n_ctx or arch.max_position
+    n_ubatch = min(cfg.n_ubatch, n_ctx, cfg.n_batch)
+    n_ctx = _pad(n_ctx, LLAMACPP_CTX_PAD)
+    n_stream = 1 if cfg.kv_unified else cfg.n_seq
+    cells = n_ctx if cfg.kv_unified else _pad(n_ctx // cfg.n_seq, LLAMACPP_CTX_PAD)
+    swa = cells
+    if arch.sliding_window and not cfg.swa_full:
+        per_cache = arch.sliding_window * (cfg.n_seq if cfg.kv_unified else 1) + n_ubatch
+        swa = min(cells, _pad(per_cache, SWA_PAD))
+    return Geometry(cells * n_stream, cells, n_stream, swa, n_ubatch, min(cells * n_stream, n_ubatch))
+
+
+def uses_swa_cache(arch: Architecture) -> bool:
+    """llama.cpp builds the iSWA cache only for models that mix window and global layers (Gemma-2/3,
+    Cohere2); all-sliding configs (Mistral-7B-v0.1, Phi-3) convert without a window and cache fully."""
+    return "sliding" in arch.layer_types and "full" in arch.layer_types
+
+
+# --- placement: which blocks -ngl puts on the GPU ----------------------------------------------
+
+
+def gpu_layer_count(n_layer: int, n_gpu_layers: int | None) -> int:
+    """Effective ``-ngl``: None is everything, i.e. the L blocks plus the output layer."""
+    return n_layer + 1 if n_gpu_layers is None else min(n_gpu_layers, n_layer + 1)
+
+
+def on_gpu(il: int, n_layer: int, ngl: int) -> bool:
+    """llama-model.cpp ``load_tensors``: ``i_gpu_start = max(L − ngl, 0)``; block ``il`` (``L`` is
+    the output layer) is offloaded when ``il ≥ i_gpu_start`` and ``il − i_gpu_start < min(ngl, L+1)``."""
+    start = max(n_layer - ngl, 0)
+    return il >= start and il - start < min(ngl, n_layer + 1)
+
+
+# --- KV cache ---------------------------------------------------------------------------------
+
+
+def kv_widths(arch: Architecture, cfg: LlamaCppConfig) -> tuple[int, int]:
+    """Elements per token and layer in K and V: ``k·d_h`` each; MLA caches the latent
+    ``d_c + d^R_h`` as K and, since PR #19067, no V (``has_v = !is_mla``)."""
+    if arch.mla:
+        d_c, d_r = arch.mla.kv_lora_rank, arch.mla.qk_rope_head_dim
+        return d_c + d_r, d_c if cfg.mla_v_cache else 0
+    return arch.n_kv_heads * arch.head_dim, arch.n_kv_heads * arch.head_dim
+
+
+def _check_blocks(arch: Architecture, cfg: LlamaCppConfig) -> None:
+    """llama.cpp refuses a quantized cache whose head rows are not whole blocks of 32."""
+    head = arch.mla.kv_lora_rank + arch.mla.qk_rope_head_dim if arch.mla else arch.head_dim
+    quantized = {cfg.cache_type_k.lower(), cfg.cache_type_v.lower()} & set(QUANTIZED_CACHE)
+    if quantized and head % QK:
+        raise ConfigError(f"{arch.name}: head size {head} is not a multiple of {QK}, as the "
+                          f"{', '.join(sorted(quantized))} KV cache needs")
+
+
+def layer_cells(arch: Architecture, geo: Geometry, il: int) -> int:
+    """Cells (all streams) layer ``il`` keeps: the SWA cache for window layers, else the full one."""
+    sliding = uses_swa_cache(arch) and arch.layer_types[il] == "sliding"
+    return (geo.swa_cells if sliding else geo.cells) * geo.n_stream
+
+
+def _caches(arch: Architecture, layers: list[int]) -> list[tuple[str, list[int]]]:
+    """``layers`` grouped by the cache that holds them: the full cache, and the SWA one if any."""
+    if not uses_swa_cache(arch):
+        return [("full", layers)]
+    return [(label, [il for il in layers if arch.layer_types[il] == kind])
+            for label, kind in (("full", "full"), ("SWA", "sliding"))]
+
+
+def kv_buffer(arch: Architecture, cfg: LlamaCppConfig, geo: Geometry, layers: list[int]) -> Part:
+    """K and V of ``layers``: ``row(width, type) · cells`` per layer, one leaf per cache and tensor."""
+    k_w, v_w = kv_widths(arch, cfg)
+    parts = []
+    for label, chosen in _caches(arch, layers):
+        if not chosen:
+            continue
+        cells = layer_cells(arch, geo, chosen[0])
+        for tensor, width, dtype in (("K", k_w, cfg.type_k), ("V", v_w, cfg.type_v)):
+            size = len(chosen) * row_bytes(width, dtype) * cells
+            parts.append(leaf(f"{tensor} {label} ({len(chosen)} layers × {cells:,} cells, {dtype})", size))
+    return group("KV buffer", parts)
+
+
+def layer_kv_bytes(arch: Architecture, cfg: LlamaCppConfig, geo: Geometry, il: int) -> int:
+    """K + V bytes of one layer."""
+    k_w, v_w = kv_widths(arch, cfg)
+    return (row_bytes(k_w, cfg.type_k) + row_bytes(v_w, cfg.type_v)) * layer_cells(arch, geo, il)
+
+
+# --- compute buffers --------------------------------------------------------------------------
+
+
+def kv_groups(arch: Architecture, geo: Geometry) -> list[int]:
+    """KV cells (per stream) of each cache the graph attends to: one KQ mask each."""
+    return [geo.cells, geo.swa_cells] if uses_swa_cache(arch) else [geo.cells]
+
+
+def masks(arch: Architecture, cfg: LlamaCppConfig, geo: Geometry, *, host: bool) -> Part:
+    """KQ masks ``[n_kv, T]``: built F32 on the host; with flash attention cast to F16 there too
+    (host keeps both), and the GPU gets the one the attention reads."""
+    T, parts = geo.n_tokens, []
+    for n_kv in kv_groups(arch, geo):
+        if host or not cfg.flash:
+            parts.append(leaf(f"KQ mask F32 ({n_kv:,} × {T})", n_kv * T * F32))
+        if cfg.flash:
+            parts.append(leaf(f"KQ mask F16 ({n_kv:,} × {T})", n_kv * T * F16))
+    return group("KQ masks", parts)
+
+
+def q_width(arch: Architecture) -> int:
+    """Query width per token: a·d_h; MLA queries the latent, a·(d_c + d^R_h) (absorbed form)."""
+    if arch.mla:
+        return arch.n_heads * (arch.mla.kv_lora_rank + arch.mla.qk_rope_head_dim)
+    return arch.n_heads * arch.head_dim
+
+
+def attention_stage(arch: Architecture, cfg: LlamaCppConfig, geo: Geometry, *, host: bool,
+                    staged_kv: int = 0) -> Part:
+    """Live tensors at the attention: without flash attention the F32 scores KQ = a·n_kv·T
+    (softmax runs in place), with it nothing of that size; plus the masks and the activations
+    ``ATTN_HIDDEN_TENSORS``/``ATTN_QUERY_TENSORS`` (fitted to llama.cpp's printed buffers)."""
+    T, d = geo.n_tokens, arch.d_model
+    h, q = ATTN_HIDDEN_TENSORS, ATTN_QUERY_TENSORS
+    parts = [masks(arch, cfg, geo, host=host),
+             leaf(f"hidden states ({h} × {d} × {T} F32)", h * d * T * F32),
+             leaf(f"Q and KQV ({q} × {q_width(arch)} × {T} F32)", q * q_width(arch) * T * F32)]
+    if not cfg.flash:
+        n_kv = geo.cells  # per stream; the T tokens are split over the streams
+        parts.insert(0, leaf(f"KQ scores F32 ({n_kv:,} × {T} × {arch.n_heads} heads)",
+                             n_kv * T * arch.n_heads * F32))
+    parts.append(leaf("host layer's K, V copied in (op offload)", staged_kv))
+    return group("attention", parts)
+
+
+def ffn_stage(arch: Architecture, geo: Geometry, *, staged_weights: int = 0) -> Part:
+    """Live tensors at the MLP: residual d·T, normed input d·T while gate and up are computed, then
+    gate, up and the fused SwiGLU output (ggml_swiglu_split is not in place): max(2d+2I, d+3I)·T.
+    MoE: router logits n_exp·T and the experts' I_e·k_e·T each (mul_mat_id's ``[I_e, k_e, T]``);
+    shared experts run after the routed ones and are narrower."""
+    T, d = geo.n_tokens, arch.d_model
+    width = arch.d_ff
+    if arch.moe:
+        width = max(arch.d_ff if arch.moe.first_dense_layers else 0, arch.moe.d_ff_expert * arch.moe.top_k)
+    mlp = max(2 * d + 2 * width, d + 3 * width) * T * F32
+    router = arch.moe.n_experts * T * F32 if arch.moe else 0
+    return group("FFN", [leaf(f"residual, gate, up, SwiGLU (I = {width})", mlp),
+                         leaf("router logits", router),
+                         leaf("host layer's weights copied in (op offload)", staged_weights)])
+
+
+def output_stage(arch: Architecture, geo: Geometry, *, staged_weights: int = 0) -> Part:
+    """The head: logits V·T and the final hidden d·T, all T tokens being outputs in the reserved
+    graph; an output layer left on the host is copied in when its matmul is offloaded."""
+    T = geo.n_tokens
+    return group("output", [leaf(f"logits ({arch.vocab_size} × {T} F32)", arch.vocab_size * T * F32),
+                            leaf(f"final hidden ({arch.d_model} × {T} F32)", arch.d_model * T * F32),
+                            leaf("output weights copied in (op offload)", staged_weights)])
+
+
+def graph_inputs(arch: Architecture, cfg: LlamaCppConfig, geo: Geometry) -> Part:
+    """Input tensors, allocated on the host: token ids, positions, output ids (I32), K/V slot
+    indices (I64, per cache), the embedded tokens (token_embd stays on the CPU) and the masks."""
+    T, caches = geo.n_tokens, len(kv_groups(arch, geo))
+    return group("graph inputs", [
+        leaf(f"input embeddings ({arch.d_model} × {T} F32)", arch.d_model * T * F32),
+        masks(arch, cfg, geo, host=True),
+        leaf("token ids, positions, output ids, K/V slot indices",
+             3 * T * I32 + 2 * caches * T * I64),
+    ])
+
+
+def peak(name: str, stages: list[Part]) -> Part:
+    """The compute buffer is the largest stage (ggml-alloc reuses what earlier stages freed)."""
+    top = max(stages, key=lambda p: p.value)
+    return Part(f"{name} (peak at {top.name})", top.value, top.parts)
+
+
+def cpu_compute(arch: Architecture, cfg: LlamaCppConfig, geo: Geometry) -> Part:
+    """Host compute buffer: with a GPU doing the big matmuls (op offload) only the graph inputs;
+    otherwise the host runs the graph too and the buffer is its peak stage (inputs included)."""
+    if cfg.op_offload or gpu_layer_count(arch.n_layers, cfg.n_gpu_layers) > arch.n_layers:
+        return peak("compute buffer", [graph_inputs(arch, cfg, geo)])
+    attention = attention_stage(arch, cfg, geo, host=True)
+    ints = graph_inputs(arch, cfg, geo).parts[-1]
+    attention = Part(attention.name, attention.value + ints.value, (*attention.parts, ints))
+    return peak("compute buffer", [graph_inputs(arch, cfg, geo), attention, ffn_stage(arch, geo),
+                                   output_stage(arch, geo)])
+
+
+def gpu_compute(arch: Architecture, cfg: LlamaCppConfig, geo: Geometry, weights: LlamaCppWeights) -> Part:
+    """GPU compute buffer: the peak stage. Blocks left on the host still run their big matmuls on
+    the GPU (ggml-cuda offloads ops of ≥ 32 tokens), copying in that block's K, V and weights, and
+    the output layer's weights when it stayed on the host."""
+    ngl, L = gpu_layer_count(arch.n_layers, cfg.n_gpu_layers), arch.n_layers
+    host_layers = [il for il in range(L) if not on_gpu(il, L, ngl)]
+    host_kv = [il for il in range(L) if il in host_layers or not cfg.offload_kqv]
+    staged_kv = max((layer_kv_bytes(arch, cfg, geo, il) for il in host_kv), default=0)
+    staged_w = max((weights.layer_bytes[il] for il in host_layers), default=0)
+    staged_out = 0 if on_gpu(L, L, ngl) else weights.output_bytes
+    return peak("compute buffer", [attention_stage(arch, cfg, geo, host=False, staged_kv=staged_kv),
+                                   ffn_stage(arch, geo, staged_weights=staged_w),
+                                   output_stage(arch, geo, staged_weights=staged_out)])
+
+
+def output_buffer(arch: Architecture, cfg: LlamaCppConfig) -> Part:
+    """llama-context.cpp ``output_reserve(n_seq_max)``: one row of logits (V floats, plus d_model
+    with ``--embeddings``) per sequence, in pinned host memory."""
+    row = arch.vocab_size + (arch.d_model if cfg.embeddings else 0)
+    return leaf(f"output buffer ({cfg.n_seq} × {row:,} F32)", cfg.n_seq * row * F32)
+
+
+# --- the plan ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LlamaCppPlan:
+    """Both sides of one llama.cpp configuration; each side a tree whose parts sum to it."""
+
+    device: Part
+    host: Part
+    n_gpu_layers: int  # effective -ngl: L + 1 offloads the output layer too
+    n_layers: int
+    flash_attn: bool
+    geometry: Geometry
+    gpu_memory_bytes: int | None = None
+    fit_margin_bytes: int = FIT_MARGIN_BYTES
+
+    @property
+    def output_offloaded(self) -> bool:
+        return self.n_gpu_layers > self.n_layers
+
+    @property
+    def fits(self) -> bool | None:
+        """Whether the GPU side leaves ``fit_margin_bytes`` free (None: no GPU size given)."""
+        if self.gpu_memory_bytes is None:
+            return None
+        return self.device.value + self.fit_margin_bytes <= self.gpu_memory_bytes
+
+
+def _check(arch: Architecture, weights: LlamaCppWeights) -> None:
+    if arch.ssm or arch.kind != "decoder":
+        raise ConfigError(f"{arch.name}: only decoder-only attention models are sized for llama.cpp")
+    if len(weights.layer_bytes) != arch.n_layers:
+        raise ConfigError(f"{arch.name}: {len(weights.layer_bytes)} block sizes for {arch.n_layers} layers")
+
+
+def _model_buffer(weights: LlamaCppWeights, layers: list[int], *, input_: bool, output: int) -> Part:
+    """Weights of ``layers`` (and the input and output layers where they live)."""
+    span = f" (blk.{layers[0]}–{layers[-1]})" if layers else ""
+    return group("model buffer", [
+        leaf("input layer (token_embd)", weights.input_bytes if input_ else 0),
+        leaf(f"{len(layers)} repeating layers{span}", sum(weights.layer_bytes[il] for il in layers)),
+        leaf("output layer", output),
+    ])
+
+
+def llamacpp_plan(arch: Architecture, weights: LlamaCppWeights, cfg: LlamaCppConfig) -> LlamaCppPlan:
+    """Where llama.cpp puts every buffer for ``cfg`` (see the module docstring)."""
+    _check(arch, weights)
+    _check_blocks(arch, cfg)
+    geo, L = geometry(arch, cfg), arch.n_layers
+    ngl = gpu_layer_count(L, cfg.n_gpu_layers)
+    gpu = [il for il in range(L) if on_gpu(il, L, ngl)]
+    cpu = [il for il in range(L) if il not in gpu]
+    kv_gpu = gpu if cfg.offload_kqv else []
+    out_gpu = on_gpu(L, L, ngl)
+    uses_gpu = ngl > 0 or cfg.op_offload
+    device = group("GPU", [
+        _model_buffer(weights, gpu, input_=False, output=weights.output_bytes if out_gpu else 0),
+        kv_buffer(arch, cfg, geo, kv_gpu),
+        gpu_compute(arch, cfg, geo, weights) if uses_gpu else leaf("compute buffer", 0),
+    ])
+    host = group("host", [
+        _model_buffer(weights, cpu, input_=True, output=0 if out_gpu else weights.output_own_bytes),
+        kv_buffer(arch, cfg, geo, [il for il in range(L) if il not in kv_gpu]),
+        output_buffer(arch, cfg),
+        cpu_compute(arch, cfg, geo),
+    ])
+    return LlamaCppPlan(device, host, ngl, L, cfg.flash, geo, cfg.gpu_memory_bytes, cfg.fit_margin_bytes)
+
+
+def max_gpu_layers(arch: Architecture, weights: LlamaCppWeights, cfg: LlamaCppConfig,
+                   gpu_memory_bytes: int | None = None) -> int:
+    """The largest ``-ngl`` whose GPU side fits in ``gpu_memory_bytes`` less ``fit_margin_bytes``
+    (llama.cpp's ``--fit-target``); L + 1 means everything, output layer included. Returns 0 when
+    not even ``-ngl 0`` fits (the op-offload compute buffer alone is too big)."""
+    memory = gpu_memory_bytes if gpu_memory_bytes is not None else cfg.gpu_memory_bytes
+    if memory is None:
+        raise ConfigError("max_gpu_layers needs the GPU's memory (gpu_memory_bytes)")
+    budget = memory - cfg.fit_margin_bytes
+    for ngl in range(arch.n_layers + 1, 0, -1):
+        if device_bytes(arch, weights, cfg, ngl) <= budget:
+            return ngl
+    return 0
+
+
+def device_bytes(arch: Architecture, weights: LlamaCppWeights, cfg: LlamaCppConfig, ngl: int) -> int:
+    """GPU bytes at ``-ngl ngl``, every other flag as in ``cfg``."""
+    return llamacpp_plan(arch, weights, replace(cfg, n_gpu_layers=ngl)).device.value

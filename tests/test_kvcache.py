@@ -86,11 +86,6 @@ def test_llama_cpp_quantized_rows():
     assert row_bytes(1024, "fp8") == 1024
 
 
-def test_vllm_rounds_to_blocks():
-    arch = _catalog("llama-3.1-8b")
-    assert kv_cache(arch, KVRequest(1000, engine="vllm")).value == kv_cache(arch, KVRequest(1008)).value
-
-
 @pytest.mark.parametrize("bad", ["int3", "q9_0"])
 def test_bad_kv_dtype_is_one_line(bad):
     from llmsize.errors import ConfigError

@@ -78,10 +78,70 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true", help="print the report as JSON")
     i.add_argument("--tensors", action="store_true", help="also list every tensor")
 
+    _add_infer(sub)
+
+    m = sub.add_parser("summary", help="at a glance: parameters, weights and KV cache per precision")
+    m.add_argument("source", help="catalog name or HF id, config.json, model directory or checkpoint")
+    m.add_argument("--revision", help="Hub branch, tag or commit")
+    m.add_argument("-c", "--ctx-size", type=_positive_int, metavar="N", help="context (default: the model's)")
+    m.add_argument("--json", action="store_true")
+
     c = sub.add_parser("catalog", help="list the bundled models with their parameter counts")
     c.add_argument("filter", nargs="?", default="", help="substring of name, HF id or model_type")
     c.add_argument("--json", action="store_true")
     return parser
+
+
+def _size(text: str) -> int:
+    from .units import parse_bytes
+
+    try:
+        return parse_bytes(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _add_infer(sub: Any) -> None:
+    p = sub.add_parser("infer", help="memory to serve a model: weights, KV cache, activations, overhead")
+    p.add_argument("source", nargs="?", help="catalog name or HF id, config.json, model directory, "
+                   "safetensors or GGUF file")
+    p.add_argument("--revision", help="Hub branch, tag or commit (for a Hub id)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--method", choices=("estimate", "seed"), default="estimate",
+                   help="estimate (default) or the blog's rule of thumb (seed)")
+    w = p.add_argument_group("workload")
+    w.add_argument("-c", "--ctx-size", type=_positive_int, metavar="N",
+                   help="KV capacity per sequence in tokens (default: the model's context; llamacpp 4096)")
+    w.add_argument("-b", "--batch", type=_positive_int, default=1, metavar="N", help="sequences (default 1)")
+    w.add_argument("--new-tokens", type=int, default=0, metavar="N",
+                   help="tokens to generate; the prompt is ctx − new tokens (default 0: prefill all)")
+    w.add_argument("--logits", choices=("last", "all"), default="last",
+                   help="logits of the last position (generation) or of all (scoring)")
+    w.add_argument("--chunk", type=_positive_int, metavar="N", help="chunked prefill: tokens per step")
+    n = p.add_argument_group("precision")
+    n.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default="bf16",
+                   help="weights and activations (default bf16)")
+    n.add_argument("--quant", metavar="FORMAT",
+                   help="weight format: fp8, fp8-block, int8, nf4, nf4-dq, gptq:4:128, awq, mxfp4, Q4_K_M, …")
+    n.add_argument("--kv-dtype", metavar="T",
+                   help="KV cache: fp32, fp16, bf16, fp8, q8_0, q4_0 (default: --dtype)")
+    n.add_argument("--attn", choices=("eager", "sdpa", "flash"), default="sdpa", help="attention kernel")
+    e = p.add_argument_group("engine and GPUs")
+    e.add_argument("--engine", choices=("hf", "vllm", "llamacpp"), default="hf",
+                   help="engine profile (default hf)")
+    e.add_argument("--tp", type=_positive_int, default=1, metavar="N", help="tensor-parallel GPUs")
+    e.add_argument("--pp", type=_positive_int, default=1, metavar="N", help="pipeline-parallel stages")
+    e.add_argument("--gpu-mem", type=_size, metavar="SIZE", help="memory of one GPU, e.g. 80GiB")
+    e.add_argument("--gpu-util", type=float, default=0.9, metavar="F", help="vLLM gpu_memory_utilization")
+    e.add_argument("--max-num-seqs", type=_positive_int, metavar="N", help="vLLM max_num_seqs")
+    e.add_argument("--max-num-batched-tokens", type=_positive_int, metavar="N", help="vLLM chunk budget")
+    e.add_argument("-ngl", "--n-gpu-layers", type=int, metavar="N", help="llama.cpp layers on the GPU")
+    e.add_argument("--overhead", action="append", default=[], metavar="NAME=SIZE",
+                   help="override an overhead line: cuda_context, cublas_workspace, nccl, fragmentation")
+    s = p.add_argument_group("seed rule of thumb (--method seed)")
+    s.add_argument("--params", type=_positive_int, metavar="N", help="parameter count")
+    s.add_argument("--activations", type=_size, metavar="SIZE", help="activations, e.g. 200MiB")
+    s.add_argument("--input-data", type=_size, metavar="SIZE", help="input data, e.g. 50MiB")
 
 
 def _arch_values(args: argparse.Namespace) -> dict[str, Any]:
@@ -221,11 +281,32 @@ def _inspect_dict(report: Any, check: Any, found: Any, *, tensors: bool) -> dict
     }
 
 
-COMMANDS = {"params": cmd_params, "inspect": cmd_inspect, "catalog": cmd_catalog}
+def cmd_infer(args: argparse.Namespace) -> int:
+    from .commands import infer
+
+    return infer.run(args)
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from .commands import summary
+
+    return summary.run(args)
+
+
+COMMANDS = {"params": cmd_params, "inspect": cmd_inspect, "catalog": cmd_catalog, "infer": cmd_infer,
+            "summary": cmd_summary}
+
+
+def _summary_argv(argv: Sequence[str]) -> list[str]:
+    """``llmsize SOURCE [--json]`` with no subcommand is the at-a-glance summary."""
+    if not argv or argv[0].startswith("-") or argv[0] in COMMANDS:
+        return list(argv)
+    return ["summary", *argv]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(_summary_argv(argv))
     try:
         return COMMANDS[args.command](args)
     except LlmsizeError as e:

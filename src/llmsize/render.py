@@ -10,12 +10,13 @@ import sys
 from collections.abc import Sequence
 
 from .params import ParamReport
-from .seed import SeedReport
+from .seed import BLOG_PRINTED, SeedMemory, SeedReport
 from .tree import Part
 from .units import GiB, MiB, fmt_short
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from .memory.inference import InferenceReport
     from .sources.catalog import CatalogEntry
     from .weights import CrossCheck, WeightsReport
 
@@ -146,3 +147,75 @@ def inspect_table(report: WeightsReport, check: CrossCheck | None, arch_line: st
             say(f"  {check.unexplained:+,}: unexplained")
     for name in report.buffers[:3]:
         say(f"note: {name} is a buffer (no parameters)")
+
+
+# --- inference ------------------------------------------------------------------------------
+
+SURE = {"weights": "exact", "kv_cache": "exact", "activations": "modelled", "overhead": "named defaults"}
+
+
+def _bytes_rows(root: Part, max_depth: int) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for depth, p in root.walk():
+        if depth > max_depth:
+            continue
+        note = SURE.get(p.name, "") if depth == 1 else ""
+        rows.append(("  " * depth + p.name, f"{p.value:,}", f"{p.value / GiB:.2f}", note))
+    return rows
+
+
+def inference_table(report: InferenceReport, *, depth: int = 2) -> None:
+    s = report.spec
+    quant = s.quant or s.dtype
+    where = f" · tp {s.tp} × pp {s.pp} = {report.gpus} GPUs, per GPU" if report.gpus > 1 else ""
+    title = (f"{report.name}: inference memory · engine {s.engine} · ctx {s.context:,} × batch {s.batch}"
+             f" · weights {quant}, KV {s.kv}, attn {s.attn}{where}")
+    table(title, ("part", "bytes", "GiB", "how sure"), _bytes_rows(report.tree, depth), right={1, 2})
+    total = report.total_bytes
+    every = f" per GPU; all {report.gpus} GPUs {total * report.gpus / GiB:.2f} GiB" if report.gpus > 1 else ""
+    say(f"total {total:,} bytes = {total / GiB:.2f} GiB ({total / 1e9:.2f} GB){every}")
+    vllm = report.extra.get("vllm")
+    if isinstance(vllm, dict):
+        say(f"KV cache capacity: {vllm['kv_cache_tokens']:,} tokens; max concurrency "
+            f"{vllm['max_concurrency']:.2f}× at max_model_len {vllm['max_model_len']:,} "
+            f"(max_num_seqs {vllm['max_num_seqs']}, "
+            f"max_num_batched_tokens {vllm['max_num_batched_tokens']:,})")
+    cpp = report.extra.get("llamacpp")
+    if isinstance(cpp, dict) and "max_n_gpu_layers" in cpp:
+        say(f"largest -ngl that fits in {report.spec.gpu_mem / GiB:.2f} GiB less llama.cpp's 1 GiB margin: "
+            f"{cpp['max_n_gpu_layers']} (this plan: -ngl {cpp['n_gpu_layers']})")
+    for note in report.notes:
+        say(f"note: {note}")
+
+
+def seed_memory_table(seed: SeedMemory, report: InferenceReport | None) -> None:
+    rows = [(p.name, f"{p.value:,}", f"{p.value / MiB:,.1f}") for p in seed.breakdown.parts]
+    rows.append(("total", f"{seed.total:,}", f"{seed.total / MiB:,.1f}"))
+    table("seed: the blog's rule of thumb (parameters + activations + optimizer states + input data)",
+          ("part", "bytes", "MiB"), rows, right={1, 2})
+    if seed.breakdown.parts[0].value * 8 // seed.bits == BLOG_PRINTED["total"]:
+        say("the blog rounds each part (234 + 200 + 468 + 50) and prints 952 MB")
+    filled = [k for k in ("params", "activations", "input_data") if k not in seed.given]
+    if filled:
+        say(f"not given, so from llmsize's model: {', '.join(filled)}")
+    if report is not None:
+        gap = seed.total / report.total_bytes - 1 if report.total_bytes else 0.0
+        say(f"llmsize's full inference estimate: {report.total_bytes / MiB:,.1f} MiB "
+            f"(the rule of thumb is {100 * gap:+.1f}%: it adds Adam states, which inference does not hold, "
+            "and leaves out the KV cache and overheads)")
+
+
+def summary_table(name: str, params: ParamReport, context: int, rows: Sequence[dict[str, object]]) -> None:
+    a = params.arch
+    moe = params.active_per_token != params.total
+    active = f", {fmt_short(params.active_per_token)} active per token" if moe else ""
+    say(f"{name}: {params.total:,} parameters ({fmt_short(params.total)}{active}) · {a.n_layers} layers, "
+        f"d={a.d_model}, {a.attention}, context {a.max_position:,}")
+    def gib(key: str, r: dict[str, object]) -> str:
+        return f"{int(r[key]) / GiB:.2f}"  # type: ignore[call-overload]
+
+    body = [(str(r["precision"]), gib("weights_bytes", r), gib("kv_cache_bytes", r), str(r["kv_dtype"]),
+             gib("total_bytes", r)) for r in rows]
+    table(f"memory to load it and hold one {context:,}-token sequence (GiB; exact bytes with --json)",
+          ("precision", "weights", "KV cache", "KV dtype", "weights + KV"), body, right={1, 2, 4})
+    say("activations, overheads, engines and GPUs: `llmsize infer SOURCE -c N` (see --help)")

@@ -88,3 +88,37 @@ def _slip_notes(root: Part, d: int, L: int, heads: int, V: int) -> tuple[str, ..
         f"{attn.value:,}, so the total is {root.value:,} (an arithmetic slip of "
         f"{BLOG_PRINTED['attention'] - attn.value:,})",
     )
+
+
+# --- the blog's memory rule of thumb --------------------------------------------------------
+
+ADAM_STATES_PER_PARAM = 2  # the blog: "optimizer states (2× parameters for Adam)"
+
+
+@dataclass(frozen=True)
+class SeedMemory:
+    """The blog's rule of thumb: total ≈ parameters + activations + optimizer states + input data."""
+
+    breakdown: Part
+    bits: int
+    given: tuple[str, ...]  # which parts came from the user rather than llmsize's model
+
+    @property
+    def total(self) -> int:
+        return self.breakdown.value
+
+    def to_dict(self) -> dict[str, object]:
+        return {"method": "seed", "rule": "parameters + activations + optimizer states (2× parameters) "
+                "+ input data", "total_bytes": self.total, "bits_per_param": self.bits,
+                "breakdown": {p.name: p.value for p in self.breakdown.parts}, "given": list(self.given)}
+
+
+def seed_memory(params: int, *, bits: int, activations: int, input_data: int,
+                given: tuple[str, ...] = ()) -> SeedMemory:
+    """P·w + activations + 2·P·w + input data, with w = bits/8 bytes per parameter, as the blog
+    adds them (its Adam states are two more copies of the parameters at the same width)."""
+    weights = params * bits // 8
+    parts = [leaf("parameters", weights), leaf("activations", activations),
+             leaf("optimizer states (2× parameters)", ADAM_STATES_PER_PARAM * weights),
+             leaf("input data", input_data)]
+    return SeedMemory(group("seed rule of thumb", parts), bits, given)

@@ -13,23 +13,17 @@ Every attention layer keeps, for every cached token, its keys and values::
 ``head_dim`` is the architecture's own (Qwen3-32B: 128, not 5120/64 = 80) and ``k`` is the number
 of key/value heads, not query heads (Llama-3.1-8B at 8k in bf16: 1 GiB, not 4 GiB).
 
-What an engine stores differs, so each profile below sizes what that engine keeps:
-
-=========  ========================  ==============================  =====================
-engine     sliding-window layers     MLA                             rounding
-=========  ========================  ==============================  =====================
-hf         last w − 1 tokens         latent d_c + d^R_h (≥ 5.0)      none (grows per token)
-vllm       last w tokens (+1 block)  latent d_c + d^R_h              whole blocks of 16
-=========  ========================  ==============================  =====================
-
-llama.cpp's cache (per-sequence streams padded to 256 cells, its own sliding-window cache,
-latent-only MLA since PR #19067) is sized in ``llamacpp.py`` from the row sizes here.
+What an engine stores differs, so each engine profile sizes what that engine keeps. This module
+has the rows (bytes per token and layer) every profile uses and the transformers (``hf``) cache:
+sliding-window layers keep the last w − 1 tokens, MLA layers the latent d_c + d^R_h (since 5.0),
+and the cache grows token by token with no rounding. vLLM's paged pool (whole blocks, windows
+plus the chunked-prefill budget, hybrid groups) is in ``vllm.py``; llama.cpp's cache (streams
+padded to 256 cells, its sliding-window cache, latent-only MLA since PR #19067) in ``llamacpp.py``.
 
 Sources: transformers 5.24 ``cache_utils.DynamicSlidingWindowLayer`` (keeps ``sliding_window − 1``
 tokens) and ``modeling_deepseek_v3.DeepseekV3Attention`` (caches ``kv_nope`` and ``k_rot``; the
 4.x releases cached decompressed per-head keys and values, ~9× more for DeepSeek-V2-Lite);
-vLLM 0.11 ``vllm/v1/kv_cache_interface.py`` (``FullAttentionSpec``, ``SlidingWindowSpec``,
-``MLAAttentionSpec``). ``tests/test_kvcache.py`` checks the hf profile against the cache objects
+``tests/test_kvcache.py`` checks the hf profile against the cache objects
 transformers itself builds.
 """
 
@@ -41,7 +35,7 @@ from ..arch import Architecture
 from ..errors import ConfigError
 from ..tree import Part, group, leaf
 
-ENGINES = ("hf", "vllm")
+ENGINES = ("hf",)  # vLLM and llama.cpp size their pools in their own modules
 
 # KV cache element formats: (elements per block, bytes per block). llama.cpp quantizes each
 # cached row in blocks of 32 (ggml type traits: Q8_0 = fp16 scale + 32 int8, Q4_0 = fp16 scale
@@ -66,7 +60,6 @@ _SPELLINGS = {"f32": "fp32", "f16": "fp16", "float32": "fp32", "float16": "fp16"
 # transformers keeps a Mamba layer's recurrent (SSM) state in fp32 whatever the model dtype
 # (transformers 5.24 ``cache_utils.LinearAttentionLayer``); the conv state is in the model dtype.
 SSM_STATE_BITS = 32
-VLLM_BLOCK = 16  # vLLM's default ``--block-size`` (vllm/config/cache.py)
 
 
 def kv_format(name: str) -> tuple[int, int]:
@@ -128,19 +121,10 @@ def ssm_state(arch: Architecture, *, kv_dtype: str) -> int:
 # --- tokens each layer keeps ----------------------------------------------------------------
 
 
-def window_tokens(arch: Architecture, tokens: int, *, engine: str) -> int:
-    """Tokens a sliding-window layer keeps per sequence, see the table in the module docstring."""
-    w = arch.sliding_window or tokens
-    if engine == "hf":
-        return min(tokens, w - 1)
-    return min(tokens, w + VLLM_BLOCK)  # vLLM: the window may straddle one extra block
-
-
-def cached_tokens(tokens: int, *, engine: str) -> int:
-    """Token slots an engine reserves per sequence: vLLM rounds up to whole blocks."""
-    if engine == "vllm":
-        return -(-tokens // VLLM_BLOCK) * VLLM_BLOCK
-    return tokens
+def window_tokens(arch: Architecture, tokens: int) -> int:
+    """Tokens a transformers sliding-window layer keeps: the last w − 1
+    (``DynamicSlidingWindowLayer``)."""
+    return min(tokens, (arch.sliding_window or tokens + 1) - 1)
 
 
 @dataclass(frozen=True)
@@ -166,11 +150,11 @@ def kv_cache(arch: Architecture, req: KVRequest) -> Part:
         state = arch.n_layers * req.batch * per_seq
         return group("kv_cache", [leaf(f"SSM state ({arch.n_layers} layers)", state)])
     row = token_row(arch, kv_dtype=req.kv_dtype, tp=req.tp)
-    slots = cached_tokens(req.tokens, engine=req.engine)
+    slots = req.tokens
     layers = arch.layer_types if arch.kind != "encoder-decoder" else ("full",) * arch.decoder_layers
     n_full = sum(t == "full" for t in layers)
     n_swa = len(layers) - n_full
-    swa = window_tokens(arch, slots, engine=req.engine) if n_swa else 0
+    swa = window_tokens(arch, slots) if n_swa else 0
     parts = [
         leaf(f"full attention ({n_full} layers × {slots:,} tokens)", n_full * req.batch * slots * row),
         leaf(f"sliding window ({n_swa} layers × {swa:,} tokens)", n_swa * req.batch * swa * row),

@@ -73,7 +73,18 @@ def resident(arch: Architecture, p: Prefill) -> Part:
     else:
         per_pos = 0
     return group("resident", [leaf("hidden states", hidden),
-                              leaf("positions", p.tokens * (per_pos + POSITION_ID_BYTES))])
+                              leaf("positions", p.tokens * (per_pos + POSITION_ID_BYTES)),
+                              leaf("sliding-window mask", window_mask(arch, p))])
+
+
+def window_mask(arch: Architecture, p: Prefill) -> int:
+    """A boolean b·s·s_kv mask, built once per forward pass, when a sliding window is shorter than
+    the context: a causal kernel flag cannot express it (transformers ``masking_utils``
+    ``sliding_window_causal_mask_function``), so sdpa receives an explicit mask."""
+    w = arch.sliding_window
+    if "sliding" not in arch.layer_types or not w or p.context < w or p.attn == "eager":
+        return 0
+    return p.batch * p.tokens * p.context
 
 
 def rotary_dim(arch: Architecture) -> int:

@@ -125,7 +125,12 @@ def _qk_norm_flag(key: str, kind: str, *, bias: bool = False) -> Derive:
 
 
 def _sliding_all(r: _Reader, out: dict[str, Any]) -> None:
-    """Mistral, Mixtral, Phi-3, StarCoder2: every layer attends within ``sliding_window`` if set."""
+    """Mistral, Mixtral, Phi-3, StarCoder2: every layer attends within ``sliding_window`` if set.
+    An explicit ``"sliding_window": null`` (Mistral-7B-v0.3, Mistral-NeMo) turns it off; only an
+    absent key takes the family default."""
+    if "sliding_window" in r.raw and r.raw["sliding_window"] is None:
+        r.read.add("sliding_window")
+        return
     window = r.get("sliding_window")
     if window:
         out.update(sliding_window=window, layer_types=("sliding",) * out["n_layers"])

@@ -1,0 +1,1 @@
+"""The subcommands that assemble several modules: parse → compute → render, one module each."""

@@ -1,0 +1,105 @@
+"""The vLLM and llama.cpp profiles as inference reports (the hf profile is in ``inference.py``).
+
+Each engine's own module mirrors what it does at start-up (``vllm.py``, ``llamacpp.py``); this
+module maps their results onto the four parts every report has, per GPU::
+
+    engine     weights             kv_cache            activations          overhead
+    vllm       weights/(tp·pp)     the KV pool         profile-run peak     non-torch, CUDA graphs
+    llamacpp   GPU model buffer    GPU KV buffer       GPU compute buffer   CUDA context, cuBLAS
+"""
+
+from __future__ import annotations
+
+from ..arch import Architecture
+from ..tree import Part, group, leaf
+from ..units import GiB
+from .inference import InferenceReport, InferenceSpec, weights_tree
+from .overhead import Overheads, overhead
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..sources.checkpoint import Checkpoint
+
+H100_TORCH_TOTAL_BYTES = round(79.18 * GiB)
+"""What ``torch.cuda.mem_get_info()`` reports as total on an H100 80GB (llm-d measurements,
+reference §2.9): the default GPU when ``--gpu-mem`` is not given."""
+
+
+def estimate_vllm(arch: Architecture, spec: InferenceSpec, *, name: str = "", stored: Part | None = None,
+                  checkpoint: Checkpoint | None = None) -> InferenceReport:
+    """vLLM's start-up split of ``gpu_memory_utilization × GPU memory`` (see ``vllm.py``)."""
+    from .vllm import VLLM_VERSION, VllmConfig, vllm_startup
+
+    gpu = spec.gpu_mem or H100_TORCH_TOTAL_BYTES
+    kv = {"fp32": "fp32", "fp16": "fp16", "bf16": "bf16"}.get(spec.kv, spec.kv)
+    cfg = VllmConfig(gpu_memory_bytes=gpu, gpu_memory_utilization=spec.gpu_util, max_model_len=spec.context,
+                     max_num_seqs=spec.max_num_seqs, max_num_batched_tokens=spec.max_num_batched_tokens,
+                     tp=spec.tp, pp=spec.pp, kv_dtype=kv, enforce_eager=spec.attn == "eager",
+                     act_bytes=4 if spec.dtype == "fp32" else 2)
+    all_weights = stored.value if stored is not None else weights_tree(arch, spec).value
+    s = vllm_startup(arch, weights_bytes=all_weights, cfg=cfg)
+    tree = group("per GPU" if spec.tp * spec.pp > 1 else "total", [
+        group("weights", [leaf(f"1/{spec.tp * spec.pp} of {all_weights:,}" if spec.tp * spec.pp > 1
+                               else "all layers, embeddings and head", s.weights)]),
+        group("kv_cache", [leaf(f"KV pool ({s.num_blocks:,} blocks of {cfg.block_size} tokens)",
+                                s.kv_bytes)]),
+        group("activations", [s.activation]),
+        group("overhead", [leaf("non-torch (CUDA context, NCCL, cuBLAS)", s.non_torch),
+                           leaf("CUDA graphs", s.cuda_graphs),
+                           leaf("KV rounding (under one block)", s.kv_available - s.kv_bytes)]),
+    ])
+    notes = [f"mirrors vLLM {VLLM_VERSION} start-up with gpu_memory_utilization {spec.gpu_util} of "
+             f"{gpu / GiB:.2f} GiB" + ("" if spec.gpu_mem else " (an H100 80GB; set --gpu-mem)"),
+             "vLLM sizes its KV pool from what is left, so --batch does not change it: "
+             "concurrency is the answer"]
+    extra = {"vllm": {"version": VLLM_VERSION, "kv_cache_tokens": s.kv_tokens, "num_blocks": s.num_blocks,
+                      "max_concurrency": round(s.max_concurrency, 2), "max_model_len": s.max_model_len,
+                      "max_num_seqs": s.max_num_seqs, "max_num_batched_tokens": s.max_num_batched_tokens,
+                      "requested_bytes": s.requested, "gpu_memory_bytes": gpu}}
+    return InferenceReport(name or arch.name, spec, tree, spec.tp * spec.pp, all_weights, tuple(notes), extra)
+
+
+def llamacpp_weights(arch: Architecture, spec: InferenceSpec, checkpoint: Checkpoint | None):
+    """Bytes per block, input and output layer: the GGUF's own, or the format's estimate."""
+    from ..dtypes import layer_bytes, non_layer_bytes, parse_format
+    from .llamacpp import LlamaCppWeights, weights_from_gguf
+
+    if checkpoint is not None and checkpoint.format == "gguf" and not spec.quant:
+        return weights_from_gguf(checkpoint)
+    fmt = parse_format(spec.quant or spec.dtype)
+    edges = non_layer_bytes(arch, fmt, base=spec.dtype)
+    tied = arch.tie_embeddings
+    output = edges.output_bytes + (edges.input_bytes if tied else 0)  # llama.cpp loads a copy
+    return LlamaCppWeights(layer_bytes(arch, fmt, base=spec.dtype), edges.input_bytes, output, tied)
+
+
+def estimate_llamacpp(arch: Architecture, spec: InferenceSpec, *, name: str = "", stored: Part | None = None,
+                      checkpoint: Checkpoint | None = None) -> InferenceReport:
+    """llama.cpp's buffers with ``-c ctx·batch -np batch`` (see ``llamacpp.py``); the GPU side is
+    the report, the host side and the largest ``-ngl`` that fits go in ``extra``."""
+    from .llamacpp import LlamaCppConfig, llamacpp_plan, max_gpu_layers
+
+    weights = llamacpp_weights(arch, spec, checkpoint)
+    cache = {"fp16": "f16", "bf16": "bf16", "fp32": "f32"}.get(spec.kv, spec.kv)
+    cfg = LlamaCppConfig(n_ctx=spec.context * spec.batch, n_seq=spec.batch, cache_type_k=cache,
+                         cache_type_v=cache, flash_attn="off" if spec.attn == "eager" else "auto",
+                         n_gpu_layers=spec.n_gpu_layers, gpu_memory_bytes=spec.gpu_mem)
+    plan = llamacpp_plan(arch, weights, cfg)
+    model, kv, compute = _named(plan.device)
+    over = overhead(Overheads(), activation_bytes=0)
+    tree = group("GPU", [group("weights", [model]), group("kv_cache", [kv]), group("activations", [compute]),
+                         over])
+    extra: dict[str, object] = {"llamacpp": {"n_gpu_layers": plan.n_gpu_layers, "host": plan.host.to_dict(),
+                                             "host_bytes": plan.host.value, "flash_attn": plan.flash_attn}}
+    if spec.gpu_mem:
+        extra["llamacpp"]["max_n_gpu_layers"] = max_gpu_layers(arch, weights, cfg, spec.gpu_mem)  # type: ignore[index]
+    notes = (f"llama.cpp -c {cfg.n_ctx} -np {cfg.n_seq} -ngl {plan.n_gpu_layers}: host memory "
+             f"{plan.host.value / GiB:.2f} GiB (input embeddings, CPU layers, output buffer)",)
+    return InferenceReport(name or arch.name, spec, tree, 1, weights.total, notes, extra)
+
+
+def _named(device: Part) -> tuple[Part, Part, Part]:
+    """The model, KV and compute buffers of a device tree, whichever are non-zero."""
+    find = {p.name.split(" ")[0]: p for p in device.parts}  # group() drops empty buffers
+    empty = leaf("none", 0)
+    return find.get("model", empty), find.get("KV", empty), find.get("compute", empty)

@@ -1,0 +1,251 @@
+"""How inference memory is made up, per GPU::
+
+    total = weights + KV cache + activations (prefill workspace) + overhead
+
+    weights      exact: the checkpoint's header bytes, or parameters × format (dtypes.py)
+    KV cache     exact: what the engine keeps per token and layer (kvcache.py)
+    activations  modelled: the widest phase of the prefill forward pass (prefill.py)
+    overhead     named defaults: CUDA context, cuBLAS, NCCL, fragmentation (overhead.py)
+
+The ``hf`` profile (transformers ``generate``) sizes the KV cache for batch × context tokens,
+the prompt being context − new tokens, and adds the workspace of prefilling that prompt. This
+is a sum, so it bounds the real peak (the prefill's workspace is freed before the cache fills).
+
+Tensor parallelism splits heads, MLP width, experts' width and the vocabulary across ``tp``
+ranks; key/value heads are replicated when there are fewer than ranks (max(1, k/tp)), as are
+norms and MLA's latent cache. Pipeline parallelism gives each of ``pp`` stages ⌈L/pp⌉ layers;
+the first stage also holds the embeddings, the last the head; the heaviest stage is reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from ..arch import Architecture
+from ..errors import ConfigError
+from ..sources.checkpoint import Checkpoint
+from ..tree import Part, group, leaf
+from .kvcache import KVRequest, kv_cache
+from .overhead import Overheads, overhead
+from .prefill import Prefill, workspace
+
+FLOAT_KV = ("fp32", "fp16", "bf16")
+
+
+@dataclass(frozen=True)
+class InferenceSpec:
+    """What to size. ``context`` is the KV capacity per sequence (llama.cpp ``-c``)."""
+
+    context: int
+    batch: int = 1
+    new_tokens: int = 0
+    dtype: str = "bf16"  # activations, and the weights unless ``quant`` is given
+    quant: str | None = None  # a weight format (dtypes.parse_format)
+    kv_dtype: str | None = None  # None: the activation dtype
+    attn: str = "sdpa"
+    engine: str = "hf"
+    tp: int = 1
+    pp: int = 1
+    logits: str = "last"
+    chunk: int | None = None  # chunked prefill: tokens per forward pass
+    overrides: tuple[str, ...] = ()
+    gpu_mem: int | None = None  # bytes of one GPU (vLLM's budget, llama.cpp's -ngl fit)
+    gpu_util: float = 0.9  # vLLM gpu_memory_utilization
+    max_num_seqs: int | None = None  # vLLM; None: vLLM's default for the GPU
+    max_num_batched_tokens: int | None = None
+    n_gpu_layers: int | None = None  # llama.cpp -ngl; None: all
+
+    @property
+    def prompt(self) -> int:
+        return self.context - self.new_tokens
+
+    @property
+    def kv(self) -> str:
+        """The KV dtype: as given, else llama.cpp's f16 default, else the activation dtype."""
+        if self.kv_dtype:
+            return self.kv_dtype
+        return "fp16" if self.engine == "llamacpp" else self.dtype
+
+    def check(self) -> None:
+        if self.new_tokens >= self.context:
+            raise ConfigError(
+                f"--new-tokens {self.new_tokens} must be smaller than --ctx-size {self.context}"
+            )
+        for name in ("context", "batch", "tp", "pp"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class InferenceReport:
+    """Per-GPU memory as a tree whose four parts sum to ``total_bytes``."""
+
+    name: str
+    spec: InferenceSpec
+    tree: Part
+    gpus: int
+    weights_all_gpus: int
+    notes: tuple[str, ...] = ()
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def total_bytes(self) -> int:
+        return self.tree.value
+
+    def part(self, name: str) -> int:
+        node = next((p for p in self.tree.parts if p.name == name), None)
+        return node.value if node else 0
+
+    def to_dict(self) -> dict[str, object]:
+        s = self.spec
+        return {
+            "model": self.name, "engine": s.engine, "total_bytes": self.total_bytes,
+            "per_gpu": self.gpus > 1, "gpus": self.gpus, "tp": s.tp, "pp": s.pp,
+            "breakdown": {k: self.part(k) for k in ("weights", "kv_cache", "activations", "overhead")},
+            "all_gpus": {"total_bytes": self.total_bytes * self.gpus, "weights": self.weights_all_gpus},
+            "inputs": {"context": s.context, "batch": s.batch, "new_tokens": s.new_tokens, "dtype": s.dtype,
+                       "quant": s.quant, "kv_dtype": s.kv, "attn": s.attn, "logits": s.logits,
+                       "chunk": s.chunk},
+            "tree": self.tree.to_dict(), "notes": list(self.notes), **self.extra,
+        }
+
+
+# --- parallel splits ------------------------------------------------------------------------
+
+
+def rank_arch(arch: Architecture, tp: int) -> Architecture:
+    """The slice of the model one tensor-parallel rank holds (Megatron-LM, Shoeybi et al. 2019
+    §3: column-parallel QKV and MLP-in, row-parallel O and MLP-out, vocab-parallel embeddings)."""
+    if tp == 1:
+        return arch
+    if arch.n_heads % tp:
+        raise ConfigError(f"--tp {tp} must divide the {arch.n_heads} attention heads of {arch.name}")
+    moe = arch.moe and replace(arch.moe, d_ff_expert=-(-arch.moe.d_ff_expert // tp),
+                               d_ff_shared=-(-arch.moe.d_ff_shared // tp))
+    return arch.with_(n_heads=arch.n_heads // tp, n_kv_heads=max(1, arch.n_kv_heads // tp),
+                      d_ff=-(-arch.d_ff // tp), vocab_size=-(-arch.vocab_size // tp), moe=moe,
+                      layer_types=arch.layer_types)
+
+
+def stages(n_layers: int, pp: int) -> list[range]:
+    """Layers of each pipeline stage: ⌈L/pp⌉ to the first stages (vLLM ``get_pp_indices``
+    splits evenly and gives the remainder to the last stages; the heaviest stage is the same)."""
+    if pp > n_layers:
+        raise ConfigError(f"--pp {pp} is more than the {n_layers} layers")
+    size, extra = divmod(n_layers, pp)
+    out, start = [], 0
+    for i in range(pp):
+        n = size + (1 if i >= pp - extra else 0)
+        out.append(range(start, start + n))
+        start += n
+    return out
+
+
+def stage_arch(arch: Architecture, layers: range) -> Architecture:
+    """The layers of one stage, for their KV cache (layer types kept in order)."""
+    types = tuple(arch.layer_types[i] for i in layers)
+    moe = arch.moe and replace(
+        arch.moe, layers=tuple(i - layers.start for i in arch.moe.layers if i in layers)
+    )
+    return arch.with_(n_layers=len(layers), layer_types=types, moe=moe or None)
+
+
+# --- weights --------------------------------------------------------------------------------
+
+
+def weights_tree(arch: Architecture, spec: InferenceSpec, layers: range | None = None) -> Part:
+    """Weights of one GPU: the format's bytes for this rank's slice and this stage's layers."""
+    from ..dtypes import layer_bytes, parse_format, weights_bytes
+
+    fmt = parse_format(spec.quant or spec.dtype)
+    base = spec.dtype if spec.dtype in FLOAT_KV else "bf16"
+    full = weights_bytes(arch, fmt, base=base)
+    if layers is None or len(layers) == arch.n_layers:
+        return full
+    per_layer = layer_bytes(arch, fmt, base=base)
+    in_stage = sum(per_layer[i] for i in layers)
+    rest = full.value - sum(per_layer)
+    first, last = layers.start == 0, layers.stop == arch.n_layers
+    edge = _edge_bytes(full, first=first, last=last) if rest else 0
+    return group("weights", [leaf(f"layers {layers.start}–{layers.stop - 1}", in_stage),
+                             leaf("embeddings" if first else "head", edge)])
+
+
+def _edge_bytes(full: Part, *, first: bool, last: bool) -> int:
+    """Bytes outside the decoder layers that a first or last pipeline stage holds."""
+    names = (("embeddings",) if first else ()) + (("final_norm", "head") if last else ())
+    return sum(p.value for p in full.parts if p.name in names)
+
+
+# --- the hf profile -------------------------------------------------------------------------
+
+
+def estimate(arch: Architecture, spec: InferenceSpec, *, name: str = "", checkpoint: Checkpoint | None = None,
+             config: dict[str, object] | None = None) -> InferenceReport:
+    """The engine profile ``spec.engine`` for this architecture (and checkpoint, if given: its
+    header bytes are the weights unless ``--quant`` asks for another format)."""
+    from ..params import count_params
+
+    spec.check()
+    stored = _stored_weights(checkpoint, config) if checkpoint is not None and not spec.quant else None
+    if spec.engine == "vllm":
+        from .engines import estimate_vllm as run
+    elif spec.engine == "llamacpp":
+        from .engines import estimate_llamacpp as run
+    else:
+        run = estimate_hf
+    report = run(arch, spec, name=name, stored=stored, checkpoint=checkpoint)
+    return replace(report, extra={**report.extra, "parameters": count_params(arch).total})
+
+
+def _stored_weights(checkpoint: Checkpoint, config: dict[str, object] | None) -> Part:
+    """The checkpoint's stored bytes by module (quantization scales included)."""
+    from ..weights import Quantization, quantization_of, weights_report
+
+    quant = Quantization("gguf") if checkpoint.format == "gguf" else quantization_of(config)
+    tree = weights_report(checkpoint, quant).stored
+    return replace(tree, name="weights")
+
+
+def scaled_weights(stored: Part, per_gpu_estimate: int, all_estimate: int) -> Part:
+    """A checkpoint's bytes split like the format estimate splits them over GPUs."""
+    if per_gpu_estimate == all_estimate:
+        return group("weights", [replace(stored, name="checkpoint (header bytes)")])
+    share = stored.value * per_gpu_estimate // all_estimate
+    return group("weights", [leaf("checkpoint share (header bytes × this GPU's share)", share)])
+
+
+def estimate_hf(arch: Architecture, spec: InferenceSpec, *, name: str = "", stored: Part | None = None,
+                checkpoint: Checkpoint | None = None) -> InferenceReport:
+    """transformers ``generate``: weights + KV(batch × context) + prefill workspace + overhead."""
+    spec.check()
+    gpus = spec.tp * spec.pp
+    rank = rank_arch(arch, spec.tp)
+    heavy = max(stages(arch.n_layers, spec.pp), key=len) if spec.pp > 1 else range(arch.n_layers)
+    stage = stage_arch(rank, heavy) if spec.pp > 1 else rank
+    weights = weights_tree(rank, spec, heavy if spec.pp > 1 else None)
+    all_weights = weights_tree(arch, spec).value
+    if stored is not None:
+        weights, all_weights = scaled_weights(stored, weights.value, all_weights), stored.value
+    encoder = spec.prompt if arch.kind == "encoder-decoder" else 0
+    kv_tokens = max(spec.new_tokens, 1) if arch.kind == "encoder-decoder" else spec.context
+    kv = kv_cache(stage, KVRequest(kv_tokens, spec.batch, spec.kv, "hf", 1, encoder))  # stage is per rank
+    chunk = min(spec.chunk or spec.prompt, spec.prompt)
+    bits = 32 if spec.dtype == "fp32" else 16
+    act = workspace(rank, Prefill(spec.batch, chunk, spec.prompt, bits, spec.attn, spec.logits))
+    over = overhead(Overheads(gpus=gpus).with_overrides(list(spec.overrides)), activation_bytes=act.value)
+    tree = group("per GPU" if gpus > 1 else "total", [weights, kv, act, over])
+    return InferenceReport(name or arch.name, spec, tree, gpus, all_weights, _notes(arch, spec))
+
+
+def _notes(arch: Architecture, spec: InferenceSpec) -> tuple[str, ...]:
+    notes = []
+    if arch.kind == "encoder-decoder":
+        notes.append(f"encoder-decoder: the prompt ({spec.prompt:,} tokens) is the encoder input; "
+                     "the decoder caches its own tokens plus cross-attention keys/values of the prompt")
+    if arch.mla and spec.engine == "hf":
+        notes.append("MLA: transformers ≥ 5 caches the latent (d_c + d^R_h per token); 4.x cached "
+                     "decompressed per-head keys and values")
+    if spec.attn == "eager":
+        notes.append("eager attention materialises b·a·s² scores per layer during the prefill")
+    return tuple(notes)

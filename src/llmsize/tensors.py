@@ -1,0 +1,424 @@
+"""Every parameter tensor of an ``Architecture``, and what the tensors weigh in a storage format.
+
+``model_tensors(arch)`` lists the tensors the model has, named as llama.cpp names them in a GGUF
+(``src/llama-arch.cpp``, ``LLM_TENSOR_NAMES``), with PyTorch shapes ``(out_features, in_features)``
+and a role. Its element sum equals ``count_params(arch).total`` exactly: every function below
+mirrors one formula of ``params.py`` (a tied head is no tensor of its own).
+
+===========================  =========================  ==========================  =============
+tensor (``blk.{i}.`` prefix)  shape                      HF name (Llama, DeepSeek)   role
+===========================  =========================  ==========================  =============
+token_embd.weight            (V, d)                     embed_tokens                embedding
+attn_q / attn_k / attn_v     (a·d_h, d) (k·d_h, d)      q_proj k_proj v_proj        attention
+attn_output                  (d, a·d_h)                 o_proj                      attention
+attn_q_a, attn_q_b           (d'_c, d) (a·d_qk, d'_c)   q_a_proj q_b_proj (MLA)     attention
+attn_kv_a_mqa, attn_kv_b     (d_c+d^R, d) (a·(…), d_c)  kv_a_proj_with_mqa kv_b     attention
+ffn_gate / ffn_up / ffn_down (I, d) (I, d) (d, I)       gate_proj up_proj down_proj mlp
+ffn_gate_inp                 (E, d)                     mlp.gate (router)           router
+ffn_{gate,up,down}_exps      (E, I_e, d) … (E, d, I_e)  experts                     expert
+ffn_{gate,up,down}_shexp     (I_s, d) …                 shared_experts              shared_expert
+attn_norm, ffn_norm, …       (d,)                       input_layernorm, …          norm
+ssm_in, ssm_x, ssm_dt, …     (2·d_in, d) …              mixer.in_proj, … (Mamba)    ssm
+output_norm / output.weight  (d,) / (V, d)              norm / lm_head              norm / head
+v.*, mm.*                    …                          vision_tower, projector     vision
+===========================  =========================  ==========================  =============
+
+A T5 encoder's tensors are ``enc.blk.{i}.…``, its decoder's ``dec.blk.{i}.…`` with
+``cross_attn_{q,k,v,o}``; their ``layer`` indices run on across the two stacks (decoder layer 0
+is layer ``n_layers``), the order a pipeline runs them in. Biases share their matrix's role.
+
+``weights_bytes(arch, fmt)`` prices every tensor in a ``dtypes.WeightFormat`` and folds the bytes
+into a tree (embeddings, layers → attention/mlp/expert/router/norm…, final_norm, head, vision)
+whose leaves are ``weights`` (the stored values) and ``scales`` (scales, zero points, g_idx: what
+the format adds); ``layer_bytes`` and ``non_layer_bytes`` split the same total for pipeline stages
+and llama.cpp's ``-ngl``.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from math import prod
+
+from .dtypes import WeightFormat, gguf_tensor_types, parse_format, precision_bits, tensor_bytes_in
+from .params import rename
+from .tree import Part, group, leaf, times
+
+TYPE_CHECKING = False  # typing costs ~13 ms at start-up; annotations are strings anyway
+if TYPE_CHECKING:
+    from .arch import MLA, SSM, Architecture, MoE, VisionTower
+
+ROLES = ("embedding", "position", "attention", "mlp", "expert", "shared_expert", "router", "norm",
+         "head", "ssm", "vision", "other")
+MODULES = ("embeddings", "layers", "final_norm", "head", "vision")
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One parameter tensor: its GGUF-style name, PyTorch shape, role and decoder layer (or None)."""
+
+    name: str
+    shape: tuple[int, ...]
+    role: str
+    layer: int | None = None
+
+    @property
+    def numel(self) -> int:
+        return prod(self.shape)
+
+    @property
+    def is_matrix(self) -> bool:
+        """A weight a quantizer packs: a 2-D (or stacked 3-D) ``.weight`` that is neither a norm
+        nor a convolution. Biases, norms, Mamba's A and D and conv kernels never are."""
+        return (self.name.endswith(".weight") and len(self.shape) >= 2 and self.role != "norm"
+                and "conv" not in self.name)
+
+    @property
+    def module(self) -> str:
+        """embeddings, layers, final_norm, head or vision: where the tensor sits in the model."""
+        if self.layer is not None:
+            return "layers"
+        if self.role == "vision":
+            return "vision"
+        if self.name.startswith(("token_embd", "position_embd", "token_types", "project_in")):
+            return "embeddings"
+        return "final_norm" if "output_norm" in self.name else "head"
+
+
+def _linear(name: str, n_in: int, n_out: int, *, bias: bool, role: str, layer: int | None,
+            experts: int = 0) -> list[TensorSpec]:
+    """W ∈ R^{n_out×n_in} (+ b ∈ R^{n_out}), stacked over ``experts`` when given (params.linear)."""
+    lead = (experts,) if experts else ()
+    out = [TensorSpec(f"{name}.weight", (*lead, n_out, n_in), role, layer)]
+    if bias:
+        out.append(TensorSpec(f"{name}.bias", (*lead, n_out), role, layer))
+    return out
+
+
+def _norm(arch: Architecture, name: str, width: int, layer: int | None,
+          role: str = "norm") -> list[TensorSpec]:
+    """γ (if the norm has a weight) and β (LayerNorm with bias), as params.norm_params."""
+    out = []
+    if arch.norm_weight:
+        out.append(TensorSpec(f"{name}.weight", (width,), role, layer))
+    if arch.norm_bias and arch.norm == "layernorm":
+        out.append(TensorSpec(f"{name}.bias", (width,), role, layer))
+    return out
+
+
+# --- attention ------------------------------------------------------------------------------
+
+SELF_ATTN = ("attn_q", "attn_k", "attn_v", "attn_output")
+CROSS_ATTN = ("cross_attn_q", "cross_attn_k", "cross_attn_v", "cross_attn_o")  # llama.cpp T5
+
+
+def _attention(arch: Architecture, p: str, i: int, names: tuple[str, ...] = SELF_ATTN) -> list[TensorSpec]:
+    """W_Q (a·d_h×d), W_K, W_V (k·d_h×d), W_O (d×a·d_h) and a QK-norm (params.attention_part)."""
+    d, a, k, dh, b = arch.d_model, arch.n_heads, arch.n_kv_heads, arch.head_dim, arch.qkv_bias
+    q, kk, v, o = names
+    out = [*_linear(p + q, d, a * dh, bias=b, role="attention", layer=i),
+           *_linear(p + kk, d, k * dh, bias=b, role="attention", layer=i),
+           *_linear(p + v, d, k * dh, bias=b, role="attention", layer=i),
+           *_linear(p + o, a * dh, d, bias=arch.o_bias, role="attention", layer=i)]
+    if arch.qk_norm != "none":
+        q_w, k_w = (dh, dh) if arch.qk_norm == "head" else (a * dh, k * dh)
+        for name, width in ((f"{p}{q}_norm", q_w), (f"{p}{kk}_norm", k_w)):
+            out.append(TensorSpec(f"{name}.weight", (width,), "norm", i))
+            if arch.qk_norm_bias:
+                out.append(TensorSpec(f"{name}.bias", (width,), "norm", i))
+    return out
+
+
+def _mla(arch: Architecture, mla: MLA, p: str, i: int) -> list[TensorSpec]:
+    """DeepSeek-V2 MLA (arXiv 2405.04434 §2.1, params.mla_part): W^{DQ}, norm, W^{UQ} (or one W_Q),
+    W^{DKV} with the rotary key, norm, W^{UK,UV}, W^O."""
+    d, a, dc, dq, b = arch.d_model, arch.n_heads, mla.kv_lora_rank, mla.q_lora_rank, arch.qkv_bias
+    if dq is None:
+        q = _linear(p + "attn_q", d, a * mla.qk_head_dim, bias=False, role="attention", layer=i)
+    else:
+        q = [*_linear(p + "attn_q_a", d, dq, bias=b, role="attention", layer=i),
+             *_norm(arch, p + "attn_q_a_norm", dq, i),
+             *_linear(p + "attn_q_b", dq, a * mla.qk_head_dim, bias=False, role="attention", layer=i)]
+    kv_a, o_in = dc + mla.qk_rope_head_dim, a * mla.v_head_dim
+    kv_b = a * (mla.qk_nope_head_dim + mla.v_head_dim)
+    return q + [*_linear(p + "attn_kv_a_mqa", d, kv_a, bias=b, role="attention", layer=i),
+                *_norm(arch, p + "attn_kv_a_norm", dc, i),
+                *_linear(p + "attn_kv_b", dc, kv_b, bias=False, role="attention", layer=i),
+                *_linear(p + "attn_output", o_in, d, bias=arch.o_bias, role="attention", layer=i)]
+
+
+# --- feed-forward ---------------------------------------------------------------------------
+
+
+def _mlp(arch: Architecture, d_ff: int, p: str, i: int, *, suffix: str = "", role: str = "mlp",
+         experts: int = 0) -> list[TensorSpec]:
+    """Gate (GLU variants only), up d→I, down I→d (params.mlp_part), per expert when stacked."""
+    d, b = arch.d_model, arch.mlp_bias
+    out = [*_linear(f"{p}ffn_up{suffix}", d, d_ff, bias=b, role=role, layer=i, experts=experts),
+           *_linear(f"{p}ffn_down{suffix}", d_ff, d, bias=b, role=role, layer=i, experts=experts)]
+    if arch.gated_mlp:
+        out[:0] = _linear(f"{p}ffn_gate{suffix}", d, d_ff, bias=b, role=role, layer=i, experts=experts)
+    return out
+
+
+def _moe(arch: Architecture, moe: MoE, p: str, i: int) -> list[TensorSpec]:
+    """Router W_r (E×d), E experts stacked into 3-D tensors, shared experts and their sigmoid gate
+    (params.moe_part)."""
+    d, e = arch.d_model, moe.n_experts
+    out = [*_linear(p + "ffn_gate_inp", d, e, bias=moe.router_bias, role="router", layer=i),
+           *_mlp(arch, moe.d_ff_expert, p, i, suffix="_exps", role="expert", experts=e)]
+    if moe.d_ff_shared:
+        out += _mlp(arch, moe.d_ff_shared, p, i, suffix="_shexp", role="shared_expert")
+    if moe.shared_expert_gate:
+        out += _linear(p + "ffn_gate_inp_shexp", d, 1, bias=False, role="shared_expert", layer=i)
+    return out
+
+
+# --- layers ---------------------------------------------------------------------------------
+
+
+def _norm_names(arch: Architecture, cross: bool) -> list[str]:
+    """One name per norm of params.norms_per_layer: shared parallel (1), sandwich (4), else 2."""
+    if arch.parallel_block and arch.shared_block_norm:
+        names = ["attn_norm"]
+    elif arch.norm_placement == "sandwich":
+        names = ["attn_norm", "post_attention_norm", "ffn_norm", "post_ffw_norm"]
+    elif arch.parallel_block:
+        names = ["attn_norm", "attn_norm_2"]
+    elif arch.norm_placement == "post":
+        names = ["post_attention_norm", "post_ffw_norm"]
+    else:
+        names = ["attn_norm", "ffn_norm"]
+    return names + (["cross_attn_norm"] if cross else [])
+
+
+def _ssm(arch: Architecture, ssm: SSM, p: str, i: int) -> list[TensorSpec]:
+    """Mamba mixer (params.ssm_part); llama.cpp stores conv1d as (d_in, d_conv) and names A, D
+    without a ``.weight`` suffix."""
+    d, di, n, r = arch.d_model, ssm.d_inner, ssm.d_state, ssm.dt_rank
+    out = [*_linear(p + "ssm_in", d, 2 * di, bias=ssm.proj_bias, role="ssm", layer=i),
+           TensorSpec(p + "ssm_conv1d.weight", (di, ssm.d_conv), "ssm", i)]
+    if ssm.conv_bias:
+        out.append(TensorSpec(p + "ssm_conv1d.bias", (di,), "ssm", i))
+    return out + [*_linear(p + "ssm_x", di, r + 2 * n, bias=False, role="ssm", layer=i),
+                  *_linear(p + "ssm_dt", r, di, bias=True, role="ssm", layer=i),
+                  TensorSpec(p + "ssm_a", (di, n), "ssm", i), TensorSpec(p + "ssm_d", (di,), "ssm", i),
+                  *_linear(p + "ssm_out", di, d, bias=ssm.proj_bias, role="ssm", layer=i)]
+
+
+def _layer(arch: Architecture, p: str, i: int, *, routed: bool, cross: bool) -> list[TensorSpec]:
+    """One layer (params.layer_part): attention (+ cross-attention), MLP or MoE, norms; or Mamba."""
+    if arch.ssm:
+        return _ssm(arch, arch.ssm, p, i) + _norm(arch, p + "attn_norm", arch.d_model, i)
+    out = _mla(arch, arch.mla, p, i) if arch.mla else _attention(arch, p, i)
+    if cross:
+        out += _attention(arch, p, i, CROSS_ATTN)
+    out += _moe(arch, arch.moe, p, i) if routed and arch.moe else _mlp(arch, arch.d_ff, p, i)
+    for name in _norm_names(arch, cross):
+        out += _norm(arch, p + name, arch.d_model, i)
+    return out
+
+
+def _stack(arch: Architecture, prefix: str, n_layers: int, first: int, *, cross: bool) -> list[TensorSpec]:
+    """A stack of layers numbered from ``first`` (params.stack_part): T5's relative-position table
+    sits in its first layer; the final norm follows the stack."""
+    routed = set(arch.moe.layers) if arch.moe else set()
+    out: list[TensorSpec] = []
+    for j in range(n_layers):
+        out += _layer(arch, f"{prefix}blk.{j}.", first + j, routed=j in routed, cross=cross)
+    if arch.relative_buckets:
+        out.append(TensorSpec(f"{prefix}blk.0.attn_rel_b.weight", (arch.relative_buckets, arch.n_heads),
+                              "position", first))
+    if arch.final_norm:
+        out += _norm(arch, prefix + "output_norm", arch.d_model, None)
+    return out
+
+
+# --- embeddings, head, vision ---------------------------------------------------------------
+
+
+def _embeddings(arch: Architecture) -> list[TensorSpec]:
+    """Token table V×E, learned positions, segments, an embedding norm, OPT's E→d projection."""
+    v, e, d = arch.padded_vocab, arch.embed_width, arch.d_model
+    out = [TensorSpec("token_embd.weight", (v, e), "embedding")]
+    if arch.position == "learned" and arch.position_rows:
+        out.append(TensorSpec("position_embd.weight", (arch.position_rows, d), "position"))
+    if arch.token_types:
+        out.append(TensorSpec("token_types.weight", (arch.token_types, d), "embedding"))
+    if arch.embedding_norm:
+        out += _norm(arch, "token_embd_norm", d, None)
+    if e != d:
+        out.append(TensorSpec("project_in.weight", (d, e), "other"))
+    return out
+
+
+def _head(arch: Architecture) -> list[TensorSpec]:
+    """The LM head unless tied, its bias, BERT's MLM transform or pooler (params.head_part)."""
+    v, e, d = arch.padded_vocab, arch.embed_width, arch.d_model
+    if arch.head == "none":
+        return _linear("pooler", d, d, bias=True, role="head", layer=None) if arch.token_types else []
+    out = [TensorSpec("project_out.weight", (e, d), "other")] if e != d else []
+    if arch.head == "mlm":
+        out += _linear("output_transform", d, d, bias=True, role="head", layer=None)
+        out += _norm(arch, "output_transform_norm", d, None)
+    if not arch.tie_embeddings:
+        out.append(TensorSpec("output.weight", (v, e), "head"))
+    if arch.lm_head_bias or arch.head == "mlm":
+        out.append(TensorSpec("output.bias", (v,), "head"))
+    return out
+
+
+def _vision(arch: Architecture, vt: VisionTower) -> list[TensorSpec]:
+    """A ViT tower and Gemma 3's projector (params.vision_part), named as in a llama.cpp mmproj."""
+    dv, ff, p, c = vt.d_model, vt.d_ff, vt.patch_size, vt.channels
+    ln = [TensorSpec("v.post_ln.weight", (dv,), "vision"), TensorSpec("v.post_ln.bias", (dv,), "vision")]
+    out = [TensorSpec("v.patch_embd.weight", (dv, c, p, p), "vision"),
+           TensorSpec("v.patch_embd.bias", (dv,), "vision"),
+           TensorSpec("v.position_embd.weight", (vt.n_patches, dv), "vision")]
+    for j in range(vt.n_layers):
+        b = f"v.blk.{j}."
+        for name, n_in, n_out in (("attn_q", dv, dv), ("attn_k", dv, dv), ("attn_v", dv, dv),
+                                  ("attn_out", dv, dv), ("ffn_up", dv, ff), ("ffn_down", ff, dv)):
+            out += _linear(b + name, n_in, n_out, bias=True, role="vision", layer=None)
+        for name in ("ln1.weight", "ln1.bias", "ln2.weight", "ln2.bias"):
+            out.append(TensorSpec(b + name, (dv,), "vision"))
+    return out + ln + [TensorSpec("mm.soft_emb_norm.weight", (dv,), "vision"),
+                       TensorSpec("mm.input_projection.weight", (dv, arch.d_model), "vision")]
+
+
+@functools.lru_cache(maxsize=64)
+def model_tensors(arch: Architecture) -> tuple[TensorSpec, ...]:
+    """Every parameter tensor of ``arch``; Σ numel == ``count_params(arch).total``."""
+    out = _embeddings(arch)
+    if arch.kind == "encoder-decoder":
+        out += _stack(arch, "enc.", arch.n_layers, 0, cross=False)
+        out += _stack(arch, "dec.", arch.decoder_layers, arch.n_layers, cross=True)
+    else:
+        out += _stack(arch, "", arch.n_layers, 0, cross=False)
+    out += _head(arch)
+    if arch.vision:
+        out += _vision(arch, arch.vision)
+    return tuple(out)
+
+
+def n_stacked_layers(arch: Architecture) -> int:
+    """Layers in pipeline order: the decoder's, or the encoder's then the decoder's."""
+    return arch.n_layers + (arch.decoder_layers if arch.kind == "encoder-decoder" else 0)
+
+
+# --- bytes in a format ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TensorBytes:
+    """One tensor priced in a format: the stored values and the scales/zeros that decode them."""
+
+    spec: TensorSpec
+    weights: int
+    scales: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.scales
+
+
+def _format(fmt: WeightFormat | str) -> WeightFormat:
+    return parse_format(fmt) if isinstance(fmt, str) else fmt
+
+
+def tensor_bytes(arch: Architecture, fmt: WeightFormat | str, *,
+                 base: str = "bf16") -> tuple[TensorBytes, ...]:
+    """Every tensor of ``arch`` priced in ``fmt``; tensors the format keeps are ``base`` wide.
+    GGUF file types go through llama.cpp's per-tensor mixture (``dtypes.gguf_tensor_types``)."""
+    fmt, specs = _format(fmt), model_tensors(arch)
+    precision_bits(base)  # an unknown base is an error before any arithmetic
+    types = gguf_tensor_types(arch, specs, fmt, base=base) if fmt.kind == "gguf" else {}
+    return tuple(TensorBytes(s, *tensor_bytes_in(fmt, s, base=base, gguf_type=types.get(s.name)))
+                 for s in specs)
+
+
+def _role_parts(rows: list[TensorBytes]) -> list[Part]:
+    """One group per role (in ``ROLES`` order) with ``weights`` and ``scales`` leaves."""
+    parts = []
+    for role in ROLES:
+        mine = [r for r in rows if r.spec.role == role]
+        parts.append(group(role, [leaf("weights", sum(r.weights for r in mine)),
+                                  leaf("scales", sum(r.scales for r in mine))]))
+    return parts
+
+
+def _ranges(idx: list[int]) -> str:
+    """``[0, 1, 2, 5]`` → ``0–2, 5``."""
+    runs: list[list[int]] = []
+    for i in idx:
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}–{r[-1]}" for r in runs)
+
+
+def _layers_part(rows: list[TensorBytes], n_layers: int) -> Part:
+    """Identical layers folded into one node each (``layers ×32``, or ``layers 0–2 ×3`` and
+    ``layers 3–60 ×58`` when a mixture or a dense prefix makes them differ)."""
+    per_layer: dict[int, list[TensorBytes]] = {i: [] for i in range(n_layers)}
+    for r in rows:
+        per_layer[r.spec.layer].append(r)
+    classes: dict[str, tuple[Part, list[int]]] = {}
+    for i, mine in per_layer.items():
+        part = group("layer", _role_parts(mine))
+        classes.setdefault(repr(part.to_dict()), (part, []))[1].append(i)
+    many = len(classes) > 1
+    return group("layers", [
+        rename(times(part, len(idx)), f"layers {_ranges(idx)} ×{len(idx)}" if many else f"layers ×{len(idx)}")
+        for part, idx in classes.values()
+    ])
+
+
+def weights_bytes(arch: Architecture, fmt: WeightFormat | str, *, base: str = "bf16") -> Part:
+    """The weights of ``arch`` in ``fmt`` as a byte tree named "weights" that sums to its total:
+    embeddings, layers (identical layers folded), final_norm, head, vision; each split by role into
+    ``weights`` and ``scales`` leaves."""
+    rows = tensor_bytes(arch, fmt, base=base)
+    parts = []
+    for module in MODULES:
+        mine = [r for r in rows if r.spec.module == module]
+        if module == "layers":
+            parts.append(_layers_part(mine, n_stacked_layers(arch)))
+        else:
+            parts.append(group(module, _role_parts(mine)))
+    return group("weights", parts)
+
+
+def layer_bytes(arch: Architecture, fmt: WeightFormat | str, *, base: str = "bf16") -> tuple[int, ...]:
+    """Bytes of each layer in pipeline order (for pipeline stages and llama.cpp ``-ngl``)."""
+    out = [0] * n_stacked_layers(arch)
+    for r in tensor_bytes(arch, fmt, base=base):
+        if r.spec.layer is not None:
+            out[r.spec.layer] += r.total
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class NonLayerBytes:
+    """Bytes outside the layers: the input side (token/position tables, embedding norm), the output
+    side (final norm(s) and head) and a vision tower. A tied head adds nothing to the file; llama.cpp
+    loads token_embd a second time as the output when it offloads the output layer, which is the
+    inference estimate's to add."""
+
+    input_bytes: int
+    output_bytes: int
+    vision_bytes: int
+
+    @property
+    def total(self) -> int:
+        return self.input_bytes + self.output_bytes + self.vision_bytes
+
+
+def non_layer_bytes(arch: Architecture, fmt: WeightFormat | str, *, base: str = "bf16") -> NonLayerBytes:
+    """The weights outside the layers, split as llama.cpp places them (input on the host, output
+    offloaded once ``-ngl`` exceeds the layer count)."""
+    by: dict[str, int] = dict.fromkeys(MODULES, 0)
+    for r in tensor_bytes(arch, fmt, base=base):
+        by[r.spec.module] += r.total
+    return NonLayerBytes(by["embeddings"], by["final_norm"] + by["head"], by["vision"])

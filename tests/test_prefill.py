@@ -1,0 +1,78 @@
+"""The prefill estimate against PyTorch's own measurement of the same step.
+
+Each architecture is built by transformers from its catalog config under ``FakeTensorMode``,
+reduced to three layers (every per-layer term is unchanged; activations become a larger share
+of the total, so the check is stricter than at full depth), and one prefill runs in bf16 with
+``use_cache=True``, ``logits_to_keep=1`` and sdpa under ``MemTracker``. llmsize's
+weights + KV cache + activations (``total − overhead`` of the hf profile) must be within ±5% of
+the measured peak, and the activation term within its own tolerance below.
+
+``pytest -s`` prints the error table.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from llmsize.memory.inference import InferenceSpec, estimate_hf
+from llmsize.sources import catalog
+from llmsize.sources.hf_config import from_hf_config
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+from llmsize.measure.harness import measure_prefill, scaled_config  # noqa: E402
+
+LAYERS = 3
+POINTS = [(1, 4096), (4, 1024), (16, 256)]  # (batch, context)
+TOTAL_TOLERANCE = 0.05  # the issue's bound on weights + KV + activations
+# The activation term's tolerance per architecture: 2% where the phase model follows the
+# modeling code exactly; wider where a measured effect is not modelled (named in the comment).
+ACTIVATION_TOLERANCE = {
+    "llama-3.1-8b": 0.02,  # GQA, SwiGLU
+    "qwen3-8b": 0.02,  # GQA with q/k norms
+    "qwen2.5-7b": 0.02,  # qkv bias
+    "mistral-7b-v0.1": 0.02,  # sliding window on every layer
+    "gemma-3-1b": 0.06,  # sliding/full interleaved, MQA: its second (local) rotary table is not modelled
+    "phi-2": 0.02,  # parallel block, partial rotary, Python tanh-GELU
+    "gpt2": 0.02,  # tied head, learned positions
+    "starcoder2-7b": 0.02,  # plain MLP
+    "olmo-2-1b": 0.02,  # post-norm
+    "qwen3-30b-a3b": 0.02,  # MoE, 128 experts, top-8
+    "mixtral-8x7b": 0.02,  # MoE, 8 experts, top-2
+    "deepseek-v2-lite": 0.25,  # MLA + MoE with shared experts: its fp32 router is not modelled
+}
+# CPU sdpa runs DeepSeek's MLA (q/k head dim 192, v head dim 128) through the math kernel, which
+# materialises the scores; CUDA's kernels do not. It is measured with eager, which both model.
+ATTN = {"deepseek-v2-lite": "eager"}
+
+ROWS: list[str] = []
+
+
+def _case(name: str, batch: int, context: int):
+    cfg = scaled_config(dict(catalog.lookup(name).config), LAYERS)
+    arch = from_hf_config(cfg, name)[0]
+    attn = ATTN.get(name, "sdpa")
+    measured = measure_prefill(cfg, name, batch=batch, tokens=context, attn=attn)
+    report = estimate_hf(arch, InferenceSpec(context, batch, attn=attn))
+    return measured, report
+
+
+@pytest.mark.parametrize("name", list(ACTIVATION_TOLERANCE))
+@pytest.mark.parametrize(("batch", "context"), POINTS)
+def test_prefill_within_tolerance(name, batch, context):
+    measured, report = _case(name, batch, context)
+    estimate = report.total_bytes - report.part("overhead")
+    total_err = estimate / measured.peak_bytes - 1
+    act_err = report.part("activations") / measured.activation_bytes - 1
+    ROWS.append(f"{name:18s} b={batch:<3d} s={context:<5d} measured {measured.peak_bytes / 2**20:9.1f} MiB  "
+                f"estimate {estimate / 2**20:9.1f} MiB  total {100 * total_err:+6.2f}%  "
+                f"activations {100 * act_err:+6.1f}%  @ {measured.peak_module.rsplit('.', 2)[-2:]}")
+    assert report.part("kv_cache") == measured.kv_cache_bytes
+    assert abs(total_err) <= TOTAL_TOLERANCE
+    assert abs(act_err) <= ACTIVATION_TOLERANCE[name]
+
+
+def test_print_table():
+    """Runs last in this module: the error table, one row per case (shown with ``pytest -s``)."""
+    print("\nprefill: llmsize (weights + KV + activations) against MemTracker's peak, bf16, sdpa")
+    print("\n".join(ROWS))

@@ -87,6 +87,7 @@ def test_scoring_keeps_logits_for_every_position(capsys):
     last = infer_json(capsys, "llama-3.1-8b", "-c", "4096")
     every = infer_json(capsys, "llama-3.1-8b", "-c", "4096", "--logits", "all")
     assert every["breakdown"]["activations"] >= 4096 * 128_256 * 6  # bf16 logits + fp32 copy
+    assert last["breakdown"]["activations"] < 4096 * 128_256 * 6
 
 
 def test_vllm_capacity_line(capsys):

@@ -92,3 +92,7 @@ def test_bad_kv_dtype_is_one_line(bad):
 
     with pytest.raises(ConfigError, match="not a KV cache dtype"):
         row_bytes(128, bad)
+
+
+def test_encoders_cache_nothing():
+    assert kv_cache(_catalog("bert-base-uncased"), KVRequest(512)).value == 0

@@ -145,6 +145,8 @@ def kv_cache(arch: Architecture, req: KVRequest) -> Part:
     under tensor parallelism)."""
     if req.engine not in ENGINES:
         raise ConfigError(f"--engine {req.engine!r}: choose from {', '.join(ENGINES)}")
+    if arch.kind == "encoder":  # BERT-style encoders attend bidirectionally and cache nothing
+        return group("kv_cache", [])
     if arch.ssm:
         per_seq = ssm_state(arch, kv_dtype=req.kv_dtype)
         state = arch.n_layers * req.batch * per_seq

@@ -74,7 +74,17 @@ def resident(arch: Architecture, p: Prefill) -> Part:
         per_pos = 0
     return group("resident", [leaf("hidden states", hidden),
                               leaf("positions", p.tokens * (per_pos + POSITION_ID_BYTES)),
-                              leaf("sliding-window mask", window_mask(arch, p))])
+                              leaf("sliding-window mask", window_mask(arch, p)),
+                              leaf("relative position bias", relative_bias(arch, p))])
+
+
+def relative_bias(arch: Architecture, p: Prefill) -> int:
+    """T5's relative position bias (Raffel et al. 2020 §2.1): one fp32 (1, a, s, s_kv) tensor,
+    computed by the first layer and passed to every other (transformers ``T5Attention.compute_bias``),
+    shared by the batch; sdpa takes it as its additive mask."""
+    if arch.position != "relative":
+        return 0
+    return arch.n_heads * p.tokens * p.context * SOFTMAX_BITS // 8
 
 
 def window_mask(arch: Architecture, p: Prefill) -> int:

@@ -9,6 +9,7 @@ fragmentation (reserved − allocated); see ``memory/overhead.py`` for those.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,9 +130,14 @@ def _peak_module(tracker: Any, dev: Any, peak: int) -> str:
     return max(hits, key=lambda f: f.count("."), default="")
 
 
+def _quiet(_: str) -> None:
+    return None
+
+
 def measure_prefill(
     cfg: dict[str, Any], name: str = "config.json", *, batch: int, tokens: int, dtype: str = "bf16",
     attn: str = "sdpa", logits: str = "last", layers: int | None = None, encoder_tokens: int | None = None,
+    progress: Callable[[str], None] = _quiet,
 ) -> Measured:
     """Peak of one prefill forward pass with ``use_cache=True`` (generation's first step)."""
     torch, _ = _imports()
@@ -140,7 +146,9 @@ def measure_prefill(
 
     cfg = scaled_config(cfg, layers)
     with FakeTensorMode():
+        progress("building the model under FakeTensorMode")
         model = build(cfg, name, dtype=dtype, attn=attn).eval()
+        progress("prefill under MemTracker")
         ids = torch.randint(0, 100, (batch, tokens))
         kwargs: dict[str, Any] = {"use_cache": True}
         if model.config.is_encoder_decoder:

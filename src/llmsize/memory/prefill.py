@@ -32,6 +32,9 @@ from ..tree import Part, group, leaf
 # fused kernel (transformers ``activations.NewGELUActivation``: 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³)))).
 PYTHON_ACTIVATIONS = ("gelu_new", "gelu_fast", "quick_gelu", "gelu_python")
 SOFTMAX_BITS = 32  # eager attention runs softmax in fp32 (``eager_attention_forward``)
+# Families whose eager attention keeps softmax in the model dtype (transformers 5.24
+# ``modeling_gpt2/gptj/falcon.py``: ``softmax(attn_weights, dim=-1)`` with no dtype).
+SOFTMAX_IN_MODEL_DTYPE = ("gpt2", "gptj", "falcon")
 LOGITS_BITS = 32  # transformers upcasts logits to fp32 before sampling / the loss
 INDEX_BYTES_PER_SLOT = 72  # MoE routing: int64 sort keys, permutation, inverse, arange (measured)
 POSITION_ID_BYTES = 8  # int64 position ids, one per position
@@ -123,7 +126,16 @@ def attention_phase(arch: Architecture, p: Prefill) -> int:
     if p.attn != "eager":
         return _bytes(T * (d + 3 * (q + kv)), p.bits)
     scores = p.batch * arch.n_heads * p.tokens * p.context
-    return _bytes(T * (d + 2 * q + 3 * kv), p.bits) + scores * (3 * p.bits + SOFTMAX_BITS) // 8
+    return _bytes(T * (d + 2 * q + 3 * kv), p.bits) + scores * eager_score_bits(arch, p.bits) // 8
+
+
+def eager_score_bits(arch: Architecture, bits: int) -> int:
+    """Bits held per attention score at eager's peak: the masked scores, the fp32 softmax and
+    its cast back (3B + 4 bytes, measured on the CPU, where softmax(dtype=fp32) also converts its
+    input first); 2B where the family's softmax stays in the model dtype."""
+    if arch.model_type in SOFTMAX_IN_MODEL_DTYPE:
+        return 2 * bits
+    return 3 * bits + SOFTMAX_BITS
 
 
 def mlp_coefficient(arch: Architecture) -> int:

@@ -1,0 +1,161 @@
+"""Run the validation grid on a CUDA GPU with real tensors, and write ``gpu_results.csv``.
+
+    python -m validation.gpu_measure [--fast] [--only NAME] [--out validation/gpu_results.csv]
+
+Needs a CUDA GPU, torch and transformers (``pip install 'llmsize[validation]'``). For each case
+of ``validation/grid.py`` the model is built with random weights on the GPU (same configs, same
+reduced layer counts as the CPU suite), one step runs (a prefill with the cache; or a warm-up
+training step and then a measured one, AdamW ``foreach=False``, labels = inputs), and the CSV
+gets, per case:
+
+    max_allocated   torch.cuda.max_memory_allocated(): what llmsize's estimate without overhead predicts
+    max_reserved    torch.cuda.max_memory_reserved(): the caching allocator's segments (fragmentation)
+    nvidia_smi_mib  this process's memory as nvidia-smi shows it (adds the CUDA context, cuBLAS, …)
+    estimate        llmsize's estimate without overhead; estimate_with_overhead adds the named lines
+
+``python -m validation.run`` folds the CSV into REPORT.md when it exists. This machine has no
+GPU; the CSV logic below is tested on the CPU (tests/test_validation.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from .grid import FAST, FULL, Case
+
+FIELDS = ("label", "model", "mode", "batch", "seq", "attn", "recompute", "optimizer", "lora_rank", "layers",
+          "max_allocated", "max_reserved", "nvidia_smi_mib", "estimate", "estimate_with_overhead")
+MiB = 2**20
+
+
+def parse_nvidia_smi(text: str, pid: int) -> int | None:
+    """MiB used by ``pid`` in the output of ``nvidia-smi --query-compute-apps=pid,used_memory
+    --format=csv,noheader,nounits``; None when the process is not listed."""
+    for line in text.strip().splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) >= 2 and parts[0].isdigit() and int(parts[0]) == pid:
+            return int(parts[1]) if parts[1].isdigit() else None
+    return None
+
+
+def nvidia_smi_mib(pid: int) -> int | None:
+    try:
+        query = ["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"]
+        out = subprocess.run(query, capture_output=True, text=True, timeout=30, check=False).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return parse_nvidia_smi(out, pid)
+
+
+def estimate(case: Case) -> tuple[int, int]:
+    """llmsize's estimate for the case: (without overhead, with it)."""
+    from llmsize.measure.harness import scaled_config
+    from llmsize.sources import catalog
+    from llmsize.sources.hf_config import from_hf_config
+
+    arch = from_hf_config(scaled_config(dict(catalog.lookup(case.model).config), case.layers), case.model)[0]
+    if case.mode == "infer":
+        from llmsize.memory.inference import InferenceSpec
+        from llmsize.memory.inference import estimate as run
+
+        r = run(arch, InferenceSpec(case.seq, case.batch, attn=case.attn), name=case.model)
+        return r.total_bytes - r.part("overhead"), r.total_bytes
+    from llmsize.memory.training import TrainSpec, estimate_training
+
+    spec = TrainSpec.for_measurement(seq=case.seq, micro_batch=case.batch, dtype="bf16", attn=case.attn,
+                                     optimizer=case.optimizer, recompute=case.recompute,
+                                     lora_rank=case.lora_rank)
+    d = estimate_training(arch, spec).to_dict()
+    return d["total_bytes"] - d["breakdown"]["overhead"], d["total_bytes"]
+
+
+def cuda_step(case: Case) -> tuple[int, int]:  # pragma: no cover - needs a GPU
+    """(max allocated, max reserved) bytes of one real step on the GPU."""
+    import torch
+
+    from llmsize.measure.harness import build, scaled_config
+    from llmsize.sources import catalog
+
+    cfg = scaled_config(dict(catalog.lookup(case.model).config), case.layers)
+    torch.cuda.empty_cache()
+    with torch.device("cuda"):
+        model = build(cfg, case.model, dtype="bf16", attn=case.attn)
+    ids = torch.randint(0, 100, (case.batch, case.seq), device="cuda")
+    if case.mode == "infer":
+        model.eval()
+        torch.cuda.reset_peak_memory_stats()
+        with torch.no_grad():
+            model(input_ids=ids, use_cache=True, logits_to_keep=1)
+    else:
+        _train_steps(torch, model, ids, case)
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated(), torch.cuda.max_memory_reserved()
+
+
+def _train_steps(torch, model, ids, case: Case) -> None:  # pragma: no cover - needs a GPU
+    if case.recompute == "full":
+        model.gradient_checkpointing_enable()
+    if case.lora_rank:
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(r=case.lora_rank, target_modules="all-linear"))
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = (torch.optim.SGD(params, lr=1e-3, foreach=False) if case.optimizer == "sgd"
+           else torch.optim.AdamW(params, lr=1e-3, foreach=False))
+    model.train()
+    for step in range(2):
+        if step == 1:
+            torch.cuda.reset_peak_memory_stats()
+        model(input_ids=ids, labels=ids).loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+
+def rows(cases: Iterable[Case], step: Callable[[Case], tuple[int, int]],
+         smi: Callable[[int], int | None] = nvidia_smi_mib) -> list[dict[str, object]]:
+    """One CSV row per case; ``step`` runs it (``cuda_step`` on a GPU; a stub in the tests)."""
+    out = []
+    for case in cases:
+        allocated, reserved = step(case)
+        bare, full = estimate(case)
+        out.append({"label": case.label, "model": case.model, "mode": case.mode, "batch": case.batch,
+                     "seq": case.seq, "attn": case.attn, "recompute": case.recompute,
+                     "optimizer": case.optimizer,
+                     "lora_rank": case.lora_rank or "", "layers": case.layers, "max_allocated": allocated,
+                     "max_reserved": reserved, "nvidia_smi_mib": smi(os.getpid()) or "",
+                     "estimate": bare, "estimate_with_overhead": full})
+    return out
+
+
+def write(path: Path, table: list[dict[str, object]]) -> None:
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=FIELDS)
+        w.writeheader()
+        w.writerows(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m validation.gpu_measure", description=__doc__.splitlines()[0])
+    p.add_argument("--fast", action="store_true")
+    p.add_argument("--only", help="models whose name contains this text")
+    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "gpu_results.csv")
+    args = p.parse_args(argv)
+    import torch
+
+    if not torch.cuda.is_available():
+        print("gpu_measure: no CUDA GPU here; run it on a machine with one", file=sys.stderr)
+        return 2
+    cases = [c for c in (FAST if args.fast else FULL) if not args.only or args.only in c.model]
+    write(args.out, rows(cases, cuda_step))
+    print(f"wrote {args.out} ({len(cases)} cases)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

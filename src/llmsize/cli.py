@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--tensors", action="store_true", help="also list every tensor")
 
     _add_infer(sub)
+    _add_measure(sub)
 
     m = sub.add_parser("summary", help="at a glance: parameters, weights and KV cache per precision")
     m.add_argument("source", help="catalog name or HF id, config.json, model directory or checkpoint")
@@ -142,6 +143,25 @@ def _add_infer(sub: Any) -> None:
     s.add_argument("--params", type=_positive_int, metavar="N", help="parameter count")
     s.add_argument("--activations", type=_size, metavar="SIZE", help="activations, e.g. 200MiB")
     s.add_argument("--input-data", type=_size, metavar="SIZE", help="input data, e.g. 50MiB")
+
+
+def _add_measure(sub: Any) -> None:
+    p = sub.add_parser("measure", help="PyTorch's own peak of one real step on the CPU (llmsize[measure])")
+    p.add_argument("source", help="catalog name or HF id, config.json or model directory")
+    p.add_argument("--mode", choices=("infer", "train"), default="infer", help="prefill or a training step")
+    p.add_argument("--revision", help="Hub branch, tag or commit")
+    p.add_argument("-b", "--batch", "--micro-batch", type=_positive_int, default=1, metavar="N")
+    p.add_argument("-c", "--seq", "--ctx-size", type=_positive_int, metavar="N", help="tokens (default 2048)")
+    p.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default="bf16")
+    p.add_argument("--attn", choices=("eager", "sdpa"), default="sdpa")
+    p.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw", help="train: the optimizer")
+    p.add_argument("--recompute", choices=("none", "full"), default="none",
+                   help="train: full = gradient_checkpointing_enable()")
+    p.add_argument("--lora-rank", type=_positive_int, metavar="R", help="train: LoRA adapters through peft")
+    p.add_argument("--layers", type=_positive_int, metavar="L",
+                   help="build only L layers (same shapes; per-layer terms scale exactly)")
+    p.add_argument("--compare", action="store_true", help="llmsize's estimate beside the measurement")
+    p.add_argument("--json", action="store_true")
 
 
 def _arch_values(args: argparse.Namespace) -> dict[str, Any]:
@@ -287,6 +307,12 @@ def cmd_infer(args: argparse.Namespace) -> int:
     return infer.run(args)
 
 
+def cmd_measure(args: argparse.Namespace) -> int:
+    from .commands import measure
+
+    return measure.run(args)
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     from .commands import summary
 
@@ -294,7 +320,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"params": cmd_params, "inspect": cmd_inspect, "catalog": cmd_catalog, "infer": cmd_infer,
-            "summary": cmd_summary}
+            "summary": cmd_summary, "measure": cmd_measure}
 
 
 def _summary_argv(argv: Sequence[str]) -> list[str]:

@@ -151,15 +151,12 @@ def inspect_table(report: WeightsReport, check: CrossCheck | None, arch_line: st
 
 # --- inference ------------------------------------------------------------------------------
 
-SURE = {"weights": "exact", "kv_cache": "exact", "activations": "modelled", "overhead": "named defaults"}
-
-
-def _bytes_rows(root: Part, max_depth: int) -> list[tuple[str, str, str, str]]:
+def _bytes_rows(root: Part, max_depth: int, sure: dict[str, str]) -> list[tuple[str, str, str, str]]:
     rows = []
     for depth, p in root.walk():
         if depth > max_depth:
             continue
-        note = SURE.get(p.name, "") if depth == 1 else ""
+        note = sure.get(p.name, "") if depth == 1 else ""
         rows.append(("  " * depth + p.name, f"{p.value:,}", f"{p.value / GiB:.2f}", note))
     return rows
 
@@ -170,7 +167,10 @@ def inference_table(report: InferenceReport, *, depth: int = 2) -> None:
     where = f" · tp {s.tp} × pp {s.pp} = {report.gpus} GPUs, per GPU" if report.gpus > 1 else ""
     title = (f"{report.name}: inference memory · engine {s.engine} · ctx {s.context:,} × batch {s.batch}"
              f" · weights {quant}, KV {s.kv}, attn {s.attn}{where}")
-    table(title, ("part", "bytes", "GiB", "how sure"), _bytes_rows(report.tree, depth), right={1, 2})
+    from .errorbars import text
+
+    sure = {k: text(v) for k, v in report.error_bars().items()}  # type: ignore[arg-type]
+    table(title, ("part", "bytes", "GiB", "error bar"), _bytes_rows(report.tree, depth, sure), right={1, 2})
     total = report.total_bytes
     every = f" per GPU; all {report.gpus} GPUs {total * report.gpus / GiB:.2f} GiB" if report.gpus > 1 else ""
     say(f"total {total:,} bytes = {total / GiB:.2f} GiB ({total / 1e9:.2f} GB){every}")

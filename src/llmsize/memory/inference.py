@@ -96,6 +96,13 @@ class InferenceReport:
         node = next((p for p in self.tree.parts if p.name == name), None)
         return node.value if node else 0
 
+    def error_bars(self) -> dict[str, object]:
+        from ..errorbars import bars
+
+        terms = ("weights", "kv_cache", "activations", "overhead")
+        kind = str(self.extra.get("kind", ""))
+        return bars("infer", terms, engine=self.spec.engine, attn=self.spec.attn, kind=kind)
+
     def to_dict(self) -> dict[str, object]:
         s = self.spec
         return {
@@ -106,7 +113,8 @@ class InferenceReport:
             "inputs": {"context": s.context, "batch": s.batch, "new_tokens": s.new_tokens, "dtype": s.dtype,
                        "quant": s.quant, "kv_dtype": s.kv, "attn": s.attn, "logits": s.logits,
                        "chunk": s.chunk},
-            "tree": self.tree.to_dict(), "notes": list(self.notes), **self.extra,
+            "error_bars": self.error_bars(), "tree": self.tree.to_dict(), "notes": list(self.notes),
+            **self.extra,
         }
 
 
@@ -195,7 +203,7 @@ def estimate(arch: Architecture, spec: InferenceSpec, *, name: str = "", checkpo
     else:
         run = estimate_hf
     report = run(arch, spec, name=name, stored=stored, checkpoint=checkpoint)
-    return replace(report, extra={**report.extra, "parameters": count_params(arch).total})
+    return replace(report, extra={**report.extra, "parameters": count_params(arch).total, "kind": arch.kind})
 
 
 def _stored_weights(checkpoint: Checkpoint, config: dict[str, object] | None) -> Part:

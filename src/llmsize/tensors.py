@@ -40,7 +40,8 @@ import functools
 from dataclasses import dataclass
 from math import prod
 
-from .dtypes import WeightFormat, gguf_tensor_types, parse_format, precision_bits, tensor_bytes_in
+from .dtypes import WeightFormat, parse_format, precision_bits, tensor_bytes_in
+from .gguf_mixture import gguf_tensor_types
 from .params import rename
 from .tree import Part, group, leaf, times
 

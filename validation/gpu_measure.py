@@ -66,11 +66,13 @@ def estimate(case: Case) -> tuple[int, int]:
 
         r = run(arch, InferenceSpec(case.seq, case.batch, attn=case.attn), name=case.model)
         return r.total_bytes - r.part("overhead"), r.total_bytes
+    from llmsize.memory.activations import CUDA
     from llmsize.memory.training import TrainSpec, estimate_training
 
+    cfg = dict(catalog.lookup(case.model).config)
     spec = TrainSpec.for_measurement(seq=case.seq, micro_batch=case.batch, dtype="bf16", attn=case.attn,
                                      optimizer=case.optimizer, recompute=case.recompute,
-                                     lora_rank=case.lora_rank)
+                                     lora_rank=case.lora_rank, config=cfg, kernels=CUDA)
     d = estimate_training(arch, spec).to_dict()
     return d["total_bytes"] - d["breakdown"]["overhead"], d["total_bytes"]
 
@@ -99,12 +101,19 @@ def cuda_step(case: Case) -> tuple[int, int]:  # pragma: no cover - needs a GPU
 
 
 def _train_steps(torch, model, ids, case: Case) -> None:  # pragma: no cover - needs a GPU
+    from llmsize.sources import catalog
+
     if case.recompute == "full":
         model.gradient_checkpointing_enable()
     if case.lora_rank:
         from peft import LoraConfig, get_peft_model
 
-        model = get_peft_model(model, LoraConfig(r=case.lora_rank, target_modules="all-linear"))
+        from llmsize.measure.train import _peft_targets
+
+        cfg = dict(catalog.lookup(case.model).config)
+        targets = _peft_targets(cfg, case.model, case.layers)
+        target = "all-linear" if targets == ("all-linear",) else list(targets)
+        model = get_peft_model(model, LoraConfig(r=case.lora_rank, target_modules=target))
     params = [p for p in model.parameters() if p.requires_grad]
     opt = (torch.optim.SGD(params, lr=1e-3, foreach=False) if case.optimizer == "sgd"
            else torch.optim.AdamW(params, lr=1e-3, foreach=False))

@@ -25,7 +25,7 @@ from .tolerances import NOT_IN_ERROR_BARS, activation_tolerance, total_tolerance
 
 HERE = Path(__file__).resolve().parent
 ERROR_BARS = HERE.parent / "src" / "llmsize" / "catalog" / "error_bars.json"
-EXACT_TERMS = {"infer": ("weights", "kv_cache"), "train": ("weights", "gradients", "optimizer_states")}
+EXACT_TERMS = {"infer": ("weights", "kv_cache"), "train": ("weights", "optimizer_states")}
 
 
 def measure(case: Case) -> dict:

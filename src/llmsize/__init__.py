@@ -3,6 +3,8 @@
 Public API (imported on first use, so that ``llmsize`` on the command line starts fast)::
 
     from llmsize import Architecture, count_params, from_hf_config, resolve, seed_count
+    from llmsize import InferenceSpec, estimate_inference, TrainSpec, estimate_training
+    from llmsize import parse_format, weights_bytes, kv_cache, KVRequest, ParallelSpec
 """
 
 from __future__ import annotations
@@ -18,14 +20,23 @@ _EXPORTS = {
     "SeedReport": "seed", "seed_count": "seed", "seed_from_params": "seed",
     "from_hf_config": "sources.hf_config", "supported_model_types": "sources.hf_config",
     "resolve": "sources.resolve",
+    "InferenceSpec": "memory.inference", "InferenceReport": "memory.inference",
+    "TrainSpec": "memory.training", "TrainReport": "memory.training", "estimate_training": "memory.training",
+    "Recipe": "memory.training", "Optimizer": "memory.optimizers", "LoraSpec": "memory.lora",
+    "ParallelSpec": "memory.parallel", "ZeroStage": "memory.parallel", "FsdpStrategy": "memory.parallel",
+    "Offload": "memory.parallel", "KVRequest": "memory.kvcache", "kv_cache": "memory.kvcache",
+    "WeightFormat": "dtypes", "parse_format": "dtypes",
+    "weights_bytes": "tensors", "model_tensors": "tensors",
 }
-__all__ = sorted(_EXPORTS)
+_RENAMED = {"estimate_inference": ("memory.inference", "estimate")}
+__all__ = sorted([*_EXPORTS, *_RENAMED])
 
 
 def __getattr__(name: str) -> object:
-    if name not in _EXPORTS:
+    module, attr = _RENAMED.get(name, (_EXPORTS.get(name), name))
+    if module is None:
         raise AttributeError(f"module 'llmsize' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    value = getattr(importlib.import_module(f".{module}", __name__), attr)
     globals()[name] = value
     return value
 

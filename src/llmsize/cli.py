@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--tensors", action="store_true", help="also list every tensor")
 
     _add_infer(sub)
+    _add_train(sub)
     _add_measure(sub)
 
     m = sub.add_parser("summary", help="at a glance: parameters, weights and KV cache per precision")
@@ -162,6 +163,12 @@ def _add_measure(sub: Any) -> None:
                    help="build only L layers (same shapes; per-layer terms scale exactly)")
     p.add_argument("--compare", action="store_true", help="llmsize's estimate beside the measurement")
     p.add_argument("--json", action="store_true")
+
+
+def _add_train(sub: Any) -> None:
+    from .commands.train import add_parser
+
+    add_parser(sub)
 
 
 def _arch_values(args: argparse.Namespace) -> dict[str, Any]:
@@ -313,6 +320,12 @@ def cmd_measure(args: argparse.Namespace) -> int:
     return measure.run(args)
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from .commands import train
+
+    return train.run(args)
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     from .commands import summary
 
@@ -320,7 +333,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"params": cmd_params, "inspect": cmd_inspect, "catalog": cmd_catalog, "infer": cmd_infer,
-            "summary": cmd_summary, "measure": cmd_measure}
+            "train": cmd_train, "summary": cmd_summary, "measure": cmd_measure}
 
 
 def _summary_argv(argv: Sequence[str]) -> list[str]:

@@ -219,3 +219,35 @@ def summary_table(name: str, params: ParamReport, context: int, rows: Sequence[d
     table(f"memory to load it and hold one {context:,}-token sequence (GiB; exact bytes with --json)",
           ("precision", "weights", "KV cache", "KV dtype", "weights + KV"), body, right={1, 2, 4})
     say("activations, overheads, engines and GPUs: `llmsize infer SOURCE -c N` (see --help)")
+
+
+# --- training -------------------------------------------------------------------------------
+
+def train_table(report: object, *, depth: int = 2) -> None:
+    """``llmsize train``: the bytes-per-parameter budget, the per-GPU tree at the peak moment,
+    and each phase's own peak."""
+    r = report  # a memory.training.TrainReport
+    s, par = r.spec, r.spec.par  # type: ignore[attr-defined]
+    lora = f", LoRA r={s.lora.rank} on {','.join(s.lora.targets)} ({s.lora.base} base)" if s.lora else ""
+    where = f" · {par.gpus} GPUs, per GPU" if par.gpus > 1 else ""
+    say(f"{r.name}: training memory · seq {s.seq:,} × micro-batch {s.micro_batch} "
+        f"(× {s.grad_accum} accumulated)"
+        f" · {s.recipe.value}, {s.optimizer.value} ({s.step_kernel.value}), recompute {s.recompute}, "
+        f"attn {s.attn}{lora}{where}")
+    budget = [(name, f"{b:g}", f"{n:,}", f"{b * n / GiB:,.2f}") for name, b, n in r.budget]
+    total = sum(b * n for _, b, n in r.budget)
+    budget.append(("total", "", "", f"{total / GiB:,.2f}"))
+    table("model states: bytes per parameter (whole model, before any sharding)",
+          ("line", "bytes", "parameters", "GiB"), budget, right={1, 2, 3})
+    from .errorbars import text
+
+    sure = {k: text(v) for k, v in r.error_bars().items()}  # type: ignore[attr-defined]
+    table(f"per GPU at the peak: {r.peak_phase} ({r.peak_where})", ("part", "bytes", "GiB", "error bar"),
+          _bytes_rows(r.tree, depth, sure), right={1, 2})
+    say(f"total {r.total_bytes:,} bytes = {r.total_bytes / GiB:.2f} GiB ({r.total_bytes / 1e9:.2f} GB)")
+    phases = " · ".join(f"{k} {v / GiB:.2f} GiB" for k, v in r.phases.items())
+    say(f"phase peaks (without overhead): {phases}")
+    if r.host.value:
+        say(f"offloaded to host memory per GPU process: {r.host.value / GiB:.2f} GiB")
+    for note in r.notes:
+        say(f"note: {note}")

@@ -91,7 +91,8 @@ def compare_train(cfg: dict[str, Any], name: str, *, batch: int, seq: int, dtype
         from ..memory.training import TrainSpec, estimate_training
 
         spec = TrainSpec.for_measurement(seq=seq, micro_batch=batch, dtype=dtype, attn=attn,
-                                         optimizer=optimizer, recompute=recompute, lora_rank=lora_rank)
+                                         optimizer=optimizer, recompute=recompute, lora_rank=lora_rank,
+                                         config=cfg)
         report = estimate_training(_arch(cfg, name, layers), spec)
         d = report.to_dict()
         guess = {k: v for k, v in d["breakdown"].items() if k in measured}

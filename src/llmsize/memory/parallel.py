@@ -34,8 +34,8 @@ model-state sharding and the communication buffers are in ``zero.py`` (re-export
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 
+from ..enums import Documented
 from ..errors import ConfigError
 
 TYPE_CHECKING = False
@@ -47,17 +47,8 @@ if TYPE_CHECKING:
     Recompute = Literal["none", "selective", "full"]
 
 
-class _Documented(Enum):
-    """An enum whose members carry their own docstring: ``NAME = value, "docstring"``."""
 
-    def __new__(cls, value: object, doc: str) -> _Documented:
-        member = object.__new__(cls)
-        member._value_ = value
-        member.__doc__ = doc
-        return member
-
-
-class ZeroStage(_Documented):
+class ZeroStage(Documented):
     """ZeRO-DP stage (Rajbhandari et al. 2019, §5 and Figure 1): which model states are sharded
     over the data-parallel group. DeepSpeed's ``zero_optimization.stage``."""
 
@@ -71,7 +62,7 @@ class ZeroStage(_Documented):
                      "the forward and backward passes (then freed).")
 
 
-class FsdpStrategy(_Documented):
+class FsdpStrategy(Documented):
     """PyTorch FSDP sharding strategy (``torch.distributed.fsdp.ShardingStrategy``; FSDP2
     ``fully_shard`` with ``reshard_after_forward`` and a 2-D mesh for HSDP)."""
 
@@ -86,7 +77,7 @@ class FsdpStrategy(_Documented):
                                     "ranks (one node), replicated across groups.")
 
 
-class Offload(_Documented):
+class Offload(Documented):
     """CPU offload of model states (ZeRO-Offload, Ren et al. 2021; ZeRO-Infinity, Rajbhandari
     et al. 2021; FSDP ``CPUOffload``). What is offloaded lives in host memory, not on the GPU."""
 

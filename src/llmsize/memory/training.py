@@ -1,0 +1,471 @@
+"""How training memory is made up, per GPU, and which phase of a step sets the peak.
+
+Model states are a byte budget per parameter, set by the precision recipe (``Recipe``)::
+
+    fp32        weights 4 + gradients 4 + Adam m 4 + v 4                          = 16
+    amp         fp32 weights 4 + gradients 4 + Adam 8 (+ bf16 weight copies that
+                autocast keeps for backward, counted with the activations)       = 16
+    pure-bf16   weights 2 + gradients 2 + Adam m 2 + v 2                          =  8
+    megatron    bf16 weights 2 + fp32 main grads 4 + fp32 master params 4 + Adam 8 = 18
+    deepspeed   fp16/bf16 weights 2 + grads 2 + fp32 master 4 + Adam 8            = 16
+
+(Adam's 8 become the chosen optimizer's states, ``optimizers.py``.) Activations are what the
+forward pass saves for backward (``activations.py``). A step is three phases, and the peak is
+the largest of them, never the sum::
+
+    forward    W + S (+ G if gradients persist) + saved activations + the loss's forward peak
+    backward   W + S + saved activations still held + gradients produced so far + temporaries;
+               its moments: the cross-entropy backward (12·V per token), the head, every
+               sub-layer of every layer (last to first), the embedding
+    optimizer  W + S + all gradients + the update's temporaries
+
+W weights, S optimizer states (and master weights), G gradients. ``set_to_none=True`` (the
+PyTorch default) frees gradients after the step, so the forward holds none unless gradient
+accumulation keeps them across micro-steps, or the recipe keeps a persistent gradient buffer
+(Megatron's main grads, DeepSpeed's). Terms beyond Korthikanti et al. 2022, each measured: the
+fp32 copies transformers' norms and loss make, the logsumexp of flash attention, MoE routing
+buffers, the loss's 12·V backward, the backward's own temporaries and gradients, the optimizer
+step's temporaries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from ..arch import Architecture
+from ..enums import Documented
+from ..errors import ConfigError
+from ..tensors import model_tensors
+from ..tree import Part, group, leaf
+from . import activations as act
+from .optimizers import Optimizer, StepKernel, hf_parameters, optimizer_states, step_temporaries
+from .parallel import ParallelSpec
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .lora import LoraSpec
+
+
+
+class Recipe(Documented):
+    """Which copies of the weights and gradients a precision recipe keeps, and in what width."""
+
+    FP32 = "fp32", "Everything fp32: weights 4, gradients 4, optimizer states fp32."
+    AMP = "amp", ("PyTorch autocast / HF Trainer bf16=True: fp32 weights 4, gradients 4, fp32 states; "
+                  "matmuls run in bf16 on cast copies of the weights, kept for backward.")
+    PURE_BF16 = "pure-bf16", "Weights, gradients and optimizer states all bf16: 2 + 2 + 2·2."
+    MEGATRON = "megatron", ("Megatron-LM: bf16 weights 2, fp32 main gradients 4 (a persistent buffer), "
+                            "fp32 master weights 4 and fp32 Adam 8 = 18.")
+    DEEPSPEED = "deepspeed", ("DeepSpeed mixed precision: 16-bit weights 2 and gradients 2 (persistent "
+                              "buffers), fp32 master weights 4 and Adam 8 = 16.")
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Widths in bits of each copy; 0 means the recipe keeps no such copy."""
+
+    weight_bits: int
+    grad_bits: int
+    master_bits: int
+    state_bits: int
+    act_bits: int
+    persistent_grads: bool = False
+
+
+PRECISIONS = {
+    Recipe.FP32: Precision(32, 32, 0, 32, 32),
+    Recipe.AMP: Precision(32, 32, 0, 32, 16),
+    Recipe.PURE_BF16: Precision(16, 16, 0, 16, 16),
+    Recipe.MEGATRON: Precision(16, 32, 32, 32, 16, persistent_grads=True),
+    Recipe.DEEPSPEED: Precision(16, 16, 32, 32, 16, persistent_grads=True),
+}
+STATE_NAMES = {Optimizer.ADAMW: ("Adam m", "Adam v"), Optimizer.PAGED_ADAMW: ("Adam m", "Adam v"),
+               Optimizer.SGD_MOMENTUM: ("momentum",), Optimizer.LION: ("momentum",),
+               Optimizer.MUON: ("momentum (matrices; AdamW m, v elsewhere)",)}
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """One training step of ``micro_batch`` sequences of ``seq`` tokens per GPU."""
+
+    seq: int
+    micro_batch: int = 1
+    grad_accum: int = 1
+    recipe: Recipe = Recipe.AMP
+    optimizer: Optimizer = Optimizer.ADAMW
+    optim_bits: int | None = None  # None: the recipe's state width
+    step_kernel: StepKernel = StepKernel.FUSED
+    recompute: str = "none"  # none | selective | full
+    attn: str = "flash"
+    lora: LoraSpec | None = None
+    par: ParallelSpec = field(default_factory=ParallelSpec)
+    dropout: act.Dropout = field(default_factory=act.Dropout)
+    kernels: act.Kernels = act.CUDA
+    capacity_factor: float | None = None
+    beta1: bool = False  # Adafactor's optional first moment
+    overrides: tuple[str, ...] = ()
+
+    @classmethod
+    def for_measurement(cls, *, seq: int, micro_batch: int = 1, dtype: str = "bf16", attn: str = "sdpa",
+                        optimizer: str = "adamw", recompute: str = "none", lora_rank: int | None = None,
+                        config: dict[str, object] | None = None, kernels: act.Kernels = act.CPU) -> TrainSpec:
+        """The step ``measure.train`` runs: pure ``dtype`` (model, gradients and AdamW states in
+        it), torch's per-tensor optimizer loop (``foreach=False``), the CPU kernels' facts, the
+        config's dropout (pass ``config``: without it dropout is taken as off), LoRA of
+        ``lora_rank`` on ``lora.measurement_targets`` (targets "auto")."""
+        from .lora import LoraSpec
+
+        recipe = Recipe.FP32 if dtype == "fp32" else Recipe.PURE_BF16
+        lora = LoraSpec(rank=lora_rank, targets=("auto",)) if lora_rank else None
+        return cls(seq=seq, micro_batch=micro_batch, recipe=recipe, optimizer=Optimizer(optimizer),
+                   step_kernel=StepKernel.FOR_LOOP, recompute=recompute, attn=attn, lora=lora,
+                   kernels=kernels, dropout=act.dropout_from_config(config) if config else act.Dropout())
+
+    @property
+    def precision(self) -> Precision:
+        p = PRECISIONS[self.recipe]
+        return replace(p, state_bits=self.optim_bits) if self.optim_bits else p
+
+    def check(self) -> None:
+        for name in ("seq", "micro_batch", "grad_accum"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.recompute not in ("none", "selective", "full"):
+            raise ConfigError(f"--recompute {self.recompute!r}: choose none, selective or full")
+        if self.attn not in ("eager", "sdpa", "flash"):
+            raise ConfigError(f"--attn {self.attn!r}: choose eager, sdpa or flash")
+
+
+def budget_lines(spec: TrainSpec, *, params: int, trainable: int) -> list[tuple[str, float, int]]:
+    """The bytes per parameter of the recipe and optimizer, line by line, each with the
+    parameters it applies to: (line, bytes per parameter, parameters). Optimizers whose states
+    depend on tensor shapes (8-bit blocks, Adafactor's factors) are in the tree's exact total.
+    LoRA: the frozen base at its format's nominal width, then the adapters' own lines."""
+    p, lines = spec.precision, []
+    if spec.lora is not None:
+        from ..dtypes import parse_format
+
+        base = parse_format(spec.lora.base)
+        lines.append((f"frozen base weights ({base.name}, nominal)", (base.bits or 16) / 8,
+                      params - trainable))
+        p = replace(p, weight_bits=spec.lora.adapter_bits, grad_bits=spec.lora.adapter_bits, master_bits=0,
+                    state_bits=spec.optim_bits or spec.lora.adapter_bits, persistent_grads=False)
+    who = "adapter " if spec.lora is not None else ""
+    lines.append((f"{who}weights ({p.weight_bits}-bit)", p.weight_bits / 8, trainable))
+    lines.append((f"{who}gradients ({p.grad_bits}-bit{', persistent' if p.persistent_grads else ''})",
+                  p.grad_bits / 8, trainable))
+    if p.master_bits:
+        lines.append((f"master weights ({p.master_bits}-bit)", p.master_bits / 8, trainable))
+    for name in STATE_NAMES.get(spec.optimizer, ()):
+        lines.append((f"{who}{name} ({p.state_bits}-bit)", p.state_bits / 8, trainable))
+    return lines
+
+
+# --- what one GPU holds ---------------------------------------------------------------------
+
+
+def rank_slice(arch: Architecture, spec: TrainSpec, stage: int) -> tuple[Architecture, range]:
+    """The tensor-parallel rank's architecture and the layers of pipeline stage ``stage``."""
+    from .inference import rank_arch
+    from .parallel import stage_layers
+
+    return rank_arch(arch, spec.par.tp), stage_layers(arch.n_layers, spec.par.pp)[stage]
+
+
+def _in_stage(layer: int | None, module: str, layers: range, *, first: bool, last: bool) -> bool:
+    if layer is not None:
+        return layer in layers
+    return first if module == "embeddings" else last
+
+
+def stage_tensors(arch: Architecture, layers: range, *, first: bool, last: bool
+                  ) -> list[tuple[str, tuple[int, ...], str, int | None]]:
+    """(name, shape, role, layer) of the parameters one stage holds, as transformers stores
+    them (experts' gate and up fused)."""
+    by_name = {t.name: t for t in model_tensors(arch)}
+    out = []
+    for name, shape, role in hf_parameters(arch):
+        t = by_name.get(name) or by_name[name.replace("gate_up", "up")]
+        if _in_stage(t.layer, t.module, layers, first=first, last=last):
+            out.append((name, shape, role, t.layer))
+    return out
+
+
+@dataclass(frozen=True)
+class StageStates:
+    """Model-state bytes of one stage on one TP rank, before data-parallel sharding."""
+
+    weights: Part
+    trainable: list[tuple[str, tuple[int, ...], str, int | None]]
+    grads: int
+    master: int
+    states: Part
+    temporaries: int
+    experts: tuple[int, int, int] = (0, 0, 0)  # routed experts' (weights, grads, master + states)
+
+
+def stage_states(arch: Architecture, spec: TrainSpec, layers: range, *, first: bool,
+                 last: bool) -> StageStates:
+    """Weights, gradients, master copy and optimizer states of the stage's slice."""
+    p = spec.precision
+    tensors = stage_tensors(arch, layers, first=first, last=last)
+    if spec.lora is not None:
+        from .lora import adapter_parameters, frozen_weights
+
+        weights = frozen_weights(arch, spec.lora, tensors, weight_bits=p.act_bits)
+        trainable = adapter_parameters(arch, spec.lora, tensors)
+        bits = spec.lora.adapter_bits
+        p = replace(p, grad_bits=bits, state_bits=spec.optim_bits or bits)
+    else:
+        weights = _weights(tensors, p.weight_bits)
+        trainable = tensors
+    plain = [(n, s, r) for n, s, r, _ in trainable]
+    numel = sum(_numel(s) for _, s, _ in plain)
+    states = optimizer_states(spec.optimizer, plain, state_bits=p.state_bits, beta1=spec.beta1)
+    temps = step_temporaries(spec.optimizer, spec.step_kernel, plain, state_bits=p.state_bits)
+    master = numel * p.master_bits // 8
+    expert = [t for t in plain if t[2] == "expert"]
+    e_numel = sum(_numel(s) for _, s, _ in expert)
+    e_states = optimizer_states(spec.optimizer, expert, state_bits=p.state_bits).value
+    e_weights = sum(round(_numel(s) * p.weight_bits / 8) for _, s, _ in expert) if spec.lora is None else 0
+    experts = (e_weights, e_numel * p.grad_bits // 8, e_numel * p.master_bits // 8 + e_states)
+    return StageStates(weights, trainable, numel * p.grad_bits // 8, master, states, temps, experts)
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    n = 1
+    for x in shape:
+        n *= x
+    return n
+
+
+def _weights(tensors: list[tuple[str, tuple[int, ...], str, int | None]], bits: int) -> Part:
+    by_role: dict[str, int] = {}
+    for _, shape, role, _ in tensors:
+        by_role[role] = by_role.get(role, 0) + round(_numel(shape) * bits / 8)
+    return group("weights", [leaf(role, n) for role, n in by_role.items()])
+
+
+def layer_grads(states: StageStates, layer: int, grad_bits: int) -> dict[str, int]:
+    """Gradient bytes layer ``layer`` produces, by what backward visits first: the MLP's output
+    projection ("down"), the rest of the MLP or MoE ("ff"), attention and norms ("attention")."""
+    out = {"down": 0, "ff": 0, "attention": 0}
+    for name, shape, role, lay in states.trainable:
+        if lay != layer:
+            continue
+        b = round(_numel(shape) * grad_bits / 8)
+        if role in ("mlp", "expert", "shared_expert", "router"):
+            out["ff"] += b
+            out["down"] += b if "ffn_down" in name else 0
+        else:
+            out["attention"] += b
+    return out
+
+
+# --- the step -------------------------------------------------------------------------------
+
+
+def activation_spec(arch: Architecture, spec: TrainSpec) -> act.ActivationSpec:
+    """The micro-batch one GPU runs: s/cp tokens per sequence, split over tp (and SP)."""
+    from .parallel import activation_split
+
+    split = activation_split(spec.par, seq_len=spec.seq)
+    return act.ActivationSpec(batch=spec.micro_batch, seq=split.seq_len, bits=spec.precision.act_bits,
+                              attn=spec.attn, recompute=spec.recompute, dropout=spec.dropout,
+                              kernels=spec.kernels, tp=spec.par.tp, sp=spec.par.sp,
+                              capacity_factor=spec.capacity_factor, lora=spec.lora)
+
+
+def autocast_copies(arch: Architecture, spec: TrainSpec, layer: int) -> int:
+    """amp: autocast casts every matmul weight of the layer to bf16 and the matmul saves the
+    copy for backward, 2 bytes per matrix parameter."""
+    if spec.recipe is not Recipe.AMP or spec.recompute == "full" or spec.lora is not None:
+        return 0  # LoRA's frozen base is stored in the compute dtype (or quantised)
+    if spec.par.shard_level >= 3:
+        return 0  # ZeRO-3/FSDP gather each unit in bf16 and free it; backward gathers it again
+    matrices = (t for t in model_tensors(arch) if t.layer == layer and t.is_matrix)
+    return sum(t.numel for t in matrices) * 2
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """One pipeline stage's model states per GPU and its step moments."""
+
+    stage: int
+    weights: Part
+    gradients: Part
+    optimizer_states: Part
+    host: Part
+    comm: Part
+    moments: list[object]
+    trainable: int
+
+
+def run_stage(arch: Architecture, spec: TrainSpec, stage: int) -> StageResult:
+    """Model states of pipeline stage ``stage`` on one GPU, and the moments of its step."""
+    from .parallel import in_flight_microbatches
+    from .phases import StepInputs, moments
+    from .zero import ModelStates, comm_buffers, per_gpu_model_states
+
+    rank, layers = rank_slice(arch, spec, stage)
+    first, last = stage == 0, stage == spec.par.pp - 1
+    st = stage_states(rank, spec, layers, first=first, last=last)
+    ew, eg, es = st.experts
+    dense = ModelStates(st.weights.value - ew, st.grads - eg, st.master + st.states.value - es)
+    experts = ModelStates(ew, eg, es)
+    w_gpu, g_gpu, s_gpu, host = per_gpu_model_states(dense, expert_states=experts, par=spec.par)
+    if w_gpu.value == st.weights.value:  # unsharded: keep the detailed trees
+        w_gpu = st.weights
+    if s_gpu.value == st.states.value + st.master:
+        s_gpu = group("optimizer_states", [leaf("master weights", st.master), *st.states.parts])
+    frac = g_gpu.value / st.grads if st.grads else 0.0
+    p = spec.precision
+    grad_bits = spec.lora.adapter_bits if spec.lora else p.grad_bits
+    inputs = StepInputs(
+        arch=rank, w=activation_spec(rank, spec), layers=layers, first=first, last=last,
+        in_flight=in_flight_microbatches(spec.par, micro_batches=spec.grad_accum, stage=stage),
+        grads_total=g_gpu.value, grads_kept=p.persistent_grads or spec.grad_accum > 1,
+        head_grads=round(frac * _grads_of(st, ("head", "norm"), None, grad_bits)),
+        embedding_grads=round(frac * _grads_of(st, ("embedding",), None, grad_bits)),
+        layer_grads=lambda i: {k: round(frac * v) for k, v in layer_grads(st, i, grad_bits).items()},
+        step_temporaries=0 if s_gpu.value == 0 else round(st.temporaries * min(1.0, s_gpu.value / max(
+            1, st.states.value + st.master))),
+        autocast_copies=lambda i: autocast_copies(rank, spec, i),
+    )
+    unit = max((sum(_numel(s) for _, s, _, lay in st.trainable if lay == i) for i in layers), default=0)
+    comm = comm_buffers(spec.par, bucket_params=unit, bits=p.weight_bits, reduce_bits=grad_bits,
+                        stage_params=sum(_numel(s) for _, s, _, _ in st.trainable))
+    trainable = sum(_numel(s) for _, s, _, _ in st.trainable)
+    return StageResult(stage, w_gpu, g_gpu, s_gpu, host, comm, moments(inputs), trainable)
+
+
+def _grads_of(st: StageStates, roles: tuple[str, ...], layer: int | None, bits: int) -> int:
+    """Gradient bytes of the non-layer tensors with these roles."""
+    return sum(round(_numel(s) * bits / 8) for _, s, r, lay in st.trainable if lay == layer and r in roles)
+
+
+# --- the report -----------------------------------------------------------------------------
+
+BREAKDOWN = ("weights", "gradients", "optimizer_states", "activations", "comm_buffers", "overhead")
+
+
+@dataclass(frozen=True)
+class TrainReport:
+    """Per-GPU memory at the step's peak: a tree whose parts sum to ``total_bytes``."""
+
+    name: str
+    spec: TrainSpec
+    tree: Part
+    peak_phase: str
+    peak_where: str
+    phases: dict[str, int]  # each phase's own peak, without overhead
+    budget: list[tuple[str, float, int]]
+    parameters: int
+    trainable: int
+    host: Part
+    stage: int
+    notes: tuple[str, ...] = ()
+
+    @property
+    def total_bytes(self) -> int:
+        return self.tree.value
+
+    def part(self, name: str) -> int:
+        node = next((p for p in self.tree.parts if p.name == name), None)
+        return node.value if node else 0
+
+    def error_bars(self) -> dict[str, object]:
+        """Each term's expected error, from the committed validation run (``errorbars.py``)."""
+        from ..errorbars import bars
+
+        return bars("train", BREAKDOWN, attn=self.spec.attn)
+
+    def to_dict(self) -> dict[str, object]:
+        s, par = self.spec, self.spec.par
+        return {
+            "model": self.name, "total_bytes": self.total_bytes, "gpus": par.gpus, "per_gpu": par.gpus > 1,
+            "breakdown": {k: self.part(k) for k in BREAKDOWN}, "peak_phase": self.peak_phase,
+            "peak_moment": self.peak_where, "phases": self.phases, "stage": self.stage,
+            "bytes_per_parameter": [{"line": n, "bytes": b, "parameters": k} for n, b, k in self.budget],
+            "parameters": self.parameters, "trainable_parameters": self.trainable,
+            "host_bytes": self.host.value,
+            "inputs": {"seq": s.seq, "micro_batch": s.micro_batch, "grad_accum": s.grad_accum,
+                       "recipe": s.recipe.value, "optimizer": s.optimizer.value,
+                       "state_bits": s.precision.state_bits, "step_kernel": s.step_kernel.value,
+                       "recompute": s.recompute, "attn": s.attn,
+                       "lora": None if s.lora is None else s.lora.to_dict(),
+                       "parallel": {"dp": par.dp, "tp": par.tp, "sp": par.sp, "pp": par.pp, "vpp": par.vpp,
+                                    "ep": par.ep, "cp": par.cp, "zero": par.zero.value,
+                                    "fsdp": par.fsdp.value, "offload": par.offload.value}},
+            "error_bars": self.error_bars(), "tree": self.tree.to_dict(), "notes": list(self.notes),
+        }
+
+
+def _peak_of(result: StageResult) -> tuple[object, int]:
+    from .phases import peak, total
+
+    m = peak(result.moments)  # type: ignore[arg-type]
+    fixed = result.weights.value + result.optimizer_states.value + result.comm.value
+    return m, fixed + total(m)
+
+
+def estimate_training(arch: Architecture, spec: TrainSpec, *, name: str = "") -> TrainReport:
+    """The per-GPU peak of one steady-state training step (the heaviest pipeline stage)."""
+    from ..params import count_params
+    from .overhead import Overheads, overhead
+    from .phases import total
+
+    spec.check()
+    spec.par.check(arch)
+    if arch.kind != "decoder" or arch.ssm is not None:
+        what = "a state-space model" if arch.ssm else f"an {arch.kind} model"
+        raise ConfigError(f"{arch.name} is {what}: training estimates cover decoder-only transformers")
+    if spec.lora is not None and spec.lora.targets == ("auto",):
+        from .lora import measurement_targets
+
+        spec = replace(spec, lora=replace(spec.lora, targets=measurement_targets(arch)))
+    if spec.lora is not None:
+        spec.lora.check(arch)
+    stages = sorted({0, spec.par.pp - 1})
+    results = [run_stage(arch, spec, r) for r in stages]
+    best = max(results, key=lambda r: _peak_of(r)[1])
+    moment, _ = _peak_of(best)
+    over = overhead(Overheads(gpus=spec.par.gpus).with_overrides(list(spec.overrides)),
+                    activation_bytes=moment.activations.value)  # type: ignore[attr-defined]
+    parts = (best.weights, leaf("gradients", moment.gradients), best.optimizer_states,  # type: ignore[attr-defined]
+             moment.activations, best.comm, over)  # type: ignore[attr-defined]
+    tree = Part("per GPU" if spec.par.gpus > 1 else "total", sum(p.value for p in parts), parts)
+    fixed = best.weights.value + best.optimizer_states.value + best.comm.value
+    phases = {ph: max(fixed + total(m) for m in best.moments if m.phase == ph)  # type: ignore[attr-defined]
+              for ph in ("forward", "backward", "optimizer")}
+    return TrainReport(
+        name or arch.name, spec, tree, moment.phase, moment.where, phases,  # type: ignore[attr-defined]
+        budget_lines(spec, params=count_params(arch).total, trainable=_trainable_all(arch, spec)),
+        count_params(arch).total, best.trainable,
+        best.host, best.stage, _notes(arch, spec))
+
+
+def _trainable_all(arch: Architecture, spec: TrainSpec) -> int:
+    if spec.lora is None:
+        from ..params import count_params
+
+        return count_params(arch).total
+    from .lora import adapter_params
+
+    return adapter_params(arch, spec.lora)
+
+
+def _notes(arch: Architecture, spec: TrainSpec) -> tuple[str, ...]:
+    notes = []
+    if spec.attn == "eager":
+        notes.append("eager attention saves b·a·s² probabilities per layer (fp32 softmax and its cast)")
+    if spec.step_kernel is StepKernel.FOREACH:
+        notes.append("foreach optimizer step: one state-width copy of every parameter at the step")
+    if spec.par.pp > 1:
+        notes.append(f"pipeline: stage {0} holds the most micro-batches in flight; "
+                     "the heaviest stage is reported")
+    if arch.vision is not None:
+        notes.append("the vision tower's weights are counted; its activations (image tokens) are not")
+    if arch.moe and spec.capacity_factor is None:
+        notes.append("MoE dropless routing (every token reaches its top-k experts)")
+    return tuple(notes)

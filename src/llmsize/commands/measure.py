@@ -59,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
                           lora_rank=args.lora_rank, estimate=args.compare, progress=progress)
     progress.finish()
     result = {"model": args.source, "mode": args.mode, **shape, "peak_bytes": c.peak_bytes,
-              "peak_module": c.peak_module, "peak_phase": c.peak_phase, "by_category": c.by_category,
+              "peak_module": c.peak_module, "peak_phase": c.peak_phase,
+              "estimated_phase": c.estimated_phase or None, "by_category": c.by_category,
               "measured": c.measured, "estimate": c.estimate, "errors": c.errors() or None}
     if args.mode == "train":
         result.update(optimizer=args.optimizer, recompute=args.recompute, lora_rank=args.lora_rank)
@@ -96,5 +97,7 @@ def _render(result: dict) -> None:
     phase = f" in phase {result['peak_phase']}" if result.get("peak_phase") else ""
     print(f"peak at {result['peak_module'] or 'the model'}{phase}; MemTracker categories at the peak: "
           + ", ".join(f"{k} {v / GiB:.3f} GiB" for k, v in result["by_category"].items() if v))
+    if result.get("estimated_phase"):
+        print(f"llmsize's estimate puts the peak in phase: {result['estimated_phase']}")
     if total != result["peak_bytes"]:
         print(f"note: the terms sum to {total:,}; the rest of the peak is uncategorised")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from cli_run import cli_json, run
 
-from llmsize.cli import main
 from llmsize.params import count_params
 from llmsize.sources import catalog
 from llmsize.sources.hf_config import from_hf_config
@@ -15,19 +15,8 @@ from llmsize.sources.hf_config import from_hf_config
 GiB = 2**30
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as e:  # argparse's own errors exit
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def infer_json(capsys, *argv: str) -> dict:
-    code, out, err = run(capsys, "infer", *argv, "--json")
-    assert code == 0, err
-    return json.loads(out)
+    return cli_json(capsys, "infer", *argv)
 
 
 def test_llama_8k_kv_is_exactly_one_gib(capsys):

@@ -3,28 +3,14 @@ exit code 2 (no traceback)."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
-
-from llmsize.cli import main
+from cli_run import cli_json, run
 
 GiB = 2**30
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as e:  # argparse's own errors exit
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def train_json(capsys, *argv: str) -> dict:
-    code, out, err = run(capsys, "train", *argv, "--json")
-    assert code == 0, err
-    return json.loads(out)
+    return cli_json(capsys, "train", *argv)
 
 
 def test_json_contract(capsys):

@@ -55,3 +55,18 @@ def group(name: str, parts: Iterable[Part], repeat: int = 1) -> Part:
 def times(part: Part, n: int) -> Part:
     """``n`` identical copies of ``part``, folded into one node (every value multiplied by n)."""
     return Part(part.name, part.value * n, tuple(times(p, n) for p in part.parts), part.repeat * n)
+
+
+class Totalled:
+    """Mixin for a report whose ``tree``'s top-level parts are its named terms (bytes)."""
+
+    tree: Part
+
+    @property
+    def total_bytes(self) -> int:
+        return self.tree.value
+
+    def part(self, name: str) -> int:
+        """The value of the top-level part called ``name`` (0 when the report has none)."""
+        node = next((p for p in self.tree.parts if p.name == name), None)
+        return node.value if node else 0

@@ -4,24 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from ..errors import LlmsizeError
 from ..memory.inference import InferenceReport, InferenceSpec, estimate
-from ..sources.resolve import Resolved, open_source
+from . import open_for
 
 LLAMACPP_DEFAULT_CTX = 4096  # llama.cpp's default -c (common/common.h, n_ctx = 4096)
-
-
-def _source(args: argparse.Namespace) -> Resolved:
-    if not args.source:
-        raise LlmsizeError("infer: give a SOURCE (catalog name, HF id, config.json, checkpoint)")
-    found = open_source(args.source, revision=args.revision)
-    if found.arch is None:
-        raise LlmsizeError(f"{args.source}: no config.json or GGUF metadata to size the model from")
-    for w in found.warnings:
-        print(f"warning: {w}", file=sys.stderr)
-    return found
 
 
 def spec_from(args: argparse.Namespace, context: int) -> InferenceSpec:
@@ -39,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.method == "seed":
         return _seed(args)
-    found = _source(args)
+    found = open_for(args, "infer")
     arch = found.arch
     default = LLAMACPP_DEFAULT_CTX if args.engine == "llamacpp" else arch.max_position
     spec = spec_from(args, args.ctx_size or default)
@@ -61,7 +48,7 @@ def _seed(args: argparse.Namespace) -> int:
     given = tuple(k for k in ("params", "activations", "input_data") if getattr(args, k) is not None)
     report: InferenceReport | None = None
     if len(given) < 3 or args.source:
-        found = _source(args)
+        found = open_for(args, "infer")
         spec = spec_from(args, args.ctx_size or found.arch.max_position)
         report = estimate(found.arch, spec, name=args.source, checkpoint=None, config=found.config)
     params = args.params or report.extra["parameters"]

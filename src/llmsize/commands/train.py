@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from ..errors import LlmsizeError
 
@@ -105,15 +104,9 @@ def spec_from(args: argparse.Namespace, config: dict[str, object] | None, max_po
 def run(args: argparse.Namespace) -> int:
     from .. import render
     from ..memory.training import estimate_training
-    from ..sources.resolve import open_source
+    from . import open_for
 
-    if not args.source:
-        raise LlmsizeError("train: give a SOURCE (catalog name, HF id, config.json, model directory)")
-    found = open_source(args.source, revision=args.revision)
-    if found.arch is None:
-        raise LlmsizeError(f"{args.source}: no config.json or GGUF metadata to size the model from")
-    for w in found.warnings:
-        print(f"warning: {w}", file=sys.stderr)
+    found = open_for(args, "train")
     spec = spec_from(args, found.config, found.arch.max_position)
     report = estimate_training(found.arch, spec, name=args.source)
     if args.json:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from ..arch import Architecture
 from ..errors import ConfigError
 from ..sources.checkpoint import Checkpoint
-from ..tree import Part, group, leaf
+from ..tree import Part, Totalled, group, leaf
 from .kvcache import KVRequest, kv_cache
 from .overhead import Overheads, overhead
 from .prefill import Prefill, workspace
@@ -77,7 +77,7 @@ class InferenceSpec:
 
 
 @dataclass(frozen=True)
-class InferenceReport:
+class InferenceReport(Totalled):
     """Per-GPU memory as a tree whose four parts sum to ``total_bytes``."""
 
     name: str
@@ -87,14 +87,6 @@ class InferenceReport:
     weights_all_gpus: int
     notes: tuple[str, ...] = ()
     extra: dict[str, object] = field(default_factory=dict)
-
-    @property
-    def total_bytes(self) -> int:
-        return self.tree.value
-
-    def part(self, name: str) -> int:
-        node = next((p for p in self.tree.parts if p.name == name), None)
-        return node.value if node else 0
 
     def error_bars(self) -> dict[str, object]:
         from ..errorbars import bars

@@ -36,7 +36,7 @@ from ..arch import Architecture
 from ..enums import Documented
 from ..errors import ConfigError
 from ..tensors import model_tensors
-from ..tree import Part, group, leaf
+from ..tree import Part, Totalled, group, leaf
 from . import activations as act
 from .optimizers import Optimizer, StepKernel, hf_parameters, optimizer_states, step_temporaries
 from .parallel import ParallelSpec
@@ -350,7 +350,7 @@ BREAKDOWN = ("weights", "gradients", "optimizer_states", "activations", "comm_bu
 
 
 @dataclass(frozen=True)
-class TrainReport:
+class TrainReport(Totalled):
     """Per-GPU memory at the step's peak: a tree whose parts sum to ``total_bytes``."""
 
     name: str
@@ -365,14 +365,6 @@ class TrainReport:
     host: Part
     stage: int
     notes: tuple[str, ...] = ()
-
-    @property
-    def total_bytes(self) -> int:
-        return self.tree.value
-
-    def part(self, name: str) -> int:
-        node = next((p for p in self.tree.parts if p.name == name), None)
-        return node.value if node else 0
 
     def error_bars(self) -> dict[str, object]:
         """Each term's expected error, from the committed validation run (``errorbars.py``)."""

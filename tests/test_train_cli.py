@@ -71,3 +71,15 @@ def test_bad_input_is_one_line_exit_2(capsys, argv, message):
     assert code == 2
     assert message in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_megatron_reduces_in_its_main_grad_buffer(capsys):
+    """Megatron's distributed optimizer reduce-scatters from the persistent main-grad buffer (the
+    gradients line); DeepSpeed ZeRO-1 keeps a reduce bucket of reduce_bucket_size = 5e8 elements
+    (DeepSpeed's documented default), here in the 16-bit gradient dtype."""
+    megatron = train_json(capsys, "llama-3.1-8b", "--seq", "1024", "--recipe", "megatron", "--zero", "1",
+                          "--dp", "8")
+    deepspeed = train_json(capsys, "llama-3.1-8b", "--seq", "1024", "--recipe", "deepspeed", "--zero", "1",
+                           "--dp", "8")
+    assert megatron["breakdown"]["comm_buffers"] == 0
+    assert deepspeed["breakdown"]["comm_buffers"] >= 500_000_000 * 2

@@ -40,6 +40,7 @@ from ..tree import Part, Totalled, group, leaf
 from . import activations as act
 from .optimizers import Optimizer, StepKernel, hf_parameters, optimizer_states, step_temporaries
 from .parallel import ParallelSpec
+from .zero import Buckets
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -334,9 +335,18 @@ def run_stage(arch: Architecture, spec: TrainSpec, stage: int) -> StageResult:
     )
     unit = max((sum(_numel(s) for _, s, _, lay in st.trainable if lay == i) for i in layers), default=0)
     comm = comm_buffers(spec.par, bucket_params=unit, bits=p.weight_bits, reduce_bits=grad_bits,
-                        stage_params=sum(_numel(s) for _, s, _, _ in st.trainable))
+                        stage_params=sum(_numel(s) for _, s, _, _ in st.trainable), buckets=_buckets(spec))
     trainable = sum(_numel(s) for _, s, _, _ in st.trainable)
     return StageResult(stage, w_gpu, g_gpu, s_gpu, host, comm, moments(inputs), trainable)
+
+
+def _buckets(spec: TrainSpec) -> Buckets:
+    """Megatron-LM reduces (and its distributed optimizer reduce-scatters) in place, in the
+    contiguous main-grad buffer that is already the gradients line (``megatron/core/distributed/
+    param_and_grad_buffer.py``): no separate bucket. DeepSpeed and DDP keep theirs."""
+    if spec.recipe is Recipe.MEGATRON:
+        return Buckets(reduce_bucket_size=0, ddp_gradient_as_bucket_view=True)
+    return Buckets()
 
 
 def _grads_of(st: StageStates, roles: tuple[str, ...], layer: int | None, bits: int) -> int:

@@ -23,10 +23,9 @@ KV cache, per layer and stream (``llama_kv_cache``: one 3-D tensor ``[n_embd_gqa
     SWA cells  = min(cells, pad₂₅₆(n_swa · (n_seq if unified else 1) + n_ubatch))   (iSWA cache)
     MLA        = one K row of d_c + d^R_h per token, no V (DeepSeek-V2 latent, "V-less" cache)
 
-Compute buffer (``llamacpp_compute.py``): ggml-alloc reuses memory as tensors die, so the buffer is
-the peak of live
-tensors over the prompt-processing graph of ``n_tokens = min(n_ctx, n_ubatch)`` tokens with every
-token an output. Three places compete (F32 = 4 bytes, T = n_tokens, d = d_model)::
+Compute buffer (``llamacpp_compute.py``): ggml-alloc reuses memory as tensors die, so the buffer
+is the peak of live tensors over the prompt-processing graph of ``n_tokens = min(n_ctx, n_ubatch)``
+tokens with every token an output. Three places compete (F32 = 4 bytes, T = n_tokens, d = d_model)::
 
     attention  KQ scores n_kv·T·a (F32, only without flash attention) + KQ masks
                + 2·d·T + 2·a·d_h·T hidden states

@@ -155,26 +155,18 @@ def stage_arch(arch: Architecture, layers: range) -> Architecture:
 
 def weights_tree(arch: Architecture, spec: InferenceSpec, layers: range | None = None) -> Part:
     """Weights of one GPU: the format's bytes for this rank's slice and this stage's layers."""
-    from ..dtypes import layer_bytes, parse_format, weights_bytes
+    from ..dtypes import layer_bytes, non_layer_bytes, parse_format, weights_bytes
 
     fmt = parse_format(spec.quant or spec.dtype)
     base = spec.dtype if spec.dtype in FLOAT_KV else "bf16"
-    full = weights_bytes(arch, fmt, base=base)
     if layers is None or len(layers) == arch.n_layers:
-        return full
-    per_layer = layer_bytes(arch, fmt, base=base)
-    in_stage = sum(per_layer[i] for i in layers)
-    rest = full.value - sum(per_layer)
+        return weights_bytes(arch, fmt, base=base)
+    in_stage = sum(layer_bytes(arch, fmt, base=base)[i] for i in layers)
+    edges = non_layer_bytes(arch, fmt, base=base)
     first, last = layers.start == 0, layers.stop == arch.n_layers
-    edge = _edge_bytes(full, first=first, last=last) if rest else 0
     return group("weights", [leaf(f"layers {layers.start}–{layers.stop - 1}", in_stage),
-                             leaf("embeddings" if first else "head", edge)])
-
-
-def _edge_bytes(full: Part, *, first: bool, last: bool) -> int:
-    """Bytes outside the decoder layers that a first or last pipeline stage holds."""
-    names = (("embeddings",) if first else ()) + (("final_norm", "head") if last else ())
-    return sum(p.value for p in full.parts if p.name in names)
+                             leaf("embeddings", edges.input_bytes if first else 0),
+                             leaf("final norm and head", edges.output_bytes if last else 0)])
 
 
 # --- the hf profile -------------------------------------------------------------------------

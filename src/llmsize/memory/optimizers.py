@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from ..arch import Architecture
 
 
-
 class Optimizer(Documented):
     """What the optimizer keeps per parameter between steps."""
 

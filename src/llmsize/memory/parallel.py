@@ -47,7 +47,6 @@ if TYPE_CHECKING:
     Recompute = Literal["none", "selective", "full"]
 
 
-
 class ZeroStage(Documented):
     """ZeRO-DP stage (Rajbhandari et al. 2019, §5 and Figure 1): which model states are sharded
     over the data-parallel group. DeepSpeed's ``zero_optimization.stage``."""

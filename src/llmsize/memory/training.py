@@ -47,7 +47,6 @@ if TYPE_CHECKING:
     from .lora import LoraSpec
 
 
-
 class Recipe(Documented):
     """Which copies of the weights and gradients a precision recipe keeps, and in what width."""
 

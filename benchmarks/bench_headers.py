@@ -20,9 +20,9 @@ import tempfile
 import time
 from collections.abc import Iterator
 
+from llmsize.formats.stored import quantization_of, weights_report
 from llmsize.sources.gguf import read_gguf
 from llmsize.sources.safetensors import read_safetensors
-from llmsize.weights import quantization_of, weights_report
 
 LAYERS, D, FF, V = 80, 8192, 28672, 128256
 SHARDS = 100

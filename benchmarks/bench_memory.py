@@ -14,11 +14,11 @@ import statistics
 import time
 from functools import partial
 
+from llmsize.inference.estimate import InferenceSpec, estimate
 from llmsize.measure.harness import scaled_config
-from llmsize.memory.inference import InferenceSpec, estimate
-from llmsize.memory.training import TrainSpec, estimate_training
 from llmsize.sources.catalog import lookup
 from llmsize.sources.hf_config import from_hf_config
+from llmsize.training.estimate import TrainSpec, estimate_training
 
 MODELS = ["llama-3.1-8b", "qwen3-30b-a3b", "deepseek-v2-lite", "gemma-3-1b"]
 LAYERS = 4

@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 
 from llmsize.arch import Architecture
-from llmsize.memory import activations as act
-from llmsize.memory.activations import ActivationSpec, Dropout, korthikanti_table2, paper_layer
-from llmsize.memory.parallel import korthikanti_layer_bytes
 from llmsize.sources import catalog
 from llmsize.sources.hf_config import from_hf_config
+from llmsize.training import activations as act
+from llmsize.training.activations import ActivationSpec, Dropout, korthikanti_table2, paper_layer
+from llmsize.training.parallel import korthikanti_layer_bytes
 
 ROWS = [(1, False, "none"), (2, False, "none"), (8, False, "none"), (4, True, "none"), (8, True, "none"),
         (4, False, "selective"), (4, True, "selective"), (1, False, "selective"), (1, False, "full"),

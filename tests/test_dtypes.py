@@ -8,12 +8,12 @@ import glob
 import pytest
 
 from llmsize.arch import Architecture, MoE
-from llmsize.dtypes import GGML_TYPES, gguf_tensor_types, parse_format
 from llmsize.errors import ConfigError
+from llmsize.formats.dtypes import GGML_TYPES, gguf_tensor_types, parse_format
+from llmsize.formats.tensors import layer_bytes, model_tensors, non_layer_bytes, tensor_bytes, weights_bytes
 from llmsize.params import count_params
 from llmsize.sources import catalog
 from llmsize.sources.hf_config import from_hf_config
-from llmsize.tensors import layer_bytes, model_tensors, non_layer_bytes, tensor_bytes, weights_bytes
 from llmsize.units import GB, GiB
 
 gguf = pytest.importorskip("gguf")

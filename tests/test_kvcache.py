@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmsize.memory.kvcache import KVRequest, kv_bytes_per_token, kv_cache, row_bytes
+from llmsize.inference.kvcache import KVRequest, kv_bytes_per_token, kv_cache, row_bytes
 from llmsize.sources import catalog
 from llmsize.sources.hf_config import from_hf_config
 

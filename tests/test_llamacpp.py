@@ -17,7 +17,7 @@ import pytest
 
 from llmsize.arch import Architecture
 from llmsize.errors import CheckpointError, ConfigError
-from llmsize.memory.llamacpp import (
+from llmsize.inference.llamacpp import (
     LlamaCppConfig,
     LlamaCppWeights,
     device_bytes,
@@ -388,7 +388,7 @@ def test_weights_from_gguf_needs_blocks(tmp_path) -> None:
 
 
 def test_core_imports_no_numpy_torch_or_gguf() -> None:
-    code = ("import sys, llmsize.memory.llamacpp; "
+    code = ("import sys, llmsize.inference.llamacpp; "
             "print([m for m in ('numpy', 'torch', 'gguf') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -24,7 +24,8 @@ import pytest
 
 from llmsize.arch import Architecture, MoE
 from llmsize.errors import ConfigError
-from llmsize.memory.parallel import (
+from llmsize.params import embedding_part, layer_part
+from llmsize.training.parallel import (
     ActivationSplit,
     FsdpStrategy,
     Offload,
@@ -35,8 +36,7 @@ from llmsize.memory.parallel import (
     korthikanti_layer_bytes,
     stage_layers,
 )
-from llmsize.memory.zero import Buckets, ModelStates, comm_buffers, per_gpu_model_states
-from llmsize.params import embedding_part, layer_part
+from llmsize.training.zero import Buckets, ModelStates, comm_buffers, per_gpu_model_states
 from llmsize.tree import Part
 
 GB = 10**9

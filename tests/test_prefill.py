@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmsize.memory.inference import InferenceSpec, estimate_hf
+from llmsize.inference.estimate import InferenceSpec, estimate_hf
 from llmsize.sources import catalog
 from llmsize.sources.hf_config import from_hf_config
 

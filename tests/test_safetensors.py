@@ -21,8 +21,8 @@ st_torch = pytest.importorskip("safetensors.torch")
 from hf_truth import hf_counts, hf_model  # noqa: E402
 
 from llmsize.errors import CheckpointError  # noqa: E402
+from llmsize.formats.stored import cross_check, quantization_of, weights_report  # noqa: E402
 from llmsize.sources.safetensors import read_safetensors  # noqa: E402
-from llmsize.weights import cross_check, quantization_of, weights_report  # noqa: E402
 
 CONFIG = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 64,
           "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,

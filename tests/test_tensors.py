@@ -9,10 +9,10 @@ from collections import Counter
 import pytest
 from hf_truth import hf_model
 
+from llmsize.formats.tensors import ROLES, model_tensors
 from llmsize.params import count_params
 from llmsize.sources import catalog
 from llmsize.sources.hf_config import from_hf_config
-from llmsize.tensors import ROLES, model_tensors
 
 ENTRIES = catalog.entries()
 

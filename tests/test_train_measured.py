@@ -27,12 +27,12 @@ import multiprocessing
 
 import pytest
 
-from llmsize.memory import activations as act
-from llmsize.memory.lora import LoraSpec
-from llmsize.memory.optimizers import Optimizer, StepKernel
-from llmsize.memory.training import Recipe, TrainSpec, estimate_training
 from llmsize.sources import catalog
 from llmsize.sources.hf_config import from_hf_config
+from llmsize.training import activations as act
+from llmsize.training.estimate import Recipe, TrainSpec, estimate_training
+from llmsize.training.lora import LoraSpec
+from llmsize.training.optimizers import Optimizer, StepKernel
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")

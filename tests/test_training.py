@@ -9,8 +9,12 @@ import pytest
 
 from llmsize.arch import Architecture
 from llmsize.errors import ConfigError
-from llmsize.memory.lora import LoraSpec, adapter_params, adapter_tensors, parse_targets
-from llmsize.memory.optimizers import (
+from llmsize.params import count_params
+from llmsize.sources import catalog
+from llmsize.sources.hf_config import from_hf_config
+from llmsize.training.estimate import Recipe, TrainSpec, budget_lines, estimate_training
+from llmsize.training.lora import LoraSpec, adapter_params, adapter_tensors, parse_targets
+from llmsize.training.optimizers import (
     BNB_BLOCK,
     Optimizer,
     StepKernel,
@@ -19,11 +23,7 @@ from llmsize.memory.optimizers import (
     step_temporaries,
     tensor_state_bytes,
 )
-from llmsize.memory.parallel import ParallelSpec, ZeroStage
-from llmsize.memory.training import Recipe, TrainSpec, budget_lines, estimate_training
-from llmsize.params import count_params
-from llmsize.sources import catalog
-from llmsize.sources.hf_config import from_hf_config
+from llmsize.training.parallel import ParallelSpec, ZeroStage
 from llmsize.tree import Part
 
 

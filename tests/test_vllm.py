@@ -18,7 +18,7 @@ import pytest
 
 from llmsize.arch import Architecture, MoE
 from llmsize.errors import ConfigError
-from llmsize.memory.vllm import (
+from llmsize.inference.vllm import (
     CUDAGRAPH_BYTES,
     VllmConfig,
     kv_layout,

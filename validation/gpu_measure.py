@@ -61,13 +61,13 @@ def estimate(case: Case) -> tuple[int, int]:
 
     arch = from_hf_config(scaled_config(dict(catalog.lookup(case.model).config), case.layers), case.model)[0]
     if case.mode == "infer":
-        from llmsize.memory.inference import InferenceSpec
-        from llmsize.memory.inference import estimate as run
+        from llmsize.inference.estimate import InferenceSpec
+        from llmsize.inference.estimate import estimate as run
 
         r = run(arch, InferenceSpec(case.seq, case.batch, attn=case.attn), name=case.model)
         return r.total_bytes - r.part("overhead"), r.total_bytes
-    from llmsize.memory.activations import CUDA
-    from llmsize.memory.training import TrainSpec, estimate_training
+    from llmsize.training.activations import CUDA
+    from llmsize.training.estimate import TrainSpec, estimate_training
 
     cfg = dict(catalog.lookup(case.model).config)
     spec = TrainSpec.for_measurement(seq=case.seq, micro_batch=case.batch, dtype="bf16", attn=case.attn,

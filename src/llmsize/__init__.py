@@ -20,15 +20,16 @@ _EXPORTS = {
     "SeedReport": "seed", "seed_count": "seed", "seed_from_params": "seed",
     "from_hf_config": "sources.hf_config", "supported_model_types": "sources.hf_config",
     "resolve": "sources.resolve",
-    "InferenceSpec": "memory.inference", "InferenceReport": "memory.inference",
-    "TrainSpec": "memory.training", "TrainReport": "memory.training", "estimate_training": "memory.training",
-    "Recipe": "memory.training", "Optimizer": "memory.optimizers", "LoraSpec": "memory.lora",
-    "ParallelSpec": "memory.parallel", "ZeroStage": "memory.parallel", "FsdpStrategy": "memory.parallel",
-    "Offload": "memory.parallel", "KVRequest": "memory.kvcache", "kv_cache": "memory.kvcache",
-    "WeightFormat": "dtypes", "parse_format": "dtypes",
-    "weights_bytes": "tensors", "model_tensors": "tensors",
+    "InferenceSpec": "inference.estimate", "InferenceReport": "inference.estimate",
+    "TrainSpec": "training.estimate", "TrainReport": "training.estimate",
+    "estimate_training": "training.estimate",
+    "Recipe": "training.estimate", "Optimizer": "training.optimizers", "LoraSpec": "training.lora",
+    "ParallelSpec": "training.parallel", "ZeroStage": "training.parallel", "FsdpStrategy": "training.parallel",
+    "Offload": "training.parallel", "KVRequest": "inference.kvcache", "kv_cache": "inference.kvcache",
+    "WeightFormat": "formats.dtypes", "parse_format": "formats.dtypes",
+    "weights_bytes": "formats.tensors", "model_tensors": "formats.tensors",
 }
-_RENAMED = {"estimate_inference": ("memory.inference", "estimate")}
+_RENAMED = {"estimate_inference": ("inference.estimate", "estimate")}
 __all__ = sorted([*_EXPORTS, *_RENAMED])
 
 

@@ -251,9 +251,9 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     from . import render
+    from .formats.stored import Quantization, cross_check, quantization_of, weights_report
     from .params import count_params
     from .sources.resolve import open_source
-    from .weights import Quantization, cross_check, quantization_of, weights_report
 
     found = open_source(args.source, revision=args.revision)
     if found.checkpoint is None:

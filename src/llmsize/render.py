@@ -16,9 +16,9 @@ from .units import GiB, MiB, fmt_short
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .memory.inference import InferenceReport
+    from .formats.stored import CrossCheck, WeightsReport
+    from .inference.estimate import InferenceReport
     from .sources.catalog import CatalogEntry
-    from .weights import CrossCheck, WeightsReport
 
 
 def table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]], *, right: set[int]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..memory.inference import InferenceReport, InferenceSpec, estimate
+from ..inference.estimate import InferenceReport, InferenceSpec, estimate
 from . import open_for
 
 LLAMACPP_DEFAULT_CTX = 4096  # llama.cpp's default -c (common/common.h, n_ctx = 4096)

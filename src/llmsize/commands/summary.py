@@ -21,9 +21,9 @@ PRECISIONS = (  # (weight format, KV dtype, label)
 
 
 def rows(arch: object, context: int) -> list[dict[str, object]]:
-    from ..dtypes import parse_format
-    from ..memory.kvcache import KVRequest, kv_cache
-    from ..tensors import weights_bytes
+    from ..formats.dtypes import parse_format
+    from ..formats.tensors import weights_bytes
+    from ..inference.kvcache import KVRequest, kv_cache
 
     out = []
     for fmt, kv_dtype, label in PRECISIONS:

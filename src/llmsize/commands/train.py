@@ -11,7 +11,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from ..memory.training import TrainSpec
+    from ..training.estimate import TrainSpec
 
 DEFAULT_SEQ = 4096  # capped at the model's context
 QLORA_RANK, LORA_RANK = 64, 8  # QLoRA (Dettmers et al. 2023 §4: r = 64 on all linears); peft's default r
@@ -65,7 +65,7 @@ def add_parser(sub: Any) -> None:
 
 
 def _parallel(args: argparse.Namespace) -> Any:
-    from ..memory.parallel import FsdpStrategy, Offload, ParallelSpec, ZeroStage
+    from ..training.parallel import FsdpStrategy, Offload, ParallelSpec, ZeroStage
 
     return ParallelSpec(dp=args.dp, tp=args.tp, sp=args.sp, pp=args.pp, vpp=args.vpp, ep=args.ep, cp=args.cp,
                         zero=ZeroStage(args.zero), fsdp=FsdpStrategy(FSDP[args.fsdp]),
@@ -73,7 +73,7 @@ def _parallel(args: argparse.Namespace) -> Any:
 
 
 def _lora(args: argparse.Namespace) -> Any:
-    from ..memory.lora import LoraSpec, parse_targets
+    from ..training.lora import LoraSpec, parse_targets
 
     if not (args.lora_rank or args.qlora):
         if args.lora_targets:
@@ -86,9 +86,9 @@ def _lora(args: argparse.Namespace) -> Any:
 
 
 def spec_from(args: argparse.Namespace, config: dict[str, object] | None, max_position: int) -> TrainSpec:
-    from ..memory.activations import Dropout, dropout_from_config
-    from ..memory.optimizers import Optimizer, StepKernel
-    from ..memory.training import Recipe, TrainSpec
+    from ..training.activations import Dropout, dropout_from_config
+    from ..training.estimate import Recipe, TrainSpec
+    from ..training.optimizers import Optimizer, StepKernel
 
     return TrainSpec(
         seq=args.seq or min(DEFAULT_SEQ, max_position), micro_batch=args.micro_batch,
@@ -103,7 +103,7 @@ def spec_from(args: argparse.Namespace, config: dict[str, object] | None, max_po
 
 def run(args: argparse.Namespace) -> int:
     from .. import render
-    from ..memory.training import estimate_training
+    from ..training.estimate import estimate_training
     from . import open_for
 
     found = open_for(args, "train")

@@ -65,8 +65,8 @@ def compare_infer(cfg: dict[str, Any], name: str, *, batch: int, seq: int, dtype
                 "activations": m.activation_bytes}
     guess = None
     if estimate:
-        from ..memory.inference import InferenceSpec
-        from ..memory.inference import estimate as run
+        from ..inference.estimate import InferenceSpec
+        from ..inference.estimate import estimate as run
 
         context = seq + 1 if enc else seq
         spec = InferenceSpec(context, batch, new_tokens=1 if enc else 0, dtype=dtype, attn=attn)
@@ -88,7 +88,7 @@ def compare_train(cfg: dict[str, Any], name: str, *, batch: int, seq: int, dtype
     measured = m.terms()
     guess, phase = None, ""
     if estimate:
-        from ..memory.training import TrainSpec, estimate_training
+        from ..training.estimate import TrainSpec, estimate_training
 
         spec = TrainSpec.for_measurement(seq=seq, micro_batch=batch, dtype=dtype, attn=attn,
                                          optimizer=optimizer, recompute=recompute, lora_rank=lora_rank,

@@ -171,8 +171,8 @@ def measure_train(
 
 def _peft_targets(cfg: dict[str, Any], name: str, layers: int | None) -> tuple[str, ...]:
     """peft's names for ``measurement_targets`` of this config's architecture."""
-    from ..memory.lora import measurement_targets
     from ..sources.hf_config import from_hf_config
+    from ..training.lora import measurement_targets
 
     targets = measurement_targets(from_hf_config(scaled_config(cfg, layers), name)[0])
     return tuple(t if t == "all-linear" else f"{t}_proj" for t in targets)

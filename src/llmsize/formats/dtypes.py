@@ -58,7 +58,7 @@ import re
 from dataclasses import dataclass, field
 from math import prod
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 TYPE_CHECKING = False  # typing costs ~13 ms at start-up; annotations are strings anyway
 if TYPE_CHECKING:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from ..arch import Architecture
 from ..errors import ConfigError
-from ..tensors import TensorSpec, model_tensors
+from ..formats.tensors import TensorSpec, model_tensors
 from ..tree import Part, group, leaf
 
 TYPE_CHECKING = False
@@ -150,7 +150,7 @@ def adapter_parameters(arch: Architecture, lora: LoraSpec, stage: list[Param]) -
 def frozen_weights(arch: Architecture, lora: LoraSpec, stage: list[Param], *, weight_bits: int) -> Part:
     """The stage's frozen base in ``lora.base`` (QLoRA: nf4-dq packs the layers' linears, the
     rest stays in the compute dtype) plus its adapters at ``adapter_bits``."""
-    from ..dtypes import parse_format, tensor_bytes_in
+    from ..formats.dtypes import parse_format, tensor_bytes_in
 
     fmt, base = parse_format(lora.base), "bf16" if weight_bits == 16 else "fp32"
     by_name = {t.name: t for t in model_tensors(arch)}

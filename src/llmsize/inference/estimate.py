@@ -155,7 +155,7 @@ def stage_arch(arch: Architecture, layers: range) -> Architecture:
 
 def weights_tree(arch: Architecture, spec: InferenceSpec, layers: range | None = None) -> Part:
     """Weights of one GPU: the format's bytes for this rank's slice and this stage's layers."""
-    from ..dtypes import layer_bytes, non_layer_bytes, parse_format, weights_bytes
+    from ..formats.dtypes import layer_bytes, non_layer_bytes, parse_format, weights_bytes
 
     fmt = parse_format(spec.quant or spec.dtype)
     base = spec.dtype if spec.dtype in FLOAT_KV else "bf16"
@@ -192,7 +192,7 @@ def estimate(arch: Architecture, spec: InferenceSpec, *, name: str = "", checkpo
 
 def _stored_weights(checkpoint: Checkpoint, config: dict[str, object] | None) -> Part:
     """The checkpoint's stored bytes by module (quantization scales included)."""
-    from ..weights import Quantization, quantization_of, weights_report
+    from ..formats.stored import Quantization, quantization_of, weights_report
 
     quant = Quantization("gguf") if checkpoint.format == "gguf" else quantization_of(config)
     tree = weights_report(checkpoint, quant).stored

@@ -26,7 +26,7 @@ from __future__ import annotations
 from math import prod
 
 from ..enums import Documented
-from ..tensors import TensorSpec, model_tensors
+from ..formats.tensors import TensorSpec, model_tensors
 from ..tree import Part, group, leaf
 
 TYPE_CHECKING = False

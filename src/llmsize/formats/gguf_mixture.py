@@ -15,14 +15,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..errors import ConfigError
 from .dtypes import FILE_TYPES, GGML_TYPES, NEEDS_IMATRIX, PRECISION_ALIASES, WeightFormat, fallback_type
-from .errors import ConfigError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from .arch import Architecture
+    from ..arch import Architecture
     from .tensors import TensorSpec
 
 

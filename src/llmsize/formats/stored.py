@@ -24,10 +24,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .arch import Architecture
-from .sources.checkpoint import Checkpoint, TensorInfo
-from .sources.safetensors import DTYPE_BITS
-from .tree import Part, group, leaf
+from ..arch import Architecture
+from ..sources.checkpoint import Checkpoint, TensorInfo
+from ..sources.safetensors import DTYPE_BITS
+from ..tree import Part, group, leaf
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

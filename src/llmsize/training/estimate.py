@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from ..arch import Architecture
 from ..enums import Documented
 from ..errors import ConfigError
-from ..tensors import model_tensors
+from ..formats.tensors import model_tensors
 from ..tree import Part, Totalled, group, leaf
 from . import activations as act
 from .optimizers import Optimizer, StepKernel, hf_parameters, optimizer_states, step_temporaries
@@ -143,7 +143,7 @@ def budget_lines(spec: TrainSpec, *, params: int, trainable: int) -> list[tuple[
     LoRA: the frozen base at its format's nominal width, then the adapters' own lines."""
     p, lines = spec.precision, []
     if spec.lora is not None:
-        from ..dtypes import parse_format
+        from ..formats.dtypes import parse_format
 
         base = parse_format(spec.lora.base)
         lines.append((f"frozen base weights ({base.name}, nominal)", (base.bits or 16) / 8,
@@ -166,7 +166,7 @@ def budget_lines(spec: TrainSpec, *, params: int, trainable: int) -> list[tuple[
 
 def rank_slice(arch: Architecture, spec: TrainSpec, stage: int) -> tuple[Architecture, range]:
     """The tensor-parallel rank's architecture and the layers of pipeline stage ``stage``."""
-    from .inference import rank_arch
+    from ..inference.estimate import rank_arch
     from .parallel import stage_layers
 
     return rank_arch(arch, spec.par.tp), stage_layers(arch.n_layers, spec.par.pp)[stage]
@@ -412,8 +412,8 @@ def _peak_of(result: StageResult) -> tuple[object, int]:
 
 def estimate_training(arch: Architecture, spec: TrainSpec, *, name: str = "") -> TrainReport:
     """The per-GPU peak of one steady-state training step (the heaviest pipeline stage)."""
+    from ..inference.overhead import Overheads, overhead
     from ..params import count_params
-    from .overhead import Overheads, overhead
     from .phases import total
 
     spec.check()

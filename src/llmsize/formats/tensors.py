@@ -40,14 +40,14 @@ import functools
 from dataclasses import dataclass
 from math import prod
 
+from ..params import rename
+from ..tree import Part, group, leaf, times
 from .dtypes import WeightFormat, parse_format, precision_bits, tensor_bytes_in
 from .gguf_mixture import gguf_tensor_types
-from .params import rename
-from .tree import Part, group, leaf, times
 
 TYPE_CHECKING = False  # typing costs ~13 ms at start-up; annotations are strings anyway
 if TYPE_CHECKING:
-    from .arch import MLA, SSM, Architecture, MoE, VisionTower
+    from ..arch import MLA, SSM, Architecture, MoE, VisionTower
 
 ROLES = ("embedding", "position", "attention", "mlp", "expert", "shared_expert", "router", "norm",
          "head", "ssm", "vision", "other")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from ..arch import Architecture
 from ..tree import Part, group, leaf
 from ..units import GiB
-from .inference import InferenceReport, InferenceSpec, weights_tree
+from .estimate import InferenceReport, InferenceSpec, weights_tree
 from .overhead import Overheads, overhead
 
 TYPE_CHECKING = False
@@ -61,7 +61,7 @@ def estimate_vllm(arch: Architecture, spec: InferenceSpec, *, name: str = "", st
 
 def llamacpp_weights(arch: Architecture, spec: InferenceSpec, checkpoint: Checkpoint | None):
     """Bytes per block, input and output layer: the GGUF's own, or the format's estimate."""
-    from ..dtypes import layer_bytes, non_layer_bytes, parse_format
+    from ..formats.dtypes import layer_bytes, non_layer_bytes, parse_format
     from .llamacpp import LlamaCppWeights, weights_from_gguf
 
     if checkpoint is not None and checkpoint.format == "gguf" and not spec.quant:

@@ -1,1 +1,0 @@
-"""Memory estimates: the KV cache, the prefill workspace, named overheads and engine profiles."""

@@ -4,7 +4,7 @@ Public API (imported on first use, so that ``llmsize`` on the command line start
 
     from llmsize import Architecture, count_params, from_hf_config, resolve, seed_count
     from llmsize import InferenceSpec, estimate_inference, TrainSpec, estimate_training
-    from llmsize import parse_format, weights_bytes, kv_cache, KVRequest, ParallelSpec
+    from llmsize import parse_format, weights_bytes, kv_cache, KVRequest, Layout
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ _EXPORTS = {
     "TrainSpec": "training.estimate", "TrainReport": "training.estimate",
     "estimate_training": "training.estimate",
     "Recipe": "training.estimate", "Optimizer": "training.optimizers", "LoraSpec": "training.lora",
-    "ParallelSpec": "training.parallel", "ZeroStage": "training.parallel", "FsdpStrategy": "training.parallel",
-    "Offload": "training.parallel", "KVRequest": "inference.kvcache", "kv_cache": "inference.kvcache",
+    "Layout": "layout", "ZeroStage": "layout", "FsdpStrategy": "layout", "Offload": "layout", "KVRequest": "inference.kvcache", "kv_cache": "inference.kvcache",
     "WeightFormat": "formats.dtypes", "parse_format": "formats.dtypes",
     "weights_bytes": "formats.tensors", "model_tensors": "formats.tensors",
 }

@@ -11,6 +11,8 @@ import sys
 from collections.abc import Sequence
 
 from .errors import LlmsizeError
+from .options import arg_positive_int as _positive_int
+from .options import arg_size as _size
 
 TYPE_CHECKING = False  # typing costs ~13 ms at start-up; annotations are strings anyway
 if TYPE_CHECKING:
@@ -24,16 +26,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text.replace("_", "").replace(",", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
-    return value
 
 
 def _add_arch_flags(p: argparse.ArgumentParser) -> None:
@@ -92,15 +84,6 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("filter", nargs="?", default="", help="substring of name, HF id or model_type")
     c.add_argument("--json", action="store_true")
     return parser
-
-
-def _size(text: str) -> int:
-    from .units import parse_bytes
-
-    try:
-        return parse_bytes(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _add_infer(sub: Any) -> None:

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from ..inference.estimate import InferenceReport, InferenceSpec, estimate
+from ..layout import Layout
 from . import open_for
 
 LLAMACPP_DEFAULT_CTX = 4096  # llama.cpp's default -c (common/common.h, n_ctx = 4096)
@@ -14,7 +15,7 @@ LLAMACPP_DEFAULT_CTX = 4096  # llama.cpp's default -c (common/common.h, n_ctx = 
 def spec_from(args: argparse.Namespace, context: int) -> InferenceSpec:
     return InferenceSpec(
         context=context, batch=args.batch, new_tokens=args.new_tokens, dtype=args.dtype, quant=args.quant,
-        kv_dtype=args.kv_dtype, attn=args.attn, engine=args.engine, tp=args.tp, pp=args.pp,
+        kv_dtype=args.kv_dtype, attn=args.attn, engine=args.engine, layout=Layout(tp=args.tp, pp=args.pp),
         logits=args.logits, chunk=args.chunk, overrides=tuple(args.overhead), gpu_mem=args.gpu_mem,
         gpu_util=args.gpu_util, max_num_seqs=args.max_num_seqs,
         max_num_batched_tokens=args.max_num_batched_tokens, n_gpu_layers=args.n_gpu_layers,

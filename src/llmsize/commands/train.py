@@ -22,7 +22,7 @@ STATE_BITS = {"fp32": 32, "bf16": 16, "fp16": 16}
 
 def add_parser(sub: Any) -> None:
     """The ``train`` subcommand and its flags, grouped as the issue lists them."""
-    from ..cli import _positive_int, _size  # noqa: F401 - shared flag types
+    from ..options import arg_positive_int as _positive_int
 
     p = sub.add_parser("train", help="memory to train or fine-tune a model, per GPU, at the step's peak")
     p.add_argument("source", nargs="?", help="catalog name or HF id, config.json, model directory")
@@ -65,9 +65,9 @@ def add_parser(sub: Any) -> None:
 
 
 def _parallel(args: argparse.Namespace) -> Any:
-    from ..training.parallel import FsdpStrategy, Offload, ParallelSpec, ZeroStage
+    from ..layout import FsdpStrategy, Layout, Offload, ZeroStage
 
-    return ParallelSpec(dp=args.dp, tp=args.tp, sp=args.sp, pp=args.pp, vpp=args.vpp, ep=args.ep, cp=args.cp,
+    return Layout(dp=args.dp, tp=args.tp, sp=args.sp, pp=args.pp, vpp=args.vpp, ep=args.ep, cp=args.cp,
                         zero=ZeroStage(args.zero), fsdp=FsdpStrategy(FSDP[args.fsdp]),
                         offload=Offload(OFFLOAD[args.offload]))
 
@@ -96,7 +96,7 @@ def spec_from(args: argparse.Namespace, config: dict[str, object] | None, max_po
         recipe=Recipe(args.recipe), optimizer=Optimizer(args.optimizer),
         optim_bits=STATE_BITS[args.optim_dtype] if args.optim_dtype else None,
         step_kernel=StepKernel(args.optim_impl), recompute=args.recompute, attn=args.attn, lora=_lora(args),
-        par=_parallel(args), dropout=dropout_from_config(config) if config else Dropout(),
+        layout=_parallel(args), dropout=dropout_from_config(config) if config else Dropout(),
         overrides=tuple(args.overhead),
     )
 

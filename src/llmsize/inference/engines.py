@@ -34,12 +34,12 @@ def estimate_vllm(arch: Architecture, spec: InferenceSpec, *, name: str = "", st
     kv = {"fp32": "fp32", "fp16": "fp16", "bf16": "bf16"}.get(spec.kv, spec.kv)
     cfg = VllmConfig(gpu_memory_bytes=gpu, gpu_memory_utilization=spec.gpu_util, max_model_len=spec.context,
                      max_num_seqs=spec.max_num_seqs, max_num_batched_tokens=spec.max_num_batched_tokens,
-                     tp=spec.tp, pp=spec.pp, kv_dtype=kv, enforce_eager=spec.attn == "eager",
+                     tp=spec.layout.tp, pp=spec.layout.pp, kv_dtype=kv, enforce_eager=spec.attn == "eager",
                      act_bytes=4 if spec.dtype == "fp32" else 2)
     all_weights = stored.value if stored is not None else weights_tree(arch, spec).value
     s = vllm_startup(arch, weights_bytes=all_weights, cfg=cfg)
-    tree = group("per GPU" if spec.tp * spec.pp > 1 else "total", [
-        group("weights", [leaf(f"1/{spec.tp * spec.pp} of {all_weights:,}" if spec.tp * spec.pp > 1
+    tree = group("per GPU" if spec.layout.tp * spec.layout.pp > 1 else "total", [
+        group("weights", [leaf(f"1/{spec.layout.tp * spec.layout.pp} of {all_weights:,}" if spec.layout.tp * spec.layout.pp > 1
                                else "all layers, embeddings and head", s.weights)]),
         group("kv_cache", [leaf(f"KV pool ({s.num_blocks:,} blocks of {cfg.block_size} tokens)",
                                 s.kv_bytes)]),
@@ -56,7 +56,7 @@ def estimate_vllm(arch: Architecture, spec: InferenceSpec, *, name: str = "", st
                       "max_concurrency": round(s.max_concurrency, 2), "max_model_len": s.max_model_len,
                       "max_num_seqs": s.max_num_seqs, "max_num_batched_tokens": s.max_num_batched_tokens,
                       "requested_bytes": s.requested, "gpu_memory_bytes": gpu}}
-    return InferenceReport(name or arch.name, spec, tree, spec.tp * spec.pp, all_weights, tuple(notes), extra)
+    return InferenceReport(name or arch.name, spec, tree, spec.layout.tp * spec.layout.pp, all_weights, tuple(notes), extra)
 
 
 def llamacpp_weights(arch: Architecture, spec: InferenceSpec, checkpoint: Checkpoint | None):

@@ -24,8 +24,8 @@ import pytest
 
 from llmsize.arch import Architecture, MoE
 from llmsize.errors import ConfigError
-from llmsize.params import embedding_part, layer_part
 from llmsize.layout import FsdpStrategy, Layout, Offload, ZeroStage
+from llmsize.params import embedding_part, layer_part
 from llmsize.training.parallel import (
     ActivationSplit,
     activation_split,

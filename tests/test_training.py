@@ -9,6 +9,7 @@ import pytest
 
 from llmsize.arch import Architecture
 from llmsize.errors import ConfigError
+from llmsize.layout import Layout, ZeroStage
 from llmsize.params import count_params
 from llmsize.sources import catalog
 from llmsize.sources.hf_config import from_hf_config
@@ -23,7 +24,6 @@ from llmsize.training.optimizers import (
     step_temporaries,
     tensor_state_bytes,
 )
-from llmsize.layout import Layout, ZeroStage
 from llmsize.tree import Part
 
 

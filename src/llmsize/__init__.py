@@ -24,7 +24,8 @@ _EXPORTS = {
     "TrainSpec": "training.estimate", "TrainReport": "training.estimate",
     "estimate_training": "training.estimate",
     "Recipe": "training.estimate", "Optimizer": "training.optimizers", "LoraSpec": "training.lora",
-    "Layout": "layout", "ZeroStage": "layout", "FsdpStrategy": "layout", "Offload": "layout", "KVRequest": "inference.kvcache", "kv_cache": "inference.kvcache",
+    "Layout": "layout", "ZeroStage": "layout", "FsdpStrategy": "layout", "Offload": "layout",
+    "KVRequest": "inference.kvcache", "kv_cache": "inference.kvcache",
     "WeightFormat": "formats.dtypes", "parse_format": "formats.dtypes",
     "weights_bytes": "formats.tensors", "model_tensors": "formats.tensors",
 }

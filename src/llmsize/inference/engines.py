@@ -38,8 +38,9 @@ def estimate_vllm(arch: Architecture, spec: InferenceSpec, *, name: str = "", st
                      act_bytes=4 if spec.dtype == "fp32" else 2)
     all_weights = stored.value if stored is not None else weights_tree(arch, spec).value
     s = vllm_startup(arch, weights_bytes=all_weights, cfg=cfg)
-    tree = group("per GPU" if spec.layout.tp * spec.layout.pp > 1 else "total", [
-        group("weights", [leaf(f"1/{spec.layout.tp * spec.layout.pp} of {all_weights:,}" if spec.layout.tp * spec.layout.pp > 1
+    gpus = spec.layout.tp * spec.layout.pp
+    tree = group("per GPU" if gpus > 1 else "total", [
+        group("weights", [leaf(f"1/{gpus} of {all_weights:,}" if gpus > 1
                                else "all layers, embeddings and head", s.weights)]),
         group("kv_cache", [leaf(f"KV pool ({s.num_blocks:,} blocks of {cfg.block_size} tokens)",
                                 s.kv_bytes)]),
@@ -56,7 +57,7 @@ def estimate_vllm(arch: Architecture, spec: InferenceSpec, *, name: str = "", st
                       "max_concurrency": round(s.max_concurrency, 2), "max_model_len": s.max_model_len,
                       "max_num_seqs": s.max_num_seqs, "max_num_batched_tokens": s.max_num_batched_tokens,
                       "requested_bytes": s.requested, "gpu_memory_bytes": gpu}}
-    return InferenceReport(name or arch.name, spec, tree, spec.layout.tp * spec.layout.pp, all_weights, tuple(notes), extra)
+    return InferenceReport(name or arch.name, spec, tree, gpus, all_weights, tuple(notes), extra)
 
 
 def llamacpp_weights(arch: Architecture, spec: InferenceSpec, checkpoint: Checkpoint | None):

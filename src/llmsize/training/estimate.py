@@ -36,10 +36,10 @@ from ..arch import Architecture
 from ..enums import Documented
 from ..errors import ConfigError
 from ..formats.tensors import model_tensors
+from ..layout import Layout, rank_arch
 from ..tree import Part, Totalled, group, leaf
 from . import activations as act
 from .optimizers import Optimizer, StepKernel, hf_parameters, optimizer_states, step_temporaries
-from ..layout import Layout, rank_arch
 from .zero import Buckets
 
 TYPE_CHECKING = False

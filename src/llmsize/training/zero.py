@@ -29,8 +29,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..tree import Part, group, leaf
 from ..layout import FsdpStrategy, Layout, Offload
+from ..tree import Part, group, leaf
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,9 @@
 Every option is checked at the door, and a bad value raises ``OptionError`` (an ``LlmsizeError``)
 whose one-line message names the option, the value and what is allowed::
 
-    engine: 'tgi' is not one of hf, vllm, llamacpp
-    gpu_mem: 'lots' is not a size (try 80GiB, 1.5GB or 512MiB)
-    batch: 0 must be positive (an integer ≥ 1)
+    engine 'tgi' is not one of hf, vllm, llamacpp
+    gpu_mem 'lots' is not a size (try 80GiB, 1.5GB or 512MiB)
+    batch 0 must be positive (an integer ≥ 1)
 
 The API names its options (``new_tokens``); the CLI rewrites the name into its flag
 (``--new-tokens``) with ``OptionError.for_cli``. Choices accept their string or their enum member,
@@ -43,17 +43,27 @@ ZERO_STAGES = (0, 1, 2, 3)
 FSDP = ("none", "full", "shard-grad-op", "hybrid")
 OFFLOAD = ("none", "optimizer", "params")
 
+DEFAULT_SEQ = 4096  # train: tokens per sequence, capped at the model's context
+
 
 class OptionError(LlmsizeError):
-    """A bad option value: ``option`` names it as the API spells it, ``problem`` says what is wrong."""
+    """A bad option value: ``option`` names it as the API spells it, ``problem`` says what is wrong;
+    ``mentions`` are other options the problem names. ``prefix=False``: the problem is the whole
+    message (it names the option itself)."""
 
-    def __init__(self, option: str, problem: str) -> None:
-        super().__init__(f"{option}: {problem}")
-        self.option, self.problem = option, problem
+    def __init__(self, option: str, problem: str, *, mentions: Sequence[str] = (),
+                 prefix: bool = True) -> None:
+        super().__init__(f"{option} {problem}" if prefix else problem)
+        self.option, self.problem, self.mentions = option, problem, (option, *mentions)
 
     def for_cli(self) -> str:
-        """The same message with the option written as its CLI flag."""
-        return f"--{self.option.replace('_', '-')}: {self.problem}"
+        """The same message with every option it names written as its CLI flag."""
+        import re
+
+        text = str(self)
+        for name in self.mentions:
+            text = re.sub(rf"(?<![\w-]){name}(?!\w)", "--" + name.replace("_", "-"), text)
+        return text
 
 
 def _listed(allowed: Sequence[object]) -> str:

@@ -21,6 +21,10 @@ from dataclasses import dataclass, field
 from .arch import MLA, SSM, Architecture, MoE, VisionTower
 from .tree import Part, group, leaf, times
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .seed import SeedReport
+
 
 def linear(n_in: int, n_out: int, *, bias: bool) -> int:
     """A dense projection W ∈ R^{n_in×n_out} (+ b ∈ R^{n_out})."""
@@ -256,8 +260,10 @@ class ParamReport:
     non_embedding: int
     active_per_token: int
     warnings: tuple[str, ...] = field(default=())
+    seed: SeedReport | None = None  # the blog's count beside, for explicit hyperparameters
 
     def to_dict(self) -> dict[str, object]:
+        seed = {} if self.seed is None else {"seed": self.seed.to_dict()}
         return {
             "name": self.arch.name,
             "method": "exact",
@@ -267,6 +273,7 @@ class ParamReport:
             "active_per_token": self.active_per_token,
             "breakdown": self.breakdown.to_dict(),
             "warnings": list(self.warnings),
+            **seed,
         }
 
 

@@ -56,6 +56,14 @@ class InferenceSpec:
     max_num_batched_tokens: int | None = None
     n_gpu_layers: int | None = None  # llama.cpp -ngl; None: all
 
+    def __post_init__(self) -> None:
+        """Choices and sizes are checked here, so a spec built by hand is as safe as the API's."""
+        from ..options import ATTN, DTYPES, ENGINES, LOGITS, choice, optional, size
+
+        for name, allowed in (("engine", ENGINES), ("dtype", DTYPES), ("attn", ATTN), ("logits", LOGITS)):
+            choice(name, getattr(self, name), allowed)
+        object.__setattr__(self, "gpu_mem", optional(size)("gpu_mem", self.gpu_mem))
+
     @property
     def prompt(self) -> int:
         return self.context - self.new_tokens
@@ -69,9 +77,10 @@ class InferenceSpec:
 
     def check(self) -> None:
         if self.new_tokens >= self.context:
-            raise ConfigError(
-                f"--new-tokens {self.new_tokens} must be smaller than --ctx-size {self.context}"
-            )
+            from ..options import OptionError
+
+            raise OptionError("new_tokens", f"{self.new_tokens} must be smaller than ctx_size {self.context}",
+                              mentions=("ctx_size",))
         for name in ("context", "batch"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -89,6 +98,7 @@ class InferenceReport(Totalled):
     weights_all_gpus: int
     notes: tuple[str, ...] = ()
     extra: dict[str, object] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # from reading the source; not part of the JSON (see api.py)
 
     def error_bars(self) -> dict[str, object]:
         from ..errorbars import bars

@@ -121,6 +121,16 @@ class TrainSpec:
                    step_kernel=StepKernel.FOR_LOOP, recompute=recompute, attn=attn, lora=lora,
                    kernels=kernels, dropout=act.dropout_from_config(config) if config else act.Dropout())
 
+    def __post_init__(self) -> None:
+        """Strategies may be given as their values (``recipe="amp"``); bad ones raise OptionError."""
+        from ..options import ATTN, RECOMPUTE, choice, enum_option
+
+        object.__setattr__(self, "recipe", enum_option("recipe", self.recipe, Recipe))
+        object.__setattr__(self, "optimizer", enum_option("optimizer", self.optimizer, Optimizer))
+        object.__setattr__(self, "step_kernel", enum_option("optim_impl", self.step_kernel, StepKernel))
+        choice("recompute", self.recompute, RECOMPUTE)
+        choice("attn", self.attn, ATTN)
+
     @property
     def precision(self) -> Precision:
         p = PRECISIONS[self.recipe]
@@ -373,6 +383,7 @@ class TrainReport(Totalled):
     host: Part
     stage: int
     notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # from reading the source; not part of the JSON (see api.py)
 
     def error_bars(self) -> dict[str, object]:
         """Each term's expected error, from the committed validation run (``errorbars.py``)."""

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from typing import Any
 
+    from .arch import Architecture
     from .formats.checkpoint_report import InspectReport
     from .inference.estimate import InferenceReport
     from .params import ParamReport
@@ -153,17 +154,18 @@ TRAIN_OPTIONS: dict[str, tuple[object, Check]] = {
 INSPECT_OPTIONS: dict[str, tuple[object, Check]] = {"revision": (None, _opt_text), "tensors": (False, _flag)}
 
 
-def _open(source: str | None, command: str, revision: str | None) -> Resolved:
-    """The SOURCE of ``infer`` / ``train``, with an architecture."""
+def _open(source: str | None, command: str, revision: str | None, *,
+          reader: Callable[..., Resolved] | None = None) -> tuple[Resolved, Architecture]:
+    """The SOURCE of ``infer`` / ``train`` (a checkpoint's headers read too), and its architecture."""
     from .sources.resolve import open_source
 
     if not source:
         raise LlmsizeError(f"{command}: give a SOURCE (catalog name, HF id, config.json, model directory"
                            " or checkpoint)")
-    found = open_source(_text("source", source), revision=revision)
+    found = (reader or open_source)(_text("source", source), revision=revision)
     if found.arch is None:
         raise LlmsizeError(f"{source}: no config.json or GGUF metadata to size the model from")
-    return found
+    return found, found.arch
 
 
 # --- params ---------------------------------------------------------------------------------
@@ -185,8 +187,8 @@ def params(source: str | None = None, **options: Any) -> ParamReport | SeedRepor
     if source:
         from .sources.resolve import resolve
 
-        resolved = resolve(_text("source", source), revision=opts["revision"])
-        arch, warnings = override(resolved.arch, values), resolved.warnings
+        resolved, base = _open(source, "params", opts["revision"], reader=resolve)
+        arch, warnings = override(base, values), resolved.warnings
     else:
         missing = [k for k in ("hidden_size", "num_layers", "num_heads", "vocab_size") if k not in values]
         if missing:
@@ -212,10 +214,10 @@ def infer(source: str | None, **options: Any) -> InferenceReport | SeedMemory:
     opts = _options("infer", options, INFER_OPTIONS)
     if opts["method"] == "seed":
         return _seed_memory(source, opts)
-    found = _open(source, "infer", opts["revision"])
-    default = LLAMACPP_DEFAULT_CTX if opts["engine"] == "llamacpp" else found.arch.max_position
+    found, arch = _open(source, "infer", opts["revision"])
+    default = LLAMACPP_DEFAULT_CTX if opts["engine"] == "llamacpp" else arch.max_position
     spec = _inference_spec(opts, opts["ctx_size"] or default)
-    report = estimate(found.arch, spec, name=str(source), checkpoint=found.checkpoint, config=found.config)
+    report = estimate(arch, spec, name=str(source), checkpoint=found.checkpoint, config=found.config)
     return replace(report, warnings=found.warnings)
 
 
@@ -240,14 +242,19 @@ def _seed_memory(source: str | None, opts: dict[str, Any]) -> SeedMemory:
 
     bits = {"fp32": 32, "fp16": 16, "bf16": 16}[opts["dtype"]]
     given = tuple(k for k in ("params", "activations", "input_data") if opts[k] is not None)
-    report, warnings = None, ()
+    report: InferenceReport | None = None
+    warnings: tuple[str, ...] = ()
     if len(given) < 3 or source:
-        found = _open(source, "infer", opts["revision"])
-        spec = _inference_spec(opts, opts["ctx_size"] or found.arch.max_position)
-        report = estimate(found.arch, spec, name=str(source), checkpoint=None, config=found.config)
+        found, arch = _open(source, "infer", opts["revision"])
+        spec = _inference_spec(opts, opts["ctx_size"] or arch.max_position)
+        report = estimate(arch, spec, name=str(source), checkpoint=None, config=found.config)
         warnings = found.warnings
-    count = opts["params"] or report.extra["parameters"]
-    activations = opts["activations"] if opts["activations"] is not None else report.part("activations")
+    count, activations = opts["params"], opts["activations"]
+    if report is not None:
+        parameters = report.extra["parameters"]
+        assert isinstance(parameters, int)
+        count = count or parameters
+        activations = report.part("activations") if activations is None else activations
     tokens = opts["batch"] * (opts["ctx_size"] or (report.spec.context if report else 0))
     input_data = opts["input_data"] if opts["input_data"] is not None else tokens * 8  # int64 token ids
     seed = seed_memory(count, bits=bits, activations=activations, input_data=input_data, given=given)
@@ -262,9 +269,9 @@ def train(source: str | None, **options: Any) -> TrainReport:
     from .training.estimate import estimate_training
 
     opts = _options("train", options, TRAIN_OPTIONS)
-    found = _open(source, "train", opts["revision"])
-    spec = _train_spec(opts, found.config, found.arch.max_position)
-    report = estimate_training(found.arch, spec, name=str(source))
+    found, arch = _open(source, "train", opts["revision"])
+    spec = _train_spec(opts, found.config, arch.max_position)
+    report = estimate_training(arch, spec, name=str(source))
     return replace(report, warnings=found.warnings)
 
 

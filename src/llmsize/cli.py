@@ -18,6 +18,7 @@ from .options import arg_size as _size
 
 TYPE_CHECKING = False  # typing costs ~13 ms at start-up; annotations are strings anyway
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any, NoReturn
 
 EXIT_BAD_INPUT = 2
@@ -157,7 +158,7 @@ def _add_train(sub: Any) -> None:
     add_parser(sub)
 
 
-def _api_options(args: argparse.Namespace, table: dict[str, object]) -> dict[str, Any]:
+def _api_options(args: argparse.Namespace, table: Mapping[str, object]) -> dict[str, Any]:
     """The parsed flags that are options of the API function (same names, snake_case)."""
     return {k: getattr(args, k) for k in table if getattr(args, k, None) is not None}
 

@@ -186,7 +186,7 @@ class Layout:
             raise ConfigError(f"--hybrid-group {self.hybrid_group} must divide dp·cp = {group}")
 
     def _check_arch(self, arch: Architecture) -> None:
-        a, k, name = arch.n_heads, arch.n_kv_heads, arch.name
+        a, k, name = arch.n_heads, arch.n_kv_heads or arch.n_heads, arch.name
         if a % self.tp:
             raise ConfigError(f"--tp {self.tp} must divide the {a} attention heads of {name}")
         if k % self.tp and self.tp % k:
@@ -221,7 +221,7 @@ def rank_arch(arch: Architecture, tp: int) -> Architecture:
         raise ConfigError(f"--tp {tp} must divide the {arch.n_heads} attention heads of {arch.name}")
     moe = arch.moe and replace(arch.moe, d_ff_expert=-(-arch.moe.d_ff_expert // tp),
                                d_ff_shared=-(-arch.moe.d_ff_shared // tp))
-    return arch.with_(n_heads=arch.n_heads // tp, n_kv_heads=max(1, arch.n_kv_heads // tp),
+    return arch.with_(n_heads=arch.n_heads // tp, n_kv_heads=max(1, (arch.n_kv_heads or arch.n_heads) // tp),
                       d_ff=-(-arch.d_ff // tp), vocab_size=-(-arch.vocab_size // tp), moe=moe,
                       layer_types=arch.layer_types)
 

@@ -61,7 +61,8 @@ def estimate_vllm(arch: Architecture, spec: InferenceSpec, *, name: str = "", st
 
 def llamacpp_weights(arch: Architecture, spec: InferenceSpec, checkpoint: Checkpoint | None):
     """Bytes per block, input and output layer: the GGUF's own, or the format's estimate."""
-    from ..formats.dtypes import layer_bytes, non_layer_bytes, parse_format
+    from ..formats.dtypes import parse_format
+    from ..formats.tensors import layer_bytes, non_layer_bytes
     from .llamacpp import LlamaCppWeights, weights_from_gguf
 
     if checkpoint is not None and checkpoint.format == "gguf" and not spec.quant:

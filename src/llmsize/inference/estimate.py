@@ -155,7 +155,8 @@ def stage_arch(arch: Architecture, layers: range) -> Architecture:
 
 def weights_tree(arch: Architecture, spec: InferenceSpec, layers: range | None = None) -> Part:
     """Weights of one GPU: the format's bytes for this rank's slice and this stage's layers."""
-    from ..formats.dtypes import layer_bytes, non_layer_bytes, parse_format, weights_bytes
+    from ..formats.dtypes import parse_format
+    from ..formats.tensors import layer_bytes, non_layer_bytes, weights_bytes
 
     fmt = parse_format(spec.quant or spec.dtype)
     base = spec.dtype if spec.dtype in FLOAT_KV else "bf16"

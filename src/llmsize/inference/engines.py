@@ -1,4 +1,5 @@
-"""The vLLM and llama.cpp profiles as inference reports (the hf profile is in ``inference.py``).
+"""The vLLM and llama.cpp profiles as inference reports, and ``estimate``, which runs the profile
+a spec names (the hf profile, with ``InferenceSpec`` and ``InferenceReport``, is in ``estimate.py``).
 
 Each engine's own module mirrors what it does at start-up (``vllm.py``, ``llamacpp.py``); this
 module maps their results onto the four parts every report has, per GPU::
@@ -10,10 +11,12 @@ module maps their results onto the four parts every report has, per GPU::
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..arch import Architecture
 from ..tree import Part, group, leaf
 from ..units import GiB
-from .estimate import InferenceReport, InferenceSpec, weights_tree
+from .estimate import InferenceReport, InferenceSpec, estimate_hf, weights_tree
 from .overhead import Overheads, overhead
 
 TYPE_CHECKING = False
@@ -104,3 +107,25 @@ def _named(device: Part) -> tuple[Part, Part, Part]:
     find = {p.name.split(" ")[0]: p for p in device.parts}  # group() drops empty buffers
     empty = leaf("none", 0)
     return find.get("model", empty), find.get("KV", empty), find.get("compute", empty)
+
+
+def estimate(arch: Architecture, spec: InferenceSpec, *, name: str = "", checkpoint: Checkpoint | None = None,
+             config: dict[str, object] | None = None) -> InferenceReport:
+    """The engine profile ``spec.engine`` for this architecture (and checkpoint, if given: its
+    header bytes are the weights unless ``--quant`` asks for another format)."""
+    from ..params import count_params
+
+    spec.check()
+    stored = _stored_weights(checkpoint, config) if checkpoint is not None and not spec.quant else None
+    run = {"vllm": estimate_vllm, "llamacpp": estimate_llamacpp}.get(spec.engine, estimate_hf)
+    report = run(arch, spec, name=name, stored=stored, checkpoint=checkpoint)
+    return replace(report, extra={**report.extra, "parameters": count_params(arch).total, "kind": arch.kind})
+
+
+def _stored_weights(checkpoint: Checkpoint, config: dict[str, object] | None) -> Part:
+    """The checkpoint's stored bytes by module (quantization scales included)."""
+    from ..formats.stored import Quantization, quantization_of, weights_report
+
+    quant = Quantization("gguf") if checkpoint.format == "gguf" else quantization_of(config)
+    tree = weights_report(checkpoint, quant).stored
+    return replace(tree, name="weights")

@@ -81,7 +81,8 @@ def estimate_llamacpp(arch: Architecture, spec: InferenceSpec, *, name: str = ""
                       checkpoint: Checkpoint | None = None) -> InferenceReport:
     """llama.cpp's buffers with ``-c ctx·batch -np batch`` (see ``llamacpp.py``); the GPU side is
     the report, the host side and the largest ``-ngl`` that fits go in ``extra``."""
-    from .llamacpp import LlamaCppConfig, llamacpp_plan, max_gpu_layers
+    from .llamacpp import LlamaCppConfig
+    from .llamacpp_plan import llamacpp_plan, max_gpu_layers
 
     weights = llamacpp_weights(arch, spec, checkpoint)
     cache = {"fp16": "f16", "bf16": "bf16", "fp32": "f32"}.get(spec.kv, spec.kv)

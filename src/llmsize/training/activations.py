@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 
 from ..arch import Architecture
 from ..tree import Part, group, leaf
+from .lora import adapter_tensors
 from .parallel import korthikanti_layer_bytes
 
 TYPE_CHECKING = False
@@ -384,6 +385,24 @@ def masked(arch: Architecture, w: ActivationSpec, layer: int) -> bool:
         and w.seq >= (arch.sliding_window or 0)
 
 
+def adapter_saved(arch: Architecture, w: ActivationSpec, layer: int) -> float:
+    """Bytes per token the layer's adapters save: each adapter's input cast to its dtype
+    (skipped when the dtypes match: the base's input is the same tensor), x·A (r values), and
+    with LoRA dropout its mask and the dropped copy. Adapters on the same input share nothing:
+    peft casts once per adapter."""
+    lora = w.lora
+    assert lora is not None
+    adapter_b, out = lora.adapter_bits / 8, 0.0
+    for t in adapter_tensors(arch, lora):
+        if t.layer != layer or not t.name.endswith("lora_A.weight"):
+            continue
+        d_in = t.shape[1]
+        cast = adapter_b * d_in if lora.adapter_bits != w.bits else w.B * d_in
+        drop = (w.mask_bytes + adapter_b) * d_in if lora.dropout > 0 else 0.0
+        out += cast + drop + adapter_b * lora.rank
+    return out
+
+
 def layer_saved(arch: Architecture, w: ActivationSpec, layer: int) -> Part:
     """Everything layer ``layer`` saves for the backward pass, as a tree (bytes)."""
     routed = arch.moe is not None and layer in arch.moe.layers
@@ -394,8 +413,6 @@ def layer_saved(arch: Architecture, w: ActivationSpec, layer: int) -> Part:
                                       w)),
              leaf("moe" if routed else "mlp", _total(ff, w))]
     if w.lora is not None:
-        from .lora import adapter_saved
-
         parts.append(leaf("LoRA adapters", _total(adapter_saved(arch, w, layer), w)))
     return group(f"layer {layer}", parts)
 

@@ -33,8 +33,6 @@ from ..tree import Part, group, leaf
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .activations import ActivationSpec
-
     Param = tuple[str, tuple[int, ...], str, int | None]  # name, shape, role, layer
 
 TARGETS = {"q": ("attn_q", "attn_q_b"), "k": ("attn_k",), "v": ("attn_v",), "o": ("attn_output",),
@@ -174,24 +172,6 @@ def _numel(shape: tuple[int, ...]) -> int:
     for x in shape:
         n *= x
     return n
-
-
-def adapter_saved(arch: Architecture, w: ActivationSpec, layer: int) -> float:
-    """Bytes per token the layer's adapters save: each adapter's input cast to its dtype
-    (skipped when the dtypes match: the base's input is the same tensor), x·A (r values), and
-    with LoRA dropout its mask and the dropped copy. Adapters on the same input share nothing:
-    peft casts once per adapter."""
-    lora = w.lora
-    assert lora is not None
-    adapter_b, out = lora.adapter_bits / 8, 0.0
-    for t in adapter_tensors(arch, lora):
-        if t.layer != layer or not t.name.endswith("lora_A.weight"):
-            continue
-        d_in = t.shape[1]
-        cast = adapter_b * d_in if lora.adapter_bits != w.bits else w.B * d_in
-        drop = (w.mask_bytes + adapter_b) * d_in if lora.dropout > 0 else 0.0
-        out += cast + drop + adapter_b * lora.rank
-    return out
 
 
 def dequantized_matrix(arch: Architecture, lora: LoraSpec, bits: int) -> int:

@@ -34,10 +34,9 @@ def estimate_vllm(arch: Architecture, spec: InferenceSpec, *, name: str = "", st
     from .vllm import VLLM_VERSION, VllmConfig, vllm_startup
 
     gpu = spec.gpu_mem or H100_TORCH_TOTAL_BYTES
-    kv = {"fp32": "fp32", "fp16": "fp16", "bf16": "bf16"}.get(spec.kv, spec.kv)
     cfg = VllmConfig(gpu_memory_bytes=gpu, gpu_memory_utilization=spec.gpu_util, max_model_len=spec.context,
                      max_num_seqs=spec.max_num_seqs, max_num_batched_tokens=spec.max_num_batched_tokens,
-                     tp=spec.tp, pp=spec.pp, kv_dtype=kv, enforce_eager=spec.attn == "eager",
+                     tp=spec.tp, pp=spec.pp, kv_dtype=spec.kv, enforce_eager=spec.attn == "eager",
                      act_bytes=4 if spec.dtype == "fp32" else 2)
     all_weights = stored.value if stored is not None else weights_tree(arch, spec).value
     s = vllm_startup(arch, weights_bytes=all_weights, cfg=cfg)
@@ -81,11 +80,11 @@ def estimate_llamacpp(arch: Architecture, spec: InferenceSpec, *, name: str = ""
                       checkpoint: Checkpoint | None = None) -> InferenceReport:
     """llama.cpp's buffers with ``-c ctx·batch -np batch`` (see ``llamacpp.py``); the GPU side is
     the report, the host side and the largest ``-ngl`` that fits go in ``extra``."""
-    from .llamacpp import LlamaCppConfig
+    from .llamacpp import CACHE_TYPE_OF, LlamaCppConfig
     from .llamacpp_plan import llamacpp_plan, max_gpu_layers
 
     weights = llamacpp_weights(arch, spec, checkpoint)
-    cache = {"fp16": "f16", "bf16": "bf16", "fp32": "f32"}.get(spec.kv, spec.kv)
+    cache = CACHE_TYPE_OF.get(spec.kv, spec.kv)
     cfg = LlamaCppConfig(n_ctx=spec.context * spec.batch, n_seq=spec.batch, cache_type_k=cache,
                          cache_type_v=cache, flash_attn="off" if spec.attn == "eager" else "auto",
                          n_gpu_layers=spec.n_gpu_layers, gpu_memory_bytes=spec.gpu_mem)

@@ -70,6 +70,7 @@ if TYPE_CHECKING:
 
 # llama.cpp cache-type names (-ctk/-ctv) → kvcache.KV_FORMATS names
 CACHE_TYPES = {"f32": "fp32", "f16": "fp16", "bf16": "bf16", "q8_0": "q8_0", "q4_0": "q4_0"}
+CACHE_TYPE_OF = {ours: theirs for theirs, ours in CACHE_TYPES.items()}  # our KV name → -ctk/-ctv
 QUANTIZED_CACHE = ("q8_0", "q4_0")
 SWA_PAD = 256  # llama-kv-cache-iswa.cpp: GGML_PAD(n_swa·n_seq + n_ubatch, 256)
 F32, F16, I32, I64 = 4, 2, 4, 8  # bytes per element of the graph's tensors

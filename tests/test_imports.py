@@ -21,19 +21,21 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 #   the parameter count (sources/gguf_arch.py), and nothing in params reads a file.
 # - sources come before formats: formats/stored.py reads the checkpoint headers sources parse.
 # - measure sits above training: it puts a measured step beside the estimate (measure/compare.py).
+# A new top-level module fails test_packages_import_only_downward until it is placed here.
 LAYERS: list[tuple[str, ...]] = [
     ("units", "errors", "enums", "tree", "errorbars"),
     ("arch",),
     ("params", "seed"),
     ("sources", "catalog"),
     ("formats",),
+    ("layout",),  # one Layout for serving and training alike (the API change adds it)
     ("inference",),
-    ("layout",),  # one Layout for serving and training (the API change adds it)
     ("training",),
     ("measure",),
-    ("render", "options"),
+    ("render", "options"),  # options: argument types shared by the CLI and the API
+    ("api",),  # params(), infer(), train(), inspect(): what commands/ and the web call
     ("commands",),
-    ("cli", "__main__", "api"),
+    ("cli", "__main__"),
     ("",),  # the package itself: the public API re-exports from every layer
 ]
 
@@ -117,13 +119,15 @@ def find_cycle(graph: dict[str, dict[str, int]]) -> list[str] | None:
     path: list[str] = []
 
     def visit(node: str) -> list[str] | None:
-        state[node], _ = 1, path.append(node)
+        state[node] = 1
+        path.append(node)
         for nxt in sorted(graph.get(node, {})):
             if state.get(nxt) == 1:
                 return path[path.index(nxt):] + [nxt]
             if nxt not in state and (cycle := visit(nxt)):
                 return cycle
-        state[node], _ = 2, path.pop()
+        state[node] = 2
+        path.pop()
         return None
 
     for start in sorted(graph):

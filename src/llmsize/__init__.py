@@ -29,7 +29,7 @@ _EXPORTS = {
     "WeightFormat": "formats.dtypes", "parse_format": "formats.dtypes",
     "weights_bytes": "formats.tensors", "model_tensors": "formats.tensors",
 }
-_RENAMED = {"estimate_inference": ("inference.estimate", "estimate")}
+_RENAMED = {"estimate_inference": ("inference.engines", "estimate")}
 __all__ = sorted([*_EXPORTS, *_RENAMED])
 
 

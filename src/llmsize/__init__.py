@@ -22,7 +22,7 @@ import importlib
 import sys
 import types
 
-__version__ = "0.1.0"
+from .version import __version__ as __version__
 
 _API = ("params", "infer", "train", "inspect")
 _EXPORTS = {

@@ -209,7 +209,7 @@ def params(source: str | None = None, **options: Any) -> ParamReport | SeedRepor
 def infer(source: str | None, **options: Any) -> InferenceReport | SeedMemory:
     """Memory to serve SOURCE per GPU: weights, KV cache, activations and overhead, as the engine
     profile ``engine`` (hf, vllm, llamacpp) sizes them; ``method="seed"`` the blog's rule."""
-    from .inference.estimate import estimate
+    from .inference.engines import estimate
 
     opts = _options("infer", options, INFER_OPTIONS)
     if opts["method"] == "seed":
@@ -237,7 +237,7 @@ def _inference_spec(opts: dict[str, Any], context: int) -> Any:
 def _seed_memory(source: str | None, opts: dict[str, Any]) -> SeedMemory:
     """The blog's rule of thumb; without params/activations/input_data, llmsize's own count,
     prefill workspace and token ids fill them in, and the full estimate comes beside."""
-    from .inference.estimate import estimate
+    from .inference.engines import estimate
     from .seed import seed_memory
 
     bits = {"fp32": 32, "fp16": 16, "bf16": 16}[opts["dtype"]]

@@ -10,15 +10,14 @@ import json
 import sys
 from collections.abc import Sequence
 
-from . import __version__
 from .errors import LlmsizeError
 from .options import ATTN, DTYPES, ENGINES, INFER_METHODS, LOGITS, PARAMS_METHODS, OptionError
 from .options import arg_positive_int as _positive_int
 from .options import arg_size as _size
+from .version import __version__
 
 TYPE_CHECKING = False  # typing costs ~13 ms at start-up; annotations are strings anyway
 if TYPE_CHECKING:
-    from collections.abc import Mapping
     from typing import Any, NoReturn
 
 EXIT_BAD_INPUT = 2
@@ -158,31 +157,12 @@ def _add_train(sub: Any) -> None:
     add_parser(sub)
 
 
-def _api_options(args: argparse.Namespace, table: Mapping[str, object]) -> dict[str, Any]:
-    """The parsed flags that are options of the API function (same names, snake_case)."""
-    return {k: getattr(args, k) for k in table if getattr(args, k, None) is not None}
-
-
-def _warn(result: Any) -> None:
-    for w in getattr(result, "warnings", ()):
-        print(f"warning: {w}", file=sys.stderr)
-
-
-def emit(args: argparse.Namespace, result: Any, table: Any) -> int:
-    """Render ``result``: its ``to_dict()`` as JSON with --json, else ``table(result)``."""
-    _warn(result)
-    if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
-    else:
-        table(result)
-    return 0
-
-
 def cmd_params(args: argparse.Namespace) -> int:
     from . import api, render
+    from .commands import api_options, emit
     from .params import ParamReport
 
-    result = api.params(args.source, **_api_options(args, api.PARAMS_OPTIONS))
+    result = api.params(args.source, **api_options(args, api.PARAMS_OPTIONS))
     if not isinstance(result, ParamReport):
         return emit(args, result, render.seed_table)
 
@@ -220,8 +200,9 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     from . import api, render
+    from .commands import api_options, emit
 
-    result = api.inspect(args.source, **_api_options(args, api.INSPECT_OPTIONS))
+    result = api.inspect(args.source, **api_options(args, api.INSPECT_OPTIONS))
 
     def table(r: Any) -> None:
         render.inspect_table(r.weights, r.check, r.arch_line)

@@ -7,10 +7,10 @@ import argparse
 
 def run(args: argparse.Namespace) -> int:
     from .. import api, render
-    from ..cli import _api_options, emit
     from ..seed import SeedMemory
+    from . import api_options, emit
 
-    result = api.infer(args.source, **_api_options(args, api.INFER_OPTIONS))
+    result = api.infer(args.source, **api_options(args, api.INFER_OPTIONS))
     if isinstance(result, SeedMemory):
         return emit(args, result, lambda r: render.seed_memory_table(r, r.estimate))
     return emit(args, result, render.inference_table)

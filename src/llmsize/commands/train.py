@@ -56,6 +56,6 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .. import api, render
-    from ..cli import _api_options, emit
+    from . import api_options, emit
 
-    return emit(args, api.train(args.source, **_api_options(args, api.TRAIN_OPTIONS)), render.train_table)
+    return emit(args, api.train(args.source, **api_options(args, api.TRAIN_OPTIONS)), render.train_table)

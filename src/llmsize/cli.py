@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("schema", help="the JSON schema of every --json output (draft 2020-12)")
     s.add_argument("name", nargs="?", metavar="COMMAND",
-                   help="only this command's schema: params, infer, train, inspect, catalog, summary, measure")
+                   help="one command's schema: params, infer, train, inspect, catalog, summary or measure")
     return parser
 
 

@@ -346,7 +346,8 @@ def as_float(node, key):
     node[key] = float(node[key])
 
 
-PATHS = {  # (document, path to a byte or parameter count), top-level and nested
+# Per document: paths to a byte or parameter count, top-level and nested.
+PATHS: dict[str, list[tuple[str | int, ...]]] = {
     "params": [("total",), ("breakdown", "value"), ("breakdown", "parts", 0, "parts", 0, "value"),
                ("seed", "total"), ("seed", "bytes", "fp16")],
     "infer": [("total_bytes",), ("breakdown", "kv_cache"), ("all_gpus", "weights"),
@@ -371,7 +372,8 @@ def test_a_count_made_negative_or_fractional_fails(real, name, path, how):
     assert errors(command, broken(real[name], path, how))
 
 
-OBJECTS = {  # (document, path to an object whose shape is fixed, one of its required keys)
+# Per document: (path to an object whose shape is fixed, one of its required keys).
+OBJECTS: dict[str, list[tuple[tuple[str | int, ...], str]]] = {
     "params": [((), "total"), (("breakdown",), "value"), (("seed",), "bytes"), (("seed", "bytes"), "int8")],
     "infer": [((), "tree"), (("inputs",), "kv_dtype"), (("breakdown",), "overhead"),
               (("error_bars",), "weights")],

@@ -86,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("catalog", help="list the bundled models with their parameter counts")
     c.add_argument("filter", nargs="?", default="", help="substring of name, HF id or model_type")
     c.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("schema", help="the JSON schema of every --json output (draft 2020-12)")
+    s.add_argument("name", nargs="?", metavar="COMMAND",
+                   help="one command's schema: params, infer, train, inspect, catalog, summary or measure")
     return parser
 
 
@@ -188,11 +192,13 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     if not rows:
         raise LlmsizeError(f"{args.filter}: no catalog model matches")
     if args.json:
-        print(json.dumps([
+        from .schemas import versioned
+
+        print(json.dumps(versioned({"models": [
             {"name": e.name, "hf_id": e.hf_id, "model_type": e.model_type, "source": e.source,
              "total": r.total, "active_per_token": r.active_per_token}
             for e, r in rows
-        ], indent=2))
+        ]}), indent=2))
     else:
         render.catalog_table(rows)
     return 0
@@ -236,8 +242,15 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return summary.run(args)
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .schemas import command_schema, load
+
+    print(json.dumps(command_schema(args.name) if args.name else load(), indent=2))
+    return 0
+
+
 COMMANDS = {"params": cmd_params, "inspect": cmd_inspect, "catalog": cmd_catalog, "infer": cmd_infer,
-            "train": cmd_train, "summary": cmd_summary, "measure": cmd_measure}
+            "train": cmd_train, "summary": cmd_summary, "measure": cmd_measure, "schema": cmd_schema}
 
 
 def _summary_argv(argv: Sequence[str]) -> list[str]:

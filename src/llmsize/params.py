@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .arch import MLA, SSM, Architecture, MoE, VisionTower
+from .schemas import nested, versioned
 from .tree import Part, group, leaf, times
 
 TYPE_CHECKING = False
@@ -263,8 +264,8 @@ class ParamReport:
     seed: SeedReport | None = None  # the blog's count beside, for explicit hyperparameters
 
     def to_dict(self) -> dict[str, object]:
-        seed = {} if self.seed is None else {"seed": self.seed.to_dict()}
-        return {
+        seed = {} if self.seed is None else {"seed": nested(self.seed.to_dict())}
+        return versioned({
             "name": self.arch.name,
             "method": "exact",
             "total": self.total,
@@ -274,7 +275,7 @@ class ParamReport:
             "breakdown": self.breakdown.to_dict(),
             "warnings": list(self.warnings),
             **seed,
-        }
+        })
 
 
 # Tree leaves that are embedding matrices: nn.Embedding tables and an untied output embedding.

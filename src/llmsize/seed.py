@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .schemas import nested, versioned
 from .tree import Part, group, leaf
 
 TYPE_CHECKING = False
@@ -43,13 +44,13 @@ class SeedReport:
     warnings: tuple[str, ...] = ()  # from reading the source; not part of the JSON (see api.py)
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        return versioned({
             "method": "seed",
             "total": self.total,
             "breakdown": self.breakdown.to_dict(),
             "bytes": self.bytes_by_dtype,
             "notes": list(self.notes),
-        }
+        })
 
 
 def seed_attention(*, d_model: int, n_layers: int, n_heads: int) -> int:
@@ -115,10 +116,13 @@ class SeedMemory:
         return self.breakdown.value
 
     def to_dict(self) -> dict[str, object]:
-        return {"method": "seed", "rule": "parameters + activations + optimizer states (2× parameters) "
-                "+ input data", "total_bytes": self.total, "bits_per_param": self.bits,
-                "breakdown": {p.name: p.value for p in self.breakdown.parts}, "given": list(self.given),
-                **({"estimate": self.estimate.to_dict()} if self.estimate else {})}
+        return versioned({
+            "method": "seed",
+            "rule": "parameters + activations + optimizer states (2× parameters) + input data",
+            "total_bytes": self.total, "bits_per_param": self.bits,
+            "breakdown": {p.name: p.value for p in self.breakdown.parts}, "given": list(self.given),
+            **({"estimate": nested(self.estimate.to_dict())} if self.estimate else {}),
+        })
 
 
 def seed_memory(params: int, *, bits: int, activations: int, input_data: int,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import LlmsizeError
+from ..schemas import versioned
 from .stored import Quantization, cross_check, quantization_of, weights_report
 
 TYPE_CHECKING = False
@@ -46,7 +47,7 @@ class InspectReport:
              "role": kind}
             for t, kind, n in r.tensor_rows()
         ] if self.tensors else None
-        return {
+        return versioned({
             "tensor_list": listing,
             "format": ck.format, "path": ck.path, "files": ck.files, "tensors": len(ck.tensors),
             "bytes_read": ck.bytes_read, "file_type": ck.file_type,
@@ -62,7 +63,7 @@ class InspectReport:
                 "delta": check.delta, "explained": [{"reason": w, "params": n} for w, n in check.explained],
                 "unexplained": check.unexplained,
             },
-        }
+        })
 
 
 def inspect_checkpoint(source: str, found: Resolved, *, tensors: bool = False) -> InspectReport:

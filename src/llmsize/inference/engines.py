@@ -55,10 +55,11 @@ def estimate_vllm(arch: Architecture, spec: InferenceSpec, *, name: str = "", st
              f"{gpu / GiB:.2f} GiB" + ("" if spec.gpu_mem else " (an H100 80GB; set --gpu-mem)"),
              "vLLM sizes its KV pool from what is left, so --batch does not change it: "
              "concurrency is the answer"]
-    extra = {"vllm": {"version": VLLM_VERSION, "kv_cache_tokens": s.kv_tokens, "num_blocks": s.num_blocks,
-                      "max_concurrency": round(s.max_concurrency, 2), "max_model_len": s.max_model_len,
-                      "max_num_seqs": s.max_num_seqs, "max_num_batched_tokens": s.max_num_batched_tokens,
-                      "requested_bytes": s.requested, "gpu_memory_bytes": gpu}}
+    extra: dict[str, object] = {"vllm": {
+        "version": VLLM_VERSION, "kv_cache_tokens": s.kv_tokens, "num_blocks": s.num_blocks,
+        "max_concurrency": round(s.max_concurrency, 2), "max_model_len": s.max_model_len,
+        "max_num_seqs": s.max_num_seqs, "max_num_batched_tokens": s.max_num_batched_tokens,
+        "requested_bytes": s.requested, "gpu_memory_bytes": gpu}}
     return InferenceReport(name or arch.name, spec, tree, gpus, all_weights, tuple(notes), extra)
 
 

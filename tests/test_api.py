@@ -202,6 +202,10 @@ def test_an_unknown_option_names_itself_and_close_matches(command):
         getattr(llmsize, command)("gpt2", revison="main")
 
 
+def test_none_is_the_default():
+    assert llmsize.infer("gpt2", batch=None, tp=None).to_dict() == llmsize.infer("gpt2").to_dict()
+
+
 def test_new_tokens_must_leave_a_prompt():
     with pytest.raises(LlmsizeError, match="^new_tokens 100 must be smaller than ctx_size 100$"):
         llmsize.infer("gpt2", ctx_size=100, new_tokens=100)

@@ -97,7 +97,8 @@ def _overhead(option: str, value: object) -> tuple[str, ...]:
 
 def _options(command: str, given: Mapping[str, object], table: Mapping[str, tuple[object, Check]]
              ) -> dict[str, Any]:
-    """The options of ``command``: each given one checked, the others at their defaults."""
+    """The options of ``command``: each given one checked, the others (and any given as None,
+    as an absent flag is) at their defaults."""
     unknown = [k for k in given if k not in table]
     if unknown:
         from difflib import get_close_matches
@@ -107,7 +108,8 @@ def _options(command: str, given: Mapping[str, object], table: Mapping[str, tupl
         raise LlmsizeError(f"{command}: unknown option {unknown[0]!r}; {hint}")
     out = {}
     for name, (default, check) in table.items():
-        value = given.get(name, default)
+        value = given.get(name)
+        value = default if value is None else value
         out[name] = None if value is None else check(name, value)
     return out
 

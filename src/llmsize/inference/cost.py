@@ -1,0 +1,321 @@
+"""Compiled cost models: an engine profile fixed to one architecture, format and layout, as a
+function of (batch, context) that answers in microseconds and can be inverted.
+
+Derive once, query many times (vLLM profiles once and then allocates; torchtitan counts flops
+once per model). What depends only on the architecture, the weight format and the layout — the
+weights of one GPU, the rank's and the stage's slice of the model, the fixed overhead lines — is
+computed when the model is compiled; what depends on the batch b and the context c is evaluated
+by the same formulas the full estimate uses, so the two agree to the byte::
+
+    total(b, c) = fixed + kv(b, c) + activations(b, c) + fragmentation(activations)
+
+    fixed        weights of this GPU + CUDA context, cuBLAS, NCCL (overhead.py)
+    kv           hf: Σ_layers b · tokens_kept(c) · row; linear in b, and in c up to a window
+    activations  resident(b, c) + the widest prefill phase (prefill.py): attention, MLP/MoE or
+                 logits; piecewise: the widest phase changes with c (``widest_phase``)
+
+Every term is non-decreasing in b and in c, so the largest context or batch that fits a budget is
+found exactly by integer bisection (``max_context``, ``max_batch``): the answer fits, one more
+token or sequence does not, and None (context) or 0 (batch) means nothing fits.
+
+vLLM is different: it takes ``gpu_memory_utilization × GPU`` whatever the batch and gives the KV
+pool what is left. Its compiled form (``VllmCost``) answers what vLLM reports at start-up for a
+``max_model_len`` — the KV capacity in tokens and the maximum concurrency — and its inversions
+take the GPU's memory as the budget: the longest ``max_model_len`` vLLM starts with, and how many
+sequences of a given length the pool holds at once. llama.cpp (``LlamaCppCost``) sizes its GPU
+buffers for ``-c b·c -np b``, as the full estimate does.
+
+``compile_inference(arch, spec)`` picks the profile of ``spec.engine``; ``spec``'s own batch and
+context are only the defaults of ``report``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from ..arch import Architecture
+from ..tree import Part
+from .estimate import InferenceReport, InferenceSpec, rank_arch, scaled_weights, stage_arch, stages, weights_tree
+from .kvcache import KVRequest, kv_cache, token_row, window_tokens
+from .overhead import FRAGMENTATION_FRACTION, Overheads, overhead
+from .prefill import Prefill, attention_phase, logits_phase, mlp_phase, relative_bias, resident, window_mask
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..sources.checkpoint import Checkpoint
+    from .llamacpp import LlamaCppWeights
+    from .vllm import VllmStartup
+
+MAX_CONTEXT = 1 << 24
+"""The upper end of the context search (16M tokens): a longer answer is reported as this."""
+
+
+def largest(fits: Callable[[int], bool], lo: int, hi: int) -> int | None:
+    """The largest n in [lo, hi] with ``fits(n)``, for a ``fits`` that is true up to some n and
+    false after (a monotone total under a budget); None when not even ``lo`` fits. Gallops up from
+    ``lo`` (answers are usually small) and bisects the last bracket: O(log n) evaluations."""
+    if lo > hi or not fits(lo):
+        return None
+    step, good = 1, lo
+    while good + step <= hi and fits(good + step):
+        good, step = good + step, step * 2
+    bad = min(good + step, hi + 1)  # fits(bad) is false, or bad is past hi
+    while bad - good > 1:
+        mid = (good + bad) // 2
+        good, bad = (mid, bad) if fits(mid) else (good, mid)
+    return good
+
+
+class Inversions:
+    """``max_context`` and ``max_batch`` for any cost model with a monotone ``total(b, c)``."""
+
+    min_context: int = 1
+
+    def total(self, batch: int, context: int) -> int:
+        raise NotImplementedError
+
+    def max_context(self, budget_bytes: int, *, batch: int = 1, limit: int = MAX_CONTEXT) -> int | None:
+        """The longest context (tokens per sequence) whose total for ``batch`` sequences fits
+        ``budget_bytes``; None when not even the shortest one does."""
+        return largest(lambda c: self.total(batch, c) <= budget_bytes, self.min_context, limit)
+
+    def max_batch(self, budget_bytes: int, *, context: int, limit: int = 1 << 20) -> int:
+        """The most sequences of ``context`` tokens whose total fits ``budget_bytes``; 0 if none."""
+        return largest(lambda b: self.total(b, context) <= budget_bytes, 1, limit) or 0
+
+
+# --- transformers generate (hf) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HfCost(Inversions):
+    """The hf profile of ``estimate_hf`` for one architecture, format and layout."""
+
+    arch: Architecture
+    spec: InferenceSpec
+    rank: Architecture  # this tensor-parallel rank's slice
+    stage: Architecture  # … and the heaviest pipeline stage's layers (for the KV cache)
+    weights: Part  # this GPU's weights
+    overheads: Overheads
+    source: tuple[Checkpoint, dict[str, object] | None] | None = None  # the checkpoint and config.json the weights were read from, if any
+    fixed_bytes: int = field(init=False)  # weights + the overhead lines that do not scale
+    _hidden_per_token: int = field(init=False, repr=False)
+    _positions_per_token: int = field(init=False, repr=False)
+    _kv_rows: tuple[int, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        fixed = self.weights.value + overhead(self.overheads, activation_bytes=0).value
+        object.__setattr__(self, "fixed_bytes", fixed)
+        # Per-token coefficients, read off the formulas once: the hidden states the model loop
+        # keeps are ∝ b·s, the position tables ∝ s (widths of 16 or 32 bits are whole bytes).
+        unit = {p.name: p.value for p in resident(self.rank, self.prefill(1, self.min_context)).parts}
+        prompt = self.min_context - self.spec.new_tokens
+        object.__setattr__(self, "_hidden_per_token", unit.get("hidden states", 0) // prompt)
+        object.__setattr__(self, "_positions_per_token", unit.get("positions", 0) // prompt)
+        rows = (0, 0)
+        if self.stage.kind == "decoder" and not self.stage.ssm:
+            row = token_row(self.stage, kv_dtype=self.spec.kv)
+            n_full = sum(t == "full" for t in self.stage.layer_types)
+            rows = (n_full * row, (self.stage.n_layers - n_full) * row)
+        object.__setattr__(self, "_kv_rows", rows)  # (full, window) bytes per token; (0, 0): general
+
+    @property
+    def min_context(self) -> int:  # type: ignore[override]
+        return self.spec.new_tokens + 1
+
+    def kv_bytes(self, batch: int, context: int) -> int:
+        """The KV cache of ``batch`` sequences of ``context`` tokens (this GPU's share)."""
+        full, window = self._kv_rows
+        if full or window:
+            return batch * (full * context + (window and window * window_tokens(self.stage, context)))
+        s = self.spec
+        if self.arch.kind == "encoder-decoder":
+            req = KVRequest(max(s.new_tokens, 1), batch, s.kv, "hf", 1, context - s.new_tokens)
+        else:
+            req = KVRequest(context, batch, s.kv, "hf", 1, 0)
+        return kv_cache(self.stage, req).value
+
+    def kv_bytes_per_token(self) -> int:
+        """Bytes one more token of context costs one sequence (a window's layers stop growing at
+        its length, and a state-space model's state not at all)."""
+        c = self.min_context
+        return self.kv_bytes(1, c + 1) - self.kv_bytes(1, c)
+
+    def prefill(self, batch: int, context: int) -> Prefill:
+        s = self.spec
+        prompt = context - s.new_tokens
+        chunk = min(s.chunk or prompt, prompt)
+        return Prefill(batch, chunk, prompt, 32 if s.dtype == "fp32" else 16, s.attn, s.logits)
+
+    def phases(self, batch: int, context: int) -> dict[str, int]:
+        """The prefill's candidate peaks, each on top of what is resident."""
+        return self._phases(self.prefill(batch, context))
+
+    def _phases(self, p: Prefill) -> dict[str, int]:
+        return {"attention": attention_phase(self.rank, p),
+                "MoE" if self.rank.moe else "MLP": mlp_phase(self.rank, p),
+                "logits": logits_phase(self.rank, p)}
+
+    def widest_phase(self, batch: int, context: int) -> str:
+        """Which phase sets the activation peak at (b, c): the piece of the piecewise function."""
+        phases = self.phases(batch, context)
+        return max(phases, key=lambda k: phases[k])
+
+    def activation_bytes(self, batch: int, context: int) -> int:
+        p = self.prefill(batch, context)
+        resident_bytes = (self._hidden_per_token * p.n_tokens + self._positions_per_token * p.tokens
+                          + window_mask(self.rank, p) + relative_bias(self.rank, p))
+        return resident_bytes + max(self._phases(p).values())
+
+    def total(self, batch: int, context: int) -> int:
+        act = self.activation_bytes(batch, context)
+        frag = 0 if "fragmentation" in self.overheads.fixed else round(FRAGMENTATION_FRACTION * act)
+        return self.fixed_bytes + self.kv_bytes(batch, context) + act + frag
+
+    def report(self, batch: int | None = None, context: int | None = None) -> InferenceReport:
+        return _report(self.arch, self.spec, self.source, batch, context)
+
+
+def _report(arch: Architecture, spec: InferenceSpec, source: tuple[Checkpoint, dict[str, object] | None] | None,
+            batch: int | None, context: int | None) -> InferenceReport:
+    """The full breakdown tree at (b, c), built by the estimate itself."""
+    from .estimate import estimate
+
+    checkpoint, config = source if source else (None, None)
+    spec = replace(spec, batch=batch or spec.batch, context=context or spec.context)
+    return estimate(arch, spec, checkpoint=checkpoint, config=config)
+
+
+def _stored(spec: InferenceSpec, checkpoint: Checkpoint | None, config: dict[str, object] | None) -> Part | None:
+    from .estimate import _stored_weights
+
+    return _stored_weights(checkpoint, config) if checkpoint is not None and not spec.quant else None
+
+
+def compile_hf(arch: Architecture, spec: InferenceSpec, *, checkpoint: Checkpoint | None = None,
+               config: dict[str, object] | None = None) -> HfCost:
+    """Fix the architecture, format and layout of ``spec`` (its batch and context are free)."""
+    spec.check()
+    rank = rank_arch(arch, spec.tp)
+    heavy = max(stages(arch.n_layers, spec.pp), key=len) if spec.pp > 1 else range(arch.n_layers)
+    stage = stage_arch(rank, heavy) if spec.pp > 1 else rank
+    weights = weights_tree(rank, spec, heavy if spec.pp > 1 else None)
+    stored = _stored(spec, checkpoint, config)
+    if stored is not None:
+        weights = scaled_weights(stored, weights.value, weights_tree(arch, spec).value)
+    over = Overheads(gpus=spec.tp * spec.pp).with_overrides(list(spec.overrides))
+    source = (checkpoint, config) if checkpoint is not None else None
+    return HfCost(arch, spec, rank, stage, weights, over, source)
+
+
+# --- vLLM -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VllmCost(Inversions):
+    """vLLM's start-up for one architecture, format and layout, as a function of
+    ``max_model_len`` (the context) and the GPU's memory. The batch does not enter: the KV pool
+    is what ``gpu_memory_utilization × GPU`` leaves, and concurrency is the answer."""
+
+    arch: Architecture
+    spec: InferenceSpec
+    weights_all_gpus: int  # the checkpoint as loaded; each worker holds 1/(tp·pp)
+    source: tuple[Checkpoint, dict[str, object] | None] | None = None
+
+    def startup(self, context: int, gpu_memory_bytes: int | None = None) -> VllmStartup:
+        """What vLLM logs at start-up with ``max_model_len=context`` (raises ``ConfigError``
+        where vLLM refuses to start)."""
+        from .engines import vllm_config
+        from .vllm import vllm_startup
+
+        spec = replace(self.spec, context=context, gpu_mem=gpu_memory_bytes or self.spec.gpu_mem)
+        return vllm_startup(self.arch, weights_bytes=self.weights_all_gpus, cfg=vllm_config(spec))
+
+    def total(self, batch: int, context: int) -> int:
+        """The report's total (per GPU): vLLM's split of its budget, whatever ``batch``."""
+        s = self.startup(context)
+        return s.weights + s.kv_available + s.activation_peak + s.non_torch + s.cuda_graphs
+
+    def kv_capacity_tokens(self, context: int, gpu_memory_bytes: int | None = None) -> int:
+        """"GPU KV cache size: N tokens"."""
+        return self.startup(context, gpu_memory_bytes).kv_tokens
+
+    def max_concurrency(self, context: int, gpu_memory_bytes: int | None = None) -> float:
+        """"Maximum concurrency for L tokens per request: X×"."""
+        return self.startup(context, gpu_memory_bytes).max_concurrency
+
+    def _starts(self, context: int, gpu_memory_bytes: int) -> bool:
+        from ..errors import ConfigError
+
+        try:
+            self.startup(context, gpu_memory_bytes)
+        except ConfigError:
+            return False
+        return True
+
+    def max_context(self, budget_bytes: int, *, batch: int = 1, limit: int = MAX_CONTEXT) -> int | None:
+        """The longest ``max_model_len`` vLLM starts with on a GPU of ``budget_bytes`` (torch's
+        total), with room for ``batch`` such sequences at once."""
+        return largest(lambda c: self._starts(c, budget_bytes) and self.max_batch(budget_bytes, context=c) >= batch,
+                       1, limit)
+
+    def max_batch(self, budget_bytes: int, *, context: int, limit: int = 1 << 20) -> int:
+        """How many sequences of ``context`` tokens the KV pool of a GPU of ``budget_bytes`` holds
+        at once (⌊max concurrency⌋, as whole blocks); 0 when vLLM does not start."""
+        if not self._starts(context, budget_bytes):
+            return 0
+        return min(limit, int(self.startup(context, budget_bytes).max_concurrency))
+
+    def report(self, batch: int | None = None, context: int | None = None) -> InferenceReport:
+        return _report(self.arch, self.spec, self.source, batch, context)
+
+
+def compile_vllm(arch: Architecture, spec: InferenceSpec, *, checkpoint: Checkpoint | None = None,
+                 config: dict[str, object] | None = None) -> VllmCost:
+    spec.check()
+    stored = _stored(spec, checkpoint, config)
+    weights = stored.value if stored is not None else weights_tree(arch, spec).value
+    return VllmCost(arch, spec, weights, (checkpoint, config) if checkpoint is not None else None)
+
+
+# --- llama.cpp ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LlamaCppCost(Inversions):
+    """llama.cpp's GPU buffers for ``-c b·c -np b`` with the weights priced once."""
+
+    arch: Architecture
+    spec: InferenceSpec
+    weights: LlamaCppWeights
+    source: tuple[Checkpoint, dict[str, object] | None] | None = None
+
+    def total(self, batch: int, context: int) -> int:
+        from .engines import llamacpp_total
+
+        return llamacpp_total(self.arch, replace(self.spec, batch=batch, context=context), self.weights)
+
+    def report(self, batch: int | None = None, context: int | None = None) -> InferenceReport:
+        return _report(self.arch, self.spec, self.source, batch, context)
+
+
+def compile_llamacpp(arch: Architecture, spec: InferenceSpec, *, checkpoint: Checkpoint | None = None,
+                     config: dict[str, object] | None = None) -> LlamaCppCost:
+    from .engines import llamacpp_weights
+
+    spec.check()
+    weights = llamacpp_weights(arch, spec, checkpoint)
+    return LlamaCppCost(arch, spec, weights, (checkpoint, config) if checkpoint is not None else None)
+
+
+CostModel = HfCost | VllmCost | LlamaCppCost
+
+
+def compile_inference(arch: Architecture, spec: InferenceSpec, *, checkpoint: Checkpoint | None = None,
+                      config: dict[str, object] | None = None) -> CostModel:
+    """The compiled form of ``spec.engine``'s profile (see the module docstring)."""
+    make: Callable[..., CostModel] = {"vllm": compile_vllm, "llamacpp": compile_llamacpp}.get(
+        spec.engine, compile_hf)
+    return make(arch, spec, checkpoint=checkpoint, config=config)

@@ -34,57 +34,28 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from ..arch import Architecture
+from ..invert import MAX_CONTEXT, Inversions, largest
 from ..tree import Part
-from .estimate import InferenceReport, InferenceSpec, rank_arch, scaled_weights, stage_arch, stages, weights_tree
+from .estimate import (
+    InferenceReport,
+    InferenceSpec,
+    rank_arch,
+    scaled_weights,
+    stage_arch,
+    stages,
+    weights_tree,
+)
 from .kvcache import KVRequest, kv_cache, token_row, window_tokens
 from .overhead import FRAGMENTATION_FRACTION, Overheads, overhead
 from .prefill import Prefill, attention_phase, logits_phase, mlp_phase, relative_bias, resident, window_mask
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from ..sources.checkpoint import Checkpoint
     from .llamacpp import LlamaCppWeights
     from .vllm import VllmStartup
 
-MAX_CONTEXT = 1 << 24
-"""The upper end of the context search (16M tokens): a longer answer is reported as this."""
-
-
-def largest(fits: Callable[[int], bool], lo: int, hi: int) -> int | None:
-    """The largest n in [lo, hi] with ``fits(n)``, for a ``fits`` that is true up to some n and
-    false after (a monotone total under a budget); None when not even ``lo`` fits. Gallops up from
-    ``lo`` (answers are usually small) and bisects the last bracket: O(log n) evaluations."""
-    if lo > hi or not fits(lo):
-        return None
-    step, good = 1, lo
-    while good + step <= hi and fits(good + step):
-        good, step = good + step, step * 2
-    bad = min(good + step, hi + 1)  # fits(bad) is false, or bad is past hi
-    while bad - good > 1:
-        mid = (good + bad) // 2
-        good, bad = (mid, bad) if fits(mid) else (good, mid)
-    return good
-
-
-class Inversions:
-    """``max_context`` and ``max_batch`` for any cost model with a monotone ``total(b, c)``."""
-
-    min_context: int = 1
-
-    def total(self, batch: int, context: int) -> int:
-        raise NotImplementedError
-
-    def max_context(self, budget_bytes: int, *, batch: int = 1, limit: int = MAX_CONTEXT) -> int | None:
-        """The longest context (tokens per sequence) whose total for ``batch`` sequences fits
-        ``budget_bytes``; None when not even the shortest one does."""
-        return largest(lambda c: self.total(batch, c) <= budget_bytes, self.min_context, limit)
-
-    def max_batch(self, budget_bytes: int, *, context: int, limit: int = 1 << 20) -> int:
-        """The most sequences of ``context`` tokens whose total fits ``budget_bytes``; 0 if none."""
-        return largest(lambda b: self.total(b, context) <= budget_bytes, 1, limit) or 0
-
+    Source = tuple[Checkpoint, dict[str, object] | None] | None  # a checkpoint and its config.json
 
 # --- transformers generate (hf) ---------------------------------------------------------------
 
@@ -99,7 +70,7 @@ class HfCost(Inversions):
     stage: Architecture  # … and the heaviest pipeline stage's layers (for the KV cache)
     weights: Part  # this GPU's weights
     overheads: Overheads
-    source: tuple[Checkpoint, dict[str, object] | None] | None = None  # the checkpoint and config.json the weights were read from, if any
+    source: Source = None  # the checkpoint the weights were read from, if any
     fixed_bytes: int = field(init=False)  # weights + the overhead lines that do not scale
     _hidden_per_token: int = field(init=False, repr=False)
     _positions_per_token: int = field(init=False, repr=False)
@@ -178,8 +149,8 @@ class HfCost(Inversions):
         return _report(self.arch, self.spec, self.source, batch, context)
 
 
-def _report(arch: Architecture, spec: InferenceSpec, source: tuple[Checkpoint, dict[str, object] | None] | None,
-            batch: int | None, context: int | None) -> InferenceReport:
+def _report(arch: Architecture, spec: InferenceSpec, source: Source, batch: int | None,
+            context: int | None) -> InferenceReport:
     """The full breakdown tree at (b, c), built by the estimate itself."""
     from .estimate import estimate
 
@@ -188,7 +159,8 @@ def _report(arch: Architecture, spec: InferenceSpec, source: tuple[Checkpoint, d
     return estimate(arch, spec, checkpoint=checkpoint, config=config)
 
 
-def _stored(spec: InferenceSpec, checkpoint: Checkpoint | None, config: dict[str, object] | None) -> Part | None:
+def _stored(spec: InferenceSpec, checkpoint: Checkpoint | None,
+            config: dict[str, object] | None) -> Part | None:
     from .estimate import _stored_weights
 
     return _stored_weights(checkpoint, config) if checkpoint is not None and not spec.quant else None
@@ -222,7 +194,7 @@ class VllmCost(Inversions):
     arch: Architecture
     spec: InferenceSpec
     weights_all_gpus: int  # the checkpoint as loaded; each worker holds 1/(tp·pp)
-    source: tuple[Checkpoint, dict[str, object] | None] | None = None
+    source: Source = None
 
     def startup(self, context: int, gpu_memory_bytes: int | None = None) -> VllmStartup:
         """What vLLM logs at start-up with ``max_model_len=context`` (raises ``ConfigError``
@@ -258,8 +230,10 @@ class VllmCost(Inversions):
     def max_context(self, budget_bytes: int, *, batch: int = 1, limit: int = MAX_CONTEXT) -> int | None:
         """The longest ``max_model_len`` vLLM starts with on a GPU of ``budget_bytes`` (torch's
         total), with room for ``batch`` such sequences at once."""
-        return largest(lambda c: self._starts(c, budget_bytes) and self.max_batch(budget_bytes, context=c) >= batch,
-                       1, limit)
+        def fits(c: int) -> bool:
+            return self._starts(c, budget_bytes) and self.max_batch(budget_bytes, context=c) >= batch
+
+        return largest(fits, 1, limit)
 
     def max_batch(self, budget_bytes: int, *, context: int, limit: int = 1 << 20) -> int:
         """How many sequences of ``context`` tokens the KV pool of a GPU of ``budget_bytes`` holds
@@ -290,7 +264,7 @@ class LlamaCppCost(Inversions):
     arch: Architecture
     spec: InferenceSpec
     weights: LlamaCppWeights
-    source: tuple[Checkpoint, dict[str, object] | None] | None = None
+    source: Source = None
 
     def total(self, batch: int, context: int) -> int:
         from .engines import llamacpp_total
@@ -316,6 +290,8 @@ CostModel = HfCost | VllmCost | LlamaCppCost
 def compile_inference(arch: Architecture, spec: InferenceSpec, *, checkpoint: Checkpoint | None = None,
                       config: dict[str, object] | None = None) -> CostModel:
     """The compiled form of ``spec.engine``'s profile (see the module docstring)."""
-    make: Callable[..., CostModel] = {"vllm": compile_vllm, "llamacpp": compile_llamacpp}.get(
-        spec.engine, compile_hf)
-    return make(arch, spec, checkpoint=checkpoint, config=config)
+    if spec.engine == "vllm":
+        return compile_vllm(arch, spec, checkpoint=checkpoint, config=config)
+    if spec.engine == "llamacpp":
+        return compile_llamacpp(arch, spec, checkpoint=checkpoint, config=config)
+    return compile_hf(arch, spec, checkpoint=checkpoint, config=config)

@@ -237,3 +237,17 @@ def test_training_compiled_equals_the_tree_and_inverts_tightly(name, options):
     assert total(2, seq) <= budget < total(2, seq + 1)
     mb = cost.max_batch(budget, context=1000, limit=1 << 12)
     assert total(mb, 1000) <= budget < total(mb + 1, 1000)
+
+
+def test_readme_cost_model_example_runs():
+    """The README's "Cost models" example runs as printed, and says what it returns."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    section = text.split("## Cost models", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    scope: dict[str, object] = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    cost = scope["cost"]
+    assert cost.kv_bytes_per_token() == 131_072 and cost.widest_phase(4, 32768) == "MLP"
+    assert cost.report(4, 32768).total_bytes == cost.total(4, 32768)

@@ -251,3 +251,47 @@ def test_readme_cost_model_example_runs():
     cost = scope["cost"]
     assert cost.kv_bytes_per_token() == 131_072 and cost.widest_phase(4, 32768) == "MLP"
     assert cost.report(4, 32768).total_bytes == cost.total(4, 32768)
+
+
+def _write_safetensors(path, arch) -> None:
+    """Every tensor of ``arch`` in F32, as the safetensors format lays it out: an 8-byte
+    little-endian header length, the JSON header, then the data back to back."""
+    import json
+    import struct
+
+    header, offset = {}, 0
+    for t in arch_tensors(arch):
+        n = 4 * t.numel
+        header[t.name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + n]}
+        offset += n
+    text = json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text)
+        f.truncate(8 + len(text) + offset)  # sparse zeros: only the header is ever read
+
+
+def arch_tensors(arch):
+    from llmsize.formats.tensors import model_tensors
+
+    return model_tensors(arch)
+
+
+@pytest.mark.parametrize("engine", ["hf", "vllm", "llamacpp"])
+def test_compiled_from_a_checkpoint_equals_the_tree(tmp_path, engine):
+    """Weights read from a checkpoint's headers (split over tp like the format estimate)."""
+    from llmsize.sources.safetensors import read_safetensors
+
+    cfg = catalog.lookup("qwen2.5-0.5b").config
+    arch = from_hf_config(cfg, "qwen")[0]
+    _write_safetensors(tmp_path / "model.safetensors", arch)
+    ckpt = read_safetensors(str(tmp_path / "model.safetensors"))
+    for options in ({}, {"tp": 2}):
+        spec = InferenceSpec(2048, engine=engine, **options)
+        cost = compile_inference(arch, spec, checkpoint=ckpt, config=dict(cfg))
+        for b, c in ((1, 100), (4, 4096)):
+            report = estimate(arch, replace(spec, batch=b, context=c), checkpoint=ckpt, config=dict(cfg))
+            assert cost.total(b, c) == report.total_bytes
+            assert cost.report(b, c).to_dict() == report.to_dict()
+        if engine != "llamacpp":  # llama.cpp reads a GGUF's own bytes only
+            bf16 = estimate(arch, spec).part("weights")  # without the checkpoint: bf16 weights
+            assert cost.report().part("weights") > bf16

@@ -146,6 +146,22 @@ def test_hf_inversions_are_tight(name, options):
         assert full(arch, spec, bat, c).total_bytes <= budget < full(arch, spec, bat + 1, c).total_bytes
 
 
+def test_hf_max_batch_is_closed_form(monkeypatch):
+    """The batch inversion solves the linear total directly: a handful of evaluations, not a
+    search (the tightness itself is checked above)."""
+    calls = []
+    total = HfCost.total
+    monkeypatch.setattr(HfCost, "total", lambda self, b, c: calls.append(b) or total(self, b, c))
+    for name in INVERT:
+        for options in ({}, {"attn": "eager", "logits": "all"}):
+            cost = compile_inference(arch_of(name), InferenceSpec(1024, **options))
+            for c in (100, 5000):
+                budget = cost.total(7, c) + 10**6
+                calls.clear()
+                assert cost.max_batch(budget, context=c) >= 7
+                assert len(calls) <= 5, (name, options, c, calls)
+
+
 @pytest.mark.parametrize("name", INVERT)
 def test_hf_total_grows_with_context_and_batch(name):
     """The premise of bisection: the total never falls when the context or the batch grows."""

@@ -15,8 +15,10 @@ by the same formulas the full estimate uses, so the two agree to the byte::
                  logits; piecewise: the widest phase changes with c (``widest_phase``)
 
 Every term is non-decreasing in b and in c, so the largest context or batch that fits a budget is
-found exactly by integer bisection (``max_context``, ``max_batch``): the answer fits, one more
-token or sequence does not, and None (context) or 0 (batch) means nothing fits.
+exact and tight (the answer fits, one more token or sequence does not; None or 0 when nothing
+fits). At a fixed context the total is linear in b, so ``HfCost.max_batch`` is a quotient checked
+on the exact total; in c it is piecewise (windows, the widest phase changing, eager's s² scores),
+so ``max_context`` searches the integers (``invert.largest``: galloping, then bisection).
 
 vLLM is different: it takes ``gpu_memory_utilization × GPU`` whatever the batch and gives the KV
 pool what is left. Its compiled form (``VllmCost``) answers what vLLM reports at start-up for a
@@ -144,6 +146,25 @@ class HfCost(Inversions):
         act = self.activation_bytes(batch, context)
         frag = 0 if "fragmentation" in self.overheads.fixed else round(FRAGMENTATION_FRACTION * act)
         return self.fixed_bytes + self.kv_bytes(batch, context) + act + frag
+
+    def max_batch(self, budget_bytes: int, *, context: int, limit: int = 1 << 20) -> int:
+        """Closed form: at a fixed context every term is linear in b (each prefill phase is ∝ b,
+        so the same phase is widest for every batch), total(b) = t₁ + (b − 1)·slope up to the
+        rounding of the fragmentation line; the quotient is then checked, and nudged, on the
+        exact total (bisection if it were ever more than a few sequences off)."""
+        t1 = self.total(1, context)
+        if t1 > budget_bytes:
+            return 0
+        slope = self.total(2, context) - t1
+        b = limit if slope <= 0 else min(limit, 1 + (budget_bytes - t1) // slope)
+        for _ in range(4):
+            if self.total(b, context) > budget_bytes:
+                b -= 1
+            elif b < limit and self.total(b + 1, context) <= budget_bytes:
+                b += 1
+            else:
+                return b
+        return super().max_batch(budget_bytes, context=context, limit=limit)
 
     def report(self, batch: int | None = None, context: int | None = None) -> InferenceReport:
         return _report(self.arch, self.spec, self.source, batch, context)

@@ -31,7 +31,8 @@ import time
 from pathlib import Path
 
 from llmsize.inference.cost import compile_inference
-from llmsize.inference.estimate import InferenceSpec, estimate
+from llmsize.inference.engines import estimate
+from llmsize.inference.estimate import InferenceSpec
 from llmsize.sources.catalog import lookup
 from llmsize.sources.hf_config import from_hf_config
 from llmsize.training.cost import compile_training

@@ -15,7 +15,8 @@ import pytest
 from llmsize import from_hf_config
 from llmsize.errors import ConfigError
 from llmsize.inference.cost import HfCost, compile_inference
-from llmsize.inference.estimate import InferenceSpec, estimate
+from llmsize.inference.engines import estimate
+from llmsize.inference.estimate import InferenceSpec
 from llmsize.invert import MAX_CONTEXT, largest
 from llmsize.sources import catalog
 from llmsize.training.cost import compile_training

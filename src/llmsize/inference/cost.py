@@ -36,8 +36,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from ..arch import Architecture
+from ..errors import ConfigError
 from ..invert import MAX_CONTEXT, Inversions, largest
 from ..tree import Part
+from .engines import _stored_weights, estimate, llamacpp_total, llamacpp_weights, vllm_config
 from .estimate import (
     InferenceReport,
     InferenceSpec,
@@ -50,6 +52,7 @@ from .estimate import (
 from .kvcache import KVRequest, kv_cache, token_row, window_tokens
 from .overhead import FRAGMENTATION_FRACTION, Overheads, overhead
 from .prefill import Prefill, attention_phase, logits_phase, mlp_phase, relative_bias, resident, window_mask
+from .vllm import vllm_startup
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -173,8 +176,6 @@ class HfCost(Inversions):
 def _report(arch: Architecture, spec: InferenceSpec, source: Source, batch: int | None,
             context: int | None) -> InferenceReport:
     """The full breakdown tree at (b, c), built by the estimate itself."""
-    from .estimate import estimate
-
     checkpoint, config = source if source else (None, None)
     spec = replace(spec, batch=batch or spec.batch, context=context or spec.context)
     return estimate(arch, spec, checkpoint=checkpoint, config=config)
@@ -182,8 +183,6 @@ def _report(arch: Architecture, spec: InferenceSpec, source: Source, batch: int 
 
 def _stored(spec: InferenceSpec, checkpoint: Checkpoint | None,
             config: dict[str, object] | None) -> Part | None:
-    from .estimate import _stored_weights
-
     return _stored_weights(checkpoint, config) if checkpoint is not None and not spec.quant else None
 
 
@@ -220,9 +219,6 @@ class VllmCost(Inversions):
     def startup(self, context: int, gpu_memory_bytes: int | None = None) -> VllmStartup:
         """What vLLM logs at start-up with ``max_model_len=context`` (raises ``ConfigError``
         where vLLM refuses to start)."""
-        from .engines import vllm_config
-        from .vllm import vllm_startup
-
         spec = replace(self.spec, context=context, gpu_mem=gpu_memory_bytes or self.spec.gpu_mem)
         return vllm_startup(self.arch, weights_bytes=self.weights_all_gpus, cfg=vllm_config(spec))
 
@@ -240,8 +236,6 @@ class VllmCost(Inversions):
         return self.startup(context, gpu_memory_bytes).max_concurrency
 
     def _starts(self, context: int, gpu_memory_bytes: int) -> bool:
-        from ..errors import ConfigError
-
         try:
             self.startup(context, gpu_memory_bytes)
         except ConfigError:
@@ -288,8 +282,6 @@ class LlamaCppCost(Inversions):
     source: Source = None
 
     def total(self, batch: int, context: int) -> int:
-        from .engines import llamacpp_total
-
         return llamacpp_total(self.arch, replace(self.spec, batch=batch, context=context), self.weights)
 
     def report(self, batch: int | None = None, context: int | None = None) -> InferenceReport:
@@ -298,8 +290,6 @@ class LlamaCppCost(Inversions):
 
 def compile_llamacpp(arch: Architecture, spec: InferenceSpec, *, checkpoint: Checkpoint | None = None,
                      config: dict[str, object] | None = None) -> LlamaCppCost:
-    from .engines import llamacpp_weights
-
     spec.check()
     weights = llamacpp_weights(arch, spec, checkpoint)
     return LlamaCppCost(arch, spec, weights, (checkpoint, config) if checkpoint is not None else None)

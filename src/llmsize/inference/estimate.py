@@ -155,7 +155,8 @@ def stage_arch(arch: Architecture, layers: range) -> Architecture:
 
 def weights_tree(arch: Architecture, spec: InferenceSpec, layers: range | None = None) -> Part:
     """Weights of one GPU: the format's bytes for this rank's slice and this stage's layers."""
-    from ..formats.dtypes import layer_bytes, non_layer_bytes, parse_format, weights_bytes
+    from ..formats.dtypes import parse_format
+    from ..formats.tensors import layer_bytes, non_layer_bytes, weights_bytes
 
     fmt = parse_format(spec.quant or spec.dtype)
     base = spec.dtype if spec.dtype in FLOAT_KV else "bf16"
@@ -170,33 +171,6 @@ def weights_tree(arch: Architecture, spec: InferenceSpec, layers: range | None =
 
 
 # --- the hf profile -------------------------------------------------------------------------
-
-
-def estimate(arch: Architecture, spec: InferenceSpec, *, name: str = "", checkpoint: Checkpoint | None = None,
-             config: dict[str, object] | None = None) -> InferenceReport:
-    """The engine profile ``spec.engine`` for this architecture (and checkpoint, if given: its
-    header bytes are the weights unless ``--quant`` asks for another format)."""
-    from ..params import count_params
-
-    spec.check()
-    stored = _stored_weights(checkpoint, config) if checkpoint is not None and not spec.quant else None
-    if spec.engine == "vllm":
-        from .engines import estimate_vllm as run
-    elif spec.engine == "llamacpp":
-        from .engines import estimate_llamacpp as run
-    else:
-        run = estimate_hf
-    report = run(arch, spec, name=name, stored=stored, checkpoint=checkpoint)
-    return replace(report, extra={**report.extra, "parameters": count_params(arch).total, "kind": arch.kind})
-
-
-def _stored_weights(checkpoint: Checkpoint, config: dict[str, object] | None) -> Part:
-    """The checkpoint's stored bytes by module (quantization scales included)."""
-    from ..formats.stored import Quantization, quantization_of, weights_report
-
-    quant = Quantization("gguf") if checkpoint.format == "gguf" else quantization_of(config)
-    tree = weights_report(checkpoint, quant).stored
-    return replace(tree, name="weights")
 
 
 def scaled_weights(stored: Part, per_gpu_estimate: int, all_estimate: int) -> Part:

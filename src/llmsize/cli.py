@@ -51,21 +51,23 @@ def _add_arch_flags(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The parser with every subcommand listed, and the flags of ``command`` only (of all when
-    None; of none for any other name, which is enough for ``llmsize --help``).
+    """The parser of ``command`` alone when it names a subcommand; else (no command, ``--help``, a
+    typo) every subcommand, with its flags when ``command`` is None and without them otherwise.
 
-    Each ``add_argument`` costs argparse a help formatter and gettext look-ups, so ``main`` adds
-    only the flags of the subcommand it runs: the top-level ``--help`` needs only each
-    subcommand's name and help line.
+    Start-up: argparse makes a help formatter and several gettext look-ups (file-system probes for
+    message catalogs) per parser and per argument, so ``main`` builds only what the given command
+    line can use; the top-level ``--help`` needs only each subcommand's name and help line.
     """
     parser = _Parser(
         prog="llmsize", description="Size large language models: parameters and memory, exactly."
     )
     parser.add_argument("--version", action="version", version=f"llmsize {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, (help_line, add_arguments) in SUBCOMMANDS.items():
+    names = [command] if command in SUBCOMMANDS else list(SUBCOMMANDS)
+    for name in names:
+        help_line, add_arguments = SUBCOMMANDS[name]
         p = sub.add_parser(name, help=help_line)
-        if command is None or command == name:
+        if command in (None, name):
             add_arguments(p)
     return parser
 

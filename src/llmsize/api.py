@@ -23,7 +23,6 @@ from functools import partial
 
 from . import options as o
 from .errors import LlmsizeError
-from .layout import FSDP_ALIASES, OFFLOAD_ALIASES, FsdpStrategy, Layout, Offload, ZeroStage
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
     from .arch import Architecture
     from .formats.checkpoint_report import InspectReport
     from .inference.estimate import InferenceReport
+    from .layout import FsdpStrategy, Offload, ZeroStage
     from .parameters import ParamReport
     from .seed import SeedMemory, SeedReport
     from .sources.resolve import Resolved
@@ -78,6 +78,24 @@ def _kv_dtype(option: str, value: object) -> str:
         raise o.OptionError(option, f"{value!r} is not a KV cache dtype; choose from "
                                     f"{', '.join(KV_FORMATS)}") from None
     return text
+
+
+def _zero(option: str, value: object) -> ZeroStage:
+    from .layout import ZeroStage  # imported on use, as inference/ and training/ are: params never needs it
+
+    return o.enum_option(option, value, enum=ZeroStage)
+
+
+def _fsdp(option: str, value: object) -> FsdpStrategy:
+    from .layout import FSDP_ALIASES, FsdpStrategy
+
+    return o.enum_option(option, value, enum=FsdpStrategy, aliases=FSDP_ALIASES)
+
+
+def _offload(option: str, value: object) -> Offload:
+    from .layout import OFFLOAD_ALIASES, Offload
+
+    return o.enum_option(option, value, enum=Offload, aliases=OFFLOAD_ALIASES)
 
 
 def _overhead(option: str, value: object) -> tuple[str, ...]:
@@ -147,9 +165,7 @@ TRAIN_OPTIONS: dict[str, tuple[object, Check]] = {
     "optim_impl": ("fused", _choice(o.OPTIM_IMPLS)), "recompute": ("none", _choice(o.RECOMPUTE)),
     "attn": ("flash", _choice(o.ATTN)), "lora_rank": (None, _opt_int),
     "lora_targets": (None, _opt_text), "qlora": (False, _flag),
-    "zero": (0, partial(o.enum_option, enum=ZeroStage)),
-    "fsdp": ("none", partial(o.enum_option, enum=FsdpStrategy, aliases=FSDP_ALIASES)),
-    "offload": ("none", partial(o.enum_option, enum=Offload, aliases=OFFLOAD_ALIASES)),
+    "zero": (0, _zero), "fsdp": ("none", _fsdp), "offload": ("none", _offload),
     **{k: (1, o.positive_int) for k in ("dp", "tp", "pp", "vpp", "ep", "cp")},
     "sp": (False, _flag), "overhead": ((), _overhead), "revision": (None, _opt_text),
 }
@@ -225,6 +241,7 @@ def infer(source: str | None, **options: Any) -> InferenceReport | SeedMemory:
 
 def _inference_spec(opts: dict[str, Any], context: int) -> Any:
     from .inference.estimate import InferenceSpec
+    from .layout import Layout
 
     return InferenceSpec(
         context=context, batch=opts["batch"], new_tokens=opts["new_tokens"], dtype=opts["dtype"],
@@ -278,6 +295,7 @@ def train(source: str | None, **options: Any) -> TrainReport:
 
 
 def _train_spec(opts: dict[str, Any], config: dict[str, object] | None, max_position: int) -> Any:
+    from .layout import Layout
     from .training.activations import Dropout, dropout_from_config
     from .training.estimate import TrainSpec
 

@@ -65,5 +65,5 @@ def test_params_imports_only_what_it_uses():
     assert proc.returncode == 0, proc.stderr
     loaded = set(proc.stdout.splitlines()[-1].split())
     unneeded = {"shutil", "difflib", "typing", "llmsize.layout", "llmsize.inference", "llmsize.training",
-                "llmsize.formats", "llmsize.commands.train", "llmsize.sources.checkpoint"}
+                "llmsize.formats", "llmsize.commands.train", "llmsize.sources.checkpoint", "llmsize.seed"}
     assert not unneeded & loaded, unneeded & loaded

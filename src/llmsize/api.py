@@ -194,12 +194,13 @@ def params(source: str | None = None, **options: Any) -> ParamReport | SeedRepor
     (``hidden_size``, ``num_layers``, ``num_heads``, ``vocab_size``, …: a GPT-2-style decoder);
     ``method="seed"`` gives the blog's simplified formulas, ``params=N`` its byte sizing of N."""
     from .parameters import count_params
-    from .seed import seed_count, seed_from_params
     from .sources.explicit import OVERRIDES, from_hyperparameters, override
 
     opts = _options("params", options, PARAMS_OPTIONS)
     values = {k: opts[k] for k in OVERRIDES if opts[k] is not None}
     if opts["params"] is not None:
+        from .seed import seed_from_params
+
         return seed_from_params(opts["params"])
     warnings: tuple[str, ...] = ()
     if source:
@@ -213,12 +214,19 @@ def params(source: str | None = None, **options: Any) -> ParamReport | SeedRepor
             problem = f"params: give a SOURCE, or the hyperparameters {', '.join(missing)}"
             raise o.OptionError(missing[0], problem, mentions=missing, prefix=False)
         arch = from_hyperparameters(values)
-    seed = seed_count(d_model=arch.d_model, n_layers=arch.n_layers, n_heads=arch.n_heads,
-                      vocab_size=arch.vocab_size)
     if opts["method"] == "seed":
-        return replace(seed, warnings=warnings)
+        return replace(_seed(arch), warnings=warnings)
     exact = count_params(arch, warnings)
-    return exact if source else replace(exact, seed=seed)
+    return exact if source else replace(exact, seed=_seed(arch))
+
+
+def _seed(arch: Architecture) -> SeedReport:
+    """The blog's count of ``arch``'s GPT-2-style core (imported here: a SOURCE's exact count
+    does not show it)."""
+    from .seed import seed_count
+
+    return seed_count(d_model=arch.d_model, n_layers=arch.n_layers, n_heads=arch.n_heads,
+                      vocab_size=arch.vocab_size)
 
 
 # --- infer ----------------------------------------------------------------------------------

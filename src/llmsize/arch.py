@@ -166,8 +166,9 @@ class Architecture:
     n_layers: int = 12
     d_model: int = 768
     n_heads: int = 12
-    n_kv_heads: int | None = None  # None: = n_heads (MHA)
-    head_dim: int | None = None  # None: = d_model // n_heads
+    # None at construction means "derive it"; __post_init__ always fills both, so readers see an int
+    n_kv_heads: int = None  # type: ignore[assignment]  # None: = n_heads (MHA)
+    head_dim: int = None  # type: ignore[assignment]  # None: = d_model // n_heads
     d_ff: int = 3072
     vocab_size: int = 50257
     max_position: int = 2048

@@ -19,6 +19,7 @@ from .overhead import Overheads, overhead
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..sources.checkpoint import Checkpoint
+    from .llamacpp import LlamaCppWeights
 
 H100_TORCH_TOTAL_BYTES = round(79.18 * GiB)
 """What ``torch.cuda.mem_get_info()`` reports as total on an H100 80GB (llm-d measurements,
@@ -52,6 +53,7 @@ def estimate_vllm(arch: Architecture, spec: InferenceSpec, *, name: str = "", st
              f"{gpu / GiB:.2f} GiB" + ("" if spec.gpu_mem else " (an H100 80GB; set --gpu-mem)"),
              "vLLM sizes its KV pool from what is left, so --batch does not change it: "
              "concurrency is the answer"]
+    extra: dict[str, object]
     extra = {"vllm": {"version": VLLM_VERSION, "kv_cache_tokens": s.kv_tokens, "num_blocks": s.num_blocks,
                       "max_concurrency": round(s.max_concurrency, 2), "max_model_len": s.max_model_len,
                       "max_num_seqs": s.max_num_seqs, "max_num_batched_tokens": s.max_num_batched_tokens,
@@ -59,9 +61,11 @@ def estimate_vllm(arch: Architecture, spec: InferenceSpec, *, name: str = "", st
     return InferenceReport(name or arch.name, spec, tree, spec.tp * spec.pp, all_weights, tuple(notes), extra)
 
 
-def llamacpp_weights(arch: Architecture, spec: InferenceSpec, checkpoint: Checkpoint | None):
+def llamacpp_weights(arch: Architecture, spec: InferenceSpec,
+                     checkpoint: Checkpoint | None) -> LlamaCppWeights:
     """Bytes per block, input and output layer: the GGUF's own, or the format's estimate."""
-    from ..formats.dtypes import layer_bytes, non_layer_bytes, parse_format
+    from ..formats.dtypes import parse_format
+    from ..formats.tensors import layer_bytes, non_layer_bytes
     from .llamacpp import LlamaCppWeights, weights_from_gguf
 
     if checkpoint is not None and checkpoint.format == "gguf" and not spec.quant:
@@ -89,10 +93,11 @@ def estimate_llamacpp(arch: Architecture, spec: InferenceSpec, *, name: str = ""
     over = overhead(Overheads(), activation_bytes=0)
     tree = group("GPU", [group("weights", [model]), group("kv_cache", [kv]), group("activations", [compute]),
                          over])
-    extra: dict[str, object] = {"llamacpp": {"n_gpu_layers": plan.n_gpu_layers, "host": plan.host.to_dict(),
-                                             "host_bytes": plan.host.value, "flash_attn": plan.flash_attn}}
+    cpp: dict[str, object] = {"n_gpu_layers": plan.n_gpu_layers, "host": plan.host.to_dict(),
+                              "host_bytes": plan.host.value, "flash_attn": plan.flash_attn}
     if spec.gpu_mem:
-        extra["llamacpp"]["max_n_gpu_layers"] = max_gpu_layers(arch, weights, cfg, spec.gpu_mem)  # type: ignore[index]
+        cpp["max_n_gpu_layers"] = max_gpu_layers(arch, weights, cfg, spec.gpu_mem)
+    extra: dict[str, object] = {"llamacpp": cpp}
     notes = (f"llama.cpp -c {cfg.n_ctx} -np {cfg.n_seq} -ngl {plan.n_gpu_layers}: host memory "
              f"{plan.host.value / GiB:.2f} GiB (input embeddings, CPU layers, output buffer)",)
     return InferenceReport(name or arch.name, spec, tree, 1, weights.total, notes, extra)

@@ -29,6 +29,10 @@ from .kvcache import KVRequest, kv_cache
 from .overhead import Overheads, overhead
 from .prefill import Prefill, workspace
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 FLOAT_KV = ("fp32", "fp16", "bf16")
 
 
@@ -88,7 +92,7 @@ class InferenceReport(Totalled):
     notes: tuple[str, ...] = ()
     extra: dict[str, object] = field(default_factory=dict)
 
-    def error_bars(self) -> dict[str, object]:
+    def error_bars(self) -> dict[str, str | dict[str, Any]]:
         from ..errorbars import bars
 
         terms = ("weights", "kv_cache", "activations", "overhead")
@@ -155,7 +159,8 @@ def stage_arch(arch: Architecture, layers: range) -> Architecture:
 
 def weights_tree(arch: Architecture, spec: InferenceSpec, layers: range | None = None) -> Part:
     """Weights of one GPU: the format's bytes for this rank's slice and this stage's layers."""
-    from ..formats.dtypes import layer_bytes, non_layer_bytes, parse_format, weights_bytes
+    from ..formats.dtypes import parse_format
+    from ..formats.tensors import layer_bytes, non_layer_bytes, weights_bytes
 
     fmt = parse_format(spec.quant or spec.dtype)
     base = spec.dtype if spec.dtype in FLOAT_KV else "bf16"

@@ -8,10 +8,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
 
-    from ..sources.resolve import Resolved
+    from ..sources.resolve import Sized
 
 
-def open_for(args: argparse.Namespace, command: str) -> Resolved:
+def open_for(args: argparse.Namespace, command: str) -> Sized:
     """The SOURCE of ``llmsize infer`` / ``train``, with an architecture; warnings on stderr."""
     from ..errors import LlmsizeError
     from ..sources.resolve import open_source
@@ -24,4 +24,4 @@ def open_for(args: argparse.Namespace, command: str) -> Resolved:
         raise LlmsizeError(f"{args.source}: no config.json or GGUF metadata to size the model from")
     for w in found.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    return found
+    return found.sized()

@@ -51,8 +51,12 @@ def _seed(args: argparse.Namespace) -> int:
         found = open_for(args, "infer")
         spec = spec_from(args, args.ctx_size or found.arch.max_position)
         report = estimate(found.arch, spec, name=args.source, checkpoint=None, config=found.config)
-    params = args.params or report.extra["parameters"]
-    activations = args.activations if args.activations is not None else report.part("activations")
+    params, activations = args.params, args.activations
+    if report is not None:  # None only when all three are given without a SOURCE
+        counted = report.extra["parameters"]
+        assert isinstance(counted, int)
+        params = params or counted
+        activations = activations if activations is not None else report.part("activations")
     tokens = args.batch * (args.ctx_size or (report.spec.context if report else 0))
     input_data = args.input_data if args.input_data is not None else tokens * 8  # int64 token ids
     seed = seed_memory(params, bits=bits, activations=activations, input_data=input_data, given=given)

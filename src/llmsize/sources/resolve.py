@@ -26,6 +26,18 @@ class Resolved:
     config: dict[str, Any] | None
     checkpoint: Checkpoint | None = None
 
+    def sized(self) -> Sized:
+        """This source as one that has an architecture (the caller has checked ``arch``)."""
+        assert self.arch is not None
+        return Sized(self.arch, self.warnings, self.origin, self.config, self.checkpoint)
+
+
+@dataclass(frozen=True)
+class Sized(Resolved):
+    """A source with an architecture: what ``resolve`` returns and the size commands read."""
+
+    arch: Architecture
+
 
 def read_config_file(path: str) -> dict[str, Any]:
     """Parse a ``config.json``; errors name the file and the problem."""
@@ -45,12 +57,12 @@ def read_config_file(path: str) -> dict[str, Any]:
     return data
 
 
-def resolve(source: str, *, revision: str | None = None) -> Resolved:
+def resolve(source: str, *, revision: str | None = None) -> Sized:
     """The architecture described by ``source`` (an error if it holds no description)."""
     found = open_source(source, revision=revision)
     if found.arch is None:
         raise LlmsizeError(f"{source}: a checkpoint without config.json; `llmsize inspect` reads it")
-    return found
+    return found.sized()
 
 
 def open_source(source: str, *, revision: str | None = None) -> Resolved:

@@ -47,7 +47,7 @@ try:
     try:  # huggingface_hub 1.x speaks httpx; 2.x its fork httpx2
         import httpx2 as httpx
     except ImportError:  # pragma: no cover - depends on the installed huggingface_hub
-        import httpx  # type: ignore[no-redef]
+        import httpx  # type: ignore[no-redef,unused-ignore]  # a redefinition only where httpx2 is installed
     from huggingface_hub import (
         constants,
         get_hf_file_metadata,

@@ -213,7 +213,9 @@ def summary_table(name: str, params: ParamReport, context: int, rows: Sequence[d
     say(f"{name}: {params.total:,} parameters ({fmt_short(params.total)}{active}) · {a.n_layers} layers, "
         f"d={a.d_model}, {a.attention}, context {a.max_position:,}")
     def gib(key: str, r: dict[str, object]) -> str:
-        return f"{int(r[key]) / GiB:.2f}"  # type: ignore[call-overload]
+        value = r[key]
+        assert isinstance(value, int), (key, value)
+        return f"{value / GiB:.2f}"
 
     body = [(str(r["precision"]), gib("weights_bytes", r), gib("kv_cache_bytes", r), str(r["kv_dtype"]),
              gib("total_bytes", r)) for r in rows]

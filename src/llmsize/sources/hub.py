@@ -149,11 +149,11 @@ def _open_online(repo_id: str, revision: str | None) -> tuple[dict | None, Check
     # Through the cache with the caller's revision, so refs/<revision> is written for offline use.
     config_path = hf_hub_download(repo_id, CONFIG_NAME, revision=revision) if has_config else None
     ckpt = _online_checkpoint(repo_id, commit)
-    if config_path is None and ckpt is None:
-        raise LlmsizeError(f"{repo_id}: the Hub repo has no {CONFIG_NAME} and no {SINGLE_NAME} or "
-                           f"{INDEX_NAME} at revision {revision or 'main'}")
     if config_path is None:
-        return None, ckpt, ckpt.path  # type: ignore[union-attr]
+        if ckpt is None:
+            raise LlmsizeError(f"{repo_id}: the Hub repo has no {CONFIG_NAME} and no {SINGLE_NAME} or "
+                               f"{INDEX_NAME} at revision {revision or 'main'}")
+        return None, ckpt, ckpt.path
     origin = f"{constants.ENDPOINT}/{repo_id}/blob/{quote(commit, safe='')}/{CONFIG_NAME}"
     return read_config_file(config_path), ckpt, origin
 
@@ -207,7 +207,7 @@ def _open_remote(repo_id: str, filename: str, commit: str) -> RangeReader:
 
 def _read_remote(repo_id: str, filename: str, commit: str) -> tuple[list[TensorInfo], dict[str, str], int]:
     reader = _open_remote(repo_id, filename, commit)
-    tensors, meta, _ = parse_file(reader, reader.label, reader.size)  # type: ignore[arg-type]
+    tensors, meta, _ = parse_file(reader, reader.label, reader.size)
     return tensors, meta, reader.received
 
 

@@ -43,6 +43,10 @@ from .checkpoint import Checkpoint, TensorInfo
 from .resolve import read_config_file
 from .safetensors import join_shards, parse_file, read_index, read_safetensors, read_sharded, shard_names
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 try:
     try:  # huggingface_hub 1.x speaks httpx; 2.x its fork httpx2
         import httpx2 as httpx
@@ -116,7 +120,8 @@ class RangeReader:
         return b"".join(chunks)[: last - first + 1]
 
 
-def open_hub(repo_id: str, *, revision: str | None = None) -> tuple[dict | None, Checkpoint | None, str]:
+def open_hub(repo_id: str, *,
+             revision: str | None = None) -> tuple[dict[str, Any] | None, Checkpoint | None, str]:
     """``(config, checkpoint headers, origin)`` of a Hub repo; the HF cache answers when offline.
 
     ``origin`` is the ``…/blob/<commit>/config.json`` URL read online, or the cached file's path.
@@ -144,7 +149,7 @@ def open_hub(repo_id: str, *, revision: str | None = None) -> tuple[dict | None,
 # --- online -------------------------------------------------------------------------------------
 
 
-def _open_online(repo_id: str, revision: str | None) -> tuple[dict | None, Checkpoint | None, str]:
+def _open_online(repo_id: str, revision: str | None) -> tuple[dict[str, Any] | None, Checkpoint | None, str]:
     commit, has_config = _probe(repo_id, revision)
     # Through the cache with the caller's revision, so refs/<revision> is written for offline use.
     config_path = hf_hub_download(repo_id, CONFIG_NAME, revision=revision) if has_config else None
@@ -253,7 +258,8 @@ def _first_line(e: BaseException) -> str:
 # --- offline: the local HF cache ----------------------------------------------------------------
 
 
-def _open_cached(repo_id: str, revision: str | None, why: str) -> tuple[dict | None, Checkpoint | None, str]:
+def _open_cached(repo_id: str, revision: str | None,
+                 why: str) -> tuple[dict[str, Any] | None, Checkpoint | None, str]:
     """Config (required) and any safetensors headers from the cache's snapshot of ``revision``."""
     found = try_to_load_from_cache(repo_id, CONFIG_NAME, revision=revision)
     if not isinstance(found, str):  # None, or the "known not to exist" marker

@@ -14,7 +14,8 @@ import statistics
 import time
 from functools import partial
 
-from llmsize.inference.estimate import InferenceSpec, estimate
+from llmsize.inference.engines import estimate
+from llmsize.inference.estimate import InferenceSpec
 from llmsize.measure.harness import scaled_config
 from llmsize.sources.catalog import lookup
 from llmsize.sources.hf_config import from_hf_config

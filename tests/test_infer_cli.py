@@ -163,7 +163,8 @@ def test_bad_input_is_one_line(capsys, argv, needle):
 
 def test_catalog_models_all_size(capsys):
     """Every catalog model gets an hf estimate whose parts sum to the total."""
-    from llmsize.inference.estimate import InferenceSpec, estimate
+    from llmsize.inference.engines import estimate
+    from llmsize.inference.estimate import InferenceSpec
 
     for e in catalog.entries():
         arch, _ = from_hf_config(e.config, e.name)

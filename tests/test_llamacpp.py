@@ -20,13 +20,11 @@ from llmsize.errors import CheckpointError, ConfigError
 from llmsize.inference.llamacpp import (
     LlamaCppConfig,
     LlamaCppWeights,
-    device_bytes,
     geometry,
     kv_widths,
-    llamacpp_plan,
-    max_gpu_layers,
     weights_from_gguf,
 )
+from llmsize.inference.llamacpp_plan import device_bytes, llamacpp_plan, max_gpu_layers
 from llmsize.sources import catalog
 from llmsize.sources.hf_config import from_hf_config
 from llmsize.tree import Part
@@ -388,7 +386,7 @@ def test_weights_from_gguf_needs_blocks(tmp_path) -> None:
 
 
 def test_core_imports_no_numpy_torch_or_gguf() -> None:
-    code = ("import sys, llmsize.inference.llamacpp; "
+    code = ("import sys, llmsize.inference.llamacpp_plan; "
             "print([m for m in ('numpy', 'torch', 'gguf') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

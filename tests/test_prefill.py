@@ -63,3 +63,23 @@ def test_print_table():
     """Runs last in this module: the error table, one row per case (shown with ``pytest -s``)."""
     print("\nprefill: llmsize (weights + KV + activations) against MemTracker's peak, bf16, sdpa")
     print("\n".join(ROWS))
+
+
+# One family per row of ``arch.Modeling.eager_peak``: llama (the default), GPT-2 and Falcon (softmax
+# in the model dtype), GPT-J (scores in fp32).
+EAGER_FAMILIES = ["llama-3.1-8b", "gpt2", "falcon-7b-instruct", "gpt-j-6b"]
+
+
+@pytest.mark.parametrize("name", EAGER_FAMILIES)
+def test_eager_bytes_per_score_match_the_family(name):
+    """Eager attention's s² tensors, per score: the growth of the measured activation peak from
+    s to 2s (b = 1, where the attention phase is the widest), less its part linear in s, against
+    the family's ``eager_peak``."""
+    from llmsize.inference.prefill import eager_score_bits
+
+    cfg = scaled_config(dict(catalog.lookup(name).config), 2)
+    arch = from_hf_config(cfg, name)[0]
+    s1, s2 = 2048, 4096
+    act = {s: measure_prefill(cfg, name, batch=1, tokens=s, attn="eager").activation_bytes for s in (s1, s2)}
+    per_score = (act[s2] / s2 - act[s1] / s1) / (arch.n_heads * (s2 - s1))
+    assert per_score == pytest.approx(eager_score_bits(arch, 16) / 8, abs=0.25)

@@ -61,8 +61,8 @@ def estimate(case: Case) -> tuple[int, int]:
 
     arch = from_hf_config(scaled_config(dict(catalog.lookup(case.model).config), case.layers), case.model)[0]
     if case.mode == "infer":
+        from llmsize.inference.engines import estimate as run
         from llmsize.inference.estimate import InferenceSpec
-        from llmsize.inference.estimate import estimate as run
 
         r = run(arch, InferenceSpec(case.seq, case.batch, attn=case.attn), name=case.model)
         return r.total_bytes - r.part("overhead"), r.total_bytes

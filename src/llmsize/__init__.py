@@ -24,12 +24,13 @@ _EXPORTS = {
     "TrainSpec": "training.estimate", "TrainReport": "training.estimate",
     "estimate_training": "training.estimate",
     "Recipe": "training.estimate", "Optimizer": "training.optimizers", "LoraSpec": "training.lora",
-    "ParallelSpec": "training.parallel", "ZeroStage": "training.parallel", "FsdpStrategy": "training.parallel",
-    "Offload": "training.parallel", "KVRequest": "inference.kvcache", "kv_cache": "inference.kvcache",
+    "ParallelSpec": "training.parallel", "ZeroStage": "training.parallel",
+    "FsdpStrategy": "training.parallel", "Offload": "training.parallel",
+    "KVRequest": "inference.kvcache", "kv_cache": "inference.kvcache",
     "WeightFormat": "formats.dtypes", "parse_format": "formats.dtypes",
     "weights_bytes": "formats.tensors", "model_tensors": "formats.tensors",
 }
-_RENAMED = {"estimate_inference": ("inference.estimate", "estimate")}
+_RENAMED = {"estimate_inference": ("inference.engines", "estimate")}
 __all__ = sorted([*_EXPORTS, *_RENAMED])
 
 

@@ -147,6 +147,58 @@ class VisionTower:
         return (self.image_size // self.patch_size) ** 2
 
 
+# --- family facts of the modeling code -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Modeling:
+    """What a family's ``transformers`` modeling code (5.24) does that changes memory but not the
+    parameter count: one record per ``model_type`` in ``MODELING``, read by the prefill workspace,
+    the training activations, LoRA and the GGUF mixtures alike.
+
+    Eager attention (``eager_attention_forward`` and its family variants) holds s²-sized tensors
+    (scores, masked scores, probabilities, casts): ``eager_peak`` counts those alive at the forward
+    pass's peak as (copies in the model dtype, copies in fp32), measured with PyTorch's MemTracker
+    under FakeTensorMode in bf16 and fp32. ``softmax_fp32``: the probabilities (what backward keeps)
+    are fp32, or in the model dtype.
+    """
+
+    softmax_fp32: bool = True  # modeling_llama.py: softmax(…, dtype=torch.float32).to(query.dtype)
+    eager_peak: tuple[int, int] = (3, 1)  # scores, masked, fp32 softmax and its cast back: 3B + 4
+    fused_qkv: bool = False  # q, k and v come from one Linear: peft adapts it as one module
+    qkv_views: bool = False  # q, k, v reach eager as views of that output: eager copies k^T and v
+    fused_gate_up: bool = False  # gate and up come from one Linear
+    fp32_norm: bool = False  # the norm's γ·x̂ is computed in fp32
+    cat_rotary: bool = False  # partial rotary rebuilds q and k with torch.cat
+    fp32_rotary: bool = False  # cos and sin are kept in fp32
+    fp32_router: bool = False  # the router's linear runs on an fp32 copy of its input
+    llamacpp_arch: str | None = None  # llama.cpp's LLM_ARCH_* where its quantization mixture asks
+
+
+_FP32_NORM = Modeling(fp32_norm=True)
+MODELING: dict[str, Modeling] = {
+    # modeling_gpt2.py eager_attention_forward: softmax(attn_weights, dim=-1) on model-dtype scores
+    "gpt2": Modeling(softmax_fp32=False, eager_peak=(2, 0), fused_qkv=True, qkv_views=True),
+    # modeling_gptj.py eager_attention_forward: matmul(query.to(torch.float32), key.to(torch.float32)),
+    # softmax in fp32, .to(value.dtype): masked scores and softmax in fp32, one cast (B + 8 bytes)
+    "gptj": Modeling(eager_peak=(1, 2)),
+    # modeling_falcon.py FalconAttention.forward, rotary branch (alibi is None): F.softmax(scores +
+    # mask, dim=-1, dtype=hidden_states.dtype) stays in the model dtype; 4B measured (falcon-7b,
+    # falcon-40b). The ALiBi branch (falcon-rw) upcasts its scores to fp32 first: not measured.
+    "falcon": Modeling(softmax_fp32=False, eager_peak=(4, 0), fused_qkv=True, llamacpp_arch="falcon"),
+    "gpt_bigcode": Modeling(fused_qkv=True), "gpt_neox": Modeling(fused_qkv=True),
+    "bloom": Modeling(fused_qkv=True), "mpt": Modeling(fused_qkv=True),
+    "phi3": Modeling(fused_qkv=True, fused_gate_up=True),
+    "phi": Modeling(cat_rotary=True),
+    "gemma": _FP32_NORM, "gemma2": _FP32_NORM, "gemma3": _FP32_NORM, "gemma3_text": _FP32_NORM,
+    "olmo2": Modeling(fp32_norm=True, fp32_rotary=True), "olmo3": _FP32_NORM,
+    "deepseek_v2": Modeling(fp32_router=True), "deepseek_v3": Modeling(fp32_router=True),
+    # convert_hf_to_gguf.py writes Mistral as llama
+    "llama": Modeling(llamacpp_arch="llama"), "mistral": Modeling(llamacpp_arch="llama"),
+}
+DEFAULT_MODELING = Modeling()
+
+
 _INT_FIELDS = (
     "n_layers", "d_model", "n_heads", "n_kv_heads", "head_dim", "d_ff", "vocab_size", "max_position",
     "n_decoder_layers", "d_embed", "sliding_window", "position_rows", "relative_buckets", "token_types",
@@ -287,6 +339,11 @@ class Architecture:
     def padded_vocab(self) -> int:
         m = self.vocab_pad_multiple
         return -(-self.vocab_size // m) * m
+
+    @property
+    def modeling(self) -> Modeling:
+        """What this family's modeling code does that changes memory (``MODELING``)."""
+        return MODELING.get(self.model_type, DEFAULT_MODELING)
 
     @property
     def decoder_layers(self) -> int:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..inference.estimate import InferenceReport, InferenceSpec, estimate
+from ..inference.engines import estimate
+from ..inference.estimate import InferenceReport, InferenceSpec
 from . import open_for
 
 LLAMACPP_DEFAULT_CTX = 4096  # llama.cpp's default -c (common/common.h, n_ctx = 4096)

@@ -344,16 +344,3 @@ def parse_format(text: str) -> WeightFormat:
         return WeightFormat(f"gguf-pure:{t}", "gguf", 0, variant=t, pure=True, quantized_roles=GGUF_ROLES)
     raise ConfigError(f"unknown weight format {text!r}; choose one of: {CHOICES}")
 
-
-def __getattr__(name: str) -> object:
-    """``weights_bytes``, ``layer_bytes`` and ``non_layer_bytes`` live in ``tensors.py`` (which
-    imports this module); they are importable from here as well."""
-    if name in ("weights_bytes", "layer_bytes", "non_layer_bytes", "tensor_bytes"):
-        from . import tensors
-
-        return getattr(tensors, name)
-    if name in ("gguf_tensor_types", "allows_quantization", "converted_type", "use_more_bits"):
-        from . import gguf_mixture
-
-        return getattr(gguf_mixture, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

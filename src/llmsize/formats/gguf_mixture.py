@@ -232,10 +232,10 @@ def converted_type(spec: TensorSpec, base_type: str) -> str:
 
 def _mixture_state(arch: Architecture, fmt: WeightFormat, specs: list[TensorSpec]) -> _Mixture:
     names = {s.name for s in specs}
-    llama = arch.model_type in ("llama", "mistral")
+    llama = arch.modeling.llamacpp_arch == "llama"
     return _Mixture(
         ftype=fmt.variant, n_layer=arch.n_layers, n_gqa=arch.n_heads // arch.n_kv_heads,
-        n_expert=arch.moe.n_experts if arch.moe else 0, falcon=arch.model_type == "falcon",
+        n_expert=arch.moe.n_experts if arch.moe else 0, falcon=arch.modeling.llamacpp_arch == "falcon",
         is_70b=llama and arch.n_layers == 80 and arch.n_kv_heads != arch.n_heads and not arch.moe,
         tied="output.weight" not in names,
         n_attn_v=sum(_category(n) in ATTN_V_LIKE for n in names),

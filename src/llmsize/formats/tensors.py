@@ -330,7 +330,7 @@ def _format(fmt: WeightFormat | str) -> WeightFormat:
 def tensor_bytes(arch: Architecture, fmt: WeightFormat | str, *,
                  base: str = "bf16") -> tuple[TensorBytes, ...]:
     """Every tensor of ``arch`` priced in ``fmt``; tensors the format keeps are ``base`` wide.
-    GGUF file types go through llama.cpp's per-tensor mixture (``dtypes.gguf_tensor_types``)."""
+    GGUF file types go through llama.cpp's per-tensor mixture (``gguf_mixture.gguf_tensor_types``)."""
     fmt, specs = _format(fmt), model_tensors(arch)
     precision_bits(base)  # an unknown base is an error before any arithmetic
     types = gguf_tensor_types(arch, specs, fmt, base=base) if fmt.kind == "gguf" else {}

@@ -1,4 +1,5 @@
-"""The vLLM and llama.cpp profiles as inference reports (the hf profile is in ``inference.py``).
+"""The vLLM and llama.cpp profiles as inference reports, and ``estimate``, which runs the profile
+a spec names (the hf profile, with ``InferenceSpec`` and ``InferenceReport``, is in ``estimate.py``).
 
 Each engine's own module mirrors what it does at start-up (``vllm.py``, ``llamacpp.py``); this
 module maps their results onto the four parts every report has, per GPU::
@@ -10,10 +11,12 @@ module maps their results onto the four parts every report has, per GPU::
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..arch import Architecture
 from ..tree import Part, group, leaf
 from ..units import GiB
-from .estimate import InferenceReport, InferenceSpec, weights_tree
+from .estimate import InferenceReport, InferenceSpec, estimate_hf, weights_tree
 from .overhead import Overheads, overhead
 
 TYPE_CHECKING = False
@@ -32,10 +35,9 @@ def estimate_vllm(arch: Architecture, spec: InferenceSpec, *, name: str = "", st
     from .vllm import VLLM_VERSION, VllmConfig, vllm_startup
 
     gpu = spec.gpu_mem or H100_TORCH_TOTAL_BYTES
-    kv = {"fp32": "fp32", "fp16": "fp16", "bf16": "bf16"}.get(spec.kv, spec.kv)
     cfg = VllmConfig(gpu_memory_bytes=gpu, gpu_memory_utilization=spec.gpu_util, max_model_len=spec.context,
                      max_num_seqs=spec.max_num_seqs, max_num_batched_tokens=spec.max_num_batched_tokens,
-                     tp=spec.tp, pp=spec.pp, kv_dtype=kv, enforce_eager=spec.attn == "eager",
+                     tp=spec.tp, pp=spec.pp, kv_dtype=spec.kv, enforce_eager=spec.attn == "eager",
                      act_bytes=4 if spec.dtype == "fp32" else 2)
     all_weights = stored.value if stored is not None else weights_tree(arch, spec).value
     s = vllm_startup(arch, weights_bytes=all_weights, cfg=cfg)
@@ -81,10 +83,11 @@ def estimate_llamacpp(arch: Architecture, spec: InferenceSpec, *, name: str = ""
                       checkpoint: Checkpoint | None = None) -> InferenceReport:
     """llama.cpp's buffers with ``-c ctx·batch -np batch`` (see ``llamacpp.py``); the GPU side is
     the report, the host side and the largest ``-ngl`` that fits go in ``extra``."""
-    from .llamacpp import LlamaCppConfig, llamacpp_plan, max_gpu_layers
+    from .llamacpp import CACHE_TYPE_OF, LlamaCppConfig
+    from .llamacpp_plan import llamacpp_plan, max_gpu_layers
 
     weights = llamacpp_weights(arch, spec, checkpoint)
-    cache = {"fp16": "f16", "bf16": "bf16", "fp32": "f32"}.get(spec.kv, spec.kv)
+    cache = CACHE_TYPE_OF.get(spec.kv, spec.kv)
     cfg = LlamaCppConfig(n_ctx=spec.context * spec.batch, n_seq=spec.batch, cache_type_k=cache,
                          cache_type_v=cache, flash_attn="off" if spec.attn == "eager" else "auto",
                          n_gpu_layers=spec.n_gpu_layers, gpu_memory_bytes=spec.gpu_mem)
@@ -108,3 +111,25 @@ def _named(device: Part) -> tuple[Part, Part, Part]:
     find = {p.name.split(" ")[0]: p for p in device.parts}  # group() drops empty buffers
     empty = leaf("none", 0)
     return find.get("model", empty), find.get("KV", empty), find.get("compute", empty)
+
+
+def estimate(arch: Architecture, spec: InferenceSpec, *, name: str = "", checkpoint: Checkpoint | None = None,
+             config: dict[str, object] | None = None) -> InferenceReport:
+    """The engine profile ``spec.engine`` for this architecture (and checkpoint, if given: its
+    header bytes are the weights unless ``--quant`` asks for another format)."""
+    from ..params import count_params
+
+    spec.check()
+    stored = _stored_weights(checkpoint, config) if checkpoint is not None and not spec.quant else None
+    run = {"vllm": estimate_vllm, "llamacpp": estimate_llamacpp}.get(spec.engine, estimate_hf)
+    report = run(arch, spec, name=name, stored=stored, checkpoint=checkpoint)
+    return replace(report, extra={**report.extra, "parameters": count_params(arch).total, "kind": arch.kind})
+
+
+def _stored_weights(checkpoint: Checkpoint, config: dict[str, object] | None) -> Part:
+    """The checkpoint's stored bytes by module (quantization scales included)."""
+    from ..formats.stored import Quantization, quantization_of, weights_report
+
+    quant = Quantization("gguf") if checkpoint.format == "gguf" else quantization_of(config)
+    tree = weights_report(checkpoint, quant).stored
+    return replace(tree, name="weights")

@@ -177,33 +177,6 @@ def weights_tree(arch: Architecture, spec: InferenceSpec, layers: range | None =
 # --- the hf profile -------------------------------------------------------------------------
 
 
-def estimate(arch: Architecture, spec: InferenceSpec, *, name: str = "", checkpoint: Checkpoint | None = None,
-             config: dict[str, object] | None = None) -> InferenceReport:
-    """The engine profile ``spec.engine`` for this architecture (and checkpoint, if given: its
-    header bytes are the weights unless ``--quant`` asks for another format)."""
-    from ..params import count_params
-
-    spec.check()
-    stored = _stored_weights(checkpoint, config) if checkpoint is not None and not spec.quant else None
-    if spec.engine == "vllm":
-        from .engines import estimate_vllm as run
-    elif spec.engine == "llamacpp":
-        from .engines import estimate_llamacpp as run
-    else:
-        run = estimate_hf
-    report = run(arch, spec, name=name, stored=stored, checkpoint=checkpoint)
-    return replace(report, extra={**report.extra, "parameters": count_params(arch).total, "kind": arch.kind})
-
-
-def _stored_weights(checkpoint: Checkpoint, config: dict[str, object] | None) -> Part:
-    """The checkpoint's stored bytes by module (quantization scales included)."""
-    from ..formats.stored import Quantization, quantization_of, weights_report
-
-    quant = Quantization("gguf") if checkpoint.format == "gguf" else quantization_of(config)
-    tree = weights_report(checkpoint, quant).stored
-    return replace(tree, name="weights")
-
-
 def scaled_weights(stored: Part, per_gpu_estimate: int, all_estimate: int) -> Part:
     """A checkpoint's bytes split like the format estimate splits them over GPUs."""
     if per_gpu_estimate == all_estimate:

@@ -1,4 +1,4 @@
-"""Where llama.cpp puts memory, and how many layers ``-ngl`` can offload.
+"""Where llama.cpp puts memory, and how many layers ``-ngl`` can offload (placed in ``llamacpp_plan.py``).
 
 llama.cpp allocates a handful of named buffers and prints each one at start-up; this module
 sizes the same buffers, on the same side of the PCIe bus::
@@ -52,7 +52,7 @@ buffer spans the tensors' file range, which can exceed the bytes counted here).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from ..arch import Architecture
 from ..errors import CheckpointError, ConfigError
@@ -70,6 +70,7 @@ if TYPE_CHECKING:
 
 # llama.cpp cache-type names (-ctk/-ctv) → kvcache.KV_FORMATS names
 CACHE_TYPES = {"f32": "fp32", "f16": "fp16", "bf16": "bf16", "q8_0": "q8_0", "q4_0": "q4_0"}
+CACHE_TYPE_OF = {ours: theirs for theirs, ours in CACHE_TYPES.items()}  # our KV name → -ctk/-ctv
 QUANTIZED_CACHE = ("q8_0", "q4_0")
 SWA_PAD = 256  # llama-kv-cache-iswa.cpp: GGML_PAD(n_swa·n_seq + n_ubatch, 256)
 F32, F16, I32, I64 = 4, 2, 4, 8  # bytes per element of the graph's tensors
@@ -256,7 +257,7 @@ def kv_widths(arch: Architecture, cfg: LlamaCppConfig) -> tuple[int, int]:
     return arch.n_kv_heads * arch.head_dim, arch.n_kv_heads * arch.head_dim
 
 
-def _check_blocks(arch: Architecture, cfg: LlamaCppConfig) -> None:
+def check_blocks(arch: Architecture, cfg: LlamaCppConfig) -> None:
     """llama.cpp refuses a quantized cache whose head rows are not whole blocks of 32."""
     head = arch.mla.kv_lora_rank + arch.mla.qk_rope_head_dim if arch.mla else arch.head_dim
     quantized = {cfg.cache_type_k.lower(), cfg.cache_type_v.lower()} & set(QUANTIZED_CACHE)
@@ -297,95 +298,3 @@ def layer_kv_bytes(arch: Architecture, cfg: LlamaCppConfig, geo: Geometry, il: i
     """K + V bytes of one layer."""
     k_w, v_w = kv_widths(arch, cfg)
     return (row_bytes(k_w, cfg.type_k) + row_bytes(v_w, cfg.type_v)) * layer_cells(arch, geo, il)
-
-
-# --- the plan ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LlamaCppPlan:
-    """Both sides of one llama.cpp configuration; each side a tree whose parts sum to it."""
-
-    device: Part
-    host: Part
-    n_gpu_layers: int  # effective -ngl: L + 1 offloads the output layer too
-    n_layers: int
-    flash_attn: bool
-    geometry: Geometry
-    gpu_memory_bytes: int | None = None
-    fit_margin_bytes: int = FIT_MARGIN_BYTES
-
-    @property
-    def output_offloaded(self) -> bool:
-        return self.n_gpu_layers > self.n_layers
-
-    @property
-    def fits(self) -> bool | None:
-        """Whether the GPU side leaves ``fit_margin_bytes`` free (None: no GPU size given)."""
-        if self.gpu_memory_bytes is None:
-            return None
-        return self.device.value + self.fit_margin_bytes <= self.gpu_memory_bytes
-
-
-def _check(arch: Architecture, weights: LlamaCppWeights) -> None:
-    if arch.ssm or arch.kind != "decoder":
-        raise ConfigError(f"{arch.name}: only decoder-only attention models are sized for llama.cpp")
-    if len(weights.layer_bytes) != arch.n_layers:
-        raise ConfigError(f"{arch.name}: {len(weights.layer_bytes)} block sizes for {arch.n_layers} layers")
-
-
-def _model_buffer(weights: LlamaCppWeights, layers: list[int], *, input_: bool, output: int) -> Part:
-    """Weights of ``layers`` (and the input and output layers where they live)."""
-    span = f" (blk.{layers[0]}–{layers[-1]})" if layers else ""
-    return group("model buffer", [
-        leaf("input layer (token_embd)", weights.input_bytes if input_ else 0),
-        leaf(f"{len(layers)} repeating layers{span}", sum(weights.layer_bytes[il] for il in layers)),
-        leaf("output layer", output),
-    ])
-
-
-def llamacpp_plan(arch: Architecture, weights: LlamaCppWeights, cfg: LlamaCppConfig) -> LlamaCppPlan:
-    """Where llama.cpp puts every buffer for ``cfg`` (see the module docstring)."""
-    from .llamacpp_compute import cpu_compute, gpu_compute, output_buffer
-
-    _check(arch, weights)
-    _check_blocks(arch, cfg)
-    geo, L = geometry(arch, cfg), arch.n_layers
-    ngl = gpu_layer_count(L, cfg.n_gpu_layers)
-    gpu = [il for il in range(L) if on_gpu(il, L, ngl)]
-    cpu = [il for il in range(L) if il not in gpu]
-    kv_gpu = gpu if cfg.offload_kqv else []
-    out_gpu = on_gpu(L, L, ngl)
-    uses_gpu = ngl > 0 or cfg.op_offload
-    device = group("GPU", [
-        _model_buffer(weights, gpu, input_=False, output=weights.output_bytes if out_gpu else 0),
-        kv_buffer(arch, cfg, geo, kv_gpu),
-        gpu_compute(arch, cfg, geo, weights) if uses_gpu else leaf("compute buffer", 0),
-    ])
-    host = group("host", [
-        _model_buffer(weights, cpu, input_=True, output=0 if out_gpu else weights.output_own_bytes),
-        kv_buffer(arch, cfg, geo, [il for il in range(L) if il not in kv_gpu]),
-        output_buffer(arch, cfg),
-        cpu_compute(arch, cfg, geo),
-    ])
-    return LlamaCppPlan(device, host, ngl, L, cfg.flash, geo, cfg.gpu_memory_bytes, cfg.fit_margin_bytes)
-
-
-def max_gpu_layers(arch: Architecture, weights: LlamaCppWeights, cfg: LlamaCppConfig,
-                   gpu_memory_bytes: int | None = None) -> int:
-    """The largest ``-ngl`` whose GPU side fits in ``gpu_memory_bytes`` less ``fit_margin_bytes``
-    (llama.cpp's ``--fit-target``); L + 1 means everything, output layer included. Returns 0 when
-    not even ``-ngl 0`` fits (the op-offload compute buffer alone is too big)."""
-    memory = gpu_memory_bytes if gpu_memory_bytes is not None else cfg.gpu_memory_bytes
-    if memory is None:
-        raise ConfigError("max_gpu_layers needs the GPU's memory (gpu_memory_bytes)")
-    budget = memory - cfg.fit_margin_bytes
-    for ngl in range(arch.n_layers + 1, 0, -1):
-        if device_bytes(arch, weights, cfg, ngl) <= budget:
-            return ngl
-    return 0
-
-
-def device_bytes(arch: Architecture, weights: LlamaCppWeights, cfg: LlamaCppConfig, ngl: int) -> int:
-    """GPU bytes at ``-ngl ngl``, every other flag as in ``cfg``."""
-    return llamacpp_plan(arch, weights, replace(cfg, n_gpu_layers=ngl)).device.value

@@ -31,7 +31,8 @@ quotes "between 300 MiB and 2 GiB" (reference §5). 500 MiB is the middle of the
 CUBLAS_WORKSPACE_BYTES = 32 * MiB
 """cuBLAS workspace PyTorch allocates per handle and stream: 32 MiB on Hopper (sm90), the
 size NVIDIA's cuBLAS documentation recommends there; 4 MiB + 8×16 KiB (``:4096:2:16:8``) on
-older GPUs (PyTorch ``aten/src/ATen/cuda/CublasHandlePool.cpp``, ``getChosenWorkspaceSize``)."""
+older GPUs (PyTorch ``aten/src/ATen/cuda/CublasHandlePool.cpp``, ``getChosenWorkspaceSize``;
+``parseChosenWorkspaceSize``: 4096 KiB · 8 on sm90). The vLLM profile counts the same workspace."""
 
 NCCL_BYTES = round(0.42 * GiB)
 """NCCL and custom all-reduce buffers with tensor parallelism: the llm-d vLLM measurements

@@ -31,10 +31,7 @@ from ..tree import Part, group, leaf
 # Activations computed in Python from several elementwise ops keep more temporaries than a
 # fused kernel (transformers ``activations.NewGELUActivation``: 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³)))).
 PYTHON_ACTIVATIONS = ("gelu_new", "gelu_fast", "quick_gelu", "gelu_python")
-SOFTMAX_BITS = 32  # eager attention runs softmax in fp32 (``eager_attention_forward``)
-# Families whose eager attention keeps softmax in the model dtype (transformers 5.24
-# ``modeling_gpt2/gptj/falcon.py``: ``softmax(attn_weights, dim=-1)`` with no dtype).
-SOFTMAX_IN_MODEL_DTYPE = ("gpt2", "gptj", "falcon")
+FP32_BITS = 32
 LOGITS_BITS = 32  # transformers upcasts logits to fp32 before sampling / the loss
 INDEX_BYTES_PER_SLOT = 72  # MoE routing: int64 sort keys, permutation, inverse, arange (measured)
 POSITION_ID_BYTES = 8  # int64 position ids, one per position
@@ -87,7 +84,7 @@ def relative_bias(arch: Architecture, p: Prefill) -> int:
     shared by the batch; sdpa takes it as its additive mask."""
     if arch.position != "relative":
         return 0
-    return arch.n_heads * p.tokens * p.context * SOFTMAX_BITS // 8
+    return arch.n_heads * p.tokens * p.context * FP32_BITS // 8
 
 
 def window_mask(arch: Architecture, p: Prefill) -> int:
@@ -130,12 +127,12 @@ def attention_phase(arch: Architecture, p: Prefill) -> int:
 
 
 def eager_score_bits(arch: Architecture, bits: int) -> int:
-    """Bits held per attention score at eager's peak: the masked scores, the fp32 softmax and
-    its cast back (3B + 4 bytes, measured on the CPU, where softmax(dtype=fp32) also converts its
-    input first); 2B where the family's softmax stays in the model dtype."""
-    if arch.model_type in SOFTMAX_IN_MODEL_DTYPE:
-        return 2 * bits
-    return 3 * bits + SOFTMAX_BITS
+    """Bits held per attention score at eager's peak: the family's count of s² tensors in the
+    model dtype and in fp32 (``Modeling.eager_peak``). Most families hold the masked scores, the
+    fp32 softmax and its cast back (3B + 4 bytes, measured on the CPU, where softmax(dtype=fp32)
+    also converts its input first); GPT-2 2B, Falcon 4B, GPT-J B + 8 (its scores are fp32)."""
+    in_model_dtype, in_fp32 = arch.modeling.eager_peak
+    return in_model_dtype * bits + in_fp32 * FP32_BITS
 
 
 def mlp_coefficient(arch: Architecture) -> int:

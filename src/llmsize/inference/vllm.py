@@ -40,8 +40,9 @@ from dataclasses import dataclass
 from ..arch import Architecture
 from ..errors import ConfigError
 from ..tree import Part, group, leaf
-from ..units import GiB, MiB
+from ..units import GiB
 from .kvcache import kv_heads_per_gpu, token_row
+from .overhead import CUBLAS_WORKSPACE_BYTES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -55,11 +56,9 @@ if TYPE_CHECKING:
 NON_TORCH_TP1_BYTES = round(0.13 * GiB)  # non-torch at tp=1: 0.13 GiB in 4 runs, 0.14 in 2
 NON_TORCH_TPN_BYTES = round(0.55 * GiB)  # at tp≥2 NCCL adds its buffers: 0.55 and 0.54 GiB
 CUDAGRAPH_BYTES = round(1.03 * GiB)  # largest graph-pool delta there (gpt-oss-120b); range −0.88…1.03
-# cuBLAS workspace, taken from torch's caching allocator (PyTorch 2.8, vLLM 0.11.0's pin,
-# aten/src/ATen/cuda/CublasHandlePool.cpp parseChosenWorkspaceSize: 4096 KiB · 8 on sm90). Counted
-# here as first allocated by the profile run's first GEMM: it is the 32–38 MiB the H100 logs hold
-# beyond the terms below.
-CUBLAS_WORKSPACE_BYTES = 32 * MiB
+# The cuBLAS workspace (overhead.py's CUBLAS_WORKSPACE_BYTES; PyTorch 2.8 is vLLM 0.11.0's pin) is
+# taken from torch's caching allocator. It is counted here as first allocated by the profile run's
+# first GEMM: it is the 32–38 MiB the H100 logs hold beyond the terms below.
 
 # --- vLLM 0.11.0 defaults --------------------------------------------------------------------------
 VLLM_VERSION = "0.11.0"

@@ -65,8 +65,8 @@ def compare_infer(cfg: dict[str, Any], name: str, *, batch: int, seq: int, dtype
                 "activations": m.activation_bytes}
     guess = None
     if estimate:
+        from ..inference.engines import estimate as run
         from ..inference.estimate import InferenceSpec
-        from ..inference.estimate import estimate as run
 
         context = seq + 1 if enc else seq
         spec = InferenceSpec(context, batch, new_tokens=1 if enc else 0, dtype=dtype, attn=attn)

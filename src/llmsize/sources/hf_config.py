@@ -12,10 +12,11 @@ dropped silently.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 from ..arch import Architecture, VisionTower
-from ..errors import ConfigError
+from ..errors import ConfigError, LlmsizeError
 from .hf_families import (
     D_FF,
     D_MODEL,
@@ -105,6 +106,24 @@ _HEADS = (
     ("ForMaskedLM", "mlm"), ("ForCausalLM", "lm"), ("LMHeadModel", "lm"),
     ("ForConditionalGeneration", "lm"), ("Model", "none"),
 )
+
+
+def read_config_file(path: str) -> dict[str, Any]:
+    """Parse a ``config.json``; errors name the file and the problem."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise LlmsizeError(f"{path}: cannot read ({e.strerror or e})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text, so not a config.json") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}: not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data
 
 
 def supported_model_types() -> list[str]:

@@ -17,9 +17,17 @@ from ..arch import MLA, SSM, MoE
 TYPE_CHECKING = False  # typing costs ~13 ms at start-up; annotations are strings anyway
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
+    from typing import Any, Protocol
 
-    from .hf_config import _Reader
+    class _Reader(Protocol):
+        """What a rule reads a config through (``hf_config._Reader``, which records each key)."""
+
+        raw: Mapping[str, Any]
+        read: set[str]
+
+        def get(self, *keys: str, default: Any = None) -> Any: ...
+
+        def need(self, *keys: str) -> int: ...
 
     Derive = Callable[[_Reader, dict[str, Any]], None]
 

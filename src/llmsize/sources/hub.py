@@ -40,7 +40,7 @@ from urllib.parse import quote, urlsplit
 
 from ..errors import CheckpointError, LlmsizeError
 from .checkpoint import Checkpoint, TensorInfo
-from .resolve import read_config_file
+from .hf_config import read_config_file
 from .safetensors import join_shards, parse_file, read_index, read_safetensors, read_sharded, shard_names
 
 TYPE_CHECKING = False

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 
 from ..arch import Architecture
-from ..errors import ConfigError, LlmsizeError
+from ..errors import LlmsizeError
 from .checkpoint import Checkpoint
-from .hf_config import from_hf_config
+from .hf_config import from_hf_config, read_config_file
 
 TYPE_CHECKING = False  # typing costs ~13 ms at start-up; annotations are strings anyway
 if TYPE_CHECKING:
@@ -37,24 +36,6 @@ class Sized(Resolved):
     """A source with an architecture: what ``resolve`` returns and the size commands read."""
 
     arch: Architecture
-
-
-def read_config_file(path: str) -> dict[str, Any]:
-    """Parse a ``config.json``; errors name the file and the problem."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as e:
-        raise LlmsizeError(f"{path}: cannot read ({e.strerror or e})") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text, so not a config.json") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{path}: not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a JSON object, got {type(data).__name__}")
-    return data
 
 
 def resolve(source: str, *, revision: str | None = None) -> Sized:

@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 
 from ..arch import Architecture
 from ..tree import Part, group, leaf
+from .lora import adapter_tensors
 from .parallel import korthikanti_layer_bytes
 
 TYPE_CHECKING = False
@@ -121,13 +122,7 @@ def dropout_from_config(cfg: Mapping[str, object]) -> Dropout:
     return Dropout(**{name: first(keys) for name, keys in DROPOUT_KEYS.items()})
 
 
-# Families whose code differs in a way that changes the saved bytes (transformers 5.24):
-FP32_NORM_FAMILIES = ("gemma", "gemma2", "gemma3", "gemma3_text", "olmo2", "olmo3")  # γ·x̂ in fp32
-FUSED_QKV_FAMILIES = ("gpt2",)  # q, k, v are views of one c_attn output; eager copies k^T and v
-NO_UPCAST_FAMILIES = ("gpt2",)  # eager softmax in the activation dtype
-CAT_ROTARY_FAMILIES = ("phi",)  # partial rotary rebuilds q and k with torch.cat
-FP32_ROTARY_FAMILIES = ("olmo2",)  # cos and sin kept in fp32
-FP32_ROUTER_FAMILIES = ("deepseek_v2", "deepseek_v3")  # the router's linear runs on an fp32 copy
+# Families whose code differs in a way that changes the saved bytes: ``arch.modeling`` (arch.py).
 PYTHON_ACTIVATIONS = ("gelu_new", "gelu_fast", "quick_gelu", "gelu_python")
 PYTHON_GELU_SAVED = 5  # x, tanh(·), 0.5x, 1 + tanh(·), their product (NewGELUActivation)
 INDEX_BYTES = 8  # int64 token indices and routing indices
@@ -191,7 +186,7 @@ def norm_saved(arch: Architecture, w: ActivationSpec, width: int, rows: int = 1)
     frozen γ needs no copy."""
     if arch.norm == "layernorm" or not w.kernels.hf_upcasts:
         return w.B * width + rows * 2 * w.kernels.norm_stats_bits / 8
-    normed = 4 * width if arch.model_type in FP32_NORM_FAMILIES else w.B * width * arch.norm_weight
+    normed = 4 * width if arch.modeling.fp32_norm else w.B * width * arch.norm_weight
     return 4 * width + 4 * rows + (0 if w.frozen else normed)
 
 
@@ -257,7 +252,7 @@ def flash_saved(arch: Architecture, w: ActivationSpec, *, masked: bool = False) 
         return math_saved(arch, w)
     kv_heads = a if repeats_kv(arch, w, masked=masked) else k
     out = a * dqk + kv_heads * (dqk + dv) + a * dv
-    fresh_query = arch.mla is not None or arch.model_type in CAT_ROTARY_FAMILIES
+    fresh_query = arch.mla is not None or arch.modeling.cat_rotary
     copy = a * dv if w.kernels.sdpa_output_like_query and fresh_query and not w.frozen else 0
     mask = w.seq if masked else 0  # the bool mask turned additive (b, 1, s, s_kv), per call
     return w.B * (out + copy + mask) + 4 * a
@@ -308,7 +303,7 @@ def eager_saved(arch: Architecture, w: ActivationSpec, layer: int = 1) -> float:
     a, s, (dqk, dv, k) = arch.n_heads, w.seq, head_widths(arch)
     kv_heads = a if repeats_kv(arch, w, masked=True) else k
     k_grad, v_grad = _first_frozen_layer_grads(arch, w, layer)
-    if arch.model_type in FUSED_QKV_FAMILIES:
+    if arch.modeling.qkv_views:
         operands = (a * dqk + 2 * k * dqk) + 2 * k * dqk
     elif arch.mla:
         operands = a * dqk * (1 + k_grad) + a * (arch.mla.qk_nope_head_dim + dv)
@@ -326,7 +321,7 @@ def scores_saved(arch: Architecture, w: ActivationSpec) -> float:
     if w.recompute == "selective":
         return 0.0
     a = arch.n_heads
-    softmax_bits = w.bits if arch.model_type in NO_UPCAST_FAMILIES else w.kernels.softmax_bits
+    softmax_bits = w.bits if not arch.modeling.softmax_fp32 else w.kernels.softmax_bits
     cast = w.B if softmax_bits != w.bits else 0.0
     after = w.mask_bytes + w.B if w.dropout.attention > 0 else cast
     return a * (softmax_bits / 8 + after)
@@ -372,7 +367,7 @@ def moe_saved(arch: Architecture, w: ActivationSpec) -> float:
     m, d, B = arch.moe, arch.d_model, w.B
     assert m is not None
     router = 4 * m.n_experts + (INDEX_BYTES + 4) * m.top_k + 4
-    router += 4 * d if arch.model_type in FP32_ROUTER_FAMILIES else 0
+    router += 4 * d if arch.modeling.fp32_router else 0
     per_slot = (2 - w.frozen) * B * d + (4 - w.frozen) * B * m.d_ff_expert + 3 * INDEX_BYTES + 4
     shared = w.B * 4 * m.d_ff_shared
     return router + routed_slots(arch, w) * per_slot + shared
@@ -387,6 +382,24 @@ def masked(arch: Architecture, w: ActivationSpec, layer: int) -> bool:
         and w.seq >= (arch.sliding_window or 0)
 
 
+def adapter_saved(arch: Architecture, w: ActivationSpec, layer: int) -> float:
+    """Bytes per token the layer's adapters save: each adapter's input cast to its dtype
+    (skipped when the dtypes match: the base's input is the same tensor), x·A (r values), and
+    with LoRA dropout its mask and the dropped copy. Adapters on the same input share nothing:
+    peft casts once per adapter."""
+    lora = w.lora
+    assert lora is not None
+    adapter_b, out = lora.adapter_bits / 8, 0.0
+    for t in adapter_tensors(arch, lora):
+        if t.layer != layer or not t.name.endswith("lora_A.weight"):
+            continue
+        d_in = t.shape[1]
+        cast = adapter_b * d_in if lora.adapter_bits != w.bits else w.B * d_in
+        drop = (w.mask_bytes + adapter_b) * d_in if lora.dropout > 0 else 0.0
+        out += cast + drop + adapter_b * lora.rank
+    return out
+
+
 def layer_saved(arch: Architecture, w: ActivationSpec, layer: int) -> Part:
     """Everything layer ``layer`` saves for the backward pass, as a tree (bytes)."""
     routed = arch.moe is not None and layer in arch.moe.layers
@@ -397,8 +410,6 @@ def layer_saved(arch: Architecture, w: ActivationSpec, layer: int) -> Part:
                                       w)),
              leaf("moe" if routed else "mlp", _total(ff, w))]
     if w.lora is not None:
-        from .lora import adapter_saved
-
         parts.append(leaf("LoRA adapters", _total(adapter_saved(arch, w, layer), w)))
     return group(f"layer {layer}", parts)
 
@@ -428,7 +439,7 @@ def resident(arch: Architecture, w: ActivationSpec) -> Part:
     every layer's rotary saves (b·s·d_rot each), the embedding dropout's mask, the final norm
     and the head's input."""
     T, d = w.tokens, arch.d_model
-    pos_bytes = 4 if arch.model_type in FP32_ROTARY_FAMILIES else w.B
+    pos_bytes = 4 if arch.modeling.fp32_rotary else w.B
     positions = 2 * rotary_dim(arch) * pos_bytes if arch.position == "rotary" else 0
     return group("outside the layers", [
         leaf("input ids and labels", 2 * INDEX_BYTES * T),

@@ -33,18 +33,14 @@ from ..tree import Part, group, leaf
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .activations import ActivationSpec
-
     Param = tuple[str, tuple[int, ...], str, int | None]  # name, shape, role, layer
 
 TARGETS = {"q": ("attn_q", "attn_q_b"), "k": ("attn_k",), "v": ("attn_v",), "o": ("attn_output",),
            "gate": ("ffn_gate", "ffn_gate_shexp"), "up": ("ffn_up", "ffn_up_shexp"),
            "down": ("ffn_down", "ffn_down_shexp")}
 ALL_LINEAR_ROLES = ("attention", "mlp", "shared_expert", "router")
-# transformers modules that hold q, k and v in one Linear (GPT-2's c_attn is a Conv1D, which
-# peft treats alike): one adapter of width d_in → q + 2·kv instead of three
-FUSED_QKV_FAMILIES = ("gpt2", "gpt_bigcode", "gpt_neox", "falcon", "bloom", "phi3", "mpt")
-FUSED_GATE_UP_FAMILIES = ("phi3",)
+# Families whose q, k and v come from one Linear (``arch.modeling.fused_qkv``; GPT-2's c_attn is a
+# Conv1D, which peft treats alike) get one adapter of width d_in → q + 2·kv instead of three.
 BASE_FORMATS = ("bf16", "fp16", "fp32", "int8", "nf4", "nf4-dq", "fp4", "fp4-dq")
 
 
@@ -101,8 +97,7 @@ def is_target(t: TensorSpec, lora: LoraSpec) -> bool:
 def targeted_linears(arch: Architecture, lora: LoraSpec) -> list[tuple[str, int, int, int]]:
     """(name, layer, d_in, d_out) of every linear an adapter sits on, as transformers lays the
     linears out: fused q-k-v and gate-up modules count once, with their summed outputs."""
-    fused = {"qkv": arch.model_type in FUSED_QKV_FAMILIES,
-             "gate_up": arch.model_type in FUSED_GATE_UP_FAMILIES}
+    fused = {"qkv": arch.modeling.fused_qkv, "gate_up": arch.modeling.fused_gate_up}
     out: dict[tuple[str, int], tuple[int, int]] = {}
     for t in model_tensors(arch):
         if not is_target(t, lora):
@@ -121,7 +116,7 @@ def targeted_linears(arch: Architecture, lora: LoraSpec) -> list[tuple[str, int,
 
 def is_fused_target(arch: Architecture, lora: LoraSpec) -> bool:
     """A fused q-k-v module is adapted when any of q, k, v (or all-linear) is targeted."""
-    return arch.model_type in FUSED_QKV_FAMILIES and bool({"q", "k", "v"} & set(lora.targets))
+    return arch.modeling.fused_qkv and bool({"q", "k", "v"} & set(lora.targets))
 
 
 def adapter_tensors(arch: Architecture, lora: LoraSpec) -> list[TensorSpec]:
@@ -174,24 +169,6 @@ def _numel(shape: tuple[int, ...]) -> int:
     for x in shape:
         n *= x
     return n
-
-
-def adapter_saved(arch: Architecture, w: ActivationSpec, layer: int) -> float:
-    """Bytes per token the layer's adapters save: each adapter's input cast to its dtype
-    (skipped when the dtypes match: the base's input is the same tensor), x·A (r values), and
-    with LoRA dropout its mask and the dropped copy. Adapters on the same input share nothing:
-    peft casts once per adapter."""
-    lora = w.lora
-    assert lora is not None
-    adapter_b, out = lora.adapter_bits / 8, 0.0
-    for t in adapter_tensors(arch, lora):
-        if t.layer != layer or not t.name.endswith("lora_A.weight"):
-            continue
-        d_in = t.shape[1]
-        cast = adapter_b * d_in if lora.adapter_bits != w.bits else w.B * d_in
-        drop = (w.mask_bytes + adapter_b) * d_in if lora.dropout > 0 else 0.0
-        out += cast + drop + adapter_b * lora.rank
-    return out
 
 
 def dequantized_matrix(arch: Architecture, lora: LoraSpec, bits: int) -> int:

@@ -99,7 +99,7 @@ def test_seed_method_and_given_params(capsys):
 
 def test_catalog_lists_and_filters(capsys):
     assert main(["catalog", "qwen3", "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    rows = json.loads(capsys.readouterr().out)["models"]
     assert rows and all("qwen3" in r["name"] or r["model_type"].startswith("qwen3") for r in rows)
     assert all(r["total"] > 0 for r in rows)
 

@@ -21,9 +21,11 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 #   the parameter count (sources/gguf_arch.py), and nothing in params reads a file.
 # - sources come before formats: formats/stored.py reads the checkpoint headers sources parse.
 # - measure sits above training: it puts a measured step beside the estimate (measure/compare.py).
+# - schemas sits at the bottom: every result's to_dict() stamps its schema_version, and it
+#   imports only errors.
 # A new top-level module fails test_packages_import_only_downward until it is placed here.
 LAYERS: list[tuple[str, ...]] = [
-    ("units", "errors", "enums", "tree", "errorbars"),
+    ("units", "errors", "enums", "tree", "errorbars", "schemas"),
     ("arch",),
     ("params", "seed"),
     ("sources", "catalog"),

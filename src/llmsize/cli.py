@@ -91,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("catalog", help="list the bundled models with their parameter counts")
     c.add_argument("filter", nargs="?", default="", help="substring of name, HF id or model_type")
     c.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("schema", help="the JSON schema of every --json output (draft 2020-12)")
+    s.add_argument("name", nargs="?", metavar="COMMAND",
+                   help="one command's schema: params, infer, train, inspect, catalog, summary or measure")
     return parser
 
 
@@ -206,9 +210,11 @@ def cmd_params(args: argparse.Namespace) -> int:
         return _emit(args, seed, render.seed_table)
     exact = count_params(arch, warnings)
     if args.json:
+        from .schemas import nested
+
         out = exact.to_dict()
         if not args.source:
-            out["seed"] = seed.to_dict()
+            out["seed"] = nested(seed.to_dict())
         print(json.dumps(out, indent=2))
         return 0
     render.param_table(exact, depth=args.depth)
@@ -239,11 +245,13 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     if not rows:
         raise LlmsizeError(f"{args.filter}: no catalog model matches")
     if args.json:
-        print(json.dumps([
+        from .schemas import versioned
+
+        print(json.dumps(versioned({"models": [
             {"name": e.name, "hf_id": e.hf_id, "model_type": e.model_type, "source": e.source,
              "total": r.total, "active_per_token": r.active_per_token}
             for e, r in rows
-        ], indent=2))
+        ]}), indent=2))
     else:
         render.catalog_table(rows)
     return 0
@@ -283,13 +291,15 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def _inspect_dict(report: Any, check: Any, found: Any, *, tensors: bool) -> dict[str, Any]:
+    from .schemas import versioned
+
     ck = report.checkpoint
     listing = [
         {"name": t.name, "dtype": t.dtype, "shape": list(t.shape), "bytes": t.nbytes, "parameters": n,
          "role": kind}
         for t, kind, n in report.tensor_rows()
     ] if tensors else None
-    return {
+    return versioned({
         "tensor_list": listing,
         "format": ck.format, "path": ck.path, "files": ck.files, "tensors": len(ck.tensors),
         "bytes_read": ck.bytes_read, "file_type": ck.file_type,
@@ -305,7 +315,7 @@ def _inspect_dict(report: Any, check: Any, found: Any, *, tensors: bool) -> dict
             "delta": check.delta, "explained": [{"reason": r, "params": n} for r, n in check.explained],
             "unexplained": check.unexplained,
         },
-    }
+    })
 
 
 def cmd_infer(args: argparse.Namespace) -> int:
@@ -332,8 +342,15 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return summary.run(args)
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .schemas import command_schema, load
+
+    print(json.dumps(command_schema(args.name) if args.name else load(), indent=2))
+    return 0
+
+
 COMMANDS = {"params": cmd_params, "inspect": cmd_inspect, "catalog": cmd_catalog, "infer": cmd_infer,
-            "train": cmd_train, "summary": cmd_summary, "measure": cmd_measure}
+            "train": cmd_train, "summary": cmd_summary, "measure": cmd_measure, "schema": cmd_schema}
 
 
 def _summary_argv(argv: Sequence[str]) -> list[str]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .arch import MLA, SSM, Architecture, MoE, VisionTower
+from .schemas import versioned
 from .tree import Part, group, leaf, times
 
 
@@ -258,7 +259,7 @@ class ParamReport:
     warnings: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        return versioned({
             "name": self.arch.name,
             "method": "exact",
             "total": self.total,
@@ -267,7 +268,7 @@ class ParamReport:
             "active_per_token": self.active_per_token,
             "breakdown": self.breakdown.to_dict(),
             "warnings": list(self.warnings),
-        }
+        })
 
 
 # Tree leaves that are embedding matrices: nn.Embedding tables and an untied output embedding.

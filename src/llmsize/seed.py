@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .schemas import versioned
 from .tree import Part, group, leaf
 
 SEED_BYTES_PER_PARAM = {"fp32": 4, "fp16": 2, "int8": 1}  # the blog's widths, 32/16/8 bits
@@ -38,13 +39,13 @@ class SeedReport:
     notes: tuple[str, ...]
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        return versioned({
             "method": "seed",
             "total": self.total,
             "breakdown": self.breakdown.to_dict(),
             "bytes": self.bytes_by_dtype,
             "notes": list(self.notes),
-        }
+        })
 
 
 def seed_attention(*, d_model: int, n_layers: int, n_heads: int) -> int:
@@ -108,9 +109,12 @@ class SeedMemory:
         return self.breakdown.value
 
     def to_dict(self) -> dict[str, object]:
-        return {"method": "seed", "rule": "parameters + activations + optimizer states (2× parameters) "
-                "+ input data", "total_bytes": self.total, "bits_per_param": self.bits,
-                "breakdown": {p.name: p.value for p in self.breakdown.parts}, "given": list(self.given)}
+        return versioned({
+            "method": "seed",
+            "rule": "parameters + activations + optimizer states (2× parameters) + input data",
+            "total_bytes": self.total, "bits_per_param": self.bits,
+            "breakdown": {p.name: p.value for p in self.breakdown.parts}, "given": list(self.given),
+        })
 
 
 def seed_memory(params: int, *, bits: int, activations: int, input_data: int,

@@ -43,6 +43,7 @@ def _seed(args: argparse.Namespace) -> int:
     """The blog's rule of thumb; without --params/--activations/--input-data, llmsize's own
     count, prefill workspace and token ids fill them in, and the full estimate is shown beside."""
     from .. import render
+    from ..schemas import nested
     from ..seed import seed_memory
 
     bits = {"fp32": 32, "fp16": 16, "bf16": 16}[args.dtype]
@@ -64,7 +65,7 @@ def _seed(args: argparse.Namespace) -> int:
     if args.json:
         out = seed.to_dict()
         if report:
-            out["estimate"] = report.to_dict()
+            out["estimate"] = nested(report.to_dict())
         print(json.dumps(out, indent=2))
     else:
         render.seed_memory_table(seed, report)

@@ -14,6 +14,7 @@ import sys
 import time
 
 from ..errors import LlmsizeError
+from ..schemas import SCHEMA_VERSION
 from ..units import GiB
 
 TYPE_CHECKING = False
@@ -64,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
         c = compare_train(cfg, args.source, **shape, optimizer=args.optimizer, recompute=args.recompute,
                           lora_rank=args.lora_rank, estimate=args.compare, progress=progress)
     progress.finish()
-    result = {"model": args.source, "mode": args.mode, **shape, "peak_bytes": c.peak_bytes,
-              "peak_module": c.peak_module, "peak_phase": c.peak_phase,
+    result = {"schema_version": SCHEMA_VERSION, "model": args.source, "mode": args.mode, **shape,
+              "peak_bytes": c.peak_bytes, "peak_module": c.peak_module, "peak_phase": c.peak_phase,
               "estimated_phase": c.estimated_phase or None, "by_category": c.by_category,
               "measured": c.measured, "estimate": c.estimate, "errors": c.errors() or None}
     if args.mode == "train":

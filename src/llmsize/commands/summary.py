@@ -58,9 +58,11 @@ def run(args: argparse.Namespace) -> int:
     params = count_params(arch, found.warnings)
     table = rows(arch, context)
     if args.json:
-        print(json.dumps({"model": args.source, "parameters": params.total,
-                          "active_per_token": params.active_per_token, "context": context,
-                          "precisions": table}, indent=2))
+        from ..schemas import versioned
+
+        print(json.dumps(versioned({"model": args.source, "parameters": params.total,
+                                    "active_per_token": params.active_per_token, "context": context,
+                                    "precisions": table}), indent=2))
     else:
         render.summary_table(args.source, params, context, table)
     return 0

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 
 from ..arch import Architecture
 from ..errors import ConfigError
+from ..schemas import versioned
 from ..sources.checkpoint import Checkpoint
 from ..tree import Part, Totalled, group, leaf
 from .kvcache import KVRequest, kv_cache
@@ -101,7 +102,7 @@ class InferenceReport(Totalled):
 
     def to_dict(self) -> dict[str, object]:
         s = self.spec
-        return {
+        return versioned({
             "model": self.name, "engine": s.engine, "total_bytes": self.total_bytes,
             "per_gpu": self.gpus > 1, "gpus": self.gpus, "tp": s.tp, "pp": s.pp,
             "breakdown": {k: self.part(k) for k in ("weights", "kv_cache", "activations", "overhead")},
@@ -111,7 +112,7 @@ class InferenceReport(Totalled):
                        "chunk": s.chunk},
             "error_bars": self.error_bars(), "tree": self.tree.to_dict(), "notes": list(self.notes),
             **self.extra,
-        }
+        })
 
 
 # --- parallel splits ------------------------------------------------------------------------

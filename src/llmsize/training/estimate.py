@@ -36,6 +36,7 @@ from ..arch import Architecture
 from ..enums import Documented
 from ..errors import ConfigError
 from ..formats.tensors import model_tensors
+from ..schemas import versioned
 from ..tree import Part, Totalled, group, leaf
 from . import activations as act
 from .optimizers import Optimizer, StepKernel, hf_parameters, optimizer_states, step_temporaries
@@ -386,7 +387,7 @@ class TrainReport(Totalled):
 
     def to_dict(self) -> dict[str, object]:
         s, par = self.spec, self.spec.par
-        return {
+        return versioned({
             "model": self.name, "total_bytes": self.total_bytes, "gpus": par.gpus, "per_gpu": par.gpus > 1,
             "breakdown": {k: self.part(k) for k in BREAKDOWN}, "peak_phase": self.peak_phase,
             "peak_moment": self.peak_where, "phases": self.phases, "stage": self.stage,
@@ -402,7 +403,7 @@ class TrainReport(Totalled):
                                     "ep": par.ep, "cp": par.cp, "zero": par.zero.value,
                                     "fsdp": par.fsdp.value, "offload": par.offload.value}},
             "error_bars": self.error_bars(), "tree": self.tree.to_dict(), "notes": list(self.notes),
-        }
+        })
 
 
 def _peak_of(result: StageResult) -> tuple[Moment, int]:

@@ -25,28 +25,22 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 #   imports only errors.
 # A new top-level module fails test_packages_import_only_downward until it is placed here.
 LAYERS: list[tuple[str, ...]] = [
-    ("units", "errors", "enums", "tree", "errorbars", "schemas"),
+    ("units", "errors", "enums", "tree", "errorbars", "schemas", "options", "version"),  # options:
+    # argument types shared by the CLI and the API; the specs check their values with them
     ("arch",),
     ("params", "seed"),
     ("sources", "catalog"),
     ("formats",),
-    ("layout",),  # one Layout for serving and training alike (the API change adds it)
+    ("layout",),  # one Layout for serving and training alike
     ("inference",),
     ("training",),
     ("measure",),
-    ("render", "options"),  # options: argument types shared by the CLI and the API
+    ("render",),
     ("api",),  # params(), infer(), train(), inspect(): what commands/ and the web call
     ("commands",),
     ("cli", "__main__"),
     ("",),  # the package itself: the public API re-exports from every layer
 ]
-
-# The API change (layout.py, options.py) removes these; the lead deletes this list at merge.
-API_CHANGE_ALLOWS = {
-    ("llmsize.training.parallel", "llmsize.training.zero"),  # ParallelSpec moves to layout.py
-    ("llmsize.commands.train", "llmsize.cli"),  # cli's private helpers move to options.py
-}
-
 
 def _modules() -> dict[str, tuple[Path, bool]]:
     """Dotted name -> (file, is a package)."""
@@ -146,10 +140,6 @@ def layer_of(module: str) -> int:
     raise AssertionError(f"{module}: not in LAYERS; add it where it belongs")
 
 
-def _without_allowed(graph: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
-    return {m: {t: n for t, n in e.items() if (m, t) not in API_CHANGE_ALLOWS} for m, e in graph.items()}
-
-
 def test_the_graph_is_read():
     graph = import_graph()
     assert graph["llmsize.inference.kvcache"]["llmsize.arch"]  # module level, relative
@@ -158,7 +148,7 @@ def test_the_graph_is_read():
 
 
 def test_no_import_cycles():
-    cycle = find_cycle(_without_allowed(import_graph()))
+    cycle = find_cycle(import_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
 
@@ -169,12 +159,6 @@ def test_find_cycle_finds_one():
 
 def test_packages_import_only_downward():
     upward = [f"{m} (layer {layer_of(m)}) imports {t} (layer {layer_of(t)}) at line {line}"
-              for m, edges in _without_allowed(import_graph()).items() for t, line in edges.items()
+              for m, edges in import_graph().items() for t, line in edges.items()
               if layer_of(t) > layer_of(m)]
     assert not upward, "\n".join(upward)
-
-
-def test_the_allowlist_is_still_needed():
-    """An allowed edge that is gone should leave the list (the API change removes both)."""
-    graph = import_graph()
-    assert all(t in graph.get(m, {}) for m, t in API_CHANGE_ALLOWS)

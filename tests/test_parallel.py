@@ -24,13 +24,10 @@ import pytest
 
 from llmsize.arch import Architecture, MoE
 from llmsize.errors import ConfigError
+from llmsize.layout import FsdpStrategy, Layout, Offload, ZeroStage
 from llmsize.params import embedding_part, layer_part
 from llmsize.training.parallel import (
     ActivationSplit,
-    FsdpStrategy,
-    Offload,
-    ParallelSpec,
-    ZeroStage,
     activation_split,
     in_flight_microbatches,
     korthikanti_layer_bytes,
@@ -45,12 +42,12 @@ GB = 10**9
 NO_EXPERTS = ModelStates()
 
 
-def on_gpu(states: ModelStates, par: ParallelSpec, experts: ModelStates = NO_EXPERTS) -> int:
+def on_gpu(states: ModelStates, par: Layout, experts: ModelStates = NO_EXPERTS) -> int:
     weights, grads, opt, _ = per_gpu_model_states(states, expert_states=experts, par=par)
     return weights.value + grads.value + opt.value
 
 
-def host(states: ModelStates, par: ParallelSpec, experts: ModelStates = NO_EXPERTS) -> int:
+def host(states: ModelStates, par: Layout, experts: ModelStates = NO_EXPERTS) -> int:
     return per_gpu_model_states(states, expert_states=experts, par=par)[3].value
 
 
@@ -79,10 +76,10 @@ def test_zero_stage_docstrings_say_what_is_sharded():
 
 
 def test_gpus_and_groups():
-    par = ParallelSpec(dp=8, tp=8, pp=16, cp=2, ep=4)
+    par = Layout(dp=8, tp=8, pp=16, cp=2, ep=4)
     assert par.gpus == 8 * 8 * 16 * 2
     assert par.data_parallel == 16 and par.expert_data_parallel == 4
-    hsdp = ParallelSpec(dp=32, fsdp=FsdpStrategy.HYBRID_SHARD, hybrid_group=8)
+    hsdp = Layout(dp=32, fsdp=FsdpStrategy.HYBRID_SHARD, hybrid_group=8)
     assert hsdp.shard_group == 8 and hsdp.shard_level == 3
 
 
@@ -92,22 +89,22 @@ TWELVE_HEADS = LLAMA.with_(name="twelve-heads", d_model=384, n_heads=12, n_kv_he
 MOE = LLAMA.with_(name="tiny-moe", moe=MoE(n_experts=8, top_k=2, d_ff_expert=128, layers=tuple(range(8))))
 
 BAD_LAYOUTS = [
-    (ParallelSpec(tp=3), LLAMA, "--tp 3 must divide the 8 attention heads"),
-    (ParallelSpec(tp=4), TWELVE_HEADS, "the 6 key/value heads"),
-    (ParallelSpec(pp=9), LLAMA, "--pp 9 is more than the 8 layers"),
-    (ParallelSpec(pp=2, vpp=3), LLAMA, "pp·vpp = 6 equal chunks"),
-    (ParallelSpec(vpp=2), LLAMA, "--vpp (virtual pipeline stages) needs --pp > 1"),
-    (ParallelSpec(sp=True), LLAMA, "--sp (sequence parallel) needs --tp > 1"),
-    (ParallelSpec(dp=8, ep=3), MOE, "--ep 3 must divide dp·cp = 8"),
-    (ParallelSpec(dp=8, ep=8), LLAMA, "needs a mixture-of-experts model"),
-    (ParallelSpec(dp=16, ep=16), MOE, "--ep 16 must divide the 8 experts"),
-    (ParallelSpec(dp=8, zero=ZeroStage.OPTIMIZER, fsdp=FsdpStrategy.FULL_SHARD), LLAMA, "choose one"),
-    (ParallelSpec(dp=8, offload=Offload.OPTIMIZER), LLAMA, "--offload needs --zero"),
-    (ParallelSpec(dp=8, zero=ZeroStage.GRADIENTS, offload=Offload.PARAMETERS), LLAMA, "--zero 3"),
-    (ParallelSpec(dp=8, fsdp=FsdpStrategy.FULL_SHARD, offload=Offload.OPTIMIZER), LLAMA, "together"),
-    (ParallelSpec(dp=8, pp=2, zero=ZeroStage.PARAMETERS), LLAMA, "ZeRO-1 at most"),
-    (ParallelSpec(dp=12, fsdp=FsdpStrategy.HYBRID_SHARD, hybrid_group=8), LLAMA, "--hybrid-group 8"),
-    (ParallelSpec(dp=0), LLAMA, "--dp must be a positive integer"),
+    (Layout(tp=3), LLAMA, "--tp 3 must divide the 8 attention heads"),
+    (Layout(tp=4), TWELVE_HEADS, "the 6 key/value heads"),
+    (Layout(pp=9), LLAMA, "--pp 9 is more than the 8 layers"),
+    (Layout(pp=2, vpp=3), LLAMA, "pp·vpp = 6 equal chunks"),
+    (Layout(vpp=2), LLAMA, "--vpp (virtual pipeline stages) needs --pp > 1"),
+    (Layout(sp=True), LLAMA, "--sp (sequence parallel) needs --tp > 1"),
+    (Layout(dp=8, ep=3), MOE, "--ep 3 must divide dp·cp = 8"),
+    (Layout(dp=8, ep=8), LLAMA, "needs a mixture-of-experts model"),
+    (Layout(dp=16, ep=16), MOE, "--ep 16 must divide the 8 experts"),
+    (Layout(dp=8, zero=ZeroStage.OPTIMIZER, fsdp=FsdpStrategy.FULL_SHARD), LLAMA, "choose one"),
+    (Layout(dp=8, offload=Offload.OPTIMIZER), LLAMA, "--offload needs --zero"),
+    (Layout(dp=8, zero=ZeroStage.GRADIENTS, offload=Offload.PARAMETERS), LLAMA, "--zero 3"),
+    (Layout(dp=8, fsdp=FsdpStrategy.FULL_SHARD, offload=Offload.OPTIMIZER), LLAMA, "together"),
+    (Layout(dp=8, pp=2, zero=ZeroStage.PARAMETERS), LLAMA, "ZeRO-1 at most"),
+    (Layout(dp=12, fsdp=FsdpStrategy.HYBRID_SHARD, hybrid_group=8), LLAMA, "--hybrid-group 8"),
+    (Layout(dp=0), LLAMA, "--dp must be a positive integer"),
 ]
 
 
@@ -120,10 +117,10 @@ def test_check_rejects_with_one_line(par, arch, message):
 
 
 def test_check_accepts_real_layouts():
-    ParallelSpec(tp=4).check(LLAMA)  # 2 kv heads on 4 ranks: replicated, as Megatron and vLLM do
-    ParallelSpec(dp=8, tp=2, sp=True, pp=4, vpp=2, cp=2, zero=ZeroStage.OPTIMIZER).check(LLAMA)
-    ParallelSpec(dp=4, ep=4, fsdp=FsdpStrategy.FULL_SHARD, offload=Offload.PARAMETERS).check(MOE)
-    ParallelSpec(dp=64, fsdp=FsdpStrategy.HYBRID_SHARD, hybrid_group=8).check(LLAMA)
+    Layout(tp=4).check(LLAMA)  # 2 kv heads on 4 ranks: replicated, as Megatron and vLLM do
+    Layout(dp=8, tp=2, sp=True, pp=4, vpp=2, cp=2, zero=ZeroStage.OPTIMIZER).check(LLAMA)
+    Layout(dp=4, ep=4, fsdp=FsdpStrategy.FULL_SHARD, offload=Offload.PARAMETERS).check(MOE)
+    Layout(dp=64, fsdp=FsdpStrategy.HYBRID_SHARD, hybrid_group=8).check(LLAMA)
 
 
 # --- the ZeRO paper -------------------------------------------------------------------------
@@ -139,7 +136,7 @@ def test_zero_paper_figure_1(zero, exact, printed):
     """Rajbhandari et al. 2019 §5 / Figure 1: Ψ = 7.5B, N_d = 64, K = 12 (mixed-precision Adam)."""
     psi = 7_500_000_000
     states = ModelStates(weights=2 * psi, gradients=2 * psi, optimizer_states=12 * psi)
-    total = on_gpu(states, ParallelSpec(dp=64, zero=zero))
+    total = on_gpu(states, Layout(dp=64, zero=zero))
     assert total == exact
     assert round(total / GB, 1) == printed
 
@@ -148,8 +145,8 @@ def test_zero_paper_figure_1(zero, exact, printed):
                                         (FsdpStrategy.HYBRID_SHARD, ZeroStage.PARAMETERS)])
 def test_full_shard_is_zero3_over_its_shard_group(fsdp, zero):
     states = ModelStates(4_000_003, 4_000_003, 8_000_006)
-    hsdp = ParallelSpec(dp=32, fsdp=fsdp, hybrid_group=8)
-    assert on_gpu(states, hsdp) == on_gpu(states, ParallelSpec(dp=hsdp.shard_group, zero=zero))
+    hsdp = Layout(dp=32, fsdp=fsdp, hybrid_group=8)
+    assert on_gpu(states, hsdp) == on_gpu(states, Layout(dp=hsdp.shard_group, zero=zero))
 
 
 # --- sharding arithmetic ----------------------------------------------------------------------
@@ -157,7 +154,7 @@ def test_full_shard_is_zero3_over_its_shard_group(fsdp, zero):
 
 def test_shards_round_up():
     states = ModelStates(weights=1001, gradients=1001, optimizer_states=2001)
-    w, g, o, _ = per_gpu_model_states(states, par=ParallelSpec(dp=8, zero=ZeroStage.PARAMETERS))
+    w, g, o, _ = per_gpu_model_states(states, par=Layout(dp=8, zero=ZeroStage.PARAMETERS))
     assert (w.value, g.value, o.value) == (126, 126, 251)  # ⌈1001/8⌉, ⌈2001/8⌉
     assert 8 * (w.value + g.value + o.value) >= states.total
 
@@ -171,7 +168,7 @@ LEGAL_ZERO = [(z, o) for z in ZeroStage for o in Offload
 def test_gpu_plus_host_over_the_group_is_the_replicated_total(zero, offload):
     """Summed over the N ranks of a data-parallel group, GPU + host bytes are the full states
     once for every sharded state and N times for every replicated one."""
-    par = ParallelSpec(dp=8, zero=zero, offload=offload)
+    par = Layout(dp=8, zero=zero, offload=offload)
     par.check()
     states = ModelStates(weights=8 * 1000, gradients=8 * 2000, optimizer_states=8 * 6000)
     experts = ModelStates(weights=8 * 400, gradients=8 * 800, optimizer_states=8 * 2400)
@@ -189,9 +186,9 @@ def test_gpu_plus_host_over_the_group_is_the_replicated_total(zero, offload):
 
 def test_offload_moves_bytes_to_host():
     states = ModelStates(2_000, 4_000, 12_000)
-    base = ParallelSpec(dp=4, zero=ZeroStage.PARAMETERS)
-    opt = ParallelSpec(dp=4, zero=ZeroStage.PARAMETERS, offload=Offload.OPTIMIZER)
-    params = ParallelSpec(dp=4, zero=ZeroStage.PARAMETERS, offload=Offload.PARAMETERS)
+    base = Layout(dp=4, zero=ZeroStage.PARAMETERS)
+    opt = Layout(dp=4, zero=ZeroStage.PARAMETERS, offload=Offload.OPTIMIZER)
+    params = Layout(dp=4, zero=ZeroStage.PARAMETERS, offload=Offload.PARAMETERS)
     assert (on_gpu(states, base), host(states, base)) == (4_500, 0)
     assert (on_gpu(states, opt), host(states, opt)) == (500, 4_000)
     assert (on_gpu(states, params), host(states, params)) == (0, 4_500)
@@ -200,7 +197,7 @@ def test_offload_moves_bytes_to_host():
 def test_experts_split_over_ep_then_over_the_expert_data_parallel_group():
     dense = ModelStates(16_000, 32_000, 96_000)
     experts = ModelStates(64_000, 128_000, 384_000)
-    par = ParallelSpec(dp=16, ep=4, zero=ZeroStage.OPTIMIZER)  # expert-DP = 16/4 = 4
+    par = Layout(dp=16, ep=4, zero=ZeroStage.OPTIMIZER)  # expert-DP = 16/4 = 4
     w, g, o, _ = per_gpu_model_states(dense, expert_states=experts, par=par)
     assert w.find("experts").value == 16_000 and g.find("experts").value == 32_000
     assert o.find("experts").value == 384_000 // 4 // 4
@@ -209,7 +206,7 @@ def test_experts_split_over_ep_then_over_the_expert_data_parallel_group():
 
 def test_shard_grad_op_keeps_gathered_weights_from_forward_to_backward():
     states = ModelStates(4_000, 4_000, 8_000)
-    w, g, o, _ = per_gpu_model_states(states, par=ParallelSpec(dp=4, fsdp=FsdpStrategy.SHARD_GRAD_OP))
+    w, g, o, _ = per_gpu_model_states(states, par=Layout(dp=4, fsdp=FsdpStrategy.SHARD_GRAD_OP))
     assert (w.find("dense").value, w.find("all-gathered for compute").value) == (1_000, 4_000)
     assert (g.value, o.value) == (1_000, 2_000)
 
@@ -256,7 +253,7 @@ NODES = [(8, 1), (8, 2), (4, 1), (2, 4)]  # (GPUs per node, nodes)
 def _zero3_gathered(largest: int) -> int:
     """Our ZeRO-3 buffers that DeepSpeed's estimator counts: the gathered largest layer and its
     unsharded gradient, both 16-bit (DeepSpeed: 4·largest_layer_params)."""
-    tree = comm_buffers(ParallelSpec(dp=8, zero=ZeroStage.PARAMETERS), bucket_params=largest, bits=16)
+    tree = comm_buffers(Layout(dp=8, zero=ZeroStage.PARAMETERS), bucket_params=largest, bits=16)
     return tree.find("gathered layer").value + tree.find("gathered layer's gradient").value
 
 
@@ -265,7 +262,7 @@ def test_deepspeed_zero2_without_offload(gpn, nodes):
     p, gpus = LLAMA2_7B, gpn * nodes
     # DeepSpeed's ZeRO-2 row counts 16-bit and 32-bit gradient partitions: 2 + 4 bytes.
     states = ModelStates(weights=2 * p, gradients=6 * p, optimizer_states=12 * p)
-    ours = on_gpu(states, ParallelSpec(dp=gpus, zero=ZeroStage.GRADIENTS))
+    ours = on_gpu(states, Layout(dp=gpus, zero=ZeroStage.GRADIENTS))
     assert abs(ours - ds_zero2(p, gpn, nodes, cpu_offload=False)[1]) <= 2  # ⌈⌉ vs int()
 
 
@@ -277,7 +274,7 @@ def test_deepspeed_zero2_with_offload(gpn):
     4·G ≤ 16."""
     p = LLAMA2_7B
     states = ModelStates(weights=2 * p, gradients=4 * p, optimizer_states=12 * p)
-    par = ParallelSpec(dp=gpn, zero=ZeroStage.GRADIENTS, offload=Offload.OPTIMIZER)
+    par = Layout(dp=gpn, zero=ZeroStage.GRADIENTS, offload=Offload.OPTIMIZER)
     cpu, gpu = ds_zero2(p, gpn, 1, cpu_offload=True)
     assert on_gpu(states, par) == gpu
     assert host(states, par) * gpn * 1.5 == pytest.approx(cpu, abs=gpn * 3 * 1.5)
@@ -293,7 +290,7 @@ def test_deepspeed_zero3(gpn, nodes, offload):
     memory for start-up that a training step does not hold."""
     p, largest, gpus = LLAMA2_7B, LLAMA2_7B_LARGEST, gpn * nodes
     states = ModelStates(weights=2 * p, gradients=4 * p, optimizer_states=12 * p)
-    par = ParallelSpec(dp=gpus, zero=ZeroStage.PARAMETERS, offload=offload)
+    par = Layout(dp=gpus, zero=ZeroStage.PARAMETERS, offload=offload)
     cpu, gpu = ds_zero3(p, largest, gpn, nodes, cpu_offload=offload is not Offload.NONE,
                         cpu_offload_params=offload is Offload.PARAMETERS)
     assert abs(on_gpu(states, par) + _zero3_gathered(largest) - gpu) <= 3
@@ -304,15 +301,15 @@ def test_deepspeed_zero3(gpn, nodes, offload):
 def test_deepspeed_bucket_defaults():
     """deepspeed/runtime/zero/config.py: reduce_bucket_size 5e8 elements (one 16-bit buffer, two
     with overlap_comm at ZeRO-1/2), stage3_prefetch_bucket_size 5e7, stage3_max_live_parameters 1e9."""
-    z2 = comm_buffers(ParallelSpec(dp=8, zero=ZeroStage.GRADIENTS), bucket_params=10**6, bits=16)
+    z2 = comm_buffers(Layout(dp=8, zero=ZeroStage.GRADIENTS), bucket_params=10**6, bits=16)
     assert z2.value == 10**9
-    overlap = comm_buffers(ParallelSpec(dp=8, zero=ZeroStage.OPTIMIZER), bucket_params=1, bits=16,
+    overlap = comm_buffers(Layout(dp=8, zero=ZeroStage.OPTIMIZER), bucket_params=1, bits=16,
                            buckets=Buckets(overlap_comm=True))
     assert overlap.value == 2 * 10**9
-    z3 = comm_buffers(ParallelSpec(dp=8, zero=ZeroStage.PARAMETERS), bucket_params=10**8, bits=16,
+    z3 = comm_buffers(Layout(dp=8, zero=ZeroStage.PARAMETERS), bucket_params=10**8, bits=16,
                       stage_params=10**10)
     assert z3.find("prefetch bucket").value == 2 * 5 * 10**7
-    small = comm_buffers(ParallelSpec(dp=8, zero=ZeroStage.PARAMETERS), bucket_params=10**6, bits=16,
+    small = comm_buffers(Layout(dp=8, zero=ZeroStage.PARAMETERS), bucket_params=10**6, bits=16,
                          stage_params=3 * 10**6, buckets=Buckets(reduce_bucket_size=4096**2))
     assert small.find("prefetch bucket").value == 2 * 2 * 10**6  # only what is left to fetch
     assert small.find("reduce bucket (ipg)").value == 2 * 4096**2  # HF "auto": h²
@@ -320,11 +317,11 @@ def test_deepspeed_bucket_defaults():
 
 
 def test_ddp_buckets_copy_every_gradient_unless_bucket_view():
-    par = ParallelSpec(dp=8)
+    par = Layout(dp=8)
     assert comm_buffers(par, bucket_params=1, bits=16, stage_params=10**9).value == 2 * 10**9
     view = Buckets(ddp_gradient_as_bucket_view=True)
     assert comm_buffers(par, bucket_params=1, bits=16, stage_params=10**9, buckets=view).value == 0
-    assert comm_buffers(ParallelSpec(), bucket_params=1, bits=16, stage_params=10**9).value == 0
+    assert comm_buffers(Layout(), bucket_params=1, bits=16, stage_params=10**9).value == 0
 
 
 # --- Korthikanti et al. 2022 ------------------------------------------------------------------
@@ -416,9 +413,9 @@ def test_section_4_2_3_first_stage_holds_L_layers_worth(model):
     a, h, L, t, p = TABLE3[model]
     layer = korthikanti_layer_bytes(2048, 1, h, a, t, sp=True)
     first = len(stage_layers(L, p)[0])
-    assert layer * first * in_flight_microbatches(ParallelSpec(tp=t, pp=p), micro_batches=4 * p) == layer * L
+    assert layer * first * in_flight_microbatches(Layout(tp=t, pp=p), micro_batches=4 * p) == layer * L
     chunks = next(v for v in (4, 3, 2) if L % (p * v) == 0)
-    par = ParallelSpec(tp=t, pp=p, vpp=chunks)
+    par = Layout(tp=t, pp=p, vpp=chunks)
     factor = in_flight_microbatches(par, micro_batches=2 * p) / p
     assert factor == pytest.approx(1 + (p - 1) / (p * chunks), rel=1e-12)
 
@@ -484,7 +481,7 @@ def test_megatron_weights_and_optimizer(name, zero):
     rank_params = (len(stage_layers(arch.n_layers, pp)[0]) * layer + embedding_part(arch).value) // tp
     states = ModelStates(weights=2 * rank_params, gradients=4 * rank_params,
                          optimizer_states=12 * rank_params)
-    ours = on_gpu(states, ParallelSpec(dp=dp, tp=tp, pp=pp, zero=zero))
+    ours = on_gpu(states, Layout(dp=dp, tp=tp, pp=pp, zero=zero))
     assert ours == pytest.approx(theirs, rel=1e-6)  # Megatron also puts 1/pp of the final norm here
 
 
@@ -508,7 +505,7 @@ def test_megatron_first_stage_activations(name, sp_selective, m_over_p):
     m = int(m_over_p * pp)
     if vpp > 1 and m < pp:
         return  # Megatron's interleaved schedule needs at least pp micro-batches
-    par = ParallelSpec(tp=tp, sp=sp_selective, pp=pp, vpp=vpp)
+    par = Layout(tp=tp, sp=sp_selective, pp=pp, vpp=vpp)
     layer = korthikanti_layer_bytes(s, 1, h, a, tp, sp=sp_selective, recompute="selective")
     first = len(stage_layers(L, pp)[0])
     ours = layer * first * in_flight_microbatches(par, micro_batches=m)
@@ -540,11 +537,11 @@ def test_stage_layers_cover_every_layer_once(L, pp):
 
 
 def test_in_flight_microbatches_per_stage():
-    par = ParallelSpec(pp=4)
+    par = Layout(pp=4)
     assert [in_flight_microbatches(par, micro_batches=8, stage=r) for r in range(4)] == [4, 3, 2, 1]
     assert in_flight_microbatches(par, micro_batches=2) == 2
-    assert in_flight_microbatches(ParallelSpec(), micro_batches=64) == 1
-    inter = ParallelSpec(pp=4, vpp=2)
+    assert in_flight_microbatches(Layout(), micro_batches=64) == 1
+    inter = Layout(pp=4, vpp=2)
     assert in_flight_microbatches(inter, micro_batches=8) == 4 + 3 / 2
     assert in_flight_microbatches(inter, micro_batches=4) == 4  # all warm-up
     with pytest.raises(ConfigError):
@@ -552,12 +549,12 @@ def test_in_flight_microbatches_per_stage():
 
 
 def test_activation_split():
-    assert activation_split(ParallelSpec(tp=8, sp=True, cp=2), seq_len=8192) == ActivationSplit(4096, 8, 8)
-    assert activation_split(ParallelSpec(tp=8), seq_len=8192) == ActivationSplit(8192, 8, 1)
+    assert activation_split(Layout(tp=8, sp=True, cp=2), seq_len=8192) == ActivationSplit(4096, 8, 8)
+    assert activation_split(Layout(tp=8), seq_len=8192) == ActivationSplit(8192, 8, 1)
     with pytest.raises(ConfigError, match="2·cp = 8"):
-        activation_split(ParallelSpec(cp=4), seq_len=8196)
+        activation_split(Layout(cp=4), seq_len=8196)
     with pytest.raises(ConfigError, match="--tp 8"):
-        activation_split(ParallelSpec(tp=8, sp=True), seq_len=4100)
+        activation_split(Layout(tp=8, sp=True), seq_len=4100)
 
 
 # --- PyTorch FSDP2 under FakeTensorMode -------------------------------------------------------
@@ -632,7 +629,7 @@ def test_fsdp_full_shard_states_match_fsdp_mem_tracker(fsdp_run, world):
     """FSDP2 keeps fp32 sharded parameters, fp32 sharded gradients and AdamW's two moments per
     shard; AdamW also keeps one 4-byte ``step`` scalar per parameter tensor (foreach=False)."""
     snap = fsdp_run(world)["current"]
-    w, g, o, h = per_gpu_model_states(FP32_STATES, par=ParallelSpec(dp=world, fsdp=FsdpStrategy.FULL_SHARD))
+    w, g, o, h = per_gpu_model_states(FP32_STATES, par=Layout(dp=world, fsdp=FsdpStrategy.FULL_SHARD))
     assert snap["SHARDED_PARAM"] == w.value
     assert snap["SHARDED_GRAD"] == g.value
     assert snap["OPT"] - 4 * TENSORS == o.value
@@ -648,14 +645,14 @@ def test_fsdp_full_shard_buffers_match_fsdp_mem_tracker(fsdp_run, bf16):
     unit plus all-gather outputs and reduce-scatter inputs (reduce_dtype fp32 here)."""
     peaks = fsdp_run(8, bf16=bf16)["unit_peaks"]
     measured = max(p["UNSHARDED_PARAM"] + sum(p[k] for k in COMM) for p in peaks)
-    ours = comm_buffers(ParallelSpec(dp=8, fsdp=FsdpStrategy.FULL_SHARD), bucket_params=UNIT_PARAMS,
+    ours = comm_buffers(Layout(dp=8, fsdp=FsdpStrategy.FULL_SHARD), bucket_params=UNIT_PARAMS,
                         bits=16 if bf16 else 32, reduce_bits=32)
     assert measured == ours.value
 
 
 def test_fsdp_hybrid_shard_matches_fsdp_mem_tracker(fsdp_run):
     snap = fsdp_run(8, replicas=2)["current"]  # 2 replicas × 4-way shard groups
-    par = ParallelSpec(dp=8, fsdp=FsdpStrategy.HYBRID_SHARD, hybrid_group=4)
+    par = Layout(dp=8, fsdp=FsdpStrategy.HYBRID_SHARD, hybrid_group=4)
     w, g, o, _ = per_gpu_model_states(FP32_STATES, par=par)
     measured = (snap["SHARDED_PARAM"], snap["SHARDED_GRAD"], snap["OPT"] - 4 * TENSORS)
     assert measured == (w.value, g.value, o.value)
@@ -665,8 +662,8 @@ def test_fsdp_shard_grad_op_matches_fsdp_mem_tracker(fsdp_run):
     """reshard_after_forward=False: between forward and backward every unit is unsharded."""
     result = fsdp_run(4, reshard=False)
     between = result["between"]
-    w, *_ = per_gpu_model_states(FP32_STATES, par=ParallelSpec(dp=4, fsdp=FsdpStrategy.SHARD_GRAD_OP))
+    w, *_ = per_gpu_model_states(FP32_STATES, par=Layout(dp=4, fsdp=FsdpStrategy.SHARD_GRAD_OP))
     assert between["SHARDED_PARAM"] + between["UNSHARDED_PARAM"] == w.value
-    buffers = comm_buffers(ParallelSpec(dp=4, fsdp=FsdpStrategy.SHARD_GRAD_OP), bucket_params=UNIT_PARAMS,
+    buffers = comm_buffers(Layout(dp=4, fsdp=FsdpStrategy.SHARD_GRAD_OP), bucket_params=UNIT_PARAMS,
                            bits=32)
     assert max(sum(p[k] for k in COMM) for p in result["unit_peaks"]) == buffers.value

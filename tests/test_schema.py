@@ -99,10 +99,10 @@ def test_version_constant_is_the_schema_const():
 def test_enums_are_the_code_choices():
     """The closed enums of the schema are exactly the choices the code accepts."""
     from llmsize.commands.summary import PRECISIONS
+    from llmsize.layout import FsdpStrategy, Offload, ZeroStage
     from llmsize.training.estimate import Recipe
     from llmsize.training.lora import BASE_FORMATS, TARGETS
     from llmsize.training.optimizers import Optimizer, StepKernel
-    from llmsize.training.parallel import FsdpStrategy, Offload, ZeroStage
 
     d = load()["$defs"]
     inputs = d["train_estimate"]["properties"]["inputs"]["properties"]

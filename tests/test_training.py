@@ -9,6 +9,7 @@ import pytest
 
 from llmsize.arch import Architecture
 from llmsize.errors import ConfigError
+from llmsize.layout import Layout, ZeroStage
 from llmsize.params import count_params
 from llmsize.sources import catalog
 from llmsize.sources.hf_config import from_hf_config
@@ -23,7 +24,6 @@ from llmsize.training.optimizers import (
     step_temporaries,
     tensor_state_bytes,
 )
-from llmsize.training.parallel import ParallelSpec, ZeroStage
 from llmsize.tree import Part
 
 
@@ -225,8 +225,8 @@ def test_zero_stages_shard_the_deepspeed_budget(stage):
     optimizer states (fp32 master + Adam) 12Ψ/N."""
     arch = arch_of("llama-3.1-8b")
     psi, n = count_params(arch).total, 8
-    par = ParallelSpec(dp=n, zero=ZeroStage(stage))
-    r = estimate_training(arch, TrainSpec(seq=2048, recipe=Recipe.DEEPSPEED, par=par))
+    par = Layout(dp=n, zero=ZeroStage(stage))
+    r = estimate_training(arch, TrainSpec(seq=2048, recipe=Recipe.DEEPSPEED, layout=par))
     assert r.part("weights") == (math.ceil(2 * psi / n) if stage == 3 else 2 * psi)
     states = 12 * psi + 4 * len(hf_parameters(arch))
     assert r.part("optimizer_states") == math.ceil(states / n)
@@ -236,7 +236,7 @@ def test_pipeline_first_stage_holds_more_micro_batches():
     arch = arch_of("llama-3.1-8b")
     one = estimate_training(arch, TrainSpec(seq=4096, recompute="selective"))
     pp = estimate_training(arch, TrainSpec(seq=4096, grad_accum=8, recompute="selective",
-                                           par=ParallelSpec(pp=4)))
+                                           layout=Layout(pp=4)))
     assert pp.part("weights") < one.part("weights") / 3
     assert pp.stage in (0, 3)
 
@@ -244,5 +244,5 @@ def test_pipeline_first_stage_holds_more_micro_batches():
 def test_tensor_parallel_splits_activations():
     arch = arch_of("llama-3.1-8b")
     one = estimate_training(arch, TrainSpec(seq=4096, recipe=Recipe.MEGATRON))
-    tp = estimate_training(arch, TrainSpec(seq=4096, recipe=Recipe.MEGATRON, par=ParallelSpec(tp=8, sp=True)))
+    tp = estimate_training(arch, TrainSpec(seq=4096, recipe=Recipe.MEGATRON, layout=Layout(tp=8, sp=True)))
     assert tp.part("activations") < one.part("activations") / 6

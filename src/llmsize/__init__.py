@@ -1,19 +1,32 @@
 """llmsize: size large language models (parameters and memory) before touching a GPU.
 
-Public API (imported on first use, so that ``llmsize`` on the command line starts fast)::
+The four questions, with the CLI's options as keywords (``api.py``; results are typed, and
+``result.to_dict()`` is the CLI's ``--json``)::
+
+    import llmsize
+    llmsize.params("llama-3.1-8b").total
+    llmsize.infer("llama-3.1-8b", ctx_size=8192, engine="vllm", gpu_mem="80GiB").total_bytes
+    llmsize.train("llama-3.1-8b", seq=4096, zero=3, dp=8).total_bytes
+    llmsize.inspect("model.safetensors").to_dict()
+
+The building blocks (everything is imported on first use, so that the CLI starts fast)::
 
     from llmsize import Architecture, count_params, from_hf_config, resolve, seed_count
     from llmsize import InferenceSpec, estimate_inference, TrainSpec, estimate_training
-    from llmsize import parse_format, weights_bytes, kv_cache, KVRequest, ParallelSpec
+    from llmsize import parse_format, weights_bytes, kv_cache, KVRequest, Layout
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 
-__version__ = "0.1.0"
+from .version import __version__ as __version__
 
+_API = ("params", "infer", "train", "inspect")
 _EXPORTS = {
+    **{name: "api" for name in _API}, "InspectReport": "formats.checkpoint_report", "OptionError": "options",
     "MLA": "arch", "SSM": "arch", "Architecture": "arch", "ArchitectureError": "arch", "MoE": "arch",
     "VisionTower": "arch", "ConfigError": "errors", "LlmsizeError": "errors",
     "ParamReport": "params", "count_params": "params",
@@ -24,13 +37,12 @@ _EXPORTS = {
     "TrainSpec": "training.estimate", "TrainReport": "training.estimate",
     "estimate_training": "training.estimate",
     "Recipe": "training.estimate", "Optimizer": "training.optimizers", "LoraSpec": "training.lora",
-    "ParallelSpec": "training.parallel", "ZeroStage": "training.parallel",
-    "FsdpStrategy": "training.parallel", "Offload": "training.parallel",
+    "Layout": "layout", "ZeroStage": "layout", "FsdpStrategy": "layout", "Offload": "layout",
     "KVRequest": "inference.kvcache", "kv_cache": "inference.kvcache",
     "WeightFormat": "formats.dtypes", "parse_format": "formats.dtypes",
     "weights_bytes": "formats.tensors", "model_tensors": "formats.tensors",
 }
-_RENAMED = {"estimate_inference": ("inference.engines", "estimate")}
+_RENAMED = {"estimate_inference": ("inference.estimate", "estimate")}
 __all__ = sorted([*_EXPORTS, *_RENAMED])
 
 
@@ -45,3 +57,16 @@ def __getattr__(name: str) -> object:
 
 def __dir__() -> list[str]:
     return __all__
+
+
+class _Package(types.ModuleType):
+    """``llmsize.params`` stays the API function: importing the submodule ``llmsize.params``
+    would otherwise bind the module to that name on the package."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _API and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

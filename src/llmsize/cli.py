@@ -11,6 +11,10 @@ import sys
 from collections.abc import Sequence
 
 from .errors import LlmsizeError
+from .options import ATTN, DTYPES, ENGINES, INFER_METHODS, LOGITS, PARAMS_METHODS, OptionError
+from .options import arg_positive_int as _positive_int
+from .options import arg_size as _size
+from .version import __version__
 
 TYPE_CHECKING = False  # typing costs ~13 ms at start-up; annotations are strings anyway
 if TYPE_CHECKING:
@@ -24,16 +28,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text.replace("_", "").replace(",", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
-    return value
 
 
 def _add_arch_flags(p: argparse.ArgumentParser) -> None:
@@ -59,11 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="llmsize", description="Size large language models: parameters and memory, exactly."
     )
+    parser.add_argument("--version", action="version", version=f"llmsize {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("params", help="exact parameter count with a breakdown")
     p.add_argument("source", nargs="?", help="catalog name or HF id, config.json, or model directory")
-    p.add_argument("--method", choices=("exact", "seed"), default="exact",
+    p.add_argument("--method", choices=PARAMS_METHODS, default="exact",
                    help="exact (default) or the blog's simplified 'seed' formulas")
     p.add_argument("--params", type=_positive_int, metavar="N",
                    help="start from a given parameter count (seed byte sizing)")
@@ -98,22 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _size(text: str) -> int:
-    from .units import parse_bytes
-
-    try:
-        return parse_bytes(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-
-
 def _add_infer(sub: Any) -> None:
     p = sub.add_parser("infer", help="memory to serve a model: weights, KV cache, activations, overhead")
     p.add_argument("source", nargs="?", help="catalog name or HF id, config.json, model directory, "
                    "safetensors or GGUF file")
     p.add_argument("--revision", help="Hub branch, tag or commit (for a Hub id)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("--method", choices=("estimate", "seed"), default="estimate",
+    p.add_argument("--method", choices=INFER_METHODS, default="estimate",
                    help="estimate (default) or the blog's rule of thumb (seed)")
     w = p.add_argument_group("workload")
     w.add_argument("-c", "--ctx-size", type=_positive_int, metavar="N",
@@ -121,19 +107,19 @@ def _add_infer(sub: Any) -> None:
     w.add_argument("-b", "--batch", type=_positive_int, default=1, metavar="N", help="sequences (default 1)")
     w.add_argument("--new-tokens", type=int, default=0, metavar="N",
                    help="tokens to generate; the prompt is ctx − new tokens (default 0: prefill all)")
-    w.add_argument("--logits", choices=("last", "all"), default="last",
+    w.add_argument("--logits", choices=LOGITS, default="last",
                    help="logits of the last position (generation) or of all (scoring)")
     w.add_argument("--chunk", type=_positive_int, metavar="N", help="chunked prefill: tokens per step")
     n = p.add_argument_group("precision")
-    n.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default="bf16",
+    n.add_argument("--dtype", choices=DTYPES, default="bf16",
                    help="weights and activations (default bf16)")
     n.add_argument("--quant", metavar="FORMAT",
                    help="weight format: fp8, fp8-block, int8, nf4, nf4-dq, gptq:4:128, awq, mxfp4, Q4_K_M, …")
     n.add_argument("--kv-dtype", metavar="T",
                    help="KV cache: fp32, fp16, bf16, fp8, q8_0, q4_0 (default: --dtype)")
-    n.add_argument("--attn", choices=("eager", "sdpa", "flash"), default="sdpa", help="attention kernel")
+    n.add_argument("--attn", choices=ATTN, default="sdpa", help="attention kernel")
     e = p.add_argument_group("engine and GPUs")
-    e.add_argument("--engine", choices=("hf", "vllm", "llamacpp"), default="hf",
+    e.add_argument("--engine", choices=ENGINES, default="hf",
                    help="engine profile (default hf)")
     e.add_argument("--tp", type=_positive_int, default=1, metavar="N", help="tensor-parallel GPUs")
     e.add_argument("--pp", type=_positive_int, default=1, metavar="N", help="pipeline-parallel stages")
@@ -175,61 +161,22 @@ def _add_train(sub: Any) -> None:
     add_parser(sub)
 
 
-def _arch_values(args: argparse.Namespace) -> dict[str, Any]:
-    from .sources.explicit import OVERRIDES
-
-    return {k: getattr(args, k) for k in OVERRIDES if getattr(args, k, None) is not None}
-
-
 def cmd_params(args: argparse.Namespace) -> int:
-    from . import render
-    from .params import count_params
-    from .seed import seed_count, seed_from_params
-    from .sources.explicit import from_hyperparameters, override
+    from . import api, render
+    from .commands import api_options, emit
+    from .params import ParamReport
 
-    values = _arch_values(args)
-    if args.params is not None:
-        return _emit(args, seed_from_params(args.params), render.seed_table)
-    warnings: tuple[str, ...] = ()
-    if args.source:
-        from .sources.resolve import resolve
+    result = api.params(args.source, **api_options(args, api.PARAMS_OPTIONS))
+    if not isinstance(result, ParamReport):
+        return emit(args, result, render.seed_table)
 
-        resolved = resolve(args.source, revision=args.revision)
-        arch, warnings = override(resolved.arch, values), resolved.warnings
-    else:
-        needed = ("hidden_size", "num_layers", "num_heads", "vocab_size")
-        missing = [f"--{k.replace('_', '-')}" for k in needed if k not in values]
-        if missing:
-            raise LlmsizeError(f"params: give a SOURCE, or the hyperparameters {', '.join(missing)}")
-        arch = from_hyperparameters(values)
-    for w in warnings:
-        print(f"warning: {w}", file=sys.stderr)
-    seed = seed_count(d_model=arch.d_model, n_layers=arch.n_layers, n_heads=arch.n_heads,
-                      vocab_size=arch.vocab_size)
-    if args.method == "seed":
-        return _emit(args, seed, render.seed_table)
-    exact = count_params(arch, warnings)
-    if args.json:
-        from .schemas import nested
+    def table(r: ParamReport) -> None:
+        render.param_table(r, depth=args.depth)
+        if r.seed is not None:
+            render.seed_table(r.seed)
+            render.side_by_side(r.seed, r)
 
-        out = exact.to_dict()
-        if not args.source:
-            out["seed"] = nested(seed.to_dict())
-        print(json.dumps(out, indent=2))
-        return 0
-    render.param_table(exact, depth=args.depth)
-    if not args.source:
-        render.seed_table(seed)
-        render.side_by_side(seed, exact)
-    return 0
-
-
-def _emit(args: argparse.Namespace, report: Any, table: Any) -> int:
-    if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
-    else:
-        table(report)
-    return 0
+    return emit(args, result, table)
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
@@ -258,64 +205,17 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from . import render
-    from .formats.stored import Quantization, cross_check, quantization_of, weights_report
-    from .params import count_params
-    from .sources.resolve import open_source
+    from . import api, render
+    from .commands import api_options, emit
 
-    found = open_source(args.source, revision=args.revision)
-    if found.checkpoint is None:
-        raise LlmsizeError(f"{args.source}: no safetensors or GGUF headers to inspect; try `llmsize params`")
-    for w in found.warnings:
-        print(f"warning: {w}", file=sys.stderr)
-    ckpt = found.checkpoint
-    quant = quantization_of(found.config)
-    if ckpt.format == "gguf":  # GGUF tensors carry their own block types; elements are parameters
-        quant = Quantization(f"gguf {ckpt.file_type or ''} (per-tensor ggml block types)".replace("  ", " "))
-    report = weights_report(ckpt, quant)
-    check, arch_line = None, None
-    if found.arch is not None:
-        total = count_params(found.arch).total
-        check = cross_check(report, found.arch, total)
-        a = found.arch
-        arch_line = (f"architecture ({'config.json' if found.config else 'GGUF metadata'}): {a.model_type}, "
-                     f"{a.n_layers} layers, d={a.d_model}, {a.n_heads}q/{a.n_kv_heads}kv × {a.head_dim}, "
-                     f"V={a.vocab_size:,}")
-    if args.json:
-        print(json.dumps(_inspect_dict(report, check, found, tensors=args.tensors), indent=2))
-        return 0
-    render.inspect_table(report, check, arch_line)
-    if args.tensors:
-        render.tensors_table(report)
-    return 0
+    result = api.inspect(args.source, **api_options(args, api.INSPECT_OPTIONS))
 
+    def table(r: Any) -> None:
+        render.inspect_table(r.weights, r.check, r.arch_line)
+        if args.tensors:
+            render.tensors_table(r.weights)
 
-def _inspect_dict(report: Any, check: Any, found: Any, *, tensors: bool) -> dict[str, Any]:
-    from .schemas import versioned
-
-    ck = report.checkpoint
-    listing = [
-        {"name": t.name, "dtype": t.dtype, "shape": list(t.shape), "bytes": t.nbytes, "parameters": n,
-         "role": kind}
-        for t, kind, n in report.tensor_rows()
-    ] if tensors else None
-    return versioned({
-        "tensor_list": listing,
-        "format": ck.format, "path": ck.path, "files": ck.files, "tensors": len(ck.tensors),
-        "bytes_read": ck.bytes_read, "file_type": ck.file_type,
-        "quantization": {"method": report.quantization.method, "bits": report.quantization.bits,
-                         "group_size": report.quantization.group_size},
-        "logical_params": report.logical_params, "stored_bytes": report.stored_bytes,
-        "overhead_bytes": report.overhead_bytes, "bits_per_weight": round(report.bits_per_weight, 4),
-        "by_dtype": report.by_dtype(), "params_breakdown": report.params.to_dict(),
-        "bytes_breakdown": report.stored.to_dict(), "per_layer_bytes": list(report.per_layer_bytes),
-        "buffers": list(report.buffers),
-        "architecture": None if found.arch is None else {
-            "model_type": found.arch.model_type, "total": check.architecture_params,
-            "delta": check.delta, "explained": [{"reason": r, "params": n} for r, n in check.explained],
-            "unexplained": check.unexplained,
-        },
-    })
+    return emit(args, result, table)
 
 
 def cmd_infer(args: argparse.Namespace) -> int:
@@ -362,9 +262,15 @@ def _summary_argv(argv: Sequence[str]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(_summary_argv(argv))
+    parser = build_parser()
+    if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+        parser.error(f"unrecognized arguments: {argv[0]}")  # not "a command is required"
+    args = parser.parse_args(_summary_argv(argv))
     try:
         return COMMANDS[args.command](args)
+    except OptionError as e:
+        print(f"llmsize: error: {e.for_cli()}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except LlmsizeError as e:
         print(f"llmsize: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -19,8 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .arch import MLA, SSM, Architecture, MoE, VisionTower
-from .schemas import versioned
+from .schemas import nested, versioned
 from .tree import Part, group, leaf, times
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .seed import SeedReport
 
 
 def linear(n_in: int, n_out: int, *, bias: bool) -> int:
@@ -257,8 +261,10 @@ class ParamReport:
     non_embedding: int
     active_per_token: int
     warnings: tuple[str, ...] = field(default=())
+    seed: SeedReport | None = None  # the blog's count beside, for explicit hyperparameters
 
     def to_dict(self) -> dict[str, object]:
+        seed = {} if self.seed is None else {"seed": nested(self.seed.to_dict())}
         return versioned({
             "name": self.arch.name,
             "method": "exact",
@@ -268,6 +274,7 @@ class ParamReport:
             "active_per_token": self.active_per_token,
             "breakdown": self.breakdown.to_dict(),
             "warnings": list(self.warnings),
+            **seed,
         })
 
 

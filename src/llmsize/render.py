@@ -165,7 +165,7 @@ def _bytes_rows(root: Part, max_depth: int, sure: dict[str, str]) -> list[tuple[
 def inference_table(report: InferenceReport, *, depth: int = 2) -> None:
     s = report.spec
     quant = s.quant or s.dtype
-    where = f" · tp {s.tp} × pp {s.pp} = {report.gpus} GPUs, per GPU" if report.gpus > 1 else ""
+    where = f" · tp {s.layout.tp} × pp {s.layout.pp} = {report.gpus} GPUs, per GPU" if report.gpus > 1 else ""
     title = (f"{report.name}: inference memory · engine {s.engine} · ctx {s.context:,} × batch {s.batch}"
              f" · weights {quant}, KV {s.kv}, attn {s.attn}{where}")
     from .errorbars import text
@@ -230,7 +230,7 @@ def train_table(report: TrainReport, *, depth: int = 2) -> None:
     """``llmsize train``: the bytes-per-parameter budget, the per-GPU tree at the peak moment,
     and each phase's own peak."""
     r = report
-    s, par = r.spec, r.spec.par
+    s, par = r.spec, r.spec.layout
     lora = f", LoRA r={s.lora.rank} on {','.join(s.lora.targets)} ({s.lora.base} base)" if s.lora else ""
     where = f" · {par.gpus} GPUs, per GPU" if par.gpus > 1 else ""
     say(f"{r.name}: training memory · seq {s.seq:,} × micro-batch {s.micro_batch} "

@@ -21,8 +21,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .schemas import versioned
+from .schemas import nested, versioned
 from .tree import Part, group, leaf
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .inference.estimate import InferenceReport
 
 SEED_BYTES_PER_PARAM = {"fp32": 4, "fp16": 2, "int8": 1}  # the blog's widths, 32/16/8 bits
 
@@ -37,6 +41,7 @@ class SeedReport:
     total: int
     bytes_by_dtype: dict[str, int]
     notes: tuple[str, ...]
+    warnings: tuple[str, ...] = ()  # from reading the source; not part of the JSON (see api.py)
 
     def to_dict(self) -> dict[str, object]:
         return versioned({
@@ -103,6 +108,8 @@ class SeedMemory:
     breakdown: Part
     bits: int
     given: tuple[str, ...]  # which parts came from the user rather than llmsize's model
+    estimate: InferenceReport | None = None  # llmsize's own estimate beside the rule, when sized
+    warnings: tuple[str, ...] = ()
 
     @property
     def total(self) -> int:
@@ -114,6 +121,7 @@ class SeedMemory:
             "rule": "parameters + activations + optimizer states (2× parameters) + input data",
             "total_bytes": self.total, "bits_per_param": self.bits,
             "breakdown": {p.name: p.value for p in self.breakdown.parts}, "given": list(self.given),
+            **({"estimate": nested(self.estimate.to_dict())} if self.estimate else {}),
         })
 
 

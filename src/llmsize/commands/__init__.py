@@ -1,27 +1,29 @@
-"""The subcommands that assemble several modules: parse → compute → render, one module each."""
+"""The subcommands that assemble several modules: parse → compute (the API) → render, one module each."""
 
 from __future__ import annotations
 
+import json
 import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Callable, Mapping
+    from typing import Any
 
-    from ..sources.resolve import Sized
+
+def api_options(args: argparse.Namespace, table: Mapping[str, object]) -> dict[str, Any]:
+    """The parsed flags that are options of the API function (same names, snake_case)."""
+    return {k: getattr(args, k) for k in table if getattr(args, k, None) is not None}
 
 
-def open_for(args: argparse.Namespace, command: str) -> Sized:
-    """The SOURCE of ``llmsize infer`` / ``train``, with an architecture; warnings on stderr."""
-    from ..errors import LlmsizeError
-    from ..sources.resolve import open_source
-
-    if not args.source:
-        raise LlmsizeError(f"{command}: give a SOURCE (catalog name, HF id, config.json, model directory"
-                           " or checkpoint)")
-    found = open_source(args.source, revision=args.revision)
-    if found.arch is None:
-        raise LlmsizeError(f"{args.source}: no config.json or GGUF metadata to size the model from")
-    for w in found.warnings:
+def emit(args: argparse.Namespace, result: Any, table: Callable[[Any], object]) -> int:
+    """The result's warnings on stderr, then its ``to_dict()`` as JSON with --json, else
+    ``table(result)``."""
+    for w in getattr(result, "warnings", ()):
         print(f"warning: {w}", file=sys.stderr)
-    return found.sized()
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        table(result)
+    return 0

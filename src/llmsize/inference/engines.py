@@ -37,12 +37,13 @@ def estimate_vllm(arch: Architecture, spec: InferenceSpec, *, name: str = "", st
     gpu = spec.gpu_mem or H100_TORCH_TOTAL_BYTES
     cfg = VllmConfig(gpu_memory_bytes=gpu, gpu_memory_utilization=spec.gpu_util, max_model_len=spec.context,
                      max_num_seqs=spec.max_num_seqs, max_num_batched_tokens=spec.max_num_batched_tokens,
-                     tp=spec.tp, pp=spec.pp, kv_dtype=spec.kv, enforce_eager=spec.attn == "eager",
-                     act_bytes=4 if spec.dtype == "fp32" else 2)
+                     tp=spec.layout.tp, pp=spec.layout.pp, kv_dtype=spec.kv,
+                     enforce_eager=spec.attn == "eager", act_bytes=4 if spec.dtype == "fp32" else 2)
     all_weights = stored.value if stored is not None else weights_tree(arch, spec).value
     s = vllm_startup(arch, weights_bytes=all_weights, cfg=cfg)
-    tree = group("per GPU" if spec.tp * spec.pp > 1 else "total", [
-        group("weights", [leaf(f"1/{spec.tp * spec.pp} of {all_weights:,}" if spec.tp * spec.pp > 1
+    gpus = spec.layout.tp * spec.layout.pp
+    tree = group("per GPU" if gpus > 1 else "total", [
+        group("weights", [leaf(f"1/{gpus} of {all_weights:,}" if gpus > 1
                                else "all layers, embeddings and head", s.weights)]),
         group("kv_cache", [leaf(f"KV pool ({s.num_blocks:,} blocks of {cfg.block_size} tokens)",
                                 s.kv_bytes)]),
@@ -55,12 +56,12 @@ def estimate_vllm(arch: Architecture, spec: InferenceSpec, *, name: str = "", st
              f"{gpu / GiB:.2f} GiB" + ("" if spec.gpu_mem else " (an H100 80GB; set --gpu-mem)"),
              "vLLM sizes its KV pool from what is left, so --batch does not change it: "
              "concurrency is the answer"]
-    extra: dict[str, object]
-    extra = {"vllm": {"version": VLLM_VERSION, "kv_cache_tokens": s.kv_tokens, "num_blocks": s.num_blocks,
-                      "max_concurrency": round(s.max_concurrency, 2), "max_model_len": s.max_model_len,
-                      "max_num_seqs": s.max_num_seqs, "max_num_batched_tokens": s.max_num_batched_tokens,
-                      "requested_bytes": s.requested, "gpu_memory_bytes": gpu}}
-    return InferenceReport(name or arch.name, spec, tree, spec.tp * spec.pp, all_weights, tuple(notes), extra)
+    extra: dict[str, object] = {"vllm": {
+        "version": VLLM_VERSION, "kv_cache_tokens": s.kv_tokens, "num_blocks": s.num_blocks,
+        "max_concurrency": round(s.max_concurrency, 2), "max_model_len": s.max_model_len,
+        "max_num_seqs": s.max_num_seqs, "max_num_batched_tokens": s.max_num_batched_tokens,
+        "requested_bytes": s.requested, "gpu_memory_bytes": gpu}}
+    return InferenceReport(name or arch.name, spec, tree, gpus, all_weights, tuple(notes), extra)
 
 
 def llamacpp_weights(arch: Architecture, spec: InferenceSpec,

@@ -15,6 +15,7 @@ Tensor parallelism splits heads, MLP width, experts' width and the vocabulary ac
 ranks; key/value heads are replicated when there are fewer than ranks (max(1, k/tp)), as are
 norms and MLA's latent cache. Pipeline parallelism gives each of ``pp`` stages ⌈L/pp⌉ layers;
 the first stage also holds the embeddings, the last the head; the heaviest stage is reported.
+The layout and these splits are ``layout.py`` (``Layout``, ``rank_arch``, ``stages``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field, replace
 
 from ..arch import Architecture
 from ..errors import ConfigError
+from ..layout import Layout, rank_arch, stage_arch, stages
 from ..schemas import versioned
 from ..sources.checkpoint import Checkpoint
 from ..tree import Part, Totalled, group, leaf
@@ -49,8 +51,7 @@ class InferenceSpec:
     kv_dtype: str | None = None  # None: the activation dtype
     attn: str = "sdpa"
     engine: str = "hf"
-    tp: int = 1
-    pp: int = 1
+    layout: Layout = field(default_factory=Layout)  # tp and pp only
     logits: str = "last"
     chunk: int | None = None  # chunked prefill: tokens per forward pass
     overrides: tuple[str, ...] = ()
@@ -59,6 +60,14 @@ class InferenceSpec:
     max_num_seqs: int | None = None  # vLLM; None: vLLM's default for the GPU
     max_num_batched_tokens: int | None = None
     n_gpu_layers: int | None = None  # llama.cpp -ngl; None: all
+
+    def __post_init__(self) -> None:
+        """Choices and sizes are checked here, so a spec built by hand is as safe as the API's."""
+        from ..options import ATTN, DTYPES, ENGINES, LOGITS, choice, optional, size
+
+        for name, allowed in (("engine", ENGINES), ("dtype", DTYPES), ("attn", ATTN), ("logits", LOGITS)):
+            choice(name, getattr(self, name), allowed)
+        object.__setattr__(self, "gpu_mem", optional(size)("gpu_mem", self.gpu_mem))
 
     @property
     def prompt(self) -> int:
@@ -73,12 +82,14 @@ class InferenceSpec:
 
     def check(self) -> None:
         if self.new_tokens >= self.context:
-            raise ConfigError(
-                f"--new-tokens {self.new_tokens} must be smaller than --ctx-size {self.context}"
-            )
-        for name in ("context", "batch", "tp", "pp"):
+            from ..options import OptionError
+
+            raise OptionError("new_tokens", f"{self.new_tokens} must be smaller than ctx_size {self.context}",
+                              mentions=("ctx_size",))
+        for name in ("context", "batch"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        self.layout.check_inference()
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,7 @@ class InferenceReport(Totalled):
     weights_all_gpus: int
     notes: tuple[str, ...] = ()
     extra: dict[str, object] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # from reading the source; not part of the JSON (see api.py)
 
     def error_bars(self) -> dict[str, str | dict[str, Any]]:
         from ..errorbars import bars
@@ -104,7 +116,7 @@ class InferenceReport(Totalled):
         s = self.spec
         return versioned({
             "model": self.name, "engine": s.engine, "total_bytes": self.total_bytes,
-            "per_gpu": self.gpus > 1, "gpus": self.gpus, "tp": s.tp, "pp": s.pp,
+            "per_gpu": self.gpus > 1, "gpus": self.gpus, "tp": s.layout.tp, "pp": s.layout.pp,
             "breakdown": {k: self.part(k) for k in ("weights", "kv_cache", "activations", "overhead")},
             "all_gpus": {"total_bytes": self.total_bytes * self.gpus, "weights": self.weights_all_gpus},
             "inputs": {"context": s.context, "batch": s.batch, "new_tokens": s.new_tokens, "dtype": s.dtype,
@@ -113,46 +125,6 @@ class InferenceReport(Totalled):
             "error_bars": self.error_bars(), "tree": self.tree.to_dict(), "notes": list(self.notes),
             **self.extra,
         })
-
-
-# --- parallel splits ------------------------------------------------------------------------
-
-
-def rank_arch(arch: Architecture, tp: int) -> Architecture:
-    """The slice of the model one tensor-parallel rank holds (Megatron-LM, Shoeybi et al. 2019
-    §3: column-parallel QKV and MLP-in, row-parallel O and MLP-out, vocab-parallel embeddings)."""
-    if tp == 1:
-        return arch
-    if arch.n_heads % tp:
-        raise ConfigError(f"--tp {tp} must divide the {arch.n_heads} attention heads of {arch.name}")
-    moe = arch.moe and replace(arch.moe, d_ff_expert=-(-arch.moe.d_ff_expert // tp),
-                               d_ff_shared=-(-arch.moe.d_ff_shared // tp))
-    return arch.with_(n_heads=arch.n_heads // tp, n_kv_heads=max(1, arch.n_kv_heads // tp),
-                      d_ff=-(-arch.d_ff // tp), vocab_size=-(-arch.vocab_size // tp), moe=moe,
-                      layer_types=arch.layer_types)
-
-
-def stages(n_layers: int, pp: int) -> list[range]:
-    """Layers of each pipeline stage: ⌈L/pp⌉ to the first stages (vLLM ``get_pp_indices``
-    splits evenly and gives the remainder to the last stages; the heaviest stage is the same)."""
-    if pp > n_layers:
-        raise ConfigError(f"--pp {pp} is more than the {n_layers} layers")
-    size, extra = divmod(n_layers, pp)
-    out, start = [], 0
-    for i in range(pp):
-        n = size + (1 if i >= pp - extra else 0)
-        out.append(range(start, start + n))
-        start += n
-    return out
-
-
-def stage_arch(arch: Architecture, layers: range) -> Architecture:
-    """The layers of one stage, for their KV cache (layer types kept in order)."""
-    types = tuple(arch.layer_types[i] for i in layers)
-    moe = arch.moe and replace(
-        arch.moe, layers=tuple(i - layers.start for i in arch.moe.layers if i in layers)
-    )
-    return arch.with_(n_layers=len(layers), layer_types=types, moe=moe or None)
 
 
 # --- weights --------------------------------------------------------------------------------
@@ -190,11 +162,12 @@ def estimate_hf(arch: Architecture, spec: InferenceSpec, *, name: str = "", stor
                 checkpoint: Checkpoint | None = None) -> InferenceReport:
     """transformers ``generate``: weights + KV(batch × context) + prefill workspace + overhead."""
     spec.check()
-    gpus = spec.tp * spec.pp
-    rank = rank_arch(arch, spec.tp)
-    heavy = max(stages(arch.n_layers, spec.pp), key=len) if spec.pp > 1 else range(arch.n_layers)
-    stage = stage_arch(rank, heavy) if spec.pp > 1 else rank
-    weights = weights_tree(rank, spec, heavy if spec.pp > 1 else None)
+    tp, pp = spec.layout.tp, spec.layout.pp
+    gpus = tp * pp
+    rank = rank_arch(arch, tp)
+    heavy = max(stages(arch.n_layers, pp), key=len) if pp > 1 else range(arch.n_layers)
+    stage = stage_arch(rank, heavy) if pp > 1 else rank
+    weights = weights_tree(rank, spec, heavy if pp > 1 else None)
     all_weights = weights_tree(arch, spec).value
     if stored is not None:
         weights, all_weights = scaled_weights(stored, weights.value, all_weights), stored.value

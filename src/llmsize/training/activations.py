@@ -488,7 +488,7 @@ def paper_layer(*, s: int, b: int, h: int, a: int, t: int = 1, sp: bool = False,
                 recompute: str = "none") -> int:
     """Table 2's layer through the generalised terms: the paper's kernels, eager attention,
     dropout on the probabilities and both residual branches, heads and MLP split over t."""
-    from ..inference.estimate import rank_arch
+    from ..layout import rank_arch
 
     arch = rank_arch(paper_arch(h=h, a=a), t)
     w = ActivationSpec(batch=b, seq=s, attn="eager", recompute=recompute, kernels=PAPER, tp=t, sp=sp,

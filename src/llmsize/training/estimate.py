@@ -36,11 +36,11 @@ from ..arch import Architecture
 from ..enums import Documented
 from ..errors import ConfigError
 from ..formats.tensors import model_tensors
+from ..layout import Layout, rank_arch
 from ..schemas import versioned
 from ..tree import Part, Totalled, group, leaf
 from . import activations as act
 from .optimizers import Optimizer, StepKernel, hf_parameters, optimizer_states, step_temporaries
-from .parallel import ParallelSpec
 from .zero import Buckets
 
 TYPE_CHECKING = False
@@ -102,7 +102,7 @@ class TrainSpec:
     recompute: str = "none"  # none | selective | full
     attn: str = "flash"
     lora: LoraSpec | None = None
-    par: ParallelSpec = field(default_factory=ParallelSpec)
+    layout: Layout = field(default_factory=Layout)
     dropout: act.Dropout = field(default_factory=act.Dropout)
     kernels: act.Kernels = act.CUDA
     capacity_factor: float | None = None
@@ -124,6 +124,16 @@ class TrainSpec:
         return cls(seq=seq, micro_batch=micro_batch, recipe=recipe, optimizer=Optimizer(optimizer),
                    step_kernel=StepKernel.FOR_LOOP, recompute=recompute, attn=attn, lora=lora,
                    kernels=kernels, dropout=act.dropout_from_config(config) if config else act.Dropout())
+
+    def __post_init__(self) -> None:
+        """Strategies may be given as their values (``recipe="amp"``); bad ones raise OptionError."""
+        from ..options import ATTN, RECOMPUTE, choice, enum_option
+
+        object.__setattr__(self, "recipe", enum_option("recipe", self.recipe, Recipe))
+        object.__setattr__(self, "optimizer", enum_option("optimizer", self.optimizer, Optimizer))
+        object.__setattr__(self, "step_kernel", enum_option("optim_impl", self.step_kernel, StepKernel))
+        choice("recompute", self.recompute, RECOMPUTE)
+        choice("attn", self.attn, ATTN)
 
     @property
     def precision(self) -> Precision:
@@ -170,10 +180,9 @@ def budget_lines(spec: TrainSpec, *, params: int, trainable: int) -> list[tuple[
 
 def rank_slice(arch: Architecture, spec: TrainSpec, stage: int) -> tuple[Architecture, range]:
     """The tensor-parallel rank's architecture and the layers of pipeline stage ``stage``."""
-    from ..inference.estimate import rank_arch
     from .parallel import stage_layers
 
-    return rank_arch(arch, spec.par.tp), stage_layers(arch.n_layers, spec.par.pp)[stage]
+    return rank_arch(arch, spec.layout.tp), stage_layers(arch.n_layers, spec.layout.pp)[stage]
 
 
 def _in_stage(layer: int | None, module: str, layers: range, *, first: bool, last: bool) -> bool:
@@ -273,10 +282,10 @@ def activation_spec(arch: Architecture, spec: TrainSpec) -> act.ActivationSpec:
     """The micro-batch one GPU runs: s/cp tokens per sequence, split over tp (and SP)."""
     from .parallel import activation_split
 
-    split = activation_split(spec.par, seq_len=spec.seq)
+    split = activation_split(spec.layout, seq_len=spec.seq)
     return act.ActivationSpec(batch=spec.micro_batch, seq=split.seq_len, bits=spec.precision.act_bits,
                               attn=spec.attn, recompute=spec.recompute, dropout=spec.dropout,
-                              kernels=spec.kernels, tp=spec.par.tp, sp=spec.par.sp,
+                              kernels=spec.kernels, tp=spec.layout.tp, sp=spec.layout.sp,
                               capacity_factor=spec.capacity_factor, lora=spec.lora)
 
 
@@ -285,7 +294,7 @@ def autocast_copies(arch: Architecture, spec: TrainSpec, layer: int) -> int:
     copy for backward, 2 bytes per matrix parameter."""
     if spec.recipe is not Recipe.AMP or spec.recompute == "full" or spec.lora is not None:
         return 0  # LoRA's frozen base is stored in the compute dtype (or quantised)
-    if spec.par.shard_level >= 3:
+    if spec.layout.shard_level >= 3:
         return 0  # ZeRO-3/FSDP gather each unit in bf16 and free it; backward gathers it again
     matrices = (t for t in model_tensors(arch) if t.layer == layer and t.is_matrix)
     return sum(t.numel for t in matrices) * 2
@@ -312,12 +321,12 @@ def run_stage(arch: Architecture, spec: TrainSpec, stage: int) -> StageResult:
     from .zero import ModelStates, comm_buffers, per_gpu_model_states
 
     rank, layers = rank_slice(arch, spec, stage)
-    first, last = stage == 0, stage == spec.par.pp - 1
+    first, last = stage == 0, stage == spec.layout.pp - 1
     st = stage_states(rank, spec, layers, first=first, last=last)
     ew, eg, es = st.experts
     dense = ModelStates(st.weights.value - ew, st.grads - eg, st.master + st.states.value - es)
     experts = ModelStates(ew, eg, es)
-    w_gpu, g_gpu, s_gpu, host = per_gpu_model_states(dense, expert_states=experts, par=spec.par)
+    w_gpu, g_gpu, s_gpu, host = per_gpu_model_states(dense, expert_states=experts, par=spec.layout)
     if w_gpu.value == st.weights.value:  # unsharded: keep the detailed trees
         w_gpu = st.weights
     if s_gpu.value == st.states.value + st.master:
@@ -327,7 +336,7 @@ def run_stage(arch: Architecture, spec: TrainSpec, stage: int) -> StageResult:
     grad_bits = spec.lora.adapter_bits if spec.lora else p.grad_bits
     inputs = StepInputs(
         arch=rank, w=activation_spec(rank, spec), layers=layers, first=first, last=last,
-        in_flight=in_flight_microbatches(spec.par, micro_batches=spec.grad_accum, stage=stage),
+        in_flight=in_flight_microbatches(spec.layout, micro_batches=spec.grad_accum, stage=stage),
         grads_total=g_gpu.value, grads_kept=p.persistent_grads or spec.grad_accum > 1,
         head_grads=round(frac * _grads_of(st, ("head", "norm"), None, grad_bits)),
         embedding_grads=round(frac * _grads_of(st, ("embedding",), None, grad_bits)),
@@ -337,7 +346,7 @@ def run_stage(arch: Architecture, spec: TrainSpec, stage: int) -> StageResult:
         autocast_copies=lambda i: autocast_copies(rank, spec, i),
     )
     unit = max((sum(_numel(s) for _, s, _, lay in st.trainable if lay == i) for i in layers), default=0)
-    comm = comm_buffers(spec.par, bucket_params=unit, bits=p.weight_bits, reduce_bits=grad_bits,
+    comm = comm_buffers(spec.layout, bucket_params=unit, bits=p.weight_bits, reduce_bits=grad_bits,
                         stage_params=sum(_numel(s) for _, s, _, _ in st.trainable), buckets=_buckets(spec))
     trainable = sum(_numel(s) for _, s, _, _ in st.trainable)
     return StageResult(stage, w_gpu, g_gpu, s_gpu, host, comm, moments(inputs), trainable)
@@ -378,6 +387,7 @@ class TrainReport(Totalled):
     host: Part
     stage: int
     notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # from reading the source; not part of the JSON (see api.py)
 
     def error_bars(self) -> dict[str, str | dict[str, Any]]:
         """Each term's expected error, from the committed validation run (``errorbars.py``)."""
@@ -386,7 +396,7 @@ class TrainReport(Totalled):
         return bars("train", BREAKDOWN, attn=self.spec.attn)
 
     def to_dict(self) -> dict[str, object]:
-        s, par = self.spec, self.spec.par
+        s, par = self.spec, self.spec.layout
         return versioned({
             "model": self.name, "total_bytes": self.total_bytes, "gpus": par.gpus, "per_gpu": par.gpus > 1,
             "breakdown": {k: self.part(k) for k in BREAKDOWN}, "peak_phase": self.peak_phase,
@@ -421,7 +431,7 @@ def estimate_training(arch: Architecture, spec: TrainSpec, *, name: str = "") ->
     from .phases import total
 
     spec.check()
-    spec.par.check(arch)
+    spec.layout.check(arch)
     if arch.kind != "decoder" or arch.ssm is not None:
         what = "a state-space model" if arch.ssm else f"an {arch.kind} model"
         raise ConfigError(f"{arch.name} is {what}: training estimates cover decoder-only transformers")
@@ -431,15 +441,15 @@ def estimate_training(arch: Architecture, spec: TrainSpec, *, name: str = "") ->
         spec = replace(spec, lora=replace(spec.lora, targets=measurement_targets(arch)))
     if spec.lora is not None:
         spec.lora.check(arch)
-    stages = sorted({0, spec.par.pp - 1})
+    stages = sorted({0, spec.layout.pp - 1})
     results = [run_stage(arch, spec, r) for r in stages]
     best = max(results, key=lambda r: _peak_of(r)[1])
     moment, _ = _peak_of(best)
-    over = overhead(Overheads(gpus=spec.par.gpus).with_overrides(list(spec.overrides)),
+    over = overhead(Overheads(gpus=spec.layout.gpus).with_overrides(list(spec.overrides)),
                     activation_bytes=moment.activations.value)
     parts = (best.weights, leaf("gradients", moment.gradients), best.optimizer_states,
              moment.activations, best.comm, over)
-    tree = Part("per GPU" if spec.par.gpus > 1 else "total", sum(p.value for p in parts), parts)
+    tree = Part("per GPU" if spec.layout.gpus > 1 else "total", sum(p.value for p in parts), parts)
     fixed = best.weights.value + best.optimizer_states.value + best.comm.value
     phases = {ph: max(fixed + total(m) for m in best.moments if m.phase == ph)
               for ph in ("forward", "backward", "optimizer")}
@@ -466,7 +476,7 @@ def _notes(arch: Architecture, spec: TrainSpec) -> tuple[str, ...]:
         notes.append("eager attention saves b·a·s² probabilities per layer (fp32 softmax and its cast)")
     if spec.step_kernel is StepKernel.FOREACH:
         notes.append("foreach optimizer step: one state-width copy of every parameter at the step")
-    if spec.par.pp > 1:
+    if spec.layout.pp > 1:
         notes.append(f"pipeline: stage {0} holds the most micro-batches in flight; "
                      "the heaviest stage is reported")
     if arch.vision is not None:

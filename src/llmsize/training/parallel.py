@@ -26,177 +26,25 @@ optimizer shards over the data-parallel group *with* context parallelism)::
     ZeRO-3        █░░░░░░░░░   █░░░░░░░░░   █░░░░░░░░░   P_os+g+p  (= FSDP FULL_SHARD)
                   █ on this GPU   ░ on the other N−1
 
-This module holds the layout and its rules (``ParallelSpec``), the pipeline schedule's in-flight
-micro-batches, the per-GPU split of activations, and Korthikanti's Table 2 as a reference. The
-model-state sharding and the communication buffers are in ``zero.py`` (re-exported here).
+The layout itself, its strategies and its rules are ``layout.Layout`` (shared with serving).
+This module holds the pipeline schedule's in-flight micro-batches, the per-GPU split of
+activations, and Korthikanti's Table 2 as a reference. The model-state sharding and the
+communication buffers are in ``zero.py``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..enums import Documented
 from ..errors import ConfigError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Literal
 
-    from ..arch import Architecture
+    from ..layout import Layout
 
     Recompute = Literal["none", "selective", "full"]
-
-
-class ZeroStage(Documented):
-    """ZeRO-DP stage (Rajbhandari et al. 2019, §5 and Figure 1): which model states are sharded
-    over the data-parallel group. DeepSpeed's ``zero_optimization.stage``."""
-
-    NONE = 0, "Plain data parallelism: every GPU keeps all weights, gradients and optimizer states."
-    OPTIMIZER = 1, ("P_os: optimizer states (fp32 master weights, Adam moments) are sharded over the "
-                    "data-parallel group; weights and gradients are replicated. Megatron's "
-                    "--use-distributed-optimizer is this stage.")
-    GRADIENTS = 2, ("P_os+g: optimizer states and gradients are sharded; every GPU keeps the "
-                    "full weights.")
-    PARAMETERS = 3, ("P_os+g+p: weights are sharded too, and all-gathered one layer at a time for "
-                     "the forward and backward passes (then freed).")
-
-
-class FsdpStrategy(Documented):
-    """PyTorch FSDP sharding strategy (``torch.distributed.fsdp.ShardingStrategy``; FSDP2
-    ``fully_shard`` with ``reshard_after_forward`` and a 2-D mesh for HSDP)."""
-
-    NONE = "none", "No FSDP: the states are kept or sharded as the ZeRO stage says."
-    FULL_SHARD = "full_shard", ("≙ ZeRO-3: weights, gradients and optimizer states are sharded; "
-                                "each unit (a decoder layer) is all-gathered for forward and again "
-                                "for backward, and freed after each.")
-    SHARD_GRAD_OP = "shard_grad_op", ("≙ ZeRO-2 at the peak: gradients and optimizer states are "
-                                      "sharded; weights are stored sharded but stay all-gathered "
-                                      "from forward to backward (reshard_after_forward=False).")
-    HYBRID_SHARD = "hybrid_shard", ("HSDP: FULL_SHARD within a group of hybrid_group data-parallel "
-                                    "ranks (one node), replicated across groups.")
-
-
-class Offload(Documented):
-    """CPU offload of model states (ZeRO-Offload, Ren et al. 2021; ZeRO-Infinity, Rajbhandari
-    et al. 2021; FSDP ``CPUOffload``). What is offloaded lives in host memory, not on the GPU."""
-
-    NONE = "none", "Everything stays on the GPU."
-    OPTIMIZER = "optimizer", ("Optimizer states and this GPU's gradient shard go to host memory and "
-                              "the optimizer step runs on the CPU (DeepSpeed offload_optimizer, "
-                              "ZeRO stage ≥ 1).")
-    PARAMETERS = "parameters", ("Implies OPTIMIZER; the weight shards go to host memory too and are "
-                                "copied in for compute (DeepSpeed offload_param with ZeRO-3, FSDP "
-                                "CPUOffload(offload_params=True)).")
-
-
-@dataclass(frozen=True)
-class ParallelSpec:
-    """A training layout. Degrees are named and 1 means off; see the module docstring."""
-
-    dp: int = 1
-    tp: int = 1
-    sp: bool = False
-    pp: int = 1
-    vpp: int = 1
-    ep: int = 1
-    cp: int = 1
-    zero: ZeroStage = ZeroStage.NONE
-    fsdp: FsdpStrategy = FsdpStrategy.NONE
-    offload: Offload = Offload.NONE
-    hybrid_group: int = 8  # HSDP: data-parallel ranks per shard group (one 8-GPU node)
-
-    @property
-    def gpus(self) -> int:
-        """World size: dp · tp · pp · cp (ep is carved out of dp·cp, Megatron-Core)."""
-        return self.dp * self.tp * self.pp * self.cp
-
-    @property
-    def data_parallel(self) -> int:
-        """The group gradients are reduced over: dp · cp (Megatron's dp-with-cp group)."""
-        return self.dp * self.cp
-
-    @property
-    def expert_data_parallel(self) -> int:
-        """Replicas of each expert: dp · cp / ep (Megatron-Core expert-data-parallel group)."""
-        return self.data_parallel // self.ep
-
-    @property
-    def shard_group(self) -> int:
-        """Ranks the sharded dense states are split over: dp·cp, or one HSDP group."""
-        return self._shard(self.data_parallel)
-
-    @property
-    def expert_shard_group(self) -> int:
-        """Ranks the sharded expert states are split over: the expert-data-parallel group."""
-        return self._shard(self.expert_data_parallel)
-
-    def _shard(self, group: int) -> int:
-        return min(self.hybrid_group, group) if self.fsdp is FsdpStrategy.HYBRID_SHARD else group
-
-    @property
-    def shard_level(self) -> int:
-        """0–3: which states are sharded, as a ZeRO stage (FSDP mapped onto its equivalent)."""
-        by_fsdp = {FsdpStrategy.NONE: 0, FsdpStrategy.SHARD_GRAD_OP: 2,
-                   FsdpStrategy.FULL_SHARD: 3, FsdpStrategy.HYBRID_SHARD: 3}
-        return max(self.zero.value, by_fsdp[self.fsdp])
-
-    def check(self, arch: Architecture | None = None) -> None:
-        """Raise ConfigError, one line naming the flag, if this layout cannot run ``arch``."""
-        for name in ("dp", "tp", "pp", "vpp", "ep", "cp", "hybrid_group"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"--{name} must be a positive integer, got {value!r}")
-        self._check_strategies()
-        self._check_degrees()
-        if arch is not None:
-            self._check_arch(arch)
-
-    def _check_strategies(self) -> None:
-        if self.zero is not ZeroStage.NONE and self.fsdp is not FsdpStrategy.NONE:
-            raise ConfigError("--zero and --fsdp are two implementations of sharding: choose one")
-        if self.offload is not Offload.NONE and self.shard_level == 0:
-            raise ConfigError("--offload needs --zero 1, 2 or 3, or --fsdp")
-        if self.offload is Offload.PARAMETERS and self.fsdp is FsdpStrategy.NONE \
-                and self.zero is not ZeroStage.PARAMETERS:
-            raise ConfigError("--offload parameters needs --zero 3 or --fsdp (DeepSpeed offloads "
-                              "parameters only with ZeRO-3)")
-        if self.offload is Offload.OPTIMIZER and self.fsdp is not FsdpStrategy.NONE:
-            raise ConfigError("--fsdp offloads parameters, gradients and optimizer states together: "
-                              "use --offload parameters")
-        if self.zero.value >= 2 and self.pp > 1:
-            # deepspeed/runtime/pipe/engine.py: "ZeRO-2 and ZeRO-3 are incompatible with pipeline
-            # parallelism"; Megatron's distributed optimizer is ZeRO-1.
-            raise ConfigError(f"--zero {self.zero.value} cannot be combined with --pp {self.pp}: "
-                              "DeepSpeed's pipeline engine supports ZeRO-1 at most")
-
-    def _check_degrees(self) -> None:
-        if self.sp and self.tp == 1:
-            raise ConfigError("--sp (sequence parallel) needs --tp > 1")
-        if self.vpp > 1 and self.pp == 1:
-            raise ConfigError("--vpp (virtual pipeline stages) needs --pp > 1")
-        if self.data_parallel % self.ep:
-            raise ConfigError(f"--ep {self.ep} must divide dp·cp = {self.data_parallel} "
-                              "(expert parallelism is carved out of the data-parallel ranks)")
-        group = self.data_parallel if self.fsdp is FsdpStrategy.HYBRID_SHARD else 0
-        if group and group % self.shard_group:
-            raise ConfigError(f"--hybrid-group {self.hybrid_group} must divide dp·cp = {group}")
-
-    def _check_arch(self, arch: Architecture) -> None:
-        a, k, name = arch.n_heads, arch.n_kv_heads, arch.name
-        if a % self.tp:
-            raise ConfigError(f"--tp {self.tp} must divide the {a} attention heads of {name}")
-        if k % self.tp and self.tp % k:
-            raise ConfigError(f"--tp {self.tp} and the {k} key/value heads of {name} must divide "
-                              "one another (kv heads are split, or replicated when fewer than tp)")
-        if self.pp > arch.n_layers:
-            raise ConfigError(f"--pp {self.pp} is more than the {arch.n_layers} layers of {name}")
-        if self.vpp > 1 and arch.n_layers % (self.pp * self.vpp):
-            raise ConfigError(f"--vpp {self.vpp}: the {arch.n_layers} layers of {name} must divide "
-                              f"into pp·vpp = {self.pp * self.vpp} equal chunks")
-        if self.ep > 1 and arch.moe is None:
-            raise ConfigError(f"--ep {self.ep} needs a mixture-of-experts model; {name} is dense")
-        if arch.moe is not None and arch.moe.n_experts % self.ep:
-            raise ConfigError(f"--ep {self.ep} must divide the {arch.moe.n_experts} experts of {name}")
 
 
 # --- pipeline -------------------------------------------------------------------------------
@@ -225,7 +73,7 @@ def stage_layers(n_layers: int, pp: int) -> list[range]:
     return out
 
 
-def in_flight_microbatches(par: ParallelSpec, *, micro_batches: int, stage: int = 0) -> float:
+def in_flight_microbatches(par: Layout, *, micro_batches: int, stage: int = 0) -> float:
     """Micro-batches whose activations one pipeline stage holds at its peak, as a multiple of
     one micro-batch's activations of *that stage's own layers* (L/pp of them).
 
@@ -271,7 +119,7 @@ class ActivationSplit:
     replicated: int
 
 
-def activation_split(par: ParallelSpec, *, seq_len: int) -> ActivationSplit:
+def activation_split(par: Layout, *, seq_len: int) -> ActivationSplit:
     """The per-GPU split of activations for sequences of ``seq_len`` tokens.
 
     Context parallelism gives each GPU s/cp tokens of every sequence; Megatron-Core with
@@ -312,15 +160,3 @@ def korthikanti_layer_bytes(s: int, b: int, h: int, a: int, t: int = 1, *, sp: b
         return -(-(34 * sbh + scores) // t)
     return -(-(10 * sbh * t + 24 * sbh + scores) // t)
 
-
-_ZERO_NAMES = ("ModelStates", "Buckets", "per_gpu_model_states", "comm_buffers")
-
-
-def __getattr__(name: str) -> object:
-    """Re-export the model-state sharding from ``zero.py`` (imported lazily: zero.py imports
-    this module)."""
-    if name in _ZERO_NAMES:
-        from . import zero
-
-        return getattr(zero, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

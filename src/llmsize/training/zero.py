@@ -11,7 +11,7 @@ data-parallel group of N_d GPUs::
 
 ``per_gpu_model_states`` applies the same rule to any budget (``ModelStates``: weights, gradients
 and optimizer states in bytes, as a precision recipe defines them) over the groups of a
-``ParallelSpec``. The caller has already divided the dense states by tp and pp (the slice one
+``Layout``. The caller has already divided the dense states by tp and pp (the slice one
 stage holds on one TP rank); routed experts are divided by ep here and then sharded over the
 expert-data-parallel group dp·cp/ep. Shards round up, ⌈x/N⌉: ZeRO and FSDP pad their flat buffers
 so that every rank holds the same number of elements.
@@ -29,8 +29,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..layout import FsdpStrategy, Layout, Offload
 from ..tree import Part, group, leaf
-from .parallel import FsdpStrategy, Offload, ParallelSpec
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def shard_bytes(total: int, n: int) -> int:
     return -(-total // n)
 
 
-def _state_share(par: ParallelSpec, state: str, total: int, *, experts: bool) -> int:
+def _state_share(par: Layout, state: str, total: int, *, experts: bool) -> int:
     """Bytes of one state that one GPU is responsible for (on the GPU or offloaded)."""
     n = par.expert_shard_group if experts else par.shard_group
     if experts:
@@ -69,14 +69,14 @@ def _state_share(par: ParallelSpec, state: str, total: int, *, experts: bool) ->
     return total
 
 
-def _on_host(par: ParallelSpec, state: str) -> bool:
+def _on_host(par: Layout, state: str) -> bool:
     if par.offload is Offload.NONE:
         return False
     return state != "weights" or par.offload is Offload.PARAMETERS
 
 
 def per_gpu_model_states(states: ModelStates, *, expert_states: ModelStates = NO_STATES,
-                         par: ParallelSpec) -> tuple[Part, Part, Part, Part]:
+                         par: Layout) -> tuple[Part, Part, Part, Part]:
     """(weights, gradients, optimizer_states, host_offload) trees for one GPU.
 
     ``states``: the dense bytes of the slice one pipeline stage holds on one TP rank;
@@ -147,7 +147,7 @@ def _bytes(elements: int, bits: int) -> int:
     return -(-elements * bits // 8)
 
 
-def comm_buffers(par: ParallelSpec, *, bucket_params: int, bits: int, reduce_bits: int | None = None,
+def comm_buffers(par: Layout, *, bucket_params: int, bits: int, reduce_bits: int | None = None,
                  stage_params: int = 0, buckets: Buckets = Buckets()) -> Part:
     """The named communication buffers one GPU holds at the peak of a step.
 
@@ -192,7 +192,7 @@ def _zero3_buffers(unit: int, bits: int, rbits: int, stage_params: int, b: Bucke
     ]
 
 
-def _fsdp_buffers(par: ParallelSpec, unit: int, bits: int, rbits: int) -> list[Part]:
+def _fsdp_buffers(par: Layout, unit: int, bits: int, rbits: int) -> list[Part]:
     # FSDPMemTracker (FSDP2): forward holds the unsharded unit and up to two all-gather outputs
     # (this unit's, the next unit's prefetch); backward the unsharded unit, one all-gather output
     # and one reduce-scatter input. The third line is whichever of the last two is larger.

@@ -1,0 +1,165 @@
+"""The option types shared by the command line and the Python API, in one place.
+
+Every option is checked at the door, and a bad value raises ``OptionError`` (an ``LlmsizeError``)
+whose one-line message names the option, the value and what is allowed::
+
+    engine 'tgi' is not one of hf, vllm, llamacpp
+    gpu_mem 'lots' is not a size (try 80GiB, 1.5GB or 512MiB)
+    batch 0 must be positive (an integer ≥ 1)
+
+The API names its options (``new_tokens``); the CLI rewrites the name into its flag
+(``--new-tokens``) with ``OptionError.for_cli``. Choices accept their string or their enum member,
+sizes an integer of bytes or a string such as ``"80GiB"`` or ``"1.5GB"`` (``units.parse_bytes``).
+The argparse types at the end wrap the same checks, so a flag and a keyword agree.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from .errors import LlmsizeError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+    from typing import TypeVar
+
+    E = TypeVar("E", bound=Enum)
+
+# --- the choices of each option (the CLI's choices= and the API's checks) ---------------------
+
+ENGINES = ("hf", "vllm", "llamacpp")
+DTYPES = ("fp32", "fp16", "bf16")
+ATTN = ("eager", "sdpa", "flash")
+LOGITS = ("last", "all")
+INFER_METHODS = ("estimate", "seed")
+PARAMS_METHODS = ("exact", "seed")
+RECIPES = ("fp32", "amp", "pure-bf16", "megatron", "deepspeed")
+OPTIMIZERS = ("adamw", "adam-8bit", "paged-adamw", "sgd", "sgd-momentum", "adafactor", "lion", "muon")
+OPTIM_DTYPES = ("fp32", "bf16", "fp16")
+OPTIM_IMPLS = ("fused", "foreach", "for-loop")
+RECOMPUTE = ("none", "selective", "full")
+ZERO_STAGES = (0, 1, 2, 3)
+FSDP = ("none", "full", "shard-grad-op", "hybrid")
+OFFLOAD = ("none", "optimizer", "params")
+
+DEFAULT_SEQ = 4096  # train: tokens per sequence, capped at the model's context
+
+
+class OptionError(LlmsizeError):
+    """A bad option value: ``option`` names it as the API spells it, ``problem`` says what is wrong;
+    ``mentions`` are other options the problem names. ``prefix=False``: the problem is the whole
+    message (it names the option itself)."""
+
+    def __init__(self, option: str, problem: str, *, mentions: Sequence[str] = (),
+                 prefix: bool = True) -> None:
+        super().__init__(f"{option} {problem}" if prefix else problem)
+        self.option, self.problem, self.mentions = option, problem, (option, *mentions)
+
+    def for_cli(self) -> str:
+        """The same message with every option it names written as its CLI flag."""
+        import re
+
+        text = str(self)
+        for name in self.mentions:
+            text = re.sub(rf"(?<![\w-]){name}(?!\w)", "--" + name.replace("_", "-"), text)
+        return text
+
+
+def _listed(allowed: Sequence[object]) -> str:
+    return ", ".join(str(a) for a in allowed)
+
+
+def choice(option: str, value: object, allowed: Sequence[str]) -> str:
+    """One of ``allowed``, given as the string or as an enum member whose value it is."""
+    text = value.value if isinstance(value, Enum) else value
+    if isinstance(text, str) and text in allowed:
+        return text
+    raise OptionError(option, f"{value!r} is not one of {_listed(allowed)}")
+
+
+def enum_option(option: str, value: object, enum: type[E], aliases: Mapping[str, E] | None = None) -> E:
+    """A member of ``enum``: the member, its value, its name (any case) or one of ``aliases``."""
+    if isinstance(value, enum):
+        return value
+    if isinstance(value, str) and aliases and value in aliases:
+        return aliases[value]
+    for member in enum:
+        if not isinstance(value, bool) and (value == member.value or (
+                isinstance(value, str) and value.upper().replace("-", "_") == member.name)):
+            return member
+    allowed = [*(m.value for m in enum), *(aliases or ())]
+    raise OptionError(option, f"{value!r} is not one of {_listed(allowed)}")
+
+
+def integer(option: str, value: object, *, minimum: int) -> int:
+    """An int (or its digits, ``_`` and ``,`` allowed as separators) of at least ``minimum``."""
+    number = value
+    if isinstance(value, str):
+        try:
+            number = int(value.replace("_", "").replace(",", ""))
+        except ValueError:
+            raise OptionError(option, f"{value!r} is not an integer") from None
+    if not isinstance(number, int) or isinstance(number, bool):
+        raise OptionError(option, f"{value!r} is not an integer")
+    if number < minimum:
+        what = "positive (an integer ≥ 1)" if minimum == 1 else f"an integer ≥ {minimum}"
+        raise OptionError(option, f"{value!r} must be {what}")
+    return number
+
+
+def positive_int(option: str, value: object) -> int:
+    return integer(option, value, minimum=1)
+
+
+def size(option: str, value: object) -> int:
+    """Bytes: an int ≥ 0, or a string with a unit (``"80GiB"``, ``"1.5GB"``, ``"512"``)."""
+    from .units import parse_bytes
+
+    if isinstance(value, str):
+        try:
+            return parse_bytes(value)
+        except ValueError as e:
+            raise OptionError(option, str(e)) from None
+    return integer(option, value, minimum=0)
+
+
+def fraction(option: str, value: object) -> float:
+    """A float in (0, 1], such as vLLM's gpu_memory_utilization."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise OptionError(option, f"{value!r} is not a number in (0, 1]")
+    try:
+        number = float(value)
+    except ValueError:
+        raise OptionError(option, f"{value!r} is not a number in (0, 1]") from None
+    if not 0 < number <= 1:
+        raise OptionError(option, f"{value!r} is not a number in (0, 1]")
+    return number
+
+
+def optional(check: Callable[[str, object], object]) -> Callable[[str, object], object]:
+    """``check``, letting None (the option left at its default) through."""
+    def checked(option: str, value: object) -> object:
+        return None if value is None else check(option, value)
+
+    return checked
+
+
+# --- argparse types: the same checks, reported as argparse reports a bad flag -----------------
+
+
+def _argparse_type(check: Callable[[str, object], object], name: str) -> Callable[[str], object]:
+    def parse(text: str) -> object:
+        try:
+            return check("", text)
+        except OptionError as e:
+            import argparse
+
+            raise argparse.ArgumentTypeError(e.problem) from None
+
+    parse.__name__ = name
+    return parse
+
+
+arg_positive_int = _argparse_type(positive_int, "positive_int")
+arg_size = _argparse_type(size, "size")

@@ -269,3 +269,15 @@ def test_the_readme_example_runs(capsys):
     exec(compile(code.group(1), "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert "8,030,261,248 parameters" in out and "engine 'tgi' is not one of" in out
+
+
+def test_every_export_resolves():
+    """Every name the package lists is importable (a moved function breaks the lazy table)."""
+    missing = [name for name in llmsize.__all__ if getattr(llmsize, name, None) is None]
+    assert missing == []
+
+
+def test_importing_the_parameters_module_keeps_the_api_function():
+    import llmsize.parameters  # noqa: F401
+
+    assert callable(llmsize.params) and llmsize.params("gpt2").total == 124_439_808

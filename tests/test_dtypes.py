@@ -12,7 +12,7 @@ from llmsize.errors import ConfigError
 from llmsize.formats.dtypes import GGML_TYPES, parse_format
 from llmsize.formats.gguf_mixture import gguf_tensor_types
 from llmsize.formats.tensors import layer_bytes, model_tensors, non_layer_bytes, tensor_bytes, weights_bytes
-from llmsize.params import count_params
+from llmsize.parameters import count_params
 from llmsize.sources import catalog
 from llmsize.sources.hf_config import from_hf_config
 from llmsize.units import GB, GiB

@@ -17,8 +17,8 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 # flows top to bottom as in STYLE.md's picture, adapted to what the code needs:
 # - errorbars.py sits at the bottom: it is data (the validation results) that every estimate
 #   attaches to its terms, and imports nothing from llmsize.
-# - params and seed come before sources: the GGUF reader checks the metadata it read against
-#   the parameter count (sources/gguf_arch.py), and nothing in params reads a file.
+# - parameters and seed come before sources: the GGUF reader checks the metadata it read against
+#   the parameter count (sources/gguf_arch.py), and nothing in parameters reads a file.
 # - sources come before formats: formats/stored.py reads the checkpoint headers sources parse.
 # - measure sits above training: it puts a measured step beside the estimate (measure/compare.py).
 # - schemas sits at the bottom: every result's to_dict() stamps its schema_version, and it
@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("units", "errors", "enums", "tree", "errorbars", "schemas", "options", "version"),  # options:
     # argument types shared by the CLI and the API; the specs check their values with them
     ("arch",),
-    ("params", "seed"),
+    ("parameters", "seed"),
     ("sources", "catalog"),
     ("formats",),
     ("layout",),  # one Layout for serving and training alike

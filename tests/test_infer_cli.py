@@ -8,7 +8,7 @@ import json
 import pytest
 from cli_run import cli_json, run
 
-from llmsize.params import count_params
+from llmsize.parameters import count_params
 from llmsize.sources import catalog
 from llmsize.sources.hf_config import from_hf_config
 

@@ -25,7 +25,7 @@ import pytest
 from llmsize.arch import Architecture, MoE
 from llmsize.errors import ConfigError
 from llmsize.layout import FsdpStrategy, Layout, Offload, ZeroStage
-from llmsize.params import embedding_part, layer_part
+from llmsize.parameters import embedding_part, layer_part
 from llmsize.training.parallel import (
     ActivationSplit,
     activation_split,

@@ -10,7 +10,7 @@ import pytest
 from hf_truth import hf_model
 
 from llmsize.formats.tensors import ROLES, model_tensors
-from llmsize.params import count_params
+from llmsize.parameters import count_params
 from llmsize.sources import catalog
 from llmsize.sources.hf_config import from_hf_config
 

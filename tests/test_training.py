@@ -10,7 +10,7 @@ import pytest
 from llmsize.arch import Architecture
 from llmsize.errors import ConfigError
 from llmsize.layout import Layout, ZeroStage
-from llmsize.params import count_params
+from llmsize.parameters import count_params
 from llmsize.sources import catalog
 from llmsize.sources.hf_config import from_hf_config
 from llmsize.training.estimate import Recipe, TrainSpec, budget_lines, estimate_training

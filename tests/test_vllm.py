@@ -26,7 +26,7 @@ from llmsize.inference.vllm import (
     scheduler_defaults,
     vllm_startup,
 )
-from llmsize.params import EMBEDDING_LEAVES, count_params
+from llmsize.parameters import EMBEDDING_LEAVES, count_params
 from llmsize.sources import catalog
 from llmsize.sources.hf_config import from_hf_config
 from llmsize.units import GiB

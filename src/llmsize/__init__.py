@@ -19,8 +19,6 @@ The building blocks (everything is imported on first use, so that the CLI starts
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 
 from .version import __version__ as __version__
 
@@ -29,7 +27,7 @@ _EXPORTS = {
     **{name: "api" for name in _API}, "InspectReport": "formats.checkpoint_report", "OptionError": "options",
     "MLA": "arch", "SSM": "arch", "Architecture": "arch", "ArchitectureError": "arch", "MoE": "arch",
     "VisionTower": "arch", "ConfigError": "errors", "LlmsizeError": "errors",
-    "ParamReport": "params", "count_params": "params",
+    "ParamReport": "parameters", "count_params": "parameters",
     "SeedReport": "seed", "seed_count": "seed", "seed_from_params": "seed",
     "from_hf_config": "sources.hf_config", "supported_model_types": "sources.hf_config",
     "resolve": "sources.resolve",
@@ -42,7 +40,7 @@ _EXPORTS = {
     "WeightFormat": "formats.dtypes", "parse_format": "formats.dtypes",
     "weights_bytes": "formats.tensors", "model_tensors": "formats.tensors",
 }
-_RENAMED = {"estimate_inference": ("inference.estimate", "estimate")}
+_RENAMED = {"estimate_inference": ("inference.engines", "estimate")}
 __all__ = sorted([*_EXPORTS, *_RENAMED])
 
 
@@ -58,15 +56,3 @@ def __getattr__(name: str) -> object:
 def __dir__() -> list[str]:
     return __all__
 
-
-class _Package(types.ModuleType):
-    """``llmsize.params`` stays the API function: importing the submodule ``llmsize.params``
-    would otherwise bind the module to that name on the package."""
-
-    def __setattr__(self, name: str, value: object) -> None:
-        if name in _API and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

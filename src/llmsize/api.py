@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from .arch import Architecture
     from .formats.checkpoint_report import InspectReport
     from .inference.estimate import InferenceReport
-    from .params import ParamReport
+    from .parameters import ParamReport
     from .seed import SeedMemory, SeedReport
     from .sources.resolve import Resolved
     from .training.estimate import TrainReport
@@ -177,7 +177,7 @@ def params(source: str | None = None, **options: Any) -> ParamReport | SeedRepor
     """The exact parameter count of SOURCE, or of the architecture the overrides describe
     (``hidden_size``, ``num_layers``, ``num_heads``, ``vocab_size``, …: a GPT-2-style decoder);
     ``method="seed"`` gives the blog's simplified formulas, ``params=N`` its byte sizing of N."""
-    from .params import count_params
+    from .parameters import count_params
     from .seed import seed_count, seed_from_params
     from .sources.explicit import OVERRIDES, from_hyperparameters, override
 

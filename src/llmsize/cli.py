@@ -164,7 +164,7 @@ def _add_train(sub: Any) -> None:
 def cmd_params(args: argparse.Namespace) -> int:
     from . import api, render
     from .commands import api_options, emit
-    from .params import ParamReport
+    from .parameters import ParamReport
 
     result = api.params(args.source, **api_options(args, api.PARAMS_OPTIONS))
     if not isinstance(result, ParamReport):
@@ -181,7 +181,7 @@ def cmd_params(args: argparse.Namespace) -> int:
 
 def cmd_catalog(args: argparse.Namespace) -> int:
     from . import render
-    from .params import count_params
+    from .parameters import count_params
     from .sources import catalog
     from .sources.hf_config import from_hf_config
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from .params import ParamReport
+from .parameters import ParamReport
 from .seed import BLOG_PRINTED, SeedMemory, SeedReport
 from .tree import Part
 from .units import GiB, MiB, fmt_short

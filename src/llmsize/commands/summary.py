@@ -42,7 +42,7 @@ def rows(arch: Architecture, context: int) -> list[dict[str, object]]:
 
 def run(args: argparse.Namespace) -> int:
     from .. import render
-    from ..params import count_params
+    from ..parameters import count_params
     from ..sources.resolve import resolve
 
     found = resolve(args.source, revision=args.revision)

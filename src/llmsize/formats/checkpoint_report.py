@@ -68,7 +68,7 @@ class InspectReport:
 
 def inspect_checkpoint(source: str, found: Resolved, *, tensors: bool = False) -> InspectReport:
     """The report of what ``found`` (an opened SOURCE) stores."""
-    from ..params import count_params
+    from ..parameters import count_params
 
     ckpt = found.checkpoint
     if ckpt is None:

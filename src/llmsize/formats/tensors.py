@@ -3,7 +3,7 @@
 ``model_tensors(arch)`` lists the tensors the model has, named as llama.cpp names them in a GGUF
 (``src/llama-arch.cpp``, ``LLM_TENSOR_NAMES``), with PyTorch shapes ``(out_features, in_features)``
 and a role. Its element sum equals ``count_params(arch).total`` exactly: every function below
-mirrors one formula of ``params.py`` (a tied head is no tensor of its own).
+mirrors one formula of ``parameters.py`` (a tied head is no tensor of its own).
 
 ===========================  =========================  ==========================  =============
 tensor (``blk.{i}.`` prefix)  shape                      HF name (Llama, DeepSeek)   role
@@ -40,7 +40,7 @@ import functools
 from dataclasses import dataclass
 from math import prod
 
-from ..params import rename
+from ..parameters import rename
 from ..tree import Part, group, leaf, times
 from .dtypes import WeightFormat, parse_format, precision_bits, tensor_bytes_in
 from .gguf_mixture import gguf_tensor_types

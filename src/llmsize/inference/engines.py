@@ -118,7 +118,7 @@ def estimate(arch: Architecture, spec: InferenceSpec, *, name: str = "", checkpo
              config: dict[str, object] | None = None) -> InferenceReport:
     """The engine profile ``spec.engine`` for this architecture (and checkpoint, if given: its
     header bytes are the weights unless ``--quant`` asks for another format)."""
-    from ..params import count_params
+    from ..parameters import count_params
 
     spec.check()
     stored = _stored_weights(checkpoint, config) if checkpoint is not None and not spec.quant else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..arch import MLA, Architecture, MoE
 from ..errors import CheckpointError
-from ..params import count_params
+from ..parameters import count_params
 from .checkpoint import Checkpoint
 from .gguf import MAX_BLOCKS
 

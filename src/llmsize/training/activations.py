@@ -194,7 +194,7 @@ def norms(arch: Architecture, w: ActivationSpec, layer: int = 1) -> float:
     """The layer's own norms (one per sub-layer; one shared by a parallel block; four in the
     Gemma 2/3 sandwich), outside the tensor-parallel region. With a frozen base the first
     layer's input norm saves nothing: the embeddings' output needs no gradient."""
-    from ..params import norms_per_layer
+    from ..parameters import norms_per_layer
 
     n = norms_per_layer(arch) - (w.frozen and layer == 0 and arch.norm_placement != "post")
     return w.outside(n * norm_saved(arch, w, arch.d_model))

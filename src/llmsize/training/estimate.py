@@ -427,7 +427,7 @@ def _peak_of(result: StageResult) -> tuple[Moment, int]:
 def estimate_training(arch: Architecture, spec: TrainSpec, *, name: str = "") -> TrainReport:
     """The per-GPU peak of one steady-state training step (the heaviest pipeline stage)."""
     from ..inference.overhead import Overheads, overhead
-    from ..params import count_params
+    from ..parameters import count_params
     from .phases import total
 
     spec.check()
@@ -462,7 +462,7 @@ def estimate_training(arch: Architecture, spec: TrainSpec, *, name: str = "") ->
 
 def _trainable_all(arch: Architecture, spec: TrainSpec) -> int:
     if spec.lora is None:
-        from ..params import count_params
+        from ..parameters import count_params
 
         return count_params(arch).total
     from .lora import adapter_params

@@ -188,7 +188,7 @@ def layer_blocks(arch: Architecture, w: act.ActivationSpec, layer: int, *,
 
 
 def _n_norms(arch: Architecture) -> int:
-    from ..params import norms_per_layer
+    from ..parameters import norms_per_layer
 
     return norms_per_layer(arch)
 

@@ -47,7 +47,12 @@ from .gguf_mixture import gguf_tensor_types
 
 TYPE_CHECKING = False  # typing costs ~13 ms at start-up; annotations are strings anyway
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TypeVar
+
     from ..arch import MLA, SSM, Architecture, MoE, VisionTower
+
+    T = TypeVar("T")
 
 ROLES = ("embedding", "position", "attention", "mlp", "expert", "shared_expert", "router", "norm",
          "head", "ssm", "vision", "other")
@@ -327,7 +332,25 @@ def _format(fmt: WeightFormat | str) -> WeightFormat:
     return parse_format(fmt) if isinstance(fmt, str) else fmt
 
 
-def tensor_bytes(arch: Architecture, fmt: WeightFormat | str, *,
+def _cached_per_format(fn: Callable[[Architecture, WeightFormat, str], T]) -> Callable[..., T]:
+    """Cache ``fn(arch, fmt, base)``: the bytes depend only on the (frozen) architecture, the format
+    and the base precision, and the inference and training estimates ask for them many times per
+    call (a 405B model has ~1,100 tensors). The results are immutable (tuples, frozen trees).
+    ``quantized_roles`` is part of the key because ``WeightFormat`` leaves it out of ``==``."""
+    cached = functools.lru_cache(maxsize=128)(
+        lambda arch, fmt, roles, base: fn(arch, fmt, base))
+
+    @functools.wraps(fn)
+    def wrapper(arch: Architecture, fmt: WeightFormat | str, *, base: str = "bf16") -> T:
+        f = _format(fmt)
+        return cached(arch, f, f.quantized_roles, base)
+
+    wrapper.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+    return wrapper
+
+
+@_cached_per_format
+def tensor_bytes(arch: Architecture, fmt: WeightFormat | str,
                  base: str = "bf16") -> tuple[TensorBytes, ...]:
     """Every tensor of ``arch`` priced in ``fmt``; tensors the format keeps are ``base`` wide.
     GGUF file types go through llama.cpp's per-tensor mixture (``gguf_mixture.gguf_tensor_types``)."""
@@ -377,7 +400,8 @@ def _layers_part(rows: list[TensorBytes], n_layers: int) -> Part:
     ])
 
 
-def weights_bytes(arch: Architecture, fmt: WeightFormat | str, *, base: str = "bf16") -> Part:
+@_cached_per_format
+def weights_bytes(arch: Architecture, fmt: WeightFormat | str, base: str = "bf16") -> Part:
     """The weights of ``arch`` in ``fmt`` as a byte tree named "weights" that sums to its total:
     embeddings, layers (identical layers folded), final_norm, head, vision; each split by role into
     ``weights`` and ``scales`` leaves."""
@@ -392,7 +416,8 @@ def weights_bytes(arch: Architecture, fmt: WeightFormat | str, *, base: str = "b
     return group("weights", parts)
 
 
-def layer_bytes(arch: Architecture, fmt: WeightFormat | str, *, base: str = "bf16") -> tuple[int, ...]:
+@_cached_per_format
+def layer_bytes(arch: Architecture, fmt: WeightFormat | str, base: str = "bf16") -> tuple[int, ...]:
     """Bytes of each layer in pipeline order (for pipeline stages and llama.cpp ``-ngl``)."""
     out = [0] * n_stacked_layers(arch)
     for r in tensor_bytes(arch, fmt, base=base):
@@ -417,7 +442,8 @@ class NonLayerBytes:
         return self.input_bytes + self.output_bytes + self.vision_bytes
 
 
-def non_layer_bytes(arch: Architecture, fmt: WeightFormat | str, *, base: str = "bf16") -> NonLayerBytes:
+@_cached_per_format
+def non_layer_bytes(arch: Architecture, fmt: WeightFormat | str, base: str = "bf16") -> NonLayerBytes:
     """The weights outside the layers, split as llama.cpp places them (input on the host, output
     offloaded once ``-ngl`` exceeds the layer count)."""
     by: dict[str, int] = dict.fromkeys(MODULES, 0)

@@ -22,7 +22,8 @@ from .overhead import Overheads, overhead
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..sources.checkpoint import Checkpoint
-    from .llamacpp import LlamaCppWeights
+    from .llamacpp import LlamaCppConfig, LlamaCppWeights
+    from .vllm import VllmConfig
 
 H100_TORCH_TOTAL_BYTES = round(79.18 * GiB)
 """What ``torch.cuda.mem_get_info()`` reports as total on an H100 80GB (llm-d measurements,
@@ -32,13 +33,10 @@ reference §2.9): the default GPU when ``--gpu-mem`` is not given."""
 def estimate_vllm(arch: Architecture, spec: InferenceSpec, *, name: str = "", stored: Part | None = None,
                   checkpoint: Checkpoint | None = None) -> InferenceReport:
     """vLLM's start-up split of ``gpu_memory_utilization × GPU memory`` (see ``vllm.py``)."""
-    from .vllm import VLLM_VERSION, VllmConfig, vllm_startup
+    from .vllm import VLLM_VERSION, vllm_startup
 
     gpu = spec.gpu_mem or H100_TORCH_TOTAL_BYTES
-    cfg = VllmConfig(gpu_memory_bytes=gpu, gpu_memory_utilization=spec.gpu_util, max_model_len=spec.context,
-                     max_num_seqs=spec.max_num_seqs, max_num_batched_tokens=spec.max_num_batched_tokens,
-                     tp=spec.layout.tp, pp=spec.layout.pp, kv_dtype=spec.kv,
-                     enforce_eager=spec.attn == "eager", act_bytes=4 if spec.dtype == "fp32" else 2)
+    cfg = vllm_config(spec)
     all_weights = stored.value if stored is not None else weights_tree(arch, spec).value
     s = vllm_startup(arch, weights_bytes=all_weights, cfg=cfg)
     gpus = spec.layout.tp * spec.layout.pp
@@ -64,6 +62,17 @@ def estimate_vllm(arch: Architecture, spec: InferenceSpec, *, name: str = "", st
     return InferenceReport(name or arch.name, spec, tree, gpus, all_weights, tuple(notes), extra)
 
 
+def vllm_config(spec: InferenceSpec) -> VllmConfig:
+    """The ``vllm serve`` flags of an inference spec (an H100 80GB unless ``gpu_mem`` is given)."""
+    from .vllm import VllmConfig
+
+    return VllmConfig(gpu_memory_bytes=spec.gpu_mem or H100_TORCH_TOTAL_BYTES,
+                      gpu_memory_utilization=spec.gpu_util, max_model_len=spec.context,
+                      max_num_seqs=spec.max_num_seqs, max_num_batched_tokens=spec.max_num_batched_tokens,
+                      tp=spec.layout.tp, pp=spec.layout.pp, kv_dtype=spec.kv,
+                      enforce_eager=spec.attn == "eager", act_bytes=4 if spec.dtype == "fp32" else 2)
+
+
 def llamacpp_weights(arch: Architecture, spec: InferenceSpec,
                      checkpoint: Checkpoint | None) -> LlamaCppWeights:
     """Bytes per block, input and output layer: the GGUF's own, or the format's estimate."""
@@ -84,14 +93,10 @@ def estimate_llamacpp(arch: Architecture, spec: InferenceSpec, *, name: str = ""
                       checkpoint: Checkpoint | None = None) -> InferenceReport:
     """llama.cpp's buffers with ``-c ctx·batch -np batch`` (see ``llamacpp.py``); the GPU side is
     the report, the host side and the largest ``-ngl`` that fits go in ``extra``."""
-    from .llamacpp import CACHE_TYPE_OF, LlamaCppConfig
     from .llamacpp_plan import llamacpp_plan, max_gpu_layers
 
     weights = llamacpp_weights(arch, spec, checkpoint)
-    cache = CACHE_TYPE_OF.get(spec.kv, spec.kv)
-    cfg = LlamaCppConfig(n_ctx=spec.context * spec.batch, n_seq=spec.batch, cache_type_k=cache,
-                         cache_type_v=cache, flash_attn="off" if spec.attn == "eager" else "auto",
-                         n_gpu_layers=spec.n_gpu_layers, gpu_memory_bytes=spec.gpu_mem)
+    cfg = llamacpp_config(spec)
     plan = llamacpp_plan(arch, weights, cfg)
     model, kv, compute = _named(plan.device)
     over = overhead(Overheads(), activation_bytes=0)
@@ -105,6 +110,24 @@ def estimate_llamacpp(arch: Architecture, spec: InferenceSpec, *, name: str = ""
     notes = (f"llama.cpp -c {cfg.n_ctx} -np {cfg.n_seq} -ngl {plan.n_gpu_layers}: host memory "
              f"{plan.host.value / GiB:.2f} GiB (input embeddings, CPU layers, output buffer)",)
     return InferenceReport(name or arch.name, spec, tree, 1, weights.total, notes, extra)
+
+
+def llamacpp_config(spec: InferenceSpec) -> LlamaCppConfig:
+    """llama.cpp's flags for an inference spec: ``-c context·batch -np batch``."""
+    from .llamacpp import CACHE_TYPE_OF, LlamaCppConfig
+
+    cache = CACHE_TYPE_OF.get(spec.kv, spec.kv)
+    return LlamaCppConfig(n_ctx=spec.context * spec.batch, n_seq=spec.batch, cache_type_k=cache,
+                          cache_type_v=cache, flash_attn="off" if spec.attn == "eager" else "auto",
+                          n_gpu_layers=spec.n_gpu_layers, gpu_memory_bytes=spec.gpu_mem)
+
+
+def llamacpp_total(arch: Architecture, spec: InferenceSpec, weights: LlamaCppWeights) -> int:
+    """The total of ``estimate_llamacpp``'s tree, without building the report."""
+    from .llamacpp_plan import llamacpp_plan
+
+    model, kv, compute = _named(llamacpp_plan(arch, weights, llamacpp_config(spec)).device)
+    return model.value + kv.value + compute.value + overhead(Overheads(), activation_bytes=0).value
 
 
 def _named(device: Part) -> tuple[Part, Part, Part]:

@@ -158,16 +158,22 @@ def scaled_weights(stored: Part, per_gpu_estimate: int, all_estimate: int) -> Pa
     return group("weights", [leaf("checkpoint share (header bytes × this GPU's share)", share)])
 
 
+def gpu_slice(arch: Architecture, spec: InferenceSpec) -> tuple[Architecture, Architecture, Part]:
+    """What one GPU holds under ``spec.layout``: its tensor-parallel rank of the model, that
+    rank's heaviest pipeline stage (whose layers it caches) and the stage's weights."""
+    tp, pp = spec.layout.tp, spec.layout.pp
+    rank = rank_arch(arch, tp)
+    heavy = max(stages(arch.n_layers, pp), key=len) if pp > 1 else range(arch.n_layers)
+    stage = stage_arch(rank, heavy) if pp > 1 else rank
+    return rank, stage, weights_tree(rank, spec, heavy if pp > 1 else None)
+
+
 def estimate_hf(arch: Architecture, spec: InferenceSpec, *, name: str = "", stored: Part | None = None,
                 checkpoint: Checkpoint | None = None) -> InferenceReport:
     """transformers ``generate``: weights + KV(batch × context) + prefill workspace + overhead."""
     spec.check()
-    tp, pp = spec.layout.tp, spec.layout.pp
-    gpus = tp * pp
-    rank = rank_arch(arch, tp)
-    heavy = max(stages(arch.n_layers, pp), key=len) if pp > 1 else range(arch.n_layers)
-    stage = stage_arch(rank, heavy) if pp > 1 else rank
-    weights = weights_tree(rank, spec, heavy if pp > 1 else None)
+    gpus = spec.layout.gpus
+    rank, stage, weights = gpu_slice(arch, spec)
     all_weights = weights_tree(arch, spec).value
     if stored is not None:
         weights, all_weights = scaled_weights(stored, weights.value, all_weights), stored.value

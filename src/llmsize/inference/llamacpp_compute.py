@@ -138,7 +138,7 @@ def gpu_compute(arch: Architecture, cfg: LlamaCppConfig, geo: Geometry, weights:
     the output layer's weights when it stayed on the host."""
     ngl, L = gpu_layer_count(arch.n_layers, cfg.n_gpu_layers), arch.n_layers
     host_layers = [il for il in range(L) if not on_gpu(il, L, ngl)]
-    host_kv = [il for il in range(L) if il in host_layers or not cfg.offload_kqv]
+    host_kv = host_layers if cfg.offload_kqv else list(range(L))
     staged_kv = max((layer_kv_bytes(arch, cfg, geo, il) for il in host_kv), default=0)
     staged_w = max((weights.layer_bytes[il] for il in host_layers), default=0)
     staged_out = 0 if on_gpu(L, L, ngl) else weights.output_bytes

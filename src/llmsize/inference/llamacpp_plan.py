@@ -77,7 +77,8 @@ def llamacpp_plan(arch: Architecture, weights: LlamaCppWeights, cfg: LlamaCppCon
     geo, L = geometry(arch, cfg), arch.n_layers
     ngl = gpu_layer_count(L, cfg.n_gpu_layers)
     gpu = [il for il in range(L) if on_gpu(il, L, ngl)]
-    cpu = [il for il in range(L) if il not in gpu]
+    on = set(gpu)
+    cpu = [il for il in range(L) if il not in on]
     kv_gpu = gpu if cfg.offload_kqv else []
     out_gpu = on_gpu(L, L, ngl)
     uses_gpu = ngl > 0 or cfg.op_offload
@@ -88,7 +89,7 @@ def llamacpp_plan(arch: Architecture, weights: LlamaCppWeights, cfg: LlamaCppCon
     ])
     host = group("host", [
         _model_buffer(weights, cpu, input_=True, output=0 if out_gpu else weights.output_own_bytes),
-        kv_buffer(arch, cfg, geo, [il for il in range(L) if il not in kv_gpu]),
+        kv_buffer(arch, cfg, geo, cpu if cfg.offload_kqv else list(range(L))),
         output_buffer(arch, cfg),
         cpu_compute(arch, cfg, geo),
     ])

@@ -30,6 +30,7 @@ step's temporaries.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 
 from ..arch import Architecture
@@ -219,7 +220,14 @@ class StageStates:
 
 def stage_states(arch: Architecture, spec: TrainSpec, layers: range, *, first: bool,
                  last: bool) -> StageStates:
-    """Weights, gradients, master copy and optimizer states of the stage's slice."""
+    """Weights, gradients, master copy and optimizer states of the stage's slice. They do not
+    depend on the micro-batch, so they are computed once per (architecture, recipe, layout) and
+    shared (read-only) by every (micro-batch, sequence) a cost model asks about."""
+    return _stage_states(arch, replace(spec, seq=1, micro_batch=1, grad_accum=1), layers, first, last)
+
+
+@functools.lru_cache(maxsize=64)
+def _stage_states(arch: Architecture, spec: TrainSpec, layers: range, first: bool, last: bool) -> StageStates:
     p = spec.precision
     tensors = stage_tensors(arch, layers, first=first, last=last)
     if spec.lora is not None:
@@ -262,16 +270,20 @@ def _weights(tensors: list[tuple[str, tuple[int, ...], str, int | None]], bits: 
 def layer_grads(states: StageStates, layer: int, grad_bits: int) -> dict[str, int]:
     """Gradient bytes layer ``layer`` produces, by what backward visits first: the MLP's output
     projection ("down"), the rest of the MLP or MoE ("ff"), attention and norms ("attention")."""
-    out = {"down": 0, "ff": 0, "attention": 0}
+    return grads_by_layer(states, grad_bits).get(layer, {"down": 0, "ff": 0, "attention": 0})
+
+
+def grads_by_layer(states: StageStates, grad_bits: int) -> dict[int | None, dict[str, int]]:
+    """``layer_grads`` of every layer, in one pass over the stage's tensors."""
+    out: dict[int | None, dict[str, int]] = {}
     for name, shape, role, lay in states.trainable:
-        if lay != layer:
-            continue
+        mine = out.setdefault(lay, {"down": 0, "ff": 0, "attention": 0})
         b = round(_numel(shape) * grad_bits / 8)
         if role in ("mlp", "expert", "shared_expert", "router"):
-            out["ff"] += b
-            out["down"] += b if "ffn_down" in name else 0
+            mine["ff"] += b
+            mine["down"] += b if "ffn_down" in name else 0
         else:
-            out["attention"] += b
+            mine["attention"] += b
     return out
 
 
@@ -296,8 +308,17 @@ def autocast_copies(arch: Architecture, spec: TrainSpec, layer: int) -> int:
         return 0  # LoRA's frozen base is stored in the compute dtype (or quantised)
     if spec.layout.shard_level >= 3:
         return 0  # ZeRO-3/FSDP gather each unit in bf16 and free it; backward gathers it again
-    matrices = (t for t in model_tensors(arch) if t.layer == layer and t.is_matrix)
-    return sum(t.numel for t in matrices) * 2
+    return _matrix_params_by_layer(arch).get(layer, 0) * 2
+
+
+@functools.lru_cache(maxsize=64)
+def _matrix_params_by_layer(arch: Architecture) -> dict[int | None, int]:
+    """Parameters of each layer's weight matrices (read-only: the dict is shared)."""
+    out: dict[int | None, int] = {}
+    for t in model_tensors(arch):
+        if t.is_matrix:
+            out[t.layer] = out.get(t.layer, 0) + t.numel
+    return out
 
 
 @dataclass(frozen=True)
@@ -334,18 +355,22 @@ def run_stage(arch: Architecture, spec: TrainSpec, stage: int) -> StageResult:
     frac = g_gpu.value / st.grads if st.grads else 0.0
     p = spec.precision
     grad_bits = spec.lora.adapter_bits if spec.lora else p.grad_bits
+    by_layer, no_grads = grads_by_layer(st, grad_bits), {"down": 0, "ff": 0, "attention": 0}
     inputs = StepInputs(
         arch=rank, w=activation_spec(rank, spec), layers=layers, first=first, last=last,
         in_flight=in_flight_microbatches(spec.layout, micro_batches=spec.grad_accum, stage=stage),
         grads_total=g_gpu.value, grads_kept=p.persistent_grads or spec.grad_accum > 1,
         head_grads=round(frac * _grads_of(st, ("head", "norm"), None, grad_bits)),
         embedding_grads=round(frac * _grads_of(st, ("embedding",), None, grad_bits)),
-        layer_grads=lambda i: {k: round(frac * v) for k, v in layer_grads(st, i, grad_bits).items()},
+        layer_grads=lambda i: {k: round(frac * v) for k, v in by_layer.get(i, no_grads).items()},
         step_temporaries=0 if s_gpu.value == 0 else round(st.temporaries * min(1.0, s_gpu.value / max(
             1, st.states.value + st.master))),
         autocast_copies=lambda i: autocast_copies(rank, spec, i),
     )
-    unit = max((sum(_numel(s) for _, s, _, lay in st.trainable if lay == i) for i in layers), default=0)
+    per_layer: dict[int | None, int] = {}
+    for _, shape, _, lay in st.trainable:
+        per_layer[lay] = per_layer.get(lay, 0) + _numel(shape)
+    unit = max((per_layer.get(i, 0) for i in layers), default=0)
     comm = comm_buffers(spec.layout, bucket_params=unit, bits=p.weight_bits, reduce_bits=grad_bits,
                         stage_params=sum(_numel(s) for _, s, _, _ in st.trainable), buckets=_buckets(spec))
     trainable = sum(_numel(s) for _, s, _, _ in st.trainable)

@@ -1,0 +1,297 @@
+"""Compiled cost models: an engine profile fixed to one architecture, format and layout, as a
+function of (batch, context) that answers in microseconds and can be inverted.
+
+Derive once, query many times (vLLM profiles once and then allocates; torchtitan counts flops
+once per model). What depends only on the architecture, the weight format and the layout — the
+weights of one GPU, the rank's and the stage's slice of the model, the fixed overhead lines — is
+computed when the model is compiled; what depends on the batch b and the context c is evaluated
+by the same formulas the full estimate uses, so the two agree to the byte::
+
+    total(b, c) = fixed + kv(b, c) + activations(b, c) + fragmentation(activations)
+
+    fixed        weights of this GPU + CUDA context, cuBLAS, NCCL (overhead.py)
+    kv           hf: Σ_layers b · tokens_kept(c) · row; linear in b, and in c up to a window
+    activations  resident(b, c) + the widest prefill phase (prefill.py): attention, MLP/MoE or
+                 logits; piecewise: the widest phase changes with c (``widest_phase``)
+
+Every term is non-decreasing in b and in c, so the largest context or batch that fits a budget is
+exact and tight (the answer fits, one more token or sequence does not; None or 0 when nothing
+fits). At a fixed context the total is linear in b, so ``HfCost.max_batch`` is a quotient checked
+on the exact total; in c it is piecewise (windows, the widest phase changing, eager's s² scores),
+so ``max_context`` searches the integers (``invert.largest``: galloping, then bisection).
+
+vLLM is different: it takes ``gpu_memory_utilization × GPU`` whatever the batch and gives the KV
+pool what is left. Its compiled form (``VllmCost``) answers what vLLM reports at start-up for a
+``max_model_len`` — the KV capacity in tokens and the maximum concurrency — and its inversions
+take the GPU's memory as the budget: the longest ``max_model_len`` vLLM starts with, and how many
+sequences of a given length the pool holds at once. llama.cpp (``LlamaCppCost``) sizes its GPU
+buffers for ``-c b·c -np b``, as the full estimate does.
+
+``compile_inference(arch, spec)`` picks the profile of ``spec.engine``; ``spec``'s own batch and
+context are only the defaults of ``report``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from ..arch import Architecture
+from ..errors import ConfigError
+from ..invert import MAX_CONTEXT, Inversions, largest
+from ..tree import Part
+from .engines import _stored_weights, estimate, llamacpp_total, llamacpp_weights, vllm_config
+from .estimate import InferenceReport, InferenceSpec, gpu_slice, scaled_weights, weights_tree
+from .kvcache import KVRequest, kv_cache, token_row, window_tokens
+from .overhead import FRAGMENTATION_FRACTION, Overheads, overhead
+from .prefill import Prefill, attention_phase, logits_phase, mlp_phase, relative_bias, resident, window_mask
+from .vllm import vllm_startup
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..sources.checkpoint import Checkpoint
+    from .llamacpp import LlamaCppWeights
+    from .vllm import VllmStartup
+
+    Source = tuple[Checkpoint, dict[str, object] | None] | None  # a checkpoint and its config.json
+
+# --- transformers generate (hf) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HfCost(Inversions):
+    """The hf profile of ``estimate_hf`` for one architecture, format and layout."""
+
+    arch: Architecture
+    spec: InferenceSpec
+    rank: Architecture  # this tensor-parallel rank's slice
+    stage: Architecture  # … and the heaviest pipeline stage's layers (for the KV cache)
+    weights: Part  # this GPU's weights
+    overheads: Overheads
+    source: Source = None  # the checkpoint the weights were read from, if any
+    fixed_bytes: int = field(init=False)  # weights + the overhead lines that do not scale
+    _hidden_per_token: int = field(init=False, repr=False)
+    _positions_per_token: int = field(init=False, repr=False)
+    _kv_rows: tuple[int, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        fixed = self.weights.value + overhead(self.overheads, activation_bytes=0).value
+        object.__setattr__(self, "fixed_bytes", fixed)
+        # Per-token coefficients, read off the formulas once: the hidden states the model loop
+        # keeps are ∝ b·s, the position tables ∝ s (widths of 16 or 32 bits are whole bytes).
+        unit = {p.name: p.value for p in resident(self.rank, self.prefill(1, self.min_context)).parts}
+        prompt = self.min_context - self.spec.new_tokens
+        object.__setattr__(self, "_hidden_per_token", unit.get("hidden states", 0) // prompt)
+        object.__setattr__(self, "_positions_per_token", unit.get("positions", 0) // prompt)
+        rows = (0, 0)
+        if self.stage.kind == "decoder" and not self.stage.ssm:
+            row = token_row(self.stage, kv_dtype=self.spec.kv)
+            n_full = sum(t == "full" for t in self.stage.layer_types)
+            rows = (n_full * row, (self.stage.n_layers - n_full) * row)
+        object.__setattr__(self, "_kv_rows", rows)  # (full, window) bytes per token; (0, 0): general
+
+    @property
+    def min_context(self) -> int:  # type: ignore[override]
+        return self.spec.new_tokens + 1
+
+    def kv_bytes(self, batch: int, context: int) -> int:
+        """The KV cache of ``batch`` sequences of ``context`` tokens (this GPU's share)."""
+        full, window = self._kv_rows
+        if full or window:
+            return batch * (full * context + (window and window * window_tokens(self.stage, context)))
+        s = self.spec
+        if self.arch.kind == "encoder-decoder":
+            req = KVRequest(max(s.new_tokens, 1), batch, s.kv, "hf", 1, context - s.new_tokens)
+        else:
+            req = KVRequest(context, batch, s.kv, "hf", 1, 0)
+        return kv_cache(self.stage, req).value
+
+    def kv_bytes_per_token(self) -> int:
+        """Bytes one more token of context costs one sequence (a window's layers stop growing at
+        its length, and a state-space model's state not at all)."""
+        c = self.min_context
+        return self.kv_bytes(1, c + 1) - self.kv_bytes(1, c)
+
+    def prefill(self, batch: int, context: int) -> Prefill:
+        s = self.spec
+        prompt = context - s.new_tokens
+        chunk = min(s.chunk or prompt, prompt)
+        return Prefill(batch, chunk, prompt, 32 if s.dtype == "fp32" else 16, s.attn, s.logits)
+
+    def phases(self, batch: int, context: int) -> dict[str, int]:
+        """The prefill's candidate peaks, each on top of what is resident."""
+        return self._phases(self.prefill(batch, context))
+
+    def _phases(self, p: Prefill) -> dict[str, int]:
+        return {"attention": attention_phase(self.rank, p),
+                "MoE" if self.rank.moe else "MLP": mlp_phase(self.rank, p),
+                "logits": logits_phase(self.rank, p)}
+
+    def widest_phase(self, batch: int, context: int) -> str:
+        """Which phase sets the activation peak at (b, c): the piece of the piecewise function."""
+        phases = self.phases(batch, context)
+        return max(phases, key=lambda k: phases[k])
+
+    def activation_bytes(self, batch: int, context: int) -> int:
+        p = self.prefill(batch, context)
+        resident_bytes = (self._hidden_per_token * p.n_tokens + self._positions_per_token * p.tokens
+                          + window_mask(self.rank, p) + relative_bias(self.rank, p))
+        return resident_bytes + max(self._phases(p).values())
+
+    def total(self, batch: int, context: int) -> int:
+        act = self.activation_bytes(batch, context)
+        frag = 0 if "fragmentation" in self.overheads.fixed else round(FRAGMENTATION_FRACTION * act)
+        return self.fixed_bytes + self.kv_bytes(batch, context) + act + frag
+
+    def max_batch(self, budget_bytes: int, *, context: int, limit: int = 1 << 20) -> int:
+        """Closed form: at a fixed context every term is linear in b (each prefill phase is ∝ b,
+        so the same phase is widest for every batch), total(b) = t₁ + (b − 1)·slope up to the
+        rounding of the fragmentation line; the quotient is then checked, and nudged, on the
+        exact total (bisection if it were ever more than a few sequences off)."""
+        t1 = self.total(1, context)
+        if t1 > budget_bytes:
+            return 0
+        slope = self.total(2, context) - t1
+        b = limit if slope <= 0 else min(limit, 1 + (budget_bytes - t1) // slope)
+        for _ in range(4):
+            if self.total(b, context) > budget_bytes:
+                b -= 1
+            elif b < limit and self.total(b + 1, context) <= budget_bytes:
+                b += 1
+            else:
+                return b
+        return super().max_batch(budget_bytes, context=context, limit=limit)
+
+    def report(self, batch: int | None = None, context: int | None = None) -> InferenceReport:
+        return _report(self.arch, self.spec, self.source, batch, context)
+
+
+def _report(arch: Architecture, spec: InferenceSpec, source: Source, batch: int | None,
+            context: int | None) -> InferenceReport:
+    """The full breakdown tree at (b, c), built by the estimate itself."""
+    checkpoint, config = source if source else (None, None)
+    spec = replace(spec, batch=batch or spec.batch, context=context or spec.context)
+    return estimate(arch, spec, checkpoint=checkpoint, config=config)
+
+
+def _stored(spec: InferenceSpec, checkpoint: Checkpoint | None,
+            config: dict[str, object] | None) -> Part | None:
+    return _stored_weights(checkpoint, config) if checkpoint is not None and not spec.quant else None
+
+
+def compile_hf(arch: Architecture, spec: InferenceSpec, *, checkpoint: Checkpoint | None = None,
+               config: dict[str, object] | None = None) -> HfCost:
+    """Fix the architecture, format and layout of ``spec`` (its batch and context are free)."""
+    spec.check()
+    rank, stage, weights = gpu_slice(arch, spec)
+    stored = _stored(spec, checkpoint, config)
+    if stored is not None:
+        weights = scaled_weights(stored, weights.value, weights_tree(arch, spec).value)
+    over = Overheads(gpus=spec.layout.gpus).with_overrides(list(spec.overrides))
+    source = (checkpoint, config) if checkpoint is not None else None
+    return HfCost(arch, spec, rank, stage, weights, over, source)
+
+
+# --- vLLM -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VllmCost(Inversions):
+    """vLLM's start-up for one architecture, format and layout, as a function of
+    ``max_model_len`` (the context) and the GPU's memory. The batch does not enter: the KV pool
+    is what ``gpu_memory_utilization × GPU`` leaves, and concurrency is the answer."""
+
+    arch: Architecture
+    spec: InferenceSpec
+    weights_all_gpus: int  # the checkpoint as loaded; each worker holds 1/(tp·pp)
+    source: Source = None
+
+    def startup(self, context: int, gpu_memory_bytes: int | None = None) -> VllmStartup:
+        """What vLLM logs at start-up with ``max_model_len=context`` (raises ``ConfigError``
+        where vLLM refuses to start)."""
+        spec = replace(self.spec, context=context, gpu_mem=gpu_memory_bytes or self.spec.gpu_mem)
+        return vllm_startup(self.arch, weights_bytes=self.weights_all_gpus, cfg=vllm_config(spec))
+
+    def total(self, batch: int, context: int) -> int:
+        """The report's total (per GPU): vLLM's split of its budget, whatever ``batch``."""
+        s = self.startup(context)
+        return s.weights + s.kv_available + s.activation_peak + s.non_torch + s.cuda_graphs
+
+    def kv_capacity_tokens(self, context: int, gpu_memory_bytes: int | None = None) -> int:
+        """"GPU KV cache size: N tokens"."""
+        return self.startup(context, gpu_memory_bytes).kv_tokens
+
+    def max_concurrency(self, context: int, gpu_memory_bytes: int | None = None) -> float:
+        """"Maximum concurrency for L tokens per request: X×"."""
+        return self.startup(context, gpu_memory_bytes).max_concurrency
+
+    def _starts(self, context: int, gpu_memory_bytes: int) -> bool:
+        try:
+            self.startup(context, gpu_memory_bytes)
+        except ConfigError:
+            return False
+        return True
+
+    def max_context(self, budget_bytes: int, *, batch: int = 1, limit: int = MAX_CONTEXT) -> int | None:
+        """The longest ``max_model_len`` vLLM starts with on a GPU of ``budget_bytes`` (torch's
+        total), with room for ``batch`` such sequences at once."""
+        def fits(c: int) -> bool:
+            return self._starts(c, budget_bytes) and self.max_batch(budget_bytes, context=c) >= batch
+
+        return largest(fits, 1, limit)
+
+    def max_batch(self, budget_bytes: int, *, context: int, limit: int = 1 << 20) -> int:
+        """How many sequences of ``context`` tokens the KV pool of a GPU of ``budget_bytes`` holds
+        at once (⌊max concurrency⌋, as whole blocks); 0 when vLLM does not start."""
+        if not self._starts(context, budget_bytes):
+            return 0
+        return min(limit, int(self.startup(context, budget_bytes).max_concurrency))
+
+    def report(self, batch: int | None = None, context: int | None = None) -> InferenceReport:
+        return _report(self.arch, self.spec, self.source, batch, context)
+
+
+def compile_vllm(arch: Architecture, spec: InferenceSpec, *, checkpoint: Checkpoint | None = None,
+                 config: dict[str, object] | None = None) -> VllmCost:
+    spec.check()
+    stored = _stored(spec, checkpoint, config)
+    weights = stored.value if stored is not None else weights_tree(arch, spec).value
+    return VllmCost(arch, spec, weights, (checkpoint, config) if checkpoint is not None else None)
+
+
+# --- llama.cpp ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LlamaCppCost(Inversions):
+    """llama.cpp's GPU buffers for ``-c b·c -np b`` with the weights priced once."""
+
+    arch: Architecture
+    spec: InferenceSpec
+    weights: LlamaCppWeights
+    source: Source = None
+
+    def total(self, batch: int, context: int) -> int:
+        return llamacpp_total(self.arch, replace(self.spec, batch=batch, context=context), self.weights)
+
+    def report(self, batch: int | None = None, context: int | None = None) -> InferenceReport:
+        return _report(self.arch, self.spec, self.source, batch, context)
+
+
+def compile_llamacpp(arch: Architecture, spec: InferenceSpec, *, checkpoint: Checkpoint | None = None,
+                     config: dict[str, object] | None = None) -> LlamaCppCost:
+    spec.check()
+    weights = llamacpp_weights(arch, spec, checkpoint)
+    return LlamaCppCost(arch, spec, weights, (checkpoint, config) if checkpoint is not None else None)
+
+
+CostModel = HfCost | VllmCost | LlamaCppCost
+
+
+def compile_inference(arch: Architecture, spec: InferenceSpec, *, checkpoint: Checkpoint | None = None,
+                      config: dict[str, object] | None = None) -> CostModel:
+    """The compiled form of ``spec.engine``'s profile (see the module docstring)."""
+    if spec.engine == "vllm":
+        return compile_vllm(arch, spec, checkpoint=checkpoint, config=config)
+    if spec.engine == "llamacpp":
+        return compile_llamacpp(arch, spec, checkpoint=checkpoint, config=config)
+    return compile_hf(arch, spec, checkpoint=checkpoint, config=config)

@@ -345,7 +345,6 @@ def _cached_per_format(fn: Callable[[Architecture, WeightFormat, str], T]) -> Ca
         f = _format(fmt)
         return cached(arch, f, f.quantized_roles, base)
 
-    wrapper.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
     return wrapper
 
 

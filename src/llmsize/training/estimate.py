@@ -46,7 +46,10 @@ from .zero import Buckets
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .lora import LoraSpec
+    from .phases import Moment
 
 
 class Recipe(Documented):
@@ -328,7 +331,7 @@ class StageResult:
     optimizer_states: Part
     host: Part
     comm: Part
-    moments: list[object]
+    moments: list[Moment]
     trainable: int
 
 
@@ -411,7 +414,7 @@ class TrainReport(Totalled):
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()  # from reading the source; not part of the JSON (see api.py)
 
-    def error_bars(self) -> dict[str, object]:
+    def error_bars(self) -> dict[str, str | dict[str, Any]]:
         """Each term's expected error, from the committed validation run (``errorbars.py``)."""
         from ..errorbars import bars
 
@@ -438,10 +441,10 @@ class TrainReport(Totalled):
         })
 
 
-def _peak_of(result: StageResult) -> tuple[object, int]:
+def _peak_of(result: StageResult) -> tuple[Moment, int]:
     from .phases import peak, total
 
-    m = peak(result.moments)  # type: ignore[arg-type]
+    m = peak(result.moments)
     fixed = result.weights.value + result.optimizer_states.value + result.comm.value
     return m, fixed + total(m)
 
@@ -468,15 +471,15 @@ def estimate_training(arch: Architecture, spec: TrainSpec, *, name: str = "") ->
     best = max(results, key=lambda r: _peak_of(r)[1])
     moment, _ = _peak_of(best)
     over = overhead(Overheads(gpus=spec.layout.gpus).with_overrides(list(spec.overrides)),
-                    activation_bytes=moment.activations.value)  # type: ignore[attr-defined]
-    parts = (best.weights, leaf("gradients", moment.gradients), best.optimizer_states,  # type: ignore[attr-defined]
-             moment.activations, best.comm, over)  # type: ignore[attr-defined]
+                    activation_bytes=moment.activations.value)
+    parts = (best.weights, leaf("gradients", moment.gradients), best.optimizer_states,
+             moment.activations, best.comm, over)
     tree = Part("per GPU" if spec.layout.gpus > 1 else "total", sum(p.value for p in parts), parts)
     fixed = best.weights.value + best.optimizer_states.value + best.comm.value
-    phases = {ph: max(fixed + total(m) for m in best.moments if m.phase == ph)  # type: ignore[attr-defined]
+    phases = {ph: max(fixed + total(m) for m in best.moments if m.phase == ph)
               for ph in ("forward", "backward", "optimizer")}
     return TrainReport(
-        name or arch.name, spec, tree, moment.phase, moment.where, phases,  # type: ignore[attr-defined]
+        name or arch.name, spec, tree, moment.phase, moment.where, phases,
         budget_lines(spec, params=count_params(arch).total, trainable=_trainable_all(arch, spec)),
         count_params(arch).total, best.trainable,
         best.host, best.stage, _notes(arch, spec))

@@ -44,7 +44,18 @@ from .estimate import InferenceReport, InferenceSpec, gpu_slice, scaled_weights,
 from .kvcache import KVRequest, kv_cache, token_row, window_tokens
 from .overhead import FRAGMENTATION_FRACTION, Overheads, overhead
 from .prefill import Prefill, attention_phase, logits_phase, mlp_phase, relative_bias, resident, window_mask
-from .vllm import vllm_startup
+from .vllm import (
+    KVLayout,
+    VllmConfig,
+    activation_part,
+    check_supported,
+    empirical_terms,
+    kv_layout,
+    request_blocks,
+    scheduler_defaults,
+    vllm_startup,
+    window_blocks,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -204,6 +215,7 @@ class VllmCost(Inversions):
     spec: InferenceSpec
     weights_all_gpus: int  # the checkpoint as loaded; each worker holds 1/(tp·pp)
     source: Source = None
+    _fast: tuple[int, int, KVLayout, VllmConfig] | None = field(init=False, repr=False, compare=False)
 
     def startup(self, context: int, gpu_memory_bytes: int | None = None) -> VllmStartup:
         """What vLLM logs at start-up with ``max_model_len=context`` (raises ``ConfigError``
@@ -211,9 +223,43 @@ class VllmCost(Inversions):
         spec = replace(self.spec, context=context, gpu_mem=gpu_memory_bytes or self.spec.gpu_mem)
         return vllm_startup(self.arch, weights_bytes=self.weights_all_gpus, cfg=vllm_config(spec))
 
+    def __post_init__(self) -> None:
+        # The report's total is weights + activation + non-torch + KV pool + graphs, and the pool
+        # is what ``requested`` leaves: the sum is requested − reserved + graphs, whatever the
+        # context, as long as vLLM starts. Whether it starts depends on the context only through
+        # the pages one max_model_len request needs (``request_blocks``), which is kept here
+        # with the layout (its window blocks are recomputed per context by ``window_blocks``).
+        fast: tuple[int, int, KVLayout, VllmConfig] | None = None
+        try:
+            cfg = vllm_config(self.spec)
+            check_supported(self.arch, cfg)
+            non_torch, graphs = empirical_terms(cfg)
+            reserved = graphs if cfg.cudagraphs_in_budget else 0
+            weights = -(-self.weights_all_gpus // (cfg.tp * cfg.pp))
+            available = (cfg.requested_bytes - weights - activation_part(self.arch, cfg).value
+                         - non_torch - reserved)
+            layout = kv_layout(self.arch, cfg, max_model_len=self.spec.context or self.arch.max_position)
+            if available > 0 and isinstance(self.weights_all_gpus, int) and self.weights_all_gpus >= 0:
+                fast = (cfg.requested_bytes - reserved + graphs, available, layout, cfg)
+        except ConfigError:
+            fast = None  # every evaluation raises it again, through the full start-up
+        object.__setattr__(self, "_fast", fast)
+
+    def _starts_fast(self, context: int) -> bool:
+        """``check_fits`` for ``max_model_len=context``, on the compiled layout."""
+        _, available, layout, cfg = self._fast  # type: ignore[misc]
+        if layout.window_layers:
+            tokens = scheduler_defaults(cfg)[0]
+            blocks = window_blocks(self.arch, cfg, max_model_len=context, tokens=tokens)
+            layout = replace(layout, window_blocks=blocks)
+        pages = request_blocks(layout, max_model_len=context, block=cfg.block_size)[1]
+        return pages * layout.page_bytes <= available
+
     def total(self, batch: int, context: int) -> int:
         """The report's total (per GPU): vLLM's split of its budget, whatever ``batch``."""
-        s = self.startup(context)
+        if self._fast is not None and context > 0 and self._starts_fast(context):
+            return self._fast[0]
+        s = self.startup(context)  # the exact figure, or the ConfigError vLLM's start-up raises
         return s.weights + s.kv_available + s.activation_peak + s.non_torch + s.cuda_graphs
 
     def kv_capacity_tokens(self, context: int, gpu_memory_bytes: int | None = None) -> int:

@@ -33,6 +33,7 @@ from pathlib import Path
 from llmsize.inference.cost import compile_inference
 from llmsize.inference.engines import estimate
 from llmsize.inference.estimate import InferenceSpec
+from llmsize.layout import Layout
 from llmsize.sources.catalog import lookup
 from llmsize.sources.hf_config import from_hf_config
 from llmsize.training.cost import compile_training
@@ -42,7 +43,7 @@ from llmsize.units import GiB
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH")}
 # 405B does not fit one 80 GB GPU in vLLM: eight H200s (141 GiB each, as torch reports 139.8 GiB)
-VLLM_405B = {"tp": 8, "gpu_mem": 141 * GiB}
+VLLM_405B = {"layout": Layout(tp=8), "gpu_mem": 141 * GiB}
 GOAL_RATE = ">= 100,000 /s"
 
 

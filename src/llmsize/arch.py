@@ -52,7 +52,7 @@ from .errors import ConfigError
 
 TYPE_CHECKING = False  # typing costs ~13 ms at start-up; annotations are strings anyway
 if TYPE_CHECKING:
-    from typing import Literal
+    from typing import Any, Literal
 
     Kind = Literal["decoder", "encoder", "encoder-decoder"]
     NormType = Literal["layernorm", "rmsnorm"]
@@ -218,8 +218,9 @@ class Architecture:
     n_layers: int = 12
     d_model: int = 768
     n_heads: int = 12
-    n_kv_heads: int | None = None  # None: = n_heads (MHA)
-    head_dim: int | None = None  # None: = d_model // n_heads
+    # None at construction means "derive it"; __post_init__ always fills both, so readers see an int
+    n_kv_heads: int = None  # type: ignore[assignment]  # None: = n_heads (MHA)
+    head_dim: int = None  # type: ignore[assignment]  # None: = d_model // n_heads
     d_ff: int = 3072
     vocab_size: int = 50257
     max_position: int = 2048
@@ -348,8 +349,8 @@ class Architecture:
     def decoder_layers(self) -> int:
         return self.n_decoder_layers if self.n_decoder_layers is not None else self.n_layers
 
-    def with_(self, **changes: object) -> Architecture:
+    def with_(self, **changes: Any) -> Architecture:  # each value of its own field's type
         """A copy with some fields changed (re-validated)."""
         if "n_layers" in changes and "layer_types" not in changes:
             changes["layer_types"] = ()
-        return replace(self, **changes)  # type: ignore[arg-type]
+        return replace(self, **changes)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .formats.stored import CrossCheck, WeightsReport
     from .inference.estimate import InferenceReport
     from .sources.catalog import CatalogEntry
+    from .training.estimate import TrainReport
 
 
 def table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]], *, right: set[int]) -> None:
@@ -169,7 +170,7 @@ def inference_table(report: InferenceReport, *, depth: int = 2) -> None:
              f" · weights {quant}, KV {s.kv}, attn {s.attn}{where}")
     from .errorbars import text
 
-    sure = {k: text(v) for k, v in report.error_bars().items()}  # type: ignore[arg-type]
+    sure = {k: text(v) for k, v in report.error_bars().items()}
     table(title, ("part", "bytes", "GiB", "error bar"), _bytes_rows(report.tree, depth, sure), right={1, 2})
     total = report.total_bytes
     every = f" per GPU; all {report.gpus} GPUs {total * report.gpus / GiB:.2f} GiB" if report.gpus > 1 else ""
@@ -181,8 +182,8 @@ def inference_table(report: InferenceReport, *, depth: int = 2) -> None:
             f"(max_num_seqs {vllm['max_num_seqs']}, "
             f"max_num_batched_tokens {vllm['max_num_batched_tokens']:,})")
     cpp = report.extra.get("llamacpp")
-    if isinstance(cpp, dict) and "max_n_gpu_layers" in cpp:
-        say(f"largest -ngl that fits in {report.spec.gpu_mem / GiB:.2f} GiB less llama.cpp's 1 GiB margin: "
+    if isinstance(cpp, dict) and "max_n_gpu_layers" in cpp and s.gpu_mem is not None:
+        say(f"largest -ngl that fits in {s.gpu_mem / GiB:.2f} GiB less llama.cpp's 1 GiB margin: "
             f"{cpp['max_n_gpu_layers']} (this plan: -ngl {cpp['n_gpu_layers']})")
     for note in report.notes:
         say(f"note: {note}")
@@ -212,7 +213,9 @@ def summary_table(name: str, params: ParamReport, context: int, rows: Sequence[d
     say(f"{name}: {params.total:,} parameters ({fmt_short(params.total)}{active}) · {a.n_layers} layers, "
         f"d={a.d_model}, {a.attention}, context {a.max_position:,}")
     def gib(key: str, r: dict[str, object]) -> str:
-        return f"{int(r[key]) / GiB:.2f}"  # type: ignore[call-overload]
+        value = r[key]
+        assert isinstance(value, int), (key, value)
+        return f"{value / GiB:.2f}"
 
     body = [(str(r["precision"]), gib("weights_bytes", r), gib("kv_cache_bytes", r), str(r["kv_dtype"]),
              gib("total_bytes", r)) for r in rows]
@@ -223,11 +226,11 @@ def summary_table(name: str, params: ParamReport, context: int, rows: Sequence[d
 
 # --- training -------------------------------------------------------------------------------
 
-def train_table(report: object, *, depth: int = 2) -> None:
+def train_table(report: TrainReport, *, depth: int = 2) -> None:
     """``llmsize train``: the bytes-per-parameter budget, the per-GPU tree at the peak moment,
     and each phase's own peak."""
-    r = report  # a memory.training.TrainReport
-    s, par = r.spec, r.spec.layout  # type: ignore[attr-defined]
+    r = report
+    s, par = r.spec, r.spec.layout
     lora = f", LoRA r={s.lora.rank} on {','.join(s.lora.targets)} ({s.lora.base} base)" if s.lora else ""
     where = f" · {par.gpus} GPUs, per GPU" if par.gpus > 1 else ""
     say(f"{r.name}: training memory · seq {s.seq:,} × micro-batch {s.micro_batch} "
@@ -241,7 +244,7 @@ def train_table(report: object, *, depth: int = 2) -> None:
           ("line", "bytes", "parameters", "GiB"), budget, right={1, 2, 3})
     from .errorbars import text
 
-    sure = {k: text(v) for k, v in r.error_bars().items()}  # type: ignore[attr-defined]
+    sure = {k: text(v) for k, v in r.error_bars().items()}
     table(f"per GPU at the peak: {r.peak_phase} ({r.peak_where})", ("part", "bytes", "GiB", "error bar"),
           _bytes_rows(r.tree, depth, sure), right={1, 2})
     say(f"total {r.total_bytes:,} bytes = {r.total_bytes / GiB:.2f} GiB ({r.total_bytes / 1e9:.2f} GB)")

@@ -17,6 +17,12 @@ from ..errors import LlmsizeError
 from ..schemas import SCHEMA_VERSION
 from ..units import GiB
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ..sources.resolve import Resolved
+
 
 class Progress:
     """A one-line progress bar on stderr: ``[2/3] warm-up step … 4.1 s``."""
@@ -37,7 +43,7 @@ class Progress:
             sys.stderr.write(f"\r{'█' * self.steps} done in {time.monotonic() - self.start:.1f} s\033[K\n")
 
 
-def _config(args: argparse.Namespace) -> tuple[dict, object]:
+def _config(args: argparse.Namespace) -> tuple[dict[str, Any], Resolved]:
     from ..sources.resolve import open_source
 
     found = open_source(args.source, revision=args.revision)
@@ -72,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _render(result: dict) -> None:
+def _render(result: dict[str, Any]) -> None:
     from ..render import table
 
     est = result.get("estimate")

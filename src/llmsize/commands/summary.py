@@ -10,6 +10,10 @@ import sys
 
 from ..errors import LlmsizeError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..arch import Architecture
+
 PRECISIONS = (  # (weight format, KV dtype, label)
     ("fp32", "fp32", "fp32"),
     ("bf16", "bf16", "bf16 / fp16"),
@@ -20,7 +24,7 @@ PRECISIONS = (  # (weight format, KV dtype, label)
 )
 
 
-def rows(arch: object, context: int) -> list[dict[str, object]]:
+def rows(arch: Architecture, context: int) -> list[dict[str, object]]:
     from ..formats.dtypes import parse_format
     from ..formats.tensors import weights_bytes
     from ..inference.kvcache import KVRequest, kv_cache

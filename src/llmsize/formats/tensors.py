@@ -345,7 +345,6 @@ def _cached_per_format(fn: Callable[[Architecture, WeightFormat, str], T]) -> Ca
         f = _format(fmt)
         return cached(arch, f, f.quantized_roles, base)
 
-    wrapper.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
     return wrapper
 
 
@@ -387,6 +386,7 @@ def _layers_part(rows: list[TensorBytes], n_layers: int) -> Part:
     ``layers 3–60 ×58`` when a mixture or a dense prefix makes them differ)."""
     per_layer: dict[int, list[TensorBytes]] = {i: [] for i in range(n_layers)}
     for r in rows:
+        assert r.spec.layer is not None, r.spec.name  # every tensor of "layers" names its layer
         per_layer[r.spec.layer].append(r)
     classes: dict[str, tuple[Part, list[int]]] = {}
     for i, mine in per_layer.items():

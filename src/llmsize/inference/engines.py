@@ -73,7 +73,8 @@ def vllm_config(spec: InferenceSpec) -> VllmConfig:
                       enforce_eager=spec.attn == "eager", act_bytes=4 if spec.dtype == "fp32" else 2)
 
 
-def llamacpp_weights(arch: Architecture, spec: InferenceSpec, checkpoint: Checkpoint | None):
+def llamacpp_weights(arch: Architecture, spec: InferenceSpec,
+                     checkpoint: Checkpoint | None) -> LlamaCppWeights:
     """Bytes per block, input and output layer: the GGUF's own, or the format's estimate."""
     from ..formats.dtypes import parse_format
     from ..formats.tensors import layer_bytes, non_layer_bytes
@@ -101,10 +102,11 @@ def estimate_llamacpp(arch: Architecture, spec: InferenceSpec, *, name: str = ""
     over = overhead(Overheads(), activation_bytes=0)
     tree = group("GPU", [group("weights", [model]), group("kv_cache", [kv]), group("activations", [compute]),
                          over])
-    extra: dict[str, object] = {"llamacpp": {"n_gpu_layers": plan.n_gpu_layers, "host": plan.host.to_dict(),
-                                             "host_bytes": plan.host.value, "flash_attn": plan.flash_attn}}
+    cpp: dict[str, object] = {"n_gpu_layers": plan.n_gpu_layers, "host": plan.host.to_dict(),
+                              "host_bytes": plan.host.value, "flash_attn": plan.flash_attn}
     if spec.gpu_mem:
-        extra["llamacpp"]["max_n_gpu_layers"] = max_gpu_layers(arch, weights, cfg, spec.gpu_mem)  # type: ignore[index]
+        cpp["max_n_gpu_layers"] = max_gpu_layers(arch, weights, cfg, spec.gpu_mem)
+    extra: dict[str, object] = {"llamacpp": cpp}
     notes = (f"llama.cpp -c {cfg.n_ctx} -np {cfg.n_seq} -ngl {plan.n_gpu_layers}: host memory "
              f"{plan.host.value / GiB:.2f} GiB (input embeddings, CPU layers, output buffer)",)
     return InferenceReport(name or arch.name, spec, tree, 1, weights.total, notes, extra)

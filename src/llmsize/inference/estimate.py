@@ -32,6 +32,10 @@ from .kvcache import KVRequest, kv_cache
 from .overhead import Overheads, overhead
 from .prefill import Prefill, workspace
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 FLOAT_KV = ("fp32", "fp16", "bf16")
 
 
@@ -101,7 +105,7 @@ class InferenceReport(Totalled):
     extra: dict[str, object] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()  # from reading the source; not part of the JSON (see api.py)
 
-    def error_bars(self) -> dict[str, object]:
+    def error_bars(self) -> dict[str, str | dict[str, Any]]:
         from ..errorbars import bars
 
         terms = ("weights", "kv_cache", "activations", "overhead")

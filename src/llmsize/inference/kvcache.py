@@ -99,6 +99,7 @@ def mla_row(arch: Architecture, *, kv_dtype: str) -> int:
     (DeepSeek-V2, arXiv 2405.04434, §2.1.2: "only c^KV_t and k^R_t need to be cached").
     The latent is shared by all heads, so tensor parallelism replicates it on every rank."""
     mla = arch.mla
+    assert mla is not None, "mla_row needs an MLA architecture"
     d_c, d_r = mla.kv_lora_rank, mla.qk_rope_head_dim
     return row_bytes(d_c, kv_dtype) + row_bytes(d_r, kv_dtype)
 
@@ -114,6 +115,7 @@ def ssm_state(arch: Architecture, *, kv_dtype: str) -> int:
     """Bytes of one Mamba layer's state for one sequence (Gu & Dao 2023, arXiv 2312.00752, §3.3):
     a conv window of d_conv inputs per channel plus an SSM state of d_state per channel."""
     s = arch.ssm
+    assert s is not None, "ssm_state needs a Mamba architecture"
     conv = row_bytes(s.d_inner * s.d_conv, kv_dtype)
     return conv + s.d_inner * s.d_state * SSM_STATE_BITS // 8
 

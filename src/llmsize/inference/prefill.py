@@ -163,6 +163,7 @@ def moe_phase(arch: Architecture, p: Prefill) -> int:
     down projection, the gathered inputs, outputs, weighted outputs and their reorder (4·d);
     shared experts (DeepSeekMoE §3.2) run as a dense gated MLP of width I_s beside them."""
     m, T, d = arch.moe, p.n_tokens, arch.d_model
+    assert m is not None, "moe_phase needs an MoE architecture"
     slots = T * m.top_k
     routed = _bytes(slots * max(d + 4 * m.d_ff_expert, 4 * d), p.bits) + slots * INDEX_BYTES_PER_SLOT
     return routed + _bytes(T * 3 * m.d_ff_shared, p.bits)

@@ -175,6 +175,7 @@ def moe_scratch(arch: Architecture, *, tokens: int, tp: int, e: int) -> int:
     tokens): cache13 M·k_e·max(2I_e/tp, d) and cache2 M·k_e·I_e/tp, plus the router logits N·E and
     a shared-expert MLP of width I_s."""
     moe, d = arch.moe, arch.d_model
+    assert moe is not None, "moe_scratch needs an MoE architecture"
     m, ie = min(tokens, 32768), moe.d_ff_expert // tp
     fused = m * moe.top_k * (max(2 * ie, d) + ie) * e
     shared = tokens * 3 * (moe.d_ff_shared // tp) * e
@@ -270,6 +271,7 @@ def window_blocks(arch: Architecture, cfg: VllmConfig, *, max_model_len: int, to
     """``SlidingWindowSpec.max_memory_usage_bytes`` in blocks: ⌈min(w − 1 + T, L) / block⌉ + 1
     (chunked prefill keeps w − 1 computed tokens plus T scheduled; +1 as the window straddles)."""
     w = arch.sliding_window
+    assert w is not None, "sliding layers have a window (Architecture checks it)"
     return -(-min(w - 1 + tokens, max_model_len) // cfg.block_size) + 1
 
 

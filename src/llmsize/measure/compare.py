@@ -88,14 +88,13 @@ def compare_train(cfg: dict[str, Any], name: str, *, batch: int, seq: int, dtype
     measured = m.terms()
     guess, phase = None, ""
     if estimate:
-        from ..training.estimate import TrainSpec, estimate_training
+        from ..training.estimate import BREAKDOWN, TrainSpec, estimate_training
 
         spec = TrainSpec.for_measurement(seq=seq, micro_batch=batch, dtype=dtype, attn=attn,
                                          optimizer=optimizer, recompute=recompute, lora_rank=lora_rank,
                                          config=cfg)
         report = estimate_training(_arch(cfg, name, layers), spec)
-        d = report.to_dict()
-        guess = {k: v for k, v in d["breakdown"].items() if k in measured}
-        phase = str(d.get("peak_phase", ""))
+        guess = {k: report.part(k) for k in BREAKDOWN if k in measured}
+        phase = report.peak_phase
     return Comparison("train", measured, m.peak_bytes, m.peak_module, m.by_category, guess,
                       peak_phase=getattr(m, "peak_phase", ""), estimated_phase=phase)

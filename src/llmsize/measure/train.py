@@ -142,12 +142,12 @@ def _tracker(torch: Any) -> Any:
 def _step(model: Any, opt: Any, ids: Any, phases: dict[str, Any] | None, tracker: Any = None) -> None:
     """forward (labels = inputs), backward, step, zero_grad; ``phases`` collects each phase's
     peak snapshot and peak module when a tracker runs."""
-    steps = (("forward", lambda: model(input_ids=ids, labels=ids).loss),
+    steps = (("forward", lambda _: model(input_ids=ids, labels=ids).loss),
              ("backward", lambda loss: loss.backward()),
              ("optimizer", lambda _: (opt.step(), opt.zero_grad(set_to_none=True))))
     value = None
     for phase, run in steps:
-        value = run() if phase == "forward" else run(value)
+        value = run(value)
         if tracker is not None and phases is not None:
             snap = next(iter(tracker.get_tracker_snapshot("peak").values()))
             phases[phase] = (snap, "optimizer.step" if phase == "optimizer" else tracker.peak_where)

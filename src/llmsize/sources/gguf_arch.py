@@ -16,7 +16,7 @@ from .gguf import MAX_BLOCKS
 
 TYPE_CHECKING = False  # typing costs ~13 ms at start-up; annotations are strings anyway
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, TypeGuard
 
 
 # GGUF architectures the rules below were written from (names: llama.cpp src/llama-arch.cpp);
@@ -34,7 +34,7 @@ FAMILIES: dict[str, dict[str, Any]] = {
 SWA_PERIOD = {"gemma2": 2, "gemma3": 6}
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -44,9 +44,16 @@ class _Meta:
 
     def __init__(self, ckpt: Checkpoint, name: str, warnings: list[str]) -> None:
         self.md, self.path, self.name, self.warnings = ckpt.metadata, ckpt.path, name, warnings
-        self.arch = self.md.get("general.architecture")
-        if not isinstance(self.arch, str) or not self.arch:
+        arch = self.md.get("general.architecture")
+        if not isinstance(arch, str) or not arch:
             raise CheckpointError(f"{self.path}: no general.architecture key")
+        self.arch: str = arch
+
+    def need(self, suffix: str) -> int:
+        """A key that must be there, as a positive integer."""
+        value = self.int(suffix, required=True)
+        assert value is not None  # int(required=True) raises rather than answer None
+        return value
 
     def int(self, suffix: str, *, required: bool = False) -> int | None:
         key = f"{self.arch}.{suffix}"
@@ -113,16 +120,16 @@ def _vocab(m: _Meta, t: _Tensors) -> int:
 
 def _sizes(m: _Meta, t: _Tensors) -> dict[str, Any]:
     """The rosetta table's widths (``arch.py``), read from ``{arch}.*`` keys."""
-    n_heads = m.int("attention.head_count", required=True)
+    n_heads = m.need("attention.head_count")
     d_ff = m.int("feed_forward_length") or m.int("expert_feed_forward_length")
     if not d_ff:
         raise CheckpointError(f"{m.path}: missing required key '{m.arch}.feed_forward_length'")
     positions = t.rows("position_embd.weight")
-    n_layers = m.int("block_count", required=True)
+    n_layers = m.need("block_count")
     if n_layers > MAX_BLOCKS:
         raise CheckpointError(f"{m.path}: {m.arch}.block_count {n_layers} is more than {MAX_BLOCKS} layers")
     return dict(
-        n_layers=n_layers, d_model=m.int("embedding_length", required=True),
+        n_layers=n_layers, d_model=m.need("embedding_length"),
         n_heads=n_heads, n_kv_heads=m.int("attention.head_count_kv") or n_heads, d_ff=d_ff,
         vocab_size=_vocab(m, t), max_position=m.int("context_length") or Architecture.max_position,
         position="learned" if positions else "rotary", position_rows=positions or 0,
@@ -135,9 +142,9 @@ def _mla(m: _Meta) -> MLA | None:
     rank = m.int("attention.kv_lora_rank")
     if not rank:
         return None
-    rope = m.int("rope.dimension_count", required=True)
-    qk = m.int("attention.key_length_mla") or m.int("attention.key_length", required=True)
-    v = m.int("attention.value_length_mla") or m.int("attention.value_length", required=True)
+    rope = m.need("rope.dimension_count")
+    qk = m.int("attention.key_length_mla") or m.need("attention.key_length")
+    v = m.int("attention.value_length_mla") or m.need("attention.value_length")
     return MLA(kv_lora_rank=rank, q_lora_rank=m.int("attention.q_lora_rank") or None,
                qk_nope_head_dim=qk - rope, qk_rope_head_dim=rope, v_head_dim=v)
 
@@ -174,7 +181,7 @@ def _moe(m: _Meta, t: _Tensors, n_layers: int, d_ff: int) -> MoE | None:
     d_shared = (t.rows(f"blk.{first}.ffn_up_shexp.weight") or n_shared * d_e
                 or m.int("expert_shared_feed_forward_length") or 0)
     return MoE(
-        n_experts=n_experts, top_k=m.int("expert_used_count", required=True), d_ff_expert=d_e,
+        n_experts=n_experts, top_k=m.need("expert_used_count"), d_ff_expert=d_e,
         layers=routed, n_shared_experts=n_shared or int(bool(d_shared)), d_ff_shared=d_shared,
         shared_expert_gate=f"blk.{first}.ffn_gate_inp_shexp.weight" in names,
         router_bias=f"blk.{first}.ffn_gate_inp.bias" in names,

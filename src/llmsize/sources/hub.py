@@ -43,11 +43,15 @@ from .checkpoint import Checkpoint, TensorInfo
 from .hf_config import read_config_file
 from .safetensors import join_shards, parse_file, read_index, read_safetensors, read_sharded, shard_names
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 try:
     try:  # huggingface_hub 1.x speaks httpx; 2.x its fork httpx2
         import httpx2 as httpx
     except ImportError:  # pragma: no cover - depends on the installed huggingface_hub
-        import httpx  # type: ignore[no-redef]
+        import httpx  # type: ignore[no-redef,unused-ignore]  # a redefinition only where httpx2 is installed
     from huggingface_hub import (
         constants,
         get_hf_file_metadata,
@@ -116,7 +120,8 @@ class RangeReader:
         return b"".join(chunks)[: last - first + 1]
 
 
-def open_hub(repo_id: str, *, revision: str | None = None) -> tuple[dict | None, Checkpoint | None, str]:
+def open_hub(repo_id: str, *,
+             revision: str | None = None) -> tuple[dict[str, Any] | None, Checkpoint | None, str]:
     """``(config, checkpoint headers, origin)`` of a Hub repo; the HF cache answers when offline.
 
     ``origin`` is the ``…/blob/<commit>/config.json`` URL read online, or the cached file's path.
@@ -144,16 +149,16 @@ def open_hub(repo_id: str, *, revision: str | None = None) -> tuple[dict | None,
 # --- online -------------------------------------------------------------------------------------
 
 
-def _open_online(repo_id: str, revision: str | None) -> tuple[dict | None, Checkpoint | None, str]:
+def _open_online(repo_id: str, revision: str | None) -> tuple[dict[str, Any] | None, Checkpoint | None, str]:
     commit, has_config = _probe(repo_id, revision)
     # Through the cache with the caller's revision, so refs/<revision> is written for offline use.
     config_path = hf_hub_download(repo_id, CONFIG_NAME, revision=revision) if has_config else None
     ckpt = _online_checkpoint(repo_id, commit)
-    if config_path is None and ckpt is None:
-        raise LlmsizeError(f"{repo_id}: the Hub repo has no {CONFIG_NAME} and no {SINGLE_NAME} or "
-                           f"{INDEX_NAME} at revision {revision or 'main'}")
     if config_path is None:
-        return None, ckpt, ckpt.path  # type: ignore[union-attr]
+        if ckpt is None:
+            raise LlmsizeError(f"{repo_id}: the Hub repo has no {CONFIG_NAME} and no {SINGLE_NAME} or "
+                               f"{INDEX_NAME} at revision {revision or 'main'}")
+        return None, ckpt, ckpt.path
     origin = f"{constants.ENDPOINT}/{repo_id}/blob/{quote(commit, safe='')}/{CONFIG_NAME}"
     return read_config_file(config_path), ckpt, origin
 
@@ -207,7 +212,7 @@ def _open_remote(repo_id: str, filename: str, commit: str) -> RangeReader:
 
 def _read_remote(repo_id: str, filename: str, commit: str) -> tuple[list[TensorInfo], dict[str, str], int]:
     reader = _open_remote(repo_id, filename, commit)
-    tensors, meta, _ = parse_file(reader, reader.label, reader.size)  # type: ignore[arg-type]
+    tensors, meta, _ = parse_file(reader, reader.label, reader.size)
     return tensors, meta, reader.received
 
 
@@ -253,7 +258,8 @@ def _first_line(e: BaseException) -> str:
 # --- offline: the local HF cache ----------------------------------------------------------------
 
 
-def _open_cached(repo_id: str, revision: str | None, why: str) -> tuple[dict | None, Checkpoint | None, str]:
+def _open_cached(repo_id: str, revision: str | None,
+                 why: str) -> tuple[dict[str, Any] | None, Checkpoint | None, str]:
     """Config (required) and any safetensors headers from the cache's snapshot of ``revision``."""
     found = try_to_load_from_cache(repo_id, CONFIG_NAME, revision=revision)
     if not isinstance(found, str):  # None, or the "known not to exist" marker

@@ -25,13 +25,25 @@ class Resolved:
     config: dict[str, Any] | None
     checkpoint: Checkpoint | None = None
 
+    def sized(self) -> Sized:
+        """This source as one that has an architecture (the caller has checked ``arch``)."""
+        assert self.arch is not None
+        return Sized(self.arch, self.warnings, self.origin, self.config, self.checkpoint)
 
-def resolve(source: str, *, revision: str | None = None) -> Resolved:
+
+@dataclass(frozen=True)
+class Sized(Resolved):
+    """A source with an architecture: what ``resolve`` returns and the size commands read."""
+
+    arch: Architecture
+
+
+def resolve(source: str, *, revision: str | None = None) -> Sized:
     """The architecture described by ``source`` (an error if it holds no description)."""
     found = open_source(source, revision=revision)
     if found.arch is None:
         raise LlmsizeError(f"{source}: a checkpoint without config.json; `llmsize inspect` reads it")
-    return found
+    return found.sized()
 
 
 def open_source(source: str, *, revision: str | None = None) -> Resolved:

@@ -25,7 +25,12 @@ from .checkpoint import Checkpoint, TensorInfo
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, BinaryIO
+    from typing import Any, Protocol
+
+    class Reader(Protocol):
+        """What the header parser needs of a stream: a local file, or ranged HTTP reads."""
+
+        def read(self, n: int, /) -> bytes: ...
 
 HEADER_CAP_BYTES = 100 * 10**6  # the safetensors reference implementation's limit (MAX_HEADER_SIZE)
 INDEX_CAP_BYTES = 64 * 2**20  # an index.json larger than this is not an index
@@ -47,7 +52,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
-def read_header(f: BinaryIO, path: str, file_size: int) -> tuple[dict[str, Any], int]:
+def read_header(f: Reader, path: str, file_size: int) -> tuple[dict[str, Any], int]:
     """The parsed JSON header of one open file and the number of bytes read for it."""
     prefix = f.read(LENGTH_PREFIX_BYTES)
     if len(prefix) < LENGTH_PREFIX_BYTES:
@@ -103,7 +108,7 @@ def _check_tiling(path: str, spans: list[tuple[int, int, str]], buffer_bytes: in
         raise CheckpointError(f"{path}: tensor data ends at byte {cursor:,} of {buffer_bytes:,}, {where}")
 
 
-def parse_file(f: BinaryIO, path: str, size: int) -> tuple[list[TensorInfo], dict[str, str], int]:
+def parse_file(f: Reader, path: str, size: int) -> tuple[list[TensorInfo], dict[str, str], int]:
     """Tensors, ``__metadata__`` and bytes read of one safetensors stream of ``size`` bytes.
     ``f`` needs only ``read(n)``: a local file, or ranged HTTP reads (``hub.py``)."""
     header, read = read_header(f, path, size)

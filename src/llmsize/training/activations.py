@@ -113,8 +113,11 @@ DROPOUT_KEYS = {"embedding": ("embd_pdrop", "embedding_dropout", "hidden_dropout
 def dropout_from_config(cfg: Mapping[str, object]) -> Dropout:
     """Dropout probabilities from an HF ``config.json`` (the keys in ``DROPOUT_KEYS``)."""
     def first(keys: tuple[str, ...]) -> float:
-        value = next((cfg[k] for k in keys if isinstance(cfg.get(k), (int, float))), 0.0)
-        return float(value)  # type: ignore[arg-type]
+        for k in keys:
+            value = cfg.get(k)
+            if isinstance(value, (int, float)):
+                return float(value)
+        return 0.0
 
     return Dropout(**{name: first(keys) for name, keys in DROPOUT_KEYS.items()})
 

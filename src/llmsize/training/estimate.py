@@ -46,6 +46,8 @@ from .zero import Buckets
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .lora import LoraSpec
     from .phases import Moment, StepInputs
 
@@ -421,7 +423,7 @@ class TrainReport(Totalled):
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()  # from reading the source; not part of the JSON (see api.py)
 
-    def error_bars(self) -> dict[str, object]:
+    def error_bars(self) -> dict[str, str | dict[str, Any]]:
         """Each term's expected error, from the committed validation run (``errorbars.py``)."""
         from ..errorbars import bars
 

@@ -89,7 +89,7 @@ def _adam_8bit(numel: int) -> int:
     return 2 * (numel + -(-numel // BNB_BLOCK) * ABSMAX_BYTES)
 
 
-def _adafactor(shape: tuple[int, ...], width: int, beta1: bool) -> int:
+def _adafactor(shape: tuple[int, ...], width: float, beta1: bool) -> float:
     """HF ``Adafactor``: a matrix (last two dims) keeps row sums shape[:-1] and column sums
     shape[:-2] + shape[-1:]; a vector keeps v whole; β1 adds a full first moment."""
     n = prod(shape)

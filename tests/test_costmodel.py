@@ -20,8 +20,10 @@ from llmsize.inference.estimate import InferenceSpec
 from llmsize.invert import MAX_CONTEXT, largest
 from llmsize.layout import Layout, ZeroStage
 from llmsize.sources import catalog
+from llmsize.training.activations import Dropout
 from llmsize.training.cost import compile_training
 from llmsize.training.estimate import TrainSpec, estimate_training
+from llmsize.training.lora import LoraSpec
 from llmsize.units import GiB, MiB
 
 
@@ -361,3 +363,24 @@ def test_vllm_compiled_equals_the_startup_at_the_edge(name, gpu_mem):
         else:
             assert cost._fast is not None
             assert cost.total(1, c) == report.total_bytes, c
+
+
+TRAIN_VARIANTS = (
+    ("gemma-2-2b", {"recompute": "selective", "grad_accum": 4}),
+    ("llama-3.2-3b", {"lora": LoraSpec(rank=16, targets=("all-linear",)), "recompute": "full"}),
+    ("qwen1.5-moe-a2.7b", {"layout": Layout(pp=2), "grad_accum": 8}),
+    ("gpt2", {"recipe": "pure-bf16", "attn": "eager", "dropout": Dropout(0.1, 0.1, 0.1)}),
+    ("llama-3.1-8b", {"layout": Layout(dp=4, zero=ZeroStage.PARAMETERS), "optimizer": "sgd-momentum"}),
+)
+
+
+@pytest.mark.parametrize(("name", "options"), TRAIN_VARIANTS, ids=[n for n, _ in TRAIN_VARIANTS])
+def test_training_compiled_walk_equals_the_report(name, options):
+    """The compiled form fixes the model states and the walk's inputs at the spec's own
+    (micro-batch, seq) and reruns only the walk: the report must agree everywhere else too,
+    sliding windows crossed (Gemma-2's 4096), pipeline stages, LoRA and recompute included."""
+    arch = arch_of(name)
+    spec = TrainSpec(seq=512, **options)  # type: ignore[arg-type]
+    cost = compile_training(arch, spec)
+    for b, s in ((1, 1), (3, 777), (2, 4095), (2, 4097), (1, 9000)):
+        assert cost.total(b, s) == estimate_training(arch, replace(spec, micro_batch=b, seq=s)).total_bytes

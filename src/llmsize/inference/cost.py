@@ -114,7 +114,7 @@ class HfCost(Inversions):
         object.__setattr__(self, "_kv_rows", rows)  # (full, window) bytes per token; (0, 0): general
 
     @property
-    def min_context(self) -> int:  # type: ignore[override]
+    def min_context(self) -> int:
         return self.spec.new_tokens + 1
 
     def kv_bytes(self, batch: int, context: int) -> int:
@@ -258,9 +258,9 @@ class VllmCost(Inversions):
             fast = None  # every evaluation raises it again, through the full start-up
         object.__setattr__(self, "_fast", fast)
 
-    def _starts_fast(self, context: int) -> bool:
+    def _starts_fast(self, fast: tuple[int, int, KVLayout, VllmConfig], context: int) -> bool:
         """``check_fits`` for ``max_model_len=context``, on the compiled layout."""
-        _, available, layout, cfg = self._fast  # type: ignore[misc]
+        _, available, layout, cfg = fast
         if layout.window_layers:
             tokens = scheduler_defaults(cfg)[0]
             blocks = window_blocks(self.arch, cfg, max_model_len=context, tokens=tokens)
@@ -270,8 +270,9 @@ class VllmCost(Inversions):
 
     def total(self, batch: int, context: int) -> int:
         """The report's total (per GPU): vLLM's split of its budget, whatever ``batch``."""
-        if self._fast is not None and context > 0 and self._starts_fast(context):
-            return self._fast[0]
+        fast = self._fast
+        if fast is not None and context > 0 and self._starts_fast(fast, context):
+            return fast[0]
         s = self.startup(context)  # the exact figure, or the ConfigError vLLM's start-up raises
         return s.weights + s.kv_available + s.activation_peak + s.non_torch + s.cuda_graphs
 

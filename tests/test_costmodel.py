@@ -20,8 +20,10 @@ from llmsize.inference.estimate import InferenceSpec
 from llmsize.invert import MAX_CONTEXT, largest
 from llmsize.layout import Layout, ZeroStage
 from llmsize.sources import catalog
+from llmsize.training.activations import Dropout
 from llmsize.training.cost import compile_training
 from llmsize.training.estimate import TrainSpec, estimate_training
+from llmsize.training.lora import LoraSpec
 from llmsize.units import GiB, MiB
 
 
@@ -319,3 +321,66 @@ def test_compiled_from_a_checkpoint_equals_the_tree(tmp_path, engine):
         if engine != "llamacpp":  # llama.cpp reads a GGUF's own bytes only
             bf16 = estimate(arch, spec).part("weights")  # without the checkpoint: bf16 weights
             assert cost.report().part("weights") > bf16
+
+
+# --- the compiled vLLM and llama.cpp forms: every branch of their fast paths -------------------
+
+DENSE_GRID = tuple((b, c) for b in (1, 2, 5) for c in (1, 255, 256, 257, 4000, 4097, 70_000))
+
+
+@pytest.mark.parametrize("name", ["llama-3.1-8b", "gemma-2-9b", "deepseek-v2-lite", "mixtral-8x7b", "gpt2"])
+@pytest.mark.parametrize("options", [{}, {"attn": "eager"}, {"n_gpu_layers": 5}, {"n_gpu_layers": 0},
+                                     {"quant": "Q4_K_M", "kv_dtype": "q8_0"}],
+                         ids=["default", "eager", "ngl5", "ngl0", "q4"])
+def test_llamacpp_compiled_equals_the_plan_around_the_padding(name, options):
+    """llama.cpp pads n_ctx to 256 cells per stream, sizes the SWA cache from the window and the
+    ubatch, and stages host layers' K, V and weights on the GPU: the compiled polynomial in the
+    geometry must agree with the full plan on both sides of every padding step."""
+    arch = arch_of(name)
+    spec = spec_of(4096, engine="llamacpp", **options)
+    cost = compile_inference(arch, spec)
+    assert cost._fast is not None  # the compiled path is the one under test
+    for b, c in DENSE_GRID:
+        report = full(arch, spec, b, c)
+        assert cost.total(b, c) == report.total_bytes, (b, c)
+
+
+@pytest.mark.parametrize("name", ["llama-3.1-8b", "gemma-2-9b", "deepseek-v2-lite"])
+@pytest.mark.parametrize("gpu_mem", [24 * GiB, 80 * GiB])
+def test_vllm_compiled_equals_the_startup_at_the_edge(name, gpu_mem):
+    """Around the longest max_model_len vLLM starts with, the compiled form refuses exactly where
+    the full start-up does and otherwise gives its total."""
+    arch = arch_of(name)
+    spec = spec_of(8192, engine="vllm", gpu_mem=gpu_mem)
+    cost = compile_inference(arch, spec)
+    edge = cost.max_context(gpu_mem)
+    points = [1, 4096] + ([edge - 1, edge, edge + 1, edge + 17] if edge else [])
+    for c in points:
+        report = full(arch, replace(spec, gpu_mem=gpu_mem), 1, c)
+        if isinstance(report, ConfigError):
+            with pytest.raises(ConfigError):
+                cost.total(1, c)
+        else:
+            assert cost._fast is not None
+            assert cost.total(1, c) == report.total_bytes, c
+
+
+TRAIN_VARIANTS = (
+    ("gemma-2-2b", {"recompute": "selective", "grad_accum": 4}),
+    ("llama-3.2-3b", {"lora": LoraSpec(rank=16, targets=("all-linear",)), "recompute": "full"}),
+    ("qwen1.5-moe-a2.7b", {"layout": Layout(pp=2), "grad_accum": 8}),
+    ("gpt2", {"recipe": "pure-bf16", "attn": "eager", "dropout": Dropout(0.1, 0.1, 0.1)}),
+    ("llama-3.1-8b", {"layout": Layout(dp=4, zero=ZeroStage.PARAMETERS), "optimizer": "sgd-momentum"}),
+)
+
+
+@pytest.mark.parametrize(("name", "options"), TRAIN_VARIANTS, ids=[n for n, _ in TRAIN_VARIANTS])
+def test_training_compiled_walk_equals_the_report(name, options):
+    """The compiled form fixes the model states and the walk's inputs at the spec's own
+    (micro-batch, seq) and reruns only the walk: the report must agree everywhere else too,
+    sliding windows crossed (Gemma-2's 4096), pipeline stages, LoRA and recompute included."""
+    arch = arch_of(name)
+    spec = TrainSpec(seq=512, **options)  # type: ignore[arg-type]
+    cost = compile_training(arch, spec)
+    for b, s in ((1, 1), (3, 777), (2, 4095), (2, 4097), (1, 9000)):
+        assert cost.total(b, s) == estimate_training(arch, replace(spec, micro_batch=b, seq=s)).total_bytes

@@ -35,7 +35,10 @@ def largest(fits: Callable[[int], bool], lo: int, hi: int) -> int | None:
 class Inversions:
     """``max_context`` and ``max_batch`` for any cost model with a monotone ``total(b, c)``."""
 
-    min_context: int = 1
+    @property
+    def min_context(self) -> int:
+        """The shortest context the model answers for (one token; more where a prompt must fit)."""
+        return 1
 
     def total(self, batch: int, context: int) -> int:
         raise NotImplementedError

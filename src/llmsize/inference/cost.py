@@ -39,15 +39,39 @@ from ..arch import Architecture
 from ..errors import ConfigError
 from ..invert import MAX_CONTEXT, Inversions, largest
 from ..tree import Part
-from .engines import _stored_weights, estimate, llamacpp_total, llamacpp_weights, vllm_config
+from .engines import (
+    _named,
+    _stored_weights,
+    estimate,
+    llamacpp_config,
+    llamacpp_total,
+    llamacpp_weights,
+    vllm_config,
+)
 from .estimate import InferenceReport, InferenceSpec, gpu_slice, scaled_weights, weights_tree
 from .kvcache import KVRequest, kv_cache, token_row, window_tokens
+from .llamacpp import Geometry, LlamaCppConfig, geometry_sizes, kv_buffer, on_gpu
+from .llamacpp_compute import gpu_stages
+from .llamacpp_plan import llamacpp_plan
 from .overhead import FRAGMENTATION_FRACTION, Overheads, overhead
 from .prefill import Prefill, attention_phase, logits_phase, mlp_phase, relative_bias, resident, window_mask
-from .vllm import vllm_startup
+from .vllm import (
+    KVLayout,
+    VllmConfig,
+    activation_part,
+    check_supported,
+    empirical_terms,
+    kv_layout,
+    request_blocks,
+    scheduler_defaults,
+    vllm_startup,
+    window_blocks,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..sources.checkpoint import Checkpoint
     from .llamacpp import LlamaCppWeights
     from .vllm import VllmStartup
@@ -90,7 +114,7 @@ class HfCost(Inversions):
         object.__setattr__(self, "_kv_rows", rows)  # (full, window) bytes per token; (0, 0): general
 
     @property
-    def min_context(self) -> int:  # type: ignore[override]
+    def min_context(self) -> int:
         return self.spec.new_tokens + 1
 
     def kv_bytes(self, batch: int, context: int) -> int:
@@ -204,6 +228,7 @@ class VllmCost(Inversions):
     spec: InferenceSpec
     weights_all_gpus: int  # the checkpoint as loaded; each worker holds 1/(tp·pp)
     source: Source = None
+    _fast: tuple[int, int, KVLayout, VllmConfig] | None = field(init=False, repr=False, compare=False)
 
     def startup(self, context: int, gpu_memory_bytes: int | None = None) -> VllmStartup:
         """What vLLM logs at start-up with ``max_model_len=context`` (raises ``ConfigError``
@@ -211,9 +236,44 @@ class VllmCost(Inversions):
         spec = replace(self.spec, context=context, gpu_mem=gpu_memory_bytes or self.spec.gpu_mem)
         return vllm_startup(self.arch, weights_bytes=self.weights_all_gpus, cfg=vllm_config(spec))
 
+    def __post_init__(self) -> None:
+        # The report's total is weights + activation + non-torch + KV pool + graphs, and the pool
+        # is what ``requested`` leaves: the sum is requested − reserved + graphs, whatever the
+        # context, as long as vLLM starts. Whether it starts depends on the context only through
+        # the pages one max_model_len request needs (``request_blocks``), which is kept here
+        # with the layout (its window blocks are recomputed per context by ``window_blocks``).
+        fast: tuple[int, int, KVLayout, VllmConfig] | None = None
+        try:
+            cfg = vllm_config(self.spec)
+            check_supported(self.arch, cfg)
+            non_torch, graphs = empirical_terms(cfg)
+            reserved = graphs if cfg.cudagraphs_in_budget else 0
+            weights = -(-self.weights_all_gpus // (cfg.tp * cfg.pp))
+            available = (cfg.requested_bytes - weights - activation_part(self.arch, cfg).value
+                         - non_torch - reserved)
+            layout = kv_layout(self.arch, cfg, max_model_len=self.spec.context or self.arch.max_position)
+            if available > 0 and isinstance(self.weights_all_gpus, int) and self.weights_all_gpus >= 0:
+                fast = (cfg.requested_bytes - reserved + graphs, available, layout, cfg)
+        except ConfigError:
+            fast = None  # every evaluation raises it again, through the full start-up
+        object.__setattr__(self, "_fast", fast)
+
+    def _starts_fast(self, fast: tuple[int, int, KVLayout, VllmConfig], context: int) -> bool:
+        """``check_fits`` for ``max_model_len=context``, on the compiled layout."""
+        _, available, layout, cfg = fast
+        if layout.window_layers:
+            tokens = scheduler_defaults(cfg)[0]
+            blocks = window_blocks(self.arch, cfg, max_model_len=context, tokens=tokens)
+            layout = replace(layout, window_blocks=blocks)
+        pages = request_blocks(layout, max_model_len=context, block=cfg.block_size)[1]
+        return pages * layout.page_bytes <= available
+
     def total(self, batch: int, context: int) -> int:
         """The report's total (per GPU): vLLM's split of its budget, whatever ``batch``."""
-        s = self.startup(context)
+        fast = self._fast
+        if fast is not None and context > 0 and self._starts_fast(fast, context):
+            return fast[0]
+        s = self.startup(context)  # the exact figure, or the ConfigError vLLM's start-up raises
         return s.weights + s.kv_available + s.activation_peak + s.non_torch + s.cuda_graphs
 
     def kv_capacity_tokens(self, context: int, gpu_memory_bytes: int | None = None) -> int:
@@ -270,8 +330,41 @@ class LlamaCppCost(Inversions):
     weights: LlamaCppWeights
     source: Source = None
 
+    _fast: tuple[int, LlamaCppConfig, tuple[Term, ...], tuple[Term, ...]] | None = field(
+        init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # (b, c) enter only through the geometry of ``-c b·c -np b`` (cells per stream, SWA cells,
+        # streams, reserved tokens); each buffer is a polynomial in it (``_fit``), read off the
+        # buffer functions themselves at compile time.
+        fast = None
+        try:
+            cfg = llamacpp_config(self.spec)
+            plan = llamacpp_plan(self.arch, self.weights, cfg)  # the checks that do not depend on (b, c)
+            ngl, L = plan.n_gpu_layers, self.arch.n_layers
+            kv_gpu = [il for il in range(L) if on_gpu(il, L, ngl)] if cfg.offload_kqv else []
+            fixed = _named(plan.device)[0].value + overhead(Overheads(), activation_bytes=0).value
+            kv = _fit(lambda g: kv_buffer(self.arch, cfg, g, kv_gpu).value)
+            stages: list[Term | None] = []
+            if ngl > 0 or cfg.op_offload:
+                def stage(i: int) -> Callable[[Geometry], int]:
+                    return lambda g: gpu_stages(self.arch, cfg, g, self.weights)[i].value
+
+                n = len(gpu_stages(self.arch, cfg, plan.geometry, self.weights))
+                stages = [_fit(stage(i)) for i in range(n)]
+            if kv is not None and all(t is not None for t in stages):
+                fast = (fixed, cfg, (kv,), tuple(t for t in stages if t is not None))
+        except ConfigError:
+            fast = None  # every evaluation raises it again, through the full plan
+        object.__setattr__(self, "_fast", fast)
+
     def total(self, batch: int, context: int) -> int:
-        return llamacpp_total(self.arch, replace(self.spec, batch=batch, context=context), self.weights)
+        if self._fast is None or batch < 1 or context < 0:
+            return llamacpp_total(self.arch, replace(self.spec, batch=batch, context=context), self.weights)
+        fixed, cfg, kv, stages = self._fast
+        _, cells, streams, swa, _, tokens = geometry_sizes(self.arch, cfg, n_ctx=batch * context, n_seq=batch)
+        at = (tokens, cells, swa, streams)
+        return fixed + _value(kv[0], at) + max((_value(t, at) for t in stages), default=0)
 
     def report(self, batch: int | None = None, context: int | None = None) -> InferenceReport:
         return _report(self.arch, self.spec, self.source, batch, context)
@@ -282,6 +375,38 @@ def compile_llamacpp(arch: Architecture, spec: InferenceSpec, *, checkpoint: Che
     spec.check()
     weights = llamacpp_weights(arch, spec, checkpoint)
     return LlamaCppCost(arch, spec, weights, (checkpoint, config) if checkpoint is not None else None)
+
+
+# A llama.cpp buffer as a function of the geometry (T tokens, C cells and W SWA cells per stream,
+# S streams): c₀ + T·(t₀ + t₁·C + t₂·W) + S·(k₁·C + k₂·W).
+Term = tuple[int, int, int, int, int, int]
+
+
+def _geo(tokens: int, cells: int, swa: int, streams: int) -> Geometry:
+    return Geometry(cells * streams, cells, streams, swa, tokens, tokens)
+
+
+def _value(t: Term, at: tuple[int, int, int, int]) -> int:
+    tokens, cells, swa, streams = at
+    return t[0] + tokens * (t[1] + t[2] * cells + t[3] * swa) + streams * (t[4] * cells + t[5] * swa)
+
+
+def _fit(fn: Callable[[Geometry], int]) -> Term | None:
+    """The coefficients of ``fn`` read off at unit geometries, checked at two others; None when
+    ``fn`` is not of the form (the cost model then evaluates the full plan). Every geometry has
+    W ≤ C (``geometry_sizes`` caps the SWA cache at the full one), so the points do too: the host
+    layers' K, V staged for op offload are the larger of a full and an SWA layer, i.e. the full."""
+    c0 = fn(_geo(0, 0, 0, 0))
+    t0 = fn(_geo(1, 0, 0, 0)) - c0
+    t1 = fn(_geo(1, 1, 0, 0)) - c0 - t0
+    t2 = fn(_geo(1, 1, 1, 0)) - c0 - t0 - t1
+    k1 = fn(_geo(0, 1, 0, 1)) - c0
+    k2 = fn(_geo(0, 1, 1, 1)) - c0 - k1
+    term = (c0, t0, t1, t2, k1, k2)
+    for at in ((7, 300, 50, 3), (512, 4352, 4352, 1)):
+        if fn(_geo(*at)) != _value(term, at):
+            return None
+    return term
 
 
 CostModel = HfCost | VllmCost | LlamaCppCost

@@ -212,16 +212,23 @@ def geometry(arch: Architecture, cfg: LlamaCppConfig) -> Geometry:
     """llama-context.cpp: ``n_batch = min(n_ctx, n_batch)``, ``n_ubatch = min(n_batch, n_ubatch)``
     (before padding); ``n_ctx = pad(n_ctx, 256)``; without ``--kv-unified`` every sequence gets
     its own stream of ``pad(n_ctx / n_seq, 256)`` cells."""
-    n_ctx = cfg.n_ctx or arch.max_position
+    return Geometry(*geometry_sizes(arch, cfg, n_ctx=cfg.n_ctx, n_seq=cfg.n_seq))
+
+
+def geometry_sizes(arch: Architecture, cfg: LlamaCppConfig, *, n_ctx: int,
+                   n_seq: int) -> tuple[int, int, int, int, int, int]:
+    """``geometry``'s fields for ``-c n_ctx -np n_seq``, the other flags as in ``cfg`` (a tuple:
+    the compiled cost model calls this per evaluation)."""
+    n_ctx = n_ctx or arch.max_position
     n_ubatch = min(cfg.n_ubatch, n_ctx, cfg.n_batch)
     n_ctx = _pad(n_ctx, LLAMACPP_CTX_PAD)
-    n_stream = 1 if cfg.kv_unified else cfg.n_seq
-    cells = n_ctx if cfg.kv_unified else _pad(n_ctx // cfg.n_seq, LLAMACPP_CTX_PAD)
+    n_stream = 1 if cfg.kv_unified else n_seq
+    cells = n_ctx if cfg.kv_unified else _pad(n_ctx // n_seq, LLAMACPP_CTX_PAD)
     swa = cells
     if arch.sliding_window and not cfg.swa_full:
-        per_cache = arch.sliding_window * (cfg.n_seq if cfg.kv_unified else 1) + n_ubatch
+        per_cache = arch.sliding_window * (n_seq if cfg.kv_unified else 1) + n_ubatch
         swa = min(cells, _pad(per_cache, SWA_PAD))
-    return Geometry(cells * n_stream, cells, n_stream, swa, n_ubatch, min(cells * n_stream, n_ubatch))
+    return cells * n_stream, cells, n_stream, swa, n_ubatch, min(cells * n_stream, n_ubatch)
 
 
 def uses_swa_cache(arch: Architecture) -> bool:

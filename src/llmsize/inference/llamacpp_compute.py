@@ -133,18 +133,24 @@ def cpu_compute(arch: Architecture, cfg: LlamaCppConfig, geo: Geometry) -> Part:
 
 
 def gpu_compute(arch: Architecture, cfg: LlamaCppConfig, geo: Geometry, weights: LlamaCppWeights) -> Part:
-    """GPU compute buffer: the peak stage. Blocks left on the host still run their big matmuls on
-    the GPU (ggml-cuda offloads ops of ≥ 32 tokens), copying in that block's K, V and weights, and
-    the output layer's weights when it stayed on the host."""
+    """GPU compute buffer: the peak stage (``gpu_stages``)."""
+    return peak("compute buffer", gpu_stages(arch, cfg, geo, weights))
+
+
+def gpu_stages(arch: Architecture, cfg: LlamaCppConfig, geo: Geometry,
+               weights: LlamaCppWeights) -> list[Part]:
+    """The GPU graph's stages. Blocks left on the host still run their big matmuls on the GPU
+    (ggml-cuda offloads ops of ≥ 32 tokens), copying in that block's K, V and weights, and the
+    output layer's weights when it stayed on the host."""
     ngl, L = gpu_layer_count(arch.n_layers, cfg.n_gpu_layers), arch.n_layers
     host_layers = [il for il in range(L) if not on_gpu(il, L, ngl)]
     host_kv = host_layers if cfg.offload_kqv else list(range(L))
     staged_kv = max((layer_kv_bytes(arch, cfg, geo, il) for il in host_kv), default=0)
     staged_w = max((weights.layer_bytes[il] for il in host_layers), default=0)
     staged_out = 0 if on_gpu(L, L, ngl) else weights.output_bytes
-    return peak("compute buffer", [attention_stage(arch, cfg, geo, host=False, staged_kv=staged_kv),
-                                   ffn_stage(arch, geo, staged_weights=staged_w),
-                                   output_stage(arch, geo, staged_weights=staged_out)])
+    return [attention_stage(arch, cfg, geo, host=False, staged_kv=staged_kv),
+            ffn_stage(arch, geo, staged_weights=staged_w),
+            output_stage(arch, geo, staged_weights=staged_out)]
 
 
 def output_buffer(arch: Architecture, cfg: LlamaCppConfig) -> Part:

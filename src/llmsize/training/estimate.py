@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from .lora import LoraSpec
-    from .phases import Moment
+    from .phases import Moment, StepInputs
 
 
 class Recipe(Documented):
@@ -337,8 +337,17 @@ class StageResult:
 
 def run_stage(arch: Architecture, spec: TrainSpec, stage: int) -> StageResult:
     """Model states of pipeline stage ``stage`` on one GPU, and the moments of its step."""
+    from .phases import moments
+
+    result, inputs = stage_inputs(arch, spec, stage)
+    return replace(result, moments=moments(inputs))
+
+
+def stage_inputs(arch: Architecture, spec: TrainSpec, stage: int) -> tuple[StageResult, StepInputs]:
+    """Model states of pipeline stage ``stage`` on one GPU (no moments yet) and what its step
+    walks over. Only ``StepInputs.w`` depends on the micro-batch and the sequence length."""
     from .parallel import in_flight_microbatches
-    from .phases import StepInputs, moments
+    from .phases import StepInputs
     from .zero import ModelStates, comm_buffers, per_gpu_model_states
 
     rank, layers = rank_slice(arch, spec, stage)
@@ -374,7 +383,7 @@ def run_stage(arch: Architecture, spec: TrainSpec, stage: int) -> StageResult:
     comm = comm_buffers(spec.layout, bucket_params=unit, bits=p.weight_bits, reduce_bits=grad_bits,
                         stage_params=sum(_numel(s) for _, s, _, _ in st.trainable), buckets=_buckets(spec))
     trainable = sum(_numel(s) for _, s, _, _ in st.trainable)
-    return StageResult(stage, w_gpu, g_gpu, s_gpu, host, comm, moments(inputs), trainable)
+    return StageResult(stage, w_gpu, g_gpu, s_gpu, host, comm, [], trainable), inputs
 
 
 def _buckets(spec: TrainSpec) -> Buckets:
@@ -451,27 +460,12 @@ def _peak_of(result: StageResult) -> tuple[Moment, int]:
 
 def estimate_training(arch: Architecture, spec: TrainSpec, *, name: str = "") -> TrainReport:
     """The per-GPU peak of one steady-state training step (the heaviest pipeline stage)."""
-    from ..inference.overhead import Overheads, overhead
     from ..parameters import count_params
     from .phases import total
 
-    spec.check()
-    spec.layout.check(arch)
-    if arch.kind != "decoder" or arch.ssm is not None:
-        what = "a state-space model" if arch.ssm else f"an {arch.kind} model"
-        raise ConfigError(f"{arch.name} is {what}: training estimates cover decoder-only transformers")
-    if spec.lora is not None and spec.lora.targets == ("auto",):
-        from .lora import measurement_targets
-
-        spec = replace(spec, lora=replace(spec.lora, targets=measurement_targets(arch)))
-    if spec.lora is not None:
-        spec.lora.check(arch)
-    stages = sorted({0, spec.layout.pp - 1})
-    results = [run_stage(arch, spec, r) for r in stages]
-    best = max(results, key=lambda r: _peak_of(r)[1])
-    moment, _ = _peak_of(best)
-    over = overhead(Overheads(gpus=spec.layout.gpus).with_overrides(list(spec.overrides)),
-                    activation_bytes=moment.activations.value)
+    spec = prepared(arch, spec)
+    best, moment = heaviest_stage(arch, spec)
+    over = peak_overhead(spec, moment)
     parts = (best.weights, leaf("gradients", moment.gradients), best.optimizer_states,
              moment.activations, best.comm, over)
     tree = Part("per GPU" if spec.layout.gpus > 1 else "total", sum(p.value for p in parts), parts)
@@ -483,6 +477,40 @@ def estimate_training(arch: Architecture, spec: TrainSpec, *, name: str = "") ->
         budget_lines(spec, params=count_params(arch).total, trainable=_trainable_all(arch, spec)),
         count_params(arch).total, best.trainable,
         best.host, best.stage, _notes(arch, spec))
+
+
+def prepared(arch: Architecture, spec: TrainSpec) -> TrainSpec:
+    """``spec`` checked against the architecture, LoRA's "auto" targets resolved."""
+    spec.check()
+    spec.layout.check(arch)
+    if arch.kind != "decoder" or arch.ssm is not None:
+        what = "a state-space model" if arch.ssm else f"an {arch.kind} model"
+        raise ConfigError(f"{arch.name} is {what}: training estimates cover decoder-only transformers")
+    if spec.lora is not None and spec.lora.targets == ("auto",):
+        from .lora import measurement_targets
+
+        spec = replace(spec, lora=replace(spec.lora, targets=measurement_targets(arch)))
+    if spec.lora is not None:
+        spec.lora.check(arch)
+    return spec
+
+
+def heaviest_stage(arch: Architecture, spec: TrainSpec) -> tuple[StageResult, Moment]:
+    """The pipeline stage (first or last) whose step peaks highest, and its peak moment."""
+    return heaviest([run_stage(arch, spec, r) for r in sorted({0, spec.layout.pp - 1})])
+
+
+def heaviest(results: list[StageResult]) -> tuple[StageResult, Moment]:
+    best = max(results, key=lambda r: _peak_of(r)[1])
+    return best, _peak_of(best)[0]
+
+
+def peak_overhead(spec: TrainSpec, moment: Moment) -> Part:
+    """The overhead lines at the peak (fragmentation scales with its activations)."""
+    from ..inference.overhead import Overheads, overhead
+
+    return overhead(Overheads(gpus=spec.layout.gpus).with_overrides(list(spec.overrides)),
+                    activation_bytes=moment.activation_bytes)
 
 
 def _trainable_all(arch: Architecture, spec: TrainSpec) -> int:

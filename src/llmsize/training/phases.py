@@ -40,7 +40,22 @@ class Moment:
     phase: str  # forward | backward | optimizer
     where: str
     gradients: int
-    activations: Part
+    held: int  # saved activations (of every micro-batch in flight)
+    other: int  # the moment's own temporaries
+    other_name: str
+    held_line: bool = True  # False: the tree has only the temporaries (the optimizer step)
+
+    @property
+    def activation_bytes(self) -> int:
+        return self.held + self.other
+
+    @property
+    def activations(self) -> Part:
+        """The activations line of the report, built only for the moment that is read (the
+        walk compares numbers: ``total``)."""
+        other = leaf(self.other_name, self.other)
+        held = [leaf("saved activations", self.held)] if self.held_line else []
+        return group("activations", [*held, other])
 
 
 @dataclass(frozen=True)
@@ -62,49 +77,50 @@ class StepInputs:
     autocast_copies: Callable[[int], int] = lambda layer: 0  # bf16 weight copies autocast saves
 
 
-def saved(s: StepInputs) -> tuple[list[int], Part]:
-    """Per layer stored bytes (one micro-batch) and the resident tree of this stage."""
-    stored = [act.layer_stored(s.arch, s.w, i) + s.autocast_copies(i) for i in s.layers]
+def saved(s: StepInputs, layer_saved: dict[int, Part] | None = None) -> tuple[list[int], Part]:
+    """Per layer stored bytes (one micro-batch) and the resident tree of this stage
+    (``layer_saved``: each layer's ``act.layer_saved``, where the caller has them already)."""
+    if layer_saved is not None and s.w.recompute != "full":  # layer_stored is then layer_saved
+        stored = [layer_saved[i].value + s.autocast_copies(i) for i in s.layers]
+    else:
+        stored = [act.layer_stored(s.arch, s.w, i) + s.autocast_copies(i) for i in s.layers]
     r = act.resident(s.arch, s.w)
     keep = {"input ids and labels", "rotary cos, sin", "embedding dropout mask"}
     parts = [p for p in r.parts if (p.name in keep and s.first) or (p.name not in keep and s.last)]
     return stored, group("outside the layers", parts)
 
 
-def _acts(held: int, other: int, other_name: str) -> Part:
-    return group("activations", [leaf("saved activations", held), leaf(other_name, other)])
-
-
-def forward_moment(s: StepInputs) -> Moment:
-    stored, resident = saved(s)
+def forward_moment(s: StepInputs, state: tuple[list[int], Part] | None = None) -> Moment:
+    stored, resident = state or saved(s)
     held = round(s.in_flight * (sum(stored) + resident.value))
     loss = act.logits_forward(s.arch, s.w) if s.last else 0
     grads = s.grads_total if s.grads_kept else 0
-    return Moment("forward", "loss (logits, fp32 copy, log-softmax)", grads,
-                  _acts(held, loss, "logits and loss (forward)"))
+    return Moment("forward", "loss (logits, fp32 copy, log-softmax)", grads, held, loss,
+                  "logits and loss (forward)")
 
 
-def backward_moments(s: StepInputs) -> list[Moment]:
+def backward_moments(s: StepInputs, state: tuple[list[int], Part] | None = None,
+                     layer_saved: dict[int, Part] | None = None) -> list[Moment]:
     """The loss, the head, each block of each layer from last to first, and the embedding."""
-    stored, resident = saved(s)
+    stored, resident = state or saved(s, layer_saved)
     others = round((s.in_flight - 1) * (sum(stored) + resident.value))  # other micro-batches in flight
     held = sum(stored) + resident.value
     grads = s.grads_total if s.grads_kept else 0
     T, B, d = s.w.tokens, s.w.B, s.arch.d_model
     out = []
     if s.last:
-        out.append(Moment("backward", "loss (cross-entropy backward)", grads,
-                          _acts(others + held, act.logits_backward(s.arch, s.w), "loss backward")))
+        out.append(Moment("backward", "loss (cross-entropy backward)", grads, others + held,
+                          act.logits_backward(s.arch, s.w), "loss backward"))
         # a tied head's gradient waits in autograd's input buffer for the embedding's share
         buffered = s.embedding_grads if s.arch.tie_embeddings and s.first else 0
         head_tmp = round(B * T * s.arch.vocab_size + B * T * d) + buffered
         out.append(Moment("backward", "lm head", grads + (0 if s.grads_kept else s.head_grads),
-                          _acts(others + held, head_tmp, "logits' gradient")))
+                          others + held, head_tmp, "logits' gradient"))
         grads += 0 if s.grads_kept else s.head_grads
         held += buffered - _part(resident, "final norm and head input")
     grad_h = round(B * T * d)
     for i, stored_i in zip(reversed(s.layers), reversed(stored), strict=True):
-        out += _layer_moments(s, i, others + held, grads, grad_h)
+        out += _layer_moments(s, i, others + held, grads, grad_h, layer_saved)
         held -= stored_i
         grads += 0 if s.grads_kept else sum(s.layer_grads(i)[k] for k in ("ff", "attention"))
     if s.first:
@@ -114,8 +130,8 @@ def backward_moments(s: StepInputs) -> list[Moment]:
         adds = s.arch.tie_embeddings or s.grads_kept
         emb_tmp = (2 if adds else 1) * s.embedding_grads
         held -= _part(resident, "embedding dropout mask")  # freed by the dropout's backward
-        out.append(Moment("backward", "embedding", grads, _acts(others + held, emb_tmp + grad_h,
-                                                                "embedding gradient")))
+        out.append(Moment("backward", "embedding", grads, others + held, emb_tmp + grad_h,
+                          "embedding gradient"))
     return out
 
 
@@ -149,7 +165,7 @@ def _ff_width(arch: Architecture, w: act.ActivationSpec, routed: bool) -> float:
 
 
 def layer_blocks(arch: Architecture, w: act.ActivationSpec, layer: int, *,
-                 grads: dict[str, int]) -> list[Block]:
+                 grads: dict[str, int], layer_saved: Part | None = None) -> list[Block]:
     """The layer's backward in the order autograd runs it: the MLP's output side (the down
     projection's gradient, then the two gradients of the gated product, 2·B·I per token), its
     input projections (gate-up gradients, the gathered inputs and their gradient for MoE, ∂x),
@@ -157,7 +173,7 @@ def layer_blocks(arch: Architecture, w: act.ActivationSpec, layer: int, *,
     input gradient and those of Q, K, V), the input projections (their gradients and ∂x), its
     norm. ``grads``: this layer's weight gradients in bytes (``down``, ``ff`` including down,
     ``attention``)."""
-    saved = {p.name: p.value for p in act.layer_saved(arch, w, layer).parts}
+    saved = {p.name: p.value for p in (layer_saved or act.layer_saved(arch, w, layer)).parts}
     routed = arch.moe is not None and layer in arch.moe.layers
     T, B, d, n = w.tokens, w.B, arch.d_model, _n_norms(arch)
     ff_key = "moe" if routed else "mlp"
@@ -193,32 +209,41 @@ def _n_norms(arch: Architecture) -> int:
     return norms_per_layer(arch)
 
 
-def _layer_moments(s: StepInputs, i: int, held: int, grads: int, grad_h: int) -> list[Moment]:
+def _layer_moments(s: StepInputs, i: int, held: int, grads: int, grad_h: int,
+                   layer_saved: dict[int, Part] | None = None) -> list[Moment]:
     """Each block of layer i's backward at its own peak (recomputed first under full recompute).
     Gradients that accumulate into kept buffers are temporaries until added in place."""
-    run_acts = held + act.recompute_transient(s.arch, s.w, i) + grad_h
+    mine = layer_saved[i] if layer_saved is not None else None
+    if mine is None:
+        transient = act.recompute_transient(s.arch, s.w, i)
+    else:  # recompute_transient, from the layer's saved tensors already at hand
+        transient = mine.value if s.w.recompute == "full" else 0
+    run_acts = held + transient + grad_h
     run_grads = grads
     out = []
-    for b in layer_blocks(s.arch, s.w, i, grads=s.layer_grads(i)):
+    for b in layer_blocks(s.arch, s.w, i, grads=s.layer_grads(i), layer_saved=mine):
         new_grads, temps = (0, b.peak_temps + b.peak_grads) if s.grads_kept else (b.peak_grads, b.peak_temps)
-        out.append(Moment("backward", f"layer {i} {b.name}", run_grads + new_grads,
-                          _acts(run_acts, temps, f"layer {i} {b.name} backward")))
+        out.append(Moment("backward", f"layer {i} {b.name}", run_grads + new_grads, run_acts, temps,
+                          f"layer {i} {b.name} backward"))
         run_grads += 0 if s.grads_kept else b.grads
         run_acts -= b.saved
     return out
 
 
 def optimizer_moment(s: StepInputs) -> Moment:
-    return Moment("optimizer", "optimizer step", s.grads_total,
-                  group("activations", [leaf("optimizer step temporaries", s.step_temporaries)]))
+    return Moment("optimizer", "optimizer step", s.grads_total, 0, s.step_temporaries,
+                  "optimizer step temporaries", held_line=False)
 
 
 def moments(s: StepInputs) -> list[Moment]:
-    return [forward_moment(s), *backward_moments(s), optimizer_moment(s)]
+    """Every moment of the step, in order; each layer's saved tensors are computed once."""
+    layer_saved = {i: act.layer_saved(s.arch, s.w, i) for i in s.layers}
+    state = saved(s, layer_saved)
+    return [forward_moment(s, state), *backward_moments(s, state, layer_saved), optimizer_moment(s)]
 
 
 def total(m: Moment) -> int:
-    return m.gradients + m.activations.value
+    return m.gradients + m.held + m.other
 
 
 def peak(ms: list[Moment]) -> Moment:

@@ -23,7 +23,6 @@ from functools import partial
 
 from . import options as o
 from .errors import LlmsizeError
-from .layout import FSDP_ALIASES, OFFLOAD_ALIASES, FsdpStrategy, Layout, Offload, ZeroStage
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
     from .arch import Architecture
     from .formats.checkpoint_report import InspectReport
     from .inference.estimate import InferenceReport
+    from .layout import FsdpStrategy, Offload, ZeroStage
     from .parameters import ParamReport
     from .seed import SeedMemory, SeedReport
     from .sources.resolve import Resolved
@@ -78,6 +78,24 @@ def _kv_dtype(option: str, value: object) -> str:
         raise o.OptionError(option, f"{value!r} is not a KV cache dtype; choose from "
                                     f"{', '.join(KV_FORMATS)}") from None
     return text
+
+
+def _zero(option: str, value: object) -> ZeroStage:
+    from .layout import ZeroStage  # imported on use, as inference/ and training/ are: params never needs it
+
+    return o.enum_option(option, value, enum=ZeroStage)
+
+
+def _fsdp(option: str, value: object) -> FsdpStrategy:
+    from .layout import FSDP_ALIASES, FsdpStrategy
+
+    return o.enum_option(option, value, enum=FsdpStrategy, aliases=FSDP_ALIASES)
+
+
+def _offload(option: str, value: object) -> Offload:
+    from .layout import OFFLOAD_ALIASES, Offload
+
+    return o.enum_option(option, value, enum=Offload, aliases=OFFLOAD_ALIASES)
 
 
 def _overhead(option: str, value: object) -> tuple[str, ...]:
@@ -147,9 +165,7 @@ TRAIN_OPTIONS: dict[str, tuple[object, Check]] = {
     "optim_impl": ("fused", _choice(o.OPTIM_IMPLS)), "recompute": ("none", _choice(o.RECOMPUTE)),
     "attn": ("flash", _choice(o.ATTN)), "lora_rank": (None, _opt_int),
     "lora_targets": (None, _opt_text), "qlora": (False, _flag),
-    "zero": (0, partial(o.enum_option, enum=ZeroStage)),
-    "fsdp": ("none", partial(o.enum_option, enum=FsdpStrategy, aliases=FSDP_ALIASES)),
-    "offload": ("none", partial(o.enum_option, enum=Offload, aliases=OFFLOAD_ALIASES)),
+    "zero": (0, _zero), "fsdp": ("none", _fsdp), "offload": ("none", _offload),
     **{k: (1, o.positive_int) for k in ("dp", "tp", "pp", "vpp", "ep", "cp")},
     "sp": (False, _flag), "overhead": ((), _overhead), "revision": (None, _opt_text),
 }
@@ -178,12 +194,13 @@ def params(source: str | None = None, **options: Any) -> ParamReport | SeedRepor
     (``hidden_size``, ``num_layers``, ``num_heads``, ``vocab_size``, …: a GPT-2-style decoder);
     ``method="seed"`` gives the blog's simplified formulas, ``params=N`` its byte sizing of N."""
     from .parameters import count_params
-    from .seed import seed_count, seed_from_params
     from .sources.explicit import OVERRIDES, from_hyperparameters, override
 
     opts = _options("params", options, PARAMS_OPTIONS)
     values = {k: opts[k] for k in OVERRIDES if opts[k] is not None}
     if opts["params"] is not None:
+        from .seed import seed_from_params
+
         return seed_from_params(opts["params"])
     warnings: tuple[str, ...] = ()
     if source:
@@ -197,12 +214,19 @@ def params(source: str | None = None, **options: Any) -> ParamReport | SeedRepor
             problem = f"params: give a SOURCE, or the hyperparameters {', '.join(missing)}"
             raise o.OptionError(missing[0], problem, mentions=missing, prefix=False)
         arch = from_hyperparameters(values)
-    seed = seed_count(d_model=arch.d_model, n_layers=arch.n_layers, n_heads=arch.n_heads,
-                      vocab_size=arch.vocab_size)
     if opts["method"] == "seed":
-        return replace(seed, warnings=warnings)
+        return replace(_seed(arch), warnings=warnings)
     exact = count_params(arch, warnings)
-    return exact if source else replace(exact, seed=seed)
+    return exact if source else replace(exact, seed=_seed(arch))
+
+
+def _seed(arch: Architecture) -> SeedReport:
+    """The blog's count of ``arch``'s GPT-2-style core (imported here: a SOURCE's exact count
+    does not show it)."""
+    from .seed import seed_count
+
+    return seed_count(d_model=arch.d_model, n_layers=arch.n_layers, n_heads=arch.n_heads,
+                      vocab_size=arch.vocab_size)
 
 
 # --- infer ----------------------------------------------------------------------------------
@@ -225,6 +249,7 @@ def infer(source: str | None, **options: Any) -> InferenceReport | SeedMemory:
 
 def _inference_spec(opts: dict[str, Any], context: int) -> Any:
     from .inference.estimate import InferenceSpec
+    from .layout import Layout
 
     return InferenceSpec(
         context=context, batch=opts["batch"], new_tokens=opts["new_tokens"], dtype=opts["dtype"],
@@ -278,6 +303,7 @@ def train(source: str | None, **options: Any) -> TrainReport:
 
 
 def _train_spec(opts: dict[str, Any], config: dict[str, object] | None, max_position: int) -> Any:
+    from .layout import Layout
     from .training.activations import Dropout, dropout_from_config
     from .training.estimate import TrainSpec
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -18,13 +19,44 @@ from .version import __version__
 
 TYPE_CHECKING = False  # typing costs ~13 ms at start-up; annotations are strings anyway
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any, NoReturn
 
 EXIT_BAD_INPUT = 2
 
 
+def _terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns``, the width argparse wraps help to, without importing
+    shutil (~2 ms at start-up: it imports bz2, lzma and zlib). ``$COLUMNS`` wins, then the
+    terminal on stdout, then 80; a test checks the two agree."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help formatter, with its default width (terminal columns − 2, as argparse's own)
+    found without shutil; argparse makes one per argument added."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        width = _terminal_columns() - 2 if width is None else width
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr (and exit code 2), like every bad input."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)  # subparsers too: they are _Parsers
+        super().__init__(**kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -49,14 +81,29 @@ def _add_arch_flags(p: argparse.ArgumentParser) -> None:
                    help="three-matrix gated MLP (SwiGLU) instead of two")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of ``command`` alone when it names a subcommand; else (no command, ``--help``, a
+    typo) every subcommand, with its flags when ``command`` is None and without them otherwise.
+
+    Start-up: argparse makes a help formatter and several gettext look-ups (file-system probes for
+    message catalogs) per parser and per argument, so ``main`` builds only what the given command
+    line can use; the top-level ``--help`` needs only each subcommand's name and help line.
+    """
     parser = _Parser(
         prog="llmsize", description="Size large language models: parameters and memory, exactly."
     )
     parser.add_argument("--version", action="version", version=f"llmsize {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    names = [command] if command in SUBCOMMANDS else list(SUBCOMMANDS)
+    for name in names:
+        help_line, add_arguments = SUBCOMMANDS[name]
+        p = sub.add_parser(name, help=help_line)
+        if command in (None, name):
+            add_arguments(p)
+    return parser
 
-    p = sub.add_parser("params", help="exact parameter count with a breakdown")
+
+def _add_params(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", nargs="?", help="catalog name or HF id, config.json, or model directory")
     p.add_argument("--method", choices=PARAMS_METHODS, default="exact",
                    help="exact (default) or the blog's simplified 'seed' formulas")
@@ -67,34 +114,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--revision", help="Hub branch, tag or commit (for a Hub id)")
     _add_arch_flags(p)
 
-    i = sub.add_parser("inspect", help="what a checkpoint holds, from its headers only")
+
+def _add_inspect(i: argparse.ArgumentParser) -> None:
     i.add_argument("source", help="safetensors file, index or directory, GGUF file, or HF Hub id")
     i.add_argument("--revision", help="Hub branch, tag or commit")
     i.add_argument("--json", action="store_true", help="print the report as JSON")
     i.add_argument("--tensors", action="store_true", help="also list every tensor")
 
-    _add_infer(sub)
-    _add_train(sub)
-    _add_measure(sub)
 
-    m = sub.add_parser("summary", help="at a glance: parameters, weights and KV cache per precision")
+def _add_summary(m: argparse.ArgumentParser) -> None:
     m.add_argument("source", help="catalog name or HF id, config.json, model directory or checkpoint")
     m.add_argument("--revision", help="Hub branch, tag or commit")
     m.add_argument("-c", "--ctx-size", type=_positive_int, metavar="N", help="context (default: the model's)")
     m.add_argument("--json", action="store_true")
 
-    c = sub.add_parser("catalog", help="list the bundled models with their parameter counts")
+
+def _add_catalog(c: argparse.ArgumentParser) -> None:
     c.add_argument("filter", nargs="?", default="", help="substring of name, HF id or model_type")
     c.add_argument("--json", action="store_true")
 
-    s = sub.add_parser("schema", help="the JSON schema of every --json output (draft 2020-12)")
+
+def _add_schema(s: argparse.ArgumentParser) -> None:
     s.add_argument("name", nargs="?", metavar="COMMAND",
                    help="one command's schema: params, infer, train, inspect, catalog, summary or measure")
-    return parser
 
 
-def _add_infer(sub: Any) -> None:
-    p = sub.add_parser("infer", help="memory to serve a model: weights, KV cache, activations, overhead")
+def _add_infer(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", nargs="?", help="catalog name or HF id, config.json, model directory, "
                    "safetensors or GGUF file")
     p.add_argument("--revision", help="Hub branch, tag or commit (for a Hub id)")
@@ -136,8 +181,7 @@ def _add_infer(sub: Any) -> None:
     s.add_argument("--input-data", type=_size, metavar="SIZE", help="input data, e.g. 50MiB")
 
 
-def _add_measure(sub: Any) -> None:
-    p = sub.add_parser("measure", help="PyTorch's own peak of one real step on the CPU (llmsize[measure])")
+def _add_measure(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", help="catalog name or HF id, config.json or model directory")
     p.add_argument("--mode", choices=("infer", "train"), default="infer", help="prefill or a training step")
     p.add_argument("--revision", help="Hub branch, tag or commit")
@@ -155,10 +199,10 @@ def _add_measure(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
 
 
-def _add_train(sub: Any) -> None:
-    from .commands.train import add_parser
+def _add_train(p: argparse.ArgumentParser) -> None:
+    from .commands.train import add_arguments
 
-    add_parser(sub)
+    add_arguments(p)
 
 
 def cmd_params(args: argparse.Namespace) -> int:
@@ -249,6 +293,18 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+# name -> (help line, the function that adds its flags), in the order ``llmsize --help`` lists them
+SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "params": ("exact parameter count with a breakdown", _add_params),
+    "inspect": ("what a checkpoint holds, from its headers only", _add_inspect),
+    "infer": ("memory to serve a model: weights, KV cache, activations, overhead", _add_infer),
+    "train": ("memory to train or fine-tune a model, per GPU, at the step's peak", _add_train),
+    "measure": ("PyTorch's own peak of one real step on the CPU (llmsize[measure])", _add_measure),
+    "summary": ("at a glance: parameters, weights and KV cache per precision", _add_summary),
+    "catalog": ("list the bundled models with their parameter counts", _add_catalog),
+    "schema": ("the JSON schema of every --json output (draft 2020-12)", _add_schema),
+}
+
 COMMANDS = {"params": cmd_params, "inspect": cmd_inspect, "catalog": cmd_catalog, "infer": cmd_infer,
             "train": cmd_train, "summary": cmd_summary, "measure": cmd_measure, "schema": cmd_schema}
 
@@ -261,11 +317,11 @@ def _summary_argv(argv: Sequence[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    argv = _summary_argv(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv[0] if argv else "")
     if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
         parser.error(f"unrecognized arguments: {argv[0]}")  # not "a command is required"
-    args = parser.parse_args(_summary_argv(argv))
+    args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
     except OptionError as e:

@@ -9,15 +9,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from .parameters import ParamReport
-from .seed import BLOG_PRINTED, SeedMemory, SeedReport
 from .tree import Part
 from .units import GiB, MiB, fmt_short
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # the reports are annotations only: each command imports what it renders
 if TYPE_CHECKING:
     from .formats.stored import CrossCheck, WeightsReport
     from .inference.estimate import InferenceReport
+    from .parameters import ParamReport
+    from .seed import SeedMemory, SeedReport
     from .sources.catalog import CatalogEntry
     from .training.estimate import TrainReport
 
@@ -190,6 +190,8 @@ def inference_table(report: InferenceReport, *, depth: int = 2) -> None:
 
 
 def seed_memory_table(seed: SeedMemory, report: InferenceReport | None) -> None:
+    from .seed import BLOG_PRINTED
+
     rows = [(p.name, f"{p.value:,}", f"{p.value / MiB:,.1f}") for p in seed.breakdown.parts]
     rows.append(("total", f"{seed.total:,}", f"{seed.total / MiB:,.1f}"))
     table("seed: the blog's rule of thumb (parameters + activations + optimizer states + input data)",

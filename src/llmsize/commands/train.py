@@ -6,16 +6,11 @@ import argparse
 
 from ..options import DEFAULT_SEQ, FSDP, OFFLOAD, OPTIM_DTYPES, OPTIM_IMPLS, OPTIMIZERS, RECIPES, RECOMPUTE
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
-
-def add_parser(sub: Any) -> None:
-    """The ``train`` subcommand and its flags, grouped as the issue lists them."""
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``train`` subcommand's flags, grouped as the issue lists them."""
     from ..options import arg_positive_int as _positive_int
 
-    p = sub.add_parser("train", help="memory to train or fine-tune a model, per GPU, at the step's peak")
     p.add_argument("source", nargs="?", help="catalog name or HF id, config.json, model directory")
     p.add_argument("--revision", help="Hub branch, tag or commit (for a Hub id)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 
 from ..arch import Architecture
 from ..errors import LlmsizeError
-from .checkpoint import Checkpoint
 from .hf_config import from_hf_config, read_config_file
 
 TYPE_CHECKING = False  # typing costs ~13 ms at start-up; annotations are strings anyway
 if TYPE_CHECKING:
     from typing import Any
+
+    from .checkpoint import Checkpoint  # two dataclasses, needed only when a file is read
 
 
 @dataclass(frozen=True)

@@ -281,3 +281,20 @@ def test_importing_the_parameters_module_keeps_the_api_function():
     import llmsize.parameters  # noqa: F401
 
     assert callable(llmsize.params) and llmsize.params("gpt2").total == 124_439_808
+
+
+def test_option_choices_are_the_strategies_the_estimates_know():
+    """options.py lists the choices below the packages that define the enums; they must agree."""
+    from llmsize import options as o
+    from llmsize.layout import FSDP_ALIASES, OFFLOAD_ALIASES, FsdpStrategy, Offload, ZeroStage
+    from llmsize.training.estimate import Recipe
+    from llmsize.training.optimizers import Optimizer, StepKernel
+
+    assert o.RECIPES == tuple(r.value for r in Recipe)
+    assert o.OPTIMIZERS == tuple(x.value for x in Optimizer)
+    assert o.OPTIM_IMPLS == tuple(x.value for x in StepKernel)
+    assert o.ZERO_STAGES == tuple(z.value for z in ZeroStage)
+    assert {FsdpStrategy.NONE, *FSDP_ALIASES.values()} == set(FsdpStrategy)
+    assert set(o.FSDP) == {"none", *FSDP_ALIASES}
+    aliased = {a.value for a in OFFLOAD_ALIASES.values()}
+    assert set(o.OFFLOAD) == {x.value for x in Offload} - aliased | set(OFFLOAD_ALIASES)

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from timing import median_seconds, process_seconds
 
 from llmsize.inference.cost import compile_inference
 from llmsize.inference.engines import estimate
@@ -48,13 +49,7 @@ GOAL_RATE = ">= 100,000 /s"
 
 
 def median_ms(fn, repeat: int = 51) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1e3 * statistics.median(times)
+    return 1e3 * median_seconds(fn, repeat)
 
 
 def arch_of(name: str):
@@ -108,13 +103,7 @@ def cost_rows() -> list[tuple[str, str, str]]:
 
 
 def wall_ms(cmd: list[str], repeat: int) -> float:
-    subprocess.run(cmd, check=True, capture_output=True, env=ENV)
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True, env=ENV)
-        times.append(time.perf_counter() - t0)
-    return 1e3 * statistics.median(times)
+    return 1e3 * process_seconds(cmd, repeat, env=ENV)
 
 
 def startup_rows(venv: Path | None, repeat: int = 41) -> list[tuple[str, str, str]]:

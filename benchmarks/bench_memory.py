@@ -10,9 +10,10 @@ Goal: an estimate answers in under 50 ms, at least 100× faster than the measure
 
 from __future__ import annotations
 
-import statistics
 import time
 from functools import partial
+
+from timing import median_seconds
 
 from llmsize.inference.engines import estimate
 from llmsize.inference.estimate import InferenceSpec
@@ -23,16 +24,6 @@ from llmsize.training.estimate import TrainSpec, estimate_training
 
 MODELS = ["llama-3.1-8b", "qwen3-30b-a3b", "deepseek-v2-lite", "gemma-3-1b"]
 LAYERS = 4
-
-
-def median_seconds(fn, repeat: int = 15) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def once_seconds(fn) -> float | None:

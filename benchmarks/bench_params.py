@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from timing import process_seconds
 
 from llmsize import count_params, from_hf_config
 from llmsize.sources.catalog import lookup
@@ -33,13 +33,7 @@ ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 def wall(cmd: list[str], repeat: int = 11) -> float:
     """Median wall time of a fresh process, in seconds, after one warm-up run."""
-    subprocess.run(cmd, check=True, capture_output=True, env=ENV)
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True, env=ENV)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return process_seconds(cmd, repeat, env=ENV)
 
 
 def per_second(fn, budget_s: float = 1.0) -> float:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -102,20 +103,28 @@ def cost_rows() -> list[tuple[str, str, str]]:
     return rows
 
 
-def wall_ms(cmd: list[str], repeat: int) -> float:
-    return 1e3 * process_seconds(cmd, repeat, env=ENV)
+FLOOR = "import re, argparse, json, dataclasses, enum"  # what the CLI needs before any llmsize code
 
 
 def startup_rows(venv: Path | None, repeat: int = 41) -> list[tuple[str, str, str]]:
+    """Bare start, the standard-library floor and the CLI, run in turn ``repeat`` times (so
+    that a change of load hits all three alike); medians."""
     with tempfile.TemporaryDirectory() as tmp:
         if venv is None:
             venv = Path(tmp) / "venv"
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
             pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", str(ROOT)]
             subprocess.run(pip, check=True, env=ENV)
-        bare = wall_ms([str(venv / "bin" / "python"), "-c", "pass"], repeat)
-        cli = wall_ms([str(venv / "bin" / "llmsize"), "params", "llama-3.1-8b"], repeat)
+        python = str(venv / "bin" / "python")
+        cmds = {"bare": [python, "-c", "pass"], "floor": [python, "-c", FLOOR],
+                "cli": [str(venv / "bin" / "llmsize"), "params", "llama-3.1-8b"]}
+        ms: dict[str, list[float]] = {k: [] for k in cmds}
+        for _ in range(repeat):
+            for k, cmd in cmds.items():
+                ms[k].append(1e3 * process_seconds(cmd, 1, env=ENV))
+    bare, floor, cli = (statistics.median(ms[k]) for k in cmds)
     return [("python -c pass (same venv)", f"{bare:.1f} ms", "-"),
+            (f"python -c '{FLOOR}'", f"{floor:.1f} ms = {floor / bare:.2f}x bare", "(the floor)"),
             ("llmsize params llama-3.1-8b", f"{cli:.1f} ms = {cli / bare:.2f}x bare", "<= 3x")]
 
 

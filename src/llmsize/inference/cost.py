@@ -78,11 +78,29 @@ if TYPE_CHECKING:
 
     Source = tuple[Checkpoint, dict[str, object] | None] | None  # a checkpoint and its config.json
 
+class _Profile(Inversions):
+    """What every compiled profile shares: the full breakdown tree at (b, c), on demand, built
+    by the estimate itself from the same architecture, spec and checkpoint."""
+
+    arch: Architecture
+    spec: InferenceSpec
+    source: Source
+
+    def report(self, batch: int | None = None, context: int | None = None) -> InferenceReport:
+        checkpoint, config = self.source if self.source else (None, None)
+        spec = replace(self.spec, batch=batch or self.spec.batch, context=context or self.spec.context)
+        return estimate(self.arch, spec, checkpoint=checkpoint, config=config)
+
+
+def _source(checkpoint: Checkpoint | None, config: dict[str, object] | None) -> Source:
+    return (checkpoint, config) if checkpoint is not None else None
+
+
 # --- transformers generate (hf) ---------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class HfCost(Inversions):
+class HfCost(_Profile):
     """The hf profile of ``estimate_hf`` for one architecture, format and layout."""
 
     arch: Architecture
@@ -185,17 +203,6 @@ class HfCost(Inversions):
                 return b
         return super().max_batch(budget_bytes, context=context, limit=limit)
 
-    def report(self, batch: int | None = None, context: int | None = None) -> InferenceReport:
-        return _report(self.arch, self.spec, self.source, batch, context)
-
-
-def _report(arch: Architecture, spec: InferenceSpec, source: Source, batch: int | None,
-            context: int | None) -> InferenceReport:
-    """The full breakdown tree at (b, c), built by the estimate itself."""
-    checkpoint, config = source if source else (None, None)
-    spec = replace(spec, batch=batch or spec.batch, context=context or spec.context)
-    return estimate(arch, spec, checkpoint=checkpoint, config=config)
-
 
 def _stored(spec: InferenceSpec, checkpoint: Checkpoint | None,
             config: dict[str, object] | None) -> Part | None:
@@ -211,7 +218,7 @@ def compile_hf(arch: Architecture, spec: InferenceSpec, *, checkpoint: Checkpoin
     if stored is not None:
         weights = scaled_weights(stored, weights.value, weights_tree(arch, spec).value)
     over = Overheads(gpus=spec.layout.gpus).with_overrides(list(spec.overrides))
-    source = (checkpoint, config) if checkpoint is not None else None
+    source = _source(checkpoint, config)
     return HfCost(arch, spec, rank, stage, weights, over, source)
 
 
@@ -219,7 +226,7 @@ def compile_hf(arch: Architecture, spec: InferenceSpec, *, checkpoint: Checkpoin
 
 
 @dataclass(frozen=True)
-class VllmCost(Inversions):
+class VllmCost(_Profile):
     """vLLM's start-up for one architecture, format and layout, as a function of
     ``max_model_len`` (the context) and the GPU's memory. The batch does not enter: the KV pool
     is what ``gpu_memory_utilization × GPU`` leaves, and concurrency is the answer."""
@@ -306,23 +313,20 @@ class VllmCost(Inversions):
             return 0
         return min(limit, int(self.startup(context, budget_bytes).max_concurrency))
 
-    def report(self, batch: int | None = None, context: int | None = None) -> InferenceReport:
-        return _report(self.arch, self.spec, self.source, batch, context)
-
 
 def compile_vllm(arch: Architecture, spec: InferenceSpec, *, checkpoint: Checkpoint | None = None,
                  config: dict[str, object] | None = None) -> VllmCost:
     spec.check()
     stored = _stored(spec, checkpoint, config)
     weights = stored.value if stored is not None else weights_tree(arch, spec).value
-    return VllmCost(arch, spec, weights, (checkpoint, config) if checkpoint is not None else None)
+    return VllmCost(arch, spec, weights, _source(checkpoint, config))
 
 
 # --- llama.cpp ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class LlamaCppCost(Inversions):
+class LlamaCppCost(_Profile):
     """llama.cpp's GPU buffers for ``-c b·c -np b`` with the weights priced once."""
 
     arch: Architecture
@@ -366,15 +370,12 @@ class LlamaCppCost(Inversions):
         at = (tokens, cells, swa, streams)
         return fixed + _value(kv[0], at) + max((_value(t, at) for t in stages), default=0)
 
-    def report(self, batch: int | None = None, context: int | None = None) -> InferenceReport:
-        return _report(self.arch, self.spec, self.source, batch, context)
-
 
 def compile_llamacpp(arch: Architecture, spec: InferenceSpec, *, checkpoint: Checkpoint | None = None,
                      config: dict[str, object] | None = None) -> LlamaCppCost:
     spec.check()
     weights = llamacpp_weights(arch, spec, checkpoint)
-    return LlamaCppCost(arch, spec, weights, (checkpoint, config) if checkpoint is not None else None)
+    return LlamaCppCost(arch, spec, weights, _source(checkpoint, config))
 
 
 # A llama.cpp buffer as a function of the geometry (T tokens, C cells and W SWA cells per stream,

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .inference.estimate import InferenceReport
     from .layout import FsdpStrategy, Offload, ZeroStage
     from .parameters import ParamReport
+    from .plan.limits import InferenceLimits
     from .seed import SeedMemory, SeedReport
     from .sources.resolve import Resolved
     from .training.estimate import TrainReport
@@ -157,6 +158,8 @@ INFER_OPTIONS: dict[str, tuple[object, Check]] = {
     "n_gpu_layers": (None, o.optional(partial(o.integer, minimum=0))), "overhead": ((), _overhead),
     "method": ("estimate", _choice(o.INFER_METHODS)), "params": (None, _opt_int),
     "activations": (None, _opt_size), "input_data": (None, _opt_size), "revision": (None, _opt_text),
+    # the inversions (plan/limits.py): ask for any of them and the result is an InferenceLimits
+    "max_context": (False, _flag), "max_batch": (False, _flag), "max_concurrency": (False, _flag),
 }
 TRAIN_OPTIONS: dict[str, tuple[object, Check]] = {
     "seq": (None, _opt_int), "micro_batch": (1, o.positive_int), "grad_accum": (1, o.positive_int),
@@ -232,9 +235,11 @@ def _seed(arch: Architecture) -> SeedReport:
 # --- infer ----------------------------------------------------------------------------------
 
 
-def infer(source: str | None, **options: Any) -> InferenceReport | SeedMemory:
+def infer(source: str | None, **options: Any) -> InferenceReport | SeedMemory | InferenceLimits:
     """Memory to serve SOURCE per GPU: weights, KV cache, activations and overhead, as the engine
-    profile ``engine`` (hf, vllm, llamacpp) sizes them; ``method="seed"`` the blog's rule."""
+    profile ``engine`` (hf, vllm, llamacpp) sizes them; ``method="seed"`` the blog's rule.
+    ``max_context``, ``max_batch`` or ``max_concurrency=True`` ask the inverse questions instead
+    (the GPU's size from ``gpu_mem``): an ``InferenceLimits``."""
     from .inference.engines import estimate
 
     opts = _options("infer", options, INFER_OPTIONS)
@@ -243,8 +248,21 @@ def infer(source: str | None, **options: Any) -> InferenceReport | SeedMemory:
     found, arch = _open(source, "infer", opts["revision"])
     default = LLAMACPP_DEFAULT_CTX if opts["engine"] == "llamacpp" else arch.max_position
     spec = _inference_spec(opts, opts["ctx_size"] or default)
+    asked = tuple(k for k in ("max_context", "max_batch", "max_concurrency") if opts[k])
+    if asked:
+        return replace(_limits(found, arch, spec, asked, str(source)), warnings=found.warnings)
     report = estimate(arch, spec, name=str(source), checkpoint=found.checkpoint, config=found.config)
     return replace(report, warnings=found.warnings)
+
+
+def _limits(found: Resolved, arch: Architecture, spec: Any, asked: tuple[str, ...],
+            name: str) -> InferenceLimits:
+    from .plan.limits import inference_limits
+
+    if spec.gpu_mem is None:
+        raise o.OptionError(asked[0], "needs the GPU's size: give gpu_mem", mentions=("gpu_mem",))
+    return inference_limits(arch, spec, budget_bytes=spec.gpu_mem, asked=asked, name=name,
+                            checkpoint=found.checkpoint, config=found.config)
 
 
 def _inference_spec(opts: dict[str, Any], context: int) -> Any:

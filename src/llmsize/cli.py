@@ -175,6 +175,11 @@ def _add_infer(p: argparse.ArgumentParser) -> None:
     e.add_argument("-ngl", "--n-gpu-layers", type=int, metavar="N", help="llama.cpp layers on the GPU")
     e.add_argument("--overhead", action="append", default=[], metavar="NAME=SIZE",
                    help="override an overhead line: cuda_context, cublas_workspace, nccl, fragmentation")
+    v = p.add_argument_group("inversions: what fits one GPU of --gpu-mem at this layout (exact)")
+    v.add_argument("--max-context", action="store_true", help="the longest context for --batch sequences")
+    v.add_argument("--max-batch", action="store_true", help="the most sequences of --ctx-size tokens")
+    v.add_argument("--max-concurrency", action="store_true",
+                   help="vLLM: the KV pool's concurrency at max_model_len --ctx-size")
     s = p.add_argument_group("seed rule of thumb (--method seed)")
     s.add_argument("--params", type=_positive_int, metavar="N", help="parameter count")
     s.add_argument("--activations", type=_size, metavar="SIZE", help="activations, e.g. 200MiB")

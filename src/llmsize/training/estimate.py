@@ -223,10 +223,15 @@ def stage_states(arch: Architecture, spec: TrainSpec, layers: range, *, first: b
     """Weights, gradients, master copy and optimizer states of the stage's slice. They do not
     depend on the micro-batch, so they are computed once per (architecture, recipe, layout) and
     shared (read-only) by every (micro-batch, sequence) a cost model asks about."""
-    return _stage_states(arch, replace(spec, seq=1, micro_batch=1, grad_accum=1), layers, first, last)
+    # Only the recipe, optimizer and LoRA enter: the rest of the spec is normalised out of the
+    # cache key, so every layout over the same slice (a layout search's dp, ZeRO stage, cp,
+    # recompute…) shares one entry.
+    key = replace(spec, seq=1, micro_batch=1, grad_accum=1, layout=Layout(), recompute="none", attn="flash",
+                  dropout=act.Dropout(), kernels=act.CUDA, capacity_factor=None, overrides=())
+    return _stage_states(arch, key, layers, first, last)
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=256)
 def _stage_states(arch: Architecture, spec: TrainSpec, layers: range, first: bool, last: bool) -> StageStates:
     p = spec.precision
     tensors = stage_tensors(arch, layers, first=first, last=last)

@@ -210,6 +210,18 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     add_arguments(p)
 
 
+def _add_plan(p: argparse.ArgumentParser) -> None:
+    from .commands.plan import add_arguments
+
+    add_arguments(p)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .commands import plan
+
+    return plan.run(args)
+
+
 def cmd_params(args: argparse.Namespace) -> int:
     from . import api, render
     from .commands import api_options, emit
@@ -304,6 +316,7 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = 
     "inspect": ("what a checkpoint holds, from its headers only", _add_inspect),
     "infer": ("memory to serve a model: weights, KV cache, activations, overhead", _add_infer),
     "train": ("memory to train or fine-tune a model, per GPU, at the step's peak", _add_train),
+    "plan": ("what it needs: per GPU type the fewest GPUs and the layouts that fit", _add_plan),
     "measure": ("PyTorch's own peak of one real step on the CPU (llmsize[measure])", _add_measure),
     "summary": ("at a glance: parameters, weights and KV cache per precision", _add_summary),
     "catalog": ("list the bundled models with their parameter counts", _add_catalog),
@@ -311,7 +324,8 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = 
 }
 
 COMMANDS = {"params": cmd_params, "inspect": cmd_inspect, "catalog": cmd_catalog, "infer": cmd_infer,
-            "train": cmd_train, "summary": cmd_summary, "measure": cmd_measure, "schema": cmd_schema}
+            "train": cmd_train, "summary": cmd_summary, "measure": cmd_measure, "schema": cmd_schema,
+            "plan": cmd_plan}
 
 
 def _summary_argv(argv: Sequence[str]) -> list[str]:

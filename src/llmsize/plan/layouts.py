@@ -113,8 +113,7 @@ def train_shapes(arch: Architecture, *, seq: int, max_tp: int, offload: bool,
     """Every valid shape (module docstring); ``pins`` fixes any of tp, pp, cp, ep, zero, fsdp,
     offload, recompute to one value."""
     pins = pins or {}
-    k = arch.n_kv_heads or arch.n_heads
-    tps = [t for t in divisors(arch.n_heads, max_tp) if tp_valid(arch, t, engine="train") and (k % t == 0 or t % k == 0)]
+    tps = [t for t in divisors(arch.n_heads, max_tp) if tp_valid(arch, t, engine="train")]
     pps = _powers(arch.n_layers)
     cps = [c for c in _powers(64) if seq % c == 0 and (c == 1 or seq // c >= MIN_CP_TOKENS)]
     eps = [e for e in _powers(arch.moe.n_experts) if arch.moe.n_experts % e == 0] if arch.moe else [1]

@@ -25,6 +25,7 @@ from ..inference.llamacpp_plan import llamacpp_plan
 from ..invert import largest
 from ..layout import Layout
 from .layouts import serve_layouts
+from .report import Fix, PlanReport, TargetPlan, serve_command
 from .targets import Target
 
 TYPE_CHECKING = False
@@ -124,7 +125,8 @@ class ServeSearch:
         if isinstance(cost, VllmCost):
             start = cost.startup(s.context, budget)
             concurrency, kv_tokens = start.max_concurrency, start.kv_tokens
-            total = start.weights + start.kv_available + start.activation_peak + start.non_torch + start.cuda_graphs
+            total = (start.weights + start.kv_available + start.activation_peak + start.non_torch
+                     + start.cuda_graphs)
         else:
             total = cost.total(s.batch, s.context)
         return ServeRow(layout, total, budget, context, batch, concurrency, kv_tokens, **extra)  # type: ignore[arg-type]
@@ -160,3 +162,92 @@ def _vllm_batch(cost: VllmCost, budget: int, context: int) -> int:
         return int(cost.startup(context, budget).max_concurrency)
     except ConfigError:
         return 0
+
+
+# --- the plan over GPU types, and the changes that make it fit ---------------------------------
+
+QUANT_FIX = {"vllm": ("fp8", "awq"), "hf": ("int8", "nf4"), "llamacpp": ("Q8_0", "Q4_K_M")}
+KV_FIX = {"vllm": "fp8", "hf": "fp8", "llamacpp": "q8_0"}
+MORE_GPUS = 8  # "more GPUs" looks this many times further than --max-gpus
+
+
+def serve_plan(search: ServeSearch, targets: list[Target], *, source: str, question: dict[str, object],
+               max_gpus: int, host_bytes: int | None = None) -> PlanReport:
+    """The serving plan of ``search``'s workload for each GPU type in ``targets``."""
+    plans = []
+    for target in targets:
+        n, rows = search.plan(target, max_gpus=max_gpus, host_bytes=host_bytes)
+        fixes = () if n is not None else tuple(serve_fixes(search, target, max_gpus, host_bytes))
+        commands = tuple(serve_command(source, question, r, target) for r in rows)
+        plans.append(TargetPlan(target, n, tuple(rows), commands, fixes))
+    notes = []
+    if search.spec.engine == "llamacpp":
+        notes.append("llama.cpp: one GPU, layers that do not fit stay on the CPU (-ngl); its multi-GPU "
+                     "split is not modelled")
+    return PlanReport(source, "serve", question, max_gpus, host_bytes, "max batch", tuple(plans),
+                      tuple(notes))
+
+
+def serve_fixes(search: ServeSearch, target: Target, max_gpus: int, host_bytes: int | None) -> list[Fix]:
+    """The single changes that make the workload fit ``target`` within ``max_gpus``."""
+    s, fixes = search.spec, []
+
+    def retry(change: str, spec: InferenceSpec, *, gpus: int = max_gpus,
+              host: int | None = host_bytes) -> None:
+        n, rows = ServeSearch(search.arch, spec, search.checkpoint, search.config).plan(
+            target, max_gpus=gpus, host_bytes=host)
+        if n is not None:
+            fixes.append(Fix(change, f"fits on {_where(n, rows[0])}", n))
+
+    for quant in QUANT_FIX[s.engine]:
+        if s.quant is None:
+            retry(f"--quant {quant}", replace(s, quant=quant))
+    if s.kv_dtype is None:
+        retry(f"--kv-dtype {KV_FIX[s.engine]}", replace(s, kv_dtype=KV_FIX[s.engine]))
+    shorter = _shorter_context(search, target, max_gpus)
+    if shorter is not None:
+        context, row = shorter
+        fixes.append(Fix(f"-c {context}", f"fits on {_where(row.gpus, row)}", row.gpus))
+    if s.engine == "llamacpp" and host_bytes is not None:
+        retry("--host-mem (more)", s, host=None)
+    elif s.engine != "llamacpp":
+        n, rows = search.plan(target, max_gpus=max_gpus * MORE_GPUS, host_bytes=host_bytes)
+        if n is not None:
+            fixes.append(Fix(f"--max-gpus {n}", f"fits on {_where(n, rows[0])}", n))
+    return fixes
+
+
+def _shorter_context(search: ServeSearch, target: Target, max_gpus: int) -> tuple[int, ServeRow] | None:
+    """The longest context below the asked one that fits, on the layout of the most GPUs allowed."""
+    s, budget = search.spec, target.usable_bytes
+    for n in range(max_gpus if s.engine != "llamacpp" else 1, 0, -1):
+        layouts = serve_layouts(search.arch, n, engine=s.engine, max_tp=min(n, target.scale_up_domain))
+        best: tuple[int, ServeRow] | None = None
+        for layout in layouts:
+            cost = search.cost(layout)
+            if cost is None:
+                continue
+            shorter = ServeSearch(search.arch, s, search.checkpoint, search.config)
+
+            def fits(c: int, shorter: ServeSearch = shorter, cost: CostModel = cost) -> bool:
+                shorter.spec = replace(s, context=c)
+                return shorter.fits(cost, budget)
+
+            c = largest(fits, max(cost.min_context, 1), s.context - 1)
+            if c is not None and (best is None or c > best[0]):
+                shorter.spec = replace(s, context=c)
+                best = (c, shorter.row(layout, cost, budget))
+        if layouts:
+            return best
+    return None
+
+
+def _where(n: int, row: ServeRow) -> str:
+    """Where a fix fits, and what that layout then allows."""
+    if row.n_gpu_layers is not None:
+        where = f"1 GPU with -ngl {row.n_gpu_layers} ({row.host_bytes / 2**30:.1f} GiB on the host)"
+    else:
+        where = f"{n} GPU{'s' if n > 1 else ''} (tp {row.layout.tp} × pp {row.layout.pp})"
+    if row.max_concurrency is not None:
+        return f"{where}, max concurrency {row.max_concurrency:.2f}×"
+    return f"{where}, max batch {row.max_batch}"

@@ -29,7 +29,8 @@ class Target:
 
 def memory_target(usable_bytes: int) -> Target:
     """A GPU given by its size (``--gpu-mem``)."""
-    from ..units import GiB
+    from ..units import GiB, parse_bytes
 
-    size = f"{usable_bytes // GiB}GiB" if usable_bytes % GiB == 0 else str(usable_bytes)
+    size = next((text for text in (f"{usable_bytes // GiB}GiB", f"{usable_bytes / GiB:.2f}GiB")
+                 if parse_bytes(text) == usable_bytes), str(usable_bytes))
     return Target(f"{usable_bytes / GiB:.2f} GiB GPU", usable_bytes, f"--gpu-mem {size}")

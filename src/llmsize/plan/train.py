@@ -31,6 +31,7 @@ from ..layout import Layout, Offload
 from ..training.cost import TrainCost
 from ..training.estimate import TrainSpec
 from .layouts import ROUNDING_SLACK, Shape, StatesBound, states_bound, train_shapes
+from .report import Fix, PlanReport, TargetPlan, train_command
 from .targets import Target
 
 TYPE_CHECKING = False
@@ -133,7 +134,8 @@ class TrainSearch:
                 continue
             dp = bound.min_dp(budget, shape.layout.cp, host_budget=host_bytes)
             if dp is not None and dp * shape.gpus_per_replica <= max_gpus:
-                cands.append((dp * shape.gpus_per_replica, bound.gpu_bytes(dp, shape.layout.cp), shape, bound, dp))
+                lb = bound.gpu_bytes(dp, shape.layout.cp)
+                cands.append((dp * shape.gpus_per_replica, lb, shape, bound, dp))
         cands.sort(key=lambda c: (c[0], c[1]))
         best = self._fewest(cands, target, max_gpus)
         if best is None:
@@ -201,7 +203,8 @@ class TrainSearch:
         rows: list[TrainRow] = []
         for lb, shape, bound, dp in at:
             worst = sorted(ranking.key(r) for r in rows)[keep - 1] if len(rows) >= keep else None
-            if ranking.optimistic is not None and worst is not None and ranking.optimistic(lb, budget) > worst:
+            optimistic = ranking.optimistic
+            if worst is not None and optimistic is not None and optimistic(lb, budget) > worst:
                 break
             lb += self.floor(shape, bound) if dp > 1 else 0
             if lb > budget or (ranking.optimistic is not None and worst is not None
@@ -243,3 +246,54 @@ def _useful_dp(shape: Shape) -> int:
     lay = shape.layout
     inert = lay.shard_level > 0 and lay.offload is Offload.NONE and lay.cp == 1
     return 2 if inert else 1
+
+
+# --- the plan over GPU types, and the changes that make it fit ---------------------------------
+
+MORE_GPUS = 16  # "more GPUs" looks this many times further than --max-gpus
+
+
+def train_plan(search: TrainSearch, targets: list[Target], *, source: str, mode: str,
+               question: dict[str, object], max_gpus: int, host_bytes: int | None = None, keep: int = 5,
+               ranking: Ranking = HEADROOM, alternatives: dict[str, TrainSpec] | None = None) -> PlanReport:
+    """The training plan of ``search`` for each GPU type; ``alternatives`` are the specs tried as
+    single changes where nothing fits (a LoRA or QLoRA fine-tune, an 8-bit optimizer), by flag."""
+    plans = []
+    for target in targets:
+        n, rows = search.plan(target, max_gpus=max_gpus, host_bytes=host_bytes, keep=keep, ranking=ranking)
+        fixes = () if n is not None else tuple(
+            train_fixes(search, target, max_gpus, host_bytes, alternatives or {}))
+        commands = tuple(train_command(source, question, r, target) for r in rows)
+        plans.append(TargetPlan(target, n, tuple(rows), commands, fixes))
+    notes = [f"searched {len(search.shapes)} layouts (dp solved for each)",
+             "offload searched only with --host-mem (host memory per GPU)" if not search.offload else
+             "offload searched within --host-mem per GPU"]
+    return PlanReport(source, mode, question, max_gpus, host_bytes, ranking.name, tuple(plans), tuple(notes))
+
+
+def train_fixes(search: TrainSearch, target: Target, max_gpus: int, host_bytes: int | None,
+                alternatives: dict[str, TrainSpec]) -> list[Fix]:
+    """The single changes that make training fit ``target`` within ``max_gpus``."""
+    fixes = []
+
+    def retry(change: str, other: TrainSearch, *, gpus: int = max_gpus,
+              host: int | None = host_bytes) -> None:
+        n, rows = other.plan(target, max_gpus=gpus, host_bytes=host, keep=1)
+        if n is not None:
+            host_note = f", {rows[0].host_bytes / 2**30:.1f} GiB host per GPU" if rows[0].host_bytes else ""
+            fixes.append(Fix(change, f"fits on {n} GPUs{host_note}", n))
+
+    for change, spec in alternatives.items():
+        retry(change, TrainSearch(search.arch, spec, search.offload, search.pins, search.max_tp))
+    for pin in search.pins:
+        unpinned = {k: v for k, v in search.pins.items() if k != pin}
+        retry(f"search --{pin} (not {search.pins[pin]})",
+              TrainSearch(search.arch, search.spec, search.offload, unpinned, search.max_tp))
+    if not search.offload:
+        offloading = TrainSearch(search.arch, search.spec, True, search.pins, search.max_tp)
+        retry("--host-mem (CPU offload)", offloading,
+              host=None)
+    n, _ = search.plan(target, max_gpus=max_gpus * MORE_GPUS, host_bytes=host_bytes, keep=1)
+    if n is not None:
+        fixes.append(Fix(f"--max-gpus {n}", f"fits on {n} GPUs", n))
+    return fixes

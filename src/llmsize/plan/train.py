@@ -251,6 +251,7 @@ def _useful_dp(shape: Shape) -> int:
 # --- the plan over GPU types, and the changes that make it fit ---------------------------------
 
 MORE_GPUS = 16  # "more GPUs" looks this many times further than --max-gpus
+MIN_SEQ_FIX = 256  # the shortest sequence a "shorter --seq" fix proposes
 
 
 def train_plan(search: TrainSearch, targets: list[Target], *, source: str, mode: str,
@@ -281,7 +282,7 @@ def train_fixes(search: TrainSearch, target: Target, max_gpus: int, host_bytes: 
         n, rows = other.plan(target, max_gpus=gpus, host_bytes=host, keep=1)
         if n is not None:
             host_note = f", {rows[0].host_bytes / 2**30:.1f} GiB host per GPU" if rows[0].host_bytes else ""
-            fixes.append(Fix(change, f"fits on {n} GPUs{host_note}", n))
+            fixes.append(Fix(change, f"fits on {_gpus(n)}{host_note}", n))
 
     for change, spec in alternatives.items():
         retry(change, TrainSearch(search.arch, spec, search.offload, search.pins, search.max_tp))
@@ -293,7 +294,19 @@ def train_fixes(search: TrainSearch, target: Target, max_gpus: int, host_bytes: 
         offloading = TrainSearch(search.arch, search.spec, True, search.pins, search.max_tp)
         retry("--host-mem (CPU offload)", offloading,
               host=None)
+    seq = search.spec.seq // 2
+    while seq >= MIN_SEQ_FIX:  # the longest of seq/2, seq/4, … that fits
+        n, _ = TrainSearch(search.arch, replace(search.spec, seq=seq), search.offload, search.pins,
+                           search.max_tp).plan(target, max_gpus=max_gpus, host_bytes=host_bytes, keep=1)
+        if n is not None:
+            fixes.append(Fix(f"--seq {seq}", f"fits on {_gpus(n)}", n))
+            break
+        seq //= 2
     n, _ = search.plan(target, max_gpus=max_gpus * MORE_GPUS, host_bytes=host_bytes, keep=1)
     if n is not None:
-        fixes.append(Fix(f"--max-gpus {n}", f"fits on {n} GPUs", n))
+        fixes.append(Fix(f"--max-gpus {n}", f"fits on {_gpus(n)}", n))
     return fixes
+
+
+def _gpus(n: int) -> str:
+    return f"{n} GPU{'s' if n > 1 else ''}"

@@ -86,7 +86,8 @@ def test_the_limits_document_is_the_clis(capsys):
 
     from llmsize.cli import main
 
-    assert main(["infer", "llama-3.1-8b", "--gpu-mem", "24GiB", "--max-context", "--max-batch", "--json"]) == 0
+    argv = ["infer", "llama-3.1-8b", "--gpu-mem", "24GiB", "--max-context", "--max-batch", "--json"]
+    assert main(argv) == 0
     api = llmsize.infer("llama-3.1-8b", gpu_mem="24GiB", max_context=True, max_batch=True)
     assert json.loads(capsys.readouterr().out) == api.to_dict()
 
@@ -112,7 +113,8 @@ def _api_call(command: str) -> tuple[str, str, dict[str, object]]:
     while i < len(flags):
         name = names.get(flags[i], flags[i].removeprefix("--").replace("-", "_"))
         if i + 1 < len(flags) and not flags[i + 1].startswith("-"):
-            out[name], i = flags[i + 1], i + 2
+            value = flags[i + 1]
+            out[name], i = int(value) if value.isdigit() else value, i + 2  # as argparse's type=int
         else:
             out[name], i = True, i + 1
     return func, source, out
@@ -145,13 +147,16 @@ def test_serve_plan_fewest_gpus_by_brute_force(model, engine, budget, context):
     for n in range(1, target.gpus):  # every valid layout of fewer GPUs: tp · pp = n
         for tp in (t for t in range(1, n + 1) if n % t == 0 and tp_valid(arch, t, engine=engine)):
             if n // tp <= arch.n_layers:
-                assert not full_fits(model, budget, engine=engine, context=context, batch=1, tp=tp, pp=n // tp)
+                fits = full_fits(model, budget, engine=engine, context=context, batch=1, tp=tp, pp=n // tp)
+                assert not fits, (tp, n // tp)
 
 
 TRAIN_CASES = [
     ("qwen3-1.7b", "train", 16 * GiB, 4096, {}),
     ("llama-3.2-1b-instruct", "train", 8 * GiB, 2048, {}),
     ("qwen3-8b", "finetune", 8 * GiB, 2048, {"qlora": True}),
+    ("qwen3-1.7b", "train", 12 * GiB, 2048, {"tp": 1, "pp": 1}),  # data parallel only: dp is solved for
+    ("llama-3.2-1b-instruct", "train", 10 * GiB, 4096, {"tp": 1, "recompute": "selective"}),
 ]
 
 
@@ -170,7 +175,8 @@ def test_train_plan_fewest_gpus_by_brute_force(model, mode, budget, seq, opts):
     assert func == "train" and first.total_bytes == target.rows[0].total_bytes <= budget
     assert first.spec.layout.gpus == target.gpus
     # brute force: every shape the search enumerates, at every dp of fewer GPUs, by the full estimate
-    search = TrainSearch(llmsize.resolve(model).arch, first.spec)
+    pins = {k: v for k, v in opts.items() if k in ("tp", "pp", "recompute")}
+    search = TrainSearch(llmsize.resolve(model).arch, first.spec, pins=pins)
     for shape, _ in search.shapes:
         g = shape.gpus_per_replica
         for dp in range(1, (target.gpus - 1) // g + 1):

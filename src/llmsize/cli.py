@@ -136,8 +136,8 @@ def _add_catalog(c: argparse.ArgumentParser) -> None:
 
 def _add_schema(s: argparse.ArgumentParser) -> None:
     s.add_argument("name", nargs="?", metavar="COMMAND",
-                   help="one command's schema: params, infer, train, inspect, catalog, summary, measure "
-                   "or plan")
+                   help="a command's schema: params, infer, train, inspect, catalog, gpus, summary, measure, "
+                   "plan")
 
 
 def _add_infer(p: argparse.ArgumentParser) -> None:
@@ -207,6 +207,12 @@ def _add_measure(p: argparse.ArgumentParser) -> None:
 
 def _add_train(p: argparse.ArgumentParser) -> None:
     from .commands.train import add_arguments
+
+    add_arguments(p)
+
+
+def _add_gpus(p: argparse.ArgumentParser) -> None:
+    from .commands.gpus import add_arguments
 
     add_arguments(p)
 
@@ -298,6 +304,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     return train.run(args)
 
 
+def cmd_gpus(args: argparse.Namespace) -> int:
+    from .commands import gpus
+
+    return gpus.run(args)
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     from .commands import summary
 
@@ -321,12 +333,13 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = 
     "measure": ("PyTorch's own peak of one real step on the CPU (llmsize[measure])", _add_measure),
     "summary": ("at a glance: parameters, weights and KV cache per precision", _add_summary),
     "catalog": ("list the bundled models with their parameter counts", _add_catalog),
+    "gpus": ("list the GPU catalog: memory, bandwidth, dense TFLOPS, links, price", _add_gpus),
     "schema": ("the JSON schema of every --json output (draft 2020-12)", _add_schema),
 }
 
 COMMANDS = {"params": cmd_params, "inspect": cmd_inspect, "catalog": cmd_catalog, "infer": cmd_infer,
-            "train": cmd_train, "summary": cmd_summary, "measure": cmd_measure, "schema": cmd_schema,
-            "plan": cmd_plan}
+            "train": cmd_train, "gpus": cmd_gpus, "summary": cmd_summary, "measure": cmd_measure,
+            "schema": cmd_schema, "plan": cmd_plan}
 
 
 def _summary_argv(argv: Sequence[str]) -> list[str]:

@@ -177,7 +177,8 @@ INSPECT_OPTIONS: dict[str, tuple[object, Check]] = {"revision": (None, _opt_text
 PLAN_MODES = ("serve", "train", "finetune")
 FINETUNE_LORA_RANK = 16  # plan --finetune: LoRA r = 16 on every linear layer, bf16 frozen base
 PLAN_OPTIONS: dict[str, tuple[object, Check]] = {
-    "mode": ("serve", _choice(PLAN_MODES)), "gpu_mem": (None, _opt_size), "max_gpus": (None, _opt_int),
+    "mode": ("serve", _choice(PLAN_MODES)), "gpu": (None, _opt_text), "gpu_mem": (None, _opt_size),
+    "max_gpus": (None, _opt_int),
     "host_mem": (None, _opt_size), "keep": (5, o.positive_int), "revision": (None, _opt_text),
     # serve
     "ctx_size": (None, _opt_int), "batch": (1, o.positive_int), "engine": ("vllm", _choice(o.ENGINES)),
@@ -392,14 +393,15 @@ def plan(source: str | None, **options: Any) -> PlanReport:
     """What SOURCE needs: per GPU type, the fewest GPUs and the layouts that fit, to serve it
     (``mode="serve"``: ctx_size, batch, engine…), to train it (``"train"``) or to fine-tune it
     (``"finetune"``: LoRA rank 16 on every linear layer over a bf16 base; ``qlora=True``: QLoRA,
-    rank 64 over an NF4 base). The GPU: ``gpu_mem`` (bytes one process can use)."""
-    from .plan.targets import memory_target
+    rank 64 over an NF4 base). The GPUs: ``gpu`` ("all", the default, or catalog names separated
+    by commas), or ``gpu_mem`` (the bytes one process can use on a GPU of another kind)."""
+    from .plan.targets import memory_target, targets_for
 
     opts = _options("plan", options, PLAN_OPTIONS)
     found, arch = _open(source, "plan", opts["revision"])
-    if opts["gpu_mem"] is None:
-        raise o.OptionError("gpu_mem", "is needed: the memory of one GPU (e.g. 80GiB)")
-    targets = [memory_target(opts["gpu_mem"])]
+    targets = targets_for(opts["gpu"] or "all") if opts["gpu_mem"] is None or opts["gpu"] else []
+    if opts["gpu_mem"] is not None:
+        targets.append(memory_target(opts["gpu_mem"]))
     max_gpus = opts["max_gpus"] or MAX_GPUS[opts["mode"]]
     if opts["mode"] == "serve":
         report = _plan_serve(found, arch, opts, targets, max_gpus, str(source))

@@ -24,6 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                        ("finetune", "fine-tune it: LoRA r 16 on all linear layers (bf16 base), or --qlora")):
         m.add_argument(f"--{mode}", dest="mode", action="store_const", const=mode, help=hint)
     g = p.add_argument_group("GPUs")
+    g.add_argument("--gpu", metavar="NAMES", help="catalog GPUs, comma-separated, or all (the default; "
+                   "see llmsize gpus)")
     g.add_argument("--gpu-mem", type=_size, metavar="SIZE",
                    help="memory one process can use on a GPU, e.g. 79.18GiB")
     g.add_argument("--max-gpus", type=_positive_int, metavar="N",

@@ -97,7 +97,7 @@ class ServeSearch:
             row = self._llamacpp(target, host_bytes)
             return (1, [row]) if row else (None, [])
         budget = target.usable_bytes
-        for n in range(max(1, -(-self.weights_bytes // budget)), max_gpus + 1):
+        for n in range(max(1, -(-self.weights_bytes // budget)), target.count_limit(max_gpus) + 1):
             layouts = serve_layouts(self.arch, n, engine=self.spec.engine,
                                     max_tp=min(n, target.scale_up_domain))
             rows = [self.row(layout, cost, budget) for layout in layouts

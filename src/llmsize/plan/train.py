@@ -127,7 +127,7 @@ class TrainSearch:
     def plan(self, target: Target, *, max_gpus: int, host_bytes: int | None = None, keep: int = 5,
              ranking: Ranking = HEADROOM) -> tuple[int | None, list[TrainRow]]:
         """(the fewest GPUs of ``target`` that fit, the best ``keep`` layouts at that count)."""
-        budget = target.usable_bytes
+        budget, max_gpus = target.usable_bytes, target.count_limit(max_gpus)
         cands = []
         for shape, bound in self.shapes:
             if shape.layout.tp > target.scale_up_domain:

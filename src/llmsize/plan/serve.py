@@ -66,6 +66,7 @@ class ServeSearch:
     config: dict[str, object] | None = None
     _costs: dict[tuple[Layout, int | None], CostModel | None] = field(init=False, default_factory=dict)
     weights_bytes: int = field(init=False)
+    _plans: dict[tuple[object, ...], tuple[int | None, list[ServeRow]]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.weights_bytes = weights_tree(self.arch, self.spec).value
@@ -92,7 +93,15 @@ class ServeSearch:
 
     def plan(self, target: Target, *, max_gpus: int, host_bytes: int | None = None
              ) -> tuple[int | None, list[ServeRow]]:
-        """(the fewest GPUs of ``target`` that serve the workload, every layout of that count)."""
+        """(the fewest GPUs of ``target`` that serve the workload, every layout of that count);
+        GPU types of the same usable memory share the answer."""
+        key = (target.usable_bytes, target.count_limit(max_gpus), target.scale_up_domain, host_bytes)
+        if key not in self._plans:
+            self._plans[key] = self._plan(target, max_gpus=max_gpus, host_bytes=host_bytes)
+        n, rows = self._plans[key]
+        return n, list(rows)
+
+    def _plan(self, target: Target, *, max_gpus: int, host_bytes: int | None) -> tuple[int | None, list[ServeRow]]:
         if self.spec.engine == "llamacpp":
             row = self._llamacpp(target, host_bytes)
             return (1, [row]) if row else (None, [])

@@ -85,6 +85,8 @@ class TrainSearch:
     shapes: list[tuple[Shape, StatesBound]] = field(init=False)
     _exact: dict[tuple[Layout, str], int | None] = field(init=False, default_factory=dict)
     _floors: dict[Shape, int] = field(init=False, default_factory=dict)
+    _plans: dict[tuple[object, ...], tuple[int | None, list[TrainRow]]] = field(init=False, default_factory=dict)
+    _others: dict[tuple[object, ...], TrainSearch] = field(init=False, default_factory=dict)
     evaluations: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
@@ -126,8 +128,19 @@ class TrainSearch:
 
     def plan(self, target: Target, *, max_gpus: int, host_bytes: int | None = None, keep: int = 5,
              ranking: Ranking = HEADROOM) -> tuple[int | None, list[TrainRow]]:
-        """(the fewest GPUs of ``target`` that fit, the best ``keep`` layouts at that count)."""
-        budget, max_gpus = target.usable_bytes, target.count_limit(max_gpus)
+        """(the fewest GPUs of ``target`` that fit, the best ``keep`` layouts at that count).
+        GPU types of the same usable memory share the answer (H100 SXM, H100 PCIe and H800)."""
+        key = (target.usable_bytes, target.count_limit(max_gpus), target.scale_up_domain, host_bytes, keep,
+               ranking)
+        if key not in self._plans:
+            self._plans[key] = self._plan(target, max_gpus=target.count_limit(max_gpus), host_bytes=host_bytes,
+                                          keep=keep, ranking=ranking)
+        n, rows = self._plans[key]
+        return n, list(rows)
+
+    def _plan(self, target: Target, *, max_gpus: int, host_bytes: int | None, keep: int,
+              ranking: Ranking) -> tuple[int | None, list[TrainRow]]:
+        budget = target.usable_bytes
         cands = []
         for shape, bound in self.shapes:
             if shape.layout.tp > target.scale_up_domain:
@@ -277,6 +290,13 @@ def train_fixes(search: TrainSearch, target: Target, max_gpus: int, host_bytes: 
     """The single changes that make training fit ``target`` within ``max_gpus``."""
     fixes = []
 
+    def other(spec: TrainSpec, offload: bool, pins: dict[str, object]) -> TrainSearch:
+        """The search of a changed question, shared by every GPU type that needs it."""
+        key = (spec, offload, tuple(sorted(pins.items(), key=str)))
+        if key not in search._others:
+            search._others[key] = TrainSearch(search.arch, spec, offload, pins, search.max_tp)
+        return search._others[key]
+
     def retry(change: str, other: TrainSearch, *, gpus: int = max_gpus,
               host: int | None = host_bytes) -> None:
         n, rows = other.plan(target, max_gpus=gpus, host_bytes=host, keep=1)
@@ -285,19 +305,17 @@ def train_fixes(search: TrainSearch, target: Target, max_gpus: int, host_bytes: 
             fixes.append(Fix(change, f"fits on {_gpus(n)}{host_note}", n))
 
     for change, spec in alternatives.items():
-        retry(change, TrainSearch(search.arch, spec, search.offload, search.pins, search.max_tp))
+        retry(change, other(spec, search.offload, search.pins))
     for pin in search.pins:
         unpinned = {k: v for k, v in search.pins.items() if k != pin}
-        retry(f"search --{pin} (not {search.pins[pin]})",
-              TrainSearch(search.arch, search.spec, search.offload, unpinned, search.max_tp))
+        retry(f"search --{pin} (not {search.pins[pin]})", other(search.spec, search.offload, unpinned))
     if not search.offload:
-        offloading = TrainSearch(search.arch, search.spec, True, search.pins, search.max_tp)
-        retry("--host-mem (CPU offload)", offloading,
+        retry("--host-mem (CPU offload)", other(search.spec, True, search.pins),
               host=None)
     seq = search.spec.seq // 2
     while seq >= MIN_SEQ_FIX:  # the longest of seq/2, seq/4, … that fits
-        n, _ = TrainSearch(search.arch, replace(search.spec, seq=seq), search.offload, search.pins,
-                           search.max_tp).plan(target, max_gpus=max_gpus, host_bytes=host_bytes, keep=1)
+        n, _ = other(replace(search.spec, seq=seq), search.offload, search.pins).plan(
+            target, max_gpus=max_gpus, host_bytes=host_bytes, keep=1)
         if n is not None:
             fixes.append(Fix(f"--seq {seq}", f"fits on {_gpus(n)}", n))
             break

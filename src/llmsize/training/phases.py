@@ -235,7 +235,8 @@ def block_frees(saved: dict[str, int], *, ff: str, n_norms: int) -> list[int]:
     last norm."""
     inputs, per_norm = saved.get("block inputs", 0), saved.get("norms", 0) // n_norms
     kernel = saved.get("attention", 0) + saved.get("LoRA adapters", 0)
-    return [saved.get(ff, 0), inputs // 2, *[per_norm] * (n_norms - 1), kernel, inputs - inputs // 2, per_norm]
+    return [saved.get(ff, 0), inputs // 2, *[per_norm] * (n_norms - 1), kernel,
+            inputs - inputs // 2, per_norm]
 
 
 def layer_blocks(arch: Architecture, w: act.ActivationSpec, layer: int, *,

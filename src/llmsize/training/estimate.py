@@ -48,6 +48,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from ..inference.overhead import Overheads
     from .lora import LoraSpec
     from .phases import Moment, StepInputs
 
@@ -512,10 +513,16 @@ def heaviest(results: list[StageResult]) -> tuple[StageResult, Moment]:
 
 def peak_overhead(spec: TrainSpec, moment: Moment) -> Part:
     """The overhead lines at the peak (fragmentation scales with its activations)."""
-    from ..inference.overhead import Overheads, overhead
+    from ..inference.overhead import overhead
 
-    return overhead(Overheads(gpus=spec.layout.gpus).with_overrides(list(spec.overrides)),
-                    activation_bytes=moment.activation_bytes)
+    return overhead(overheads_of(spec), activation_bytes=moment.activation_bytes)
+
+
+def overheads_of(spec: TrainSpec) -> Overheads:
+    """The overhead lines of one GPU of the layout, with the spec's overrides."""
+    from ..inference.overhead import Overheads
+
+    return Overheads(gpus=spec.layout.gpus).with_overrides(list(spec.overrides))
 
 
 def _trainable_all(arch: Architecture, spec: TrainSpec) -> int:

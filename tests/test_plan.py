@@ -218,3 +218,30 @@ def test_the_api_name_survives_importing_the_package():
     import llmsize.plan.serve  # noqa: F401  (the import system would set llmsize.plan to the package)
 
     assert callable(llmsize.plan)
+
+
+@pytest.mark.parametrize("model", ["llama-3.1-8b", "gemma-2-9b", "mistral-7b-v0.1"])
+def test_vllm_batches_at_any_length_equal_the_full_start_up(model):
+    """The plan reads vLLM's concurrency at every max_model_len off one start-up; the full
+    start-up at each length must agree (sliding windows included)."""
+    from llmsize.inference.cost import compile_inference
+    from llmsize.inference.estimate import InferenceSpec
+    from llmsize.plan.serve import _vllm_batch, vllm_batches
+
+    arch = llmsize.resolve(model).arch
+    cost = compile_inference(arch, InferenceSpec(4096, engine="vllm"))
+    for budget in (20 * GiB, 40 * GiB, 80 * GiB):
+        batches = vllm_batches(cost, budget, 1)
+        for c in (1, 17, 4095, 4096, 4097, 8191, 30000, arch.max_position):
+            assert batches(c) == _vllm_batch(cost, budget, c), (budget, c)
+
+
+def test_serve_rows_limits_equal_the_inversions():
+    """Each serving row's max context and max batch are what ``infer --max-context --max-batch``
+    answers at that layout (an independent path: the cost model's own inversions)."""
+    plan = llmsize.plan("qwen2.5-72b", ctx_size=8192, gpu_mem="48GiB", max_gpus=8)
+    for row in plan.targets[0].rows:
+        lim = llmsize.infer("qwen2.5-72b", engine="vllm", ctx_size=8192, gpu_mem="48GiB", tp=row.layout.tp,
+                            pp=row.layout.pp, max_context=True, max_batch=True, max_concurrency=True)
+        assert (row.max_context, row.max_batch) == (lim.max_context, lim.max_batch)
+        assert row.max_concurrency == lim.max_concurrency and row.kv_capacity_tokens == lim.kv_capacity_tokens

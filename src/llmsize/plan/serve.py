@@ -19,9 +19,10 @@ from dataclasses import dataclass, field, replace
 from ..arch import Architecture
 from ..errors import ConfigError
 from ..inference.cost import CostModel, VllmCost, compile_inference
-from ..inference.engines import llamacpp_config, llamacpp_weights
+from ..inference.engines import llamacpp_config, llamacpp_weights, vllm_config
 from ..inference.estimate import InferenceSpec, weights_tree
 from ..inference.llamacpp_plan import llamacpp_plan
+from ..inference.vllm import kv_layout, request_blocks, scheduler_defaults, window_blocks
 from ..invert import largest
 from ..layout import Layout
 from .layouts import serve_layouts
@@ -30,6 +31,8 @@ from .targets import Target
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..sources.checkpoint import Checkpoint
 
 
@@ -56,6 +59,9 @@ class ServeRow:
         return self.budget_bytes - self.total_bytes
 
 
+Answer = tuple[int | None, list[ServeRow]]  # the fewest GPUs (None: none within the limit), its layouts
+
+
 @dataclass
 class ServeSearch:
     """One model, format and workload (``spec``: context, batch, engine, quant, KV dtype)."""
@@ -66,7 +72,7 @@ class ServeSearch:
     config: dict[str, object] | None = None
     _costs: dict[tuple[Layout, int | None], CostModel | None] = field(init=False, default_factory=dict)
     weights_bytes: int = field(init=False)
-    _plans: dict[tuple[object, ...], tuple[int | None, list[ServeRow]]] = field(init=False, default_factory=dict)
+    _plans: dict[tuple[object, ...], Answer] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.weights_bytes = weights_tree(self.arch, self.spec).value
@@ -101,7 +107,7 @@ class ServeSearch:
         n, rows = self._plans[key]
         return n, list(rows)
 
-    def _plan(self, target: Target, *, max_gpus: int, host_bytes: int | None) -> tuple[int | None, list[ServeRow]]:
+    def _plan(self, target: Target, *, max_gpus: int, host_bytes: int | None) -> Answer:
         if self.spec.engine == "llamacpp":
             row = self._llamacpp(target, host_bytes)
             return (1, [row]) if row else (None, [])
@@ -120,9 +126,11 @@ class ServeSearch:
         s = self.spec
         top = max(self.arch.max_position, s.context)
 
+        batches = vllm_batches(cost, budget, s.context) if isinstance(cost, VllmCost) else None
+
         def fits_context(c: int) -> bool:  # the engine's test (``fits``) at another context
-            if isinstance(cost, VllmCost):
-                return _vllm_batch(cost, budget, c) >= s.batch
+            if batches is not None:
+                return batches(c) >= s.batch
             return cost.total(s.batch, c) <= budget
 
         # the asked context fits, so the search starts there (often it is the model's maximum)
@@ -227,28 +235,37 @@ def serve_fixes(search: ServeSearch, target: Target, max_gpus: int, host_bytes: 
 
 
 def _shorter_context(search: ServeSearch, target: Target, max_gpus: int) -> tuple[int, ServeRow] | None:
-    """The longest context below the asked one that fits, on the layout of the most GPUs allowed."""
+    """The longest context below the asked one that fits, on the layouts of the most GPUs allowed."""
     s, budget = search.spec, target.usable_bytes
-    for n in range(max_gpus if s.engine != "llamacpp" else 1, 0, -1):
+    for n in range(target.count_limit(max_gpus) if s.engine != "llamacpp" else 1, 0, -1):
         layouts = serve_layouts(search.arch, n, engine=s.engine, max_tp=min(n, target.scale_up_domain))
         best: tuple[int, ServeRow] | None = None
         for layout in layouts:
             cost = search.cost(layout)
             if cost is None:
                 continue
-            shorter = ServeSearch(search.arch, s, search.checkpoint, search.config)
-
-            def fits(c: int, shorter: ServeSearch = shorter, cost: CostModel = cost) -> bool:
-                shorter.spec = replace(s, context=c)
-                return shorter.fits(cost, budget)
-
-            c = largest(fits, max(cost.min_context, 1), s.context - 1)
+            c = largest(_context_fits(cost, s.batch, budget), max(cost.min_context, 1), s.context - 1)
             if c is not None and (best is None or c > best[0]):
-                shorter.spec = replace(s, context=c)
+                shorter = ServeSearch(search.arch, replace(s, context=c), search.checkpoint, search.config)
                 best = (c, shorter.row(layout, cost, budget))
         if layouts:
             return best
     return None
+
+
+def _context_fits(cost: CostModel, batch: int, budget: int) -> Callable[[int], bool]:
+    """Whether ``batch`` sequences of a context fit, as the engine says (``ServeSearch.fits``)."""
+    if isinstance(cost, VllmCost):
+        batches = vllm_batches(cost, budget, 1)
+        return lambda c: batches(c) >= batch
+
+    def fits(c: int) -> bool:
+        try:
+            return cost.total(batch, c) <= budget
+        except ConfigError:
+            return False
+
+    return fits
 
 
 def _where(n: int, row: ServeRow) -> str:
@@ -260,3 +277,27 @@ def _where(n: int, row: ServeRow) -> str:
     if row.max_concurrency is not None:
         return f"{where}, max concurrency {row.max_concurrency:.2f}×"
     return f"{where}, max batch {row.max_batch}"
+
+
+def vllm_batches(cost: VllmCost, budget: int, context: int) -> Callable[[int], int]:
+    """``_vllm_batch`` at any max_model_len, from one start-up at ``context``: vLLM's KV pool (its
+    bytes and blocks) does not depend on max_model_len (``vllm.scheduler_defaults``: V1 chunks
+    every prefill), only the pages one request needs do (``request_blocks``; a sliding window's
+    blocks through ``window_blocks``). Exact against the full start-up (tests/test_plan.py)."""
+    try:
+        start = cost.startup(context, budget)
+    except ConfigError:
+        return lambda c: _vllm_batch(cost, budget, c)
+    cfg = vllm_config(replace(cost.spec, context=context, gpu_mem=budget))
+    layout = kv_layout(cost.arch, cfg, max_model_len=context)
+    tokens = scheduler_defaults(cfg)[0]
+
+    def batches(c: int) -> int:
+        lay = layout if not layout.window_layers else replace(
+            layout, window_blocks=window_blocks(cost.arch, cfg, max_model_len=c, tokens=tokens))
+        per_request, pages = request_blocks(lay, max_model_len=c, block=cfg.block_size)
+        if pages * lay.page_bytes > start.kv_available:
+            return 0  # vLLM refuses to start: one request does not fit
+        return int(start.num_blocks / per_request)
+
+    return batches

@@ -73,6 +73,9 @@ HEADROOM = Ranking("headroom", key=lambda r: -r.headroom_bytes,
                    optimistic=lambda bound, budget: -(budget - bound))
 
 
+Answer = tuple[int | None, list[TrainRow]]  # the fewest GPUs (None: none within the limit), its rows
+
+
 @dataclass
 class TrainSearch:
     """One model and recipe, every shape's bound computed once; ``plan`` per GPU type."""
@@ -85,7 +88,7 @@ class TrainSearch:
     shapes: list[tuple[Shape, StatesBound]] = field(init=False)
     _exact: dict[tuple[Layout, str], int | None] = field(init=False, default_factory=dict)
     _floors: dict[Shape, int] = field(init=False, default_factory=dict)
-    _plans: dict[tuple[object, ...], tuple[int | None, list[TrainRow]]] = field(init=False, default_factory=dict)
+    _plans: dict[tuple[object, ...], Answer] = field(init=False, default_factory=dict)
     _others: dict[tuple[object, ...], TrainSearch] = field(init=False, default_factory=dict)
     evaluations: int = field(init=False, default=0)
 
@@ -133,7 +136,8 @@ class TrainSearch:
         key = (target.usable_bytes, target.count_limit(max_gpus), target.scale_up_domain, host_bytes, keep,
                ranking)
         if key not in self._plans:
-            self._plans[key] = self._plan(target, max_gpus=target.count_limit(max_gpus), host_bytes=host_bytes,
+            self._plans[key] = self._plan(target, max_gpus=target.count_limit(max_gpus),
+                                          host_bytes=host_bytes,
                                           keep=keep, ranking=ranking)
         n, rows = self._plans[key]
         return n, list(rows)
@@ -158,25 +162,38 @@ class TrainSearch:
     def _fewest(self, cands: list[tuple[int, int, Shape, StatesBound, int]], target: Target,
                 max_gpus: int) -> int | None:
         """The fewest GPUs over the shapes with the most recomputation (each other shape needs at
-        least as many as the same layout recomputing more)."""
+        least as many as the same layout recomputing more). Each shape's count is bounded below
+        by its states and its floor (nearly exact), and the shapes are checked exactly in that
+        order until the bound passes the best count found: usually one or two evaluations."""
         most = "full" if any(s.recompute == "full" for _, _, s, _, _ in cands) else None
-        best: int | None = None
+        budget = target.usable_bytes
+        order: list[tuple[int, int, Shape, StatesBound]] = []  # (gpus ≥, dp ≥, shape, bound); dp 0: one
+        #                                                         replica, checked on its own
         for n_lb, _, shape, bound, dp_lb in cands:
-            limit = max_gpus if best is None else best - 1
-            if n_lb > limit:
+            if n_lb > max_gpus:
                 break
             if most is not None and shape.recompute != most:
                 continue
             g = shape.gpus_per_replica
-            if max(dp_lb, _useful_dp(shape)) == 1 and self.fits(shape, 1, target):
-                best = g  # one replica has no data-parallel buffers, which the floor counts
+            if max(dp_lb, _useful_dp(shape)) == 1:
+                order.append((g, 0, shape, bound))  # one replica has no data-parallel buffers
+            dp_floor = bound.min_dp(budget - self.floor(shape, bound), shape.layout.cp)
+            if dp_floor is not None:
+                dp = max(dp_lb, dp_floor, _useful_dp(shape), 2)
+                dp = -(-dp // bound.dp_step) * bound.dp_step
+                order.append((dp * g, dp, shape, bound))
+        order.sort(key=lambda o: (o[0], o[1]))
+        best: int | None = None
+        for n, lo, shape, bound in order:
+            limit = max_gpus if best is None else best - 1
+            if n > limit:
+                break
+            g = shape.gpus_per_replica
+            if lo == 0:
+                best = g if self.fits(shape, 1, target) else best
                 continue
-            dp_floor = bound.min_dp(target.usable_bytes - self.floor(shape, bound), shape.layout.cp)
-            dp_hi = limit // g // bound.dp_step * bound.dp_step
-            lo = max(dp_lb, dp_floor or 0, _useful_dp(shape), 2)
-            if dp_floor is not None and lo <= dp_hi:
-                dp = self._smallest_dp(shape, bound, lo, dp_hi, target)
-                best = best if dp is None else dp * g
+            found = self._smallest_dp(shape, bound, lo, limit // g // bound.dp_step * bound.dp_step, target)
+            best = best if found is None else found * g
         return best
 
     def _smallest_dp(self, shape: Shape, bound: StatesBound, lo: int, hi: int, target: Target) -> int | None:
@@ -203,7 +220,9 @@ class TrainSearch:
     def _rows(self, cands: list[tuple[int, int, Shape, StatesBound, int]], target: Target, gpus: int,
               host_bytes: int | None, keep: int, ranking: Ranking) -> list[TrainRow]:
         """The best ``keep`` layouts of exactly ``gpus`` GPUs, by ``ranking``: shapes in order of
-        their states bound, stopping once not even the bound could enter the top rows."""
+        their lower bound (states, and the floor where known: a shape's own, or that of the same
+        layout recomputing everything, which holds less), stopping once not even the bound could
+        enter the top rows."""
         budget = target.usable_bytes
         at = []
         for n_lb, _, shape, bound, _ in cands:
@@ -211,18 +230,17 @@ class TrainSearch:
             if n_lb <= gpus and gpus % g == 0 and (gpus // g) % bound.dp_step == 0 \
                     and gpus // g >= _useful_dp(shape):
                 dp = gpus // g
-                at.append((bound.gpu_bytes(dp, shape.layout.cp), shape, bound, dp))
+                twin = self._floors.get(Shape(shape.layout, "full"), 0)
+                floor = self._floors.get(shape, twin) if dp > 1 else 0
+                at.append((bound.gpu_bytes(dp, shape.layout.cp) + floor, shape, bound, dp))
         at.sort(key=lambda a: a[0])
         rows: list[TrainRow] = []
         for lb, shape, bound, dp in at:
             worst = sorted(ranking.key(r) for r in rows)[keep - 1] if len(rows) >= keep else None
             optimistic = ranking.optimistic
-            if worst is not None and optimistic is not None and optimistic(lb, budget) > worst:
+            if lb > budget or (worst is not None and optimistic is not None
+                               and optimistic(lb, budget) >= worst):
                 break
-            lb += self.floor(shape, bound) if dp > 1 else 0
-            if lb > budget or (ranking.optimistic is not None and worst is not None
-                               and ranking.optimistic(lb, budget) > worst):
-                continue
             layout = shape.with_dp(dp)
             t = self.total(layout, shape.recompute)
             if t is not None and t <= budget:

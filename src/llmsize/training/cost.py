@@ -249,8 +249,16 @@ def _compile_stage(arch: Architecture, spec: TrainSpec, stage: int) -> _Stage:
     result, x = stage_inputs(arch, spec, stage)
     forms: list[_Layer] = []
     walk: list[int] = []
+    seen: dict[tuple[object, ...], _Layer] = {}
     for i in reversed(x.layers):
-        form = _compile_layer(x, i)
+        # A layer's numbers depend on its index only through these (activations.py, phases.py:
+        # the first layer of a frozen base, the layer type and its window, MoE or dense, its
+        # gradients and autocast copies), so equal layers are compiled once (a layout search
+        # compiles thousands of layouts of 126-layer models).
+        grads = x.layer_grads(i)
+        key = (i == 0, x.arch.layer_types[i], act.ff_line(x.arch, i), tuple(sorted(grads.items())),
+               x.autocast_copies(i))
+        form = seen.get(key) or seen.setdefault(key, _compile_layer(x, i))
         if form not in forms:
             forms.append(form)
         walk.append(forms.index(form))

@@ -370,26 +370,54 @@ def stage_inputs(arch: Architecture, spec: TrainSpec, stage: int) -> tuple[Stage
     frac = g_gpu.value / st.grads if st.grads else 0.0
     p = spec.precision
     grad_bits = spec.lora.adapter_bits if spec.lora else p.grad_bits
-    by_layer, no_grads = grads_by_layer(st, grad_bits), {"down": 0, "ff": 0, "attention": 0}
+    sums = _stage_sums(st, grad_bits, layers)
+    by_layer, no_grads = sums.by_layer, {"down": 0, "ff": 0, "attention": 0}
     inputs = StepInputs(
         arch=rank, w=activation_spec(rank, spec), layers=layers, first=first, last=last,
         in_flight=in_flight_microbatches(spec.layout, micro_batches=spec.grad_accum, stage=stage),
         grads_total=g_gpu.value, grads_kept=p.persistent_grads or spec.grad_accum > 1,
-        head_grads=round(frac * _grads_of(st, ("head", "norm"), None, grad_bits)),
-        embedding_grads=round(frac * _grads_of(st, ("embedding",), None, grad_bits)),
+        head_grads=round(frac * sums.head_grads), embedding_grads=round(frac * sums.embedding_grads),
         layer_grads=lambda i: {k: round(frac * v) for k, v in by_layer.get(i, no_grads).items()},
         step_temporaries=0 if s_gpu.value == 0 else round(st.temporaries * min(1.0, s_gpu.value / max(
             1, st.states.value + st.master))),
         autocast_copies=lambda i: autocast_copies(rank, spec, i),
     )
+    comm = comm_buffers(spec.layout, bucket_params=sums.unit, bits=p.weight_bits, reduce_bits=grad_bits,
+                        stage_params=sums.trainable, buckets=_buckets(spec))
+    return StageResult(stage, w_gpu, g_gpu, s_gpu, host, comm, [], sums.trainable), inputs
+
+
+@dataclass(frozen=True)
+class _StageSums:
+    """What ``stage_inputs`` sums over a stage's tensors, whatever the layout's sharding."""
+
+    by_layer: dict[int | None, dict[str, int]]  # ``grads_by_layer``
+    head_grads: int
+    embedding_grads: int
+    unit: int  # trainable parameters of the largest layer (the unit gathered or reduced at once)
+    trainable: int
+
+
+_SUMS: dict[tuple[int, int, range], tuple[StageStates, _StageSums]] = {}
+
+
+def _stage_sums(st: StageStates, grad_bits: int, layers: range) -> _StageSums:
+    """Cached by the (shared, cached) ``StageStates`` object itself: a layout search builds
+    thousands of layouts over a few slices, and the sums over ~1,000 tensors cost milliseconds."""
+    key = (id(st), grad_bits, layers)
+    hit = _SUMS.get(key)
+    if hit is not None and hit[0] is st:
+        return hit[1]
     per_layer: dict[int | None, int] = {}
     for _, shape, _, lay in st.trainable:
         per_layer[lay] = per_layer.get(lay, 0) + _numel(shape)
-    unit = max((per_layer.get(i, 0) for i in layers), default=0)
-    comm = comm_buffers(spec.layout, bucket_params=unit, bits=p.weight_bits, reduce_bits=grad_bits,
-                        stage_params=sum(_numel(s) for _, s, _, _ in st.trainable), buckets=_buckets(spec))
-    trainable = sum(_numel(s) for _, s, _, _ in st.trainable)
-    return StageResult(stage, w_gpu, g_gpu, s_gpu, host, comm, [], trainable), inputs
+    sums = _StageSums(grads_by_layer(st, grad_bits), _grads_of(st, ("head", "norm"), None, grad_bits),
+                      _grads_of(st, ("embedding",), None, grad_bits),
+                      max((per_layer.get(i, 0) for i in layers), default=0), sum(per_layer.values()))
+    if len(_SUMS) > 1024:
+        _SUMS.clear()
+    _SUMS[key] = (st, sums)
+    return sums
 
 
 def _buckets(spec: TrainSpec) -> Buckets:

@@ -177,7 +177,7 @@ def test_train_plan_fewest_gpus_by_brute_force(model, mode, budget, seq, opts):
     # brute force: every shape the search enumerates, at every dp of fewer GPUs, by the full estimate
     pins = {k: v for k, v in opts.items() if k in ("tp", "pp", "recompute")}
     search = TrainSearch(llmsize.resolve(model).arch, first.spec, pins=pins)
-    for shape, _ in search.shapes:
+    for shape in search.shapes:
         g = shape.gpus_per_replica
         for dp in range(1, (target.gpus - 1) // g + 1):
             layout = shape.with_dp(dp)

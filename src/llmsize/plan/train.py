@@ -30,7 +30,7 @@ from ..errors import ConfigError
 from ..layout import Layout, Offload
 from ..training.cost import TrainCost
 from ..training.estimate import TrainSpec
-from .layouts import ROUNDING_SLACK, Shape, StatesBound, states_bound, train_shapes
+from .layouts import RECOMPUTE, ROUNDING_SLACK, Shape, StatesBound, states_bound, train_shapes
 from .report import Fix, PlanReport, TargetPlan, train_command
 from .targets import Target
 
@@ -85,7 +85,7 @@ class TrainSearch:
     offload: bool = False
     pins: dict[str, object] = field(default_factory=dict)
     max_tp: int = 8
-    shapes: list[tuple[Shape, StatesBound]] = field(init=False)
+    shapes: list[Shape] = field(init=False)
     _exact: dict[tuple[Layout, str], int | None] = field(init=False, default_factory=dict)
     _floors: dict[Shape, int] = field(init=False, default_factory=dict)
     _plans: dict[tuple[object, ...], Answer] = field(init=False, default_factory=dict)
@@ -95,7 +95,7 @@ class TrainSearch:
     def __post_init__(self) -> None:
         shapes = train_shapes(self.arch, seq=self.spec.seq, max_tp=self.max_tp, offload=self.offload,
                               pins=self.pins)
-        self.shapes = [(s, states_bound(self.arch, self.spec, s)) for s in shapes]
+        self.shapes = list(shapes)
 
     def total(self, layout: Layout, recompute: str, micro_batch: int | None = None) -> int | None:
         """The exact per-GPU total (the train report's), or None where the layout is refused."""
@@ -109,6 +109,10 @@ class TrainSearch:
             except ConfigError:
                 self._exact[key] = None
         return self._exact[key]
+
+    def bound(self, shape: Shape) -> StatesBound:
+        """The shape's model-state bound (computed when a plan first needs it)."""
+        return states_bound(self.arch, self.spec, shape)
 
     def floor(self, shape: Shape, bound: StatesBound) -> int:
         """A lower bound on what a step of ``shape`` holds beyond its sharded model states
@@ -146,9 +150,10 @@ class TrainSearch:
               ranking: Ranking) -> tuple[int | None, list[TrainRow]]:
         budget = target.usable_bytes
         cands = []
-        for shape, bound in self.shapes:
-            if shape.layout.tp > target.scale_up_domain:
+        for shape in self.shapes:
+            if shape.layout.tp > target.scale_up_domain or shape.gpus_per_replica > max_gpus:
                 continue
+            bound = self.bound(shape)
             dp = bound.min_dp(budget, shape.layout.cp, host_budget=host_bytes)
             if dp is not None and dp * shape.gpus_per_replica <= max_gpus:
                 lb = bound.gpu_bytes(dp, shape.layout.cp)
@@ -233,7 +238,7 @@ class TrainSearch:
                 twin = self._floors.get(Shape(shape.layout, "full"), 0)
                 floor = self._floors.get(shape, twin) if dp > 1 else 0
                 at.append((bound.gpu_bytes(dp, shape.layout.cp) + floor, shape, bound, dp))
-        at.sort(key=lambda a: a[0])
+        at.sort(key=lambda a: (a[0], RECOMPUTE.index(a[1].recompute) * -1))
         rows: list[TrainRow] = []
         for lb, shape, bound, dp in at:
             worst = sorted(ranking.key(r) for r in rows)[keep - 1] if len(rows) >= keep else None
@@ -242,6 +247,11 @@ class TrainSearch:
                                and optimistic(lb, budget) >= worst):
                 break
             layout = shape.with_dp(dp)
+            # the same layout recomputing everything holds less: its exact total bounds this one
+            full = self._exact.get((layout, "full")) if shape.recompute != "full" else None
+            if full is not None and (full > budget or (worst is not None and optimistic is not None
+                                                       and optimistic(full, budget) >= worst)):
+                continue  # (twin None: not evaluated yet, or refused)
             t = self.total(layout, shape.recompute)
             if t is not None and t <= budget:
                 rows.append(TrainRow(layout, shape.recompute, self.spec.micro_batch, t, budget,

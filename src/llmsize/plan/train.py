@@ -88,6 +88,7 @@ class TrainSearch:
     shapes: list[Shape] = field(init=False)
     _exact: dict[tuple[Layout, str], int | None] = field(init=False, default_factory=dict)
     _floors: dict[Shape, int] = field(init=False, default_factory=dict)
+    _bounds: dict[Shape, StatesBound] = field(init=False, default_factory=dict)
     _plans: dict[tuple[object, ...], Answer] = field(init=False, default_factory=dict)
     _others: dict[tuple[object, ...], TrainSearch] = field(init=False, default_factory=dict)
     evaluations: int = field(init=False, default=0)
@@ -112,7 +113,9 @@ class TrainSearch:
 
     def bound(self, shape: Shape) -> StatesBound:
         """The shape's model-state bound (computed when a plan first needs it)."""
-        return states_bound(self.arch, self.spec, shape)
+        if shape not in self._bounds:
+            self._bounds[shape] = states_bound(self.arch, self.spec, shape)
+        return self._bounds[shape]
 
     def floor(self, shape: Shape, bound: StatesBound) -> int:
         """A lower bound on what a step of ``shape`` holds beyond its sharded model states
@@ -166,10 +169,12 @@ class TrainSearch:
 
     def _fewest(self, cands: list[tuple[int, int, Shape, StatesBound, int]], target: Target,
                 max_gpus: int) -> int | None:
-        """The fewest GPUs over the shapes with the most recomputation (each other shape needs at
-        least as many as the same layout recomputing more). Each shape's count is bounded below
-        by its states and its floor (nearly exact), and the shapes are checked exactly in that
-        order until the bound passes the best count found: usually one or two evaluations."""
+        """The fewest GPUs over the shapes with the most recomputation and no interleaving (each
+        other shape needs at least as many as the same layout recomputing more, or not
+        interleaved: Narayanan et al. 2021 §2.2.2, as many micro-batches in flight or more).
+        Each shape's count is bounded below by its states and its floor (nearly exact), and the
+        shapes are checked exactly in that order until the bound passes the best count found:
+        usually one or two evaluations."""
         most = "full" if any(s.recompute == "full" for _, _, s, _, _ in cands) else None
         budget = target.usable_bytes
         order: list[tuple[int, int, Shape, StatesBound]] = []  # (gpus ≥, dp ≥, shape, bound); dp 0: one
@@ -177,8 +182,8 @@ class TrainSearch:
         for n_lb, _, shape, bound, dp_lb in cands:
             if n_lb > max_gpus:
                 break
-            if most is not None and shape.recompute != most:
-                continue
+            if (most is not None and shape.recompute != most) or shape.layout.vpp > 1:
+                continue  # interleaving keeps as many micro-batches in flight or more: never fewer GPUs
             g = shape.gpus_per_replica
             if max(dp_lb, _useful_dp(shape)) == 1:
                 order.append((g, 0, shape, bound))  # one replica has no data-parallel buffers

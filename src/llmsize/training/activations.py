@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 
 from ..arch import Architecture
 from ..tree import Part, group, leaf
-from .lora import adapter_tensors
+from .lora import adapters_by_layer
 from .parallel import korthikanti_layer_bytes
 
 TYPE_CHECKING = False
@@ -407,8 +407,8 @@ def adapter_saved(arch: Architecture, w: ActivationSpec, layer: int) -> float:
     lora = w.lora
     assert lora is not None
     adapter_b, out = lora.adapter_bits / 8, 0.0
-    for t in adapter_tensors(arch, lora):
-        if t.layer != layer or not t.name.endswith("lora_A.weight"):
+    for t in adapters_by_layer(arch, lora).get(layer, ()):
+        if not t.name.endswith("lora_A.weight"):
             continue
         d_in = t.shape[1]
         cast = adapter_b * d_in if lora.adapter_bits != w.bits else w.B * d_in

@@ -46,11 +46,12 @@ error table). What ``Kernels`` names differs between PyTorch's CUDA and CPU kern
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from ..arch import Architecture
 from ..tree import Part, group, leaf
-from .lora import adapters_by_layer
+from .lora import adapter_tensors
 from .parallel import korthikanti_layer_bytes
 
 TYPE_CHECKING = False
@@ -407,13 +408,21 @@ def adapter_saved(arch: Architecture, w: ActivationSpec, layer: int) -> float:
     lora = w.lora
     assert lora is not None
     adapter_b, out = lora.adapter_bits / 8, 0.0
-    for t in adapters_by_layer(arch, lora).get(layer, ()):
-        if not t.name.endswith("lora_A.weight"):
-            continue
-        d_in = t.shape[1]
+    for d_in in adapter_inputs(arch, lora).get(layer, ()):
         cast = adapter_b * d_in if lora.adapter_bits != w.bits else w.B * d_in
         drop = (w.mask_bytes + adapter_b) * d_in if lora.dropout > 0 else 0.0
         out += cast + drop + adapter_b * lora.rank
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def adapter_inputs(arch: Architecture, lora: LoraSpec) -> dict[int | None, tuple[int, ...]]:
+    """Each layer's adapters' input widths d_in, in ``adapter_tensors`` order (read-only: the
+    dict is shared by every call)."""
+    out: dict[int | None, tuple[int, ...]] = {}
+    for t in adapter_tensors(arch, lora):
+        if t.name.endswith("lora_A.weight"):
+            out[t.layer] = (*out.get(t.layer, ()), t.shape[1])
     return out
 
 

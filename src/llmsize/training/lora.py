@@ -24,7 +24,6 @@ but the routed experts, which transformers ≥ 5 stores as 3-D parameters, not `
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 from ..arch import Architecture
@@ -120,10 +119,8 @@ def is_fused_target(arch: Architecture, lora: LoraSpec) -> bool:
     return arch.modeling.fused_qkv and bool({"q", "k", "v"} & set(lora.targets))
 
 
-@functools.lru_cache(maxsize=64)
-def adapter_tensors(arch: Architecture, lora: LoraSpec) -> tuple[TensorSpec, ...]:
-    """A (r × d_in) and B (d_out × r) for every targeted linear, in its layer (cached: the
-    activations read it once per layer, and a layout search once per layout)."""
+def adapter_tensors(arch: Architecture, lora: LoraSpec) -> list[TensorSpec]:
+    """A (r × d_in) and B (d_out × r) for every targeted linear, in its layer."""
     if is_fused_target(arch, lora):
         lora = LoraSpec(lora.rank, tuple(sorted(set(lora.targets) | {"q", "k", "v"})), lora.base,
                         lora.adapter_bits, lora.dropout)
@@ -131,16 +128,7 @@ def adapter_tensors(arch: Architecture, lora: LoraSpec) -> tuple[TensorSpec, ...
     for stem, layer, n_in, n_out in targeted_linears(arch, lora):
         out += [TensorSpec(f"{stem}.lora_A.weight", (lora.rank, n_in), "adapter", layer),
                 TensorSpec(f"{stem}.lora_B.weight", (n_out, lora.rank), "adapter", layer)]
-    return tuple(out)
-
-
-@functools.lru_cache(maxsize=64)
-def adapters_by_layer(arch: Architecture, lora: LoraSpec) -> dict[int | None, tuple[TensorSpec, ...]]:
-    """``adapter_tensors`` grouped by layer (read-only: the dict is shared)."""
-    out: dict[int | None, list[TensorSpec]] = {}
-    for t in adapter_tensors(arch, lora):
-        out.setdefault(t.layer, []).append(t)
-    return {k: tuple(v) for k, v in out.items()}
+    return out
 
 
 def adapter_params(arch: Architecture, lora: LoraSpec) -> int:

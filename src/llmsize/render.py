@@ -207,6 +207,8 @@ def inference_table(report: InferenceReport, *, depth: int = 2) -> None:
             f"{cpp['max_n_gpu_layers']} (this plan: -ngl {cpp['n_gpu_layers']})")
     for note in report.notes:
         say(f"note: {note}")
+    if report.verdict is not None:
+        say(report.verdict.line())
 
 
 def seed_memory_table(seed: SeedMemory, report: InferenceReport | None) -> None:
@@ -276,3 +278,5 @@ def train_table(report: TrainReport, *, depth: int = 2) -> None:
         say(f"offloaded to host memory per GPU process: {r.host.value / GiB:.2f} GiB")
     for note in r.notes:
         say(f"note: {note}")
+    if r.verdict is not None:
+        say(r.verdict.line())

@@ -196,7 +196,7 @@ def inference_table(report: InferenceReport, *, depth: int = 2) -> None:
     every = f" per GPU; all {report.gpus} GPUs {total * report.gpus / GiB:.2f} GiB" if report.gpus > 1 else ""
     say(f"total {total:,} bytes = {total / GiB:.2f} GiB ({total / 1e9:.2f} GB){every}")
     vllm = report.extra.get("vllm")
-    if isinstance(vllm, dict):
+    if isinstance(vllm, dict) and vllm["num_blocks"]:
         say(f"KV cache capacity: {vllm['kv_cache_tokens']:,} tokens; max concurrency "
             f"{vllm['max_concurrency']:.2f}× at max_model_len {vllm['max_model_len']:,} "
             f"(max_num_seqs {vllm['max_num_seqs']}, "

@@ -205,3 +205,16 @@ def test_package_data_ships_the_json():
     for path in pkg.rglob("*.json"):
         rel = path.relative_to(pkg).as_posix()
         assert any(fnmatch.fnmatch(rel, g) for g in globs), f"{rel} is not in package-data"
+
+
+def test_gpus_command(capsys):
+    from cli_run import run
+
+    code, out, err = run(capsys, "gpus", "apple")
+    assert code == 0 and out.startswith("llmsize gpus (4 accelerators") and "m4-max" in out
+    code, out, err = run(capsys, "gpus", "h100", "--price", "h100=2.5")
+    assert code == 0 and "2.50 (" in out
+    code, out, err = run(capsys, "gpus", "zzz")
+    assert code == 2 and err.count("\n") == 1 and "no GPU matches 'zzz'" in err
+    code, out, err = run(capsys, "gpus", "--price", "h100")
+    assert code == 2 and "expected GPU=USD" in err

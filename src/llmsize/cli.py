@@ -167,9 +167,14 @@ def _add_infer(p: argparse.ArgumentParser) -> None:
     e = p.add_argument_group("engine and GPUs")
     e.add_argument("--engine", choices=ENGINES, default="hf",
                    help="engine profile (default hf)")
-    e.add_argument("--tp", type=_positive_int, default=1, metavar="N", help="tensor-parallel GPUs")
-    e.add_argument("--pp", type=_positive_int, default=1, metavar="N", help="pipeline-parallel stages")
-    e.add_argument("--gpu-mem", type=_size, metavar="SIZE", help="memory of one GPU, e.g. 80GiB")
+    e.add_argument("--tp", type=_positive_int, metavar="N", help="tensor-parallel GPUs (default 1)")
+    e.add_argument("--pp", type=_positive_int, metavar="N", help="pipeline-parallel stages (default 1)")
+    e.add_argument("--gpu", metavar="NAME[:COUNT]",
+                   help="the GPU to judge the fit on (llmsize gpus; custom:mem=48GiB,bw=864GB/s); COUNT sets "
+                   "--tp when --tp/--pp are not given, else must equal tp × pp (default h100-sxm)")
+    e.add_argument("--gpu-mem", type=_size, metavar="SIZE",
+                   help="memory of one GPU, replacing --gpu's usable memory: 80GiB, or 80GB (= 74.5 GiB)")
+    e.add_argument("--host-mem", type=_size, metavar="SIZE", help="host RAM for llamacpp's CPU layers")
     e.add_argument("--gpu-util", type=float, default=0.9, metavar="F", help="vLLM gpu_memory_utilization")
     e.add_argument("--max-num-seqs", type=_positive_int, metavar="N", help="vLLM max_num_seqs")
     e.add_argument("--max-num-batched-tokens", type=_positive_int, metavar="N", help="vLLM chunk budget")

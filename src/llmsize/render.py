@@ -197,7 +197,7 @@ def inference_table(report: InferenceReport, *, depth: int = 2) -> None:
     every = f" per GPU; all {report.gpus} GPUs {total * report.gpus / GiB:.2f} GiB" if report.gpus > 1 else ""
     say(f"total {total:,} bytes = {total / GiB:.2f} GiB ({total / 1e9:.2f} GB){every}")
     vllm = report.extra.get("vllm")
-    if isinstance(vllm, dict):
+    if isinstance(vllm, dict) and vllm["num_blocks"]:
         say(f"KV cache capacity: {vllm['kv_cache_tokens']:,} tokens; max concurrency "
             f"{vllm['max_concurrency']:.2f}× at max_model_len {vllm['max_model_len']:,} "
             f"(max_num_seqs {vllm['max_num_seqs']}, "
@@ -208,6 +208,8 @@ def inference_table(report: InferenceReport, *, depth: int = 2) -> None:
             f"{cpp['max_n_gpu_layers']} (this plan: -ngl {cpp['n_gpu_layers']})")
     for note in report.notes:
         say(f"note: {note}")
+    if report.verdict is not None:
+        say(report.verdict.line())
 
 
 def limits_table(r: InferenceLimits) -> None:
@@ -298,3 +300,5 @@ def train_table(report: TrainReport, *, depth: int = 2) -> None:
         say(f"offloaded to host memory per GPU process: {r.host.value / GiB:.2f} GiB")
     for note in r.notes:
         say(f"note: {note}")
+    if r.verdict is not None:
+        say(r.verdict.line())

@@ -92,9 +92,11 @@ def test_the_limits_document_is_the_clis(capsys):
     assert json.loads(capsys.readouterr().out) == api.to_dict()
 
 
-def test_inversions_need_a_gpu_size_and_vllm_for_concurrency():
-    with pytest.raises(LlmsizeError, match="gpu_mem"):
-        llmsize.infer("gpt2", max_context=True)
+def test_inversions_take_the_gpu_and_need_vllm_for_concurrency():
+    by_name = llmsize.infer("llama-3.1-8b", gpu="rtx-4090", max_context=True)
+    by_size = llmsize.infer("llama-3.1-8b", gpu_mem=llmsize.gpu("rtx-4090").usable_bytes, max_context=True)
+    assert by_name.budget_bytes == by_size.budget_bytes and by_name.max_context == by_size.max_context
+    assert by_name.to_dict()["gpu"] == "rtx-4090" and by_size.to_dict()["gpu"] is None
     with pytest.raises(LlmsizeError, match="vLLM"):
         llmsize.infer("gpt2", gpu_mem="8GiB", max_concurrency=True)
 
@@ -245,3 +247,20 @@ def test_serve_rows_limits_equal_the_inversions():
                             pp=row.layout.pp, max_context=True, max_batch=True, max_concurrency=True)
         assert (row.max_context, row.max_batch) == (lim.max_context, lim.max_batch)
         assert row.max_concurrency == lim.max_concurrency and row.kv_capacity_tokens == lim.kv_capacity_tokens
+
+
+@pytest.mark.parametrize(("mode", "model", "gpu", "extra"), [
+    ("serve", "llama-3.1-70b-instruct", "a100-sxm-80", {"ctx_size": 32768}),
+    ("serve", "qwen3-8b", "rtx-4090", {"engine": "llamacpp", "ctx_size": 65536}),
+    ("train", "qwen2.5-7b", "l40s", {"keep": 2}),
+])
+def test_catalog_rows_reproduce_with_gpu_name_and_count(mode, model, gpu, extra):
+    """A catalog GPU's rows print ``--gpu KEY:COUNT``; infer/train run that way total the same
+    and give the verdict that it fits."""
+    target = llmsize.plan(model, mode=mode, gpu=gpu, **extra).targets[0]
+    assert target.rows
+    for row, command in zip(target.rows, target.commands, strict=True):
+        func, source, kw = _api_call(command)
+        assert kw["gpu"] == (gpu if row.gpus == 1 else f"{gpu}:{row.gpus}")
+        r = getattr(llmsize, func)(source, **kw)
+        assert r.total_bytes == row.total_bytes and r.verdict.fits

@@ -332,7 +332,7 @@ def infer(source: str | None, **options: Any) -> InferenceReport | SeedMemory | 
     """Memory to serve SOURCE per GPU: weights, KV cache, activations and overhead, as the engine
     profile ``engine`` (hf, vllm, llamacpp) sizes them; ``method="seed"`` the blog's rule.
     ``max_context``, ``max_batch`` or ``max_concurrency=True`` ask the inverse questions instead
-    (the GPU's size from ``gpu_mem``): an ``InferenceLimits``."""
+    (on one GPU of ``gpu``, or of ``gpu_mem`` bytes): an ``InferenceLimits``."""
     from .inference.engines import estimate
 
     opts = _options("infer", options, INFER_OPTIONS)
@@ -361,8 +361,6 @@ def _limits(found: Resolved, arch: Architecture, spec: Any, asked: tuple[str, ..
             name: str) -> InferenceLimits:
     from .plan.limits import inference_limits
 
-    if spec.gpu_mem is None:
-        raise o.OptionError(asked[0], "needs the GPU's size: give gpu_mem", mentions=("gpu_mem",))
     return inference_limits(arch, spec, budget_bytes=spec.gpu_mem, asked=asked, name=name,
                             checkpoint=found.checkpoint, config=found.config)
 

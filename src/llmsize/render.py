@@ -216,8 +216,11 @@ def limits_table(r: InferenceLimits) -> None:
     """The inversions' answers, each with the full estimate's figure that proves it."""
     s = r.spec
     where = f" · tp {s.layout.tp} × pp {s.layout.pp}" if s.layout.tp * s.layout.pp > 1 else ""
+    t = s.target
+    default = " (the default: give --gpu)" if t is not None and t.default else ""
+    name = "" if t is None or t.gpu is None else f"{t.gpu.key}{default}, "
     say(f"{r.name} · engine {s.engine} · weights {s.quant or s.dtype}, KV {s.kv}{where} · "
-        f"GPU {r.budget_bytes / GiB:.2f} GiB ({r.budget_bytes / 1e9:.2f} GB)")
+        f"GPU {name}{r.budget_bytes / GiB:.2f} GiB ({r.budget_bytes / 1e9:.2f} GB)")
     if r.max_context is not None:
         cap = " (the model's maximum; memory allows more)" if r.capped else ""
         fits = f"{r.max_context:,} tokens{cap}" if r.max_context else "none: not even one token fits"

@@ -57,8 +57,9 @@ class InferenceLimits:
 
     def to_dict(self) -> dict[str, object]:
         s = self.spec
+        gpu = s.target.gpu.key if s.target is not None and s.target.gpu is not None else None
         return versioned({
-            "model": self.name, "engine": s.engine, "tp": s.layout.tp, "pp": s.layout.pp,
+            "model": self.name, "engine": s.engine, "gpu": gpu, "tp": s.layout.tp, "pp": s.layout.pp,
             "gpus": s.layout.tp * s.layout.pp, "budget_bytes": self.budget_bytes,
             "context": s.context, "batch": s.batch, "asked": list(self.asked),
             "max_context": self.max_context, "context_capped": self.capped,

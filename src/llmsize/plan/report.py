@@ -120,5 +120,5 @@ def train_command(source: str, question: dict[str, object], row: TrainRow, targe
         "--offload": {"optimizer": "optimizer", "parameters": "params"}.get(lay.offload.value),
         "--recompute": row.recompute if row.recompute != "none" else None,
     }
-    gpu = target.gpu_flag(row.gpus) if target.flag.startswith("--gpu ") else ""
-    return f"llmsize train {source} {flags(question)} {flags(one)} {gpu}".rstrip().replace("  ", " ")
+    text = f"llmsize train {source} {flags(question)} {flags(one)} {target.gpu_flag(row.gpus)}"
+    return text.replace("  ", " ")

@@ -33,7 +33,8 @@ class Target:
         return min(max_gpus, self.max_count or max_gpus)
 
     def gpu_flag(self, count: int) -> str:
-        """The flag for ``count`` such GPUs (``--gpu h100-sxm:8``; ``--gpu-mem`` is per GPU)."""
+        """The flag for ``count`` such GPUs (``--gpu h100-sxm:8``, whose count infer and train
+        check against the layout; ``--gpu-mem`` is per GPU)."""
         return f"{self.flag}:{count}" if self.flag.startswith("--gpu ") and count > 1 else self.flag
 
 
@@ -52,8 +53,8 @@ def _size_text(n: int) -> str:
 
 
 def catalog_target(gpu: Gpu) -> Target:
-    """A catalog GPU; the reproducing command gives its usable memory exactly (``--gpu-mem``)."""
-    return Target(gpu.key, gpu.usable_bytes, f"--gpu-mem {_size_text(gpu.usable_bytes)}",
+    """A catalog GPU; the reproducing command names it (``--gpu KEY:COUNT``)."""
+    return Target(gpu.key, gpu.usable_bytes, f"--gpu {gpu.key}",
                   DEFAULT_SCALE_UP,
                   1 if gpu.vendor.lower() == "apple" else None)
 

@@ -250,17 +250,18 @@ def test_serve_rows_limits_equal_the_inversions():
 
 
 @pytest.mark.parametrize(("mode", "model", "gpu", "extra"), [
-    ("serve", "llama-3.1-70b-instruct", "a100-sxm-80", {"ctx_size": 32768}),
+    ("serve", "llama-3.1-70b-instruct", "a100-sxm-80,h100-sxm,l40s", {"ctx_size": 32768}),
     ("serve", "qwen3-8b", "rtx-4090", {"engine": "llamacpp", "ctx_size": 65536}),
     ("train", "qwen2.5-7b", "l40s", {"keep": 2}),
 ])
 def test_catalog_rows_reproduce_with_gpu_name_and_count(mode, model, gpu, extra):
     """A catalog GPU's rows print ``--gpu KEY:COUNT``; infer/train run that way total the same
     and give the verdict that it fits."""
-    target = llmsize.plan(model, mode=mode, gpu=gpu, **extra).targets[0]
-    assert target.rows
-    for row, command in zip(target.rows, target.commands, strict=True):
-        func, source, kw = _api_call(command)
-        assert kw["gpu"] == (gpu if row.gpus == 1 else f"{gpu}:{row.gpus}")
-        r = getattr(llmsize, func)(source, **kw)
-        assert r.total_bytes == row.total_bytes and r.verdict.fits
+    for target in llmsize.plan(model, mode=mode, gpu=gpu, **extra).targets:
+        assert target.rows
+        for row, command in zip(target.rows, target.commands, strict=True):
+            func, source, kw = _api_call(command)
+            name = target.target.name
+            assert kw["gpu"] == (name if row.gpus == 1 else f"{name}:{row.gpus}")
+            r = getattr(llmsize, func)(source, **kw)
+            assert r.total_bytes == row.total_bytes and r.verdict.fits

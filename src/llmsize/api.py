@@ -523,9 +523,11 @@ def _plan_serve(found: Resolved, arch: Architecture, opts: dict[str, Any], targe
 
     default = LLAMACPP_DEFAULT_CTX if opts["engine"] == "llamacpp" else arch.max_position
     context = opts["ctx_size"] or default
-    spec = _inference_spec({**opts, "new_tokens": 0, "logits": "last", "chunk": None, "attn": "sdpa",
-                            "tp": 1, "pp": 1, "overhead": (), "max_num_seqs": None,
-                            "max_num_batched_tokens": None, "n_gpu_layers": None}, context)
+    spec = _inference_spec({**opts, "gpu": None, "gpu_mem": None, "new_tokens": 0, "logits": "last",
+                            "chunk": None, "attn": "sdpa", "tp": 1, "pp": 1, "overhead": (),
+                            "max_num_seqs": None, "max_num_batched_tokens": None, "n_gpu_layers": None},
+                           context)
+    spec = replace(spec, target=None, gpu_mem=None)  # each GPU type of the plan is its own target
     question = {"-c": context, "-b": opts["batch"] if opts["batch"] > 1 else None, "--engine": opts["engine"],
                 "--dtype": opts["dtype"] if opts["dtype"] != "bf16" else None, "--quant": opts["quant"],
                 "--kv-dtype": opts["kv_dtype"],

@@ -70,17 +70,26 @@ class ServeSearch:
     spec: InferenceSpec
     checkpoint: Checkpoint | None = None
     config: dict[str, object] | None = None
-    _costs: dict[tuple[Layout, int | None], CostModel | None] = field(init=False, default_factory=dict)
+    _costs: dict[tuple[Layout, int | None, str], CostModel | None] = field(init=False, default_factory=dict)
     weights_bytes: int = field(init=False)
     _plans: dict[tuple[object, ...], Answer] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.weights_bytes = weights_tree(self.arch, self.spec).value
 
-    def cost(self, layout: Layout, n_gpu_layers: int | None = None) -> CostModel | None:
-        key = (layout, n_gpu_layers)
+    def cost(self, layout: Layout, n_gpu_layers: int | None = None, target: Target | None = None
+             ) -> CostModel | None:
+        """The compiled profile at ``layout``; for vLLM, of ``target``'s GPU, whose defaults
+        (``max_num_batched_tokens`` on an A100) vLLM picks by name."""
+        gpu = target.gpu if target is not None and self.spec.engine == "vllm" else None
+        key = (layout, n_gpu_layers, gpu.key if gpu is not None else "")
         if key not in self._costs:
-            spec = replace(self.spec, layout=layout, n_gpu_layers=n_gpu_layers, gpu_mem=None)
+            on = None
+            if gpu is not None:
+                from ..hardware.fit import Target as Hardware
+
+                on = Hardware(gpu, layout.tp * layout.pp, gpu.usable_bytes, "usable memory")
+            spec = replace(self.spec, layout=layout, n_gpu_layers=n_gpu_layers, gpu_mem=None, target=on)
             try:
                 self._costs[key] = compile_inference(self.arch, spec, checkpoint=self.checkpoint,
                                                      config=self.config)
@@ -101,7 +110,8 @@ class ServeSearch:
              ) -> tuple[int | None, list[ServeRow]]:
         """(the fewest GPUs of ``target`` that serve the workload, every layout of that count);
         GPU types of the same usable memory share the answer."""
-        key = (target.usable_bytes, target.count_limit(max_gpus), target.scale_up_domain, host_bytes)
+        key = (target.usable_bytes, target.count_limit(max_gpus), target.scale_up_domain, host_bytes,
+               target.gpu.key if target.gpu is not None and self.spec.engine == "vllm" else "")
         if key not in self._plans:
             self._plans[key] = self._plan(target, max_gpus=max_gpus, host_bytes=host_bytes)
         n, rows = self._plans[key]
@@ -116,7 +126,7 @@ class ServeSearch:
             layouts = serve_layouts(self.arch, n, engine=self.spec.engine,
                                     max_tp=min(n, target.scale_up_domain))
             rows = [self.row(layout, cost, budget) for layout in layouts
-                    if (cost := self.cost(layout)) is not None and self.fits(cost, budget)]
+                    if (cost := self.cost(layout, target=target)) is not None and self.fits(cost, budget)]
             if rows:
                 return n, sorted(rows, key=lambda r: -r.max_batch)
         return None, []
@@ -241,7 +251,7 @@ def _shorter_context(search: ServeSearch, target: Target, max_gpus: int) -> tupl
         layouts = serve_layouts(search.arch, n, engine=s.engine, max_tp=min(n, target.scale_up_domain))
         best: tuple[int, ServeRow] | None = None
         for layout in layouts:
-            cost = search.cost(layout)
+            cost = search.cost(layout, target=target)
             if cost is None:
                 continue
             c = largest(_context_fits(cost, s.batch, budget), max(cost.min_context, 1), s.context - 1)

@@ -28,6 +28,7 @@ class Target:
     flag: str  # the flag that gives this GPU to infer/train, without the count
     scale_up_domain: int = DEFAULT_SCALE_UP
     max_count: int | None = None  # the most devices a job can span (Apple: 1)
+    gpu: Gpu | None = None  # the catalog record (vLLM's defaults depend on the GPU, not only its size)
 
     def count_limit(self, max_gpus: int) -> int:
         return min(max_gpus, self.max_count or max_gpus)
@@ -54,9 +55,8 @@ def _size_text(n: int) -> str:
 
 def catalog_target(gpu: Gpu) -> Target:
     """A catalog GPU; the reproducing command names it (``--gpu KEY:COUNT``)."""
-    return Target(gpu.key, gpu.usable_bytes, f"--gpu {gpu.key}",
-                  DEFAULT_SCALE_UP,
-                  1 if gpu.vendor.lower() == "apple" else None)
+    return Target(gpu.key, gpu.usable_bytes, f"--gpu {gpu.key}", DEFAULT_SCALE_UP,
+                  1 if gpu.vendor.lower() == "apple" else None, gpu)
 
 
 def targets_for(names: str) -> list[Target]:

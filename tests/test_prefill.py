@@ -21,7 +21,7 @@ from llmsize.sources.hf_config import from_hf_config
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 from llmsize.measure.harness import measure_prefill, scaled_config  # noqa: E402
-from validation.tolerances import activation_tolerance, total_tolerance  # noqa: E402
+from validation.tolerances import activation_bounds, total_bounds, within  # noqa: E402
 
 LAYERS = 3
 POINTS = [(1, 4096), (4, 1024), (16, 256)]  # (batch, context)
@@ -55,8 +55,8 @@ def test_prefill_within_tolerance(name, batch, context):
                 f"estimate {estimate / 2**20:9.1f} MiB  total {100 * total_err:+6.2f}%  "
                 f"activations {100 * act_err:+6.1f}%  @ {measured.peak_module.rsplit('.', 2)[-2:]}")
     assert report.part("kv_cache") == measured.kv_cache_bytes
-    assert abs(total_err) <= total_tolerance("infer", name)
-    assert abs(act_err) <= activation_tolerance("infer", name, ATTN.get(name, "sdpa"))
+    assert within(total_err, total_bounds("infer", name))
+    assert within(act_err, activation_bounds("infer", name, ATTN.get(name, "sdpa")))
 
 
 def test_print_table():

@@ -25,7 +25,7 @@ from llmsize.errorbars import CPU_KERNELS
 
 from . import calibration
 from .grid import FAST, FULL, MODELS, Case
-from .tolerances import NOT_IN_ERROR_BARS, activation_tolerance, total_tolerance
+from .tolerances import NOT_IN_ERROR_BARS, activation_bounds, show, total_bounds, within
 
 HERE = Path(__file__).resolve().parent
 ERROR_BARS = HERE.parent / "src" / "llmsize" / "catalog" / "error_bars.json"
@@ -52,14 +52,14 @@ def measure(case: Case) -> dict:
 
 
 def violations(row: dict) -> list[str]:
-    """Which of this row's errors exceed the committed tolerances."""
+    """Which of this row's errors fall outside the committed bounds (``tolerances.py``)."""
     mode, model, errs = row["case"]["mode"], row["case"]["model"], row["errors"]
-    out, total = [], total_tolerance(mode, model)
-    if abs(errs["total"]) > total:
-        out.append(f"total {100 * errs['total']:+.2f}% > ±{100 * total:g}%")
-    act, bound = errs.get("activations"), activation_tolerance(mode, model, row["case"]["attn"])
-    if act is not None and abs(act) > bound:
-        out.append(f"activations {100 * act:+.2f}% > ±{100 * bound:g}%")
+    out, total = [], total_bounds(mode, model)
+    if not within(errs["total"], total):
+        out.append(f"total {100 * errs['total']:+.2f}% outside {show(total)}")
+    act, bounds = errs.get("activations"), activation_bounds(mode, model, row["case"]["attn"])
+    if act is not None and not within(act, bounds):
+        out.append(f"activations {100 * act:+.2f}% outside {show(bounds)}")
     return out
 
 

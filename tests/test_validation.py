@@ -96,7 +96,26 @@ def test_infer_json_carries_error_bars(capsys):
     assert main(["infer", "llama-3.1-8b", "-c", "4096", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["error_bars"]["weights"] == "exact" and d["error_bars"]["kv_cache"] == "exact"
-    assert "cases" in d["error_bars"]["activations"]
+    act = d["error_bars"]["activations"]
+    assert act["column"] == "held-out" and "not validated on GPU" in act["measured_on"]
+
+
+def test_vllm_kv_pool_is_a_remainder_with_the_other_terms_bars(capsys):
+    """vLLM sizes its KV pool from what is left: its bar is the sum of the weights', activations'
+    and non-torch bars of the profile version (vLLM 0.11.0: 0.1 + 0.02 + 0.011 GiB), never "exact"."""
+    from llmsize import errorbars
+
+    assert main(["infer", "llama-3.1-8b", "-c", "8192", "--engine", "vllm", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    kv = d["error_bars"]["kv_cache"]
+    p = errorbars.VLLM_PROFILES[d["vllm"]["version"]]
+    assert kv["max_bytes"] == p["weights_bytes"] + p["activations_bytes"] + p["non_torch_bytes"]
+    assert kv["max"] == pytest.approx(kv["max_bytes"] / d["breakdown"]["kv_cache"], abs=1e-4)
+    assert d["error_bars"]["weights"] != "exact" and "0.11.0" in d["error_bars"]["activations"]
+    mxfp4 = errorbars.bar("infer", "kv_cache", engine="vllm", version="0.11.0", quant="mxfp4",
+                          sizes={"weights": 64 * 2**30, "kv_cache": 3 * 2**30})
+    assert isinstance(mxfp4, dict) and mxfp4["max_bytes"] > 4 * 2**30  # gpt-oss: weights 4–7% low
+    assert "not validated" in errorbars.bar("infer", "kv_cache", engine="vllm", version="0.99", sizes={})
 
 
 # --- the GPU runner, without a GPU ------------------------------------------------------------

@@ -251,3 +251,25 @@ def test_gpu_csv_feeds_the_report_and_the_bars(monkeypatch, tmp_path):
     assert isinstance(shown, dict) and "NVIDIA Fake 80GB" in shown["measured_on"]
     assert shown["max"] == held["max"]
     assert rows  # the committed results were used, not re-measured
+
+
+def test_gpu_measure_is_one_command_over_the_grid(monkeypatch, tmp_path, capsys):
+    """``python -m validation.gpu_measure`` with a stubbed CUDA step: every selected case of the
+    grid gets a row, a failing case is reported and skipped, and the CSV reads back."""
+    import torch
+
+    def step(case):
+        if case.lora_rank:
+            raise RuntimeError("stub: no peft on this GPU")
+        return 100 * 2**20, 120 * 2**20
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(gpu_measure, "cuda_step", step)
+    monkeypatch.setattr(gpu_measure, "nvidia_smi_mib", lambda pid: None)
+    monkeypatch.setattr(gpu_measure, "versions", lambda: {"device": "stub", "torch": "", "transformers": ""})
+    out = tmp_path / "gpu.csv"
+    assert gpu_measure.main(["--only", "gpt2", "--out", str(out)]) == 0
+    back = run.read_gpu(out)
+    wanted = [c for c in FULL if c.model == "gpt2" and not c.lora_rank]
+    assert [r["label"] for r in back] == [c.label for c in wanted] and back[0]["device"] == "stub"
+    assert "LoRA" in capsys.readouterr().err

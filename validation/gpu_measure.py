@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gc
 import os
 import subprocess
 import sys
@@ -74,7 +75,9 @@ def estimate(case: Case) -> tuple[int, int, int]:
         from llmsize.inference.engines import estimate as run
         from llmsize.inference.estimate import InferenceSpec
 
-        r = run(arch, InferenceSpec(case.seq, case.batch, attn=case.attn), name=case.model)
+        enc = arch.kind == "encoder-decoder"  # seq encoder tokens and one decoder token, as measured
+        spec = InferenceSpec(case.seq + enc, case.batch, new_tokens=int(enc), attn=case.attn)
+        r = run(arch, spec, name=case.model)
         return r.total_bytes - r.part("overhead"), r.total_bytes, r.part("activations")
     from llmsize.training.activations import CUDA
     from llmsize.training.estimate import TrainSpec, estimate_training
@@ -96,6 +99,7 @@ def cuda_step(case: Case) -> tuple[int, int]:  # pragma: no cover - needs a GPU
     from llmsize.sources import catalog
 
     cfg = scaled_config(dict(catalog.lookup(case.model).config), case.layers)
+    gc.collect()  # the previous case's model and optimizer
     torch.cuda.empty_cache()
     with torch.device("cuda"):
         model = build(cfg, case.model, dtype="bf16", attn=case.attn)
@@ -104,7 +108,10 @@ def cuda_step(case: Case) -> tuple[int, int]:  # pragma: no cover - needs a GPU
         model.eval()
         torch.cuda.reset_peak_memory_stats()
         with torch.no_grad():
-            model(input_ids=ids, use_cache=True, logits_to_keep=1)
+            if model.config.is_encoder_decoder:  # as the CPU suite: seq encoder tokens, one decoder token
+                model(input_ids=ids, decoder_input_ids=ids[:, :1], use_cache=True)
+            else:
+                model(input_ids=ids, use_cache=True, logits_to_keep=1)
     else:
         _train_steps(torch, model, ids, case)
     torch.cuda.synchronize()
@@ -202,8 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("gpu_measure: no peft here: the LoRA cases are skipped", file=sys.stderr)
         cases = [c for c in cases if not c.lora_rank]
-    write(args.out, rows(cases, cuda_step))
-    print(f"wrote {args.out} ({len(cases)} cases)")
+    start = time.monotonic()
+    table = rows(cases, cuda_step)
+    write(args.out, table)
+    print(f"wrote {args.out} ({len(table)} of {len(cases)} cases, {time.monotonic() - start:.0f} s); "
+          "commit it and run `python -m validation.run --from-results`")
     return 0
 
 

@@ -75,10 +75,10 @@ def test_held_out_cases_set_no_constant_of_their_term():
     from validation import calibration
 
     summary = run.summarize(json.loads((run.HERE / "results.json").read_text()))
-    for mode, s in summary.items():
-        for term, models in s["held_out"]["models"].items():
-            fams = {calibration.family(m) for m in models}
-            assert not fams & calibration.calibration_families(mode, term), (mode, term)
+    for c in (c for c in calibration.CONSTANTS if c.refit is None):
+        for term in (c.term, "total"):
+            held = summary[c.mode]["held_out"]["models"].get(term, [])
+            assert not {calibration.family(m) for m in held} & set(c.families), (c.where, term)
     assert "llama-3.1-8b" not in summary["infer"]["held_out"]["models"]["activations"]
     assert "qwen3-30b-a3b" in summary["infer"]["held_out"]["models"]["activations"]  # re-fitted without it
 

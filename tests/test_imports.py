@@ -32,9 +32,11 @@ LAYERS: list[tuple[str, ...]] = [
     ("parameters", "seed"),
     ("sources", "catalog"),
     ("formats",),
+    ("hardware",),  # the GPU catalog and prices (data), and the fit verdict every estimate carries
     ("layout",),  # one Layout for serving and training alike
     ("inference",),
     ("training",),
+    ("plan",),  # fit inversions and the layout search, over the inference and training cost models
     ("measure",),
     ("render",),
     ("api",),  # params(), infer(), train(), inspect(): what commands/ and the web call

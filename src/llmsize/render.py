@@ -15,8 +15,10 @@ from .units import GiB, MiB, fmt_short
 TYPE_CHECKING = False  # the reports are annotations only: each command imports what it renders
 if TYPE_CHECKING:
     from .formats.stored import CrossCheck, WeightsReport
+    from .hardware.listing import GpuList
     from .inference.estimate import InferenceReport
     from .parameters import ParamReport
+    from .plan.limits import InferenceLimits
     from .seed import SeedMemory, SeedReport
     from .sources.catalog import CatalogEntry
     from .training.estimate import TrainReport
@@ -99,6 +101,25 @@ def catalog_table(rows: Sequence[tuple[CatalogEntry, ParamReport]]) -> None:
           body, right={3, 4})
 
 
+def gpus_table(result: GpuList) -> None:
+    """One row per GPU: nominal and usable memory, bandwidth, dense bf16/fp8 TFLOPS, scale-up, price."""
+    def tf(value: float | None) -> str:
+        return "" if value is None else f"{value:,.0f}" if value >= 100 else f"{value:g}"
+
+    body = []
+    for g, p in result.rows:
+        link = f"{g.scale_up_bytes_per_s / 1e9:g}×{g.scale_up_domain}" if g.scale_up_bytes_per_s else ""
+        body.append((g.key, g.name, f"{g.memory_bytes / GiB:.0f}", f"{g.usable_bytes / GiB:.2f}",
+                     f"{g.bandwidth_bytes_per_s / 1e12:.3g}", tf(g.peak_tflops("bf16")),
+                     tf(g.dense_tflops.get("fp8")), link,
+                     f"{p.usd_per_hour:.2f} ({p.date[:7]})" if p else ""))
+    header = ("key", "name", "GiB", "usable GiB", "TB/s", "bf16 TF", "fp8 TF", "link GB/s×N", "$/h (as of)")
+    table(f"llmsize gpus ({len(body)} accelerators; dense TFLOPS, links one way)", header, body,
+          right={2, 3, 4, 5, 6})
+    say("bf16 TF: dense tensor rate with fp32 accumulate (fp16 where a GPU has no bf16); "
+        "usable GiB: what one process can allocate. Sources: llmsize gpus --json")
+
+
 def _paths(root: Part, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], int]]:
     """(path below the root, value) of every node; the root's path is ()."""
     out = [(prefix, root.value)]
@@ -179,7 +200,7 @@ def inference_table(report: InferenceReport, *, depth: int = 2) -> None:
     every = f" per GPU; all {report.gpus} GPUs {total * report.gpus / GiB:.2f} GiB" if report.gpus > 1 else ""
     say(f"total {total:,} bytes = {total / GiB:.2f} GiB ({total / 1e9:.2f} GB){every}")
     vllm = report.extra.get("vllm")
-    if isinstance(vllm, dict):
+    if isinstance(vllm, dict) and vllm["num_blocks"]:
         say(f"KV cache capacity: {vllm['kv_cache_tokens']:,} tokens; max concurrency "
             f"{vllm['max_concurrency']:.2f}× at max_model_len {vllm['max_model_len']:,} "
             f"(max_num_seqs {vllm['max_num_seqs']}, "
@@ -190,6 +211,32 @@ def inference_table(report: InferenceReport, *, depth: int = 2) -> None:
             f"{cpp['max_n_gpu_layers']} (this plan: -ngl {cpp['n_gpu_layers']})")
     for note in report.notes:
         say(f"note: {note}")
+    if report.verdict is not None:
+        say(report.verdict.line())
+
+
+def limits_table(r: InferenceLimits) -> None:
+    """The inversions' answers, each with the full estimate's figure that proves it."""
+    s = r.spec
+    where = f" · tp {s.layout.tp} × pp {s.layout.pp}" if s.layout.tp * s.layout.pp > 1 else ""
+    t = s.target
+    default = " (the default: give --gpu)" if t is not None and t.default else ""
+    name = "" if t is None or t.gpu is None else f"{t.gpu.key}{default}, "
+    say(f"{r.name} · engine {s.engine} · weights {s.quant or s.dtype}, KV {s.kv}{where} · "
+        f"GPU {name}{r.budget_bytes / GiB:.2f} GiB ({r.budget_bytes / 1e9:.2f} GB)")
+    if r.max_context is not None:
+        cap = " (the model's maximum; memory allows more)" if r.capped else ""
+        fits = f"{r.max_context:,} tokens{cap}" if r.max_context else "none: not even one token fits"
+        say(f"max context at batch {s.batch}: {fits}")
+    if r.max_batch is not None:
+        say(f"max batch at context {s.context:,}: {r.max_batch:,} sequences")
+    if r.max_concurrency is not None:
+        say(f"max concurrency at max_model_len {s.context:,}: {r.max_concurrency:.2f}× "
+            f"(KV cache capacity {r.kv_capacity_tokens or 0:,} tokens)")
+    if r.at is not None:
+        a = r.at
+        say(f"at ctx {a.spec.context:,} × batch {a.spec.batch}: total {a.total_bytes:,} bytes = "
+            f"{a.total_bytes / GiB:.2f} GiB, {(r.budget_bytes - a.total_bytes) / GiB:.2f} GiB free")
 
 
 def seed_memory_table(seed: SeedMemory, report: InferenceReport | None) -> None:
@@ -262,3 +309,5 @@ def train_table(report: TrainReport, *, depth: int = 2) -> None:
         say(f"offloaded to host memory per GPU process: {r.host.value / GiB:.2f} GiB")
     for note in r.notes:
         say(f"note: {note}")
+    if r.verdict is not None:
+        say(r.verdict.line())

@@ -164,7 +164,7 @@ class Modeling:
     """
 
     softmax_fp32: bool = True  # modeling_llama.py: softmax(…, dtype=torch.float32).to(query.dtype)
-    eager_peak: tuple[int, int] = (3, 1)  # scores, masked, fp32 softmax and its cast back: 3B + 4
+    eager_peak: tuple[int, int] = (3, 1)  # scores, masked, fp32 softmax and its cast back: 3B + 4 (llama)
     fused_qkv: bool = False  # q, k and v come from one Linear: peft adapts it as one module
     qkv_views: bool = False  # q, k, v reach eager as views of that output: eager copies k^T and v
     fused_gate_up: bool = False  # gate and up come from one Linear
@@ -176,6 +176,8 @@ class Modeling:
 
 
 _FP32_NORM = Modeling(fp32_norm=True)
+# Each record was set from its own family's MemTracker measurements: those families are the
+# calibration column of the terms they change (validation/calibration.py), never the held-out one.
 MODELING: dict[str, Modeling] = {
     # modeling_gpt2.py eager_attention_forward: softmax(attn_weights, dim=-1) on model-dtype scores
     "gpt2": Modeling(softmax_fp32=False, eager_peak=(2, 0), fused_qkv=True, qkv_views=True),

@@ -189,10 +189,13 @@ def inference_table(report: InferenceReport, *, depth: int = 2) -> None:
     where = f" · tp {s.layout.tp} × pp {s.layout.pp} = {report.gpus} GPUs, per GPU" if report.gpus > 1 else ""
     title = (f"{report.name}: inference memory · engine {s.engine} · ctx {s.context:,} × batch {s.batch}"
              f" · weights {quant}, KV {s.kv}, attn {s.attn}{where}")
-    from .errorbars import text
+    from .errorbars import footnote, text
 
-    sure = {k: text(v) for k, v in report.error_bars().items()}
+    given = report.error_bars()
+    sure = {k: text(v) for k, v in given.items()}
     table(title, ("part", "bytes", "GiB", "error bar"), _bytes_rows(report.tree, depth, sure), right={1, 2})
+    if note := footnote(given):
+        say(note)
     total = report.total_bytes
     every = f" per GPU; all {report.gpus} GPUs {total * report.gpus / GiB:.2f} GiB" if report.gpus > 1 else ""
     say(f"total {total:,} bytes = {total / GiB:.2f} GiB ({total / 1e9:.2f} GB){every}")
@@ -291,11 +294,14 @@ def train_table(report: TrainReport, *, depth: int = 2) -> None:
     budget.append(("total", "", "", f"{total / GiB:,.2f}"))
     table("model states: bytes per parameter (whole model, before any sharding)",
           ("line", "bytes", "parameters", "GiB"), budget, right={1, 2, 3})
-    from .errorbars import text
+    from .errorbars import footnote, text
 
-    sure = {k: text(v) for k, v in r.error_bars().items()}
+    given = r.error_bars()
+    sure = {k: text(v) for k, v in given.items()}
     table(f"per GPU at the peak: {r.peak_phase} ({r.peak_where})", ("part", "bytes", "GiB", "error bar"),
           _bytes_rows(r.tree, depth, sure), right={1, 2})
+    if note := footnote(given):
+        say(note)
     say(f"total {r.total_bytes:,} bytes = {r.total_bytes / GiB:.2f} GiB ({r.total_bytes / 1e9:.2f} GB)")
     phases = " · ".join(f"{k} {v / GiB:.2f} GiB" for k, v in r.phases.items())
     say(f"phase peaks (without overhead): {phases}")

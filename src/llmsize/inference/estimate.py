@@ -115,7 +115,11 @@ class InferenceReport(Totalled):
 
         terms = ("weights", "kv_cache", "activations", "overhead")
         kind = str(self.extra.get("kind", ""))
-        return bars("infer", terms, engine=self.spec.engine, attn=self.spec.attn, kind=kind)
+        engine = self.extra.get(self.spec.engine)
+        version = str(engine["version"]) if isinstance(engine, dict) and "version" in engine else None
+        sizes = {k: self.part(k) for k in terms}
+        return bars("infer", terms, engine=self.spec.engine, attn=self.spec.attn, kind=kind, version=version,
+                    sizes=sizes, quant=self.spec.quant or "")
 
     def to_dict(self) -> dict[str, object]:
         s = self.spec

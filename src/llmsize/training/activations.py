@@ -126,6 +126,8 @@ def dropout_from_config(cfg: Mapping[str, object]) -> Dropout:
 # Families whose code differs in a way that changes the saved bytes: ``arch.modeling`` (arch.py).
 PYTHON_ACTIVATIONS = ("gelu_new", "gelu_fast", "quick_gelu", "gelu_python")
 PYTHON_GELU_SAVED = 5  # x, tanh(·), 0.5x, 1 + tanh(·), their product (NewGELUActivation)
+# Which validation families set each constant here: validation/calibration.py. RMS copies: llama-3.1-8b
+# (no grid case's estimate moves with it); GELU: phi-2, gpt2; CPU Kernels: phi-2, gpt2, starcoder2, deepseek.
 INDEX_BYTES = 8  # int64 token indices and routing indices
 RMS_BACKWARD_FP32_COPIES = 4  # RMSNorm backward: grad·w, its fp32 cast, grad·rsqrt, 2x·grad (measured)
 

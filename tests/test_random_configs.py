@@ -15,6 +15,7 @@ import pytest
 from hf_truth import hf_config, hf_counts, t5_head_untied_by_checkpoint
 
 from llmsize import Architecture, ArchitectureError, count_params, from_hf_config, supported_model_types
+from llmsize.formats.tensors import model_tensors
 
 PER_TYPE = 24
 ABSENT = object()
@@ -100,6 +101,28 @@ def deepseek(rng: random.Random, cfg: Cfg) -> None:
     pick(rng, cfg, "attention_bias", [True, False, ABSENT])
 
 
+def llama4_text(rng: random.Random, cfg: Cfg) -> None:
+    moe_mixtral(rng, cfg)
+    cfg["intermediate_size_mlp"] = rng.choice([24, 48])
+    pick(rng, cfg, "interleave_moe_layer_step", [1, 2, ABSENT])
+    pick(rng, cfg, "attention_chunk_size", [16, None, ABSENT])
+    pick(rng, cfg, "no_rope_layer_interval", [2, ABSENT])
+    pick(rng, cfg, "attention_bias", [True, False, ABSENT])
+
+
+def llama4(rng: random.Random) -> Cfg:
+    text = with_(llama_like, llama4_text)(rng)
+    d = rng.choice([16, 32])
+    vision = dict(num_hidden_layers=rng.randint(1, 2), hidden_size=d, num_attention_heads=rng.choice([2, 4]),
+                  intermediate_size=rng.choice([32, 64]), vision_output_dim=rng.choice([24, 40]),
+                  projector_input_dim=(pin := rng.choice([16, 24])), projector_output_dim=pin,
+                  image_size=rng.choice([28, 56]), patch_size=14)
+    cfg: Cfg = {"text_config": text, "vision_config": vision}
+    if "tie_word_embeddings" in text:
+        cfg["tie_word_embeddings"] = text["tie_word_embeddings"]
+    return cfg
+
+
 def mamba(rng: random.Random) -> Cfg:
     d = rng.choice([16, 32, 48])
     cfg: Cfg = dict(hidden_size=d, num_hidden_layers=rng.randint(1, 3), vocab_size=rng.randint(64, 300),
@@ -179,7 +202,10 @@ GENERATORS: dict[str, tuple[Callable[[random.Random], Cfg], list[str]]] = {
     "bloom": (with_(gpt2_like, width_key="hidden_size"), ["BloomForCausalLM"]),
     "falcon": (falcon, ["FalconForCausalLM"]),
     "llama": (with_(llama_like, flags("attention_bias", "mlp_bias")), ["LlamaForCausalLM", "LlamaModel"]),
+    "gpt_oss": (with_(llama_like, moe_mixtral, flags("attention_bias"), sliding), ["GptOssForCausalLM"]),
     "granite": (with_(llama_like, flags("attention_bias", "mlp_bias")), ["GraniteForCausalLM"]),
+    "llama4_text": (with_(llama_like, llama4_text), ["Llama4ForCausalLM"]),
+    "llama4": (llama4, ["Llama4ForConditionalGeneration"]),
     "mistral": (with_(llama_like, sliding), ["MistralForCausalLM"]),
     "mixtral": (with_(llama_like, moe_mixtral, sliding), ["MixtralForCausalLM"]),
     "qwen2": (with_(llama_like, sliding, explicit_head_dim=False), ["Qwen2ForCausalLM"]),
@@ -238,7 +264,7 @@ def valid_case(model_type: str, seed: int) -> tuple[dict[str, Any], Architecture
         try:
             return cfg, from_hf_config(cfg, f"{model_type}-{seed}")[0]
         except ArchitectureError:
-            hf = hf_config(dict(cfg))
+            hf = hf_config(dict(cfg)).get_text_config()
             assert hf.num_attention_heads % hf.num_key_value_heads, cfg
     raise AssertionError(f"no valid {model_type} config drawn")
 
@@ -254,4 +280,5 @@ def test_random_config_matches_transformers(model_type: str, seed: int):
     assert report.total == expected, cfg
     assert report.non_embedding == truth.non_embedding, cfg
     assert report.breakdown.value == report.total
+    assert sum(t.numel for t in model_tensors(arch)) == report.total  # the per-tensor list agrees
     assert all(p.value == sum(c.value for c in p.parts) for _, p in report.breakdown.walk() if p.parts)

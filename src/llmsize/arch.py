@@ -130,7 +130,9 @@ class VisionTower:
 
     Radford et al. 2021 (CLIP) / Zhai et al. 2023 (SigLIP): a Conv2d patch embedding (p×p, with
     bias), a learned position table with one row per patch, pre-norm encoder layers with biased
-    projections and a plain GELU MLP, and a final LayerNorm.
+    projections and a plain GELU MLP, and a final LayerNorm. ``projector`` names the variant:
+    Gemma 3's (SigLIP + RMSNorm + projection) or Llama 4's (an unbiased unfold patch embedding, a
+    class token, pre and post LayerNorms, a pixel-shuffle MLP adapter and a projection).
     """
 
     n_layers: int
@@ -140,7 +142,11 @@ class VisionTower:
     patch_size: int
     image_size: int
     channels: int = 3
-    projector: Literal["gemma3"] = "gemma3"
+    projector: Literal["gemma3", "llama4"] = "gemma3"
+    # Llama 4 (modeling_llama4.py Llama4VisionModel): the pixel-shuffle adapter's fc1 (I_v → d_a)
+    # and fc2 (d_a → d_a), and the projector's input width (vision_output_dim)
+    adapter_dim: int = 0
+    output_dim: int = 0
 
     @property
     def n_patches(self) -> int:
@@ -232,6 +238,7 @@ class Architecture:
     o_bias: bool = False
     qk_norm: QKNorm = "none"  # "head": one norm of width head_dim; "full": width heads·head_dim
     qk_norm_bias: bool = False
+    attention_sinks: bool = False  # gpt-oss: one learned sink logit per query head and layer
     mla: MLA | None = None
     layer_types: tuple[LayerType, ...] = ()  # () = all "full"
     sliding_window: int | None = None

@@ -52,6 +52,10 @@ def attention_part(arch: Architecture) -> Part:
         leaf("v_proj", linear(d, k * dh, bias=b)),
         leaf("o_proj", linear(a * dh, d, bias=arch.o_bias)),
     ]
+    if arch.attention_sinks:
+        # gpt-oss (modeling_gpt_oss.py GptOssAttention.sinks): a learned logit per head that joins
+        # the softmax's denominator (Xiao et al. 2023, "attention sinks", arXiv 2309.17453)
+        parts.append(leaf("sinks", a))
     return group("attention", parts + qk_norm_parts(arch))
 
 
@@ -227,16 +231,47 @@ def head_part(arch: Architecture) -> Part:
 
 
 def vision_part(arch: Architecture, vt: VisionTower) -> Part:
-    """A ViT tower (Dosovitskiy et al. 2021 §3.1; SigLIP, Zhai et al. 2023): patch embedding
-    Conv2d(C, d_v, p) with bias, n_patches learned positions, L_v pre-norm layers (biased q k v o,
-    fc1 fc2, two LayerNorms), a post-LayerNorm; then Gemma 3's projector: an RMSNorm on d_v and
-    W ∈ R^{d_v×d} (Gemma 3 technical report, arXiv 2503.19786 §2.1)."""
-    dv, ff, p, c = vt.d_model, vt.d_ff, vt.patch_size, vt.channels
-    layer = group("layer", [
+    """The vision tower and projector of the variant ``vt.projector`` names."""
+    return llama4_vision_part(arch, vt) if vt.projector == "llama4" else siglip_vision_part(arch, vt)
+
+
+def _vit_layer(vt: VisionTower) -> Part:
+    """One pre-norm ViT layer: biased q k v o, fc1 fc2, two LayerNorms (γ and β)."""
+    dv, ff = vt.d_model, vt.d_ff
+    return group("layer", [
         leaf("attention", 4 * linear(dv, dv, bias=True)),
         leaf("mlp", linear(dv, ff, bias=True) + linear(ff, dv, bias=True)),
         leaf("norms", 2 * 2 * dv),
     ])
+
+
+def llama4_vision_part(arch: Architecture, vt: VisionTower) -> Part:
+    """Llama 4's vision model (transformers 5.24 ``modeling_llama4.py`` Llama4VisionModel and
+    Llama4MultiModalProjector): an unfold patch embedding Linear(C·p², d_v) without bias, a class
+    token and n_patches + 1 positions, LayerNorms before and after L_v ViT layers, the
+    pixel-shuffle adapter fc1 (I_v → d_a) and fc2 (d_a → d_a) without biases, and the projector
+    W ∈ R^{d_out×d} without bias."""
+    dv, p, c, da = vt.d_model, vt.patch_size, vt.channels, vt.adapter_dim
+    tower = group("vision_tower", [
+        leaf("patch_embedding", linear(c * p * p, dv, bias=False)),
+        leaf("class_embedding", dv),
+        # an nn.Parameter, not an nn.Embedding: transformers counts it as non-embedding
+        leaf("positional_embedding_vlm", (vt.n_patches + 1) * dv),
+        leaf("pre_post_norms", 2 * 2 * dv),
+        rename(times(_vit_layer(vt), vt.n_layers), f"layers ×{vt.n_layers}"),
+        leaf("adapter", vt.d_ff * da + da * da),
+    ])
+    projector = group("projector", [leaf("projection", vt.output_dim * arch.d_model)])
+    return group("vision", [tower, projector])
+
+
+def siglip_vision_part(arch: Architecture, vt: VisionTower) -> Part:
+    """A ViT tower (Dosovitskiy et al. 2021 §3.1; SigLIP, Zhai et al. 2023): patch embedding
+    Conv2d(C, d_v, p) with bias, n_patches learned positions, L_v pre-norm layers (biased q k v o,
+    fc1 fc2, two LayerNorms), a post-LayerNorm; then Gemma 3's projector: an RMSNorm on d_v and
+    W ∈ R^{d_v×d} (Gemma 3 technical report, arXiv 2503.19786 §2.1)."""
+    dv, p, c = vt.d_model, vt.patch_size, vt.channels
+    layer = _vit_layer(vt)
     tower = group("vision_tower", [
         leaf("patch_embedding", linear(c * p * p, dv, bias=True)),
         leaf("position_embedding", vt.n_patches * dv),

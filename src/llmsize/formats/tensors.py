@@ -126,6 +126,8 @@ def _attention(arch: Architecture, p: str, i: int, names: tuple[str, ...] = SELF
            *_linear(p + kk, d, k * dh, bias=b, role="attention", layer=i),
            *_linear(p + v, d, k * dh, bias=b, role="attention", layer=i),
            *_linear(p + o, a * dh, d, bias=arch.o_bias, role="attention", layer=i)]
+    if arch.attention_sinks:
+        out.append(TensorSpec(f"{p}attn_sinks.weight", (a,), "attention", i))
     if arch.qk_norm != "none":
         q_w, k_w = (dh, dh) if arch.qk_norm == "head" else (a * dh, k * dh)
         for name, width in ((f"{p}{q}_norm", q_w), (f"{p}{kk}_norm", k_w)):
@@ -274,13 +276,9 @@ def _head(arch: Architecture) -> list[TensorSpec]:
     return out
 
 
-def _vision(arch: Architecture, vt: VisionTower) -> list[TensorSpec]:
-    """A ViT tower and Gemma 3's projector (params.vision_part), named as in a llama.cpp mmproj."""
-    dv, ff, p, c = vt.d_model, vt.d_ff, vt.patch_size, vt.channels
-    ln = [TensorSpec("v.post_ln.weight", (dv,), "vision"), TensorSpec("v.post_ln.bias", (dv,), "vision")]
-    out = [TensorSpec("v.patch_embd.weight", (dv, c, p, p), "vision"),
-           TensorSpec("v.patch_embd.bias", (dv,), "vision"),
-           TensorSpec("v.position_embd.weight", (vt.n_patches, dv), "vision")]
+def _vit_layers(vt: VisionTower) -> list[TensorSpec]:
+    """The ViT layers (params._vit_layer): biased q k v o, fc1 fc2, two LayerNorms."""
+    dv, ff, out = vt.d_model, vt.d_ff, []
     for j in range(vt.n_layers):
         b = f"v.blk.{j}."
         for name, n_in, n_out in (("attn_q", dv, dv), ("attn_k", dv, dv), ("attn_v", dv, dv),
@@ -288,8 +286,37 @@ def _vision(arch: Architecture, vt: VisionTower) -> list[TensorSpec]:
             out += _linear(b + name, n_in, n_out, bias=True, role="vision", layer=None)
         for name in ("ln1.weight", "ln1.bias", "ln2.weight", "ln2.bias"):
             out.append(TensorSpec(b + name, (dv,), "vision"))
-    return out + ln + [TensorSpec("mm.soft_emb_norm.weight", (dv,), "vision"),
-                       TensorSpec("mm.input_projection.weight", (dv, arch.d_model), "vision")]
+    return out
+
+
+def _ln(name: str, width: int) -> list[TensorSpec]:
+    return [TensorSpec(f"{name}.weight", (width,), "vision"), TensorSpec(f"{name}.bias", (width,), "vision")]
+
+
+def _vision(arch: Architecture, vt: VisionTower) -> list[TensorSpec]:
+    """A ViT tower and its projector (params.vision_part), named as in a llama.cpp mmproj."""
+    if vt.projector == "llama4":
+        return _vision_llama4(arch, vt)
+    dv, p, c = vt.d_model, vt.patch_size, vt.channels
+    out = [TensorSpec("v.patch_embd.weight", (dv, c, p, p), "vision"),
+           TensorSpec("v.patch_embd.bias", (dv,), "vision"),
+           TensorSpec("v.position_embd.weight", (vt.n_patches, dv), "vision")]
+    return out + _vit_layers(vt) + _ln("v.post_ln", dv) + [
+        TensorSpec("mm.soft_emb_norm.weight", (dv,), "vision"),
+        TensorSpec("mm.input_projection.weight", (dv, arch.d_model), "vision")]
+
+
+def _vision_llama4(arch: Architecture, vt: VisionTower) -> list[TensorSpec]:
+    """Llama 4's vision model and projector (params.llama4_vision_part)."""
+    dv, p, c, da = vt.d_model, vt.patch_size, vt.channels, vt.adapter_dim
+    out = [TensorSpec("v.patch_embd.weight", (dv, c * p * p), "vision"),
+           TensorSpec("v.class_embd", (dv,), "vision"),
+           TensorSpec("v.position_embd.weight", (vt.n_patches + 1, dv), "vision"),
+           *_ln("v.pre_ln", dv)]
+    return out + _vit_layers(vt) + _ln("v.post_ln", dv) + [
+        TensorSpec("mm.adapter_fc1.weight", (da, vt.d_ff), "vision"),
+        TensorSpec("mm.adapter_fc2.weight", (da, da), "vision"),
+        TensorSpec("mm.input_projection.weight", (arch.d_model, vt.output_dim), "vision")]
 
 
 @functools.lru_cache(maxsize=64)

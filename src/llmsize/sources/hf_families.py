@@ -221,6 +221,43 @@ def _moe_deepseek(r: _Reader, out: dict[str, Any]) -> None:
     )
 
 
+def _moe_gpt_oss(r: _Reader, out: dict[str, Any]) -> None:
+    """gpt-oss (models/gpt_oss/modeling_gpt_oss.py): every layer routed over
+    ``num_local_experts`` experts of width I with biases (``gate_up_proj_bias``, ``down_proj_bias``),
+    a router with a bias; layers alternate sliding (even i) and full unless ``layer_types`` says."""
+    out["moe"] = MoE(
+        n_experts=r.need("num_local_experts"), top_k=r.need("num_experts_per_tok"),
+        d_ff_expert=out["d_ff"], layers=tuple(range(out["n_layers"])), router_bias=True,
+    )
+    _sliding_pattern(2, "_sliding_window_pattern")(r, out)
+
+
+def _llama4(r: _Reader, out: dict[str, Any]) -> None:
+    """Llama 4 text (models/llama4/configuration_llama4.py, modeling_llama4.py): ``moe_layers``
+    (default every ``interleave_moe_layer_step``-th, from step − 1) route over ``num_local_experts``
+    experts of width ``intermediate_size`` beside one shared expert of the same width; the other
+    layers are dense with ``intermediate_size_mlp``. RoPE layers (``no_rope_layers[i]`` = 1, by
+    default all but every ``no_rope_layer_interval``-th) attend in chunks of
+    ``attention_chunk_size``, which the cache keeps as a sliding window (cache_utils
+    ``LAYER_CLASS_MAP``: "chunked_attention" → DynamicSlidingWindowLayer); the NoPE layers attend
+    to everything. The QK-norm is an L2 norm without weights."""
+    n, step = out["n_layers"], r.get("interleave_moe_layer_step", default=1)
+    layers = r.get("moe_layers")
+    layers = tuple(layers) if layers is not None else tuple(range(step - 1, n, step))
+    d_e = out["d_ff"]
+    out["d_ff"] = r.need("intermediate_size_mlp")
+    out["moe"] = MoE(n_experts=r.need("num_local_experts"), top_k=r.need("num_experts_per_tok"),
+                     d_ff_expert=d_e, layers=layers, n_shared_experts=1, d_ff_shared=d_e)
+    every = r.get("no_rope_layer_interval", default=4)
+    rope = r.get("no_rope_layers") or [int((i + 1) % every != 0) for i in range(n)]
+    chunk = r.get("attention_chunk_size", default=8192)
+    types = r.get("layer_types") or ["chunked_attention" if x and chunk else "full_attention" for x in rope]
+    if chunk and "chunked_attention" in types:
+        out.update(sliding_window=chunk,
+                   layer_types=tuple("sliding" if t == "chunked_attention" else "full" for t in types))
+    r.read.update(("use_qk_norm", "layer_types"))
+
+
 def _mla(r: _Reader, out: dict[str, Any]) -> None:
     out["mla"] = MLA(
         kv_lora_rank=r.need("kv_lora_rank"), q_lora_rank=r.get("q_lora_rank"),
@@ -299,7 +336,16 @@ FAMILIES: dict[str, Family] = {
     "falcon": Family(dict(_LAYERNORM, gated_mlp=False), defaults={"tie_word_embeddings": True},
                      derive=(_ff_default_4d, _falcon)),
     "llama": Family(_LLAMA_FIXED, flags=_ATTN_BIAS | {"mlp_bias": ("mlp_bias", False)}),
+    "gpt_oss": Family(dict(_LLAMA_FIXED, attention_sinks=True, mlp_bias=True),
+                      flags={"qkv_bias": ("attention_bias", True), "o_bias": ("attention_bias", True)},
+                      defaults={"num_local_experts": 128, "num_experts_per_tok": 4, "head_dim": 64,
+                                "num_key_value_heads": 8, "sliding_window": 128},
+                      derive=(_moe_gpt_oss,)),
     "granite": Family(_LLAMA_FIXED, flags=_ATTN_BIAS | {"mlp_bias": ("mlp_bias", False)}),
+    "llama4_text": Family(_LLAMA_FIXED, flags=_ATTN_BIAS,
+                          defaults={"num_local_experts": 16, "num_experts_per_tok": 1, "head_dim": 128,
+                                    "num_key_value_heads": 8, "intermediate_size_mlp": 16384},
+                          derive=(_llama4,)),
     "mistral": Family(_LLAMA_FIXED, defaults={"sliding_window": 4096, "num_key_value_heads": 8},
                       derive=(_sliding_all,)),
     "mixtral": Family(_LLAMA_FIXED, defaults={"num_local_experts": 8, "num_experts_per_tok": 2,
@@ -369,4 +415,4 @@ FAMILIES["roberta"] = FAMILIES["bert"]
 FAMILIES["RefinedWeb"] = FAMILIES["RefinedWebModel"] = FAMILIES["falcon"]
 
 # Multimodal configs: the text model lives under ``text_config``.
-MULTIMODAL = {"gemma3": "gemma3_text"}
+MULTIMODAL = {"gemma3": "gemma3_text", "llama4": "llama4_text"}

@@ -28,10 +28,23 @@ def _imports() -> tuple[Any, Any]:
     return torch, transformers
 
 
+# Keys a real config.json writes as an int where transformers 5.24's strict config classes want a
+# bool: Llama-4-Scout's ``"attn_temperature_tuning": 4`` (read as true). No shape depends on it.
+LOOSE_BOOLS = ("attn_temperature_tuning",)
+
+
+def loose_bools(cfg: dict[str, Any]) -> dict[str, Any]:
+    """``cfg`` with the ``LOOSE_BOOLS`` read as bools, in sub-configs too."""
+    out = {k: bool(v) if k in LOOSE_BOOLS and isinstance(v, int) else v for k, v in cfg.items()}
+    return {k: loose_bools(v) if k.endswith("_config") and isinstance(v, dict) else v for k, v in out.items()}
+
+
 def hf_config(cfg: dict[str, Any], name: str) -> Any:
     """The transformers config object for a ``config.json`` dict (an old ``rope_scaling`` that
-    transformers 5 refuses is dropped: it changes rotary buffers, never a shape)."""
+    transformers 5 refuses is dropped: it changes rotary buffers, never a shape; ``LOOSE_BOOLS``
+    are read as bools)."""
     _, transformers = _imports()
+    cfg = loose_bools(cfg)
     try:
         return transformers.AutoConfig.for_model(**cfg)
     except (ValueError, KeyError, TypeError) as e:
@@ -82,6 +95,12 @@ def scaled_config(cfg: dict[str, Any], layers: int | None) -> dict[str, Any]:
         cfg["layer_types"] = cfg["layer_types"][:layers]
     if "first_k_dense_replace" in cfg:
         cfg["first_k_dense_replace"] = min(cfg["first_k_dense_replace"], max(layers - 1, 0))
+    if isinstance(cfg.get("no_rope_layers"), list):  # Llama 4
+        cfg["no_rope_layers"] = cfg["no_rope_layers"][:layers]
+    if isinstance(cfg.get("moe_layers"), list):
+        cfg["moe_layers"] = [i for i in cfg["moe_layers"] if i < layers]
+    if isinstance(cfg.get("text_config"), dict):  # a multimodal wrapper: scale its text model
+        cfg["text_config"] = scaled_config(cfg["text_config"], layers)
     return cfg
 
 

@@ -191,7 +191,8 @@ def _text_and_vision(
     """Split a multimodal config into its text model and, where supported, its vision tower.
 
     Gemma 3's SigLIP tower and Llama 4's vision model, with their projectors, are counted; for
-    other multimodal configs (LLaVA, Qwen2-VL…) the text model is counted and a warning names what is left out."""
+    other multimodal configs (LLaVA, Qwen2-VL…) the text model is counted and a warning names
+    what is left out."""
     model_type = cfg.get("model_type")
     text = cfg.get("text_config")
     if model_type in MULTIMODAL:

@@ -74,3 +74,22 @@ def test_dense_models_have_every_parameter_active():
 def test_tied_head_is_counted_once():
     r = count("gemma-2-2b")
     assert r.breakdown.find("lm_head") is None  # tied: the head adds nothing
+
+
+# gpt-oss: the MXFP4 checkpoints' model.safetensors.index.json "total_size" (bytes of every tensor:
+# bf16 attention, router, embeddings and head; experts as u8 blocks + E8M0 scales), as quoted on
+# GitHub (gpt-oss-20b: 13761264768 in copies of the index; gpt-oss-120b: "tensor_bytes" 65248815744
+# in a download inventory), and the totals of the model card (arXiv 2508.10925, Table 1: 20.91B and
+# 116.83B).
+GPT_OSS = [("gpt-oss-20b", 13_761_264_768, 20.91), ("gpt-oss-120b", 65_248_815_744, 116.83)]
+
+
+@pytest.mark.parametrize(("name", "stored_bytes", "total_b"), GPT_OSS)
+def test_gpt_oss_mxfp4_checkpoint_bytes(name, stored_bytes, total_b):
+    from llmsize.formats.stored import stored_format
+    from llmsize.formats.tensors import weights_bytes
+
+    found = resolve(name)
+    assert stored_format(found.config) == "mxfp4"
+    assert weights_bytes(found.arch, "mxfp4").value == stored_bytes
+    assert approx(count(name).total, total_b, 2)

@@ -242,9 +242,18 @@ def infer(source: str | None, **options: Any) -> InferenceReport | SeedMemory:
         return _seed_memory(source, opts)
     found, arch = _open(source, "infer", opts["revision"])
     default = LLAMACPP_DEFAULT_CTX if opts["engine"] == "llamacpp" else arch.max_position
+    if opts["quant"] is None and found.checkpoint is None:
+        opts["quant"] = _config_format(found.config)
     spec = _inference_spec(opts, opts["ctx_size"] or default)
     report = estimate(arch, spec, name=str(source), checkpoint=found.checkpoint, config=found.config)
     return replace(report, warnings=found.warnings)
+
+
+def _config_format(config: dict[str, Any] | None) -> str | None:
+    """The stored weight format a config's ``quantization_config`` names (gpt-oss: mxfp4)."""
+    from .formats.stored import stored_format
+
+    return stored_format(config)
 
 
 def _inference_spec(opts: dict[str, Any], context: int) -> Any:

@@ -226,7 +226,7 @@ def _moe_gpt_oss(r: _Reader, out: dict[str, Any]) -> None:
     ``num_local_experts`` experts of width I with biases (``gate_up_proj_bias``, ``down_proj_bias``),
     a router with a bias; layers alternate sliding (even i) and full unless ``layer_types`` says."""
     out["moe"] = MoE(
-        n_experts=r.need("num_local_experts"), top_k=r.need("num_experts_per_tok"),
+        n_experts=r.need("num_local_experts"), top_k=r.need("num_experts_per_tok", "experts_per_token"),
         d_ff_expert=out["d_ff"], layers=tuple(range(out["n_layers"])), router_bias=True,
     )
     _sliding_pattern(2, "_sliding_window_pattern")(r, out)

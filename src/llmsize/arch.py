@@ -102,12 +102,26 @@ class MoE:
     n_shared_experts: int = 0
     d_ff_shared: int = 0  # total width of the shared expert MLP (0 = none)
     shared_expert_gate: bool = False  # Qwen-MoE: sigmoid gate Linear(d, 1) on the shared expert
-    router_bias: bool = False  # a bias on the router Linear(d, E)
+    router_bias: bool = False  # a bias on the router Linear(d, E) (ERNIE 4.5: its score-correction γ)
+    expert_bias: bool = False  # biases on every expert's projections (gpt-oss); shared experts and
+    # dense MLPs follow the architecture's ``mlp_bias`` (DeepSeek-V2 with mlp_bias: true)
 
     @property
     def first_dense_layers(self) -> int:
         """How many leading layers are dense (DeepSeek ``first_k_dense_replace``)."""
         return min(self.layers, default=0)
+
+
+@dataclass(frozen=True)
+class Indexer:
+    """DeepSeek Sparse Attention's lightning indexer (DeepSeek-V3.2-Exp technical report, 2025, §2.1;
+    transformers 5.24 ``DeepseekV32Indexer``): ``n_heads`` small query heads of width ``head_dim``
+    read MLA's query latent, one shared key of width ``head_dim`` per token is cached beside the
+    latent, and each query keeps its ``topk`` best-scoring tokens."""
+
+    n_heads: int
+    head_dim: int
+    topk: int
 
 
 @dataclass(frozen=True)
@@ -240,6 +254,7 @@ class Architecture:
     qk_norm_bias: bool = False
     attention_sinks: bool = False  # gpt-oss: one learned sink logit per query head and layer
     mla: MLA | None = None
+    indexer: Indexer | None = None  # DeepSeek-V3.2's sparse-attention indexer (MLA layers only)
     layer_types: tuple[LayerType, ...] = ()  # () = all "full"
     sliding_window: int | None = None
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .arch import MLA, SSM, Architecture, MoE, VisionTower
+from .arch import MLA, SSM, Architecture, Indexer, MoE, VisionTower
 from .schemas import nested, versioned
 from .tree import Part, group, leaf, times
 
@@ -91,7 +91,22 @@ def mla_part(arch: Architecture, mla: MLA) -> Part:
         leaf("kv_b_proj", linear(dc, a * (mla.qk_nope_head_dim + mla.v_head_dim), bias=False)),
         leaf("o_proj", linear(a * mla.v_head_dim, d, bias=arch.o_bias)),
     ]
+    if arch.indexer:
+        kv.append(indexer_part(arch, mla, arch.indexer))
     return group("attention (MLA)", q + kv)
+
+
+def indexer_part(arch: Architecture, mla: MLA, ix: Indexer) -> Part:
+    """DeepSeek-V3.2's lightning indexer (transformers 5.24 ``DeepseekV32Indexer``): queries from
+    the query latent W^{IQ} (d'_c → n_I·d_I), one key W^{IK} (d → d_I) with a LayerNorm (γ, β),
+    and per-head weights W^{w} (d → n_I); no biases."""
+    d, dq, n, dh = arch.d_model, mla.q_lora_rank or arch.d_model, ix.n_heads, ix.head_dim
+    return group("indexer", [
+        leaf("wq_b", linear(dq, n * dh, bias=False)),
+        leaf("wk", linear(d, dh, bias=False)),
+        leaf("k_norm", 2 * dh),
+        leaf("weights_proj", linear(d, n, bias=False)),
+    ])
 
 
 def self_attention(arch: Architecture) -> Part:
@@ -101,13 +116,21 @@ def self_attention(arch: Architecture) -> Part:
 # --- feed-forward ---------------------------------------------------------------------------
 
 
-def mlp_part(arch: Architecture, d_ff: int, name: str = "mlp") -> Part:
+# Activations with learned scalars, by HF ``hidden_act``: xIELU (Huang et al. 2025, arXiv
+# 2411.13010; transformers ``activations.XIELUActivation``) learns α_p and α_n, one value each.
+ACTIVATION_PARAMS: dict[str, tuple[str, ...]] = {"xielu": ("alpha_p", "alpha_n")}
+
+
+def mlp_part(arch: Architecture, d_ff: int, name: str = "mlp", *, bias: bool | None = None) -> Part:
     """Position-wise feed-forward (Vaswani et al. 2017 §3.3): up d→I, down I→d; gated variants
-    (GLU, Shazeer 2020 "GLU Variants Improve Transformer", Eq. 6) add a gate d→I."""
-    d, ff, b = arch.d_model, d_ff, arch.mlp_bias
+    (GLU, Shazeer 2020 "GLU Variants Improve Transformer", Eq. 6) add a gate d→I. ``bias``
+    defaults to the architecture's ``mlp_bias``; a learned activation adds its scalars."""
+    d, ff, b = arch.d_model, d_ff, arch.mlp_bias if bias is None else bias
     parts = [leaf("up_proj", linear(d, ff, bias=b)), leaf("down_proj", linear(ff, d, bias=b))]
     if arch.gated_mlp:
         parts.insert(0, leaf("gate_proj", linear(d, ff, bias=b)))
+    if arch.activation in ACTIVATION_PARAMS:
+        parts.append(leaf("act_fn", len(ACTIVATION_PARAMS[arch.activation])))
     return group(name, parts)
 
 
@@ -118,7 +141,7 @@ def moe_part(arch: Architecture, moe: MoE) -> Part:
     d, e = arch.d_model, moe.n_experts
     parts = [
         leaf("router", linear(d, e, bias=moe.router_bias)),
-        times(mlp_part(arch, moe.d_ff_expert, "experts"), e),
+        times(mlp_part(arch, moe.d_ff_expert, "experts", bias=moe.expert_bias), e),
     ]
     if moe.d_ff_shared:
         parts.append(mlp_part(arch, moe.d_ff_shared, "shared_experts"))
@@ -335,7 +358,7 @@ def inactive_expert_params(arch: Architecture) -> int:
     moe = arch.moe
     if not moe:
         return 0
-    per_expert = mlp_part(arch, moe.d_ff_expert).value
+    per_expert = mlp_part(arch, moe.d_ff_expert, bias=moe.expert_bias).value
     return len(moe.layers) * (moe.n_experts - moe.top_k) * per_expert
 
 

@@ -40,7 +40,7 @@ import functools
 from dataclasses import dataclass
 from math import prod
 
-from ..parameters import rename
+from ..parameters import ACTIVATION_PARAMS, rename
 from ..tree import Part, group, leaf, times
 from .dtypes import WeightFormat, parse_format, precision_bits, tensor_bytes_in
 from .gguf_mixture import gguf_tensor_types
@@ -149,6 +149,14 @@ def _mla(arch: Architecture, mla: MLA, p: str, i: int) -> list[TensorSpec]:
              *_linear(p + "attn_q_b", dq, a * mla.qk_head_dim, bias=False, role="attention", layer=i)]
     kv_a, o_in = dc + mla.qk_rope_head_dim, a * mla.v_head_dim
     kv_b = a * (mla.qk_nope_head_dim + mla.v_head_dim)
+    if arch.indexer:  # params.indexer_part
+        ix, dq_in = arch.indexer, dq or d
+        q += [*_linear(p + "indexer.attn_q_b", dq_in, ix.n_heads * ix.head_dim, bias=False,
+                       role="attention", layer=i),
+              *_linear(p + "indexer.attn_k", d, ix.head_dim, bias=False, role="attention", layer=i),
+              TensorSpec(p + "indexer.k_norm.weight", (ix.head_dim,), "norm", i),
+              TensorSpec(p + "indexer.k_norm.bias", (ix.head_dim,), "norm", i),
+              *_linear(p + "indexer.proj", d, ix.n_heads, bias=False, role="attention", layer=i)]
     return q + [*_linear(p + "attn_kv_a_mqa", d, kv_a, bias=b, role="attention", layer=i),
                 *_norm(arch, p + "attn_kv_a_norm", dc, i),
                 *_linear(p + "attn_kv_b", dc, kv_b, bias=False, role="attention", layer=i),
@@ -159,13 +167,17 @@ def _mla(arch: Architecture, mla: MLA, p: str, i: int) -> list[TensorSpec]:
 
 
 def _mlp(arch: Architecture, d_ff: int, p: str, i: int, *, suffix: str = "", role: str = "mlp",
-         experts: int = 0) -> list[TensorSpec]:
-    """Gate (GLU variants only), up d→I, down I→d (params.mlp_part), per expert when stacked."""
-    d, b = arch.d_model, arch.mlp_bias
+         experts: int = 0, bias: bool | None = None) -> list[TensorSpec]:
+    """Gate (GLU variants only), up d→I, down I→d and a learned activation's scalars
+    (params.mlp_part), per expert when stacked."""
+    d, b = arch.d_model, arch.mlp_bias if bias is None else bias
     out = [*_linear(f"{p}ffn_up{suffix}", d, d_ff, bias=b, role=role, layer=i, experts=experts),
            *_linear(f"{p}ffn_down{suffix}", d_ff, d, bias=b, role=role, layer=i, experts=experts)]
     if arch.gated_mlp:
         out[:0] = _linear(f"{p}ffn_gate{suffix}", d, d_ff, bias=b, role=role, layer=i, experts=experts)
+    lead = (experts,) if experts else ()
+    for name in ACTIVATION_PARAMS.get(arch.activation, ()):
+        out.append(TensorSpec(f"{p}ffn_act{suffix}.{name}", (*lead, 1), role, i))
     return out
 
 
@@ -174,7 +186,7 @@ def _moe(arch: Architecture, moe: MoE, p: str, i: int) -> list[TensorSpec]:
     (params.moe_part)."""
     d, e = arch.d_model, moe.n_experts
     out = [*_linear(p + "ffn_gate_inp", d, e, bias=moe.router_bias, role="router", layer=i),
-           *_mlp(arch, moe.d_ff_expert, p, i, suffix="_exps", role="expert", experts=e)]
+           *_mlp(arch, moe.d_ff_expert, p, i, suffix="_exps", role="expert", experts=e, bias=moe.expert_bias)]
     if moe.d_ff_shared:
         out += _mlp(arch, moe.d_ff_shared, p, i, suffix="_shexp", role="shared_expert")
     if moe.shared_expert_gate:

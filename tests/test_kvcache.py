@@ -32,6 +32,7 @@ CASES = [
     ("falcon-mamba-7b", 2, "eager", 2, 300),  # SSM: conv + recurrent state, any length
     ("gpt-oss-20b", 4, "eager", 2, 300),  # sliding (128) and full alternate; sinks cache nothing
     ("llama-4-scout-17b-16e", 4, "sdpa", 1, 8500),  # three chunked (8192) to one NoPE full layer
+    ("glm-4.5-air", 2, "sdpa", 1, 400),  # head_dim 128 ≠ 4096 / 96
 ]
 
 

@@ -38,6 +38,8 @@ MOE = [
     ("qwen2-57b-a14b", 57, 14, 0, "huggingface.co/Qwen/Qwen2-57B-A14B model card"),
     ("qwen1.5-moe-a2.7b", 14.3, 2.7, 1, "huggingface.co/Qwen/Qwen1.5-MoE-A2.7B model card"),
     ("mixtral-8x22b", 141, 39, 0, "mistral.ai/news/mixtral-8x22b (141B total, 39B active)"),
+    ("dbrx-instruct-4bit", 132, 36, 0, "databricks.com/blog/introducing-dbrx-new-state-art-open-llm "
+     "(132B total, 36B active)"),
     ("olmoe-1b-7b-0125", 6.9, 1.3, 1, "OLMoE, arXiv 2409.02060 abstract (6.9B total, 1.3B active)"),
 ]
 

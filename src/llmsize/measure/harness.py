@@ -28,23 +28,31 @@ def _imports() -> tuple[Any, Any]:
     return torch, transformers
 
 
-# Keys a real config.json writes as an int where transformers 5.24's strict config classes want a
-# bool: Llama-4-Scout's ``"attn_temperature_tuning": 4`` (read as true). No shape depends on it.
+# Keys real config.json files write as an int where transformers 5.24's strict config classes want
+# a bool or a float, read as those: Llama-4-Scout's ``"attn_temperature_tuning": 4`` (true) and
+# DBRX's ``"moe_normalize_expert_weights": 1`` (1.0). No shape depends on either.
 LOOSE_BOOLS = ("attn_temperature_tuning",)
+LOOSE_FLOATS = ("moe_normalize_expert_weights",)
 
 
-def loose_bools(cfg: dict[str, Any]) -> dict[str, Any]:
-    """``cfg`` with the ``LOOSE_BOOLS`` read as bools, in sub-configs too."""
-    out = {k: bool(v) if k in LOOSE_BOOLS and isinstance(v, int) else v for k, v in cfg.items()}
-    return {k: loose_bools(v) if k.endswith("_config") and isinstance(v, dict) else v for k, v in out.items()}
+def _loose(key: str, value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return bool(value) if key in LOOSE_BOOLS else float(value) if key in LOOSE_FLOATS else value
+    return value
+
+
+def loose_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """``cfg`` with the ``LOOSE_BOOLS`` and ``LOOSE_FLOATS`` retyped, in sub-configs too."""
+    out = {k: _loose(k, v) for k, v in cfg.items()}
+    return {k: loose_config(v) if k.endswith("_config") and isinstance(v, dict) else v for k, v in out.items()}
 
 
 def hf_config(cfg: dict[str, Any], name: str) -> Any:
     """The transformers config object for a ``config.json`` dict (an old ``rope_scaling`` that
     transformers 5 refuses is dropped: it changes rotary buffers, never a shape; ``LOOSE_BOOLS``
-    are read as bools)."""
+    and ``LOOSE_FLOATS`` are retyped)."""
     _, transformers = _imports()
-    cfg = loose_bools(cfg)
+    cfg = loose_config(cfg)
     try:
         return transformers.AutoConfig.for_model(**cfg)
     except (ValueError, KeyError, TypeError) as e:

@@ -362,6 +362,17 @@ def _mla_v_default(r: _Reader, out: dict[str, Any]) -> None:
         out["_v_head_dim"] = out["d_model"] // out["n_heads"]
 
 
+def _mtp_note(r: _Reader, out: dict[str, Any]) -> None:
+    """DeepSeek-V3, GLM-4.5: multi-token-prediction layers the checkpoint stores and transformers
+    does not build (``num_nextn_predict_layers``); named in a note, not counted."""
+    mtp = r.get("num_nextn_predict_layers", default=0)
+    if mtp:
+        out["notes"] = (
+            f"the checkpoint also stores {mtp} multi-token-prediction layer(s) (DeepSeek-V3 §2.2), "
+            "which transformers does not build; they are not counted",
+        )
+
+
 def _mla(r: _Reader, out: dict[str, Any]) -> None:
     out["mla"] = MLA(
         kv_lora_rank=r.need("kv_lora_rank"),
@@ -371,12 +382,7 @@ def _mla(r: _Reader, out: dict[str, Any]) -> None:
         v_head_dim=out.pop("_v_head_dim", None) or r.need("v_head_dim"),
     )
     out["head_dim"] = out["mla"].qk_head_dim
-    mtp = r.get("num_nextn_predict_layers", default=0)
-    if mtp:
-        out["notes"] = (
-            f"the checkpoint also stores {mtp} multi-token-prediction layer(s) (DeepSeek-V3 §2.2), "
-            "which transformers does not build; they are not counted",
-        )
+    _mtp_note(r, out)
     out["n_kv_heads"] = out["n_heads"]  # MLA: every head reads the shared latent
 
 
@@ -457,7 +463,7 @@ FAMILIES: dict[str, Family] = {
                        defaults={"num_key_value_heads": 8, "n_routed_experts": 128, "num_experts_per_tok": 8,
                                  "n_shared_experts": 1, "moe_intermediate_size": 1408,
                                  "first_k_dense_replace": 1},
-                       derive=(_qk_norm_flag("use_qk_norm", "head"), _moe_deepseek)),
+                       derive=(_qk_norm_flag("use_qk_norm", "head"), _moe_deepseek, _mtp_note)),
     "gpt2": Family(_GPT2_FIXED, defaults={"tie_word_embeddings": True},
                    derive=(_ff_default_4d, _learned_positions)),
     "gpt_bigcode": Family(_GPT2_FIXED, defaults={"tie_word_embeddings": True},

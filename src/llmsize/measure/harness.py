@@ -44,7 +44,8 @@ def _loose(key: str, value: Any) -> Any:
 def loose_config(cfg: dict[str, Any]) -> dict[str, Any]:
     """``cfg`` with the ``LOOSE_BOOLS`` and ``LOOSE_FLOATS`` retyped, in sub-configs too."""
     out = {k: _loose(k, v) for k, v in cfg.items()}
-    return {k: loose_config(v) if k.endswith("_config") and isinstance(v, dict) else v for k, v in out.items()}
+    return {k: loose_config(v) if k.endswith("_config") and isinstance(v, dict) else v
+            for k, v in out.items()}
 
 
 def hf_config(cfg: dict[str, Any], name: str) -> Any:

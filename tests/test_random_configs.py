@@ -244,6 +244,7 @@ def bert(rng: random.Random) -> Cfg:
                     intermediate_size=rng.choice([16, 48]), vocab_size=rng.randint(64, 300),
                     max_position_embeddings=rng.choice([40, 64]))
     pick(rng, cfg, "type_vocab_size", [1, 2, ABSENT])
+    pick(rng, cfg, "tie_word_embeddings", [True, False, ABSENT])
     return cfg
 
 

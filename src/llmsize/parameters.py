@@ -238,8 +238,8 @@ def embedding_part(arch: Architecture) -> Part:
 
 def head_part(arch: Architecture) -> Part:
     """The output head: an LM head E×V unless tied to the token embedding (Press & Wolf 2017),
-    its bias (GPT-J, Phi), BERT's MLM transform (dense d×d + norm, then a bias on the tied decoder),
-    or BERT's pooler when no head is named."""
+    its bias (GPT-J, Phi), BERT's MLM transform (dense d×d + norm, then a bias on the tied decoder;
+    an untied decoder has a second bias), or BERT's pooler when no head is named."""
     v, e, d = arch.padded_vocab, arch.embed_width, arch.d_model
     if arch.head == "none":
         pooler = linear(d, d, bias=True) if arch.token_types else 0
@@ -249,6 +249,9 @@ def head_part(arch: Architecture) -> Part:
         leaf("mlm_transform", linear(d, d, bias=True) + norm_params(arch, d) if arch.head == "mlm" else 0),
         leaf("lm_head", 0 if arch.tie_embeddings else e * v),
         leaf("lm_head_bias", v if arch.lm_head_bias or arch.head == "mlm" else 0),
+        # BERT/RoBERTa MLM: the decoder's bias is the head's ``bias`` only while the decoder is
+        # tied; an untied decoder keeps a bias of its own (BertLMPredictionHead._tie_weights)
+        leaf("decoder_bias", v if arch.head == "mlm" and not arch.tie_embeddings else 0),
     ]
     return group("head", parts)
 

@@ -285,6 +285,8 @@ def _head(arch: Architecture) -> list[TensorSpec]:
         out.append(TensorSpec("output.weight", (v, e), "head"))
     if arch.lm_head_bias or arch.head == "mlm":
         out.append(TensorSpec("output.bias", (v,), "head"))
+    if arch.head == "mlm" and not arch.tie_embeddings:  # params.head_part: the untied decoder's own
+        out.append(TensorSpec("output.decoder_bias", (v,), "head"))
     return out
 
 

@@ -574,7 +574,8 @@ FAMILIES: dict[str, Family] = {
                  defaults={"tie_word_embeddings": True}, derive=(_t5,)),
     "bert": Family(dict(_GPT2_FIXED, kind="encoder", norm_placement="post", final_norm=False,
                         embedding_norm=True),
-                   defaults={"tie_word_embeddings": True}, derive=(_bert,)),
+                   defaults={"tie_word_embeddings": True, "max_position_embeddings": 512},
+                   derive=(_bert,)),
 }
 FAMILIES["mamba"] = FAMILIES["falcon_mamba"] = Family(
     dict(_LLAMA_FIXED, position="none"), defaults={"tie_word_embeddings": True},

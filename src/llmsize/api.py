@@ -141,6 +141,7 @@ _ARCH: dict[str, tuple[object, Check]] = {
     **{k: (None, _opt_int) for k in ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "head_dim",
                                      "intermediate_size", "vocab_size", "max_position")},
     "tie_embeddings": (None, o.optional(_flag)), "gated_mlp": (None, o.optional(_flag)),
+    "family": (None, _opt_text),
 }
 PARAMS_OPTIONS: dict[str, tuple[object, Check]] = {
     "method": ("exact", _choice(o.PARAMS_METHODS)), "params": (None, _opt_int),
@@ -191,13 +192,17 @@ def _open(source: str | None, command: str, revision: str | None, *,
 
 def params(source: str | None = None, **options: Any) -> ParamReport | SeedReport:
     """The exact parameter count of SOURCE, or of the architecture the overrides describe
-    (``hidden_size``, ``num_layers``, ``num_heads``, ``vocab_size``, …: a GPT-2-style decoder);
+    (``hidden_size``, ``num_layers``, ``num_heads``, ``vocab_size``, … of ``family``, by default
+    ``gpt2``: a GPT-2-style decoder);
     ``method="seed"`` gives the blog's simplified formulas, ``params=N`` its byte sizing of N."""
     from .parameters import count_params
-    from .sources.explicit import OVERRIDES, from_hyperparameters, override
+    from .sources.explicit import FAMILY_DEFAULT, OVERRIDES, from_hyperparameters, override
 
     opts = _options("params", options, PARAMS_OPTIONS)
     values = {k: opts[k] for k in OVERRIDES if opts[k] is not None}
+    if source and opts["family"]:
+        raise o.OptionError("family", "params: --family describes explicit hyperparameters; a SOURCE "
+                            "has its own family", prefix=False)
     if opts["params"] is not None:
         from .seed import seed_from_params
 
@@ -213,7 +218,7 @@ def params(source: str | None = None, **options: Any) -> ParamReport | SeedRepor
         if missing:
             problem = f"params: give a SOURCE, or the hyperparameters {', '.join(missing)}"
             raise o.OptionError(missing[0], problem, mentions=missing, prefix=False)
-        arch = from_hyperparameters(values)
+        arch, warnings = from_hyperparameters(values, family=opts["family"] or FAMILY_DEFAULT)
     if opts["method"] == "seed":
         return replace(_seed(arch), warnings=warnings)
     exact = count_params(arch, warnings)

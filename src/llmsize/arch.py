@@ -192,6 +192,8 @@ class Modeling:
     cat_rotary: bool = False  # partial rotary rebuilds q and k with torch.cat
     fp32_rotary: bool = False  # cos and sin are kept in fp32
     fp32_router: bool = False  # the router's linear runs on an fp32 copy of its input
+    moe_all_experts: bool = False  # every token goes through every expert (Llama 4's bmm experts)
+    fp32_routing_weights: bool = False  # routing weights stay fp32: the weighted expert outputs are fp32
     llamacpp_arch: str | None = None  # llama.cpp's LLM_ARCH_* where its quantization mixture asks
 
 
@@ -213,6 +215,15 @@ MODELING: dict[str, Modeling] = {
     "gemma": _FP32_NORM, "gemma2": _FP32_NORM, "gemma3": _FP32_NORM, "gemma3_text": _FP32_NORM,
     "olmo2": Modeling(fp32_norm=True, fp32_rotary=True), "olmo3": _FP32_NORM,
     "deepseek_v2": Modeling(fp32_router=True), "deepseek_v3": Modeling(fp32_router=True),
+    "deepseek_v32": Modeling(fp32_router=True), "dots1": Modeling(fp32_router=True),
+    # modeling_glm4_moe.py: partial rotary (factor 0.5) rebuilds q and k with torch.cat; the router
+    # runs F.linear on hidden_states.type(torch.float32)
+    "glm4_moe": Modeling(cat_rotary=True, fp32_router=True, fp32_routing_weights=True),
+    "glm4": Modeling(cat_rotary=True, fused_gate_up=True),
+    "dbrx": Modeling(fused_qkv=True),
+    # modeling_llama4.py Llama4TextMoe: hidden_states.repeat(E, 1) and Llama4TextExperts' bmm send
+    # every token through every expert, zero-weighted where not routed
+    "llama4_text": Modeling(moe_all_experts=True),
     # convert_hf_to_gguf.py writes Mistral as llama
     "llama": Modeling(llamacpp_arch="llama"), "mistral": Modeling(llamacpp_arch="llama"),
 }

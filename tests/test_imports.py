@@ -36,6 +36,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("layout",),  # one Layout for serving and training alike
     ("inference",),
     ("training",),
+    ("plan",),  # fit inversions and the layout search, over the inference and training cost models
     ("measure",),
     ("render",),
     ("api",),  # params(), infer(), train(), inspect(): what commands/ and the web call

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from .inference.estimate import InferenceReport
     from .layout import FsdpStrategy, Offload, ZeroStage
     from .parameters import ParamReport
+    from .plan.limits import InferenceLimits
+    from .plan.report import PlanReport
     from .seed import SeedMemory, SeedReport
     from .sources.resolve import Resolved
     from .training.estimate import TrainReport
@@ -171,6 +173,8 @@ INFER_OPTIONS: dict[str, tuple[object, Check]] = {
     "n_gpu_layers": (None, o.optional(partial(o.integer, minimum=0))), "overhead": ((), _overhead),
     "method": ("estimate", _choice(o.INFER_METHODS)), "params": (None, _opt_int),
     "activations": (None, _opt_size), "input_data": (None, _opt_size), "revision": (None, _opt_text),
+    # the inversions (plan/limits.py): ask for any of them and the result is an InferenceLimits
+    "max_context": (False, _flag), "max_batch": (False, _flag), "max_concurrency": (False, _flag),
 }
 TRAIN_OPTIONS: dict[str, tuple[object, Check]] = {
     "seq": (None, _opt_int), "micro_batch": (1, o.positive_int), "grad_accum": (1, o.positive_int),
@@ -185,6 +189,26 @@ TRAIN_OPTIONS: dict[str, tuple[object, Check]] = {
     "gpu": (None, o.optional(_gpu)), "gpu_mem": (None, _opt_size), "host_mem": (None, _opt_size),
 }
 INSPECT_OPTIONS: dict[str, tuple[object, Check]] = {"revision": (None, _opt_text), "tensors": (False, _flag)}
+PLAN_MODES = ("serve", "train", "finetune")
+FINETUNE_LORA_RANK = 16  # plan --finetune: LoRA r = 16 on every linear layer, bf16 frozen base
+PLAN_OPTIONS: dict[str, tuple[object, Check]] = {
+    "mode": ("serve", _choice(PLAN_MODES)), "gpu": (None, _opt_text), "gpu_mem": (None, _opt_size),
+    "max_gpus": (None, _opt_int),
+    "host_mem": (None, _opt_size), "keep": (5, o.positive_int), "revision": (None, _opt_text),
+    # serve
+    "ctx_size": (None, _opt_int), "batch": (1, o.positive_int), "engine": ("vllm", _choice(o.ENGINES)),
+    "dtype": ("bf16", _choice(o.DTYPES)), "quant": (None, o.optional(_quant)),
+    "kv_dtype": (None, o.optional(_kv_dtype)), "gpu_util": (0.9, o.fraction),
+    # train / finetune; a layout option given is pinned, the others are searched
+    "seq": (None, _opt_int), "micro_batch": (1, o.positive_int), "grad_accum": (1, o.positive_int),
+    "recipe": ("amp", _choice(o.RECIPES)), "optimizer": ("adamw", _choice(o.OPTIMIZERS)),
+    "lora_rank": (None, _opt_int), "lora_targets": (None, _opt_text), "qlora": (False, _flag),
+    "attn": ("flash", _choice(o.ATTN)), "recompute": (None, o.optional(_choice(o.RECOMPUTE))),
+    **{k: (None, _opt_int) for k in ("tp", "pp", "cp", "ep")},
+    "zero": (None, o.optional(_zero)), "fsdp": (None, o.optional(_fsdp)),
+    "offload": (None, o.optional(_offload)),
+}
+MAX_GPUS = {"serve": 64, "train": 16384, "finetune": 16384}
 
 
 def _open(source: str | None, command: str, revision: str | None, *,
@@ -309,9 +333,11 @@ def _seed(arch: Architecture) -> SeedReport:
 # --- infer ----------------------------------------------------------------------------------
 
 
-def infer(source: str | None, **options: Any) -> InferenceReport | SeedMemory:
+def infer(source: str | None, **options: Any) -> InferenceReport | SeedMemory | InferenceLimits:
     """Memory to serve SOURCE per GPU: weights, KV cache, activations and overhead, as the engine
-    profile ``engine`` (hf, vllm, llamacpp) sizes them; ``method="seed"`` the blog's rule."""
+    profile ``engine`` (hf, vllm, llamacpp) sizes them; ``method="seed"`` the blog's rule.
+    ``max_context``, ``max_batch`` or ``max_concurrency=True`` ask the inverse questions instead
+    (on one GPU of ``gpu``, or of ``gpu_mem`` bytes): an ``InferenceLimits``."""
     from .inference.engines import estimate
 
     opts = _options("infer", options, INFER_OPTIONS)
@@ -327,6 +353,9 @@ def infer(source: str | None, **options: Any) -> InferenceReport | SeedMemory:
                             "modelled); give gpu NAME with no count, tp 1 and pp 1",
                             mentions=("gpu", "tp", "pp"))
     spec = _inference_spec(opts, opts["ctx_size"] or default)
+    asked = tuple(k for k in ("max_context", "max_batch", "max_concurrency") if opts[k])
+    if asked:
+        return replace(_limits(found, arch, spec, asked, str(source)), warnings=found.warnings)
     report = estimate(arch, spec, name=str(source), checkpoint=found.checkpoint, config=found.config)
     warnings = (*found.warnings, *_context_warning(arch, spec.context, "ctx_size"))
     if opts["host_mem"] is not None and opts["engine"] != "llamacpp":
@@ -340,6 +369,14 @@ def _config_format(config: dict[str, Any] | None) -> str | None:
     from .formats.stored import stored_format
 
     return stored_format(config)
+
+
+def _limits(found: Resolved, arch: Architecture, spec: Any, asked: tuple[str, ...],
+            name: str) -> InferenceLimits:
+    from .plan.limits import inference_limits
+
+    return inference_limits(arch, spec, budget_bytes=spec.gpu_mem, asked=asked, name=name,
+                            checkpoint=found.checkpoint, config=found.config)
 
 
 def _inference_spec(opts: dict[str, Any], context: int) -> Any:
@@ -468,3 +505,98 @@ def inspect(source: str, **options: Any) -> InspectReport:
     opts = _options("inspect", options, INSPECT_OPTIONS)
     found = open_source(_text("source", source), revision=opts["revision"])
     return inspect_checkpoint(source, found, tensors=opts["tensors"])
+
+
+# --- plan -----------------------------------------------------------------------------------
+
+
+def plan(source: str | None, **options: Any) -> PlanReport:
+    """What SOURCE needs: per GPU type, the fewest GPUs and the layouts that fit, to serve it
+    (``mode="serve"``: ctx_size, batch, engine…), to train it (``"train"``) or to fine-tune it
+    (``"finetune"``: LoRA rank 16 on every linear layer over a bf16 base; ``qlora=True``: QLoRA,
+    rank 64 over an NF4 base). The GPUs: ``gpu`` ("all", the default, or catalog names separated
+    by commas), or ``gpu_mem`` (the bytes one process can use on a GPU of another kind)."""
+    from .plan.targets import memory_target, targets_for
+
+    opts = _options("plan", options, PLAN_OPTIONS)
+    found, arch = _open(source, "plan", opts["revision"])
+    targets = targets_for(opts["gpu"] or "all") if opts["gpu_mem"] is None or opts["gpu"] else []
+    if opts["gpu_mem"] is not None:
+        targets.append(memory_target(opts["gpu_mem"]))
+    max_gpus = opts["max_gpus"] or MAX_GPUS[opts["mode"]]
+    if opts["mode"] == "serve":
+        report = _plan_serve(found, arch, opts, targets, max_gpus, str(source))
+    else:
+        report = _plan_train(found, arch, opts, targets, max_gpus, str(source))
+    return replace(report, warnings=found.warnings)
+
+
+def _plan_serve(found: Resolved, arch: Architecture, opts: dict[str, Any], targets: list[Any],
+                max_gpus: int, source: str) -> PlanReport:
+    from .plan.serve import ServeSearch, serve_plan
+
+    default = LLAMACPP_DEFAULT_CTX if opts["engine"] == "llamacpp" else arch.max_position
+    context = opts["ctx_size"] or default
+    spec = _inference_spec({**opts, "gpu": None, "gpu_mem": None, "new_tokens": 0, "logits": "last",
+                            "chunk": None, "attn": "sdpa", "tp": 1, "pp": 1, "overhead": (),
+                            "max_num_seqs": None, "max_num_batched_tokens": None, "n_gpu_layers": None},
+                           context)
+    spec = replace(spec, target=None, gpu_mem=None)  # each GPU type of the plan is its own target
+    question = {"-c": context, "-b": opts["batch"] if opts["batch"] > 1 else None, "--engine": opts["engine"],
+                "--dtype": opts["dtype"] if opts["dtype"] != "bf16" else None, "--quant": opts["quant"],
+                "--kv-dtype": opts["kv_dtype"],
+                "--gpu-util": opts["gpu_util"] if opts["gpu_util"] != 0.9 else None}
+    search = ServeSearch(arch, spec, found.checkpoint, found.config)
+    return serve_plan(search, targets, source=source, question=_given(question), max_gpus=max_gpus,
+                      host_bytes=opts["host_mem"])
+
+
+# the train options a plan searches over, at the values its TrainSpec starts from
+_UNPINNED: dict[str, object] = {
+    "optim_dtype": None, "optim_impl": "fused", "recompute": "none", "zero": 0, "fsdp": "none",
+    "offload": "none", "overhead": (), **{k: 1 for k in ("dp", "tp", "pp", "vpp", "ep", "cp")}, "sp": False}
+
+
+def _plan_train(found: Resolved, arch: Architecture, opts: dict[str, Any], targets: list[Any],
+                max_gpus: int, source: str) -> PlanReport:
+    from .plan.train import TrainSearch, train_plan
+
+    lora = dict(lora_rank=opts["lora_rank"], lora_targets=opts["lora_targets"], qlora=opts["qlora"])
+    if opts["mode"] == "finetune" and not (opts["lora_rank"] or opts["qlora"]):
+        lora = dict(lora_rank=FINETUNE_LORA_RANK, lora_targets=opts["lora_targets"] or "all-linear",
+                    qlora=False)
+    spec = _train_spec({**opts, **lora, **_UNPINNED}, found.config, arch.max_position)
+    pins = {k: opts[k] for k in ("tp", "pp", "cp", "ep", "zero", "fsdp", "offload", "recompute")
+            if opts[k] is not None}
+    question = {"--seq": spec.seq, "--micro-batch": opts["micro_batch"] if opts["micro_batch"] > 1 else None,
+                "--grad-accum": opts["grad_accum"] if opts["grad_accum"] > 1 else None,
+                "--recipe": opts["recipe"] if opts["recipe"] != "amp" else None,
+                "--optimizer": opts["optimizer"] if opts["optimizer"] != "adamw" else None,
+                "--lora-rank": lora["lora_rank"], "--lora-targets": lora["lora_targets"],
+                "--qlora": lora["qlora"]}
+    search = TrainSearch(arch, spec, offload=opts["host_mem"] is not None, pins=pins)
+    alternatives = _train_alternatives(opts, found, arch, lora)
+    return train_plan(search, targets, source=source, mode=opts["mode"], question=_given(question),
+                      max_gpus=max_gpus, host_bytes=opts["host_mem"], keep=opts["keep"],
+                      alternatives=alternatives)
+
+
+def _given(flags: dict[str, object]) -> dict[str, object]:
+    """The flags of a reproducing command that are set (False and None left out)."""
+    return {k: v for k, v in flags.items() if v is not None and v is not False}
+
+
+def _train_alternatives(opts: dict[str, Any], found: Resolved, arch: Architecture,
+                        lora: dict[str, Any]) -> dict[str, Any]:
+    """The specs tried as single changes when nothing fits: a LoRA fine-tune instead of full
+    training, QLoRA instead of LoRA, an 8-bit optimizer."""
+    base = {**opts, **_UNPINNED}
+    out = {}
+    if not lora["lora_rank"] and not lora["qlora"]:
+        out[f"--finetune (LoRA r {FINETUNE_LORA_RANK}, all-linear)"] = {
+            **base, "lora_rank": FINETUNE_LORA_RANK, "lora_targets": "all-linear", "qlora": False}
+    if not lora["qlora"]:
+        out["--qlora"] = {**base, "lora_rank": None, "lora_targets": None, "qlora": True}
+    if opts["optimizer"] == "adamw" and not lora["lora_rank"]:
+        out["--optimizer adam-8bit"] = {**base, **lora, "optimizer": "adam-8bit"}
+    return {k: _train_spec(v, found.config, arch.max_position) for k, v in out.items()}

@@ -139,7 +139,8 @@ def _add_catalog(c: argparse.ArgumentParser) -> None:
 
 def _add_schema(s: argparse.ArgumentParser) -> None:
     s.add_argument("name", nargs="?", metavar="COMMAND",
-                   help="a command's schema: params, infer, train, inspect, catalog, gpus, summary, measure")
+                   help="a command's schema: params, infer, train, inspect, catalog, gpus, summary, measure, "
+                   "plan")
 
 
 def _add_infer(p: argparse.ArgumentParser) -> None:
@@ -183,6 +184,11 @@ def _add_infer(p: argparse.ArgumentParser) -> None:
     e.add_argument("-ngl", "--n-gpu-layers", type=int, metavar="N", help="llama.cpp layers on the GPU")
     e.add_argument("--overhead", action="append", default=[], metavar="NAME=SIZE",
                    help="override an overhead line: cuda_context, cublas_workspace, nccl, fragmentation")
+    v = p.add_argument_group("inversions: what fits one GPU of --gpu-mem at this layout (exact)")
+    v.add_argument("--max-context", action="store_true", help="the longest context for --batch sequences")
+    v.add_argument("--max-batch", action="store_true", help="the most sequences of --ctx-size tokens")
+    v.add_argument("--max-concurrency", action="store_true",
+                   help="vLLM: the KV pool's concurrency at max_model_len --ctx-size")
     s = p.add_argument_group("seed rule of thumb (--method seed)")
     s.add_argument("--params", type=_positive_int, metavar="N", help="parameter count")
     s.add_argument("--activations", type=_size, metavar="SIZE", help="activations, e.g. 200MiB")
@@ -217,6 +223,18 @@ def _add_gpus(p: argparse.ArgumentParser) -> None:
     from .commands.gpus import add_arguments
 
     add_arguments(p)
+
+
+def _add_plan(p: argparse.ArgumentParser) -> None:
+    from .commands.plan import add_arguments
+
+    add_arguments(p)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .commands import plan
+
+    return plan.run(args)
 
 
 def cmd_params(args: argparse.Namespace) -> int:
@@ -319,6 +337,7 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = 
     "inspect": ("what a checkpoint holds, from its headers only", _add_inspect),
     "infer": ("memory to serve a model: weights, KV cache, activations, overhead", _add_infer),
     "train": ("memory to train or fine-tune a model, per GPU, at the step's peak", _add_train),
+    "plan": ("what it needs: per GPU type the fewest GPUs and the layouts that fit", _add_plan),
     "measure": ("PyTorch's own peak of one real step on the CPU (llmsize[measure])", _add_measure),
     "summary": ("at a glance: parameters, weights and KV cache per precision", _add_summary),
     "catalog": ("list the bundled models with their parameter counts", _add_catalog),
@@ -328,7 +347,7 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = 
 
 COMMANDS = {"params": cmd_params, "inspect": cmd_inspect, "catalog": cmd_catalog, "infer": cmd_infer,
             "train": cmd_train, "gpus": cmd_gpus, "summary": cmd_summary, "measure": cmd_measure,
-            "schema": cmd_schema}
+            "schema": cmd_schema, "plan": cmd_plan}
 
 
 def _summary_argv(argv: Sequence[str]) -> list[str]:

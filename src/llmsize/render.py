@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .hardware.listing import GpuList
     from .inference.estimate import InferenceReport
     from .parameters import ParamReport
+    from .plan.limits import InferenceLimits
     from .seed import SeedMemory, SeedReport
     from .sources.catalog import CatalogEntry
     from .training.estimate import TrainReport
@@ -209,6 +210,30 @@ def inference_table(report: InferenceReport, *, depth: int = 2) -> None:
         say(f"note: {note}")
     if report.verdict is not None:
         say(report.verdict.line())
+
+
+def limits_table(r: InferenceLimits) -> None:
+    """The inversions' answers, each with the full estimate's figure that proves it."""
+    s = r.spec
+    where = f" · tp {s.layout.tp} × pp {s.layout.pp}" if s.layout.tp * s.layout.pp > 1 else ""
+    t = s.target
+    default = " (the default: give --gpu)" if t is not None and t.default else ""
+    name = "" if t is None or t.gpu is None else f"{t.gpu.key}{default}, "
+    say(f"{r.name} · engine {s.engine} · weights {s.quant or s.dtype}, KV {s.kv}{where} · "
+        f"GPU {name}{r.budget_bytes / GiB:.2f} GiB ({r.budget_bytes / 1e9:.2f} GB)")
+    if r.max_context is not None:
+        cap = " (the model's maximum; memory allows more)" if r.capped else ""
+        fits = f"{r.max_context:,} tokens{cap}" if r.max_context else "none: not even one token fits"
+        say(f"max context at batch {s.batch}: {fits}")
+    if r.max_batch is not None:
+        say(f"max batch at context {s.context:,}: {r.max_batch:,} sequences")
+    if r.max_concurrency is not None:
+        say(f"max concurrency at max_model_len {s.context:,}: {r.max_concurrency:.2f}× "
+            f"(KV cache capacity {r.kv_capacity_tokens or 0:,} tokens)")
+    if r.at is not None:
+        a = r.at
+        say(f"at ctx {a.spec.context:,} × batch {a.spec.batch}: total {a.total_bytes:,} bytes = "
+            f"{a.total_bytes / GiB:.2f} GiB, {(r.budget_bytes - a.total_bytes) / GiB:.2f} GiB free")
 
 
 def seed_memory_table(seed: SeedMemory, report: InferenceReport | None) -> None:

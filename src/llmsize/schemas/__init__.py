@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 SCHEMA_VERSION = "1.1"
-COMMANDS = ("params", "infer", "train", "inspect", "catalog", "gpus", "summary", "measure")
+COMMANDS = ("params", "infer", "train", "inspect", "catalog", "gpus", "summary", "measure", "plan")
 SCHEMA_PATH = os.path.join(os.path.dirname(__file__), "llmsize.schema.json")
 
 

@@ -156,7 +156,7 @@ def test_inspect_a_gguf_file(capsys, tmp_path):
 
 ARCH_BAD = [("hidden_size", 0), ("num_layers", -1), ("num_heads", "x"), ("num_kv_heads", 0), ("head_dim", 0),
             ("intermediate_size", 1.5), ("vocab_size", 0), ("max_position", 0), ("tie_embeddings", "yes"),
-            ("gated_mlp", 1)]
+            ("gated_mlp", 1), ("family", 3)]
 BAD = {
     "params": [("method", "fast"), ("params", 0), ("revision", 3), *ARCH_BAD],
     "infer": [("ctx_size", 0), ("batch", 0), ("new_tokens", -1), ("logits", "first"), ("chunk", 0),

@@ -29,7 +29,7 @@ LAYERS = 3
 POINTS = [(1, 4096), (4, 1024), (16, 256)]  # (batch, context)
 # The tolerances live in one place, shared with the validation suite (validation/tolerances.py).
 MODELS = ["llama-3.1-8b", "qwen3-8b", "qwen2.5-7b", "mistral-7b-v0.1", "gemma-3-1b", "phi-2", "gpt2",
-          "starcoder2-7b", "olmo-2-1b", "qwen3-30b-a3b", "mixtral-8x7b", "deepseek-v2-lite"]
+          "starcoder2-7b", "olmo-2-1b", "qwen3-30b-a3b", "mixtral-8x7b", "deepseek-v2-lite", "glm-4.5-air"]
 # CPU sdpa runs DeepSeek's MLA (q/k head dim 192, v head dim 128) through the math kernel, which
 # materialises the scores; CUDA's kernels do not. It is measured with eager, which both model.
 ATTN = {"deepseek-v2-lite": "eager"}

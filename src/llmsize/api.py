@@ -155,6 +155,7 @@ _ARCH: dict[str, tuple[object, Check]] = {
     **{k: (None, _opt_int) for k in ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "head_dim",
                                      "intermediate_size", "vocab_size", "max_position")},
     "tie_embeddings": (None, o.optional(_flag)), "gated_mlp": (None, o.optional(_flag)),
+    "family": (None, _opt_text),
 }
 PARAMS_OPTIONS: dict[str, tuple[object, Check]] = {
     "method": ("exact", _choice(o.PARAMS_METHODS)), "params": (None, _opt_int),
@@ -287,13 +288,17 @@ def _context_warning(arch: Architecture, tokens: int, option: str) -> tuple[str,
 
 def params(source: str | None = None, **options: Any) -> ParamReport | SeedReport:
     """The exact parameter count of SOURCE, or of the architecture the overrides describe
-    (``hidden_size``, ``num_layers``, ``num_heads``, ``vocab_size``, …: a GPT-2-style decoder);
+    (``hidden_size``, ``num_layers``, ``num_heads``, ``vocab_size``, … of ``family``, by default
+    ``gpt2``: a GPT-2-style decoder);
     ``method="seed"`` gives the blog's simplified formulas, ``params=N`` its byte sizing of N."""
     from .parameters import count_params
-    from .sources.explicit import OVERRIDES, from_hyperparameters, override
+    from .sources.explicit import FAMILY_DEFAULT, OVERRIDES, from_hyperparameters, override
 
     opts = _options("params", options, PARAMS_OPTIONS)
     values = {k: opts[k] for k in OVERRIDES if opts[k] is not None}
+    if source and opts["family"]:
+        raise o.OptionError("family", "params: --family describes explicit hyperparameters; a SOURCE "
+                            "has its own family", prefix=False)
     if opts["params"] is not None:
         from .seed import seed_from_params
 
@@ -309,7 +314,7 @@ def params(source: str | None = None, **options: Any) -> ParamReport | SeedRepor
         if missing:
             problem = f"params: give a SOURCE, or the hyperparameters {', '.join(missing)}"
             raise o.OptionError(missing[0], problem, mentions=missing, prefix=False)
-        arch = from_hyperparameters(values)
+        arch, warnings = from_hyperparameters(values, family=opts["family"] or FAMILY_DEFAULT)
     if opts["method"] == "seed":
         return replace(_seed(arch), warnings=warnings)
     exact = count_params(arch, warnings)
@@ -340,6 +345,8 @@ def infer(source: str | None, **options: Any) -> InferenceReport | SeedMemory | 
         return _seed_memory(source, opts)
     found, arch = _open(source, "infer", opts["revision"])
     default = LLAMACPP_DEFAULT_CTX if opts["engine"] == "llamacpp" else arch.max_position
+    if opts["quant"] is None and found.checkpoint is None:
+        opts["quant"] = _config_format(found.config)
     opts.update(_count_agrees(opts, {"tp": opts["tp"], "pp": opts["pp"]}, options))
     if opts["engine"] == "llamacpp" and opts["tp"] * opts["pp"] > 1:
         raise o.OptionError("engine", "llamacpp sizes one GPU (its split over several, -sm layer, is not "
@@ -355,6 +362,13 @@ def infer(source: str | None, **options: Any) -> InferenceReport | SeedMemory | 
         warnings += (f"host_mem is inert with engine {opts['engine']}: only llamacpp (and train's offload) "
                      "put part of the model in host memory",)
     return replace(report, warnings=warnings)
+
+
+def _config_format(config: dict[str, Any] | None) -> str | None:
+    """The stored weight format a config's ``quantization_config`` names (gpt-oss: mxfp4)."""
+    from .formats.stored import stored_format
+
+    return stored_format(config)
 
 
 def _limits(found: Resolved, arch: Architecture, spec: Any, asked: tuple[str, ...],

@@ -79,6 +79,9 @@ def _add_arch_flags(p: argparse.ArgumentParser) -> None:
                    help="LM head shares the token embedding (GPT-2 default: tied)")
     g.add_argument("--gated-mlp", action=argparse.BooleanOptionalAction, default=None,
                    help="three-matrix gated MLP (SwiGLU) instead of two")
+    g.add_argument("--family", metavar="TYPE",
+                   help="the model_type explicit flags describe (llama, qwen3, mistral, mixtral, "
+                        "deepseek_v3, gpt_oss, …; default: gpt2)")
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

@@ -86,7 +86,7 @@ def seed_table(report: SeedReport, title: str = "seed method (blog formulas)") -
 def side_by_side(seed: SeedReport, exact: ParamReport) -> None:
     delta = exact.total - seed.total
     say(
-        f"exact GPT-2-style count {exact.total:,} vs seed {seed.total:,}: "
+        f"exact {exact.arch.model_type} count {exact.total:,} vs seed {seed.total:,}: "
         f"{delta:+,} ({100 * delta / seed.total:+.1f}%)"
     )
 

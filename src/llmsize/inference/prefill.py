@@ -163,12 +163,19 @@ def mlp_phase(arch: Architecture, p: Prefill) -> int:
 def moe_phase(arch: Architecture, p: Prefill) -> int:
     """Grouped experts (transformers ``grouped_mm_experts_forward``): S = T·k routed slots hold
     the gathered inputs, gate-up outputs, activation and product (d + 4·I_e), or, after the
-    down projection, the gathered inputs, outputs, weighted outputs and their reorder (4·d);
+    down projection, the gathered inputs, outputs, weighted outputs and their reorder (4·d; the
+    last two in fp32 where the routing weights are fp32, GLM-4.5);
     shared experts (DeepSeekMoE §3.2) run as a dense gated MLP of width I_s beside them."""
     m, T, d = arch.moe, p.n_tokens, arch.d_model
     assert m is not None, "moe_phase needs an MoE architecture"
+    if arch.modeling.moe_all_experts:  # Llama 4: T·E slots in (E, T, ·) batched matmuls, no index
+        return _bytes(T * m.n_experts * (d + 4 * m.d_ff_expert) + T * 3 * m.d_ff_shared, p.bits)
     slots = T * m.top_k
-    routed = _bytes(slots * max(d + 4 * m.d_ff_expert, 4 * d), p.bits) + slots * INDEX_BYTES_PER_SLOT
+    after_down = 4 * d * p.bits
+    if arch.modeling.fp32_routing_weights:  # proj_out · fp32 weights and its reorder are fp32
+        after_down = 2 * d * p.bits + 2 * d * FP32_BITS
+    per_slot = max((d + 4 * m.d_ff_expert) * p.bits, after_down)
+    routed = -(-slots * per_slot // 8) + slots * INDEX_BYTES_PER_SLOT
     return routed + _bytes(T * 3 * m.d_ff_shared, p.bits)
 
 

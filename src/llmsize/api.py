@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from .training.estimate import TrainReport
 
     Check = Callable[[str, Any], Any]
+    Source = str | dict[str, Any] | Resolved  # a SOURCE, a config.json's contents, or an opened one
 
 LLAMACPP_DEFAULT_CTX = 4096  # llama.cpp's default -c (common/common.h, n_ctx = 4096)
 QLORA_RANK, LORA_RANK = 64, 8  # QLoRA (Dettmers et al. 2023 §4: r = 64 on all linears); peft's default r
@@ -172,24 +173,36 @@ TRAIN_OPTIONS: dict[str, tuple[object, Check]] = {
 INSPECT_OPTIONS: dict[str, tuple[object, Check]] = {"revision": (None, _opt_text), "tensors": (False, _flag)}
 
 
-def _open(source: str | None, command: str, revision: str | None, *,
+def _open(source: Source | None, command: str, revision: str | None, *,
           reader: Callable[..., Resolved] | None = None) -> tuple[Resolved, Architecture]:
-    """The SOURCE of ``infer`` / ``train`` (a checkpoint's headers read too), and its architecture."""
-    from .sources.resolve import open_source
+    """The SOURCE of ``infer`` / ``train`` (a checkpoint's headers read too), and its architecture.
+    SOURCE may also be a config.json's parsed contents (a dict), or a source already opened (a
+    ``sources.resolve.Resolved``, as the web page opens them: never a path)."""
+    from .sources.resolve import Resolved, from_config, open_source
 
-    if not source:
+    if isinstance(source, Resolved):
+        found = source
+    elif isinstance(source, dict):
+        found = from_config(source, str(source.get("_name_or_path") or "config.json"))
+    elif not source:
         raise LlmsizeError(f"{command}: give a SOURCE (catalog name, HF id, config.json, model directory"
                            " or checkpoint)")
-    found = (reader or open_source)(_text("source", source), revision=revision)
+    else:
+        found = (reader or open_source)(_text("source", source), revision=revision)
     if found.arch is None:
         raise LlmsizeError(f"{source}: no config.json or GGUF metadata to size the model from")
     return found, found.arch
 
 
+def _name(source: Source | None, found: Resolved) -> str:
+    """What the results call the model: the SOURCE string, or the opened source's name."""
+    return source if isinstance(source, str) else found.name or "config.json"
+
+
 # --- params ---------------------------------------------------------------------------------
 
 
-def params(source: str | None = None, **options: Any) -> ParamReport | SeedReport:
+def params(source: Source | None = None, **options: Any) -> ParamReport | SeedReport:
     """The exact parameter count of SOURCE, or of the architecture the overrides describe
     (``hidden_size``, ``num_layers``, ``num_heads``, ``vocab_size``, …: a GPT-2-style decoder);
     ``method="seed"`` gives the blog's simplified formulas, ``params=N`` its byte sizing of N."""
@@ -232,7 +245,7 @@ def _seed(arch: Architecture) -> SeedReport:
 # --- infer ----------------------------------------------------------------------------------
 
 
-def infer(source: str | None, **options: Any) -> InferenceReport | SeedMemory:
+def infer(source: Source | None, **options: Any) -> InferenceReport | SeedMemory:
     """Memory to serve SOURCE per GPU: weights, KV cache, activations and overhead, as the engine
     profile ``engine`` (hf, vllm, llamacpp) sizes them; ``method="seed"`` the blog's rule."""
     from .inference.engines import estimate
@@ -243,7 +256,7 @@ def infer(source: str | None, **options: Any) -> InferenceReport | SeedMemory:
     found, arch = _open(source, "infer", opts["revision"])
     default = LLAMACPP_DEFAULT_CTX if opts["engine"] == "llamacpp" else arch.max_position
     spec = _inference_spec(opts, opts["ctx_size"] or default)
-    report = estimate(arch, spec, name=str(source), checkpoint=found.checkpoint, config=found.config)
+    report = estimate(arch, spec, name=_name(source, found), checkpoint=found.checkpoint, config=found.config)
     return replace(report, warnings=found.warnings)
 
 
@@ -261,7 +274,7 @@ def _inference_spec(opts: dict[str, Any], context: int) -> Any:
     )
 
 
-def _seed_memory(source: str | None, opts: dict[str, Any]) -> SeedMemory:
+def _seed_memory(source: Source | None, opts: dict[str, Any]) -> SeedMemory:
     """The blog's rule of thumb; without params/activations/input_data, llmsize's own count,
     prefill workspace and token ids fill them in, and the full estimate comes beside."""
     from .inference.engines import estimate
@@ -274,7 +287,7 @@ def _seed_memory(source: str | None, opts: dict[str, Any]) -> SeedMemory:
     if len(given) < 3 or source:
         found, arch = _open(source, "infer", opts["revision"])
         spec = _inference_spec(opts, opts["ctx_size"] or arch.max_position)
-        report = estimate(arch, spec, name=str(source), checkpoint=None, config=found.config)
+        report = estimate(arch, spec, name=_name(source, found), checkpoint=None, config=found.config)
         warnings = found.warnings
     count, activations = opts["params"], opts["activations"]
     if report is not None:
@@ -291,14 +304,14 @@ def _seed_memory(source: str | None, opts: dict[str, Any]) -> SeedMemory:
 # --- train ----------------------------------------------------------------------------------
 
 
-def train(source: str | None, **options: Any) -> TrainReport:
+def train(source: Source | None, **options: Any) -> TrainReport:
     """Memory to train or fine-tune SOURCE, per GPU, at the peak of one step."""
     from .training.estimate import estimate_training
 
     opts = _options("train", options, TRAIN_OPTIONS)
     found, arch = _open(source, "train", opts["revision"])
     spec = _train_spec(opts, found.config, arch.max_position)
-    report = estimate_training(arch, spec, name=str(source))
+    report = estimate_training(arch, spec, name=_name(source, found))
     return replace(report, warnings=found.warnings)
 
 

@@ -286,6 +286,30 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return summary.run(args)
 
 
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .commands import plot
+
+    return plot.run(args)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .commands import serve
+
+    return serve.run(args)
+
+
+def _add_plot(p: argparse.ArgumentParser) -> None:
+    from .commands.plot import add_arguments
+
+    add_arguments(p)
+
+
+def _add_serve(p: argparse.ArgumentParser) -> None:
+    from .commands.serve import add_arguments
+
+    add_arguments(p)
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from .schemas import command_schema, load
 
@@ -303,10 +327,13 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = 
     "summary": ("at a glance: parameters, weights and KV cache per precision", _add_summary),
     "catalog": ("list the bundled models with their parameter counts", _add_catalog),
     "schema": ("the JSON schema of every --json output (draft 2020-12)", _add_schema),
+    "plot": ("charts as SVG: breakdown, memory vs context or batch", _add_plot),
+    "serve": ("a local web page and JSON API (llmsize[web])", _add_serve),
 }
 
 COMMANDS = {"params": cmd_params, "inspect": cmd_inspect, "catalog": cmd_catalog, "infer": cmd_infer,
-            "train": cmd_train, "summary": cmd_summary, "measure": cmd_measure, "schema": cmd_schema}
+            "train": cmd_train, "summary": cmd_summary, "measure": cmd_measure, "schema": cmd_schema,
+            "plot": cmd_plot, "serve": cmd_serve}
 
 
 def _summary_argv(argv: Sequence[str]) -> list[str]:

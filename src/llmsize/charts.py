@@ -1,0 +1,185 @@
+"""What the charts show, from the API's own results: ``llmsize plot`` and the web page draw these.
+
+A chart is a question asked of the API several times, never a formula of its own::
+
+    breakdown   one estimate's terms as a stacked bar, each with its error bar
+    context     the estimate at contexts 2⁹ … the model's maximum (and the one asked for)
+    batch       the estimate at batches 1, 2, 4 … 256 (and the one asked for)
+    gpus        the estimate on each GPU of the catalog   (needs the GPU catalog, llmsize.hardware)
+    throughput  tokens per second against batch           (needs the speed model)
+
+A task is what the page calls the API question: ``serve`` is ``infer``; ``finetune`` and
+``train`` are ``train`` (fine-tuning is training with LoRA adapters: ``lora_rank`` or ``qlora``).
+The GPUs a chart draws as limits come from ``gpu_mem`` (one GPU's memory); the GPU catalog plugs
+in at ``gpu_limits`` when it lands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from . import api
+from .errorbars import relative
+from .errors import LlmsizeError
+from .svg import Bar, Figure, Limit, Row, Series
+from .units import GiB
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+
+TASKS = ("serve", "finetune", "train")
+KINDS = ("breakdown", "context", "batch", "gpus", "throughput")
+CONTEXT_FROM = 512  # the context axis starts here (2⁹ tokens), doubling up to the model's maximum
+BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+AXES = {  # (task's API option for the x axis, its label) per kind and family of task
+    ("context", "infer"): ("ctx_size", "context (tokens per sequence)"),
+    ("context", "train"): ("seq", "sequence length (tokens)"),
+    ("batch", "infer"): ("batch", "batch (sequences)"),
+    ("batch", "train"): ("micro_batch", "micro-batch (sequences per GPU)"),
+}
+
+
+def command(task: str) -> str:
+    """The CLI command (and API function) behind a task."""
+    from .options import choice
+
+    return "infer" if choice("task", task, TASKS) == "serve" else "train"
+
+
+def estimate(task: str, source: api.Source, options: Mapping[str, Any]) -> Any:
+    """The API's answer to a task: an InferenceReport or a TrainReport (checked like the API's).
+    ``gpu_mem`` is an option of infer; to train it is only the GPU a chart and verdict compare with."""
+    if command(task) == "infer":
+        report = api.infer(source, **options)
+        if not hasattr(report, "tree"):
+            raise LlmsizeError("charts need the full estimate: leave method at 'estimate'")
+        return report
+    options = {k: v for k, v in options.items() if k != "gpu_mem"}  # train: a limit, not an option
+    if task == "finetune" and not (options.get("lora_rank") or options.get("qlora")):
+        raise LlmsizeError("finetune: give lora_rank or qlora (fine-tuning trains LoRA adapters); "
+                           "the task 'train' trains every weight")
+    return api.train(source, **options)
+
+
+def opened(source: api.Source, revision: str | None = None) -> api.Source:
+    """SOURCE opened once (so that a sweep does not read it again), named as given."""
+    if not isinstance(source, str):
+        return source
+    from .sources.resolve import open_source
+
+    return replace(open_source(source, revision=revision), name=source)
+
+
+def gpu_limits(options: Mapping[str, Any]) -> tuple[Limit, ...]:
+    """The GPU memory a chart draws a line for: ``gpu_mem`` when given. (Hook: the GPU catalog,
+    ``llmsize.hardware``, adds one line per chosen GPU's usable memory here.)"""
+    mem = options.get("gpu_mem")
+    if mem is None:
+        return ()
+    from .options import size
+
+    value = size("gpu_mem", mem)
+    return (Limit(f"GPU {value / GiB:,.0f} GiB", value),)
+
+
+def figure(kind: str, task: str, source: api.Source, options: Mapping[str, Any]) -> Figure:
+    """The chart ``kind`` of a task; an error (one line) for a kind whose data does not exist."""
+    from .options import choice
+
+    choice("kind", kind, KINDS)
+    if kind == "gpus":
+        raise LlmsizeError("plot --kind gpus needs the GPU catalog (llmsize.hardware), which this "
+                           "version does not have; give gpu_mem for one GPU's line on the other charts")
+    if kind == "throughput":
+        raise LlmsizeError("plot --kind throughput needs the speed model, which this version does not have")
+    source = opened(source, options.get("revision"))
+    if kind == "breakdown":
+        return breakdown(estimate(task, source, options), gpu_limits(options))
+    return sweep(kind, task, source, options)
+
+
+def bars(report: Any) -> tuple[Bar, ...]:
+    """The report's top-level terms, each with its error bar as a fraction."""
+    errors = report.error_bars()
+    return tuple(Bar(p.name, p.value, relative(errors[p.name]) if p.name in errors else None)
+                 for p in report.tree.parts)
+
+
+def breakdown(report: Any, limits: tuple[Limit, ...] = ()) -> Figure:
+    gpus = report.to_dict()["gpus"]
+    per = f" per GPU (of {gpus})" if gpus > 1 else ""
+    row = Row(str(report.name), bars(report))
+    return Figure("breakdown", f"{report.name}: memory{per}, {row.total / GiB:,.2f} GiB", rows=(row,),
+                  limits=limits)
+
+
+def axis(kind: str, task: str, source: api.Source, options: Mapping[str, Any]) -> tuple[int, ...]:
+    """The x values: doubling from 512 tokens to the model's context (or batches 1 … 256), with
+    the value asked for."""
+    option, _ = AXES[kind, command(task)]
+    asked = options.get(option)
+    if kind == "batch":
+        xs = set(BATCHES)
+    else:
+        top = _max_position(source)
+        xs = {c for c in (CONTEXT_FROM << i for i in range(32)) if c <= top} | {top}
+    if isinstance(asked, int) and not isinstance(asked, bool) and asked > 0:
+        xs.add(asked)
+    return tuple(sorted(xs))
+
+
+def _max_position(source: api.Source) -> int:
+    from .sources.resolve import Resolved
+
+    return source.arch.max_position if isinstance(source, Resolved) and source.arch else 131072
+
+
+def sweep(kind: str, task: str, source: api.Source, options: Mapping[str, Any]) -> Figure:
+    """The estimate's terms at each x; a point the estimate refuses (vLLM does not start) is None."""
+    option, label = AXES[kind, command(task)]
+    xs = axis(kind, task, source, options)
+    columns: list[dict[str, int] | None] = []
+    name = ""
+    for x in xs:
+        try:
+            report = estimate(task, source, {**options, option: x})
+        except LlmsizeError:
+            if x == xs[0]:
+                estimate(task, source, options)  # a bad option: its own error, not an empty chart
+            columns.append(None)
+            continue
+        name = str(report.name)
+        columns.append({p.name: p.value for p in report.tree.parts})
+    if not any(columns):
+        raise LlmsizeError(f"{kind}: no point of the chart could be estimated")
+    terms = list(dict.fromkeys(t for c in columns if c for t in c))
+    series = tuple(Series(t, tuple(None if c is None else c.get(t, 0) for c in columns)) for t in terms)
+    refused = [x for x, c in zip(xs, columns, strict=True) if c is None]
+    notes = (f"not estimated at {label.split(' (')[0]} {', '.join(map(str, refused))}",) if refused else ()
+    return Figure(kind, f"{name}: memory per GPU against {label.split(' (')[0]}", label, xs, series,
+                  limits=gpu_limits(options), notes=notes)
+
+
+def verdict(report: Any, limits: tuple[Limit, ...]) -> dict[str, object]:
+    """One line: does the estimate fit each GPU's memory, and by how much."""
+    total = int(report.total_bytes)
+    gpus = report.to_dict()["gpus"]
+    per = f" per GPU on {gpus} GPUs" if gpus > 1 else ""
+    if not limits:
+        return {"fits": None, "text": f"needs {total / GiB:,.2f} GiB{per}; give a GPU's memory for a verdict",
+                "total_bytes": total}
+    lim = limits[0]
+    spare = lim.value - total
+    if spare >= 0:
+        text = (f"fits: {total / GiB:,.2f} GiB{per} of {lim.value / GiB:,.2f} GiB, "
+                f"{spare / GiB:,.2f} GiB spare")
+    else:
+        text = f"does not fit: {total / GiB:,.2f} GiB{per} is {-spare / GiB:,.2f} GiB over {lim.label}"
+    vllm = report.to_dict().get("vllm")
+    if isinstance(vllm, dict):
+        text += (f"; vLLM holds {vllm['kv_cache_tokens']:,} KV tokens, "
+                 f"{vllm['max_concurrency']:.2f}× concurrency")
+    return {"fits": spare >= 0, "text": text, "total_bytes": total, "limit_bytes": lim.value}

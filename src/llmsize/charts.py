@@ -138,12 +138,19 @@ def _max_position(source: api.Source) -> int:
 
 
 def sweep(kind: str, task: str, source: api.Source, options: Mapping[str, Any]) -> Figure:
-    """The estimate's terms at each x; a point the estimate refuses (vLLM does not start) is None."""
+    """The estimate's terms at each x; a point the estimate refuses (vLLM does not start) is None.
+    With a GPU to compare with, the axis stops after the first point over twice its memory."""
     option, label = AXES[kind, command(task)]
     xs = axis(kind, task, source, options)
+    limits = gpu_limits(options)
+    ceiling = 2 * max(lim.value for lim in limits) if limits else None
     columns: list[dict[str, int] | None] = []
     name = ""
-    for x in xs:
+    for i, x in enumerate(xs):
+        last = columns[-1] if columns else None
+        if ceiling and last and sum(last.values()) > ceiling and i >= 4:
+            xs = xs[:i]
+            break
         try:
             report = estimate(task, source, {**options, option: x})
         except LlmsizeError:
@@ -160,7 +167,7 @@ def sweep(kind: str, task: str, source: api.Source, options: Mapping[str, Any]) 
     refused = [x for x, c in zip(xs, columns, strict=True) if c is None]
     notes = (f"not estimated at {label.split(' (')[0]} {', '.join(map(str, refused))}",) if refused else ()
     return Figure(kind, f"{name}: memory per GPU against {label.split(' (')[0]}", label, xs, series,
-                  limits=gpu_limits(options), notes=notes)
+                  limits=limits, notes=notes)
 
 
 def verdict(report: Any, limits: tuple[Limit, ...]) -> dict[str, object]:

@@ -170,8 +170,15 @@ def option_choices() -> dict[str, object]:
         "dtypes": list(o.DTYPES), "attn": list(o.ATTN), "recipes": list(o.RECIPES),
         "optimizers": list(o.OPTIMIZERS), "recompute": list(o.RECOMPUTE), "zero": list(o.ZERO_STAGES),
         "fsdp": list(o.FSDP), "offload": list(o.OFFLOAD),
+        "defaults": {k: _plain(v[0]) for k, v in {**api.TRAIN_OPTIONS, **api.INFER_OPTIONS}.items()
+                     if k not in ("attn",)} | {"attn": "sdpa"},  # the serving form's attn (train: flash)
         "gpus": [],  # hook: the GPU catalog (llmsize.hardware) lists its GPUs here when it lands
     })
+
+
+def _plain(value: object) -> object:
+    """A default as JSON: an enum member as its value."""
+    return getattr(value, "value", value) if not isinstance(value, (str, int, float, bool, tuple)) else value
 
 
 def view(task: str, source: Resolved, options: dict[str, Any], given: object) -> dict[str, object]:
@@ -220,7 +227,8 @@ def create_app(*, allow_hub: bool = False, hosts: tuple[str, ...] = ("127.0.0.1"
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts))
     app.add_middleware(BodyLimit)
     open_source = opener(allow_hub)
-    pages = {name: resources.files("llmsize.web").joinpath("static").joinpath(name).read_bytes() for name in STATIC}
+    folder = resources.files("llmsize.web").joinpath("static")
+    pages = {name: folder.joinpath(name).read_bytes() for name in STATIC}
 
     @app.exception_handler(LlmsizeError)
     async def bad_input(request: Request, e: LlmsizeError) -> Response:

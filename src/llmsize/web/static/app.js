@@ -134,7 +134,10 @@ async function init() {
   for (const select of form.querySelectorAll("select[data-choices]")) {
     for (const value of choices[select.dataset.choices]) select.add(new Option(String(value), String(value)));
   }
-  $("attn").value = "sdpa";
+  for (const select of form.querySelectorAll("select[data-choices]")) {
+    const value = choices.defaults[select.name];
+    if (value !== undefined && value !== null) select.value = String(value);
+  }
   if (choices.gpus.length) {  // the GPU catalog, when llmsize has one
     $("gpu").hidden = false;
     form.querySelector("label[for=gpu]").hidden = false;

@@ -95,6 +95,34 @@ async def _send_error(send: Send, message: str, status: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+class Answers:
+    """The last ``size`` answers, by endpoint and request body. An estimate is a function of its
+    inputs alone, so a question asked again (a permalink reloaded, the page's sweeps) is answered
+    from here; a Hub id is not kept (the repository can change)."""
+
+    def __init__(self, size: int = 512) -> None:
+        from collections import OrderedDict
+
+        self.size, self.kept = size, OrderedDict[str, bytes]()
+
+    def key(self, endpoint: str, body: dict[str, Any], allow_hub: bool) -> str | None:
+        if allow_hub and isinstance(body.get("source"), str):
+            return None
+        return endpoint + json.dumps(body, sort_keys=True)
+
+    def get(self, key: str) -> bytes | None:
+        answer = self.kept.get(key)
+        if answer is not None:
+            self.kept.move_to_end(key)
+        return answer
+
+    def put(self, key: str | None, answer: bytes) -> None:
+        if key is not None:
+            self.kept[key] = answer
+            if len(self.kept) > self.size:
+                self.kept.popitem(last=False)
+
+
 def _check_ints(value: object, depth: int = 0) -> None:
     if depth > 32:
         raise BadRequest("body nested deeper than 32 levels")
@@ -265,14 +293,21 @@ def create_app(*, allow_hub: bool = False, hosts: tuple[str, ...] = ("127.0.0.1"
     async def options() -> dict[str, object]:
         return option_choices()
 
+    answers = Answers()
+
     def mirror(name: str) -> None:
         function = getattr(api, name)
 
         async def endpoint(request: Request) -> Response:
             body = await _body(request)
-            given = body.pop("source", None)
-            source = None if name == "params" and given is None else open_source(given, body.get("revision"))
-            return JSONResponse(function(source, **body).to_dict())
+            key = answers.key(name, body, allow_hub)
+            if key is None or (answer := answers.get(key)) is None:
+                given = body.pop("source", None)
+                bare = name == "params" and given is None  # params from hyperparameters alone
+                source = None if bare else open_source(given, body.get("revision"))
+                answer = json.dumps(function(source, **body).to_dict()).encode()
+                answers.put(key, answer)
+            return Response(answer, media_type="application/json")
 
         app.post(f"/api/{name}", name=name, summary=f"llmsize {name} --json",
                  openapi_extra=_body_schema(MIRRORS[name]))(endpoint)
@@ -290,12 +325,16 @@ def create_app(*, allow_hub: bool = False, hosts: tuple[str, ...] = ("127.0.0.1"
         return Response(svg.render(charts.figure(kind, task, source, options)), media_type="image/svg+xml")
 
     @app.post("/api/view", summary="everything the page shows for one request", openapi_extra=_view_schema())
-    async def page_view(request: Request) -> dict[str, object]:
+    async def page_view(request: Request) -> Response:
         body = await _body(request)
         options = _options(body)
         given = body.get("source")
-        source = open_source(given, options.get("revision"))
-        return view(str(body.get("task", "serve")), source, options, given)
+        key = answers.key("view", body, allow_hub)
+        if key is None or (answer := answers.get(key)) is None:
+            source = open_source(given, options.get("revision"))
+            answer = json.dumps(view(str(body.get("task", "serve")), source, options, given)).encode()
+            answers.put(key, answer)
+        return Response(answer, media_type="application/json")
 
     @app.exception_handler(Exception)
     async def internal(request: Request, e: Exception) -> Response:  # a bug: still one line, no traceback

@@ -20,6 +20,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from llmsize.commands.measure import Progress
+
 from .grid import FAST, FULL, MODELS, Case
 from .tolerances import NOT_IN_ERROR_BARS, activation_tolerance, total_tolerance
 
@@ -174,18 +176,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", help="models whose name contains this text")
     p.add_argument("--mode", choices=("infer", "train"))
     p.add_argument("--no-write", action="store_true", help="print, do not write the report files")
+    p.add_argument("--quiet", action="store_true", help="no progress on the terminal (failures still)")
     args = p.parse_args(argv)
     cases = [c for c in (FAST if args.fast else FULL)
              if (not args.only or args.only in c.model) and (not args.mode or c.mode == args.mode)]
     rows, failed = [], []
+    tty = sys.stderr.isatty() and not args.quiet  # a terminal sees each case; a log sees failures only
+    progress = Progress(len(cases), enabled=tty)
     for i, case in enumerate(cases, 1):
+        progress(f"measuring {case.label}")
         row = measure(case)
         rows.append(row)
         bad = violations(row)
         failed += [f"{row['label']}: {b}" for b in bad]
-        print(f"[{i}/{len(cases)}] {row['label']}: total {_pct(row['errors']['total'])}, activations "
-              f"{_pct(row['errors'].get('activations'))} ({row['seconds']} s){'  FAIL' if bad else ''}",
-              file=sys.stderr)
+        if tty:
+            print(f"\r\033[K[{i}/{len(cases)}] {row['label']}: total {_pct(row['errors']['total'])}, "
+                  f"activations {_pct(row['errors'].get('activations'))} ({row['seconds']} s)"
+                  f"{'  FAIL' if bad else ''}", file=sys.stderr)
+    progress.finish()
     summary = summarize(rows)
     if not args.no_write:
         (HERE / "results.json").write_text(json.dumps(rows, indent=1) + "\n")

@@ -218,3 +218,23 @@ def test_the_core_imports_no_web_framework():
     code = ("import sys, llmsize; llmsize.infer('llama-3.1-8b'); from llmsize import charts, svg; "
             "assert not {'fastapi', 'uvicorn', 'starlette'} & set(sys.modules), sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(("task", "options"), [
+    ("serve", {"ctx_size": 16384, "engine": "vllm", "gpu_mem": "80GiB", "batch": 1, "dtype": "bf16"}),
+    ("serve", {"ctx_size": 4096, "engine": "llamacpp", "quant": "Q4_K_M", "kv_dtype": "q8_0"}),
+    ("finetune", {"qlora": True, "seq": 2048, "micro_batch": 2, "recompute": "full", "gpu_mem": "24GiB"}),
+    ("train", {"seq": 4096, "zero": 3, "dp": 8, "optimizer": "adam-8bit"}),
+])
+def test_the_command_line_prints_the_same_json(client, capsys, task, options):
+    import shlex
+
+    from llmsize.cli import main
+
+    view = client.post("/api/view", json={"task": task, "source": MODEL, "options": options}).json()
+    words = shlex.split(view["command"])
+    assert words[0] == "llmsize"
+    assert task == "serve" or "--gpu-mem" not in words  # to train, the GPU is the page's, not a flag
+    capsys.readouterr()
+    assert main(words[1:]) == 0
+    assert json.loads(capsys.readouterr().out) == view["result"]

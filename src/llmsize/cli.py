@@ -136,7 +136,8 @@ def _add_catalog(c: argparse.ArgumentParser) -> None:
 
 def _add_schema(s: argparse.ArgumentParser) -> None:
     s.add_argument("name", nargs="?", metavar="COMMAND",
-                   help="one command's schema: params, infer, train, inspect, catalog, summary or measure")
+                   help="one command's schema: params, infer, train, inspect, catalog, summary, measure "
+                        "or plot")
 
 
 def _add_infer(p: argparse.ArgumentParser) -> None:

@@ -60,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
     if args.output and args.output.lower().endswith(".png"):
         raise LlmsizeError(f"{args.output}: llmsize plot writes SVG; convert it (rsvg-convert) for a PNG")
     fig = charts.figure(args.kind, args.task, args.source, options(args))
-    text = json.dumps(fig.to_dict(), indent=2) if args.json else svg.render(fig)
+    from ..schemas import versioned
+
+    text = json.dumps(versioned(fig.to_dict()), indent=2) if args.json else svg.render(fig)
     if args.output:
         try:
             with open(args.output, "w", encoding="utf-8") as f:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 SCHEMA_VERSION = "1.0"
-COMMANDS = ("params", "infer", "train", "inspect", "catalog", "summary", "measure")
+COMMANDS = ("params", "infer", "train", "inspect", "catalog", "summary", "measure", "plot")
 SCHEMA_PATH = os.path.join(os.path.dirname(__file__), "llmsize.schema.json")
 
 

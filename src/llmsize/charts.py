@@ -57,7 +57,8 @@ def estimate(task: str, source: api.Source, options: Mapping[str, Any]) -> Any:
         if not hasattr(report, "tree"):
             raise LlmsizeError("charts need the full estimate: leave method at 'estimate'")
         return report
-    options = {k: v for k, v in options.items() if k != "gpu_mem"}  # train: a limit, not an option
+    if "gpu_mem" not in api.TRAIN_OPTIONS:  # train without the GPU catalog: a chart's limit, not an option
+        options = {k: v for k, v in options.items() if k != "gpu_mem"}
     if task == "finetune" and not (options.get("lora_rank") or options.get("qlora")):
         raise LlmsizeError("finetune: give lora_rank or qlora (fine-tuning trains LoRA adapters); "
                            "the task 'train' trains every weight")
@@ -73,9 +74,12 @@ def opened(source: api.Source, revision: str | None = None) -> api.Source:
     return replace(open_source(source, revision=revision), name=source)
 
 
-def gpu_limits(options: Mapping[str, Any]) -> tuple[Limit, ...]:
-    """The GPU memory a chart draws a line for: ``gpu_mem`` when given. (Hook: the GPU catalog,
-    ``llmsize.hardware``, adds one line per chosen GPU's usable memory here.)"""
+def gpu_limits(options: Mapping[str, Any], report: Any = None) -> tuple[Limit, ...]:
+    """The GPU memory a chart draws a line for: the GPU the report's verdict judged it against
+    (``gpu``, with the GPU catalog), else ``gpu_mem`` when given."""
+    judged = report.to_dict().get("verdict") if report is not None else None
+    if isinstance(judged, dict):
+        return (Limit(f"{judged['gpu_name']} usable", int(judged["budget_bytes"])),)
     mem = options.get("gpu_mem")
     if mem is None:
         return ()
@@ -97,7 +101,8 @@ def figure(kind: str, task: str, source: api.Source, options: Mapping[str, Any])
         raise LlmsizeError("plot --kind throughput needs the speed model, which this version does not have")
     source = opened(source, options.get("revision"))
     if kind == "breakdown":
-        return breakdown(estimate(task, source, options), gpu_limits(options))
+        report = estimate(task, source, options)
+        return breakdown(report, gpu_limits(options, report))
     return sweep(kind, task, source, options)
 
 
@@ -142,7 +147,7 @@ def sweep(kind: str, task: str, source: api.Source, options: Mapping[str, Any]) 
     With a GPU to compare with, the axis stops after the first point over twice its memory."""
     option, label = AXES[kind, command(task)]
     xs = axis(kind, task, source, options)
-    limits = gpu_limits(options)
+    limits = gpu_limits(options, _first(task, source, options))
     ceiling = 2 * max(lim.value for lim in limits) if limits else None
     columns: list[dict[str, int] | None] = []
     name = ""
@@ -170,8 +175,25 @@ def sweep(kind: str, task: str, source: api.Source, options: Mapping[str, Any]) 
                   limits=limits, notes=notes)
 
 
+def _first(task: str, source: api.Source, options: Mapping[str, Any]) -> Any:
+    """The estimate as asked (its verdict names the GPU), or None when it is refused."""
+    try:
+        return estimate(task, source, options)
+    except LlmsizeError:
+        return None
+
+
 def verdict(report: Any, limits: tuple[Limit, ...]) -> dict[str, object]:
-    """One line: does the estimate fit each GPU's memory, and by how much."""
+    """One line: does the estimate fit the GPU's memory, and by how much. The report's own verdict
+    (the GPU catalog's, ``llmsize.hardware``) when it has one, else against ``limits``."""
+    judged = report.to_dict().get("verdict")
+    if isinstance(judged, dict):
+        what = "fits" if judged["fits"] else "does not fit"
+        return {"fits": judged["fits"], "total_bytes": int(report.total_bytes),
+                "limit_bytes": judged["budget_bytes"],
+                "text": f"{what} on {judged['count']}× {judged['gpu_name']}: needs "
+                        f"{judged['need_bytes'] / GiB:,.2f} GiB of {judged['budget_bytes'] / GiB:,.2f} GiB "
+                        f"per GPU; {judged['reason']}"}
     total = int(report.total_bytes)
     gpus = report.to_dict()["gpus"]
     per = f" per GPU on {gpus} GPUs" if gpus > 1 else ""

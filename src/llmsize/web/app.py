@@ -200,7 +200,11 @@ def option_choices() -> dict[str, object]:
         "fsdp": list(o.FSDP), "offload": list(o.OFFLOAD),
         "defaults": {k: _plain(v[0]) for k, v in {**api.TRAIN_OPTIONS, **api.INFER_OPTIONS}.items()
                      if k not in ("attn",)} | {"attn": "sdpa"},  # the serving form's attn (train: flash)
-        "gpus": [],  # hook: the GPU catalog (llmsize.hardware) lists its GPUs here when it lands
+        # hook: with the GPU catalog (llmsize.hardware, the `gpus` branch) this becomes
+        # [{"name": g.key, "label": g.name} for g in hardware.gpus()], and the page shows a GPU picker
+        # whose value goes to the API as the `gpu` option (NAME[:COUNT]); charts.verdict and
+        # charts.gpu_limits already read the report's own verdict when it has one
+        "gpus": [],
     })
 
 
@@ -212,7 +216,7 @@ def _plain(value: object) -> object:
 def view(task: str, source: Resolved, options: dict[str, Any], given: object) -> dict[str, object]:
     """What the page shows for one request: the result, the verdict, the charts, the panel."""
     report = charts.estimate(task, source, options)
-    limits = charts.gpu_limits(options)
+    limits = charts.gpu_limits(options, report)
     figures = {"breakdown": charts.breakdown(report, limits),
                "context": charts.sweep("context", task, source, options),
                "batch": charts.sweep("batch", task, source, options)}

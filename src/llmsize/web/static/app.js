@@ -17,6 +17,7 @@ function activeFields() {
     set.disabled = !on;
     if (on) out.push(...set.querySelectorAll("input[name], select[name]"));
   }
+  if (!$("gpu").hidden) out.push($("gpu"));
   out.push($("gpu_mem"));
   return out;
 }
@@ -141,6 +142,7 @@ async function init() {
   if (choices.gpus.length) {  // the GPU catalog, when llmsize has one
     $("gpu").hidden = false;
     form.querySelector("label[for=gpu]").hidden = false;
+    $("gpu").add(new Option("(the memory below)", ""));
     for (const g of choices.gpus) $("gpu").add(new Option(g.label, g.name));
   }
   const restored = restore();

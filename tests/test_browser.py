@@ -161,7 +161,12 @@ def test_form_update_permalink_and_command(watched, server, capsys):
     watched.clean()
 
 
-def test_training_task_and_a_bad_value(watched, server):
+TINY = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 256,
+        "intermediate_size": 688, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+        "vocab_size": 1000, "max_position_embeddings": 2048}
+
+
+def test_training_task_a_bad_value_and_a_pasted_config(watched, server):
     page = watched.open(f"{server}/")
     page.select_option("#task", "finetune")
     assert page.is_hidden("#ctx_size") and page.is_visible("#lora_rank")
@@ -175,6 +180,21 @@ def test_training_task_and_a_bad_value(watched, server):
     page.click("#submit")
     page.wait_for_selector("#error:not([hidden])")
     assert page.inner_text("#error") == "micro_batch 0 must be positive (an integer ≥ 1)"
+
+    page.select_option("#task", "serve")
+    page.check("#use-config")
+    page.fill("#config", "{not json")
+    page.click("#submit")
+    page.wait_for_function("$ => document.getElementById('error').textContent.startsWith($)",
+                           arg="config.json is not JSON")
+    page.fill("#config", json.dumps(TINY))
+    page.fill("#ctx_size", "1024")
+    before = page.inner_text("#verdict")
+    page.click("#submit")
+    _wait_for_verdict_change(page, before)
+    truth = llmsize.infer(dict(TINY), ctx_size=1024, gpu_mem="80GiB")
+    assert page.get_attribute("#verdict", "data-total-bytes") == str(truth.total_bytes)
+    assert page.input_value("#command").startswith("llmsize infer config.json --ctx-size 1024")
     watched.clean(expected="status of 400 (Bad Request)")
 
 

@@ -249,18 +249,23 @@ def _view_schema() -> dict[str, Any]:
 
 def create_app(*, allow_hub: bool = False, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> FastAPI:
     """The application; ``hosts`` are the Host header values it answers (the address it binds)."""
-    from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse
-    from starlette.exceptions import HTTPException
     from starlette.middleware.trustedhost import TrustedHostMiddleware
 
     app = FastAPI(title="llmsize", version=__version__, docs_url=None, redoc_url=None,
                   description="Size LLMs: the JSON API of `llmsize serve`. Errors are {\"error\": message}.")
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts))
     app.add_middleware(BodyLimit)
-    open_source = opener(allow_hub)
-    folder = resources.files("llmsize.web").joinpath("static")
-    pages = {name: folder.joinpath(name).read_bytes() for name in STATIC}
+    _errors(app)
+    _pages(app)
+    _api(app, allow_hub)
+    return app
+
+
+def _errors(app: FastAPI) -> None:
+    """Every error as ``{"error": "one line"}``: bad input a 4xx, a bug a 500 without a traceback."""
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException
 
     @app.exception_handler(LlmsizeError)
     async def bad_input(request: Request, e: LlmsizeError) -> Response:
@@ -276,6 +281,17 @@ def create_app(*, allow_hub: bool = False, hosts: tuple[str, ...] = ("127.0.0.1"
         where = ".".join(str(x) for x in first.get("loc", ()))
         return JSONResponse({"error": f"{where}: {first.get('msg', 'invalid')}"}, status_code=422)
 
+    @app.exception_handler(Exception)
+    async def internal(request: Request, e: Exception) -> Response:
+        message = f"internal error ({type(e).__name__}); please report it"
+        return JSONResponse({"error": message}, status_code=500)
+
+
+def _pages(app: FastAPI) -> None:
+    """The page and its two files, read once from package data; nothing else is served."""
+    folder = resources.files("llmsize.web").joinpath("static")
+    pages = {name: folder.joinpath(name).read_bytes() for name in STATIC}
+
     @app.get("/", include_in_schema=False)
     async def index() -> Response:
         return Response(pages["index.html"], media_type="text/html; charset=utf-8")
@@ -287,6 +303,11 @@ def create_app(*, allow_hub: bool = False, hosts: tuple[str, ...] = ("127.0.0.1"
         return Response(pages[name], media_type=f"{STATIC[name]}; charset=utf-8",
                         headers={"Cache-Control": "no-cache"})
 
+
+def _api(app: FastAPI, allow_hub: bool) -> None:
+    """The JSON endpoints: the catalog and choices, the three mirrors, plot and view."""
+    open_source, answers = opener(allow_hub), Answers()
+
     @app.get("/api/catalog")
     async def catalog(q: str = "") -> dict[str, object]:
         if len(q) > 100:
@@ -296,8 +317,6 @@ def create_app(*, allow_hub: bool = False, hosts: tuple[str, ...] = ("127.0.0.1"
     @app.get("/api/options")
     async def options() -> dict[str, object]:
         return option_choices()
-
-    answers = Answers()
 
     def mirror(name: str) -> None:
         function = getattr(api, name)
@@ -339,10 +358,3 @@ def create_app(*, allow_hub: bool = False, hosts: tuple[str, ...] = ("127.0.0.1"
             answer = json.dumps(view(str(body.get("task", "serve")), source, options, given)).encode()
             answers.put(key, answer)
         return Response(answer, media_type="application/json")
-
-    @app.exception_handler(Exception)
-    async def internal(request: Request, e: Exception) -> Response:  # a bug: still one line, no traceback
-        message = f"internal error ({type(e).__name__}); please report it"
-        return JSONResponse({"error": message}, status_code=500)
-
-    return app

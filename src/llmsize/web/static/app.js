@@ -33,9 +33,10 @@ function readOptions() {
   return options;
 }
 
+// The model: a catalog name, or the pasted config.json (an error here if it is not JSON).
 function readSource() {
   if (!$("use-config").checked) return $("model").value.trim();
-  try { return JSON.parse($("config").value); } catch (e) { return $("config").value; }
+  try { return JSON.parse($("config").value); } catch (e) { throw new Error("config.json is not JSON: " + e.message); }
 }
 
 // URL state: ?task=…&model=…&option=value (a pasted config stays out of the URL).
@@ -80,7 +81,9 @@ function fillExplain(rows) {
 async function submit(event) {
   if (event) event.preventDefault();
   const options = readOptions();
-  const body = { task: taskOf(), source: readSource(), options };
+  let source;
+  try { source = readSource(); } catch (e) { showError(e.message); return; }
+  const body = { task: taskOf(), source, options };
   $("submit").disabled = true;
   try {
     const response = await fetch("/api/view", {

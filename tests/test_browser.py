@@ -111,7 +111,7 @@ def _wait_for_verdict_change(page, before: str) -> None:
 
 def test_permalink_load_shows_the_api_numbers(watched, server):
     page = watched.open(f"{server}/?task=serve&model={MODEL}&ctx_size=32768&gpu_mem=24GiB")
-    truth = llmsize.infer(MODEL, ctx_size=32768, gpu_mem="24GiB")
+    truth = llmsize.infer(MODEL, ctx_size=32768, gpu="h100-sxm", gpu_mem="24GiB")  # the picker's default
     judged = truth.to_dict()["verdict"]  # the API's fit verdict against the GPU
     assert page.get_attribute("#verdict", "data-fits") == str(judged["fits"]).lower() == "true"
     assert judged["reason"] in page.inner_text("#verdict")
@@ -120,6 +120,10 @@ def test_permalink_load_shows_the_api_numbers(watched, server):
     assert {k: int(v) for k, v in bars.items()} == truth.to_dict()["breakdown"]
     for x, value in _svg_values(page, "context", "point", ("data-x", "data-bytes")):
         assert int(value) == llmsize.infer(MODEL, ctx_size=int(x), gpu_mem="24GiB").total_bytes
+    page.click("#fits summary")
+    for key in ("h100-sxm", "l4"):
+        fits = llmsize.infer(MODEL, ctx_size=32768, gpu=key).to_dict()["verdict"]["fits"]  # its own memory
+        assert page.get_attribute(f"#fits tr[data-gpu={key}]", "data-fits") == str(fits).lower()
     page.click("#explain summary")
     assert "1,073,741,824" not in page.inner_text("#explain")  # 32K context: four times that
     assert f"{truth.part('kv_cache'):,} B" in page.inner_text("#explain")
@@ -138,7 +142,7 @@ def test_form_update_permalink_and_command(watched, server, capsys):
     page.focus("#gpu_mem")
     page.keyboard.press("Enter")  # submits the form from the keyboard
     _wait_for_verdict_change(page, before)
-    truth = llmsize.infer("qwen3-8b", ctx_size=16384, engine="vllm", gpu_mem="80GiB")
+    truth = llmsize.infer("qwen3-8b", ctx_size=16384, engine="vllm", gpu="h100-sxm", gpu_mem="80GiB")
     bars = dict(_svg_values(page, "breakdown", "bar", ("data-term", "data-bytes")))
     assert {k: int(v) for k, v in bars.items()} == truth.to_dict()["breakdown"]
     assert truth.to_dict()["verdict"]["reason"] in page.inner_text("#verdict")
@@ -149,7 +153,7 @@ def test_form_update_permalink_and_command(watched, server, capsys):
     again = watched.context.new_page()
     again.goto(page.url)
     again.wait_for_selector("body[data-ready=true]")
-    for field in ("#model", "#ctx_size", "#engine", "#gpu_mem"):
+    for field in ("#model", "#ctx_size", "#engine", "#gpu", "#gpu_mem"):
         assert again.input_value(field) == page.input_value(field), field
     assert again.inner_text("#verdict") == page.inner_text("#verdict")
 
@@ -195,7 +199,7 @@ def test_training_task_a_bad_value_and_a_pasted_config(watched, server):
     before = page.inner_text("#verdict")
     page.click("#submit")
     _wait_for_verdict_change(page, before)
-    truth = llmsize.infer(dict(TINY), ctx_size=1024, gpu_mem="80GiB")
+    truth = llmsize.infer(dict(TINY), ctx_size=1024, gpu="h100-sxm")
     assert page.get_attribute("#verdict", "data-total-bytes") == str(truth.total_bytes)
     assert page.input_value("#command").startswith("llmsize infer config.json --ctx-size 1024")
     watched.clean(expected="status of 400 (Bad Request)")

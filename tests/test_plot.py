@@ -66,6 +66,21 @@ def test_curve_points_are_the_api_at_each_x(tmp_path, argv, option, call):
     assert {k for k, v in first.items() if v} <= set(areas)
 
 
+def test_gpus_chart_is_the_api_on_each_catalog_gpu(tmp_path):
+    from llmsize.hardware import gpus
+
+    out = tmp_path / "g.svg"
+    assert main(["plot", MODEL, "--kind", "gpus", "-c", "8192", "-o", str(out)]) == 0
+    root = _svg(out)
+    rows = [e for e in root.iter() if e.get("class") == "row"]
+    assert len(rows) == len(gpus())
+    for g, row in zip(gpus(), rows, strict=True):
+        truth = llmsize.infer(MODEL, ctx_size=8192, gpu=g.key)
+        assert row.get("data-total") == str(truth.total_bytes), g.key
+        limit = next(e for e in row.iter() if e.get("class") == "limit")
+        assert int(limit.get("data-bytes")) == g.usable_bytes, g.key  # hf: the catalog's usable memory
+
+
 def test_plot_json_and_stdout(capsys):
     assert main(["plot", MODEL, "--kind", "batch", "--json"]) == 0
     import json
@@ -76,7 +91,6 @@ def test_plot_json_and_stdout(capsys):
 
 
 @pytest.mark.parametrize(("argv", "words"), [
-    (["--kind", "gpus"], "needs the GPU catalog"),
     (["--kind", "throughput"], "needs the speed model"),
     (["-o", "x.png"], "writes SVG"),
     (["--batch", "0"], "batch 0 must be positive"),

@@ -74,6 +74,10 @@ def test_options_lists_every_choice(client):
     doc = client.get("/api/options").json()
     assert doc["engines"] == list(o.ENGINES) and doc["optimizers"] == list(o.OPTIMIZERS)
     assert doc["defaults"]["engine"] == "hf" and doc["defaults"]["recipe"] == "amp"
+    from llmsize.hardware import gpus
+
+    assert [g["name"] for g in doc["gpus"]] == [g.key for g in gpus()]
+    assert doc["default_gpu"] in [g["name"] for g in doc["gpus"]]
 
 
 def test_view_is_what_the_api_says(client):
@@ -90,6 +94,10 @@ def test_view_is_what_the_api_says(client):
     assert points
     for x, value in points[:3]:
         assert int(value) == llmsize.infer(MODEL, ctx_size=int(x), gpu_mem="24GiB").total_bytes
+    table = {r["gpu"]: r for r in view["fit_table"]}
+    for key in ("h100-sxm", "l4", "rtx-4090"):
+        judged = llmsize.infer(MODEL, ctx_size=32768, gpu=key).to_dict()["verdict"]
+        assert table[key]["fits"] == judged["fits"] and table[key]["need_bytes"] == judged["need_bytes"]
     kv = next(r for r in view["explain"] if r["term"] == "kv_cache")
     assert kv["numbers"].endswith(f"= {truth.part('kv_cache'):,} B") and kv["error_bar"] == "exact"
 
@@ -142,7 +150,6 @@ BAD = [  # (method, path, body or params, words the one-line message must hold)
     ("post", "/api/view", {"task": "dance", "source": MODEL}, "task 'dance' is not one of"),
     ("post", "/api/view", {"task": "finetune", "source": MODEL}, "give lora_rank or qlora"),
     ("post", "/api/view", {"task": "serve", "source": MODEL, "options": []}, "options must be a JSON object"),
-    ("post", "/api/plot/gpus", {"task": "serve", "source": MODEL}, "needs the GPU catalog"),
     ("post", "/api/plot/throughput", {"task": "serve", "source": MODEL}, "needs the speed model"),
     ("post", "/api/plot/pie", {"task": "serve", "source": MODEL}, "kind 'pie' is not one of"),
     ("get", "/api/catalog", {"q": "x" * 101}, "longer than 100 characters"),

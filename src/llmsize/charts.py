@@ -5,7 +5,7 @@ A chart is a question asked of the API several times, never a formula of its own
     breakdown   one estimate's terms as a stacked bar, each with its error bar
     context     the estimate at contexts 2⁹ … the model's maximum (and the one asked for)
     batch       the estimate at batches 1, 2, 4 … 256 (and the one asked for)
-    gpus        the estimate on each GPU of the catalog   (needs the GPU catalog, llmsize.hardware)
+    gpus        the estimate on each GPU of the catalog (llmsize.hardware), against its usable memory
     throughput  tokens per second against batch           (needs the speed model)
 
 A task is what the page calls the API question: ``serve`` is ``infer``; ``finetune`` and
@@ -94,16 +94,56 @@ def figure(kind: str, task: str, source: api.Source, options: Mapping[str, Any])
     from .options import choice
 
     choice("kind", kind, KINDS)
-    if kind == "gpus":
-        raise LlmsizeError("plot --kind gpus needs the GPU catalog (llmsize.hardware), which this "
-                           "version does not have; give gpu_mem for one GPU's line on the other charts")
     if kind == "throughput":
         raise LlmsizeError("plot --kind throughput needs the speed model, which this version does not have")
     source = opened(source, options.get("revision"))
     if kind == "breakdown":
         report = estimate(task, source, options)
         return breakdown(report, gpu_limits(options, report))
+    if kind == "gpus":
+        return on_gpus(fits(task, source, options))
     return sweep(kind, task, source, options)
+
+
+def fits(task: str, source: api.Source, options: Mapping[str, Any]) -> list[tuple[Any, Any]]:
+    """(GPU, the estimate on it, or the one-line error when it is refused) for every catalog GPU,
+    as many of each as ``gpu``'s COUNT asks (one when not given)."""
+    from .hardware import gpus
+
+    count = str(options.get("gpu") or "").rpartition(":")[2]
+    suffix = f":{count}" if count.isdigit() else ""
+    rest = {k: v for k, v in options.items() if k not in ("gpu", "gpu_mem")}
+    out = []
+    for g in gpus():
+        try:
+            out.append((g, estimate(task, source, {**rest, "gpu": g.key + suffix})))
+        except LlmsizeError as e:
+            out.append((g, str(e)))
+    return out
+
+
+def on_gpus(reports: list[tuple[Any, Any]]) -> Figure:
+    """One stacked bar per GPU (its estimate) with that GPU's usable memory as its line."""
+    rows = tuple(Row(g.name, bars(r), gpu_limits({}, r)[0]) for g, r in reports if not isinstance(r, str))
+    refused = [g.key for g, r in reports if isinstance(r, str)]
+    name = next((str(r.name) for _, r in reports if not isinstance(r, str)), "")
+    notes = (f"refused on {', '.join(refused)}",) if refused else ()
+    return Figure("gpus", f"{name}: memory per GPU on each GPU of the catalog", rows=rows, notes=notes)
+
+
+def fit_table(reports: list[tuple[Any, Any]]) -> list[dict[str, object]]:
+    """The page's table: each GPU, what the estimate needs there, its usable memory, the verdict."""
+    rows: list[dict[str, object]] = []
+    for g, r in reports:
+        if isinstance(r, str):
+            rows.append({"gpu": g.key, "name": g.name, "fits": False, "text": r})
+            continue
+        v = r.to_dict()["verdict"]
+        rows.append({"gpu": g.key, "name": g.name, "fits": v["fits"], "need_bytes": v["need_bytes"],
+                     "budget_bytes": v["budget_bytes"],
+                     "text": f"{'fits' if v['fits'] else 'does not fit'}: {v['need_bytes'] / GiB:,.2f} of "
+                             f"{v['budget_bytes'] / GiB:,.2f} GiB"})
+    return rows
 
 
 def bars(report: Any) -> tuple[Bar, ...]:

@@ -183,6 +183,8 @@ def _bars(fig: Figure) -> str:
     for lim in fig.limits:
         out.append(_limit_line(lim, LEFT + lim.value * scale, TOP, base_y))
     out += _legend(terms, height - 8)
+    out += [f'<text x="{LEFT}" y="{TOP - 4}" font-size="11" fill="#555">{escape(n)}</text>'
+            for n in fig.notes[:1]]
     out.append("</svg>")
     return "\n".join(out)
 

@@ -192,6 +192,7 @@ def catalog_rows(query: str) -> list[dict[str, object]]:
 
 def option_choices() -> dict[str, object]:
     from .. import options as o
+    from ..hardware import gpus
 
     return versioned({
         "tasks": list(charts.TASKS), "kinds": list(charts.KINDS), "engines": list(o.ENGINES),
@@ -200,11 +201,8 @@ def option_choices() -> dict[str, object]:
         "fsdp": list(o.FSDP), "offload": list(o.OFFLOAD),
         "defaults": {k: _plain(v[0]) for k, v in {**api.TRAIN_OPTIONS, **api.INFER_OPTIONS}.items()
                      if k not in ("attn",)} | {"attn": "sdpa"},  # the serving form's attn (train: flash)
-        # hook: with the GPU catalog (llmsize.hardware, the `gpus` branch) this becomes
-        # [{"name": g.key, "label": g.name} for g in hardware.gpus()], and the page shows a GPU picker
-        # whose value goes to the API as the `gpu` option (NAME[:COUNT]); charts.verdict and
-        # charts.gpu_limits already read the report's own verdict when it has one
-        "gpus": [],
+        # the page's GPU picker; its value goes to the API as the `gpu` option
+        "gpus": [{"name": g.key, "label": g.name} for g in gpus()], "default_gpu": api.DEFAULT_GPU,
     })
 
 
@@ -224,6 +222,7 @@ def view(task: str, source: Resolved, options: dict[str, Any], given: object) ->
         "task": task, "result": report.to_dict(), "verdict": charts.verdict(report, limits),
         "command": command_line(task, given, options),
         "explain": explain(report, source.arch),
+        "fit_table": charts.fit_table(charts.fits(task, source, options)),
         "charts": {k: svg.render(f) for k, f in figures.items()},
         "figures": {k: f.to_dict() for k, f in figures.items()},
         "warnings": list(getattr(report, "warnings", ())),

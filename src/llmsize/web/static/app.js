@@ -64,6 +64,22 @@ function showError(message) {
   $("error").hidden = !message;
 }
 
+function fillFits(rows) {
+  const body = $("fits").querySelector("tbody");
+  body.replaceChildren();
+  for (const r of rows) {
+    const tr = document.createElement("tr");
+    tr.dataset.gpu = r.gpu;
+    tr.dataset.fits = String(r.fits);
+    for (const cell of [r.name, r.text]) {
+      const td = document.createElement("td");
+      td.textContent = cell;
+      tr.append(td);
+    }
+    body.append(tr);
+  }
+}
+
 function fillExplain(rows) {
   const body = $("explain").querySelector("tbody");
   body.replaceChildren();
@@ -97,6 +113,7 @@ async function submit(event) {
     $("verdict").dataset.totalBytes = String(answer.verdict.total_bytes);
     for (const kind of ["breakdown", "context", "batch"]) $("chart-" + kind).innerHTML = answer.charts[kind];
     fillExplain(answer.explain);
+    fillFits(answer.fit_table);
     $("command").value = answer.command;
     const link = permalink(options);
     $("permalink").href = link;
@@ -145,8 +162,9 @@ async function init() {
   if (choices.gpus.length) {  // the GPU catalog, when llmsize has one
     $("gpu").hidden = false;
     form.querySelector("label[for=gpu]").hidden = false;
-    $("gpu").add(new Option("(the memory below)", ""));
+    $("gpu").add(new Option("(only the memory below)", ""));
     for (const g of choices.gpus) $("gpu").add(new Option(g.label, g.name));
+    $("gpu").value = choices.default_gpu;
   }
   const restored = restore();
   activeFields();

@@ -124,6 +124,7 @@ def test_permalink_load_shows_the_api_numbers(watched, server):
     for key in ("h100-sxm", "l4"):
         fits = llmsize.infer(MODEL, ctx_size=32768, gpu=key).to_dict()["verdict"]["fits"]  # its own memory
         assert page.get_attribute(f"#fits tr[data-gpu={key}]", "data-fits") == str(fits).lower()
+    page.click("#fits summary")  # closed again: the screenshot shows the panel below
     page.click("#explain summary")
     assert "1,073,741,824" not in page.inner_text("#explain")  # 32K context: four times that
     assert f"{truth.part('kv_cache'):,} B" in page.inner_text("#explain")

@@ -79,7 +79,7 @@ def gpu_limits(options: Mapping[str, Any], report: Any = None) -> tuple[Limit, .
     (``gpu``, with the GPU catalog), else ``gpu_mem`` when given."""
     judged = report.to_dict().get("verdict") if report is not None else None
     if isinstance(judged, dict):
-        return (Limit(f"{judged['gpu_name']} usable", int(judged["budget_bytes"])),)
+        return (Limit(f"budget {judged['budget_bytes'] / GiB:,.1f} GiB", int(judged["budget_bytes"])),)
     mem = options.get("gpu_mem")
     if mem is None:
         return ()

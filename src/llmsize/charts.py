@@ -10,8 +10,8 @@ A chart is a question asked of the API several times, never a formula of its own
 
 A task is what the page calls the API question: ``serve`` is ``infer``; ``finetune`` and
 ``train`` are ``train`` (fine-tuning is training with LoRA adapters: ``lora_rank`` or ``qlora``).
-The GPUs a chart draws as limits come from ``gpu_mem`` (one GPU's memory); the GPU catalog plugs
-in at ``gpu_limits`` when it lands.
+The GPU a chart draws as a limit is the one the API's fit verdict judged the estimate against
+(``gpu``, ``gpu_mem``, or the catalog's default GPU).
 """
 
 from __future__ import annotations
@@ -50,15 +50,12 @@ def command(task: str) -> str:
 
 
 def estimate(task: str, source: api.Source, options: Mapping[str, Any]) -> Any:
-    """The API's answer to a task: an InferenceReport or a TrainReport (checked like the API's).
-    ``gpu_mem`` is an option of infer; to train it is only the GPU a chart and verdict compare with."""
+    """The API's answer to a task: an InferenceReport or a TrainReport (checked like the API's)."""
     if command(task) == "infer":
         report = api.infer(source, **options)
         if not hasattr(report, "tree"):
             raise LlmsizeError("charts need the full estimate: leave method at 'estimate'")
         return report
-    if "gpu_mem" not in api.TRAIN_OPTIONS:  # train without the GPU catalog: a chart's limit, not an option
-        options = {k: v for k, v in options.items() if k != "gpu_mem"}
     if task == "finetune" and not (options.get("lora_rank") or options.get("qlora")):
         raise LlmsizeError("finetune: give lora_rank or qlora (fine-tuning trains LoRA adapters); "
                            "the task 'train' trains every weight")

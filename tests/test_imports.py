@@ -38,8 +38,10 @@ LAYERS: list[tuple[str, ...]] = [
     ("training",),
     ("plan",),  # fit inversions and the layout search, over the inference and training cost models
     ("measure",),
-    ("render",),
+    ("render", "svg", "explain"),  # text tables; SVG charts; the "how this was computed" rows
     ("api",),  # params(), infer(), train(), inspect(): what commands/ and the web call
+    ("charts",),  # what a chart shows: the API asked at each x (plot and the web page)
+    ("web",),  # llmsize serve's app (FastAPI, imported only by commands/serve.py)
     ("commands",),
     ("cli", "__main__"),
     ("",),  # the package itself: the public API re-exports from every layer

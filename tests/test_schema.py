@@ -324,6 +324,16 @@ def test_measure(capsys, argv):
     check("measure", cli_json(capsys, "measure", "gpt2", "-c", "64", "--layers", "1", *argv))
 
 
+@pytest.mark.parametrize("argv", [
+    ("--kind", "breakdown", "-c", "8192", "--gpu-mem", "24GiB"),
+    ("--kind", "context", "--engine", "vllm", "--gpu-mem", "24GiB"),  # vLLM refuses the long contexts
+    ("--kind", "batch", "--task", "train", "--seq", "1024"),
+], ids=["breakdown", "context-vllm", "batch-train"])
+def test_plot(capsys, argv):
+    doc = check("plot", cli_json(capsys, "plot", "llama-3.1-8b", *argv))
+    assert doc["rows"] or doc["series"]
+
+
 # --- strictness: real documents, broken one way each ----------------------------------------
 
 

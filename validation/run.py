@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from pathlib import Path
 
+from llmsize.commands.measure import Progress
 from llmsize.errorbars import CPU_KERNELS
 
 from . import calibration
@@ -316,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path,
                    help="a subset run writes its report files here (never the shipped ones)")
     p.add_argument("--no-write", action="store_true", help="print, do not write the report files")
+    p.add_argument("--quiet", action="store_true", help="no progress on the terminal (failures still)")
     args = p.parse_args(argv)
     subset = bool(args.fast or args.only or args.mode)
     if args.from_results:
@@ -340,14 +342,19 @@ def _measure_all(args: argparse.Namespace) -> tuple[list[dict], list[str]]:
     cases = [c for c in (FAST if args.fast else FULL)
              if (not args.only or args.only in c.model) and (not args.mode or c.mode == args.mode)]
     rows, failed = [], []
+    tty = sys.stderr.isatty() and not args.quiet  # a terminal sees each case; a log sees failures only
+    progress = Progress(len(cases), enabled=tty)
     for i, case in enumerate(cases, 1):
+        progress(f"measuring {case.label}")
         row = measure(case)
         rows.append(row)
         bad = violations(row)
         failed += [f"{row['label']}: {b}" for b in bad]
-        print(f"[{i}/{len(cases)}] {row['label']}: total {_pct(row['errors']['total'])}, activations "
-              f"{_pct(row['errors'].get('activations'))} ({row['seconds']} s){'  FAIL' if bad else ''}",
-              file=sys.stderr)
+        if tty:
+            print(f"\r\033[K[{i}/{len(cases)}] {row['label']}: total {_pct(row['errors']['total'])}, "
+                  f"activations {_pct(row['errors'].get('activations'))} ({row['seconds']} s)"
+                  f"{'  FAIL' if bad else ''}", file=sys.stderr)
+    progress.finish()
     return rows, failed
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from .training.estimate import TrainReport
 
     Check = Callable[[str, Any], Any]
+    Source = str | dict[str, Any] | Resolved  # a SOURCE, a config.json's contents, or an opened one
 
 LLAMACPP_DEFAULT_CTX = 4096  # llama.cpp's default -c (common/common.h, n_ctx = 4096)
 QLORA_RANK, LORA_RANK = 64, 8  # QLoRA (Dettmers et al. 2023 §4: r = 64 on all linears); peft's default r
@@ -211,18 +212,30 @@ PLAN_OPTIONS: dict[str, tuple[object, Check]] = {
 MAX_GPUS = {"serve": 64, "train": 16384, "finetune": 16384}
 
 
-def _open(source: str | None, command: str, revision: str | None, *,
+def _open(source: Source | None, command: str, revision: str | None, *,
           reader: Callable[..., Resolved] | None = None) -> tuple[Resolved, Architecture]:
-    """The SOURCE of ``infer`` / ``train`` (a checkpoint's headers read too), and its architecture."""
-    from .sources.resolve import open_source
+    """The SOURCE of ``infer`` / ``train`` (a checkpoint's headers read too), and its architecture.
+    SOURCE may also be a config.json's parsed contents (a dict), or a source already opened (a
+    ``sources.resolve.Resolved``, as the web page opens them: never a path)."""
+    from .sources.resolve import Resolved, from_config, open_source
 
-    if not source:
+    if isinstance(source, Resolved):
+        found = source
+    elif isinstance(source, dict):
+        found = from_config(source, str(source.get("_name_or_path") or "config.json"))
+    elif not source:
         raise LlmsizeError(f"{command}: give a SOURCE (catalog name, HF id, config.json, model directory"
                            " or checkpoint)")
-    found = (reader or open_source)(_text("source", source), revision=revision)
+    else:
+        found = (reader or open_source)(_text("source", source), revision=revision)
     if found.arch is None:
         raise LlmsizeError(f"{source}: no config.json or GGUF metadata to size the model from")
     return found, found.arch
+
+
+def _name(source: Source | None, found: Resolved) -> str:
+    """What the results call the model: the SOURCE string, or the opened source's name."""
+    return source if isinstance(source, str) else found.name or "config.json"
 
 
 # --- the GPU an estimate is judged against ---------------------------------------------------
@@ -286,7 +299,7 @@ def _context_warning(arch: Architecture, tokens: int, option: str) -> tuple[str,
 # --- params ---------------------------------------------------------------------------------
 
 
-def params(source: str | None = None, **options: Any) -> ParamReport | SeedReport:
+def params(source: Source | None = None, **options: Any) -> ParamReport | SeedReport:
     """The exact parameter count of SOURCE, or of the architecture the overrides describe
     (``hidden_size``, ``num_layers``, ``num_heads``, ``vocab_size``, … of ``family``, by default
     ``gpt2``: a GPT-2-style decoder);
@@ -333,7 +346,7 @@ def _seed(arch: Architecture) -> SeedReport:
 # --- infer ----------------------------------------------------------------------------------
 
 
-def infer(source: str | None, **options: Any) -> InferenceReport | SeedMemory | InferenceLimits:
+def infer(source: Source | None, **options: Any) -> InferenceReport | SeedMemory | InferenceLimits:
     """Memory to serve SOURCE per GPU: weights, KV cache, activations and overhead, as the engine
     profile ``engine`` (hf, vllm, llamacpp) sizes them; ``method="seed"`` the blog's rule.
     ``max_context``, ``max_batch`` or ``max_concurrency=True`` ask the inverse questions instead
@@ -355,8 +368,8 @@ def infer(source: str | None, **options: Any) -> InferenceReport | SeedMemory | 
     spec = _inference_spec(opts, opts["ctx_size"] or default)
     asked = tuple(k for k in ("max_context", "max_batch", "max_concurrency") if opts[k])
     if asked:
-        return replace(_limits(found, arch, spec, asked, str(source)), warnings=found.warnings)
-    report = estimate(arch, spec, name=str(source), checkpoint=found.checkpoint, config=found.config)
+        return replace(_limits(found, arch, spec, asked, _name(source, found)), warnings=found.warnings)
+    report = estimate(arch, spec, name=_name(source, found), checkpoint=found.checkpoint, config=found.config)
     warnings = (*found.warnings, *_context_warning(arch, spec.context, "ctx_size"))
     if opts["host_mem"] is not None and opts["engine"] != "llamacpp":
         warnings += (f"host_mem is inert with engine {opts['engine']}: only llamacpp (and train's offload) "
@@ -394,7 +407,7 @@ def _inference_spec(opts: dict[str, Any], context: int) -> Any:
     )
 
 
-def _seed_memory(source: str | None, opts: dict[str, Any]) -> SeedMemory:
+def _seed_memory(source: Source | None, opts: dict[str, Any]) -> SeedMemory:
     """The blog's rule of thumb; without params/activations/input_data, llmsize's own count,
     prefill workspace and token ids fill them in, and the full estimate comes beside."""
     from .inference.engines import estimate
@@ -407,7 +420,7 @@ def _seed_memory(source: str | None, opts: dict[str, Any]) -> SeedMemory:
     if len(given) < 3 or source:
         found, arch = _open(source, "infer", opts["revision"])
         spec = _inference_spec(opts, opts["ctx_size"] or arch.max_position)
-        report = estimate(arch, spec, name=str(source), checkpoint=None, config=found.config)
+        report = estimate(arch, spec, name=_name(source, found), checkpoint=None, config=found.config)
         warnings = found.warnings
     count, activations = opts["params"], opts["activations"]
     if report is not None:
@@ -424,7 +437,7 @@ def _seed_memory(source: str | None, opts: dict[str, Any]) -> SeedMemory:
 # --- train ----------------------------------------------------------------------------------
 
 
-def train(source: str | None, **options: Any) -> TrainReport:
+def train(source: Source | None, **options: Any) -> TrainReport:
     """Memory to train or fine-tune SOURCE, per GPU, at the peak of one step."""
     from .training.estimate import estimate_training
 
@@ -432,7 +445,7 @@ def train(source: str | None, **options: Any) -> TrainReport:
     found, arch = _open(source, "train", opts["revision"])
     opts.update(_count_agrees(opts, {k: opts[k] for k in ("dp", "tp", "pp", "cp")}, options))
     spec = _train_spec(opts, found.config, arch.max_position)
-    report = estimate_training(arch, spec, name=str(source))
+    report = estimate_training(arch, spec, name=_name(source, found))
     warnings = (*found.warnings, *_context_warning(arch, spec.seq, "seq"), *_inert(spec.layout, opts))
     return replace(report, warnings=warnings, verdict=_train_verdict(report, _target(opts, spec.layout.gpus)))
 
@@ -510,7 +523,7 @@ def inspect(source: str, **options: Any) -> InspectReport:
 # --- plan -----------------------------------------------------------------------------------
 
 
-def plan(source: str | None, **options: Any) -> PlanReport:
+def plan(source: Source | None, **options: Any) -> PlanReport:
     """What SOURCE needs: per GPU type, the fewest GPUs and the layouts that fit, to serve it
     (``mode="serve"``: ctx_size, batch, engine…), to train it (``"train"``) or to fine-tune it
     (``"finetune"``: LoRA rank 16 on every linear layer over a bf16 base; ``qlora=True``: QLoRA,
@@ -525,9 +538,9 @@ def plan(source: str | None, **options: Any) -> PlanReport:
         targets.append(memory_target(opts["gpu_mem"]))
     max_gpus = opts["max_gpus"] or MAX_GPUS[opts["mode"]]
     if opts["mode"] == "serve":
-        report = _plan_serve(found, arch, opts, targets, max_gpus, str(source))
+        report = _plan_serve(found, arch, opts, targets, max_gpus, _name(source, found))
     else:
-        report = _plan_train(found, arch, opts, targets, max_gpus, str(source))
+        report = _plan_train(found, arch, opts, targets, max_gpus, _name(source, found))
     return replace(report, warnings=found.warnings)
 
 

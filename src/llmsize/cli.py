@@ -140,7 +140,7 @@ def _add_catalog(c: argparse.ArgumentParser) -> None:
 def _add_schema(s: argparse.ArgumentParser) -> None:
     s.add_argument("name", nargs="?", metavar="COMMAND",
                    help="a command's schema: params, infer, train, inspect, catalog, gpus, summary, measure, "
-                   "plan")
+                        "plan or plot")
 
 
 def _add_infer(p: argparse.ArgumentParser) -> None:
@@ -324,6 +324,30 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return summary.run(args)
 
 
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .commands import plot
+
+    return plot.run(args)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .commands import serve
+
+    return serve.run(args)
+
+
+def _add_plot(p: argparse.ArgumentParser) -> None:
+    from .commands.plot import add_arguments
+
+    add_arguments(p)
+
+
+def _add_serve(p: argparse.ArgumentParser) -> None:
+    from .commands.serve import add_arguments
+
+    add_arguments(p)
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from .schemas import command_schema, load
 
@@ -343,11 +367,13 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = 
     "catalog": ("list the bundled models with their parameter counts", _add_catalog),
     "gpus": ("list the GPU catalog: memory, bandwidth, dense TFLOPS, links, price", _add_gpus),
     "schema": ("the JSON schema of every --json output (draft 2020-12)", _add_schema),
+    "plot": ("charts as SVG: breakdown, memory vs context or batch", _add_plot),
+    "serve": ("a local web page and JSON API (llmsize[web])", _add_serve),
 }
 
 COMMANDS = {"params": cmd_params, "inspect": cmd_inspect, "catalog": cmd_catalog, "infer": cmd_infer,
             "train": cmd_train, "gpus": cmd_gpus, "summary": cmd_summary, "measure": cmd_measure,
-            "schema": cmd_schema, "plan": cmd_plan}
+            "schema": cmd_schema, "plan": cmd_plan, "plot": cmd_plot, "serve": cmd_serve}
 
 
 def _summary_argv(argv: Sequence[str]) -> list[str]:

@@ -154,3 +154,13 @@ def bars(mode: str, terms: tuple[str, ...], *, engine: str = "hf", attn: str = "
          quant: str = "") -> dict[str, str | dict[str, Any]]:
     return {t: bar(mode, t, engine=engine, attn=attn, kind=kind, version=version, sizes=sizes, quant=quant)
             for t in terms}
+
+
+def relative(b: str | dict[str, Any]) -> float | None:
+    """The bar as a fraction of the term, for drawing: 0 when exact, the validated max, 0.5 for
+    named defaults; None when the bar is a sentence with no single fraction (an engine's)."""
+    if b == EXACT:
+        return 0.0
+    if b == DEFAULTS:
+        return 0.5
+    return float(b["max"]) if isinstance(b, dict) else None

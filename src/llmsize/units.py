@@ -43,6 +43,6 @@ def parse_bytes(text: str) -> int:
         value = float(number)
     except ValueError:
         raise ValueError(f"{text!r} is not a size (try 80GiB, 1.5GB or 512MiB)") from None
-    if unit not in _SIZE_UNITS or value < 0:
+    if unit not in _SIZE_UNITS or not 0 <= value < float("inf"):  # also refuses nan and inf
         raise ValueError(f"{text!r} is not a size (try 80GiB, 1.5GB or 512MiB)")
     return round(value * _SIZE_UNITS[unit])

@@ -224,7 +224,7 @@ def from_hf_config(cfg: Mapping[str, Any], name: str = "config.json") -> tuple[A
     act = r.get("hidden_act", "activation_function", "hidden_activation", "feed_forward_proj")
     out["activation"] = str(act or ("silu" if out.get("gated_mlp", True) else "gelu")).removeprefix("gated-")
     types = _layer_types(r)
-    if types and "sliding" in types:
+    if types and "sliding" in types and "layer_types" not in out:
         out.update(layer_types=types, sliding_window=r.get("sliding_window", default=4096))
     if out["d_ff"] is None:
         raise ConfigError(f"{name}: missing required key 'intermediate_size'")

@@ -15,6 +15,7 @@ import pytest
 from hf_truth import hf_config, hf_counts, t5_head_untied_by_checkpoint
 
 from llmsize import Architecture, ArchitectureError, count_params, from_hf_config, supported_model_types
+from llmsize.formats.tensors import model_tensors
 
 PER_TYPE = 24
 ABSENT = object()
@@ -359,4 +360,5 @@ def test_random_config_matches_transformers(model_type: str, seed: int):
     assert report.total == expected, cfg
     assert report.non_embedding == truth.non_embedding, cfg
     assert report.breakdown.value == report.total
+    assert sum(t.numel for t in model_tensors(arch)) == report.total
     assert all(p.value == sum(c.value for c in p.parts) for _, p in report.breakdown.walk() if p.parts)

@@ -367,7 +367,8 @@ def _nemotron_h(r: _Reader, out: dict[str, Any]) -> None:
         proj_bias=bool(r.get("use_bias", default=False)), version=2, n_heads=heads,
         n_groups=r.get("n_groups", "mamba_n_groups", default=8),
     )
-    r.get("mamba_proj_bias")  # stored by the config class, read by no layer
+    # stored by the config class, read by no layer: the attention has no biases and reads head_dim
+    r.get("mamba_proj_bias", "attention_bias", "attention_head_dim")
     if r.get("moe_latent_size") is not None:
         raise ConfigError(f"{out['name']}: Nemotron-H with moe_latent_size is not supported yet")
     routed = tuple(i for i, b in enumerate(blocks) if b == "moe")
@@ -423,6 +424,7 @@ def _lfm2(r: _Reader, out: dict[str, Any]) -> None:
         full = set(range(n)) if full is None else set(full)
         kinds = tuple("full" if i in full else "conv" for i in range(n))
     out["layer_types"] = kinds
+    r.get("block_dim", "conv_dim", "num_heads")  # Liquid's duplicates of d and a; no layer reads them
     out["short_conv"] = ShortConv(d_conv=r.get("conv_L_cache", default=3),
                                   bias=bool(r.get("conv_bias", default=False)))
     ff = r.get("block_ff_dim", *D_FF, default=12288)

@@ -39,7 +39,7 @@ def load() -> dict[str, Any]:
 
 
 def bar(mode: str, term: str, *, engine: str = "hf", attn: str = "sdpa",
-        kind: str = "decoder") -> str | dict[str, Any]:
+        kind: str = "decoder", unmodelled_scans: str = "") -> str | dict[str, Any]:
     """The error bar of one term: "exact", the named-defaults line, or the validated errors of
     that mode and attention kernel (flash is validated as sdpa: neither keeps the scores)."""
     if term in ("overhead", "comm_buffers"):
@@ -50,6 +50,8 @@ def bar(mode: str, term: str, *, engine: str = "hf", attn: str = "sdpa",
         return ENGINE_BARS[engine]
     if kind == "encoder-decoder":
         return "modelled, over-estimates (encoder-decoder; see validation/REPORT.md)"
+    if unmodelled_scans and term == "activations":
+        return f"under-estimates: {unmodelled_scans} scan workspace not modelled"
     summary = load().get(mode, {})
     t = summary.get("by_attn", {}).get("sdpa" if attn == "flash" else attn, {}).get(term)
     if not t:
@@ -65,5 +67,6 @@ def text(b: str | dict[str, Any]) -> str:
 
 
 def bars(mode: str, terms: tuple[str, ...], *, engine: str = "hf", attn: str = "sdpa",
-         kind: str = "decoder") -> dict[str, str | dict[str, Any]]:
-    return {t: bar(mode, t, engine=engine, attn=attn, kind=kind) for t in terms}
+         kind: str = "decoder", unmodelled_scans: str = "") -> dict[str, str | dict[str, Any]]:
+    return {t: bar(mode, t, engine=engine, attn=attn, kind=kind, unmodelled_scans=unmodelled_scans)
+            for t in terms}

@@ -109,8 +109,9 @@ class InferenceReport(Totalled):
         from ..errorbars import bars
 
         terms = ("weights", "kv_cache", "activations", "overhead")
-        kind = str(self.extra.get("kind", ""))
-        return bars("infer", terms, engine=self.spec.engine, attn=self.spec.attn, kind=kind)
+        kind, scans = str(self.extra.get("kind", "")), str(self.extra.get("unmodelled_scans", ""))
+        return bars("infer", terms, engine=self.spec.engine, attn=self.spec.attn, kind=kind,
+                    unmodelled_scans=scans)
 
     def to_dict(self) -> dict[str, object]:
         s = self.spec

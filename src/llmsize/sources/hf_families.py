@@ -289,7 +289,8 @@ def _mamba2_mixer(r: _Reader, d: int, *, prefix: str, d_inner: int | None = None
     """A Mamba-2 mixer from ``{prefix}n_heads``, ``{prefix}n_groups``, ``{prefix}d_state``,
     ``{prefix}d_conv``, ``{prefix}expand`` (Bamba, GraniteMoeHybrid; Mamba2Mixer in each)."""
     expand = r.get(prefix + "expand", default=2)
-    r.get(prefix + "d_head", prefix + "chunk_size")  # read: d_inner = H · P is given by expand
+    for key in ("d_head", "chunk_size"):  # d_inner = H · P is given by expand
+        r.get(prefix + key)
     return SSM(
         d_inner=d_inner or int(expand * d), d_state=r.need(prefix + "d_state"),
         d_conv=r.need(prefix + "d_conv"), conv_bias=bool(r.get(prefix + "conv_bias", default=True)),
@@ -302,7 +303,8 @@ def _mamba2(r: _Reader, out: dict[str, Any]) -> None:
     """Mamba-2 (models/mamba2/configuration_mamba2.py): d_inner = int(expand · d); ``num_heads``
     heads (``head_dim`` · heads is d_inner in every checkpoint; the layers read only ``expand``)."""
     d = out["d_model"]
-    r.get("head_dim", "time_step_rank", "chunk_size")
+    for key in ("head_dim", "time_step_rank", "chunk_size"):
+        r.get(key)
     out["ssm"] = SSM(
         d_inner=int(r.get("expand", default=2) * d), d_state=r.get("state_size", default=128),
         d_conv=r.get("conv_kernel", default=4), conv_bias=bool(r.get("use_conv_bias", default=True)),
@@ -359,7 +361,8 @@ def _nemotron_h(r: _Reader, out: dict[str, Any]) -> None:
     out["tie_embeddings"] = False  # NemotronHForCausalLM._tied_weights_keys = {}: never tied
     out["layer_types"] = tuple("none" if b in ("mlp", "moe") else b for b in blocks)
     heads, head_dim = r.get("mamba_num_heads", default=128), r.get("mamba_head_dim", default=64)
-    r.get("expand", "mamba_expand", "chunk_size", "mamba_chunk_size")
+    for key in ("expand", "mamba_expand", "chunk_size", "mamba_chunk_size"):
+        r.get(key)
     out["ssm"] = SSM(
         d_inner=heads * head_dim, d_state=r.get("ssm_state_size", default=128),
         d_conv=r.get("conv_kernel", "mamba_d_conv", default=4),
@@ -368,7 +371,8 @@ def _nemotron_h(r: _Reader, out: dict[str, Any]) -> None:
         n_groups=r.get("n_groups", "mamba_n_groups", default=8),
     )
     # stored by the config class, read by no layer: the attention has no biases and reads head_dim
-    r.get("mamba_proj_bias", "attention_bias", "attention_head_dim")
+    for key in ("mamba_proj_bias", "attention_bias", "attention_head_dim"):
+        r.get(key)
     if r.get("moe_latent_size") is not None:
         raise ConfigError(f"{out['name']}: Nemotron-H with moe_latent_size is not supported yet")
     routed = tuple(i for i, b in enumerate(blocks) if b == "moe")
@@ -424,7 +428,8 @@ def _lfm2(r: _Reader, out: dict[str, Any]) -> None:
         full = set(range(n)) if full is None else set(full)
         kinds = tuple("full" if i in full else "conv" for i in range(n))
     out["layer_types"] = kinds
-    r.get("block_dim", "conv_dim", "num_heads")  # Liquid's duplicates of d and a; no layer reads them
+    for key in ("block_dim", "conv_dim", "num_heads"):  # Liquid's duplicates of d and a; unread
+        r.get(key)
     out["short_conv"] = ShortConv(d_conv=r.get("conv_L_cache", default=3),
                                   bias=bool(r.get("conv_bias", default=False)))
     ff = r.get("block_ff_dim", *D_FF, default=12288)

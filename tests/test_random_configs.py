@@ -235,6 +235,27 @@ def nemotron_h(rng: random.Random, cfg: Cfg) -> None:
         pick(rng, cfg, key, [True, False, ABSENT])
 
 
+def deltanet(rng: random.Random, cfg: Cfg) -> None:
+    """Qwen3.5 / Qwen3.5-MoE text models: DeltaNet sizes and the layer pattern."""
+    n = cfg["num_hidden_layers"]
+    if rng.random() < 0.5:
+        cfg["layer_types"] = [rng.choice(["linear_attention", "full_attention"]) for _ in range(n)]
+    else:
+        pick(rng, cfg, "full_attention_interval", [1, 2, ABSENT])
+    hk = rng.choice([1, 2])
+    cfg.update(linear_num_key_heads=hk, linear_num_value_heads=hk * rng.choice([1, 2]),
+               linear_key_head_dim=rng.choice([4, 8]), linear_value_head_dim=rng.choice([4, 12]),
+               linear_conv_kernel_dim=rng.choice([2, 4]))
+    pick(rng, cfg, "attention_bias", [True, False, ABSENT])
+    pick(rng, cfg, "attn_output_gate", [True, False, ABSENT])
+
+
+def qwen3_5_moe(rng: random.Random, cfg: Cfg) -> None:
+    deltanet(rng, cfg)
+    cfg.update(num_experts=(e := rng.choice([1, 2, 4])), num_experts_per_tok=rng.randint(1, e),
+               moe_intermediate_size=rng.choice([8, 24]), shared_expert_intermediate_size=rng.choice([8, 16]))
+
+
 def qwen3_next(rng: random.Random, cfg: Cfg) -> None:
     n = cfg["num_hidden_layers"]
     if rng.random() < 0.5:
@@ -314,6 +335,8 @@ GENERATORS: dict[str, tuple[Callable[[random.Random], Cfg], list[str]]] = {
     "mamba2": (mamba2, ["Mamba2ForCausalLM"]),
     "nemotron_h": (with_(llama_like, nemotron_h), ["NemotronHForCausalLM"]),
     "qwen3_next": (with_(llama_like, qwen3_next), ["Qwen3NextForCausalLM"]),
+    "qwen3_5_text": (with_(llama_like, deltanet), ["Qwen3_5ForCausalLM"]),
+    "qwen3_5_moe_text": (with_(llama_like, qwen3_5_moe), ["Qwen3_5MoeForCausalLM"]),
     "mamba": (mamba, ["MambaForCausalLM"]),
     "falcon_mamba": (mamba, ["FalconMambaForCausalLM"]),
 }

@@ -444,11 +444,10 @@ def _lfm2(r: _Reader, out: dict[str, Any]) -> None:
         out["tie_embeddings"] = bool(r.get("tie_embedding"))
 
 
-def _qwen3_next(r: _Reader, out: dict[str, Any]) -> None:
-    """Qwen3-Next (models/qwen3_next/): a Gated DeltaNet or a gated attention per ``layer_types``
-    (else every ``full_attention_interval``-th layer, default 4, attends); a routed MoE with a
-    sigmoid-gated shared expert where ``num_experts`` > 0, (i+1) % ``decoder_sparse_step`` == 0 and
-    i is not in ``mlp_only_layers``, else a dense MLP of width I."""
+def _deltanet_hybrid(r: _Reader, out: dict[str, Any]) -> None:
+    """Qwen3-Next / Qwen3.5 (models/qwen3_next/, models/qwen3_5/): a Gated DeltaNet or a gated
+    attention per ``layer_types`` (else every ``full_attention_interval``-th layer, default 4,
+    attends). The attention's output gate is built whatever ``attn_output_gate`` says."""
     n = out["n_layers"]
     every = r.get("full_attention_interval", default=4)
     out["layer_types"] = _kinds(r, "linear") or tuple(
@@ -458,14 +457,37 @@ def _qwen3_next(r: _Reader, out: dict[str, Any]) -> None:
         head_k_dim=r.need("linear_key_head_dim"), head_v_dim=r.need("linear_value_head_dim"),
         d_conv=r.need("linear_conv_kernel_dim"),
     )
+    for key in ("attn_output_gate", "mamba_ssm_dtype", "mtp_use_dedicated_embeddings"):
+        r.get(key)
+    mtp = r.get("mtp_num_hidden_layers", default=0)
+    if mtp:
+        out["notes"] = (f"the checkpoint also stores {mtp} multi-token-prediction layer(s), "
+                        "which transformers does not build; they are not counted",)
+
+
+def _shared_gated_moe(r: _Reader, out: dict[str, Any], layers: tuple[int, ...]) -> None:
+    """Routed experts of width ``moe_intermediate_size`` and one sigmoid-gated shared expert."""
+    out["moe"] = MoE(n_experts=r.need("num_experts"), top_k=r.need("num_experts_per_tok"),
+                     d_ff_expert=r.need("moe_intermediate_size"), layers=layers, n_shared_experts=1,
+                     d_ff_shared=r.need("shared_expert_intermediate_size"), shared_expert_gate=True)
+
+
+def _qwen3_next(r: _Reader, out: dict[str, Any]) -> None:
+    """Qwen3-Next: a routed MoE with a sigmoid-gated shared expert where ``num_experts`` > 0,
+    (i+1) % ``decoder_sparse_step`` == 0 and i is not in ``mlp_only_layers``, else a dense MLP."""
+    _deltanet_hybrid(r, out)
     e, step = r.get("num_experts", default=512), r.get("decoder_sparse_step", default=1)
     dense = set(r.get("mlp_only_layers", default=None) or ())
-    layers = tuple(i for i in range(n) if e > 0 and (i + 1) % step == 0 and i not in dense)
+    layers = tuple(i for i in range(out["n_layers"]) if e > 0 and (i + 1) % step == 0 and i not in dense)
     if layers:
-        shared = r.need("shared_expert_intermediate_size")
-        out["moe"] = MoE(n_experts=e, top_k=r.need("num_experts_per_tok"),
-                         d_ff_expert=r.need("moe_intermediate_size"), layers=layers,
-                         n_shared_experts=1, d_ff_shared=shared, shared_expert_gate=True)
+        _shared_gated_moe(r, out, layers)
+
+
+def _qwen3_5_moe(r: _Reader, out: dict[str, Any]) -> None:
+    """Qwen3.5-MoE (``Qwen3_5MoeDecoderLayer``): every layer's MLP is the gated-shared MoE."""
+    _deltanet_hybrid(r, out)
+    _shared_gated_moe(r, out, tuple(range(out["n_layers"])))
+    out["d_ff"] = out["d_ff"] or out["moe"].d_ff_expert  # no dense MLP; configs omit the key
 
 
 def _bert(r: _Reader, out: dict[str, Any]) -> None:
@@ -483,6 +505,10 @@ _GPT2_FIXED = dict(_LAYERNORM, position="learned", gated_mlp=False,
 
 # The Mamba-2 keys of Bamba and GraniteMoeHybrid, with their config classes' defaults.
 _MAMBA2_DEFAULTS = {"mamba_n_heads": 128, "mamba_n_groups": 1, "mamba_d_state": 256, "mamba_d_conv": 4}
+
+# The Gated DeltaNet keys of Qwen3-Next and Qwen3.5, with their config classes' defaults.
+_DELTANET_DEFAULTS = {"head_dim": 256, "linear_conv_kernel_dim": 4, "linear_key_head_dim": 128,
+                      "linear_value_head_dim": 128, "linear_num_key_heads": 16, "linear_num_value_heads": 32}
 
 FAMILIES: dict[str, Family] = {
     "gpt2": Family(_GPT2_FIXED, defaults={"tie_word_embeddings": True},
@@ -582,12 +608,20 @@ FAMILIES: dict[str, Family] = {
                          defaults={"head_dim": 128, "intermediate_size": 21504, "num_key_value_heads": 8,
                                    "num_hidden_layers": 4},  # ignored: the pattern counts layers
                          derive=(_nemotron_h,)),
+    "qwen3_5_moe_text": Family(dict(_LLAMA_FIXED, qk_norm="head", attn_output_gate=True), flags=_ATTN_BIAS,
+                               defaults=_DELTANET_DEFAULTS | {
+                                   "vocab_size": 248320, "num_key_value_heads": 2, "num_experts": 256,
+                                   "num_experts_per_tok": 8, "moe_intermediate_size": 512,
+                                   "shared_expert_intermediate_size": 512},
+                               derive=(_qwen3_5_moe,)),
+    "qwen3_5_text": Family(dict(_LLAMA_FIXED, qk_norm="head", attn_output_gate=True), flags=_ATTN_BIAS,
+                           defaults=_DELTANET_DEFAULTS | {"vocab_size": 248320, "num_key_value_heads": 4,
+                                                          "intermediate_size": 12288},
+                           derive=(_deltanet_hybrid,)),
     "qwen3_next": Family(dict(_LLAMA_FIXED, qk_norm="head", attn_output_gate=True), flags=_ATTN_BIAS,
-                         defaults={"head_dim": 256, "num_key_value_heads": 2,
-                                   "linear_conv_kernel_dim": 4, "linear_key_head_dim": 128,
-                                   "linear_value_head_dim": 128, "linear_num_key_heads": 16,
-                                   "linear_num_value_heads": 32, "moe_intermediate_size": 512,
-                                   "shared_expert_intermediate_size": 512, "num_experts_per_tok": 10},
+                         defaults=_DELTANET_DEFAULTS | {
+                             "num_key_value_heads": 2, "moe_intermediate_size": 512,
+                             "shared_expert_intermediate_size": 512, "num_experts_per_tok": 10},
                          derive=(_qwen3_next,)),
 }
 FAMILIES["mamba"] = FAMILIES["falcon_mamba"] = Family(

@@ -183,6 +183,18 @@ def bamba(rng: random.Random, cfg: Cfg) -> None:
     cfg["attn_layer_indices"] = sorted(rng.sample(range(n), rng.randint(0, n)))
 
 
+def falcon_h1(rng: random.Random, cfg: Cfg) -> None:
+    heads = rng.choice([2, 4])
+    cfg.update(mamba_n_heads=heads, mamba_d_head=rng.choice([4, 8]), mamba_n_groups=rng.choice([1, 2]),
+               mamba_d_state=rng.choice([4, 8]), mamba_d_conv=rng.choice([2, 4]))
+    pick(rng, cfg, "mamba_d_ssm", [heads * cfg["mamba_d_head"], ABSENT])
+    if "mamba_d_ssm" not in cfg:  # the config class's default of 1024 channels
+        cfg["mamba_d_head"] = 1024 // heads
+    for key in ("mamba_conv_bias", "mamba_proj_bias", "mamba_rms_norm", "projectors_bias",
+                "attention_bias", "mlp_bias"):
+        pick(rng, cfg, key, [True, False, ABSENT])
+
+
 def granitemoehybrid(rng: random.Random, cfg: Cfg) -> None:
     mamba2_keys(rng, cfg)
     cfg["layer_types"] = [rng.choice(["mamba", "attention"]) for _ in range(cfg["num_hidden_layers"])]
@@ -327,6 +339,7 @@ GENERATORS: dict[str, tuple[Callable[[random.Random], Cfg], list[str]]] = {
     "roberta": (bert, ["RobertaForMaskedLM"]),
     "bamba": (with_(llama_like, bamba, flags("attention_bias", "mlp_bias"), explicit_head_dim=False),
               ["BambaForCausalLM"]),
+    "falcon_h1": (with_(llama_like, falcon_h1), ["FalconH1ForCausalLM"]),
     "granitemoehybrid": (with_(llama_like, granitemoehybrid, flags("attention_bias"),
                                explicit_head_dim=False),
                          ["GraniteMoeHybridForCausalLM"]),

@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     Position = Literal["learned", "rotary", "alibi", "relative", "none"]
     QKNorm = Literal["none", "head", "full"]
     # The token mixer of each layer (see ``LAYER_KINDS``)
-    LayerType = Literal["full", "sliding", "linear", "mamba", "conv", "none"]
+    LayerType = Literal["full", "sliding", "parallel", "linear", "mamba", "conv", "none"]
     Head = Literal["lm", "mlm", "none"]
 
 
@@ -116,13 +116,14 @@ class MoE:
 LAYER_KINDS: dict[str, str] = {
     "full": "softmax attention over every token; its KV cache grows with the context",
     "sliding": "softmax attention over the last w tokens; its KV cache stops at the window",
+    "parallel": "full attention and a Mamba-2 mixer side by side on one input (Falcon-H1): both caches",
     "linear": "linear attention (Gated DeltaNet): a conv window and a d_k×d_v state per head",
     "mamba": "a Mamba / Mamba-2 selective SSM: a conv window and a state of N per channel",
     "conv": "a gated short convolution (LFM2): a conv window only",
     "none": "no token mixer: the layer is an MLP or MoE only (Nemotron-H '-' and 'E' blocks)",
 }
-ATTENTION_KINDS = ("full", "sliding")
-STATE_KINDS = ("linear", "mamba", "conv")  # a fixed-size state per sequence, not a KV cache
+ATTENTION_KINDS = ("full", "sliding", "parallel")  # layers with a KV cache
+STATE_KINDS = ("parallel", "linear", "mamba", "conv")  # a fixed-size state per sequence
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,11 @@ class SSM:
     n_groups: int = 1  # Mamba-2 B/C groups G
     gated_norm: bool = True  # Mamba-2: RMSNormGated(d_inner) before out_proj
     inner_norms: bool = False  # Jamba's Mamba-1: RMSNorms on Δ (r), B and C (N each)
+    out_proj_bias: bool | None = None  # None: = proj_bias (Falcon-H1 reads ``projectors_bias``)
+
+    @property
+    def out_bias(self) -> bool:
+        return self.proj_bias if self.out_proj_bias is None else self.out_proj_bias
 
     @property
     def conv_dim(self) -> int:
@@ -383,7 +389,8 @@ class Architecture:
             )
         if "sliding" in self.layer_types and not self.sliding_window:
             raise ArchitectureError(f"{self.name}: sliding-window layers need a sliding_window")
-        for kind, mixer in (("mamba", self.ssm), ("linear", self.linear_attn), ("conv", self.short_conv)):
+        for kind, mixer in (("mamba", self.ssm), ("parallel", self.ssm), ("linear", self.linear_attn),
+                            ("conv", self.short_conv)):
             if kind in self.layer_types and mixer is None:
                 raise ArchitectureError(f"{self.name}: {kind!r} layers need their mixer's sizes")
         if self.moe and any(not 0 <= i < self.n_layers for i in self.moe.layers):
@@ -416,8 +423,9 @@ class Architecture:
 
     @property
     def is_hybrid(self) -> bool:
-        """Anything but softmax attention in every layer (SSM, linear attention, conv, MLP-only)."""
-        return self.n_attention_layers != self.n_layers
+        """Anything but plain softmax attention in some layer (SSM, linear attention, conv,
+        MLP-only, attention beside a Mamba mixer)."""
+        return any(t not in ("full", "sliding") for t in self.layer_types)
 
     @property
     def embed_width(self) -> int:

@@ -169,7 +169,7 @@ def mamba2_part(arch: Architecture, ssm: SSM) -> Part:
         leaf("conv1d", conv * ssm.d_conv + (conv if ssm.conv_bias else 0)),
         leaf("dt_bias, A_log, D", 3 * h),
         leaf("norm", di if ssm.gated_norm else 0),
-        leaf("out_proj", linear(di, d, bias=ssm.proj_bias)),
+        leaf("out_proj", linear(di, d, bias=ssm.out_bias)),
     ]
     return group("mixer (Mamba-2)", parts)
 
@@ -205,6 +205,8 @@ def short_conv_part(arch: Architecture, sc: ShortConv) -> Part:
 
 def mixer_part(arch: Architecture, kind: str) -> Part:
     """The token mixer of a layer of ``kind`` (``arch.LAYER_KINDS``)."""
+    if kind == "parallel" and arch.ssm:  # Falcon-H1: attention ∥ Mamba-2 on the same input
+        return group("mixer (attention ∥ Mamba-2)", [self_attention(arch), ssm_part(arch, arch.ssm)])
     if kind in ATTENTION_KINDS:
         return self_attention(arch)
     mixers = {"mamba": arch.ssm, "linear": arch.linear_attn, "conv": arch.short_conv}
@@ -247,7 +249,7 @@ def layer_classes(arch: Architecture, n_layers: int) -> list[tuple[str, bool, in
     counts: dict[tuple[str, bool], int] = {}
     for i in range(n_layers):
         kind = arch.layer_types[i] if i < len(arch.layer_types) else "full"
-        key = ("full" if kind in ATTENTION_KINDS else kind, i in routed)
+        key = ("full" if kind in ("full", "sliding") else kind, i in routed)
         counts[key] = counts.get(key, 0) + 1
     return [(kind, r, n) for (kind, r), n in counts.items()]
 

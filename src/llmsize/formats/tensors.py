@@ -231,7 +231,7 @@ def _mamba2(arch: Architecture, ssm: SSM, p: str, i: int) -> list[TensorSpec]:
             TensorSpec(p + "ssm_d", (h,), "ssm", i)]
     if ssm.gated_norm:
         out.append(TensorSpec(p + "ssm_norm.weight", (di,), "norm", i))
-    return out + _linear(p + "ssm_out", di, d, bias=ssm.proj_bias, role="ssm", layer=i)
+    return out + _linear(p + "ssm_out", di, d, bias=ssm.out_bias, role="ssm", layer=i)
 
 
 def _gated_deltanet(arch: Architecture, la: LinearAttention, p: str, i: int) -> list[TensorSpec]:
@@ -260,6 +260,8 @@ def _mixer(arch: Architecture, kind: str, p: str, i: int) -> list[TensorSpec]:
     """The token mixer of a layer of ``kind`` (params.mixer_part)."""
     if kind == "mamba" and arch.ssm:
         return _ssm(arch, arch.ssm, p, i)
+    if kind == "parallel" and arch.ssm:  # Falcon-H1: attention ∥ Mamba-2
+        return _attention(arch, p, i) + _ssm(arch, arch.ssm, p, i)
     if kind == "linear" and arch.linear_attn:
         return _gated_deltanet(arch, arch.linear_attn, p, i)
     if kind == "conv" and arch.short_conv:

@@ -160,7 +160,7 @@ def estimate(arch: Architecture, spec: InferenceSpec, *, name: str = "", checkpo
 
 # Layer kinds whose prefill workspace the activation model does not follow yet: transformers'
 # torch_forward of Mamba-2 and torch_chunk_gated_delta_rule build chunk×chunk tensors per head.
-UNMODELLED_SCANS = ("mamba", "linear")
+UNMODELLED_SCANS = ("mamba", "parallel", "linear")
 
 
 def _stored_weights(checkpoint: Checkpoint, config: dict[str, object] | None) -> Part:

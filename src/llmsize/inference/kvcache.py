@@ -151,6 +151,7 @@ def short_conv_state(arch: Architecture, *, kv_dtype: str) -> int:
 # What one layer of each state kind keeps per sequence, and how the tree names it.
 STATE_ROWS = {
     "mamba": ("SSM state", ssm_state),
+    "parallel": ("SSM state beside attention", ssm_state),
     "linear": ("Gated DeltaNet state", deltanet_state),
     "conv": ("short-conv state", short_conv_state),
 }
@@ -212,7 +213,7 @@ def kv_cache(arch: Architecture, req: KVRequest) -> Part:
     row = token_row(arch, kv_dtype=req.kv_dtype, tp=req.tp)
     slots = req.tokens
     layers = arch.layer_types if arch.kind != "encoder-decoder" else ("full",) * arch.decoder_layers
-    n_full = sum(t == "full" for t in layers)
+    n_full = sum(t in ("full", "parallel") for t in layers)
     n_swa = sum(t == "sliding" for t in layers)
     swa = window_tokens(arch, slots) if n_swa else 0
     parts = [
@@ -230,4 +231,4 @@ def kv_cache(arch: Architecture, req: KVRequest) -> Part:
 def kv_bytes_per_token(arch: Architecture, *, kv_dtype: str = "bf16", tp: int = 1) -> int:
     """Bytes one more token of context costs across all full-attention layers (per GPU)."""
     layers = arch.layer_types if arch.kind != "encoder-decoder" else ("full",) * arch.decoder_layers
-    return sum(t == "full" for t in layers) * token_row(arch, kv_dtype=kv_dtype, tp=tp)
+    return sum(t in ("full", "parallel") for t in layers) * token_row(arch, kv_dtype=kv_dtype, tp=tp)

@@ -417,6 +417,28 @@ def _jamba(r: _Reader, out: dict[str, Any]) -> None:
                          d_ff_expert=out["d_ff"], layers=tuple(i for i in range(n) if i % ep == eo))
 
 
+def _falcon_h1(r: _Reader, out: dict[str, Any]) -> None:
+    """Falcon-H1 (arXiv 2507.22448 §2; models/falcon_h1/): every layer runs attention and a
+    Mamba-2 mixer side by side on the same normed input, then a gated MLP. The mixer has
+    ``mamba_d_ssm`` channels (1024 when absent, expand · d when null), a gated RMSNorm only when ``mamba_rms_norm``, an
+    in_proj bias when ``mamba_proj_bias`` and an out_proj bias when ``projectors_bias``."""
+    d = out["d_model"]
+    width = r.get("mamba_d_ssm", default=1024)  # the config class's default; null: expand · d
+    if "mamba_d_ssm" in r.raw and r.raw["mamba_d_ssm"] is None:
+        width = int(r.get("mamba_expand", default=2) * d)
+    out["ssm"] = SSM(
+        d_inner=width, d_state=r.get("mamba_d_state", default=256), d_conv=r.get("mamba_d_conv", default=4),
+        conv_bias=bool(r.get("mamba_conv_bias", default=True)),
+        proj_bias=bool(r.get("mamba_proj_bias", default=False)), version=2,
+        n_heads=r.get("mamba_n_heads", default=128), n_groups=r.get("mamba_n_groups", default=1),
+        gated_norm=bool(r.get("mamba_rms_norm", default=False)),
+        out_proj_bias=bool(r.get("projectors_bias", default=False)),
+    )
+    for key in ("mamba_d_head", "mamba_chunk_size", "mamba_norm_before_gate"):
+        r.get(key)
+    out["layer_types"] = ("parallel",) * out["n_layers"]
+
+
 def _lfm2(r: _Reader, out: dict[str, Any]) -> None:
     """LFM2 (models/lfm2/): a short-conv or attention mixer per ``layer_types`` (or
     ``full_attn_idxs``); the SwiGLU width is adjusted as ``Lfm2MLP`` does: I ← int(2I/3), then
@@ -594,6 +616,8 @@ FAMILIES: dict[str, Family] = {
     # --- state-space and linear-attention hybrids (alphabetical) ---
     "bamba": Family(_LLAMA_FIXED, flags=_ATTN_BIAS | {"mlp_bias": ("mlp_bias", False)},
                     defaults=_MAMBA2_DEFAULTS | {"num_key_value_heads": 8}, derive=(_bamba,)),
+    "falcon_h1": Family(_LLAMA_FIXED, flags=_ATTN_BIAS | {"mlp_bias": ("mlp_bias", False)},
+                        defaults={"num_key_value_heads": 8}, derive=(_falcon_h1,)),
     "granitemoehybrid": Family(_LLAMA_FIXED, flags=_ATTN_BIAS,
                                defaults=_MAMBA2_DEFAULTS | {"num_experts_per_tok": 2,
                                                             "shared_intermediate_size": 1024},

@@ -427,7 +427,8 @@ def _falcon_h1(r: _Reader, out: dict[str, Any]) -> None:
     if "mamba_d_ssm" in r.raw and r.raw["mamba_d_ssm"] is None:
         width = int(r.get("mamba_expand", default=2) * d)
     out["ssm"] = SSM(
-        d_inner=width, d_state=r.get("mamba_d_state", default=256), d_conv=r.get("mamba_d_conv", default=4),
+        d_inner=width, d_state=r.get("mamba_d_state", default=256),
+        d_conv=r.get("mamba_d_conv", default=4),
         conv_bias=bool(r.get("mamba_conv_bias", default=True)),
         proj_bias=bool(r.get("mamba_proj_bias", default=False)), version=2,
         n_heads=r.get("mamba_n_heads", default=128), n_groups=r.get("mamba_n_groups", default=1),

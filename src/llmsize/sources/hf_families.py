@@ -420,8 +420,9 @@ def _jamba(r: _Reader, out: dict[str, Any]) -> None:
 def _falcon_h1(r: _Reader, out: dict[str, Any]) -> None:
     """Falcon-H1 (arXiv 2507.22448 §2; models/falcon_h1/): every layer runs attention and a
     Mamba-2 mixer side by side on the same normed input, then a gated MLP. The mixer has
-    ``mamba_d_ssm`` channels (1024 when absent, expand · d when null), a gated RMSNorm only when ``mamba_rms_norm``, an
-    in_proj bias when ``mamba_proj_bias`` and an out_proj bias when ``projectors_bias``."""
+    ``mamba_d_ssm`` channels (1024 when absent, expand · d when null), a gated RMSNorm only when
+    ``mamba_rms_norm``, an in_proj bias when ``mamba_proj_bias`` and an out_proj bias when
+    ``projectors_bias``."""
     d = out["d_model"]
     width = r.get("mamba_d_ssm", default=1024)  # the config class's default; null: expand · d
     if "mamba_d_ssm" in r.raw and r.raw["mamba_d_ssm"] is None:

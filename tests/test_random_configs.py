@@ -346,6 +346,7 @@ GENERATORS: dict[str, tuple[Callable[[random.Random], Cfg], list[str]]] = {
     "jamba": (with_(llama_like, jamba, explicit_head_dim=False), ["JambaForCausalLM"]),
     "lfm2": (with_(llama_like, lfm2, explicit_head_dim=False), ["Lfm2ForCausalLM"]),
     "mamba2": (mamba2, ["Mamba2ForCausalLM"]),
+    "minimax_m2": (with_(llama_like, moe_mixtral), ["MiniMaxM2ForCausalLM"]),
     "nemotron_h": (with_(llama_like, nemotron_h), ["NemotronHForCausalLM"]),
     "qwen3_next": (with_(llama_like, qwen3_next), ["Qwen3NextForCausalLM"]),
     "qwen3_5_text": (with_(llama_like, deltanet), ["Qwen3_5ForCausalLM"]),

@@ -629,6 +629,12 @@ FAMILIES: dict[str, Family] = {
                                                                  "num_key_value_heads": 8},
                    derive=(_lfm2,)),
     "mamba2": Family(dict(_LLAMA_FIXED, position="none"), derive=(_mamba2,), attention=False),
+    # MiniMax-M2 (models/minimax_m2/): all-attention, a QK-norm over all heads, every layer routed
+    # (``e_score_correction_bias`` is a buffer); no sliding window, unlike Mixtral.
+    "minimax_m2": Family(dict(_LLAMA_FIXED, qk_norm="full"),
+                         defaults={"num_local_experts": 256, "num_experts_per_tok": 8,
+                                   "num_key_value_heads": 8, "head_dim": 128, "intermediate_size": 1536},
+                         derive=(_moe_mixtral,)),
     "nemotron_h": Family(dict(_LLAMA_FIXED, gated_mlp=False, position="none", single_block=True),
                          flags={"mlp_bias": ("mlp_bias", False)},
                          defaults={"head_dim": 128, "intermediate_size": 21504, "num_key_value_heads": 8,

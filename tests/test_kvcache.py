@@ -166,3 +166,12 @@ def test_bad_kv_dtype_is_one_line(bad):
 
 def test_encoders_cache_nothing():
     assert kv_cache(_catalog("bert-base-uncased"), KVRequest(512)).value == 0
+
+
+def test_fewer_layers_keep_their_kind():
+    """--num-layers on a Mamba model keeps Mamba layers (no KV cache appears); a hybrid's pattern
+    is cut, not reset to attention."""
+    mamba = _catalog("falcon-mamba-7b").with_(n_layers=2)
+    assert mamba.layer_types == ("mamba", "mamba") and kv_bytes_per_token(mamba) == 0
+    lfm2 = _catalog("lfm2-1.2b").with_(n_layers=3)
+    assert lfm2.layer_types == ("conv", "conv", "full")

@@ -446,7 +446,19 @@ class Architecture:
         return self.n_decoder_layers if self.n_decoder_layers is not None else self.n_layers
 
     def with_(self, **changes: Any) -> Architecture:  # each value of its own field's type
-        """A copy with some fields changed (re-validated)."""
+        """A copy with some fields changed (re-validated). A new layer count without layer types
+        keeps a uniform kind (all Mamba), cuts a hybrid's pattern, and resets attention to full."""
         if "n_layers" in changes and "layer_types" not in changes:
-            changes["layer_types"] = ()
+            changes["layer_types"] = self._resized_kinds(changes["n_layers"])
         return replace(self, **changes)
+
+    def _resized_kinds(self, n: int) -> tuple[LayerType, ...]:
+        kinds = set(self.layer_types)
+        if kinds <= set(ATTENTION_KINDS) - {"parallel"}:
+            return ()
+        if len(kinds) == 1:
+            return (self.layer_types[0],) * n
+        if n <= len(self.layer_types):
+            return self.layer_types[:n]
+        raise ArchitectureError(f"{self.name}: {n} layers of a hybrid need their layer types "
+                                f"(the config gives {len(self.layer_types)})")

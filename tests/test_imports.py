@@ -32,6 +32,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("parameters", "seed"),
     ("sources", "catalog"),
     ("formats",),
+    ("hardware",),  # the GPU catalog and prices (data), and the fit verdict every estimate carries
     ("layout",),  # one Layout for serving and training alike
     ("inference",),
     ("training",),

@@ -159,6 +159,13 @@ def test_catalog(capsys, filter_):
     assert len(doc["models"]) == len(catalog.search(filter_))
 
 
+@pytest.mark.parametrize("filter_", ["", "h100", "amd"])
+def test_gpus(capsys, filter_):
+    doc = check("gpus", cli_json(capsys, "gpus", *([filter_] if filter_ else []), "--price", "h100=2.5"))
+    assert len(doc["gpus"]) >= (35 if not filter_ else 1)
+    assert all(g["sources"] for g in doc["gpus"])
+
+
 # --- infer: every engine on every kind of architecture --------------------------------------
 
 MODELS = {
@@ -310,6 +317,7 @@ def real():
         "seed": doc("infer", "llama-3.1-8b", "-c", "4096", "--method", "seed"),
         "train": doc("train", "llama-3.1-8b", "--lora-rank", "8", "--zero", "2", "--dp", "2"),
         "catalog": doc("catalog", "gpt2"),
+        "gpus": doc("gpus", "h100"),
         "summary": doc("summary", "gpt2"),
     }
 
@@ -359,6 +367,8 @@ PATHS: dict[str, list[tuple[str | int, ...]]] = {
     "train": [("total_bytes",), ("breakdown", "gradients"), ("phases", "backward"), ("host_bytes",),
               ("bytes_per_parameter", 0, "parameters"), ("tree", "value")],
     "catalog": [("models", 0, "total")],
+    "gpus": [("gpus", 0, "usable_bytes"), ("gpus", 0, "bandwidth_bytes_per_s"),
+             ("gpus", 0, "scale_up_domain")],
     "summary": [("parameters",), ("precisions", 0, "kv_cache_bytes")],
 }
 NUMBER_CASES = [(name, path, how) for name, paths in PATHS.items() for path in paths
@@ -384,6 +394,8 @@ OBJECTS: dict[str, list[tuple[tuple[str | int, ...], str]]] = {
     "train": [((), "peak_phase"), (("inputs",), "lora"), (("inputs", "parallel"), "zero"),
               (("inputs", "lora"), "rank"), (("bytes_per_parameter", 0), "bytes")],
     "catalog": [((), "models"), (("models", 0), "hf_id")],
+    "gpus": [((), "gpus"), (("gpus", 0), "sources"), (("gpus", 0, "price"), "date"),
+             (("gpus", 0, "sources", "*"), "confidence")],
     "summary": [((), "context"), (("precisions", 0), "weights_bytes")],
 }
 SHAPE_CASES = [(name, where, key) for name, cases in OBJECTS.items() for where, key in cases]

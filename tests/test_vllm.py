@@ -217,7 +217,8 @@ def test_max_model_len_that_does_not_fit_is_refused():
     msg = str(err.value)
     assert "\n" not in msg
     assert re.search(r"max_model_len 32000 needs 7\.81 GiB of KV cache but only 4\.4\d GiB is available", msg)
-    assert "try increasing gpu_memory_utilization or decreasing max_model_len" in msg
+    assert "try increasing gpu_memory_utilization (--gpu-util) or decreasing max_model_len (--ctx-size)" \
+        in msg
 
 
 def test_no_memory_left_is_refused():

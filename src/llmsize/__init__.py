@@ -14,6 +14,7 @@ The building blocks (everything is imported on first use, so that the CLI starts
     from llmsize import Architecture, count_params, from_hf_config, resolve, seed_count
     from llmsize import InferenceSpec, estimate_inference, TrainSpec, estimate_training
     from llmsize import parse_format, weights_bytes, kv_cache, KVRequest, Layout
+    from llmsize import Gpu, gpu, gpus, parse_gpu_spec, Verdict   # the GPU catalog and fit verdicts
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ _EXPORTS = {
     "KVRequest": "inference.kvcache", "kv_cache": "inference.kvcache",
     "WeightFormat": "formats.dtypes", "parse_format": "formats.dtypes",
     "weights_bytes": "formats.tensors", "model_tensors": "formats.tensors",
+    "Gpu": "hardware", "gpu": "hardware", "gpus": "hardware", "parse_gpu_spec": "hardware",
+    "Verdict": "hardware.fit",
 }
 _RENAMED = {"estimate_inference": ("inference.engines", "estimate")}
 __all__ = sorted([*_EXPORTS, *_RENAMED])

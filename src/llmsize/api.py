@@ -98,6 +98,18 @@ def _offload(option: str, value: object) -> Offload:
     return o.enum_option(option, value, enum=Offload, aliases=OFFLOAD_ALIASES)
 
 
+def _gpu(option: str, value: object) -> str:
+    """``NAME[:COUNT]``: a catalog GPU, alias, nvidia-smi name or ``custom:…`` spec (checked here)."""
+    from .hardware import parse_gpu_spec
+
+    text = _text(option, value)
+    try:
+        parse_gpu_spec(text)
+    except LlmsizeError as e:
+        raise o.OptionError(option, str(e), prefix=False) from None
+    return text
+
+
 def _overhead(option: str, value: object) -> tuple[str, ...]:
     """``{"nccl": "0", "cuda_context": 600 * MiB}`` or ``["nccl=0", …]`` → ("name=size", …)."""
     from .inference.overhead import NAMES
@@ -154,6 +166,7 @@ INFER_OPTIONS: dict[str, tuple[object, Check]] = {
     "engine": ("hf", _choice(o.ENGINES)), "tp": (1, o.positive_int), "pp": (1, o.positive_int),
     "gpu_mem": (None, _opt_size), "gpu_util": (0.9, o.fraction), "max_num_seqs": (None, _opt_int),
     "max_num_batched_tokens": (None, _opt_int),
+    "gpu": (None, o.optional(_gpu)), "host_mem": (None, _opt_size),
     "n_gpu_layers": (None, o.optional(partial(o.integer, minimum=0))), "overhead": ((), _overhead),
     "method": ("estimate", _choice(o.INFER_METHODS)), "params": (None, _opt_int),
     "activations": (None, _opt_size), "input_data": (None, _opt_size), "revision": (None, _opt_text),
@@ -168,6 +181,7 @@ TRAIN_OPTIONS: dict[str, tuple[object, Check]] = {
     "zero": (0, _zero), "fsdp": ("none", _fsdp), "offload": ("none", _offload),
     **{k: (1, o.positive_int) for k in ("dp", "tp", "pp", "vpp", "ep", "cp")},
     "sp": (False, _flag), "overhead": ((), _overhead), "revision": (None, _opt_text),
+    "gpu": (None, o.optional(_gpu)), "gpu_mem": (None, _opt_size), "host_mem": (None, _opt_size),
 }
 INSPECT_OPTIONS: dict[str, tuple[object, Check]] = {"revision": (None, _opt_text), "tensors": (False, _flag)}
 
@@ -184,6 +198,64 @@ def _open(source: str | None, command: str, revision: str | None, *,
     if found.arch is None:
         raise LlmsizeError(f"{source}: no config.json or GGUF metadata to size the model from")
     return found, found.arch
+
+
+# --- the GPU an estimate is judged against ---------------------------------------------------
+
+DEFAULT_GPU = "h100-sxm"  # when neither gpu nor gpu_mem is given; the verdict says so
+
+
+def _gpu_count(spec: str | None) -> tuple[Any, int | None]:
+    """(catalog or custom Gpu, the count given after ':' or None)."""
+    from .hardware import gpu, parse_gpu_spec
+
+    if spec is None:
+        return gpu(DEFAULT_GPU), None
+    g, n = parse_gpu_spec(spec)
+    head, _, tail = spec.rpartition(":")
+    return g, n if head and head.lower() != "custom" and tail.strip().isdigit() else None
+
+
+def _target(opts: dict[str, Any], gpus: int) -> Any:
+    """The Target of ``gpus`` GPUs: ``gpu``'s usable memory, replaced by ``gpu_mem`` when given."""
+    from .hardware.fit import Target, gib
+
+    g, _ = _gpu_count(opts["gpu"])
+    if opts["gpu_mem"] is not None:
+        instead = f", replacing {g.key}'s usable {gib(g.usable_bytes)}" if opts["gpu"] else ""
+        return Target(g if opts["gpu"] else None, gpus, opts["gpu_mem"], f"--gpu-mem{instead}",
+                      opts["host_mem"])
+    source = g.source("usable")
+    why = f"usable memory, {source.confidence}" if source is not None else "usable memory"
+    return Target(g, gpus, g.usable_bytes, why, opts["host_mem"], default=opts["gpu"] is None)
+
+
+def _count_agrees(opts: dict[str, Any], degrees: dict[str, int], given: Mapping[str, object],
+                  ) -> dict[str, int]:
+    """The parallel degrees with ``gpu``'s COUNT: it sets the first degree when none is given
+    (tp for inference, dp for training); given degrees must multiply to it."""
+    _, count = _gpu_count(opts["gpu"])
+    if count is None:
+        return degrees
+    if not any(given.get(k) is not None for k in degrees):
+        return {**degrees, next(iter(degrees)): count}
+    world = 1
+    for n in degrees.values():
+        world *= n
+    if world != count:
+        product = " × ".join(f"{k} {n}" for k, n in degrees.items())
+        name = opts["gpu"].rpartition(":")[0]
+        raise o.OptionError("gpu", f"{opts['gpu']} names {count} GPUs but {product} = {world}; give "
+                            f"gpu {name}:{world}, or degrees that multiply to {count}",
+                            mentions=tuple(degrees))
+    return degrees
+
+
+def _context_warning(arch: Architecture, tokens: int, option: str) -> tuple[str, ...]:
+    if tokens <= arch.max_position:
+        return ()
+    return (f"{option} {tokens:,} is beyond the model's maximum context {arch.max_position:,} "
+            "(max_position_embeddings): the memory is sized, but the model was not trained for it",)
 
 
 # --- params ---------------------------------------------------------------------------------
@@ -242,22 +314,32 @@ def infer(source: str | None, **options: Any) -> InferenceReport | SeedMemory:
         return _seed_memory(source, opts)
     found, arch = _open(source, "infer", opts["revision"])
     default = LLAMACPP_DEFAULT_CTX if opts["engine"] == "llamacpp" else arch.max_position
+    opts.update(_count_agrees(opts, {"tp": opts["tp"], "pp": opts["pp"]}, options))
+    if opts["engine"] == "llamacpp" and opts["tp"] * opts["pp"] > 1:
+        raise o.OptionError("engine", "llamacpp sizes one GPU (its split over several, -sm layer, is not "
+                            "modelled); give gpu NAME with no count, tp 1 and pp 1",
+                            mentions=("gpu", "tp", "pp"))
     spec = _inference_spec(opts, opts["ctx_size"] or default)
     report = estimate(arch, spec, name=str(source), checkpoint=found.checkpoint, config=found.config)
-    return replace(report, warnings=found.warnings)
+    warnings = (*found.warnings, *_context_warning(arch, spec.context, "ctx_size"))
+    if opts["host_mem"] is not None and opts["engine"] != "llamacpp":
+        warnings += (f"host_mem is inert with engine {opts['engine']}: only llamacpp (and train's offload) "
+                     "put part of the model in host memory",)
+    return replace(report, warnings=warnings)
 
 
 def _inference_spec(opts: dict[str, Any], context: int) -> Any:
     from .inference.estimate import InferenceSpec
     from .layout import Layout
 
+    target = _target(opts, opts["tp"] * opts["pp"])
     return InferenceSpec(
         context=context, batch=opts["batch"], new_tokens=opts["new_tokens"], dtype=opts["dtype"],
         quant=opts["quant"], kv_dtype=opts["kv_dtype"], attn=opts["attn"], engine=opts["engine"],
         layout=Layout(tp=opts["tp"], pp=opts["pp"]), logits=opts["logits"], chunk=opts["chunk"],
-        overrides=opts["overhead"], gpu_mem=opts["gpu_mem"], gpu_util=opts["gpu_util"],
+        overrides=opts["overhead"], gpu_mem=target.budget_bytes, gpu_util=opts["gpu_util"],
         max_num_seqs=opts["max_num_seqs"], max_num_batched_tokens=opts["max_num_batched_tokens"],
-        n_gpu_layers=opts["n_gpu_layers"],
+        n_gpu_layers=opts["n_gpu_layers"], target=target,
     )
 
 
@@ -297,9 +379,36 @@ def train(source: str | None, **options: Any) -> TrainReport:
 
     opts = _options("train", options, TRAIN_OPTIONS)
     found, arch = _open(source, "train", opts["revision"])
+    opts.update(_count_agrees(opts, {k: opts[k] for k in ("dp", "tp", "pp", "cp")}, options))
     spec = _train_spec(opts, found.config, arch.max_position)
     report = estimate_training(arch, spec, name=str(source))
-    return replace(report, warnings=found.warnings)
+    warnings = (*found.warnings, *_context_warning(arch, spec.seq, "seq"), *_inert(spec.layout, opts))
+    return replace(report, warnings=warnings, verdict=_train_verdict(report, _target(opts, spec.layout.gpus)))
+
+
+def _train_verdict(report: TrainReport, target: Any) -> Any:
+    from .hardware.fit import judge
+    from .training.estimate import BREAKDOWN
+
+    s = report.spec
+    labels = {"weights": "weights", "gradients": "gradients", "optimizer_states": "optimizer states",
+              "activations": f"activations at seq {s.seq:,} × micro-batch {s.micro_batch}",
+              "comm_buffers": "communication buffers", "overhead": "overhead (CUDA context, allocator, …)"}
+    parts = [(labels[k], report.part(k)) for k in BREAKDOWN]
+    hint = "try --recompute full, --zero 3 with --dp, LoRA (--lora-rank), or more GPUs"
+    return judge(parts, target, host_need=report.host.value or None, hint=hint)
+
+
+def _inert(layout: Any, opts: dict[str, Any]) -> tuple[str, ...]:
+    """Layout options that change nothing as given (a demanding user wants to be told); sp without
+    tp and vpp without pp are errors already (``Layout.check``)."""
+    out = []
+    if layout.shard_level and layout.shard_group == 1:
+        what = f"zero {layout.zero.value}" if layout.zero.value else f"fsdp {layout.fsdp.value}"
+        out.append(f"{what} shards over one data-parallel rank: it saves nothing (give dp N or gpu NAME:N)")
+    if opts["host_mem"] is not None and layout.offload.value == "none":
+        out.append("host_mem is inert without offload: nothing of the step lives in host memory")
+    return tuple(out)
 
 
 def _train_spec(opts: dict[str, Any], config: dict[str, object] | None, max_position: int) -> Any:

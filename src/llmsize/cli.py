@@ -136,7 +136,7 @@ def _add_catalog(c: argparse.ArgumentParser) -> None:
 
 def _add_schema(s: argparse.ArgumentParser) -> None:
     s.add_argument("name", nargs="?", metavar="COMMAND",
-                   help="one command's schema: params, infer, train, inspect, catalog, summary or measure")
+                   help="a command's schema: params, infer, train, inspect, catalog, gpus, summary, measure")
 
 
 def _add_infer(p: argparse.ArgumentParser) -> None:
@@ -166,9 +166,14 @@ def _add_infer(p: argparse.ArgumentParser) -> None:
     e = p.add_argument_group("engine and GPUs")
     e.add_argument("--engine", choices=ENGINES, default="hf",
                    help="engine profile (default hf)")
-    e.add_argument("--tp", type=_positive_int, default=1, metavar="N", help="tensor-parallel GPUs")
-    e.add_argument("--pp", type=_positive_int, default=1, metavar="N", help="pipeline-parallel stages")
-    e.add_argument("--gpu-mem", type=_size, metavar="SIZE", help="memory of one GPU, e.g. 80GiB")
+    e.add_argument("--tp", type=_positive_int, metavar="N", help="tensor-parallel GPUs (default 1)")
+    e.add_argument("--pp", type=_positive_int, metavar="N", help="pipeline-parallel stages (default 1)")
+    e.add_argument("--gpu", metavar="NAME[:COUNT]",
+                   help="the GPU to judge the fit on (llmsize gpus; custom:mem=48GiB,bw=864GB/s); COUNT sets "
+                   "--tp when --tp/--pp are not given, else must equal tp × pp (default h100-sxm)")
+    e.add_argument("--gpu-mem", type=_size, metavar="SIZE",
+                   help="memory of one GPU, replacing --gpu's usable memory: 80GiB, or 80GB (= 74.5 GiB)")
+    e.add_argument("--host-mem", type=_size, metavar="SIZE", help="host RAM for llamacpp's CPU layers")
     e.add_argument("--gpu-util", type=float, default=0.9, metavar="F", help="vLLM gpu_memory_utilization")
     e.add_argument("--max-num-seqs", type=_positive_int, metavar="N", help="vLLM max_num_seqs")
     e.add_argument("--max-num-batched-tokens", type=_positive_int, metavar="N", help="vLLM chunk budget")
@@ -201,6 +206,12 @@ def _add_measure(p: argparse.ArgumentParser) -> None:
 
 def _add_train(p: argparse.ArgumentParser) -> None:
     from .commands.train import add_arguments
+
+    add_arguments(p)
+
+
+def _add_gpus(p: argparse.ArgumentParser) -> None:
+    from .commands.gpus import add_arguments
 
     add_arguments(p)
 
@@ -280,6 +291,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     return train.run(args)
 
 
+def cmd_gpus(args: argparse.Namespace) -> int:
+    from .commands import gpus
+
+    return gpus.run(args)
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     from .commands import summary
 
@@ -302,11 +319,13 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = 
     "measure": ("PyTorch's own peak of one real step on the CPU (llmsize[measure])", _add_measure),
     "summary": ("at a glance: parameters, weights and KV cache per precision", _add_summary),
     "catalog": ("list the bundled models with their parameter counts", _add_catalog),
+    "gpus": ("list the GPU catalog: memory, bandwidth, dense TFLOPS, links, price", _add_gpus),
     "schema": ("the JSON schema of every --json output (draft 2020-12)", _add_schema),
 }
 
 COMMANDS = {"params": cmd_params, "inspect": cmd_inspect, "catalog": cmd_catalog, "infer": cmd_infer,
-            "train": cmd_train, "summary": cmd_summary, "measure": cmd_measure, "schema": cmd_schema}
+            "train": cmd_train, "gpus": cmd_gpus, "summary": cmd_summary, "measure": cmd_measure,
+            "schema": cmd_schema}
 
 
 def _summary_argv(argv: Sequence[str]) -> list[str]:

@@ -15,6 +15,7 @@ from .units import GiB, MiB, fmt_short
 TYPE_CHECKING = False  # the reports are annotations only: each command imports what it renders
 if TYPE_CHECKING:
     from .formats.stored import CrossCheck, WeightsReport
+    from .hardware.listing import GpuList
     from .inference.estimate import InferenceReport
     from .parameters import ParamReport
     from .seed import SeedMemory, SeedReport
@@ -102,6 +103,25 @@ def catalog_table(rows: Sequence[tuple[CatalogEntry, ParamReport]]) -> None:
           body, right={3, 4})
 
 
+def gpus_table(result: GpuList) -> None:
+    """One row per GPU: nominal and usable memory, bandwidth, dense bf16/fp8 TFLOPS, scale-up, price."""
+    def tf(value: float | None) -> str:
+        return "" if value is None else f"{value:,.0f}" if value >= 100 else f"{value:g}"
+
+    body = []
+    for g, p in result.rows:
+        link = f"{g.scale_up_bytes_per_s / 1e9:g}×{g.scale_up_domain}" if g.scale_up_bytes_per_s else ""
+        body.append((g.key, g.name, f"{g.memory_bytes / GiB:.0f}", f"{g.usable_bytes / GiB:.2f}",
+                     f"{g.bandwidth_bytes_per_s / 1e12:.3g}", tf(g.peak_tflops("bf16")),
+                     tf(g.dense_tflops.get("fp8")), link,
+                     f"{p.usd_per_hour:.2f} ({p.date[:7]})" if p else ""))
+    header = ("key", "name", "GiB", "usable GiB", "TB/s", "bf16 TF", "fp8 TF", "link GB/s×N", "$/h (as of)")
+    table(f"llmsize gpus ({len(body)} accelerators; dense TFLOPS, links one way)", header, body,
+          right={2, 3, 4, 5, 6})
+    say("bf16 TF: dense tensor rate with fp32 accumulate (fp16 where a GPU has no bf16); "
+        "usable GiB: what one process can allocate. Sources: llmsize gpus --json")
+
+
 def _paths(root: Part, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], int]]:
     """(path below the root, value) of every node; the root's path is ()."""
     out = [(prefix, root.value)]
@@ -179,7 +199,7 @@ def inference_table(report: InferenceReport, *, depth: int = 2) -> None:
     every = f" per GPU; all {report.gpus} GPUs {total * report.gpus / GiB:.2f} GiB" if report.gpus > 1 else ""
     say(f"total {total:,} bytes = {total / GiB:.2f} GiB ({total / 1e9:.2f} GB){every}")
     vllm = report.extra.get("vllm")
-    if isinstance(vllm, dict):
+    if isinstance(vllm, dict) and vllm["num_blocks"]:
         say(f"KV cache capacity: {vllm['kv_cache_tokens']:,} tokens; max concurrency "
             f"{vllm['max_concurrency']:.2f}× at max_model_len {vllm['max_model_len']:,} "
             f"(max_num_seqs {vllm['max_num_seqs']}, "
@@ -190,6 +210,8 @@ def inference_table(report: InferenceReport, *, depth: int = 2) -> None:
             f"{cpp['max_n_gpu_layers']} (this plan: -ngl {cpp['n_gpu_layers']})")
     for note in report.notes:
         say(f"note: {note}")
+    if report.verdict is not None:
+        say(report.verdict.line())
 
 
 def seed_memory_table(seed: SeedMemory, report: InferenceReport | None) -> None:
@@ -259,3 +281,5 @@ def train_table(report: TrainReport, *, depth: int = 2) -> None:
         say(f"offloaded to host memory per GPU process: {r.host.value / GiB:.2f} GiB")
     for note in r.notes:
         say(f"note: {note}")
+    if r.verdict is not None:
+        say(r.verdict.line())

@@ -59,15 +59,24 @@ def open_source(source: str, *, revision: str | None = None) -> Resolved:
         raise LlmsizeError(f"{source}: no such file or directory")
     from . import catalog
 
-    entry = catalog.find(source)
+    entry, note = catalog.find(source), ""
     if entry is None and source.count("/") == 1:
         from .hub import open_hub
 
-        config, ckpt, origin = open_hub(source, revision=revision)
-        return _assemble(config, ckpt, origin, source)
-    entry = entry or catalog.lookup(source)
+        try:
+            config, ckpt, origin = open_hub(source, revision=revision)
+        except LlmsizeError as e:  # offline: the catalog's entry of the same model, if there is one
+            try:
+                entry, note = catalog.match(source)
+            except LlmsizeError:
+                raise e from None
+            note += " (the Hub could not be read)"
+        else:
+            return _assemble(config, ckpt, origin, source)
+    if entry is None:
+        entry, note = catalog.match(source)
     arch, warnings = from_hf_config(entry.config, entry.name)
-    return Resolved(arch, tuple(warnings), entry.source, entry.config)
+    return Resolved(arch, (*([note] if note else []), *warnings), entry.source, entry.config)
 
 
 def _assemble(config: dict[str, Any] | None, ckpt: Checkpoint | None, origin: str, name: str) -> Resolved:

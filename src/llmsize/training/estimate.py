@@ -48,6 +48,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from ..hardware.fit import Verdict
     from .lora import LoraSpec
     from .phases import Moment, StepInputs
 
@@ -422,6 +423,7 @@ class TrainReport(Totalled):
     stage: int
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()  # from reading the source; not part of the JSON (see api.py)
+    verdict: Verdict | None = None  # fits the GPU given or not (set by api.train)
 
     def error_bars(self) -> dict[str, str | dict[str, Any]]:
         """Each term's expected error, from the committed validation run (``errorbars.py``)."""
@@ -447,6 +449,7 @@ class TrainReport(Totalled):
                                     "ep": par.ep, "cp": par.cp, "zero": par.zero.value,
                                     "fsdp": par.fsdp.value, "offload": par.offload.value}},
             "error_bars": self.error_bars(), "tree": self.tree.to_dict(), "notes": list(self.notes),
+            "verdict": None if self.verdict is None else self.verdict.to_dict(),
         })
 
 

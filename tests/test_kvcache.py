@@ -58,6 +58,76 @@ def test_hf_cache_equals_transformers(name, layers, attn, batch, tokens):
     assert ours == measured.kv_cache_bytes, (name, ours, measured.kv_cache_bytes)
 
 
+# Hybrids: tiny configs of every state-keeping family (transformers' config-class defaults for
+# the rest), and real catalog configs cut to a few layers that keep at least one attention layer.
+TINY = {
+    "mamba2": dict(num_hidden_layers=2, hidden_size=64, num_heads=8, head_dim=16, n_groups=2,
+                   state_size=16, vocab_size=100, architectures=["Mamba2ForCausalLM"]),
+    "qwen3_next": dict(num_hidden_layers=4, hidden_size=64, num_attention_heads=4, num_key_value_heads=2,
+                       head_dim=16, intermediate_size=48, vocab_size=100, linear_num_key_heads=2,
+                       linear_num_value_heads=4, linear_key_head_dim=8, linear_value_head_dim=12,
+                       num_experts=4, num_experts_per_tok=2, moe_intermediate_size=8,
+                       shared_expert_intermediate_size=16, architectures=["Qwen3NextForCausalLM"]),
+    "qwen3_5_moe_text": dict(num_hidden_layers=2, hidden_size=64, num_attention_heads=4,
+                             num_key_value_heads=2, head_dim=16, vocab_size=100, linear_num_key_heads=2,
+                             linear_num_value_heads=4, linear_key_head_dim=8, linear_value_head_dim=12,
+                             layer_types=["linear_attention", "full_attention"], num_experts=4,
+                             num_experts_per_tok=2, moe_intermediate_size=8,
+                             shared_expert_intermediate_size=16, architectures=["Qwen3_5MoeForCausalLM"]),
+    "falcon_h1": dict(num_hidden_layers=2, hidden_size=64, num_attention_heads=4, num_key_value_heads=2,
+                      head_dim=16, intermediate_size=48, vocab_size=100, mamba_n_heads=4, mamba_d_head=16,
+                      mamba_d_ssm=64, mamba_n_groups=1, mamba_d_state=8,
+                      architectures=["FalconH1ForCausalLM"]),
+    "bamba": dict(num_hidden_layers=3, hidden_size=64, num_attention_heads=4, num_key_value_heads=2,
+                  mamba_n_heads=8, mamba_d_head=16, intermediate_size=48, vocab_size=100,
+                  attn_layer_indices=[1], architectures=["BambaForCausalLM"]),
+    "granitemoehybrid": dict(num_hidden_layers=3, hidden_size=64, num_attention_heads=4,
+                             num_key_value_heads=2, mamba_n_heads=8, intermediate_size=48, vocab_size=100,
+                             layer_types=["mamba", "attention", "mamba"],
+                             architectures=["GraniteMoeHybridForCausalLM"]),
+}
+
+
+@pytest.mark.parametrize("model_type", sorted(TINY))
+@pytest.mark.parametrize(("batch", "tokens"), [(1, 10), (2, 37)])
+def test_recurrent_state_equals_transformers(model_type, batch, tokens):
+    """Conv and recurrent states per sequence plus the attention layers' keys and values, as
+    transformers' ``LinearAttentionLayer`` / ``DynamicLayer`` hold them after a prefill."""
+    cfg = dict(TINY[model_type], model_type=model_type, pad_token_id=0)
+    arch = from_hf_config(cfg, model_type)[0]
+    attn = "eager" if model_type == "mamba2" else "sdpa"  # Mamba2ForCausalLM has no sdpa path
+    measured = measure_prefill(cfg, model_type, batch=batch, tokens=tokens, attn=attn)
+    assert kv_cache(arch, KVRequest(tokens, batch)).value == measured.kv_cache_bytes
+
+
+HYBRID_CASES = [
+    # name, layers kept — each cut keeps a full-attention layer and a state layer
+    ("nemotron-h-8b-base-8k", 8),  # M-M-M-M*: Mamba-2, MLP and one attention layer
+    ("jamba-1.5-mini", 8),  # seven Mamba layers (four with MoE) and attention at 4
+    ("lfm2-1.2b", 3),  # conv, conv, attention
+]
+
+
+@pytest.mark.parametrize(("name", "layers"), HYBRID_CASES)
+def test_hybrid_catalog_state_equals_transformers(name, layers):
+    cfg = scaled_config(dict(catalog.lookup(name).config), layers)
+    if "hybrid_override_pattern" in cfg:
+        cfg["hybrid_override_pattern"] = cfg["hybrid_override_pattern"][:layers]
+    arch = from_hf_config(cfg, name)[0]
+    assert arch.n_attention_layers and arch.has_state
+    # 40 tokens: transformers' pure-PyTorch Mamba path steps through the sequence token by token
+    measured = measure_prefill(cfg, name, batch=2, tokens=40, attn="sdpa")
+    assert kv_cache(arch, KVRequest(40, 2)).value == measured.kv_cache_bytes
+
+
+def test_only_full_attention_layers_grow_with_context():
+    """Qwen3-Next-style hybrid: 1 attention layer in 4; the state term does not change with s."""
+    cfg = dict(TINY["qwen3_next"], model_type="qwen3_next")
+    arch = from_hf_config(cfg)[0]
+    grow = kv_cache(arch, KVRequest(2000)).value - kv_cache(arch, KVRequest(1000)).value
+    assert grow == 1000 * kv_bytes_per_token(arch) == 1000 * 1 * 2 * 2 * 16 * 2
+
+
 def test_t5_cross_attention_equals_transformers():
     cfg, arch = _arch("t5-base", 2)
     measured = measure_prefill(cfg, "t5-base", batch=2, tokens=1, encoder_tokens=900, attn="eager")
@@ -130,3 +200,12 @@ def test_deepseek_v32_caches_the_latent_and_the_indexer_keys():
     measured = measure_prefill(DEEPSEEK_V32_DEFAULTS, "deepseek-v3.2", batch=2, tokens=300, attn="eager")
     assert kv_cache(arch, KVRequest(300, 2)).value == measured.kv_cache_bytes
     assert kv_bytes_per_token(arch) == 2 * (512 + 64 + 128) * 2
+
+
+def test_fewer_layers_keep_their_kind():
+    """--num-layers on a Mamba model keeps Mamba layers (no KV cache appears); a hybrid's pattern
+    is cut, not reset to attention."""
+    mamba = _catalog("falcon-mamba-7b").with_(n_layers=2)
+    assert mamba.layer_types == ("mamba", "mamba") and kv_bytes_per_token(mamba) == 0
+    lfm2 = _catalog("lfm2-1.2b").with_(n_layers=3)
+    assert lfm2.layer_types == ("conv", "conv", "full")

@@ -273,6 +273,134 @@ def falcon(rng: random.Random) -> Cfg:
     return cfg
 
 
+def mamba2(rng: random.Random) -> Cfg:
+    d = rng.choice([16, 32, 48])
+    heads = rng.choice([2, 4, 8])
+    cfg: Cfg = dict(hidden_size=d, num_hidden_layers=rng.randint(1, 3), vocab_size=rng.randint(64, 300),
+                    num_heads=heads, head_dim=2 * d // heads, n_groups=rng.choice([1, 2]),
+                    state_size=rng.choice([4, 16]), conv_kernel=rng.choice([2, 4]))
+    for key in ("use_bias", "use_conv_bias", "tie_word_embeddings"):
+        pick(rng, cfg, key, [True, False, ABSENT])
+    return cfg
+
+
+def mamba2_keys(rng: random.Random, cfg: Cfg) -> None:
+    """The ``mamba_*`` keys of Bamba and GraniteMoeHybrid."""
+    heads = rng.choice([2, 4])
+    cfg.update(mamba_n_heads=heads, mamba_d_head=2 * cfg["hidden_size"] // heads,
+               mamba_n_groups=rng.choice([1, 2]), mamba_d_state=rng.choice([4, 8]),
+               mamba_d_conv=rng.choice([2, 4]))
+    for key in ("mamba_conv_bias", "mamba_proj_bias"):
+        pick(rng, cfg, key, [True, False, ABSENT])
+
+
+def bamba(rng: random.Random, cfg: Cfg) -> None:
+    mamba2_keys(rng, cfg)
+    n = cfg["num_hidden_layers"]
+    cfg["attn_layer_indices"] = sorted(rng.sample(range(n), rng.randint(0, n)))
+
+
+def falcon_h1(rng: random.Random, cfg: Cfg) -> None:
+    heads = rng.choice([2, 4])
+    cfg.update(mamba_n_heads=heads, mamba_d_head=rng.choice([4, 8]), mamba_n_groups=rng.choice([1, 2]),
+               mamba_d_state=rng.choice([4, 8]), mamba_d_conv=rng.choice([2, 4]))
+    pick(rng, cfg, "mamba_d_ssm", [heads * cfg["mamba_d_head"], ABSENT])
+    if "mamba_d_ssm" not in cfg:  # the config class's default of 1024 channels
+        cfg["mamba_d_head"] = 1024 // heads
+    for key in ("mamba_conv_bias", "mamba_proj_bias", "mamba_rms_norm", "projectors_bias",
+                "attention_bias", "mlp_bias"):
+        pick(rng, cfg, key, [True, False, ABSENT])
+
+
+def granitemoehybrid(rng: random.Random, cfg: Cfg) -> None:
+    mamba2_keys(rng, cfg)
+    cfg["layer_types"] = [rng.choice(["mamba", "attention"]) for _ in range(cfg["num_hidden_layers"])]
+    cfg["num_local_experts"] = e = rng.choice([0, 2, 4])
+    cfg["num_experts_per_tok"] = rng.randint(1, max(e, 1))
+    pick(rng, cfg, "shared_intermediate_size", [8, 24, ABSENT])
+
+
+def jamba(rng: random.Random, cfg: Cfg) -> None:
+    cfg["num_hidden_layers"] = n = rng.randint(1, 4)
+    cfg.update(attn_layer_period=(p := rng.randint(1, 3)), attn_layer_offset=rng.randrange(p),
+               expert_layer_period=(q := rng.randint(1, 2)), expert_layer_offset=rng.randrange(q),
+               num_experts=(e := rng.choice([1, 2, 4])), num_experts_per_tok=rng.randint(1, e),
+               mamba_d_state=rng.choice([4, 16]), mamba_d_conv=rng.choice([2, 4]))
+    pick(rng, cfg, "mamba_dt_rank", ["auto", 3, ABSENT])
+    for key in ("mamba_conv_bias", "mamba_proj_bias"):
+        pick(rng, cfg, key, [True, False, ABSENT])
+    assert n >= 1
+
+
+def lfm2(rng: random.Random, cfg: Cfg) -> None:
+    n = cfg["num_hidden_layers"]
+    kinds = [rng.choice(["conv", "full_attention"]) for _ in range(n)]
+    if rng.random() < 0.5:
+        cfg["layer_types"] = kinds
+    else:
+        pick(rng, cfg, "full_attn_idxs", [[i for i, k in enumerate(kinds) if k != "conv"], ABSENT])
+    pick(rng, cfg, "conv_L_cache", [2, 3, ABSENT])
+    pick(rng, cfg, "block_multiple_of", [8, 256, ABSENT])
+    pick(rng, cfg, "block_ffn_dim_multiplier", [1.0, 1.5, ABSENT])
+    for key in ("conv_bias", "block_auto_adjust_ff_dim"):
+        pick(rng, cfg, key, [True, False, ABSENT])
+
+
+def nemotron_h(rng: random.Random, cfg: Cfg) -> None:
+    blocks = "".join(rng.choice("M*-E") for _ in range(rng.randint(1, 5)))
+    if rng.random() < 0.5:
+        cfg["hybrid_override_pattern"] = blocks
+    else:
+        names = {"M": "mamba", "*": "attention", "-": "mlp", "E": "moe"}
+        cfg["layers_block_type"] = [names[c] for c in blocks]
+    cfg.pop("num_hidden_layers")
+    heads = rng.choice([2, 4])
+    cfg.update(mamba_num_heads=heads, mamba_head_dim=rng.choice([4, 8]), n_groups=rng.choice([1, 2]),
+               ssm_state_size=rng.choice([4, 8]), conv_kernel=rng.choice([2, 4]),
+               n_routed_experts=(e := rng.randint(2, 4)), num_experts_per_tok=rng.randint(1, e),
+               moe_intermediate_size=rng.choice([8, 24]), n_shared_experts=1,
+               moe_shared_expert_intermediate_size=rng.choice([8, 16]))
+    for key in ("use_bias", "use_conv_bias", "mlp_bias"):
+        pick(rng, cfg, key, [True, False, ABSENT])
+
+
+def deltanet(rng: random.Random, cfg: Cfg) -> None:
+    """Qwen3.5 / Qwen3.5-MoE text models: DeltaNet sizes and the layer pattern."""
+    n = cfg["num_hidden_layers"]
+    if rng.random() < 0.5:
+        cfg["layer_types"] = [rng.choice(["linear_attention", "full_attention"]) for _ in range(n)]
+    else:
+        pick(rng, cfg, "full_attention_interval", [1, 2, ABSENT])
+    hk = rng.choice([1, 2])
+    cfg.update(linear_num_key_heads=hk, linear_num_value_heads=hk * rng.choice([1, 2]),
+               linear_key_head_dim=rng.choice([4, 8]), linear_value_head_dim=rng.choice([4, 12]),
+               linear_conv_kernel_dim=rng.choice([2, 4]))
+    pick(rng, cfg, "attention_bias", [True, False, ABSENT])
+    pick(rng, cfg, "attn_output_gate", [True, False, ABSENT])
+
+
+def qwen3_5_moe(rng: random.Random, cfg: Cfg) -> None:
+    deltanet(rng, cfg)
+    cfg.update(num_experts=(e := rng.choice([1, 2, 4])), num_experts_per_tok=rng.randint(1, e),
+               moe_intermediate_size=rng.choice([8, 24]), shared_expert_intermediate_size=rng.choice([8, 16]))
+
+
+def qwen3_next(rng: random.Random, cfg: Cfg) -> None:
+    n = cfg["num_hidden_layers"]
+    if rng.random() < 0.5:
+        cfg["layer_types"] = [rng.choice(["linear_attention", "full_attention"]) for _ in range(n)]
+    else:
+        pick(rng, cfg, "full_attention_interval", [1, 2, ABSENT])
+    hk = rng.choice([1, 2])
+    cfg.update(linear_num_key_heads=hk, linear_num_value_heads=hk * rng.choice([1, 2]),
+               linear_key_head_dim=rng.choice([4, 8]), linear_value_head_dim=rng.choice([4, 12]),
+               linear_conv_kernel_dim=rng.choice([2, 4]), num_experts=(e := rng.choice([0, 2, 4])),
+               num_experts_per_tok=rng.randint(1, max(e, 1)), moe_intermediate_size=rng.choice([8, 24]),
+               shared_expert_intermediate_size=rng.choice([8, 16]), decoder_sparse_step=rng.choice([1, 2]),
+               mlp_only_layers=rng.choice([[], [0]]))
+    pick(rng, cfg, "attention_bias", [True, False, ABSENT])
+
+
 def with_(base: Callable[..., Cfg], *extras: Callable[[random.Random, Cfg], None], **kw: Any):
     def make(rng: random.Random) -> Cfg:
         cfg = base(rng, **kw)
@@ -353,6 +481,20 @@ GENERATORS: dict[str, tuple[Callable[[random.Random], Cfg], list[str]]] = {
     "t5": (t5, ["T5ForConditionalGeneration", "T5Model"]),
     "bert": (bert, ["BertForMaskedLM", "BertModel"]),
     "roberta": (bert, ["RobertaForMaskedLM"]),
+    "bamba": (with_(llama_like, bamba, flags("attention_bias", "mlp_bias"), explicit_head_dim=False),
+              ["BambaForCausalLM"]),
+    "falcon_h1": (with_(llama_like, falcon_h1), ["FalconH1ForCausalLM"]),
+    "granitemoehybrid": (with_(llama_like, granitemoehybrid, flags("attention_bias"),
+                               explicit_head_dim=False),
+                         ["GraniteMoeHybridForCausalLM"]),
+    "jamba": (with_(llama_like, jamba, explicit_head_dim=False), ["JambaForCausalLM"]),
+    "lfm2": (with_(llama_like, lfm2, explicit_head_dim=False), ["Lfm2ForCausalLM"]),
+    "mamba2": (mamba2, ["Mamba2ForCausalLM"]),
+    "minimax_m2": (with_(llama_like, moe_mixtral), ["MiniMaxM2ForCausalLM"]),
+    "nemotron_h": (with_(llama_like, nemotron_h), ["NemotronHForCausalLM"]),
+    "qwen3_next": (with_(llama_like, qwen3_next), ["Qwen3NextForCausalLM"]),
+    "qwen3_5_text": (with_(llama_like, deltanet), ["Qwen3_5ForCausalLM"]),
+    "qwen3_5_moe_text": (with_(llama_like, qwen3_5_moe), ["Qwen3_5MoeForCausalLM"]),
     "mamba": (mamba, ["MambaForCausalLM"]),
     "falcon_mamba": (mamba, ["FalconMambaForCausalLM"]),
 }

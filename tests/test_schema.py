@@ -172,11 +172,12 @@ MODELS = {
     "dense": "llama-2-7b", "gqa": "llama-3.1-8b", "mla": "deepseek-v2-lite", "moe": "mixtral-8x7b",
     "small-moe": "olmoe-1b-7b-0125", "sliding-gemma2": "gemma-2-9b", "sliding-gemma3": "gemma-3-12b",
     "sliding-mistral": "mistral-7b-v0.1", "encoder-decoder": "t5-small", "mamba": "falcon-mamba-7b",
+    "hybrid-mamba2": "nemotron-h-8b-base-8k", "hybrid-moe": "jamba-1.5-mini", "hybrid-conv": "lfm2-1.2b",
 }
 # The vLLM and llama.cpp profiles size decoder-only attention models (others are refused with one
 # line); Mixtral's 93 GB of bf16 weights leave vLLM no KV pool on one 80 GB GPU, and Falcon-Mamba's
 # single "head" cannot be split over tensor-parallel ranks.
-HF_ONLY = ("encoder-decoder", "mamba")
+HF_ONLY = ("encoder-decoder", "mamba", "hybrid-mamba2", "hybrid-moe", "hybrid-conv")
 NOT_WITH = {"moe": ("vllm",), "mamba": ("--tp",)}
 ENGINE_OPTIONS = {
     "hf": [(), ("--tp", "2"), ("--pp", "2"), ("--quant", "nf4-dq", "--kv-dtype", "fp8"),

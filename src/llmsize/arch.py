@@ -59,7 +59,8 @@ if TYPE_CHECKING:
     NormPlacement = Literal["pre", "post", "sandwich"]
     Position = Literal["learned", "rotary", "alibi", "relative", "none"]
     QKNorm = Literal["none", "head", "full"]
-    LayerType = Literal["full", "sliding"]
+    # The token mixer of each layer (see ``LAYER_KINDS``)
+    LayerType = Literal["full", "sliding", "parallel", "linear", "mamba", "conv", "none"]
     Head = Literal["lm", "mlm", "none"]
 
 
@@ -112,6 +113,20 @@ class MoE:
         return min(self.layers, default=0)
 
 
+# The token mixer a layer can have, and what it keeps between decoding steps:
+LAYER_KINDS: dict[str, str] = {
+    "full": "softmax attention over every token; its KV cache grows with the context",
+    "sliding": "softmax attention over the last w tokens; its KV cache stops at the window",
+    "parallel": "full attention and a Mamba-2 mixer side by side on one input (Falcon-H1): both caches",
+    "linear": "linear attention (Gated DeltaNet): a conv window and a d_k×d_v state per head",
+    "mamba": "a Mamba / Mamba-2 selective SSM: a conv window and a state of N per channel",
+    "conv": "a gated short convolution (LFM2): a conv window only",
+    "none": "no token mixer: the layer is an MLP or MoE only (Nemotron-H '-' and 'E' blocks)",
+}
+ATTENTION_KINDS = ("full", "sliding", "parallel")  # layers with a KV cache
+STATE_KINDS = ("parallel", "linear", "mamba", "conv")  # a fixed-size state per sequence
+
+
 @dataclass(frozen=True)
 class Indexer:
     """DeepSeek Sparse Attention's lightning indexer (DeepSeek-V3.2-Exp technical report, 2025, §2.1;
@@ -126,16 +141,72 @@ class Indexer:
 
 @dataclass(frozen=True)
 class SSM:
-    """A selective state-space mixer in place of attention + MLP: Mamba (Gu & Dao 2023,
-    arXiv 2312.00752, §3.4 and Fig. 3). ``d_inner`` = expand · d channels, each with a
-    ``d_state``-wide state, a depthwise causal conv of width ``d_conv`` and a rank-``dt_rank`` Δ."""
+    """A selective state-space mixer: Mamba (Gu & Dao 2023, arXiv 2312.00752, §3.4 and Fig. 3) or
+    Mamba-2 (Dao & Gu 2024, arXiv 2405.21060, §7 "Mamba-2 architecture", Fig. 6).
+
+    Mamba: ``d_inner`` = expand · d channels, each with a ``d_state``-wide state, a depthwise
+    causal conv of width ``d_conv`` and a rank-``dt_rank`` Δ; Jamba adds RMSNorms on Δ, B and C
+    (``inner_norms``). Mamba-2: ``n_heads`` heads of ``d_inner / n_heads`` channels share a scalar
+    A per head; B and C (``n_groups`` groups of ``d_state``) come from the input projection and go
+    through the conv with x; a gated RMSNorm over d_inner precedes out_proj (``gated_norm``)."""
 
     d_inner: int
     d_state: int
     d_conv: int
-    dt_rank: int
+    dt_rank: int = 0  # Mamba-1 only
     conv_bias: bool = True
     proj_bias: bool = False
+    version: Literal[1, 2] = 1
+    n_heads: int = 0  # Mamba-2 heads H
+    n_groups: int = 1  # Mamba-2 B/C groups G
+    gated_norm: bool = True  # Mamba-2: RMSNormGated(d_inner) before out_proj
+    inner_norms: bool = False  # Jamba's Mamba-1: RMSNorms on Δ (r), B and C (N each)
+    out_proj_bias: bool | None = None  # None: = proj_bias (Falcon-H1 reads ``projectors_bias``)
+
+    @property
+    def out_bias(self) -> bool:
+        return self.proj_bias if self.out_proj_bias is None else self.out_proj_bias
+
+    @property
+    def conv_dim(self) -> int:
+        """Channels through the causal conv: d_inner (Mamba-1); d_inner + 2·G·N (Mamba-2: x, B, C)."""
+        return self.d_inner + (2 * self.n_groups * self.d_state if self.version == 2 else 0)
+
+
+@dataclass(frozen=True)
+class LinearAttention:
+    """Gated DeltaNet (Yang, Kautz & Hatamizadeh 2024, arXiv 2412.06464, §3; Qwen3-Next's
+    ``Qwen3NextGatedDeltaNet``): q and k have ``n_k_heads`` heads of ``head_k_dim``, v and the
+    output gate z ``n_v_heads`` of ``head_v_dim``; q, k, v pass a depthwise causal conv of width
+    ``d_conv``; each value head keeps a d_k × d_v recurrent state."""
+
+    n_k_heads: int
+    n_v_heads: int
+    head_k_dim: int
+    head_v_dim: int
+    d_conv: int
+
+    @property
+    def key_dim(self) -> int:
+        return self.n_k_heads * self.head_k_dim
+
+    @property
+    def value_dim(self) -> int:
+        return self.n_v_heads * self.head_v_dim
+
+    @property
+    def conv_dim(self) -> int:
+        """Channels through the conv: q, k (key_dim each) and v (value_dim)."""
+        return 2 * self.key_dim + self.value_dim
+
+
+@dataclass(frozen=True)
+class ShortConv:
+    """LFM2's gated short convolution (``Lfm2ShortConv``): in_proj d → 3d (B, C, x), a depthwise
+    causal conv of width ``d_conv`` over B·x, C· the result, out_proj d → d."""
+
+    d_conv: int
+    bias: bool = False
 
 
 @dataclass(frozen=True)
@@ -268,8 +339,9 @@ class Architecture:
     attention_sinks: bool = False  # gpt-oss: one learned sink logit per query head and layer
     mla: MLA | None = None
     indexer: Indexer | None = None  # DeepSeek-V3.2's sparse-attention indexer (MLA layers only)
-    layer_types: tuple[LayerType, ...] = ()  # () = all "full"
+    layer_types: tuple[LayerType, ...] = ()  # each layer's token mixer (LAYER_KINDS); () = all "full"
     sliding_window: int | None = None
+    attn_output_gate: bool = False  # Qwen3-Next: q_proj also yields a sigmoid gate on the output
 
     # --- norms ----------------------------------------------------------------------------
     norm: NormType = "layernorm"
@@ -302,7 +374,10 @@ class Architecture:
     lm_head_bias: bool = False
 
     # --- other mixers and towers ----------------------------------------------------------
-    ssm: SSM | None = None  # Mamba: every layer is an SSM mixer, no attention or MLP
+    ssm: SSM | None = None  # the mixer of "mamba" layers
+    linear_attn: LinearAttention | None = None  # the mixer of "linear" layers
+    short_conv: ShortConv | None = None  # the mixer of "conv" layers
+    single_block: bool = False  # each layer is one norm + one mixer, or + one MLP/MoE when "none"
     vision: VisionTower | None = None
     notes: tuple[str, ...] = field(default=(), compare=False)
 
@@ -348,6 +423,10 @@ class Architecture:
             )
         if "sliding" in self.layer_types and not self.sliding_window:
             raise ArchitectureError(f"{self.name}: sliding-window layers need a sliding_window")
+        for kind, mixer in (("mamba", self.ssm), ("parallel", self.ssm), ("linear", self.linear_attn),
+                            ("conv", self.short_conv)):
+            if kind in self.layer_types and mixer is None:
+                raise ArchitectureError(f"{self.name}: {kind!r} layers need their mixer's sizes")
         if self.moe and any(not 0 <= i < self.n_layers for i in self.moe.layers):
             raise ArchitectureError(f"{self.name}: MoE layer index outside 0..{self.n_layers - 1}")
         if self.moe and not 0 < self.moe.top_k <= self.moe.n_experts:
@@ -358,13 +437,29 @@ class Architecture:
     # --- derived --------------------------------------------------------------------------
     @property
     def attention(self) -> Literal["MHA", "GQA", "MQA", "MLA", "SSM"]:
-        if self.ssm:
+        if not self.n_attention_layers:
             return "SSM"
         if self.mla:
             return "MLA"
         if self.n_kv_heads == self.n_heads:
             return "MHA"
         return "MQA" if self.n_kv_heads == 1 else "GQA"
+
+    @property
+    def n_attention_layers(self) -> int:
+        """Layers with softmax attention (full or sliding): the only ones with a KV cache."""
+        return sum(t in ATTENTION_KINDS for t in self.layer_types)
+
+    @property
+    def has_state(self) -> bool:
+        """Whether some layer keeps a recurrent state (``STATE_KINDS``) rather than a KV cache."""
+        return any(t in STATE_KINDS for t in self.layer_types)
+
+    @property
+    def is_hybrid(self) -> bool:
+        """Anything but plain softmax attention in some layer (SSM, linear attention, conv,
+        MLP-only, attention beside a Mamba mixer)."""
+        return any(t not in ("full", "sliding") for t in self.layer_types)
 
     @property
     def embed_width(self) -> int:
@@ -385,7 +480,19 @@ class Architecture:
         return self.n_decoder_layers if self.n_decoder_layers is not None else self.n_layers
 
     def with_(self, **changes: Any) -> Architecture:  # each value of its own field's type
-        """A copy with some fields changed (re-validated)."""
+        """A copy with some fields changed (re-validated). A new layer count without layer types
+        keeps a uniform kind (all Mamba), cuts a hybrid's pattern, and resets attention to full."""
         if "n_layers" in changes and "layer_types" not in changes:
-            changes["layer_types"] = ()
+            changes["layer_types"] = self._resized_kinds(changes["n_layers"])
         return replace(self, **changes)
+
+    def _resized_kinds(self, n: int) -> tuple[LayerType, ...]:
+        kinds = set(self.layer_types)
+        if kinds <= set(ATTENTION_KINDS) - {"parallel"}:
+            return ()
+        if len(kinds) == 1:
+            return (self.layer_types[0],) * n
+        if n <= len(self.layer_types):
+            return self.layer_types[:n]
+        raise ArchitectureError(f"{self.name}: {n} layers of a hybrid need their layer types "
+                                f"(the config gives {len(self.layer_types)})")

@@ -115,7 +115,7 @@ def vllm_bar(term: str, *, version: str | None, sizes: Mapping[str, int],
 
 def bar(mode: str, term: str, *, engine: str = "hf", attn: str = "sdpa", kind: str = "decoder",
         version: str | None = None, sizes: Mapping[str, int] | None = None,
-        quant: str = "") -> str | dict[str, Any]:
+        quant: str = "", unmodelled_scans: str = "") -> str | dict[str, Any]:
     """The error bar of one term: "exact", the named-defaults line, an engine's logs (per
     version), or the validated errors of that mode and attention kernel."""
     if term in ("overhead", "comm_buffers"):
@@ -128,6 +128,8 @@ def bar(mode: str, term: str, *, engine: str = "hf", attn: str = "sdpa", kind: s
         return ENGINE_BARS[engine]
     if kind == "encoder-decoder":
         return "modelled, over-estimates (encoder-decoder; see validation/REPORT.md)"
+    if unmodelled_scans and term == "activations":
+        return f"under-estimates: {unmodelled_scans} scan workspace not modelled"
     return validated(mode, term, attn)
 
 
@@ -151,8 +153,9 @@ def footnote(bars: Mapping[str, str | dict[str, Any]]) -> str | None:
 
 def bars(mode: str, terms: tuple[str, ...], *, engine: str = "hf", attn: str = "sdpa",
          kind: str = "decoder", version: str | None = None, sizes: Mapping[str, int] | None = None,
-         quant: str = "") -> dict[str, str | dict[str, Any]]:
-    return {t: bar(mode, t, engine=engine, attn=attn, kind=kind, version=version, sizes=sizes, quant=quant)
+         quant: str = "", unmodelled_scans: str = "") -> dict[str, str | dict[str, Any]]:
+    return {t: bar(mode, t, engine=engine, attn=attn, kind=kind, version=version, sizes=sizes, quant=quant,
+                   unmodelled_scans=unmodelled_scans)
             for t in terms}
 
 

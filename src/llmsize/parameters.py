@@ -18,7 +18,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .arch import MLA, SSM, Architecture, Indexer, MoE, VisionTower
+from .arch import (
+    ATTENTION_KINDS,
+    MLA,
+    SSM,
+    Architecture,
+    Indexer,
+    LinearAttention,
+    MoE,
+    ShortConv,
+    VisionTower,
+)
 from .schemas import nested, versioned
 from .tree import Part, group, leaf, times
 
@@ -43,11 +53,12 @@ def norm_params(arch: Architecture, width: int) -> int:
 def attention_part(arch: Architecture) -> Part:
     """Multi-head attention with ``k`` key/value heads (Vaswani et al. 2017 §3.2.2; GQA,
     Ainslie et al. 2023 §2): W_Q ∈ R^{d×a·d_h}, W_K, W_V ∈ R^{d×k·d_h}, W_O ∈ R^{a·d_h×d}.
-    QK-norm (Dehghani et al. 2023; Qwen3, Gemma 3, OLMo 2) adds a norm on queries and keys."""
+    QK-norm (Dehghani et al. 2023; Qwen3, Gemma 3, OLMo 2) adds a norm on queries and keys.
+    An output gate (Qwen3-Next, ``Qwen3NextAttention``) doubles W_Q: o = W_O (attn ⊙ σ(g))."""
     d, a, k, dh = arch.d_model, arch.n_heads, arch.n_kv_heads, arch.head_dim
-    b = arch.qkv_bias
+    b, gate = arch.qkv_bias, 1 + int(arch.attn_output_gate)  # Qwen3-Next: q and its gate
     parts = [
-        leaf("q_proj", linear(d, a * dh, bias=b)),
+        leaf("q_proj", linear(d, gate * a * dh, bias=b)),
         leaf("k_proj", linear(d, k * dh, bias=b)),
         leaf("v_proj", linear(d, k * dh, bias=b)),
         leaf("o_proj", linear(a * dh, d, bias=arch.o_bias)),
@@ -164,7 +175,10 @@ def norms_per_layer(arch: Architecture) -> int:
 def ssm_part(arch: Architecture, ssm: SSM) -> Part:
     """Mamba mixer (Gu & Dao 2023, arXiv 2312.00752, §3.4 Fig. 3; HF ``MambaMixer``):
     in_proj d → 2·d_in, a depthwise conv (d_in · d_conv + d_in), x_proj d_in → r + 2N,
-    dt_proj r → d_in (+ bias), A ∈ R^{d_in×N}, D ∈ R^{d_in}, out_proj d_in → d."""
+    dt_proj r → d_in (+ bias), A ∈ R^{d_in×N}, D ∈ R^{d_in}, out_proj d_in → d; Jamba's
+    ``JambaMambaMixer`` adds RMSNorms of widths r, N, N on Δ, B and C."""
+    if ssm.version == 2:
+        return mamba2_part(arch, ssm)
     d, di, n, r = arch.d_model, ssm.d_inner, ssm.d_state, ssm.dt_rank
     parts = [
         leaf("in_proj", linear(d, 2 * di, bias=ssm.proj_bias)),
@@ -175,37 +189,127 @@ def ssm_part(arch: Architecture, ssm: SSM) -> Part:
         leaf("D", di),
         leaf("out_proj", linear(di, d, bias=ssm.proj_bias)),
     ]
+    if ssm.inner_norms:
+        parts.append(leaf("dt_b_c_norms", r + 2 * n))
     return group("mixer (SSM)", parts)
 
 
-def layer_part(arch: Architecture, *, routed: bool, cross_attention: bool = False) -> Part:
-    """One transformer layer: attention (+ cross-attention in a decoder of an encoder-decoder),
-    the MLP or MoE, and its norms; or one Mamba block (mixer + one norm)."""
+def mamba2_part(arch: Architecture, ssm: SSM) -> Part:
+    """Mamba-2 mixer (Dao & Gu 2024, arXiv 2405.21060, §7.1 Fig. 6; HF ``Mamba2Mixer``): one
+    in_proj d → d_in + (d_in + 2GN) + H yields z, (x, B, C) and Δ; a depthwise conv over the
+    d_in + 2GN channels of x, B, C; per head Δ bias, A and D; a gated RMSNorm over d_in;
+    out_proj d_in → d."""
+    d, di, h, conv = arch.d_model, ssm.d_inner, ssm.n_heads, ssm.conv_dim
+    parts = [
+        leaf("in_proj", linear(d, di + conv + h, bias=ssm.proj_bias)),
+        leaf("conv1d", conv * ssm.d_conv + (conv if ssm.conv_bias else 0)),
+        leaf("dt_bias, A_log, D", 3 * h),
+        leaf("norm", di if ssm.gated_norm else 0),
+        leaf("out_proj", linear(di, d, bias=ssm.out_bias)),
+    ]
+    return group("mixer (Mamba-2)", parts)
+
+
+def gated_deltanet_part(arch: Architecture, la: LinearAttention) -> Part:
+    """Gated DeltaNet (Yang et al. 2024, arXiv 2412.06464, §3.2; HF ``Qwen3NextGatedDeltaNet``):
+    in_proj_qkvz d → 2·H_k·d_k + 2·H_v·d_v (q, k, v and the output gate z), in_proj_ba d → 2·H_v
+    (β and the decay's input), a depthwise conv over q, k, v without bias, per value head a Δ bias
+    and A, a gated RMSNorm of width d_v, out_proj H_v·d_v → d."""
+    d, hv, conv = arch.d_model, la.n_v_heads, la.conv_dim
+    parts = [
+        leaf("in_proj_qkvz", linear(d, 2 * la.key_dim + 2 * la.value_dim, bias=False)),
+        leaf("in_proj_ba", linear(d, 2 * hv, bias=False)),
+        leaf("conv1d", conv * la.d_conv),
+        leaf("dt_bias, A_log", 2 * hv),
+        leaf("norm", la.head_v_dim),
+        leaf("out_proj", linear(la.value_dim, d, bias=False)),
+    ]
+    return group("mixer (Gated DeltaNet)", parts)
+
+
+def short_conv_part(arch: Architecture, sc: ShortConv) -> Part:
+    """LFM2's gated short convolution (HF ``Lfm2ShortConv``): in_proj d → 3d, a depthwise conv
+    of width L over d channels, out_proj d → d (biases when ``conv_bias``)."""
     d = arch.d_model
-    if arch.ssm:
-        return group("layer", [ssm_part(arch, arch.ssm), leaf("norms", norm_params(arch, d))])
+    parts = [
+        leaf("in_proj", linear(d, 3 * d, bias=sc.bias)),
+        leaf("conv", d * sc.d_conv + (d if sc.bias else 0)),
+        leaf("out_proj", linear(d, d, bias=sc.bias)),
+    ]
+    return group("mixer (short conv)", parts)
+
+
+def mixer_part(arch: Architecture, kind: str) -> Part:
+    """The token mixer of a layer of ``kind`` (``arch.LAYER_KINDS``)."""
+    if kind == "parallel" and arch.ssm:  # Falcon-H1: attention ∥ Mamba-2 on the same input
+        return group("mixer (attention ∥ Mamba-2)", [self_attention(arch), ssm_part(arch, arch.ssm)])
+    if kind in ATTENTION_KINDS:
+        return self_attention(arch)
+    mixers = {"mamba": arch.ssm, "linear": arch.linear_attn, "conv": arch.short_conv}
+    mixer = mixers.get(kind)
+    if isinstance(mixer, SSM):
+        return ssm_part(arch, mixer)
+    if isinstance(mixer, LinearAttention):
+        return gated_deltanet_part(arch, mixer)
+    if isinstance(mixer, ShortConv):
+        return short_conv_part(arch, mixer)
+    return group("mixer", [])
+
+
+def ffn_part(arch: Architecture, *, routed: bool) -> Part:
+    return moe_part(arch, arch.moe) if routed and arch.moe else mlp_part(arch, arch.d_ff)
+
+
+def layer_part(arch: Architecture, *, routed: bool, cross_attention: bool = False,
+               kind: str = "full") -> Part:
+    """One transformer layer: its mixer (attention, + cross-attention in a decoder of an
+    encoder-decoder), the MLP or MoE, and its norms. A ``single_block`` layer (Mamba, Nemotron-H)
+    is one norm and one mixer, or one MLP/MoE when its kind is "none"."""
+    d = arch.d_model
+    if arch.single_block:
+        body = ffn_part(arch, routed=routed) if kind == "none" else mixer_part(arch, kind)
+        return group("layer", [body, leaf("norms", norm_params(arch, d))])
     n_norms = norms_per_layer(arch) + int(cross_attention)
-    parts = [self_attention(arch)]
+    parts = [mixer_part(arch, kind)]
     if cross_attention:
         parts.append(group("cross_attention", attention_part(arch).parts))
-    parts.append(moe_part(arch, arch.moe) if routed and arch.moe else mlp_part(arch, arch.d_ff))
+    parts.append(ffn_part(arch, routed=routed))
     parts.append(leaf("norms", n_norms * norm_params(arch, d)))
     return group("layer", parts)
 
 
-def stack_part(arch: Architecture, name: str, n_layers: int, *, cross: bool = False) -> Part:
-    """``n_layers`` layers, folded into one node per distinct layer shape (dense, routed)."""
+def layer_classes(arch: Architecture, n_layers: int) -> list[tuple[str, bool, int]]:
+    """(kind, routed, count) of each distinct layer shape in the first ``n_layers``, in order of
+    first appearance; attention kinds count as one shape (same parameters)."""
     routed = set(arch.moe.layers) if arch.moe else set()
-    n_routed = len(routed & set(range(n_layers)))
-    groups = [
-        (f"dense layers ×{n_layers - n_routed}" if n_routed else f"layers ×{n_layers}",
-         n_layers - n_routed, False),
-        (f"moe layers ×{n_routed}", n_routed, True),
-    ]
+    counts: dict[tuple[str, bool], int] = {}
+    for i in range(n_layers):
+        kind = arch.layer_types[i] if i < len(arch.layer_types) else "full"
+        key = ("full" if kind in ("full", "sliding") else kind, i in routed)
+        counts[key] = counts.get(key, 0) + 1
+    return [(kind, r, n) for (kind, r), n in counts.items()]
+
+
+def _class_label(kind: str, routed: bool, n: int, *, hybrid: bool, many: bool) -> str:
+    if hybrid and many:
+        ffn = " + moe" if routed else ""
+        return f"{'attention' if kind == 'full' else kind}{ffn} layers ×{n}"
+    if many:
+        return f"moe layers ×{n}" if routed else f"dense layers ×{n}"
+    return f"layers ×{n}"
+
+
+def stack_part(arch: Architecture, name: str, n_layers: int, *, cross: bool = False) -> Part:
+    """``n_layers`` layers, folded into one node per distinct layer shape (mixer kind, routed)."""
+    classes = layer_classes(arch, n_layers)
+    hybrid = arch.is_hybrid and arch.kind == "decoder"
+    many = len(classes) > 1 if hybrid else any(r for _, r, _ in classes)
+    if not hybrid:
+        classes.sort(key=lambda c: c[1])  # dense layers before routed ones
     parts = [
-        rename(times(layer_part(arch, routed=r, cross_attention=cross), n), label)
-        for label, n, r in groups
-        if n
+        rename(times(layer_part(arch, routed=r, cross_attention=cross, kind=kind), n),
+               _class_label(kind, r, n, hybrid=hybrid, many=many))
+        for kind, r, n in classes
     ]
     if arch.relative_buckets:
         # T5: the first layer of each stack owns the relative position bias table (buckets × a)

@@ -61,10 +61,13 @@ def param_table(report: ParamReport, *, depth: int = 4) -> None:
     )
     if a.mla:
         heads = f"MLA {a.n_heads} heads, latent {a.mla.kv_lora_rank}+{a.mla.qk_rope_head_dim}"
-    elif a.ssm:
+    elif not a.n_attention_layers and a.ssm:
         heads = f"SSM d_inner {a.ssm.d_inner}, state {a.ssm.d_state}"
     else:
         heads = f"{a.attention} {a.n_heads}q/{a.n_kv_heads}kv × head_dim {a.head_dim}"
+    if a.is_hybrid and a.n_attention_layers:
+        kinds = {t: a.layer_types.count(t) for t in dict.fromkeys(a.layer_types)}
+        heads += " in " + " + ".join(f"{n} {t}" for t, n in kinds.items()) + " layers"
     say(
         f"{a.model_type}: {a.kind}, {a.n_layers} layers, d={a.d_model}, {heads}, "
         f"{'gated' if a.gated_mlp else 'plain'} MLP {a.d_ff}, V={a.vocab_size:,}, "

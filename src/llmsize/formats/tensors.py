@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import TypeVar
 
-    from ..arch import MLA, SSM, Architecture, MoE, VisionTower
+    from ..arch import MLA, SSM, Architecture, LinearAttention, MoE, ShortConv, VisionTower
 
     T = TypeVar("T")
 
@@ -122,7 +122,8 @@ def _attention(arch: Architecture, p: str, i: int, names: tuple[str, ...] = SELF
     """W_Q (a·d_h×d), W_K, W_V (k·d_h×d), W_O (d×a·d_h) and a QK-norm (params.attention_part)."""
     d, a, k, dh, b = arch.d_model, arch.n_heads, arch.n_kv_heads, arch.head_dim, arch.qkv_bias
     q, kk, v, o = names
-    out = [*_linear(p + q, d, a * dh, bias=b, role="attention", layer=i),
+    gate = 1 + int(arch.attn_output_gate and names == SELF_ATTN)  # Qwen3-Next: q and its gate
+    out = [*_linear(p + q, d, gate * a * dh, bias=b, role="attention", layer=i),
            *_linear(p + kk, d, k * dh, bias=b, role="attention", layer=i),
            *_linear(p + v, d, k * dh, bias=b, role="attention", layer=i),
            *_linear(p + o, a * dh, d, bias=arch.o_bias, role="attention", layer=i)]
@@ -186,7 +187,8 @@ def _moe(arch: Architecture, moe: MoE, p: str, i: int) -> list[TensorSpec]:
     (params.moe_part)."""
     d, e = arch.d_model, moe.n_experts
     out = [*_linear(p + "ffn_gate_inp", d, e, bias=moe.router_bias, role="router", layer=i),
-           *_mlp(arch, moe.d_ff_expert, p, i, suffix="_exps", role="expert", experts=e, bias=moe.expert_bias)]
+           *_mlp(arch, moe.d_ff_expert, p, i, suffix="_exps", role="expert", experts=e,
+                 bias=moe.expert_bias)]
     if moe.d_ff_shared:
         out += _mlp(arch, moe.d_ff_shared, p, i, suffix="_shexp", role="shared_expert")
     if moe.shared_expert_gate:
@@ -215,25 +217,89 @@ def _norm_names(arch: Architecture, cross: bool) -> list[str]:
 def _ssm(arch: Architecture, ssm: SSM, p: str, i: int) -> list[TensorSpec]:
     """Mamba mixer (params.ssm_part); llama.cpp stores conv1d as (d_in, d_conv) and names A, D
     without a ``.weight`` suffix."""
+    if ssm.version == 2:
+        return _mamba2(arch, ssm, p, i)
     d, di, n, r = arch.d_model, ssm.d_inner, ssm.d_state, ssm.dt_rank
     out = [*_linear(p + "ssm_in", d, 2 * di, bias=ssm.proj_bias, role="ssm", layer=i),
            TensorSpec(p + "ssm_conv1d.weight", (di, ssm.d_conv), "ssm", i)]
     if ssm.conv_bias:
         out.append(TensorSpec(p + "ssm_conv1d.bias", (di,), "ssm", i))
-    return out + [*_linear(p + "ssm_x", di, r + 2 * n, bias=False, role="ssm", layer=i),
-                  *_linear(p + "ssm_dt", r, di, bias=True, role="ssm", layer=i),
-                  TensorSpec(p + "ssm_a", (di, n), "ssm", i), TensorSpec(p + "ssm_d", (di,), "ssm", i),
-                  *_linear(p + "ssm_out", di, d, bias=ssm.proj_bias, role="ssm", layer=i)]
+    out += [*_linear(p + "ssm_x", di, r + 2 * n, bias=False, role="ssm", layer=i),
+            *_linear(p + "ssm_dt", r, di, bias=True, role="ssm", layer=i),
+            TensorSpec(p + "ssm_a", (di, n), "ssm", i), TensorSpec(p + "ssm_d", (di,), "ssm", i),
+            *_linear(p + "ssm_out", di, d, bias=ssm.proj_bias, role="ssm", layer=i)]
+    if ssm.inner_norms:  # llama.cpp LLM_ARCH_JAMBA: ssm_dt_norm, ssm_b_norm, ssm_c_norm
+        out += [TensorSpec(p + f"ssm_{x}_norm.weight", (w,), "norm", i)
+                for x, w in (("dt", r), ("b", n), ("c", n))]
+    return out
+
+
+def _mamba2(arch: Architecture, ssm: SSM, p: str, i: int) -> list[TensorSpec]:
+    """Mamba-2 mixer (params.mamba2_part), named as llama.cpp's LLM_ARCH_MAMBA2."""
+    d, di, h, conv = arch.d_model, ssm.d_inner, ssm.n_heads, ssm.conv_dim
+    out = [*_linear(p + "ssm_in", d, di + conv + h, bias=ssm.proj_bias, role="ssm", layer=i),
+           TensorSpec(p + "ssm_conv1d.weight", (conv, ssm.d_conv), "ssm", i)]
+    if ssm.conv_bias:
+        out.append(TensorSpec(p + "ssm_conv1d.bias", (conv,), "ssm", i))
+    out += [TensorSpec(p + "ssm_dt.bias", (h,), "ssm", i), TensorSpec(p + "ssm_a", (h,), "ssm", i),
+            TensorSpec(p + "ssm_d", (h,), "ssm", i)]
+    if ssm.gated_norm:
+        out.append(TensorSpec(p + "ssm_norm.weight", (di,), "norm", i))
+    return out + _linear(p + "ssm_out", di, d, bias=ssm.out_bias, role="ssm", layer=i)
+
+
+def _gated_deltanet(arch: Architecture, la: LinearAttention, p: str, i: int) -> list[TensorSpec]:
+    """Gated DeltaNet (params.gated_deltanet_part), named as llama.cpp's LLM_ARCH_QWEN3NEXT."""
+    d, hv = arch.d_model, la.n_v_heads
+    qkvz = 2 * la.key_dim + 2 * la.value_dim
+    return [*_linear(p + "ssm_in", d, qkvz, bias=False, role="ssm", layer=i),
+            *_linear(p + "ssm_beta_alpha", d, 2 * hv, bias=False, role="ssm", layer=i),
+            TensorSpec(p + "ssm_conv1d.weight", (la.conv_dim, la.d_conv), "ssm", i),
+            TensorSpec(p + "ssm_dt.bias", (hv,), "ssm", i), TensorSpec(p + "ssm_a", (hv,), "ssm", i),
+            TensorSpec(p + "ssm_norm.weight", (la.head_v_dim,), "norm", i),
+            *_linear(p + "ssm_out", la.value_dim, d, bias=False, role="ssm", layer=i)]
+
+
+def _short_conv(arch: Architecture, sc: ShortConv, p: str, i: int) -> list[TensorSpec]:
+    """LFM2's short convolution (params.short_conv_part), named as llama.cpp's LLM_ARCH_LFM2."""
+    d, b = arch.d_model, sc.bias
+    out = [*_linear(p + "shortconv.in_proj", d, 3 * d, bias=b, role="ssm", layer=i),
+           TensorSpec(p + "shortconv.conv.weight", (d, sc.d_conv), "ssm", i)]
+    if b:
+        out.append(TensorSpec(p + "shortconv.conv.bias", (d,), "ssm", i))
+    return out + _linear(p + "shortconv.out_proj", d, d, bias=b, role="ssm", layer=i)
+
+
+def _mixer(arch: Architecture, kind: str, p: str, i: int) -> list[TensorSpec]:
+    """The token mixer of a layer of ``kind`` (params.mixer_part)."""
+    if kind == "mamba" and arch.ssm:
+        return _ssm(arch, arch.ssm, p, i)
+    if kind == "parallel" and arch.ssm:  # Falcon-H1: attention ∥ Mamba-2
+        return _attention(arch, p, i) + _ssm(arch, arch.ssm, p, i)
+    if kind == "linear" and arch.linear_attn:
+        return _gated_deltanet(arch, arch.linear_attn, p, i)
+    if kind == "conv" and arch.short_conv:
+        return _short_conv(arch, arch.short_conv, p, i)
+    if kind == "none":
+        return []
+    return _mla(arch, arch.mla, p, i) if arch.mla else _attention(arch, p, i)
+
+
+def _ffn(arch: Architecture, p: str, i: int, *, routed: bool) -> list[TensorSpec]:
+    return _moe(arch, arch.moe, p, i) if routed and arch.moe else _mlp(arch, arch.d_ff, p, i)
 
 
 def _layer(arch: Architecture, p: str, i: int, *, routed: bool, cross: bool) -> list[TensorSpec]:
-    """One layer (params.layer_part): attention (+ cross-attention), MLP or MoE, norms; or Mamba."""
-    if arch.ssm:
-        return _ssm(arch, arch.ssm, p, i) + _norm(arch, p + "attn_norm", arch.d_model, i)
-    out = _mla(arch, arch.mla, p, i) if arch.mla else _attention(arch, p, i)
+    """One layer (params.layer_part): its mixer (+ cross-attention), MLP or MoE, norms; a
+    ``single_block`` layer is one norm and its mixer, or its MLP/MoE when the kind is "none"."""
+    kind = arch.layer_types[i] if i < len(arch.layer_types) else "full"
+    if arch.single_block:
+        body = _ffn(arch, p, i, routed=routed) if kind == "none" else _mixer(arch, kind, p, i)
+        return body + _norm(arch, p + "attn_norm", arch.d_model, i)
+    out = _mixer(arch, kind, p, i)
     if cross:
         out += _attention(arch, p, i, CROSS_ATTN)
-    out += _moe(arch, arch.moe, p, i) if routed and arch.moe else _mlp(arch, arch.d_ff, p, i)
+    out += _ffn(arch, p, i, routed=routed)
     for name in _norm_names(arch, cross):
         out += _norm(arch, p + name, arch.d_model, i)
     return out

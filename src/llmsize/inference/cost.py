@@ -125,7 +125,7 @@ class HfCost(_Profile):
         object.__setattr__(self, "_hidden_per_token", unit.get("hidden states", 0) // prompt)
         object.__setattr__(self, "_positions_per_token", unit.get("positions", 0) // prompt)
         rows = (0, 0)
-        if self.stage.kind == "decoder" and not self.stage.ssm:
+        if self.stage.kind == "decoder" and not self.stage.is_hybrid:
             row = token_row(self.stage, kv_dtype=self.spec.kv)
             n_full = sum(t == "full" for t in self.stage.layer_types)
             rows = (n_full * row, (self.stage.n_layers - n_full) * row)

@@ -114,12 +114,12 @@ class InferenceReport(Totalled):
         from ..errorbars import bars
 
         terms = ("weights", "kv_cache", "activations", "overhead")
-        kind = str(self.extra.get("kind", ""))
+        kind, scans = str(self.extra.get("kind", "")), str(self.extra.get("unmodelled_scans", ""))
         engine = self.extra.get(self.spec.engine)
         version = str(engine["version"]) if isinstance(engine, dict) and "version" in engine else None
         sizes = {k: self.part(k) for k in terms}
         return bars("infer", terms, engine=self.spec.engine, attn=self.spec.attn, kind=kind, version=version,
-                    sizes=sizes, quant=self.spec.quant or "")
+                    sizes=sizes, quant=self.spec.quant or "", unmodelled_scans=scans)
 
     def to_dict(self) -> dict[str, object]:
         s = self.spec

@@ -7,7 +7,11 @@ Every attention layer keeps, for every cached token, its keys and values::
     MLA (DeepSeek-V2)  d_c + d^R_h           the compressed latent and the shared rotary key
     + DSA indexer      + d_I                 DeepSeek-V3.2: the indexer's one key per token
     cross-attention    2 · k · d_h           per encoder token, in every decoder layer
-    SSM (Mamba)        d_inner · (d_conv + d_state)   per sequence, whatever its length
+    SSM (Mamba)        conv_dim · d_conv + d_inner · d_state   per sequence, whatever its length
+    Gated DeltaNet     conv_dim · d_conv + H_v · d_k · d_v     per sequence (Qwen3-Next)
+    short conv (LFM2)  d · L                                    per sequence
+    hybrids            each layer by its kind (``Architecture.layer_types``): only full-attention
+                       layers grow with the context
 
     bytes = layers · batch · tokens · row_bytes(elements, kv dtype)
 
@@ -120,12 +124,62 @@ def token_row(arch: Architecture, *, kv_dtype: str, tp: int = 1) -> int:
 
 
 def ssm_state(arch: Architecture, *, kv_dtype: str) -> int:
-    """Bytes of one Mamba layer's state for one sequence (Gu & Dao 2023, arXiv 2312.00752, §3.3):
-    a conv window of d_conv inputs per channel plus an SSM state of d_state per channel."""
+    """Bytes of one Mamba layer's state for one sequence (Gu & Dao 2023, arXiv 2312.00752, §3.3;
+    Mamba-2, arXiv 2405.21060 §7): a conv window of d_conv inputs over the conv channels (d_inner,
+    or d_inner + 2·G·N in Mamba-2, whose B and C pass the conv too) plus an SSM state of d_state
+    per channel (Mamba-2's H heads × P channels × N is d_inner · N). transformers keeps the conv
+    window in the model dtype and the SSM state in fp32 (``LinearAttentionLayer``: the recurrent
+    state is allocated like the kernel's fp32 output; Nemotron-H's ``mamba_ssm_cache_dtype``)."""
     s = arch.ssm
     assert s is not None, "ssm_state needs a Mamba architecture"
-    conv = row_bytes(s.d_inner * s.d_conv, kv_dtype)
+    conv = row_bytes(s.conv_dim * s.d_conv, kv_dtype)
     return conv + s.d_inner * s.d_state * SSM_STATE_BITS // 8
+
+
+def deltanet_state(arch: Architecture, *, kv_dtype: str) -> int:
+    """Bytes of one Gated DeltaNet layer's state for one sequence (Yang et al. 2024, arXiv
+    2412.06464, §2.2: S_t ∈ R^{d_v×d_k} per head): the conv window over q, k, v
+    ((2·H_k·d_k + H_v·d_v) · d_conv, model dtype) plus H_v · d_k · d_v in fp32
+    (``torch_chunk_gated_delta_rule`` returns its final state in fp32; transformers 5.24
+    ``modeling_qwen3_next.py``)."""
+    la = arch.linear_attn
+    assert la is not None, "deltanet_state needs a linear-attention architecture"
+    conv = row_bytes(la.conv_dim * la.d_conv, kv_dtype)
+    return conv + la.n_v_heads * la.head_k_dim * la.head_v_dim * SSM_STATE_BITS // 8
+
+
+def short_conv_state(arch: Architecture, *, kv_dtype: str) -> int:
+    """Bytes of one LFM2 short-conv layer's state for one sequence: the last L inputs of its d
+    channels in the model dtype (``Lfm2ShortConv``, ``conv_L_cache``); no recurrent state."""
+    sc = arch.short_conv
+    assert sc is not None, "short_conv_state needs a short-conv architecture"
+    return row_bytes(arch.d_model * sc.d_conv, kv_dtype)
+
+
+# What one layer of each state kind keeps per sequence, and how the tree names it.
+STATE_ROWS = {
+    "mamba": ("SSM state", ssm_state),
+    "parallel": ("SSM state beside attention", ssm_state),
+    "linear": ("Gated DeltaNet state", deltanet_state),
+    "conv": ("short-conv state", short_conv_state),
+}
+
+
+def state_per_sequence(arch: Architecture, *, kv_dtype: str = "bf16") -> int:
+    """Bytes of every recurrent layer's state for one sequence, whatever its length."""
+    return sum(
+        n * STATE_ROWS[kind][1](arch, kv_dtype=kv_dtype)
+        for kind, n in state_layer_counts(arch).items()
+    )
+
+
+def state_layer_counts(arch: Architecture) -> dict[str, int]:
+    """How many layers of each state kind (``arch.STATE_KINDS``) the model has."""
+    counts: dict[str, int] = {}
+    for t in arch.layer_types:
+        if t in STATE_ROWS:
+            counts[t] = counts.get(t, 0) + 1
+    return counts
 
 
 # --- tokens each layer keeps ----------------------------------------------------------------
@@ -157,19 +211,23 @@ def kv_cache(arch: Architecture, req: KVRequest) -> Part:
         raise ConfigError(f"--engine {req.engine!r}: choose from {', '.join(ENGINES)}")
     if arch.kind == "encoder":  # BERT-style encoders attend bidirectionally and cache nothing
         return group("kv_cache", [])
-    if arch.ssm:
-        per_seq = ssm_state(arch, kv_dtype=req.kv_dtype)
-        state = arch.n_layers * req.batch * per_seq
-        return group("kv_cache", [leaf(f"SSM state ({arch.n_layers} layers)", state)])
+    states = [
+        leaf(f"{label} ({n} layers)", n * req.batch * per_layer(arch, kv_dtype=req.kv_dtype))
+        for kind, n in state_layer_counts(arch).items()
+        for label, per_layer in (STATE_ROWS[kind],)
+    ]
+    if arch.kind == "decoder" and not arch.n_attention_layers:
+        return group("kv_cache", states)
     row = token_row(arch, kv_dtype=req.kv_dtype, tp=req.tp)
     slots = req.tokens
     layers = arch.layer_types if arch.kind != "encoder-decoder" else ("full",) * arch.decoder_layers
-    n_full = sum(t == "full" for t in layers)
-    n_swa = len(layers) - n_full
+    n_full = sum(t in ("full", "parallel") for t in layers)
+    n_swa = sum(t == "sliding" for t in layers)
     swa = window_tokens(arch, slots) if n_swa else 0
     parts = [
         leaf(f"full attention ({n_full} layers × {slots:,} tokens)", n_full * req.batch * slots * row),
         leaf(f"sliding window ({n_swa} layers × {swa:,} tokens)", n_swa * req.batch * swa * row),
+        *states,
     ]
     if arch.kind == "encoder-decoder":
         cross = arch.decoder_layers * req.batch * req.encoder_tokens * row
@@ -181,6 +239,4 @@ def kv_cache(arch: Architecture, req: KVRequest) -> Part:
 def kv_bytes_per_token(arch: Architecture, *, kv_dtype: str = "bf16", tp: int = 1) -> int:
     """Bytes one more token of context costs across all full-attention layers (per GPU)."""
     layers = arch.layer_types if arch.kind != "encoder-decoder" else ("full",) * arch.decoder_layers
-    if arch.ssm:
-        return 0
-    return sum(t == "full" for t in layers) * token_row(arch, kv_dtype=kv_dtype, tp=tp)
+    return sum(t in ("full", "parallel") for t in layers) * token_row(arch, kv_dtype=kv_dtype, tp=tp)

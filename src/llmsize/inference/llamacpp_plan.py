@@ -54,8 +54,9 @@ class LlamaCppPlan:
 
 
 def _check(arch: Architecture, weights: LlamaCppWeights) -> None:
-    if arch.ssm or arch.kind != "decoder":
-        raise ConfigError(f"{arch.name}: only decoder-only attention models are sized for llama.cpp")
+    if arch.is_hybrid or arch.kind != "decoder":
+        raise ConfigError(f"{arch.name}: only decoder-only attention models are sized for llama.cpp "
+                          "(its recurrent r/s cache is not modelled yet)")
     if len(weights.layer_bytes) != arch.n_layers:
         raise ConfigError(f"{arch.name}: {len(weights.layer_bytes)} block sizes for {arch.n_layers} layers")
 

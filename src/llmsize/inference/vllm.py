@@ -140,8 +140,9 @@ def scheduler_defaults(cfg: VllmConfig) -> tuple[int, int]:
 def check_supported(arch: Architecture, cfg: VllmConfig) -> None:
     """What vLLM itself refuses (``ModelConfig.verify_with_parallel_config``), and what is not
     modelled here."""
-    if arch.ssm or arch.kind != "decoder":
-        raise ConfigError(f"{arch.name}: the vLLM profile models decoder-only attention models only")
+    if arch.is_hybrid or arch.kind != "decoder":
+        raise ConfigError(f"{arch.name}: the vLLM profile models decoder-only attention models only "
+                          "(state-space and linear-attention layers are not modelled yet)")
     if arch.n_heads % cfg.tp:
         raise ConfigError(f"{arch.name}: total number of attention heads ({arch.n_heads}) must be "
                           f"divisible by tensor parallel size ({cfg.tp})")

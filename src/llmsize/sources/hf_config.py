@@ -238,7 +238,7 @@ def from_hf_config(cfg: Mapping[str, Any], name: str = "config.json") -> tuple[A
     act = r.get("hidden_act", "activation_function", "hidden_activation", "feed_forward_proj")
     out["activation"] = str(act or ("silu" if out.get("gated_mlp", True) else "gelu")).removeprefix("gated-")
     types = _layer_types(r)
-    if types and "sliding" in types:
+    if types and "sliding" in types and "layer_types" not in out:
         window = out.get("sliding_window") or r.get("sliding_window", default=4096)
         out.update(layer_types=types, sliding_window=window)
     if out["d_ff"] is None:

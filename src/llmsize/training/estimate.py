@@ -520,8 +520,8 @@ def prepared(arch: Architecture, spec: TrainSpec) -> TrainSpec:
     """``spec`` checked against the architecture, LoRA's "auto" targets resolved."""
     spec.check()
     spec.layout.check(arch)
-    if arch.kind != "decoder" or arch.ssm is not None:
-        what = "a state-space model" if arch.ssm else f"an {arch.kind} model"
+    if arch.kind != "decoder" or arch.is_hybrid:
+        what = "a state-space or hybrid model" if arch.is_hybrid else f"an {arch.kind} model"
         raise ConfigError(f"{arch.name} is {what}: training estimates cover decoder-only transformers")
     if spec.lora is not None and spec.lora.targets == ("auto",):
         from .lora import measurement_targets

@@ -162,7 +162,7 @@ _OTHER_FIELDS: list[tuple[str, str, object, str]] = [
     ("gemma2", "layer_types", ["full_attention"], "layer_types"),
     ("qwen2_moe", "mlp_only_layers", "1", "mlp_only_layers"),
     ("qwen2_moe", "mlp_only_layers", [-1], "mlp_only_layers"),
-    ("qwen2_moe", "mlp_only_layers", [99], "mlp_only_layers"),
+    ("qwen2_moe", "mlp_only_layers", [1.5], "mlp_only_layers"),
     ("qwen2_moe", "num_experts_per_tok", 99, "experts"),
     ("deepseek_v3", "first_k_dense_replace", -1, "first_k_dense_replace"),
     ("deepseek_v3", "first_k_dense_replace", 10**9, "first_k_dense_replace"),
@@ -199,7 +199,7 @@ _RAW_TEXTS: list[tuple[str, str, str]] = [
     ("int_400_digits", json.dumps(LLAMA).replace('"vocab_size": 256', '"vocab_size": ' + "9" * 400),
      "vocab_size"),
     ("int_5000_digits", json.dumps(LLAMA).replace('"vocab_size": 256', '"vocab_size": ' + "9" * 5000),
-     "vocab_size"),
+     "digits"),
 ]
 
 

@@ -466,8 +466,6 @@ def _alarm(signum: int, frame: object) -> None:
 def run_case(case: Case, tmp: Path) -> tuple[bool, str]:
     """(ended cleanly, why not) for one case: exit code 2 (CLI) or an ``LlmsizeError`` (API), one line
     naming the input, no traceback, within the time limit, and every file left as it was."""
-    import contextlib
-    import io
     import signal
     import time
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import partial
 
-from . import options as o
 from . import limits as lim
+from . import options as o
 from .errors import LlmsizeError, shown
 
 TYPE_CHECKING = False

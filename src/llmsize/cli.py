@@ -66,7 +66,8 @@ class _Parser(argparse.ArgumentParser):
         line = str(LlmsizeError(message))  # one line: input echoed by argparse is escaped too
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {line} (see {self.prog} --help)\n")
 
-    def parse_known_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:
+    def parse_known_args(  # type: ignore[override]  # one signature for argparse's overloads
+            self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:
         return super().parse_known_args(None if args is None else _attach_negative_values(self, args),
                                         namespace)
 

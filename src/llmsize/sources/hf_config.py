@@ -6,9 +6,9 @@ Each supported ``model_type`` is a ``Family`` (``hf_families.py``): the structur
 table (``n_layer`` / ``num_hidden_layers`` / ``num_layers`` …).
 
 A ``_Reader`` records every key the adapter reads and checks each value it hands out
-(``validate.py``: type, sign, plausibility), so a family rule only ever sees sane values. Keys left unread whose names suggest they could
-change the size (``*_size``, ``num_*``, ``*bias*``, ``*experts*``…) are reported as warnings, never
-dropped silently.
+(``validate.py``: type, sign, plausibility), so a family rule only ever sees sane values. Keys left
+unread whose names suggest they could change the size (``*_size``, ``num_*``, ``*bias*``,
+``*experts*``…) are reported as warnings, never dropped silently.
 """
 
 from __future__ import annotations

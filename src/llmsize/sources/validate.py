@@ -174,7 +174,7 @@ def quantization(label: str, value: Any, warnings: list[str]) -> None:
     assert q is not None
     method = q.get("quant_method")
     if not isinstance(method, str) or method.lower() not in QUANT_METHODS:
-        _refuse(label, "quantization_config.quant_method", method,
+        return _refuse(label, "quantization_config.quant_method", method,
                 "a transformers quantization method such as " + ", ".join(READ_METHODS[:4]))
     for key in ("bits", "w_bit"):
         check(label, f"quantization_config.{key}", q.get(key), kind=("pos", 16))

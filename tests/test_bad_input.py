@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from bad_input_corpus import LLAMA, cases, run_case
+from bad_input_corpus import BASES, LLAMA, cases, run_case
 from cli_run import run
 
 import llmsize
@@ -90,3 +90,38 @@ def test_a_dangling_symlink_is_no_such_file_and_a_loop_is_named(tmp_path):
     (tmp_path / "loop.json").symlink_to(tmp_path / "loop.json")
     with pytest.raises(LlmsizeError, match="symlink loop"):
         llmsize.params(str(tmp_path / "loop.json"))
+
+
+# --- property: a mutated config is a clean error or a count transformers agrees with ---------
+
+hypothesis = pytest.importorskip("hypothesis")
+st = hypothesis.strategies
+_MUTABLE = {base: [k for k in cfg if k not in ("model_type", "architectures")]
+            for base, cfg in BASES.items() if base != "gemma3"}
+_VALUES = st.one_of(
+    st.integers(min_value=1, max_value=12), st.integers(min_value=-3, max_value=0),
+    st.integers(min_value=10**6, max_value=10**31), st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(), st.text(max_size=3), st.none(), st.lists(st.integers(0, 3), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=1),
+)
+
+
+@hypothesis.settings(max_examples=60, deadline=None, derandomize=True)
+@hypothesis.given(data=st.data())
+def test_a_mutated_config_is_a_clean_error_or_the_count_transformers_gives(data):
+    """Two keys of a valid tiny config get arbitrary JSON values: llmsize either refuses with one
+    line naming the file, or counts exactly what transformers builds on the meta device."""
+    from hf_truth import hf_counts
+
+    base = data.draw(st.sampled_from(sorted(_MUTABLE)))
+    cfg = {k: v for k, v in BASES[base].items() if k != "architectures"}
+    for key in data.draw(st.lists(st.sampled_from(_MUTABLE[base]), min_size=1, max_size=2, unique=True)):
+        cfg[key] = data.draw(_VALUES)
+    try:
+        arch, _ = llmsize.from_hf_config(cfg, "mutated.json")
+        ours = llmsize.count_params(arch).total
+    except LlmsizeError as e:
+        assert "\n" not in str(e) and str(e).startswith("mutated.json")
+        return
+    # null is "absent" to llmsize (the family default), a type error to transformers 5's strict configs
+    assert ours == hf_counts({k: v for k, v in cfg.items() if v is not None}).total, cfg

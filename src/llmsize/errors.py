@@ -21,6 +21,11 @@ def shown(value: object, limit: int = SHOWN_CHARS, *, quote: bool = True) -> str
     return text
 
 
+def shown_path(path: str) -> str:
+    """A file name as a message echoes it: unquoted, line breaks escaped, shortened past 160."""
+    return shown(path, 160, quote=False)
+
+
 def _escaped(text: str) -> str:
     return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 

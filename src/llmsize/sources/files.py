@@ -15,7 +15,7 @@ import json
 import os
 import stat
 
-from ..errors import LlmsizeError, shown
+from ..errors import LlmsizeError, shown, shown_path
 from ..limits import CONFIG_CAP_BYTES, JSON_MAX_DEPTH
 
 TYPE_CHECKING = False
@@ -57,12 +57,12 @@ def regular_fd(path: str, error: type[LlmsizeError] = LlmsizeError) -> int:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as e:
         if e.errno == errno.EISDIR:
-            raise error(f"{shown(path)}: not a regular file: a directory") from None
-        raise error(f"{shown(path)}: cannot read ({os_problem(e)})") from None
+            raise error(f"{shown_path(path)}: not a regular file: a directory") from None
+        raise error(f"{shown_path(path)}: cannot read ({os_problem(e)})") from None
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
-        raise error(f"{shown(path)}: not a regular file: {kind_of(mode)}")
+        raise error(f"{shown_path(path)}: not a regular file: {kind_of(mode)}")
     if hasattr(os, "set_blocking"):
         os.set_blocking(fd, True)
     return fd
@@ -78,11 +78,11 @@ def read_capped(path: str, cap: int, what: str, error: type[LlmsizeError] = Llms
     with open_regular(path, error) as f:
         size = os.fstat(f.fileno()).st_size
         if size > cap:
-            raise error(f"{shown(path)}: {size:,} bytes is larger than the {cap // 2**20} MiB cap on "
+            raise error(f"{shown_path(path)}: {size:,} bytes is larger than the {cap // 2**20} MiB cap on "
                         f"a {what}")
         data = f.read(cap + 1)
     if len(data) > cap:  # grew while read
-        raise error(f"{shown(path)}: larger than the {cap // 2**20} MiB cap on a {what}")
+        raise error(f"{shown_path(path)}: larger than the {cap // 2**20} MiB cap on a {what}")
     return data
 
 
@@ -131,4 +131,4 @@ def loads(data: bytes | str, label: str, error: type[LlmsizeError] = LlmsizeErro
 def read_json(path: str, what: str, error: type[LlmsizeError] = LlmsizeError,
               cap: int = CONFIG_CAP_BYTES) -> Any:
     """A JSON file of at most ``cap`` bytes (a regular file, no duplicate keys, bounded depth)."""
-    return loads(read_capped(path, cap, what, error), shown(path), error)
+    return loads(read_capped(path, cap, what, error), shown_path(path), error)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..arch import Architecture, VisionTower
-from ..errors import ConfigError, shown
+from ..errors import ConfigError, shown, shown_path
 from . import validate
 from .hf_families import (
     D_FF,
@@ -116,7 +116,7 @@ def read_config_file(path: str) -> dict[str, Any]:
 
     data = read_json(path, "config.json", ConfigError)
     if not isinstance(data, dict):
-        raise ConfigError(f"{shown(path)}: expected a JSON object, got {_json_type(data)}")
+        raise ConfigError(f"{shown_path(path)}: expected a JSON object, got {_json_type(data)}")
     return data
 
 

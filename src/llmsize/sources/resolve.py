@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 
 from ..arch import Architecture
-from ..errors import LlmsizeError, shown
+from ..errors import LlmsizeError, shown_path
 from .files import path_problem
 from .hf_config import from_hf_config, read_config_file
 
@@ -57,9 +57,9 @@ def open_source(source: str, *, revision: str | None = None) -> Resolved:
     if os.path.isfile(path):
         return _from_file(path)
     if os.path.lexists(path):  # a FIFO, a device, a socket, a symlink loop: never opened
-        raise LlmsizeError(f"{shown(source)}: {path_problem(path)}")
+        raise LlmsizeError(f"{shown_path(source)}: {path_problem(path)}")
     if path.endswith((".json", ".safetensors", ".gguf")) or source.startswith(("./", "../", "/", "~")):
-        raise LlmsizeError(f"{shown(source)}: no such file or directory")
+        raise LlmsizeError(f"{shown_path(source)}: no such file or directory")
     from . import catalog
 
     entry = catalog.find(source)
@@ -112,7 +112,7 @@ def _from_directory(folder: str) -> Resolved:
     elif len(ggufs) == 1:
         ckpt = _checkpoint(os.path.join(folder, ggufs[0]))
     if config is None and ckpt is None:
-        raise LlmsizeError(f"{shown(folder)}: directory has no config.json, safetensors or GGUF file")
+        raise LlmsizeError(f"{shown_path(folder)}: directory has no config.json, safetensors or GGUF file")
     return _assemble(config, ckpt, folder, config_path if config else folder)
 
 

@@ -20,7 +20,7 @@ import os
 import struct
 from math import prod
 
-from ..errors import CheckpointError, shown
+from ..errors import CheckpointError, shown_path
 from .checkpoint import Checkpoint, TensorInfo
 
 TYPE_CHECKING = False
@@ -133,7 +133,7 @@ def read_file(path: str) -> tuple[list[TensorInfo], dict[str, str], int]:
         with open_regular(path, CheckpointError) as f:
             return parse_file(f, path, os.fstat(f.fileno()).st_size)
     except OSError as e:
-        raise CheckpointError(f"{shown(path)}: cannot read ({os_problem(e)})") from None
+        raise CheckpointError(f"{shown_path(path)}: cannot read ({os_problem(e)})") from None
 
 
 def read_index(path: str) -> dict[str, str]:
@@ -143,9 +143,9 @@ def read_index(path: str) -> dict[str, str]:
     index = read_json(path, "shard index", CheckpointError, cap=INDEX_CAP_BYTES)
     weight_map = index.get("weight_map") if isinstance(index, dict) else None
     if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
-        raise CheckpointError(f"{shown(path)}: no weight_map of tensor names to shard files")
+        raise CheckpointError(f"{shown_path(path)}: no weight_map of tensor names to shard files")
     if not weight_map:
-        raise CheckpointError(f"{shown(path)}: the weight_map is empty: it names no tensor and no shard")
+        raise CheckpointError(f"{shown_path(path)}: the weight_map is empty: it names no tensor and no shard")
     return weight_map
 
 

@@ -182,6 +182,8 @@ def quantization(label: str, value: Any, warnings: list[str]) -> None:
         group = q.get(key)
         if group is not None and group != -1:  # -1: one group per output channel (GPTQ)
             check(label, f"quantization_config.{key}", group, kind=("pos", MAX_WIDTH))
+    if method.lower() in ("gptq", "awq") and q.get("bits") is None and q.get("w_bit") is None:
+        warnings.append(f"{label}: quantization_config gives no bits; 4-bit {method} is assumed")
     if method.lower() not in READ_METHODS:
         warnings.append(f"{label}: quantization_config quant_method {method!r} is not one llmsize reads; "
                         "the weights are sized as the checkpoint stores them, or at the --dtype width "

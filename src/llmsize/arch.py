@@ -216,11 +216,12 @@ _SUB_FIELDS: dict[str, dict[str, tuple[int, int]]] = {
             "qk_nope_head_dim": (1, MAX_WIDTH), "qk_rope_head_dim": (1, MAX_WIDTH),
             "v_head_dim": (1, MAX_WIDTH)},
     "ssm": {"d_inner": (1, MAX_WIDTH), "d_state": (1, MAX_WIDTH), "d_conv": (1, MAX_WIDTH),
-            "dt_rank": (1, MAX_WIDTH)},
+            "dt_rank": (0, MAX_WIDTH)},
     "vision": {"n_layers": (1, MAX_LAYERS), "d_model": (1, MAX_WIDTH), "n_heads": (1, MAX_HEADS),
                "d_ff": (1, MAX_WIDTH), "patch_size": (1, MAX_WIDTH), "image_size": (1, MAX_WIDTH),
                "channels": (1, MAX_WIDTH)},
 }
+_KNOWN_LAYER_TYPES = ("full", "sliding")  # the values of ``LayerType``
 _DERIVED = ("n_kv_heads", "head_dim", "n_decoder_layers", "d_embed", "sliding_window", "q_lora_rank")
 
 
@@ -337,9 +338,10 @@ class Architecture:
             )
         if self.head_dim is not None and self.head_dim <= 0:
             raise ArchitectureError(f"{self.name}: head_dim must be positive, got {self.head_dim}")
-        if not set(self.layer_types) <= {"full", "sliding"}:
-            raise ArchitectureError(f"{self.name}: layer_types must each be full or sliding, got "
-                                    f"{sorted(set(self.layer_types) - {'full', 'sliding'})[0]!r}")
+        unknown = set(self.layer_types) - set(_KNOWN_LAYER_TYPES)
+        if unknown:
+            raise ArchitectureError(f"{self.name}: layer_types must each be one of "
+                                    f"{', '.join(_KNOWN_LAYER_TYPES)}, got {sorted(unknown)[0]!r}")
         if self.vision and self.vision.d_model % self.vision.n_heads:
             raise ArchitectureError(f"{self.name}: vision width {self.vision.d_model} is not divisible "
                                     f"by {self.vision.n_heads} heads")

@@ -109,12 +109,23 @@ def _ok(kind: str, limit: int | None, value: object) -> bool:
 def check(label: str, key: str, value: Any, *, kind: tuple[str, int | None] | None = None) -> Any:
     """``value`` if it is what ``key`` must hold; else a ``ConfigError`` naming the key, the value and
     what is allowed. ``None`` (the key absent or null) passes: the caller supplies the default."""
-    kind = kind or kind_of(key)
-    if value is None or kind is None or _ok(*kind, value):
+    if value is None:
         return value
-    if kind == ("nat", MAX_WIDTH) and key not in KEYS and isinstance(value, list):
-        return value  # a name-guessed count that holds a list (per-layer values): the family reads it
-    return _refuse(label, key, value, _what(*kind))
+    if kind is None and key not in KEYS:
+        return _guessed(label, key, value)
+    kind = kind or KEYS[key]
+    return value if _ok(*kind, value) else _refuse(label, key, value, _what(*kind))
+
+
+def _guessed(label: str, key: str, value: Any) -> Any:
+    """A key outside ``KEYS`` (a family added later), checked by its name only where a wrong value
+    is unambiguous: a ``use_*`` / ``*_bias`` that is not a boolean; a ``num_*`` / ``*_size`` that is a
+    string, an object, a fraction or a negative or absurd integer. Lists and booleans pass (per-layer
+    values; ``block_auto_adjust_ff_dim``), for the family's own rule to read."""
+    kind = kind_of(key)
+    if kind is None or isinstance(value, (list, bool)) and kind[0] != "bool":
+        return value
+    return value if _ok(*kind, value) else _refuse(label, key, value, _what(*kind))
 
 
 def _refuse(label: str, key: str, value: object, what: str) -> Any:
@@ -137,21 +148,31 @@ def architectures(label: str, value: Any) -> str:
     return value[0]
 
 
-# ``layer_types`` values transformers writes (configuration_utils.ALLOWED_LAYER_TYPES, 5.24)
-LAYER_TYPES = {"full_attention": "full", "sliding_attention": "sliding", "chunked_attention": "sliding"}
+# ``layer_types`` values: what transformers accepts (configuration_utils.ALLOWED_LAYER_TYPES and
+# the legacy names it remaps, 5.24); full and sliding ones are ours, the rest pass unchanged for a
+# family rule that models them (the Architecture refuses any it does not know).
+OURS = {"full_attention": "full", "sliding_attention": "sliding", "chunked_attention": "sliding",
+        "attention": "full"}
+LAYER_TYPES = (
+    *OURS, "window_attention", "indexed_attention", "compressed_sparse_attention",
+    "heavily_compressed_attention", "minimax_m3_sparse", "conv", "moe", "hybrid", "hybrid_sliding",
+    "reference_sliding_attention", "linear_attention", "mamba", "deepseek_sparse_attention",
+    "qwen_sparse_attention", "sparse", "dense",
+)
 
 
 def layer_types(label: str, value: Any, n_layers: int) -> tuple[str, ...] | None:
-    """``layer_types`` as ours (full / sliding): one known value per layer."""
+    """``layer_types`` as ours (full / sliding, others unchanged): one known value per layer."""
     if value is None or value == []:
         return None
     check(label, "layer_types", value)
     unknown = [v for v in value if v not in LAYER_TYPES]
     if unknown:
-        _refuse(label, "layer_types", unknown[0], "one of " + ", ".join(LAYER_TYPES))
+        _refuse(label, "layer_types", unknown[0], "a layer type transformers knows, such as "
+                + ", ".join(list(OURS)[:3]))
     if len(value) != n_layers:
         _refuse(label, "layer_types", f"{len(value)} values", f"one per layer ({n_layers})")
-    return tuple(LAYER_TYPES[v] for v in value)
+    return tuple(OURS.get(v, v) for v in value)
 
 
 # --- quantization_config -----------------------------------------------------------------------

@@ -128,6 +128,8 @@ _INT_KEYS = {
 }
 # Which bad values each key gets: every key gets the type errors; zero is fine where 0 means "none".
 _ZERO_OK = {"sliding_window"}
+# Where 0 is valid in a config (a dense model) but not for this family, the Architecture names it.
+_ZERO_NAMED = {"num_local_experts": "n_experts", "num_experts": "n_experts"}
 
 # Wrong values that are not sizes: (base, key path, value, substring)
 _OTHER_FIELDS: list[tuple[str, str, object, str]] = [
@@ -210,7 +212,8 @@ def _config_cases() -> list[tuple[str, Callable[[Path], str], str]]:
             for name, value in _BAD_INTS.items():
                 if name == "zero" and key in _ZERO_OK:
                     continue
-                out.append((f"{base}.{key}={name}", _config(base, _set(key, value)), key.split(".")[-1]))
+                expect = _ZERO_NAMED.get(key, key.split(".")[-1]) if name == "zero" else key.split(".")[-1]
+                out.append((f"{base}.{key}={name}", _config(base, _set(key, value)), expect))
     for base, key, value, expect in _OTHER_FIELDS:
         out.append((f"{base}.{key}={value!r}"[:60], _config(base, _set(key, value)), expect))
     for name, text, expect in _RAW_TEXTS:

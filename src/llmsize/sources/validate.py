@@ -40,7 +40,9 @@ KEYS: dict[str, tuple[str, int | None]] = {
     "relative_attention_num_buckets": ("nat", C), "type_vocab_size": ("nat", V),
     "num_ln_in_parallel_attn": ("pos", 2),
     # mixture of experts
-    **dict.fromkeys(("num_local_experts", "num_experts", "n_routed_experts"), ("pos", E)),
+    # 0 experts is a dense model to some families (GraniteMoeHybrid); the Architecture refuses an
+    # MoE block of 0 experts
+    **dict.fromkeys(("num_local_experts", "num_experts"), ("nat", E)), "n_routed_experts": ("pos", E),
     "num_experts_per_tok": ("pos", E), "n_shared_experts": ("nat", E),
     "moe_intermediate_size": ("pos", W), "shared_expert_intermediate_size": ("nat", W),
     "moe_layer_freq": ("pos", L), "decoder_sparse_step": ("pos", L),
@@ -120,10 +122,11 @@ def check(label: str, key: str, value: Any, *, kind: tuple[str, int | None] | No
 def _guessed(label: str, key: str, value: Any) -> Any:
     """A key outside ``KEYS`` (a family added later), checked by its name only where a wrong value
     is unambiguous: a ``use_*`` / ``*_bias`` that is not a boolean; a ``num_*`` / ``*_size`` that is a
-    string, an object, a fraction or a negative or absurd integer. Lists and booleans pass (per-layer
-    values; ``block_auto_adjust_ff_dim``), for the family's own rule to read."""
+    string, an object, a fraction or a negative or absurd integer. Lists, booleans and "auto" pass
+    (per-layer values; ``block_auto_adjust_ff_dim``; Jamba's ``mamba_dt_rank``), for the family's
+    own rule to read."""
     kind = kind_of(key)
-    if kind is None or isinstance(value, (list, bool)) and kind[0] != "bool":
+    if kind is None or isinstance(value, (list, bool)) and kind[0] != "bool" or value == "auto":
         return value
     return value if _ok(*kind, value) else _refuse(label, key, value, _what(*kind))
 

@@ -12,14 +12,17 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 transformers.logging.set_verbosity_error()
+from llmsize.measure.harness import loose_config  # noqa: E402
 
 
 def hf_config(cfg: dict[str, Any]):
     """The transformers config object a ``config.json`` with this content would load as.
 
     An old ``rope_scaling`` that transformers 5 refuses (Phi-3 128k's ``"su"``) is dropped and
-    the load retried: rope scaling changes the rotary buffers, never a parameter.
+    the load retried: rope scaling changes the rotary buffers, never a parameter. ``LOOSE_BOOLS``
+    and ``LOOSE_FLOATS`` are retyped (as ``llmsize measure`` does).
     """
+    cfg = loose_config(cfg)
     try:
         return transformers.AutoConfig.for_model(**cfg)
     except (ValueError, KeyError, TypeError):

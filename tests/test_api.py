@@ -156,7 +156,7 @@ def test_inspect_a_gguf_file(capsys, tmp_path):
 
 ARCH_BAD = [("hidden_size", 0), ("num_layers", -1), ("num_heads", "x"), ("num_kv_heads", 0), ("head_dim", 0),
             ("intermediate_size", 1.5), ("vocab_size", 0), ("max_position", 0), ("tie_embeddings", "yes"),
-            ("gated_mlp", 1)]
+            ("gated_mlp", 1), ("family", 3)]
 BAD = {
     "params": [("method", "fast"), ("params", 0), ("revision", 3), *ARCH_BAD],
     "infer": [("ctx_size", 0), ("batch", 0), ("new_tokens", -1), ("logits", "first"), ("chunk", 0),
@@ -165,17 +165,26 @@ BAD = {
               ("max_num_seqs", 0),
               ("max_num_batched_tokens", 0), ("n_gpu_layers", -2), ("overhead", {"warp": "1GiB"}),
               ("method", "guess"), ("params", 0), ("activations", "lots"), ("input_data", -1),
-              ("revision", 3)],
+              ("revision", 3), ("gpu", "h10"), ("host_mem", "lots"), ("max_context", "yes"),
+              ("max_batch", 1), ("max_concurrency", "no")],
     "train": [("seq", 0), ("micro_batch", 0), ("grad_accum", "many"), ("recipe", "fp8"),
               ("optimizer", "adam"),
               ("optim_dtype", "int8"), ("optim_impl", "cuda"), ("recompute", "some"), ("attn", "xformers"),
               ("lora_rank", 0), ("lora_targets", 7), ("qlora", "yes"), ("zero", 4), ("fsdp", "half"),
               ("offload", "disk"), ("dp", 0), ("tp", 0), ("pp", 0), ("vpp", 0), ("ep", 0), ("cp", 0),
-              ("sp", "yes"), ("overhead", ["warp=1GiB"]), ("revision", 3)],
+              ("sp", "yes"), ("overhead", ["warp=1GiB"]), ("revision", 3), ("gpu", "h100:0"),
+              ("gpu_mem", -1), ("host_mem", "lots")],
     "inspect": [("revision", 3), ("tensors", "yes")],
+    "plan": [("mode", "pretrain"), ("gpu", 3), ("gpu_mem", "lots"), ("max_gpus", 0), ("host_mem", -1),
+             ("keep", 0), ("revision", 3), ("ctx_size", 0), ("batch", 0), ("engine", "tgi"),
+             ("dtype", "fp64"),
+             ("quant", "q9"), ("kv_dtype", "int3"), ("gpu_util", 0), ("seq", 0), ("micro_batch", 0),
+             ("grad_accum", 0), ("recipe", "fp8"), ("optimizer", "adam"), ("lora_rank", 0),
+             ("lora_targets", 7), ("qlora", "yes"), ("attn", "xformers"), ("recompute", "some"), ("tp", 0),
+             ("pp", 0), ("cp", 0), ("ep", 0), ("zero", 4), ("fsdp", "half"), ("offload", "disk")],
 }
 OPTION_TABLES = {"params": "PARAMS_OPTIONS", "infer": "INFER_OPTIONS", "train": "TRAIN_OPTIONS",
-                 "inspect": "INSPECT_OPTIONS"}
+                 "inspect": "INSPECT_OPTIONS", "plan": "PLAN_OPTIONS"}
 
 
 def test_every_option_has_a_bad_case():

@@ -18,10 +18,10 @@ from llmsize.inference.cost import HfCost, compile_inference
 from llmsize.inference.engines import estimate
 from llmsize.inference.estimate import InferenceSpec
 from llmsize.invert import MAX_CONTEXT, largest
-from llmsize.layout import Layout, ZeroStage
+from llmsize.layout import FsdpStrategy, Layout, Offload, ZeroStage
 from llmsize.sources import catalog
 from llmsize.training.activations import Dropout
-from llmsize.training.cost import compile_training
+from llmsize.training.cost import EXACT, compile_training
 from llmsize.training.estimate import TrainSpec, estimate_training
 from llmsize.training.lora import LoraSpec
 from llmsize.units import GiB, MiB
@@ -384,3 +384,129 @@ def test_training_compiled_walk_equals_the_report(name, options):
     cost = compile_training(arch, spec)
     for b, s in ((1, 1), (3, 777), (2, 4095), (2, 4097), (1, 9000)):
         assert cost.total(b, s) == estimate_training(arch, replace(spec, micro_batch=b, seq=s)).total_bytes
+
+
+# --- the compiled training walk over the catalog: every recipe meets every kind of model ---------
+
+TRAIN_RECIPES = (
+    {},  # amp, AdamW, flash attention
+    {"recipe": "pure-bf16", "recompute": "selective", "attn": "sdpa"},
+    {"lora": LoraSpec(rank=16, targets=("all-linear",))},
+    {"lora": LoraSpec(rank=8, base="nf4-dq", adapter_bits=16), "recompute": "full"},  # QLoRA
+    {"layout": Layout(dp=8, zero=ZeroStage.OPTIMIZER), "optimizer": "sgd-momentum", "step_kernel": "foreach"},
+    {"layout": Layout(dp=8, zero=ZeroStage.GRADIENTS), "grad_accum": 4},
+    {"layout": Layout(dp=8, zero=ZeroStage.PARAMETERS), "recipe": "deepspeed"},
+    {"layout": Layout(dp=4, fsdp=FsdpStrategy.FULL_SHARD, offload=Offload.PARAMETERS),
+     "optimizer": "adam-8bit"},
+    {"layout": Layout(tp=2, sp=True, pp=2), "recipe": "megatron", "grad_accum": 4},
+    {"recompute": "full", "attn": "eager", "dropout": Dropout(0.1, 0.1, 0.1), "recipe": "fp32"},
+    {"layout": Layout(pp=2, vpp=2), "grad_accum": 8},  # 2.5 micro-batches in flight: the walk answers
+    {"layout": Layout(tp=3, sp=True, cp=2)},
+    {"capacity_factor": 1.1, "recompute": "selective"},  # 0.1 of a slot per token: the walk answers
+)
+# (micro-batch, seq): odd and even, around Gemma-2's 4096 window, long enough for the layers to peak
+TRAIN_GRID = ((1, 1), (3, 778), (2, 4096), (1, 4097), (2, 6144), (4, 30000))
+TRAIN_SEQ = 1536  # the specs' own: splits over tp=3 with sp and cp=2
+
+
+def train_total(arch, spec: TrainSpec, batch: int, seq: int):
+    try:
+        return estimate_training(arch, replace(spec, micro_batch=batch, seq=seq))
+    except ConfigError as e:
+        return e
+
+
+@pytest.mark.parametrize("i", range(len(ENTRIES)), ids=lambda i: ENTRIES[i].name)
+def test_training_compiled_equals_the_report_over_the_catalog(i):
+    """Every catalog model under two recipes of ``TRAIN_RECIPES`` (in turn, so that each recipe
+    meets dense, MoE, MLA, windowed and tied models): the compiled total and peak equal the
+    report's at every grid point, and refuse where it refuses."""
+    arch = arch_of(ENTRIES[i].name)
+    for options in (TRAIN_RECIPES[i % len(TRAIN_RECIPES)], TRAIN_RECIPES[(i + 5) % len(TRAIN_RECIPES)]):
+        spec = TrainSpec(seq=TRAIN_SEQ, **options)  # type: ignore[arg-type]
+        try:
+            cost = compile_training(arch, spec)
+        except ConfigError:
+            with pytest.raises(ConfigError):
+                estimate_training(arch, spec)
+            continue
+        for b, s in TRAIN_GRID:
+            report = train_total(arch, spec, b, s)
+            if isinstance(report, ConfigError):
+                with pytest.raises(ConfigError):
+                    cost.total(b, s)
+                continue
+            assert cost.total(b, s) == report.total_bytes, (options, b, s)
+            assert cost.peak(b, s) == (report.peak_phase, report.peak_where), (options, b, s)
+
+
+def test_every_training_recipe_compiles_somewhere():
+    """Each recipe is valid and compared for Llama-3.2-3B, GPT-2 (12 heads: tp=3 splits them) or
+    Qwen1.5-MoE (the capacity factor needs experts), so the catalog test is not all refusals."""
+    for options in TRAIN_RECIPES:
+        name = "qwen1.5-moe-a2.7b" if "capacity_factor" in options else "llama-3.2-3b"
+        name = "gpt2" if "layout" in options and options["layout"].tp == 3 else name  # type: ignore[attr-defined]
+        arch = arch_of(name)
+        spec = TrainSpec(seq=TRAIN_SEQ, **options)  # type: ignore[arg-type]
+        cost = compile_training(arch, spec)
+        compared = 0
+        for b, s in TRAIN_GRID:
+            report = train_total(arch, spec, b, s)
+            if not isinstance(report, ConfigError):
+                assert cost.total(b, s) == report.total_bytes, (options, b, s)
+                compared += 1
+        assert compared >= 2, options
+
+
+@pytest.mark.parametrize(("name", "options"), [
+    ("llama-3.1-8b", {}), ("gemma-2-2b", {"attn": "eager"}), ("gemma-3-1b", {"recompute": "selective"}),
+    ("deepseek-v2-lite", {"lora": LoraSpec(rank=8, base="nf4-dq")}),
+    ("mixtral-8x7b", {"layout": Layout(pp=2)}),
+    ("qwen3-30b-a3b", {"layout": Layout(dp=8, zero=ZeroStage.GRADIENTS), "grad_accum": 2}),
+])
+def test_training_closed_form_equals_the_walk(name, options):
+    """The closed form (integer polynomials in T and s·T, fitted at three points) against the
+    compiled walk it was fitted to, on a dense grid: every window edge, odd sizes, long sequences."""
+    arch = arch_of(name)
+    cost = compile_training(arch, TrainSpec(seq=TRAIN_SEQ, **options))  # type: ignore[arg-type]
+    assert cost._pieces, "the closed form applies"  # whole bytes per token everywhere
+    walk = replace(cost)  # compiled again, then without its pieces: the walk answers
+    object.__setattr__(walk, "_pieces", ())
+    edges = {k.mask_from for st in cost._stages for k in st.kinds if k.mask_from}
+    seqs = {1, 2, 3, 127, 1000, 4095, 65537, 1 << 20} | {e + d for e in edges for d in (-1, 0, 1)}
+    for s in sorted(seqs):
+        for b in (1, 2, 7):
+            assert cost.total(b, s) == walk.total(b, s), (b, s)
+            assert cost.peak(b, s) == walk.peak(b, s), (b, s)
+
+
+def test_training_beyond_exact_floats_falls_back_to_the_walk():
+    """Above 2^52 bytes the walk's floats are no longer whole numbers: the compiled form answers
+    with the walk there, and still equals the report."""
+    arch = arch_of("gpt2")
+    spec = TrainSpec(seq=512, attn="eager")
+    cost = compile_training(arch, spec)
+    b, s = 64, 1 << 22
+    report = estimate_training(arch, replace(spec, micro_batch=b, seq=s))
+    assert report.total_bytes > EXACT
+    assert cost.total(b, s) == report.total_bytes
+
+
+@pytest.mark.parametrize("options", [{"layout": Layout(tp=2, sp=True)}, {"layout": Layout(cp=2)},
+                                     {"lora": LoraSpec(rank=8, base="nf4-dq"), "recompute": "full"}],
+                         ids=["sp", "cp", "qlora"])
+def test_training_inversions_step_over_valid_sequences(options):
+    """With sequence or context parallelism only multiples of ``min_context`` split evenly: the
+    longest sequence that fits is one, and the next one does not fit."""
+    arch = arch_of("llama-3.1-8b")
+    spec = TrainSpec(seq=TRAIN_SEQ, **options)  # type: ignore[arg-type]
+    cost = compile_training(arch, spec)
+    step = cost.min_context
+    total = lambda b, s: estimate_training(arch, replace(spec, micro_batch=b, seq=s)).total_bytes  # noqa: E731
+    budget = cost.total(2, 1000 * step) + 64 * MiB
+    seq = cost.max_context(budget, batch=2, limit=1 << 18)
+    assert seq is not None and seq % step == 0 and seq >= 1000 * step
+    assert total(2, seq) <= budget < total(2, seq + step)
+    mb = cost.max_batch(budget, context=1000 * step, limit=1 << 12)
+    assert total(mb, 1000 * step) <= budget < total(mb + 1, 1000 * step)
+    assert cost.fixed_bytes < cost.total(1, step)

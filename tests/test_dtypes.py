@@ -230,14 +230,14 @@ def test_gptq_matches_thebloke_llama2_13b(fmt, gb):
 
 def _gpt_oss(n_layers: int, n_experts: int) -> Architecture:
     """openai/gpt-oss-{20b,120b} config.json: d 2880, 64 heads of 64, 8 kv heads, experts of 2880,
-    top-4, vocabulary 201088, biased attention, experts and router, untied head. The 64 attention
-    sinks per layer are no field of ours (checked against transformers below)."""
+    top-4, vocabulary 201088, biased attention, experts and router, 64 attention sinks per layer,
+    untied head (checked against transformers below)."""
     return Architecture(
         name="gpt-oss", model_type="gpt_oss", n_layers=n_layers, d_model=2880, n_heads=64, n_kv_heads=8,
         head_dim=64, d_ff=2880, vocab_size=201088, qkv_bias=True, o_bias=True, norm="rmsnorm",
-        norm_bias=False, mlp_bias=True,
+        norm_bias=False, attention_sinks=True,
         moe=MoE(n_experts=n_experts, top_k=4, d_ff_expert=2880, layers=tuple(range(n_layers)),
-                router_bias=True))
+                router_bias=True, expert_bias=True))
 
 
 def test_gpt_oss_architecture_matches_transformers():
@@ -247,8 +247,7 @@ def test_gpt_oss_architecture_matches_transformers():
                num_local_experts=32, hidden_size=2880, intermediate_size=2880, num_attention_heads=64,
                num_key_value_heads=8, head_dim=64, vocab_size=201088, num_experts_per_tok=4,
                tie_word_embeddings=False)
-    sinks = 24 * 64
-    assert hf_counts(cfg).total == count_params(_gpt_oss(24, 32)).total + sinks
+    assert hf_counts(cfg).total == count_params(_gpt_oss(24, 32)).total
 
 
 # gpt-oss model card (OpenAI, arXiv 2508.10925, Table 1): checkpoint size 12.8 GiB (20b) and
@@ -256,10 +255,10 @@ def test_gpt_oss_architecture_matches_transformers():
 @pytest.mark.parametrize(("n_layers", "n_experts", "gib", "params"), [(24, 32, 12.8, 20.91e9),
                                                                       (36, 128, 60.8, 116.83e9)])
 def test_mxfp4_matches_gpt_oss_model_card(n_layers, n_experts, gib, params):
-    """Tolerance ±0.5%: 3 significant figures (≤ 0.4%); the 64 sinks per layer weigh 3–5 KB."""
+    """Tolerance ±0.5%: 3 significant figures (≤ 0.4%)."""
     arch = _gpt_oss(n_layers, n_experts)
     assert weights_bytes(arch, "mxfp4").value / GiB == pytest.approx(gib, rel=0.005)
-    assert count_params(arch).total + n_layers * 64 == pytest.approx(params, abs=0.005e9)
+    assert count_params(arch).total == pytest.approx(params, abs=0.005e9)
     experts = [r for r in tensor_bytes(arch, "mxfp4") if r.spec.role == "expert" and r.spec.is_matrix]
     assert 8 * sum(r.total for r in experts) / sum(r.spec.numel for r in experts) == 4.25
 

@@ -33,12 +33,16 @@ LAYERS: list[tuple[str, ...]] = [
     ("parameters", "seed"),
     ("sources", "catalog"),
     ("formats",),
+    ("hardware",),  # the GPU catalog and prices (data), and the fit verdict every estimate carries
     ("layout",),  # one Layout for serving and training alike
     ("inference",),
     ("training",),
+    ("plan",),  # fit inversions and the layout search, over the inference and training cost models
     ("measure",),
-    ("render",),
+    ("render", "svg", "explain"),  # text tables; SVG charts; the "how this was computed" rows
     ("api",),  # params(), infer(), train(), inspect(): what commands/ and the web call
+    ("charts",),  # what a chart shows: the API asked at each x (plot and the web page)
+    ("web",),  # llmsize serve's app (FastAPI, imported only by commands/serve.py)
     ("commands",),
     ("cli", "__main__"),
     ("",),  # the package itself: the public API re-exports from every layer

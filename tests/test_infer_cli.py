@@ -88,9 +88,13 @@ def test_vllm_capacity_line(capsys):
 
 
 def test_vllm_refuses_a_context_that_does_not_fit(capsys):
-    """Qwen3-32B at 32000 tokens on one H100 does not start (llm-d, §2.9)."""
+    """Qwen3-32B at 32000 tokens on one H100 does not start (llm-d, §2.9): a does-not-fit verdict
+    whose reason is the KV of one request, and vLLM's own message with the CLI's flags beside."""
     code, out, err = run(capsys, "infer", "qwen3-32b", "-c", "32000", "--engine", "vllm")
-    assert code == 2 and "max_model_len" in err and err.count("\n") == 1 and "Traceback" not in err
+    assert code == 0 and "Traceback" not in err
+    assert "VERDICT: does NOT fit on 1× NVIDIA H100 SXM5 80GB" in out
+    assert "KV at 32,000 tokens (one max_model_len request): needs 7.81 GiB" in out
+    assert "gpu_memory_utilization (--gpu-util)" in out
 
 
 def test_llamacpp_reports_largest_ngl(capsys):

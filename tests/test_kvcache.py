@@ -30,7 +30,19 @@ CASES = [
     ("deepseek-v3", 2, "eager", 1, 300),
     ("qwen3-30b-a3b", 2, "sdpa", 1, 256),
     ("falcon-mamba-7b", 2, "eager", 2, 300),  # SSM: conv + recurrent state, any length
+    ("gpt-oss-20b", 4, "eager", 2, 300),  # sliding (128) and full alternate; sinks cache nothing
+    ("llama-4-scout-17b-16e", 4, "sdpa", 1, 8500),  # three chunked (8192) to one NoPE full layer
+    ("glm-4.5-air", 2, "sdpa", 1, 400),  # head_dim 128 ≠ 4096 / 96
 ]
+
+
+def _text_model(cfg: dict) -> dict:
+    """A multimodal config's text model as a causal LM: transformers 5.24's
+    Llama4ForConditionalGeneration.forward fails without images (it reads ``image_outputs`` from a
+    text-only output), and the cache is the text model's either way."""
+    if cfg.get("model_type") != "llama4":
+        return cfg
+    return {**cfg["text_config"], "architectures": ["Llama4ForCausalLM"]}
 
 
 def _arch(name: str, layers: int):
@@ -41,7 +53,7 @@ def _arch(name: str, layers: int):
 @pytest.mark.parametrize(("name", "layers", "attn", "batch", "tokens"), CASES)
 def test_hf_cache_equals_transformers(name, layers, attn, batch, tokens):
     cfg, arch = _arch(name, layers)
-    measured = measure_prefill(cfg, name, batch=batch, tokens=tokens, attn=attn)
+    measured = measure_prefill(_text_model(cfg), name, batch=batch, tokens=tokens, attn=attn)
     ours = kv_cache(arch, KVRequest(tokens, batch)).value
     assert ours == measured.kv_cache_bytes, (name, ours, measured.kv_cache_bytes)
 
@@ -96,3 +108,25 @@ def test_bad_kv_dtype_is_one_line(bad):
 
 def test_encoders_cache_nothing():
     assert kv_cache(_catalog("bert-base-uncased"), KVRequest(512)).value == 0
+
+
+# No DeepSeek-V3.2 config.json could be read offline, so this one is DeepseekV32Config's own
+# defaults (transformers 5.24 configuration_deepseek_v32.py, the V3.2-Exp sizes) written out, at
+# two layers: one dense, one routed.
+DEEPSEEK_V32_DEFAULTS = {
+    "architectures": ["DeepseekV32ForCausalLM"], "model_type": "deepseek_v32", "vocab_size": 129280,
+    "hidden_size": 7168, "intermediate_size": 18432, "moe_intermediate_size": 2048, "num_hidden_layers": 2,
+    "num_attention_heads": 128, "num_key_value_heads": 128, "n_shared_experts": 1, "n_routed_experts": 256,
+    "kv_lora_rank": 512, "q_lora_rank": 1536, "qk_rope_head_dim": 64, "v_head_dim": 128,
+    "qk_nope_head_dim": 128, "n_group": 8, "topk_group": 4, "num_experts_per_tok": 8,
+    "first_k_dense_replace": 1, "index_topk": 2048, "index_head_dim": 128, "index_n_heads": 64,
+}
+
+
+def test_deepseek_v32_caches_the_latent_and_the_indexer_keys():
+    """MLA's latent d_c + d^R_h and the indexer's key d_I per token and layer
+    (cache_utils.DynamicIndexedLayer), as transformers' own cache holds them."""
+    arch = from_hf_config(DEEPSEEK_V32_DEFAULTS, "deepseek-v3.2")[0]
+    measured = measure_prefill(DEEPSEEK_V32_DEFAULTS, "deepseek-v3.2", batch=2, tokens=300, attn="eager")
+    assert kv_cache(arch, KVRequest(300, 2)).value == measured.kv_cache_bytes
+    assert kv_bytes_per_token(arch) == 2 * (512 + 64 + 128) * 2

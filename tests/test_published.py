@@ -38,6 +38,8 @@ MOE = [
     ("qwen2-57b-a14b", 57, 14, 0, "huggingface.co/Qwen/Qwen2-57B-A14B model card"),
     ("qwen1.5-moe-a2.7b", 14.3, 2.7, 1, "huggingface.co/Qwen/Qwen1.5-MoE-A2.7B model card"),
     ("mixtral-8x22b", 141, 39, 0, "mistral.ai/news/mixtral-8x22b (141B total, 39B active)"),
+    ("dbrx-instruct-4bit", 132, 36, 0, "databricks.com/blog/introducing-dbrx-new-state-art-open-llm "
+     "(132B total, 36B active)"),
     ("olmoe-1b-7b-0125", 6.9, 1.3, 1, "OLMoE, arXiv 2409.02060 abstract (6.9B total, 1.3B active)"),
 ]
 
@@ -74,3 +76,22 @@ def test_dense_models_have_every_parameter_active():
 def test_tied_head_is_counted_once():
     r = count("gemma-2-2b")
     assert r.breakdown.find("lm_head") is None  # tied: the head adds nothing
+
+
+# gpt-oss: the MXFP4 checkpoints' model.safetensors.index.json "total_size" (bytes of every tensor:
+# bf16 attention, router, embeddings and head; experts as u8 blocks + E8M0 scales), as quoted on
+# GitHub (gpt-oss-20b: 13761264768 in copies of the index; gpt-oss-120b: "tensor_bytes" 65248815744
+# in a download inventory), and the totals of the model card (arXiv 2508.10925, Table 1: 20.91B and
+# 116.83B).
+GPT_OSS = [("gpt-oss-20b", 13_761_264_768, 20.91), ("gpt-oss-120b", 65_248_815_744, 116.83)]
+
+
+@pytest.mark.parametrize(("name", "stored_bytes", "total_b"), GPT_OSS)
+def test_gpt_oss_mxfp4_checkpoint_bytes(name, stored_bytes, total_b):
+    from llmsize.formats.stored import stored_format
+    from llmsize.formats.tensors import weights_bytes
+
+    found = resolve(name)
+    assert stored_format(found.config) == "mxfp4"
+    assert weights_bytes(found.arch, "mxfp4").value == stored_bytes
+    assert approx(count(name).total, total_b, 2)

@@ -15,6 +15,7 @@ import pytest
 from hf_truth import hf_config, hf_counts, t5_head_untied_by_checkpoint
 
 from llmsize import Architecture, ArchitectureError, count_params, from_hf_config, supported_model_types
+from llmsize.formats.tensors import model_tensors
 
 PER_TYPE = 24
 ABSENT = object()
@@ -100,6 +101,122 @@ def deepseek(rng: random.Random, cfg: Cfg) -> None:
     pick(rng, cfg, "attention_bias", [True, False, ABSENT])
 
 
+def llama4_text(rng: random.Random, cfg: Cfg) -> None:
+    moe_mixtral(rng, cfg)
+    cfg["intermediate_size_mlp"] = rng.choice([24, 48])
+    pick(rng, cfg, "interleave_moe_layer_step", [1, 2, ABSENT])
+    pick(rng, cfg, "attention_chunk_size", [16, None, ABSENT])
+    pick(rng, cfg, "no_rope_layer_interval", [2, ABSENT])
+    pick(rng, cfg, "attention_bias", [True, False, ABSENT])
+
+
+def llama4(rng: random.Random) -> Cfg:
+    text = with_(llama_like, llama4_text)(rng)
+    d = rng.choice([16, 32])
+    vision = dict(num_hidden_layers=rng.randint(1, 2), hidden_size=d, num_attention_heads=rng.choice([2, 4]),
+                  intermediate_size=rng.choice([32, 64]), vision_output_dim=rng.choice([24, 40]),
+                  projector_input_dim=(pin := rng.choice([16, 24])), projector_output_dim=pin,
+                  image_size=rng.choice([28, 56]), patch_size=14)
+    cfg: Cfg = {"text_config": text, "vision_config": vision}
+    if "tie_word_embeddings" in text:
+        cfg["tie_word_embeddings"] = text["tie_word_embeddings"]
+    return cfg
+
+
+def shared_with_bias(rng: random.Random, cfg: Cfg) -> None:
+    """DeepSeek-V2 builds its shared-expert MLP even with ``n_shared_experts: 0`` (width 0), and
+    with ``mlp_bias`` that empty MLP still holds a d-wide down_proj bias: a degenerate config no
+    checkpoint has, so a biased draw keeps at least one shared expert."""
+    if cfg.get("mlp_bias") and not cfg["n_shared_experts"]:
+        cfg["n_shared_experts"] = 1
+
+
+def head_dim_given(rng: random.Random, cfg: Cfg) -> None:
+    """Ministral and Hunyuan read ``config.head_dim`` without a fallback: a config always has it."""
+    cfg.setdefault("head_dim", cfg["hidden_size"] // cfg["num_attention_heads"])
+
+
+def deepseek_moe(rng: random.Random, cfg: Cfg) -> None:
+    """DeepSeek-style routing without MLA (GLM-4.5, dots.llm1)."""
+    cfg.update(n_routed_experts=(e := rng.randint(2, 6)), num_experts_per_tok=rng.randint(1, e),
+               moe_intermediate_size=rng.choice([8, 24]), n_shared_experts=rng.choice([1, 2]),
+               first_k_dense_replace=rng.choice([0, 1]), n_group=1, topk_group=1)
+
+
+def deepseek_v32(rng: random.Random, cfg: Cfg) -> None:
+    deepseek(rng, cfg)
+    cfg.update(q_lora_rank=12, index_n_heads=rng.choice([2, 4]), index_head_dim=rng.choice([8, 16]),
+               index_topk=8)
+    if rng.random() < 0.3:
+        n = cfg["num_hidden_layers"]
+        cfg["mlp_layer_types"] = [rng.choice(["dense", "sparse"]) for _ in range(n)]
+        cfg.pop("first_k_dense_replace")
+
+
+def minicpm3(rng: random.Random, cfg: Cfg) -> None:
+    cfg.update(kv_lora_rank=rng.choice([8, 16]), q_lora_rank=rng.choice([None, 12]), qk_nope_head_dim=8,
+               qk_rope_head_dim=4)
+    cfg.pop("head_dim", None)
+    pick(rng, cfg, "v_head_dim", [8, ABSENT])
+    for key in ("attention_bias", "mlp_bias"):
+        pick(rng, cfg, key, [True, False, ABSENT])
+
+
+def ernie_moe(rng: random.Random, cfg: Cfg) -> None:
+    cfg.update(moe_num_experts=(e := rng.randint(2, 6)), moe_k=rng.randint(1, e),
+               moe_intermediate_size=rng.choice([8, 24]), moe_num_shared_experts=rng.choice([0, 1, 2]))
+    pick(rng, cfg, "moe_layer_start_index", [0, 1, ABSENT])
+    pick(rng, cfg, "moe_layer_end_index", [-1, 1, ABSENT])
+    pick(rng, cfg, "moe_layer_interval", [1, 2, ABSENT])
+    pick(rng, cfg, "use_bias", [True, False, ABSENT])
+
+
+def hunyuan_moe(rng: random.Random, cfg: Cfg) -> None:
+    e = rng.randint(2, 6)
+    k = rng.randint(1, e)
+    cfg["num_experts"] = e
+    cfg["moe_topk"] = rng.choice([k, [k] * cfg["num_hidden_layers"]])
+
+
+def smollm3(rng: random.Random, cfg: Cfg) -> None:
+    pick(rng, cfg, "use_sliding_window", [True, False, ABSENT])
+    pick(rng, cfg, "sliding_window", [16, ABSENT])
+    pick(rng, cfg, "no_rope_layer_interval", [2, ABSENT])
+
+
+def windows(*patterns: Any) -> Callable[[random.Random, Cfg], None]:
+    def apply(rng: random.Random, cfg: Cfg) -> None:
+        pick(rng, cfg, "sliding_window", [16, ABSENT])
+        pick(rng, cfg, "sliding_window_pattern", [*patterns, ABSENT])
+
+    return apply
+
+
+def dots1_windows(rng: random.Random, cfg: Cfg) -> None:
+    pick(rng, cfg, "sliding_window", [16, None, ABSENT])
+    pick(rng, cfg, "max_window_layers", [1, ABSENT])
+
+
+def act(*names: str) -> Callable[[random.Random, Cfg], None]:
+    def apply(rng: random.Random, cfg: Cfg) -> None:
+        pick(rng, cfg, "hidden_act", [*names, ABSENT])
+
+    return apply
+
+
+def dbrx(rng: random.Random) -> Cfg:
+    a, k, dh = heads(rng)
+    e = rng.randint(2, 6)
+    cfg: Cfg = dict(d_model=a * dh, n_heads=a, n_layers=rng.randint(1, 3), vocab_size=rng.randint(64, 300),
+                    max_seq_len=64)
+    # transformers 5.24 cannot build DBRX without an attn_config (it reads attn_config.rope_theta)
+    cfg["attn_config"] = {"rope_theta": 10000.0}
+    pick(rng, cfg["attn_config"], "kv_n_heads", [k, ABSENT])
+    pick(rng, cfg, "ffn_config", [{"ffn_hidden_size": rng.choice([16, 40]), "moe_num_experts": e,
+                                   "moe_top_k": rng.randint(1, e)}, ABSENT])
+    return cfg
+
+
 def mamba(rng: random.Random) -> Cfg:
     d = rng.choice([16, 32, 48])
     cfg: Cfg = dict(hidden_size=d, num_hidden_layers=rng.randint(1, 3), vocab_size=rng.randint(64, 300),
@@ -127,6 +244,7 @@ def bert(rng: random.Random) -> Cfg:
                     intermediate_size=rng.choice([16, 48]), vocab_size=rng.randint(64, 300),
                     max_position_embeddings=rng.choice([40, 64]))
     pick(rng, cfg, "type_vocab_size", [1, 2, ABSENT])
+    pick(rng, cfg, "tie_word_embeddings", [True, False, ABSENT])
     return cfg
 
 
@@ -170,6 +288,29 @@ def sliding(rng: random.Random, cfg: Cfg) -> None:
 
 
 GENERATORS: dict[str, tuple[Callable[[random.Random], Cfg], list[str]]] = {
+    "apertus": (with_(llama_like, flags("attention_bias"), act("xielu", "relu2")), ["ApertusForCausalLM"]),
+    "cohere2": (with_(llama_like, flags("attention_bias"), windows(2), explicit_head_dim=False),
+                ["Cohere2ForCausalLM"]),
+    "dbrx": (dbrx, ["DbrxForCausalLM"]),
+    "deepseek_v32": (with_(llama_like, deepseek_v32, explicit_head_dim=False), ["DeepseekV32ForCausalLM"]),
+    "dots1": (with_(llama_like, deepseek_moe, flags("attention_bias"), dots1_windows), ["Dots1ForCausalLM"]),
+    "ernie4_5": (with_(llama_like, flags("use_bias")), ["Ernie4_5ForCausalLM"]),
+    "ernie4_5_moe": (with_(llama_like, ernie_moe), ["Ernie4_5_MoeForCausalLM"]),
+    "exaone4": (with_(llama_like, windows(2)), ["Exaone4ForCausalLM"]),
+    "glm4": (with_(llama_like, flags("attention_bias")), ["Glm4ForCausalLM"]),
+    "glm4_moe": (with_(llama_like, deepseek_moe, flags("attention_bias", "use_qk_norm")),
+                 ["Glm4MoeForCausalLM"]),
+    "granitemoe": (with_(llama_like, moe_mixtral, flags("attention_bias")), ["GraniteMoeForCausalLM"]),
+    "hunyuan_v1_dense": (with_(llama_like, head_dim_given, flags("attention_bias")),
+                         ["HunYuanDenseV1ForCausalLM"]),
+    "hunyuan_v1_moe": (with_(llama_like, head_dim_given, hunyuan_moe, flags("attention_bias")),
+                       ["HunYuanMoEV1ForCausalLM"]),
+    "minicpm3": (with_(llama_like, minicpm3, explicit_head_dim=False), ["MiniCPM3ForCausalLM"]),
+    "ministral": (with_(llama_like, head_dim_given, sliding), ["MinistralForCausalLM"]),
+    "olmo3": (with_(llama_like, flags("attention_bias"), explicit_head_dim=False), ["Olmo3ForCausalLM"]),
+    "seed_oss": (with_(llama_like, flags("attention_bias", "attention_out_bias", "mlp_bias")),
+                 ["SeedOssForCausalLM"]),
+    "smollm3": (with_(llama_like, flags("attention_bias", "mlp_bias"), smollm3), ["SmolLM3ForCausalLM"]),
     "gpt2": (gpt2_like, ["GPT2LMHeadModel", "GPT2Model"]),
     "gpt_bigcode": (with_(gpt2_like, flags("multi_query")), ["GPTBigCodeForCausalLM"]),
     "gptj": (with_(gpt2_like), ["GPTJForCausalLM"]),
@@ -179,7 +320,10 @@ GENERATORS: dict[str, tuple[Callable[[random.Random], Cfg], list[str]]] = {
     "bloom": (with_(gpt2_like, width_key="hidden_size"), ["BloomForCausalLM"]),
     "falcon": (falcon, ["FalconForCausalLM"]),
     "llama": (with_(llama_like, flags("attention_bias", "mlp_bias")), ["LlamaForCausalLM", "LlamaModel"]),
+    "gpt_oss": (with_(llama_like, moe_mixtral, flags("attention_bias"), sliding), ["GptOssForCausalLM"]),
     "granite": (with_(llama_like, flags("attention_bias", "mlp_bias")), ["GraniteForCausalLM"]),
+    "llama4_text": (with_(llama_like, llama4_text), ["Llama4ForCausalLM"]),
+    "llama4": (llama4, ["Llama4ForConditionalGeneration"]),
     "mistral": (with_(llama_like, sliding), ["MistralForCausalLM"]),
     "mixtral": (with_(llama_like, moe_mixtral, sliding), ["MixtralForCausalLM"]),
     "qwen2": (with_(llama_like, sliding, explicit_head_dim=False), ["Qwen2ForCausalLM"]),
@@ -203,7 +347,8 @@ GENERATORS: dict[str, tuple[Callable[[random.Random], Cfg], list[str]]] = {
                ["CohereForCausalLM"]),
     "stablelm": (with_(llama_like, flags("use_qkv_bias", "qk_layernorm", "use_parallel_residual"),
                        explicit_head_dim=False), ["StableLmForCausalLM"]),
-    "deepseek_v2": (with_(llama_like, deepseek, explicit_head_dim=False), ["DeepseekV2ForCausalLM"]),
+    "deepseek_v2": (with_(llama_like, deepseek, flags("mlp_bias"), shared_with_bias, explicit_head_dim=False),
+                    ["DeepseekV2ForCausalLM"]),
     "deepseek_v3": (with_(llama_like, deepseek, explicit_head_dim=False), ["DeepseekV3ForCausalLM"]),
     "t5": (t5, ["T5ForConditionalGeneration", "T5Model"]),
     "bert": (bert, ["BertForMaskedLM", "BertModel"]),
@@ -238,7 +383,7 @@ def valid_case(model_type: str, seed: int) -> tuple[dict[str, Any], Architecture
         try:
             return cfg, from_hf_config(cfg, f"{model_type}-{seed}")[0]
         except ArchitectureError:
-            hf = hf_config(dict(cfg))
+            hf = hf_config(dict(cfg)).get_text_config()
             assert hf.num_attention_heads % hf.num_key_value_heads, cfg
     raise AssertionError(f"no valid {model_type} config drawn")
 
@@ -254,4 +399,5 @@ def test_random_config_matches_transformers(model_type: str, seed: int):
     assert report.total == expected, cfg
     assert report.non_embedding == truth.non_embedding, cfg
     assert report.breakdown.value == report.total
+    assert sum(t.numel for t in model_tensors(arch)) == report.total  # the per-tensor list agrees
     assert all(p.value == sum(c.value for c in p.parts) for _, p in report.breakdown.walk() if p.parts)

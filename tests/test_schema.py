@@ -159,6 +159,13 @@ def test_catalog(capsys, filter_):
     assert len(doc["models"]) == len(catalog.search(filter_))
 
 
+@pytest.mark.parametrize("filter_", ["", "h100", "amd"])
+def test_gpus(capsys, filter_):
+    doc = check("gpus", cli_json(capsys, "gpus", *([filter_] if filter_ else []), "--price", "h100=2.5"))
+    assert len(doc["gpus"]) >= (35 if not filter_ else 1)
+    assert all(g["sources"] for g in doc["gpus"])
+
+
 # --- infer: every engine on every kind of architecture --------------------------------------
 
 MODELS = {
@@ -224,6 +231,39 @@ def test_train(capsys, argv):
     check("train", cli_json(capsys, "train", *argv))
 
 
+# --- infer's inversions and plan ------------------------------------------------------------
+
+LIMITS_CASES = {
+    "hf": ("llama-3.1-8b", "--gpu-mem", "24GiB", "-c", "8192", "--max-context", "--max-batch"),
+    "vllm": ("llama-3.1-8b", "--engine", "vllm", "--gpu-mem", "24GiB", "-c", "32768", "--max-context",
+             "--max-batch", "--max-concurrency"),
+    "llamacpp": ("qwen3-8b", "--engine", "llamacpp", "--gpu-mem", "8GiB", "--max-batch"),
+    "nothing-fits": ("llama-3.1-70b-instruct", "--gpu-mem", "8GiB", "--max-context"),
+}
+
+
+@pytest.mark.parametrize("argv", LIMITS_CASES.values(), ids=LIMITS_CASES.keys())
+def test_infer_limits(capsys, argv):
+    doc = check("infer", cli_json(capsys, "infer", *argv))
+    assert doc["at"] is None or "schema_version" not in doc["at"]
+
+
+PLAN_CASES = {
+    "serve-vllm-fixes": ("llama-3.1-70b-instruct", "-c", "32768", "--gpu-mem", "80GiB", "--max-gpus", "2"),
+    "serve-hf": ("qwen3-8b", "--engine", "hf", "-c", "8192", "--gpu-mem", "24GiB", "--max-gpus", "4"),
+    "serve-llamacpp": ("llama-3.1-8b", "--engine", "llamacpp", "--gpu-mem", "8GiB", "--host-mem", "64GiB"),
+    "train": ("qwen3-1.7b", "--train", "--gpu-mem", "24GiB", "--seq", "2048", "--max-gpus", "16"),
+    "finetune": ("llama-3.2-1b-instruct", "--finetune", "--qlora", "--gpu-mem", "8GiB", "--keep", "2"),
+    "train-nothing-fits": ("qwen3-1.7b", "--train", "--gpu-mem", "8GiB", "--max-gpus", "1", "--zero", "0"),
+}
+
+
+@pytest.mark.parametrize("argv", PLAN_CASES.values(), ids=PLAN_CASES.keys())
+def test_plan(capsys, argv):
+    doc = check("plan", cli_json(capsys, "plan", *argv))
+    assert all(row["command"].startswith("llmsize ") for t in doc["gpus"] for row in t["layouts"])
+
+
 # --- inspect: checkpoints written with the official writers -----------------------------------
 
 
@@ -284,6 +324,16 @@ def test_measure(capsys, argv):
     check("measure", cli_json(capsys, "measure", "gpt2", "-c", "64", "--layers", "1", *argv))
 
 
+@pytest.mark.parametrize("argv", [
+    ("--kind", "breakdown", "-c", "8192", "--gpu-mem", "24GiB"),
+    ("--kind", "context", "--engine", "vllm", "--gpu-mem", "24GiB"),  # vLLM refuses the long contexts
+    ("--kind", "batch", "--task", "train", "--seq", "1024"),
+], ids=["breakdown", "context-vllm", "batch-train"])
+def test_plot(capsys, argv):
+    doc = check("plot", cli_json(capsys, "plot", "llama-3.1-8b", *argv))
+    assert doc["rows"] or doc["series"]
+
+
 # --- strictness: real documents, broken one way each ----------------------------------------
 
 
@@ -309,11 +359,17 @@ def real():
         "seed": doc("infer", "llama-3.1-8b", "-c", "4096", "--method", "seed"),
         "train": doc("train", "llama-3.1-8b", "--lora-rank", "8", "--zero", "2", "--dp", "2"),
         "catalog": doc("catalog", "gpt2"),
+        "gpus": doc("gpus", "h100"),
         "summary": doc("summary", "gpt2"),
+        "limits": doc("infer", "llama-3.1-8b", "--engine", "vllm", "--gpu-mem", "24GiB", "--max-context",
+                      "--max-concurrency"),
+        "plan": doc("plan", "llama-3.2-1b-instruct", "--gpu-mem", "8GiB", "--max-gpus", "2"),
+        "plan_train": doc("plan", "llama-3.2-1b-instruct", "--train", "--gpu-mem", "24GiB", "--keep", "2"),
     }
 
 
-COMMAND_OF = {"vllm": "infer", "llamacpp": "infer", "seed": "infer"}
+COMMAND_OF = {"vllm": "infer", "llamacpp": "infer", "seed": "infer", "limits": "infer",
+              "plan_train": "plan"}
 
 
 def broken(doc: dict, path: tuple, change) -> dict:
@@ -358,7 +414,14 @@ PATHS: dict[str, list[tuple[str | int, ...]]] = {
     "train": [("total_bytes",), ("breakdown", "gradients"), ("phases", "backward"), ("host_bytes",),
               ("bytes_per_parameter", 0, "parameters"), ("tree", "value")],
     "catalog": [("models", 0, "total")],
+    "gpus": [("gpus", 0, "usable_bytes"), ("gpus", 0, "bandwidth_bytes_per_s"),
+             ("gpus", 0, "scale_up_domain")],
     "summary": [("parameters",), ("precisions", 0, "kv_cache_bytes")],
+    "limits": [("budget_bytes",), ("max_context",), ("kv_capacity_tokens",), ("at", "total_bytes")],
+    "plan": [("max_gpus",), ("gpus", 0, "usable_bytes"), ("gpus", 0, "layouts", 0, "total_bytes"),
+             ("gpus", 0, "layouts", 0, "max_batch")],
+    "plan_train": [("gpus", 0, "fewest_gpus"), ("gpus", 0, "layouts", 0, "parallel", "dp"),
+                   ("gpus", 0, "layouts", 0, "host_bytes")],
 }
 NUMBER_CASES = [(name, path, how) for name, paths in PATHS.items() for path in paths
                 for how in (negative, fractional, as_float)]
@@ -383,7 +446,12 @@ OBJECTS: dict[str, list[tuple[tuple[str | int, ...], str]]] = {
     "train": [((), "peak_phase"), (("inputs",), "lora"), (("inputs", "parallel"), "zero"),
               (("inputs", "lora"), "rank"), (("bytes_per_parameter", 0), "bytes")],
     "catalog": [((), "models"), (("models", 0), "hf_id")],
+    "gpus": [((), "gpus"), (("gpus", 0), "sources"), (("gpus", 0, "price"), "date"),
+             (("gpus", 0, "sources", "*"), "confidence")],
     "summary": [((), "context"), (("precisions", 0), "weights_bytes")],
+    "limits": [((), "max_batch"), ((), "asked"), (("at",), "breakdown")],
+    "plan": [((), "question"), (("gpus", 0), "fixes"), (("gpus", 0, "layouts", 0), "command")],
+    "plan_train": [(("gpus", 0, "layouts", 0), "recompute"), (("gpus", 0, "layouts", 0, "parallel"), "cp")],
 }
 SHAPE_CASES = [(name, where, key) for name, cases in OBJECTS.items() for where, key in cases]
 

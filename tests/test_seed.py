@@ -49,7 +49,7 @@ def test_default_method_is_the_exact_gpt2_block():
     """Explicit hyperparameters give a GPT-2-style model whose count transformers confirms."""
     transformers = pytest.importorskip("transformers")
     torch = pytest.importorskip("torch")
-    arch = from_hyperparameters({"hidden_size": 512, "num_layers": 12, "num_heads": 8,
+    arch, _ = from_hyperparameters({"hidden_size": 512, "num_layers": 12, "num_heads": 8,
                                  "vocab_size": 50_000})
     from llmsize import count_params
 

@@ -12,25 +12,36 @@ gets, per case:
     max_reserved    torch.cuda.max_memory_reserved(): the caching allocator's segments (fragmentation)
     nvidia_smi_mib  this process's memory as nvidia-smi shows it (adds the CUDA context, cuBLAS, …)
     estimate        llmsize's estimate without overhead; estimate_with_overhead adds the named lines
+    est_activations its activation term (training: + the gradients alive at the peak), which the
+                    report compares with what remains of max_allocated beside the exact terms
+    device, torch, transformers   what ran it
 
-``python -m validation.run`` folds the CSV into REPORT.md when it exists. This machine has no
-GPU; the CSV logic below is tested on the CPU (tests/test_validation.py).
+The whole grid (``validation/grid.py``: 147 small cases of 2–3 layers) takes a few minutes on one
+recent GPU; LoRA cases need ``peft`` and are skipped, with a line, without it.
+
+Commit the CSV and run ``python -m validation.run --from-results``: REPORT.md gets the GPU columns
+(calibration and held-out, split by family as the CPU ones) and ``error_bars.json`` a ``gpu`` block
+whose held-out column then replaces the CPU one in the printed bars, device named. No GPU was at
+hand when this was written; the CSV path is tested with a fake CSV (tests/test_validation.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import gc
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .grid import FAST, FULL, Case
 
 FIELDS = ("label", "model", "mode", "batch", "seq", "attn", "recompute", "optimizer", "lora_rank", "layers",
-          "max_allocated", "max_reserved", "nvidia_smi_mib", "estimate", "estimate_with_overhead")
+          "max_allocated", "max_reserved", "nvidia_smi_mib", "estimate", "estimate_with_overhead",
+          "est_activations", "device", "torch", "transformers", "seconds")
 MiB = 2**20
 
 
@@ -53,8 +64,8 @@ def nvidia_smi_mib(pid: int) -> int | None:
     return parse_nvidia_smi(out, pid)
 
 
-def estimate(case: Case) -> tuple[int, int]:
-    """llmsize's estimate for the case: (without overhead, with it)."""
+def estimate(case: Case) -> tuple[int, int, int]:
+    """llmsize's estimate for the case: (without overhead, with it, its activation term)."""
     from llmsize.measure.harness import scaled_config
     from llmsize.sources import catalog
     from llmsize.sources.hf_config import from_hf_config
@@ -64,8 +75,10 @@ def estimate(case: Case) -> tuple[int, int]:
         from llmsize.inference.engines import estimate as run
         from llmsize.inference.estimate import InferenceSpec
 
-        r = run(arch, InferenceSpec(case.seq, case.batch, attn=case.attn), name=case.model)
-        return r.total_bytes - r.part("overhead"), r.total_bytes
+        enc = arch.kind == "encoder-decoder"  # seq encoder tokens and one decoder token, as measured
+        spec = InferenceSpec(case.seq + enc, case.batch, new_tokens=int(enc), attn=case.attn)
+        r = run(arch, spec, name=case.model)
+        return r.total_bytes - r.part("overhead"), r.total_bytes, r.part("activations")
     from llmsize.training.activations import CUDA
     from llmsize.training.estimate import TrainSpec, estimate_training
 
@@ -74,7 +87,8 @@ def estimate(case: Case) -> tuple[int, int]:
                                      optimizer=case.optimizer, recompute=case.recompute,
                                      lora_rank=case.lora_rank, config=cfg, kernels=CUDA)
     d = estimate_training(arch, spec).to_dict()
-    return d["total_bytes"] - d["breakdown"]["overhead"], d["total_bytes"]
+    b = d["breakdown"]
+    return d["total_bytes"] - b["overhead"], d["total_bytes"], b["activations"] + b["gradients"]
 
 
 def cuda_step(case: Case) -> tuple[int, int]:  # pragma: no cover - needs a GPU
@@ -85,6 +99,7 @@ def cuda_step(case: Case) -> tuple[int, int]:  # pragma: no cover - needs a GPU
     from llmsize.sources import catalog
 
     cfg = scaled_config(dict(catalog.lookup(case.model).config), case.layers)
+    gc.collect()  # the previous case's model and optimizer
     torch.cuda.empty_cache()
     with torch.device("cuda"):
         model = build(cfg, case.model, dtype="bf16", attn=case.attn)
@@ -93,7 +108,10 @@ def cuda_step(case: Case) -> tuple[int, int]:  # pragma: no cover - needs a GPU
         model.eval()
         torch.cuda.reset_peak_memory_stats()
         with torch.no_grad():
-            model(input_ids=ids, use_cache=True, logits_to_keep=1)
+            if model.config.is_encoder_decoder:  # as the CPU suite: seq encoder tokens, one decoder token
+                model(input_ids=ids, decoder_input_ids=ids[:, :1], use_cache=True)
+            else:
+                model(input_ids=ids, use_cache=True, logits_to_keep=1)
     else:
         _train_steps(torch, model, ids, case)
     torch.cuda.synchronize()
@@ -126,19 +144,44 @@ def _train_steps(torch, model, ids, case: Case) -> None:  # pragma: no cover - n
         opt.zero_grad(set_to_none=True)
 
 
+def versions() -> dict[str, str]:
+    """The device and library versions a row was measured with ("" where unknown)."""
+    out = {"device": "", "torch": "", "transformers": ""}
+    try:
+        import torch
+        import transformers
+
+        out.update(torch=torch.__version__, transformers=transformers.__version__)
+        if torch.cuda.is_available():
+            out["device"] = torch.cuda.get_device_name()
+    except ImportError:
+        pass
+    return out
+
+
 def rows(cases: Iterable[Case], step: Callable[[Case], tuple[int, int]],
-         smi: Callable[[int], int | None] = nvidia_smi_mib) -> list[dict[str, object]]:
-    """One CSV row per case; ``step`` runs it (``cuda_step`` on a GPU; a stub in the tests)."""
-    out = []
+         smi: Callable[[int], int | None] = nvidia_smi_mib,
+         where: dict[str, str] | None = None) -> list[dict[str, object]]:
+    """One CSV row per case; ``step`` runs it (``cuda_step`` on a GPU; a stub in the tests). A case
+    that fails is reported on stderr and left out."""
+    out, where = [], versions() if where is None else where
     for case in cases:
-        allocated, reserved = step(case)
-        bare, full = estimate(case)
+        start = time.monotonic()
+        try:
+            allocated, reserved = step(case)
+        except Exception as e:  # noqa: BLE001 - one failing case must not lose the others' rows
+            print(f"gpu_measure: {case.label}: {type(e).__name__}: {e}", file=sys.stderr)
+            continue
+        bare, full, act = estimate(case)
         out.append({"label": case.label, "model": case.model, "mode": case.mode, "batch": case.batch,
-                     "seq": case.seq, "attn": case.attn, "recompute": case.recompute,
-                     "optimizer": case.optimizer,
-                     "lora_rank": case.lora_rank or "", "layers": case.layers, "max_allocated": allocated,
-                     "max_reserved": reserved, "nvidia_smi_mib": smi(os.getpid()) or "",
-                     "estimate": bare, "estimate_with_overhead": full})
+                    "seq": case.seq, "attn": case.attn, "recompute": case.recompute,
+                    "optimizer": case.optimizer,
+                    "lora_rank": case.lora_rank or "", "layers": case.layers, "max_allocated": allocated,
+                    "max_reserved": reserved, "nvidia_smi_mib": smi(os.getpid()) or "",
+                    "estimate": bare, "estimate_with_overhead": full, "est_activations": act, **where,
+                    "seconds": round(time.monotonic() - start, 2)})
+        print(f"[{len(out)}] {case.label}: allocated {allocated / MiB:,.1f} MiB, "
+              f"estimate {bare / MiB:,.1f} MiB", file=sys.stderr)
     return out
 
 
@@ -161,8 +204,16 @@ def main(argv: list[str] | None = None) -> int:
         print("gpu_measure: no CUDA GPU here; run it on a machine with one", file=sys.stderr)
         return 2
     cases = [c for c in (FAST if args.fast else FULL) if not args.only or args.only in c.model]
-    write(args.out, rows(cases, cuda_step))
-    print(f"wrote {args.out} ({len(cases)} cases)")
+    try:
+        import peft  # noqa: F401
+    except ImportError:
+        print("gpu_measure: no peft here: the LoRA cases are skipped", file=sys.stderr)
+        cases = [c for c in cases if not c.lora_rank]
+    start = time.monotonic()
+    table = rows(cases, cuda_step)
+    write(args.out, table)
+    print(f"wrote {args.out} ({len(table)} of {len(cases)} cases, {time.monotonic() - start:.0f} s); "
+          "commit it and run `python -m validation.run --from-results`")
     return 0
 
 

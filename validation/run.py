@@ -17,11 +17,16 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from pathlib import Path
 
+from llmsize.commands.measure import Progress
+from llmsize.errorbars import CPU_KERNELS
+
+from . import calibration
 from .grid import FAST, FULL, MODELS, Case
-from .tolerances import NOT_IN_ERROR_BARS, activation_tolerance, total_tolerance
+from .tolerances import NOT_IN_ERROR_BARS, activation_bounds, show, total_bounds, within
 
 HERE = Path(__file__).resolve().parent
 ERROR_BARS = HERE.parent / "src" / "llmsize" / "catalog" / "error_bars.json"
@@ -48,31 +53,55 @@ def measure(case: Case) -> dict:
 
 
 def violations(row: dict) -> list[str]:
-    """Which of this row's errors exceed the committed tolerances."""
+    """Which of this row's errors fall outside the committed bounds (``tolerances.py``)."""
     mode, model, errs = row["case"]["mode"], row["case"]["model"], row["errors"]
-    out, total = [], total_tolerance(mode, model)
-    if abs(errs["total"]) > total:
-        out.append(f"total {100 * errs['total']:+.2f}% > ±{100 * total:g}%")
-    act, bound = errs.get("activations"), activation_tolerance(mode, model, row["case"]["attn"])
-    if act is not None and abs(act) > bound:
-        out.append(f"activations {100 * act:+.2f}% > ±{100 * bound:g}%")
+    out, total = [], total_bounds(mode, model)
+    if not within(errs["total"], total):
+        out.append(f"total {100 * errs['total']:+.2f}% outside {show(total)}")
+    act, bounds = errs.get("activations"), activation_bounds(mode, model, row["case"]["attn"])
+    if act is not None and not within(act, bounds):
+        out.append(f"activations {100 * act:+.2f}% outside {show(bounds)}")
     return out
 
 
-def _term_stats(rows: list[dict]) -> dict:
-    terms = {}
-    for term in [*rows[0]["errors"]]:
-        errs = [abs(r["errors"][term]) for r in rows if r["errors"].get(term) is not None]
+def _term_stats(rows: list[dict], errs_of: Callable[[dict], dict] = lambda r: r["errors"],
+                terms: Iterable[str] | None = None) -> dict:
+    out = {}
+    for term in terms or [*rows[0]["errors"]] if rows else []:
+        errs = [abs(e) for r in rows if (e := errs_of(r).get(term)) is not None]
         if errs:
             mean = round(sum(errs) / len(errs), 4)
-            terms[term] = {"mean": mean, "max": round(max(errs), 4), "cases": len(errs)}
-    return terms
+            out[term] = {"mean": mean, "max": round(max(errs), 4), "cases": len(errs)}
+    return out
+
+
+def _column(rows: list[dict], calib_of: Callable[[str], set[str]], *, held_out: bool,
+            refitted: dict[str, dict]) -> dict:
+    """One column of the report: per term, the cases whose family set (calibration) or did not
+    set (held-out) a constant of that term; held-out rows carry their leave-one-family-out errors."""
+    def errs_of(r: dict) -> dict:
+        return refitted.get(r["label"], r["errors"]) if held_out else r["errors"]
+
+    terms, by_attn, models = {}, {}, {}
+    for term in rows[0]["errors"]:
+        calib = calib_of(term)
+        mine = [r for r in rows if (calibration.family(r["case"]["model"]) in calib) != held_out]
+        stats = _term_stats(mine, errs_of, [term])
+        if stats:
+            terms[term] = stats[term]
+            models[term] = sorted({r["case"]["model"] for r in mine})
+        for attn in sorted({r["case"]["attn"] for r in mine}):
+            by_attn.setdefault(attn, {}).update(
+                _term_stats([r for r in mine if r["case"]["attn"] == attn], errs_of, [term]))
+    return {"terms": terms, "by_attn": by_attn, "models": models}
 
 
 def summarize(rows: list[dict]) -> dict:
     """Per mode, and per attention kernel within it: mean and max |relative error| per term and
-    the number of cases (models in ``NOT_IN_ERROR_BARS`` are reported but left out)."""
+    the number of cases (models in ``NOT_IN_ERROR_BARS`` are reported but left out); then the
+    same split into the calibration and held-out columns (``calibration.py``)."""
     out: dict[str, dict] = {}
+    refitted = calibration.held_out_errors(rows)
     for mode in ("infer", "train"):
         mine = [r for r in rows if r["case"]["mode"] == mode and r["case"]["model"] not in NOT_IN_ERROR_BARS]
         if not mine:
@@ -80,7 +109,50 @@ def summarize(rows: list[dict]) -> dict:
         by_attn = {a: _term_stats([r for r in mine if r["case"]["attn"] == a])
                    for a in sorted({r["case"]["attn"] for r in mine})}
         out[mode] = {"cases": len(mine), "terms": _term_stats(mine), "by_attn": by_attn,
-                     "exact": list(EXACT_TERMS[mode])}
+                     "exact": list(EXACT_TERMS[mode]),
+                     **_columns(mine, mode, refitted)}
+    return out
+
+
+def _columns(rows: list[dict], mode: str, refitted: dict[str, dict]) -> dict:
+    unfit = calibration.unfitted(rows)
+
+    def calib_of(term: str) -> set[str]:
+        return calibration.calibration_families(mode, term) | unfit.get((mode, term), set())
+
+    return {"calibration": _column(rows, calib_of, held_out=False, refitted=refitted),
+            "held_out": _column(rows, calib_of, held_out=True, refitted=refitted)}
+
+
+def gpu_errors(g: dict) -> dict[str, float | None]:
+    """A GPU row's errors: the total against ``max_allocated``, and the activations against what
+    remains of it once the estimate's other (exact) terms are taken out."""
+    allocated, bare, act = int(g["max_allocated"]), int(g["estimate"]), int(g.get("est_activations") or 0)
+    errs: dict[str, float | None] = {"total": bare / allocated - 1}
+    rest = allocated - (bare - act)
+    errs["activations"] = act / rest - 1 if act and rest > 0 else None
+    return errs
+
+
+def summarize_gpu(gpu: list[dict]) -> dict:
+    """The GPU run's columns per mode, split by family as the CPU ones but without re-fits: a
+    family whose CPU measurements set a constant (re-fitted or not) is calibration on the GPU too."""
+    out: dict[str, dict] = {}
+    for mode in ("infer", "train"):
+        rows = [{"case": {"model": g["model"], "mode": mode, "attn": g["attn"]}, "label": g["label"],
+                 "errors": gpu_errors(g)} for g in gpu
+                if g["mode"] == mode and g["model"] not in NOT_IN_ERROR_BARS]
+        if not rows:
+            continue
+
+        def calib_of(term: str, mode: str = mode) -> set[str]:
+            return calibration.calibration_families(mode, term) | calibration.refitted_families(mode, term)
+
+        devices = sorted({g.get("device") or "an unnamed CUDA GPU" for g in gpu if g["mode"] == mode})
+        out[mode] = {"cases": len(rows), "measured_on": f"CUDA kernels on {', '.join(devices)} "
+                     "(torch.cuda.max_memory_allocated, validation/gpu_results.csv)",
+                     "calibration": _column(rows, calib_of, held_out=False, refitted={}),
+                     "held_out": _column(rows, calib_of, held_out=True, refitted={})}
     return out
 
 
@@ -92,12 +164,56 @@ def _mib(x: int) -> str:
     return f"{x / 2**20:,.1f}"
 
 
+def _cell(t: dict | None) -> str:
+    return "— | — | —" if not t else f"{t['cases']} | {100 * t['mean']:.2f}% | {100 * t['max']:.2f}%"
+
+
+TERM_ORDER = ("weights", "kv_cache", "gradients", "optimizer_states", "activations", "total")
+
+
+def _columns_table(modes: dict) -> list[str]:
+    lines = ["| mode | attn | term | calibration cases | mean | max | held-out cases | mean | max |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for mode, s in modes.items():
+        for attn in sorted(set(s["calibration"]["by_attn"]) | set(s["held_out"]["by_attn"])):
+            calib, held = s["calibration"]["by_attn"].get(attn, {}), s["held_out"]["by_attn"].get(attn, {})
+            for term in [t for t in TERM_ORDER if t in calib or t in held]:
+                cells = f"{_cell(calib.get(term))} | {_cell(held.get(term))}"
+                lines.append(f"| {mode} | {attn} | {term} | {cells} |")
+    return lines
+
+
+def _calibration_section(rows: list[dict], summary: dict) -> list[str]:
+    lines = ["", "## Calibration and held-out columns", "",
+             "The error bars llmsize prints come from the held-out column: cases whose architecture "
+             "family set no constant of the term (`validation/calibration.py`). Calibration cases are "
+             "validated on the measurements that set their constants. A re-fitted constant is fitted "
+             "again without each family it moves, and that family's cases are re-estimated with the value "
+             "the others give (leave-one-family-out); its family then counts as held out. Measured on "
+             f"the CPU: {CPU_KERNELS}.", "", *_columns_table(summary), ""]
+    for mode, s in summary.items():
+        held = s["held_out"]["models"].get("activations", [])
+        lines.append(f"- {mode} activations held out: {', '.join(held) or 'none'}")
+    lines += ["", "### Constants and the families whose measurements set them", "",
+              "| mode | term | constant | set by | how | re-fitted |", "|---|---|---|---|---|---|"]
+    lines += [f"| {c.mode} | {c.term} | `{c.where}` | {', '.join(c.families)} | {c.how} | "
+              f"{'leave-one-family-out' if c.refit else 'no: calibration by construction'} |"
+              for c in calibration.CONSTANTS]
+    lines += ["", f"The reference family `{calibration.REFERENCE}` counts as calibration for every "
+              "modelled term: each phase model was first written and checked on it.", "",
+              "### Leave-one-family-out re-fits", "", "| constant | held-out family | value the others fit |",
+              "|---|---|---|"]
+    lines += [f"| `{where}` | {fam} | {value} |" for where, fam, value in calibration.refits(rows)]
+    return lines
+
+
 def report(rows: list[dict], summary: dict, gpu: list[dict] | None) -> str:
     lines = ["# llmsize validation report", "",
              "Each case is measured by PyTorch (MemTracker under FakeTensorMode, on the CPU: "
              "`llmsize measure`) and estimated by llmsize without its overhead lines. Models keep their "
-             "layer shapes with fewer layers. Regenerate with `python -m validation.run`; the tolerances are "
-             "in `validation/tolerances.py`.", "", "## Summary (|relative error|)", "",
+             "layer shapes with fewer layers. Regenerate with `python -m validation.run` (or, from the "
+             "committed measurements, `python -m validation.run --from-results`); the tolerances are "
+             "in `validation/tolerances.py`.", "", "## Summary, all cases (|relative error|)", "",
              "| mode | cases | term | mean | max |", "|---|---|---|---|---|"]
     for mode, s in summary.items():
         for term, t in s["terms"].items():
@@ -105,14 +221,9 @@ def report(rows: list[dict], summary: dict, gpu: list[dict] | None) -> str:
             lines.append(f"| {mode} | {s['cases']} | {term} | {mean} | {top} |")
     lines += ["", "Left out of the summary and the error bars (reported below): "
               + "; ".join(f"{m} ({why})" for m, why in NOT_IN_ERROR_BARS.items()) + "."]
-    for mode, s in summary.items():
-        for attn, terms in s["by_attn"].items():
-            act = terms.get("activations")
-            if act:
-                lines.append(f"- {mode} with {attn}: activations mean {100 * act['mean']:.2f}%, "
-                             f"max {100 * act['max']:.2f}% over {act['cases']} cases")
-    lines += ["", "## Models", "", "| model | stands for |", "|---|---|"]
-    lines += [f"| {m} | {why} |" for m, why in MODELS.items()]
+    lines += _calibration_section(rows, summary)
+    lines += ["", "## Models", "", "| model | family | stands for |", "|---|---|---|"]
+    lines += [f"| {m} | {calibration.family(m)} | {why} |" for m, why in MODELS.items()]
     for mode in summary:
         terms = [*next(r for r in rows if r["case"]["mode"] == mode)["measured"]]
         lines += ["", f"## {mode} cases (MiB: measured / estimate / error)", "",
@@ -125,13 +236,26 @@ def report(rows: list[dict], summary: dict, gpu: list[dict] | None) -> str:
             total = f"{_mib(r['peak_bytes'])} / {_mib(guess)} / {_pct(r['errors']['total'])}"
             where = r["peak_module"].split(".", 1)[-1] + (f" ({r['peak_phase']})" if r["peak_phase"] else "")
             lines.append(f"| {r['label']} | " + " | ".join(cells) + f" | {total} | {where} |")
-    if gpu:
-        lines += ["", "## GPU measurements (validation/gpu_results.csv)", "",
-                  "| case | max allocated MiB | max reserved MiB | nvidia-smi MiB | estimate MiB |",
-                  "|---|---|---|---|---|"]
-        lines += [f"| {g['label']} | {_mib(int(g['max_allocated']))} | {_mib(int(g['max_reserved']))} | "
-                  f"{g['nvidia_smi_mib']} | {_mib(int(g['estimate']))} |" for g in gpu]
+    lines += _gpu_section(gpu)
     return "\n".join(lines) + "\n"
+
+
+def _gpu_section(gpu: list[dict] | None) -> list[str]:
+    if not gpu:
+        return ["", "## GPU measurements", "", "None committed yet (`validation/gpu_results.csv`): every "
+                "error bar above is a CPU-kernel measurement and says so. `python -m validation.gpu_measure` "
+                "on a CUDA machine writes the CSV; this report and the bars then use its held-out column."]
+    modes = summarize_gpu(gpu)
+    lines = ["", "## GPU measurements (validation/gpu_results.csv)", ""]
+    lines += [f"- {mode}: {s['cases']} cases, {s['measured_on']}" for mode, s in modes.items()]
+    lines += ["", *_columns_table(modes), "",
+              "| case | device | max allocated MiB | max reserved MiB | nvidia-smi MiB | estimate MiB "
+              "| error |",
+              "|---|---|---|---|---|---|---|"]
+    lines += [f"| {g['label']} | {g.get('device', '')} | {_mib(int(g['max_allocated']))} | "
+              f"{_mib(int(g['max_reserved']))} | {g['nvidia_smi_mib']} | {_mib(int(g['estimate']))} | "
+              f"{_pct(gpu_errors(g)['total'])} |" for g in gpu]
+    return lines
 
 
 def plot(rows: list[dict], path: Path) -> bool:
@@ -168,36 +292,70 @@ def read_gpu(path: Path) -> list[dict] | None:
         return list(csv.DictReader(f))
 
 
+def write(out: Path | None, rows: list[dict], summary: dict, gpu: list[dict] | None) -> None:
+    """The report files: the shipped ones (``out`` None), or all four into ``out``."""
+    results, report_md = (out or HERE) / "results.json", (out or HERE) / "REPORT.md"
+    bars_path = out / "error_bars.json" if out else ERROR_BARS
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps(rows, indent=1) + "\n")
+    report_md.write_text(report(rows, summary, gpu))
+    plot(rows, (out or HERE) / "estimate_vs_measured.png")
+    bars = {"source": "validation/REPORT.md", "measured_on": CPU_KERNELS, "modes": summary}
+    if gpu:
+        bars["gpu"] = summarize_gpu(gpu)
+    bars_path.write_text(json.dumps(bars, indent=1) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m validation.run", description=__doc__.splitlines()[0])
     p.add_argument("--fast", action="store_true", help="the subset CI runs")
     p.add_argument("--only", help="models whose name contains this text")
     p.add_argument("--mode", choices=("infer", "train"))
+    p.add_argument("--from-results", action="store_true",
+                   help="measure nothing: rebuild the report and error bars from the committed results.json")
+    p.add_argument("--out", type=Path,
+                   help="a subset run writes its report files here (never the shipped ones)")
     p.add_argument("--no-write", action="store_true", help="print, do not write the report files")
+    p.add_argument("--quiet", action="store_true", help="no progress on the terminal (failures still)")
     args = p.parse_args(argv)
-    cases = [c for c in (FAST if args.fast else FULL)
-             if (not args.only or args.only in c.model) and (not args.mode or c.mode == args.mode)]
-    rows, failed = [], []
-    for i, case in enumerate(cases, 1):
-        row = measure(case)
-        rows.append(row)
-        bad = violations(row)
-        failed += [f"{row['label']}: {b}" for b in bad]
-        print(f"[{i}/{len(cases)}] {row['label']}: total {_pct(row['errors']['total'])}, activations "
-              f"{_pct(row['errors'].get('activations'))} ({row['seconds']} s){'  FAIL' if bad else ''}",
-              file=sys.stderr)
+    subset = bool(args.fast or args.only or args.mode)
+    if args.from_results:
+        if subset:
+            p.error("--from-results rebuilds the whole report: no --fast, --only or --mode")
+        rows, failed = json.loads((HERE / "results.json").read_text()), []
+    else:
+        rows, failed = _measure_all(args)
     summary = summarize(rows)
-    if not args.no_write:
-        (HERE / "results.json").write_text(json.dumps(rows, indent=1) + "\n")
-        (HERE / "REPORT.md").write_text(report(rows, summary, read_gpu(HERE / "gpu_results.csv")))
-        plot(rows, HERE / "estimate_vs_measured.png")
-        bars = {"source": "validation/REPORT.md", "modes": summary}
-        ERROR_BARS.write_text(json.dumps(bars, indent=1) + "\n")
+    if args.no_write or (subset and not args.out):
+        if subset and not args.no_write:
+            print("a subset run writes no report files (give --out DIR)", file=sys.stderr)
+    else:
+        write(args.out, rows, summary, read_gpu(HERE / "gpu_results.csv"))
     print(json.dumps(summary, indent=1))
     for f in failed:
         print(f"tolerance exceeded: {f}", file=sys.stderr)
     return 1 if failed else 0
 
+
+def _measure_all(args: argparse.Namespace) -> tuple[list[dict], list[str]]:
+    cases = [c for c in (FAST if args.fast else FULL)
+             if (not args.only or args.only in c.model) and (not args.mode or c.mode == args.mode)]
+    rows, failed = [], []
+    tty = sys.stderr.isatty() and not args.quiet  # a terminal sees each case; a log sees failures only
+    progress = Progress(len(cases), enabled=tty)
+    for i, case in enumerate(cases, 1):
+        progress(f"measuring {case.label}")
+        row = measure(case)
+        rows.append(row)
+        bad = violations(row)
+        failed += [f"{row['label']}: {b}" for b in bad]
+        if tty:
+            print(f"\r\033[K[{i}/{len(cases)}] {row['label']}: total {_pct(row['errors']['total'])}, "
+                  f"activations {_pct(row['errors'].get('activations'))} ({row['seconds']} s)"
+                  f"{'  FAIL' if bad else ''}", file=sys.stderr)
+    progress.finish()
+    return rows, failed
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -1,42 +1,79 @@
 """The committed tolerances, in one place: how far an estimate may be from PyTorch's measured
 peak before the validation suite (and CI's fast subset) fails.
 
-Relative errors, |estimate / measured − 1|. ``TOTAL`` bounds weights + KV + activations
-(inference) or weights + gradients + optimizer states + activations (training) against the
-measured peak: the issues' ±5%. The activation term is the only modelled one; its default bound
-is tight where the phase model follows the modeling code, and wider per model where a measured
-effect is not modelled (the reason is on the line).
+Relative errors, estimate / measured − 1, as (lower, upper) bounds. The rule:
+
+1. ``TOTAL``, ±5%: the issue's bound on weights + KV + activations (inference) or weights +
+   gradients + optimizer states + activations (training) against the measured peak. A requirement,
+   not a fit.
+2. ``ACTIVATIONS``, ±2% inference, ±5% training: where the phase model follows the modeling code
+   term by term, the only misses are allocator granularity and small buffers.
+3. A named effect the model leaves out (the reason is on its line) widens the bound on one side
+   only, the side the effect pushes to, to the smallest step of ``LADDER`` that is at least
+   ``HEADROOM`` × the error measured when the effect was named (the case is on the line). The other
+   side keeps the default, so a change that flips the effect's sign fails, and so does one that
+   makes it half as large again.
+
+These bounds gate regressions. They are not the error bars llmsize prints: those come from the
+held-out column of the report (``calibration.py``).
 """
 
 from __future__ import annotations
 
-TOTAL = 0.05
+LADDER = (0.02, 0.05, 0.10, 0.20, 0.50, 1.0, 2.0, 5.0)
+HEADROOM = 1.5
 
+TOTAL = 0.05
 ACTIVATIONS = {"infer": 0.02, "train": 0.05}
+
+
+def widened(measured_when_named: float) -> float:
+    """Rule 3: the smallest ladder step ≥ HEADROOM × |the error when the effect was named|."""
+    need = HEADROOM * abs(measured_when_named)
+    return next(step for step in LADDER if step >= need)
+
+
 # Eager attention: each family's ``eager_attention_forward`` keeps a slightly different set of
 # s² tensors alive (q/k norms, repeat_kv copies, where the cast happens); the model keeps the
 # scores, masked scores and softmax. On the CPU softmax(dtype=fp32) also converts its input.
-EAGER_ACTIVATIONS = 0.20
+# Over-estimates: olmo-2-1b infer b1 s1024 eager +16.86%; under: gemma-3-1b infer b1 s1024 eager −8.60%.
+EAGER_ACTIVATIONS = (-widened(-0.0860), widened(0.1686))
 
-# (mode, model) → activation tolerance, with the reason it is wider than the default.
+# (mode, model) → (lower, upper) activation bounds where a named effect is not modelled.
 ACTIVATIONS_BY_MODEL = {
-    ("infer", "gemma-3-1b"): 0.06,  # its second (local) rotary table is not modelled
-    ("infer", "deepseek-v2-lite"): 0.25,  # fp32 router and expert loop of DeepseekV2Moe not modelled
-    ("infer", "t5-base"): 1.6,  # T5's encoder attention is over-estimated (conservative); not modelled
+    # its second (local) rotary table is not modelled: under; gemma-3-1b infer b1 s4096 sdpa −4.60%
+    ("infer", "gemma-3-1b"): (-widened(-0.0460), ACTIVATIONS["infer"]),
+    # fp32 router and expert loop of DeepseekV2Moe not modelled: under; b16 s256 eager −18.98%
+    ("infer", "deepseek-v2-lite"): (-widened(-0.1898), EAGER_ACTIVATIONS[1]),
+    # T5's encoder attention is over-estimated (conservative), never under; b1 s1024 eager +156.29%
+    ("infer", "t5-base"): (-ACTIVATIONS["infer"], widened(1.5629)),
 }
-# (mode, model) → total tolerance where the activation error dominates a small model.
+# (mode, model) → (lower, upper) total bounds where the activation error dominates a small model.
 TOTAL_BY_MODEL = {
-    ("infer", "t5-base"): 0.55,  # see above: over-estimates, never under
+    ("infer", "t5-base"): (-TOTAL, widened(0.5055)),  # see above: over-estimates; b1 s1024 eager +50.55%
 }
 
 
-def activation_tolerance(mode: str, model: str, attn: str = "sdpa") -> float:
-    bound = ACTIVATIONS_BY_MODEL.get((mode, model), ACTIVATIONS[mode])
-    return max(bound, EAGER_ACTIVATIONS) if attn == "eager" else bound
+def activation_bounds(mode: str, model: str, attn: str = "sdpa") -> tuple[float, float]:
+    """(lower, upper) bounds on the activation term's relative error; eager takes the wider of
+    the model's and eager's on each side."""
+    default = (-ACTIVATIONS[mode], ACTIVATIONS[mode])
+    lo, hi = ACTIVATIONS_BY_MODEL.get((mode, model), default)
+    if attn == "eager":
+        lo, hi = min(lo, EAGER_ACTIVATIONS[0]), max(hi, EAGER_ACTIVATIONS[1])
+    return lo, hi
 
 
-def total_tolerance(mode: str, model: str) -> float:
-    return TOTAL_BY_MODEL.get((mode, model), TOTAL)
+def total_bounds(mode: str, model: str) -> tuple[float, float]:
+    return TOTAL_BY_MODEL.get((mode, model), (-TOTAL, TOTAL))
+
+
+def within(error: float, bounds: tuple[float, float]) -> bool:
+    return bounds[0] <= error <= bounds[1]
+
+
+def show(bounds: tuple[float, float]) -> str:
+    return f"[{100 * bounds[0]:+g}%, {100 * bounds[1]:+g}%]"
 
 
 # Models whose activations are not modelled closely enough to speak for others: they are

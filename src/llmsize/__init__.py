@@ -8,19 +8,21 @@ The four questions, with the CLI's options as keywords (``api.py``; results are 
     llmsize.infer("llama-3.1-8b", ctx_size=8192, engine="vllm", gpu_mem="80GiB").total_bytes
     llmsize.train("llama-3.1-8b", seq=4096, zero=3, dp=8).total_bytes
     llmsize.inspect("model.safetensors").to_dict()
+    llmsize.plan("llama-3.1-8b", mode="finetune", gpu_mem="24GiB").to_dict()
 
 The building blocks (everything is imported on first use, so that the CLI starts fast)::
 
     from llmsize import Architecture, count_params, from_hf_config, resolve, seed_count
     from llmsize import InferenceSpec, estimate_inference, TrainSpec, estimate_training
     from llmsize import parse_format, weights_bytes, kv_cache, KVRequest, Layout
+    from llmsize import Gpu, gpu, gpus, parse_gpu_spec, Verdict   # the GPU catalog and fit verdicts
 """
 
 from __future__ import annotations
 
 from .version import __version__ as __version__
 
-_API = ("params", "infer", "train", "inspect")
+_API = ("params", "infer", "train", "inspect", "plan")
 _EXPORTS = {
     **{name: "api" for name in _API}, "InspectReport": "formats.checkpoint_report", "OptionError": "options",
     "MLA": "arch", "SSM": "arch", "Architecture": "arch", "ArchitectureError": "arch", "MoE": "arch",
@@ -37,6 +39,8 @@ _EXPORTS = {
     "KVRequest": "inference.kvcache", "kv_cache": "inference.kvcache",
     "WeightFormat": "formats.dtypes", "parse_format": "formats.dtypes",
     "weights_bytes": "formats.tensors", "model_tensors": "formats.tensors",
+    "Gpu": "hardware", "gpu": "hardware", "gpus": "hardware", "parse_gpu_spec": "hardware",
+    "Verdict": "hardware.fit", "PlanReport": "plan.report", "InferenceLimits": "plan.limits",
 }
 _RENAMED = {"estimate_inference": ("inference.engines", "estimate")}
 __all__ = sorted([*_EXPORTS, *_RENAMED])
@@ -55,4 +59,24 @@ def __getattr__(name: str) -> object:
 
 def __dir__() -> list[str]:
     return __all__
+
+
+def _keep_api_names() -> None:
+    """``llmsize.plan`` is the API function and ``llmsize/plan/`` the package behind it. Importing
+    a submodule (``llmsize.plan.serve``) makes the import system set the package as an attribute
+    of its parent; this keeps the function there instead (the package stays in ``sys.modules``,
+    where every import finds it)."""
+    import sys
+    from types import ModuleType
+
+    class Package(ModuleType):
+        def __setattr__(self, name: str, value: object) -> None:
+            if name in _API and isinstance(value, ModuleType):
+                return
+            super().__setattr__(name, value)
+
+    sys.modules[__name__].__class__ = Package
+
+
+_keep_api_names()
 

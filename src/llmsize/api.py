@@ -35,11 +35,14 @@ if TYPE_CHECKING:
     from .inference.estimate import InferenceReport
     from .layout import FsdpStrategy, Offload, ZeroStage
     from .parameters import ParamReport
+    from .plan.limits import InferenceLimits
+    from .plan.report import PlanReport
     from .seed import SeedMemory, SeedReport
     from .sources.resolve import Resolved
     from .training.estimate import TrainReport
 
     Check = Callable[[str, Any], Any]
+    Source = str | dict[str, Any] | Resolved  # a SOURCE, a config.json's contents, or an opened one
 
 LLAMACPP_DEFAULT_CTX = 4096  # llama.cpp's default -c (common/common.h, n_ctx = 4096)
 QLORA_RANK, LORA_RANK = 64, 8  # QLoRA (Dettmers et al. 2023 §4: r = 64 on all linears); peft's default r
@@ -99,6 +102,18 @@ def _offload(option: str, value: object) -> Offload:
     return o.enum_option(option, value, enum=Offload, aliases=OFFLOAD_ALIASES)
 
 
+def _gpu(option: str, value: object) -> str:
+    """``NAME[:COUNT]``: a catalog GPU, alias, nvidia-smi name or ``custom:…`` spec (checked here)."""
+    from .hardware import parse_gpu_spec
+
+    text = _text(option, value)
+    try:
+        parse_gpu_spec(text)
+    except LlmsizeError as e:
+        raise o.OptionError(option, str(e), prefix=False) from None
+    return text
+
+
 def _overhead(option: str, value: object) -> tuple[str, ...]:
     """``{"nccl": "0", "cuda_context": 600 * MiB}`` or ``["nccl=0", …]`` → ("name=size", …)."""
     from .inference.overhead import NAMES
@@ -151,6 +166,7 @@ _ARCH: dict[str, tuple[object, Check]] = {
     "head_dim": (None, _up_to(lim.MAX_WIDTH)), "intermediate_size": (None, _up_to(lim.MAX_WIDTH)),
     "vocab_size": (None, _up_to(lim.MAX_VOCAB)), "max_position": (None, _up_to(lim.MAX_CONTEXT)),
     "tie_embeddings": (None, o.optional(_flag)), "gated_mlp": (None, o.optional(_flag)),
+    "family": (None, _opt_text),
 }
 PARAMS_OPTIONS: dict[str, tuple[object, Check]] = {
     "method": ("exact", _choice(o.PARAMS_METHODS)), "params": (None, _up_to(lim.MAX_PARAMS)),
@@ -164,9 +180,12 @@ INFER_OPTIONS: dict[str, tuple[object, Check]] = {
     "engine": ("hf", _choice(o.ENGINES)), "tp": (1, _degree), "pp": (1, _degree),
     "gpu_mem": (None, o.optional(o.positive_size)), "gpu_util": (0.9, o.fraction),
     "max_num_seqs": (None, _seqs), "max_num_batched_tokens": (None, _tokens),
+    "gpu": (None, o.optional(_gpu)), "host_mem": (None, _opt_size),
     "n_gpu_layers": (None, o.optional(partial(o.integer, minimum=0))), "overhead": ((), _overhead),
     "method": ("estimate", _choice(o.INFER_METHODS)), "params": (None, _up_to(lim.MAX_PARAMS)),
     "activations": (None, _opt_size), "input_data": (None, _opt_size), "revision": (None, _opt_text),
+    # the inversions (plan/limits.py): ask for any of them and the result is an InferenceLimits
+    "max_context": (False, _flag), "max_batch": (False, _flag), "max_concurrency": (False, _flag),
 }
 TRAIN_OPTIONS: dict[str, tuple[object, Check]] = {
     "seq": (None, _tokens), "micro_batch": (1, o.bounded(lim.MAX_BATCH)),
@@ -179,36 +198,133 @@ TRAIN_OPTIONS: dict[str, tuple[object, Check]] = {
     "zero": (0, _zero), "fsdp": ("none", _fsdp), "offload": ("none", _offload),
     **{k: (1, _degree) for k in ("dp", "tp", "pp", "vpp", "ep", "cp")},
     "sp": (False, _flag), "overhead": ((), _overhead), "revision": (None, _opt_text),
+    "gpu": (None, o.optional(_gpu)), "gpu_mem": (None, _opt_size), "host_mem": (None, _opt_size),
 }
 INSPECT_OPTIONS: dict[str, tuple[object, Check]] = {"revision": (None, _opt_text), "tensors": (False, _flag)}
+PLAN_MODES = ("serve", "train", "finetune")
+FINETUNE_LORA_RANK = 16  # plan --finetune: LoRA r = 16 on every linear layer, bf16 frozen base
+PLAN_OPTIONS: dict[str, tuple[object, Check]] = {
+    "mode": ("serve", _choice(PLAN_MODES)), "gpu": (None, _opt_text), "gpu_mem": (None, _opt_size),
+    "max_gpus": (None, _up_to(lim.MAX_DEGREE)),
+    "host_mem": (None, _opt_size), "keep": (5, o.positive_int), "revision": (None, _opt_text),
+    # serve
+    "ctx_size": (None, _tokens), "batch": (1, o.bounded(lim.MAX_BATCH)),
+    "engine": ("vllm", _choice(o.ENGINES)),
+    "dtype": ("bf16", _choice(o.DTYPES)), "quant": (None, o.optional(_quant)),
+    "kv_dtype": (None, o.optional(_kv_dtype)), "gpu_util": (0.9, o.fraction),
+    # train / finetune; a layout option given is pinned, the others are searched
+    "seq": (None, _tokens), "micro_batch": (1, o.bounded(lim.MAX_BATCH)),
+    "grad_accum": (1, o.bounded(lim.MAX_BATCH)),
+    "recipe": ("amp", _choice(o.RECIPES)), "optimizer": ("adamw", _choice(o.OPTIMIZERS)),
+    "lora_rank": (None, _up_to(lim.MAX_WIDTH)), "lora_targets": (None, _opt_text), "qlora": (False, _flag),
+    "attn": ("flash", _choice(o.ATTN)), "recompute": (None, o.optional(_choice(o.RECOMPUTE))),
+    **{k: (None, _up_to(lim.MAX_DEGREE)) for k in ("tp", "pp", "cp", "ep")},
+    "zero": (None, o.optional(_zero)), "fsdp": (None, o.optional(_fsdp)),
+    "offload": (None, o.optional(_offload)),
+}
+MAX_GPUS = {"serve": 64, "train": 16384, "finetune": 16384}
 
 
-def _open(source: str | None, command: str, revision: str | None, *,
+def _open(source: Source | None, command: str, revision: str | None, *,
           reader: Callable[..., Resolved] | None = None) -> tuple[Resolved, Architecture]:
-    """The SOURCE of ``infer`` / ``train`` (a checkpoint's headers read too), and its architecture."""
-    from .sources.resolve import open_source
+    """The SOURCE of ``infer`` / ``train`` (a checkpoint's headers read too), and its architecture.
+    SOURCE may also be a config.json's parsed contents (a dict), or a source already opened (a
+    ``sources.resolve.Resolved``, as the web page opens them: never a path)."""
+    from .sources.resolve import Resolved, from_config, open_source
 
-    if not source:
+    if isinstance(source, Resolved):
+        found = source
+    elif isinstance(source, dict):
+        found = from_config(source, str(source.get("_name_or_path") or "config.json"))
+    elif not source:
         raise LlmsizeError(f"{command}: give a SOURCE (catalog name, HF id, config.json, model directory"
                            " or checkpoint)")
-    found = (reader or open_source)(_text("source", source), revision=revision)
+    else:
+        found = (reader or open_source)(_text("source", source), revision=revision)
     if found.arch is None:
         raise LlmsizeError(f"{source}: no config.json or GGUF metadata to size the model from")
     return found, found.arch
 
 
+def _name(source: Source | None, found: Resolved) -> str:
+    """What the results call the model: the SOURCE string, or the opened source's name."""
+    return source if isinstance(source, str) else found.name or "config.json"
+
+
+# --- the GPU an estimate is judged against ---------------------------------------------------
+
+DEFAULT_GPU = "h100-sxm"  # when neither gpu nor gpu_mem is given; the verdict says so
+
+
+def _gpu_count(spec: str | None) -> tuple[Any, int | None]:
+    """(catalog or custom Gpu, the count given after ':' or None)."""
+    from .hardware import gpu, parse_gpu_spec
+
+    if spec is None:
+        return gpu(DEFAULT_GPU), None
+    g, n = parse_gpu_spec(spec)
+    head, _, tail = spec.rpartition(":")
+    return g, n if head and head.lower() != "custom" and tail.strip().isdigit() else None
+
+
+def _target(opts: dict[str, Any], gpus: int) -> Any:
+    """The Target of ``gpus`` GPUs: ``gpu``'s usable memory, replaced by ``gpu_mem`` when given."""
+    from .hardware.fit import Target, gib
+
+    g, _ = _gpu_count(opts["gpu"])
+    if opts["gpu_mem"] is not None:
+        instead = f", replacing {g.key}'s usable {gib(g.usable_bytes)}" if opts["gpu"] else ""
+        return Target(g if opts["gpu"] else None, gpus, opts["gpu_mem"], f"--gpu-mem{instead}",
+                      opts["host_mem"])
+    source = g.source("usable")
+    why = f"usable memory, {source.confidence}" if source is not None else "usable memory"
+    return Target(g, gpus, g.usable_bytes, why, opts["host_mem"], default=opts["gpu"] is None)
+
+
+def _count_agrees(opts: dict[str, Any], degrees: dict[str, int], given: Mapping[str, object],
+                  ) -> dict[str, int]:
+    """The parallel degrees with ``gpu``'s COUNT: it sets the first degree when none is given
+    (tp for inference, dp for training); given degrees must multiply to it."""
+    _, count = _gpu_count(opts["gpu"])
+    if count is None:
+        return degrees
+    if not any(given.get(k) is not None for k in degrees):
+        return {**degrees, next(iter(degrees)): count}
+    world = 1
+    for n in degrees.values():
+        world *= n
+    if world != count:
+        product = " × ".join(f"{k} {n}" for k, n in degrees.items())
+        name = opts["gpu"].rpartition(":")[0]
+        raise o.OptionError("gpu", f"{opts['gpu']} names {count} GPUs but {product} = {world}; give "
+                            f"gpu {name}:{world}, or degrees that multiply to {count}",
+                            mentions=tuple(degrees))
+    return degrees
+
+
+def _context_warning(arch: Architecture, tokens: int, option: str) -> tuple[str, ...]:
+    if tokens <= arch.max_position:
+        return ()
+    return (f"{option} {tokens:,} is beyond the model's maximum context {arch.max_position:,} "
+            "(max_position_embeddings): the memory is sized, but the model was not trained for it",)
+
+
 # --- params ---------------------------------------------------------------------------------
 
 
-def params(source: str | None = None, **options: Any) -> ParamReport | SeedReport:
+def params(source: Source | None = None, **options: Any) -> ParamReport | SeedReport:
     """The exact parameter count of SOURCE, or of the architecture the overrides describe
-    (``hidden_size``, ``num_layers``, ``num_heads``, ``vocab_size``, …: a GPT-2-style decoder);
+    (``hidden_size``, ``num_layers``, ``num_heads``, ``vocab_size``, … of ``family``, by default
+    ``gpt2``: a GPT-2-style decoder);
     ``method="seed"`` gives the blog's simplified formulas, ``params=N`` its byte sizing of N."""
     from .parameters import count_params
-    from .sources.explicit import OVERRIDES, from_hyperparameters, override
+    from .sources.explicit import FAMILY_DEFAULT, OVERRIDES, from_hyperparameters, override
 
     opts = _options("params", options, PARAMS_OPTIONS)
     values = {k: opts[k] for k in OVERRIDES if opts[k] is not None}
+    if source and opts["family"]:
+        raise o.OptionError("family", "params: --family describes explicit hyperparameters; a SOURCE "
+                            "has its own family", prefix=False)
     if opts["params"] is not None:
         from .seed import seed_from_params
 
@@ -224,7 +340,7 @@ def params(source: str | None = None, **options: Any) -> ParamReport | SeedRepor
         if missing:
             problem = f"params: give a SOURCE, or the hyperparameters {', '.join(missing)}"
             raise o.OptionError(missing[0], problem, mentions=missing, prefix=False)
-        arch = from_hyperparameters(values)
+        arch, warnings = from_hyperparameters(values, family=opts["family"] or FAMILY_DEFAULT)
     if opts["method"] == "seed":
         return replace(_seed(arch), warnings=warnings)
     exact = count_params(arch, warnings)
@@ -243,9 +359,11 @@ def _seed(arch: Architecture) -> SeedReport:
 # --- infer ----------------------------------------------------------------------------------
 
 
-def infer(source: str | None, **options: Any) -> InferenceReport | SeedMemory:
+def infer(source: Source | None, **options: Any) -> InferenceReport | SeedMemory | InferenceLimits:
     """Memory to serve SOURCE per GPU: weights, KV cache, activations and overhead, as the engine
-    profile ``engine`` (hf, vllm, llamacpp) sizes them; ``method="seed"`` the blog's rule."""
+    profile ``engine`` (hf, vllm, llamacpp) sizes them; ``method="seed"`` the blog's rule.
+    ``max_context``, ``max_batch`` or ``max_concurrency=True`` ask the inverse questions instead
+    (on one GPU of ``gpu``, or of ``gpu_mem`` bytes): an ``InferenceLimits``."""
     from .inference.engines import estimate
 
     opts = _options("infer", options, INFER_OPTIONS)
@@ -254,9 +372,24 @@ def infer(source: str | None, **options: Any) -> InferenceReport | SeedMemory:
         return _seed_memory(source, opts)
     found, arch = _open(source, "infer", opts["revision"])
     default = LLAMACPP_DEFAULT_CTX if opts["engine"] == "llamacpp" else arch.max_position
+    if opts["quant"] is None and found.checkpoint is None:
+        opts["quant"] = _config_format(found.config)
+    opts.update(_count_agrees(opts, {"tp": opts["tp"], "pp": opts["pp"]}, options))
+    if opts["engine"] == "llamacpp" and opts["tp"] * opts["pp"] > 1:
+        raise o.OptionError("engine", "llamacpp sizes one GPU (its split over several, -sm layer, is not "
+                            "modelled); give gpu NAME with no count, tp 1 and pp 1",
+                            mentions=("gpu", "tp", "pp"))
     spec = _inference_spec(opts, opts["ctx_size"] or default)
-    report = estimate(arch, spec, name=str(source), checkpoint=found.checkpoint, config=found.config)
-    return replace(report, warnings=found.warnings + _clamped_layers(opts, arch))
+    asked = tuple(k for k in ("max_context", "max_batch", "max_concurrency") if opts[k])
+    if asked:
+        return replace(_limits(found, arch, spec, asked, _name(source, found)), warnings=found.warnings)
+    report = estimate(arch, spec, name=_name(source, found), checkpoint=found.checkpoint, config=found.config)
+    warnings = (*found.warnings, *_context_warning(arch, spec.context, "ctx_size"),
+                *_clamped_layers(opts, arch))
+    if opts["host_mem"] is not None and opts["engine"] != "llamacpp":
+        warnings += (f"host_mem is inert with engine {opts['engine']}: only llamacpp (and train's offload) "
+                     "put part of the model in host memory",)
+    return replace(report, warnings=warnings)
 
 
 # Options only one engine has: vLLM's scheduler and budget, llama.cpp's layer offload.
@@ -271,18 +404,12 @@ def _engine_has(opts: dict[str, Any], given: set[str]) -> None:
         if ENGINE_ONLY.get(name, engine) != engine:
             raise o.OptionError(name, f"is an option of --engine {ENGINE_ONLY[name]}, not of {engine}",
                                 mentions=("engine",))
-    if engine == "llamacpp":
-        for name in ("tp", "pp"):
-            if opts[name] > 1:
-                raise o.OptionError(name, f"{opts[name]}: llama.cpp has no tensor or pipeline parallelism "
-                                          "(it splits layers between GPU and host with n_gpu_layers)",
-                                    mentions=("n_gpu_layers",))
-        if opts["quant"]:
-            from .formats.dtypes import parse_format
+    if engine == "llamacpp" and opts["quant"]:
+        from .formats.dtypes import parse_format
 
-            if parse_format(opts["quant"]).kind not in ("gguf", "float"):
-                raise o.OptionError("quant", f"{shown(opts['quant'], 40)} is not a format llama.cpp runs; "
-                                             "give a GGUF type such as Q4_K_M or Q8_0")
+        if parse_format(opts["quant"]).kind not in ("gguf", "float"):
+            raise o.OptionError("quant", f"{shown(opts['quant'], 40)} is not a format llama.cpp runs; "
+                                         "give a GGUF type such as Q4_K_M or Q8_0")
 
 
 def _clamped_layers(opts: dict[str, Any], arch: Architecture) -> tuple[str, ...]:
@@ -294,22 +421,37 @@ def _clamped_layers(opts: dict[str, Any], arch: Architecture) -> tuple[str, ...]
     return (f"n_gpu_layers {ngl} is more than the model's {arch.n_layers} layers + the output layer: "
             f"all {arch.n_layers + 1} are offloaded, as llama.cpp does",)
 
+def _config_format(config: dict[str, Any] | None) -> str | None:
+    """The stored weight format a config's ``quantization_config`` names (gpt-oss: mxfp4)."""
+    from .formats.stored import stored_format
+
+    return stored_format(config)
+
+
+def _limits(found: Resolved, arch: Architecture, spec: Any, asked: tuple[str, ...],
+            name: str) -> InferenceLimits:
+    from .plan.limits import inference_limits
+
+    return inference_limits(arch, spec, budget_bytes=spec.gpu_mem, asked=asked, name=name,
+                            checkpoint=found.checkpoint, config=found.config)
+
 
 def _inference_spec(opts: dict[str, Any], context: int) -> Any:
     from .inference.estimate import InferenceSpec
     from .layout import Layout
 
+    target = _target(opts, opts["tp"] * opts["pp"])
     return InferenceSpec(
         context=context, batch=opts["batch"], new_tokens=opts["new_tokens"], dtype=opts["dtype"],
         quant=opts["quant"], kv_dtype=opts["kv_dtype"], attn=opts["attn"], engine=opts["engine"],
         layout=Layout(tp=opts["tp"], pp=opts["pp"]), logits=opts["logits"], chunk=opts["chunk"],
-        overrides=opts["overhead"], gpu_mem=opts["gpu_mem"], gpu_util=opts["gpu_util"],
+        overrides=opts["overhead"], gpu_mem=target.budget_bytes, gpu_util=opts["gpu_util"],
         max_num_seqs=opts["max_num_seqs"], max_num_batched_tokens=opts["max_num_batched_tokens"],
-        n_gpu_layers=opts["n_gpu_layers"],
+        n_gpu_layers=opts["n_gpu_layers"], target=target,
     )
 
 
-def _seed_memory(source: str | None, opts: dict[str, Any]) -> SeedMemory:
+def _seed_memory(source: Source | None, opts: dict[str, Any]) -> SeedMemory:
     """The blog's rule of thumb; without params/activations/input_data, llmsize's own count,
     prefill workspace and token ids fill them in, and the full estimate comes beside."""
     from .inference.engines import estimate
@@ -322,7 +464,7 @@ def _seed_memory(source: str | None, opts: dict[str, Any]) -> SeedMemory:
     if len(given) < 3 or source:
         found, arch = _open(source, "infer", opts["revision"])
         spec = _inference_spec(opts, opts["ctx_size"] or arch.max_position)
-        report = estimate(arch, spec, name=str(source), checkpoint=None, config=found.config)
+        report = estimate(arch, spec, name=_name(source, found), checkpoint=None, config=found.config)
         warnings = found.warnings
     count, activations = opts["params"], opts["activations"]
     if report is not None:
@@ -339,15 +481,42 @@ def _seed_memory(source: str | None, opts: dict[str, Any]) -> SeedMemory:
 # --- train ----------------------------------------------------------------------------------
 
 
-def train(source: str | None, **options: Any) -> TrainReport:
+def train(source: Source | None, **options: Any) -> TrainReport:
     """Memory to train or fine-tune SOURCE, per GPU, at the peak of one step."""
     from .training.estimate import estimate_training
 
     opts = _options("train", options, TRAIN_OPTIONS)
     found, arch = _open(source, "train", opts["revision"])
+    opts.update(_count_agrees(opts, {k: opts[k] for k in ("dp", "tp", "pp", "cp")}, options))
     spec = _train_spec(opts, found.config, arch.max_position)
-    report = estimate_training(arch, spec, name=str(source))
-    return replace(report, warnings=found.warnings)
+    report = estimate_training(arch, spec, name=_name(source, found))
+    warnings = (*found.warnings, *_context_warning(arch, spec.seq, "seq"), *_inert(spec.layout, opts))
+    return replace(report, warnings=warnings, verdict=_train_verdict(report, _target(opts, spec.layout.gpus)))
+
+
+def _train_verdict(report: TrainReport, target: Any) -> Any:
+    from .hardware.fit import judge
+    from .training.estimate import BREAKDOWN
+
+    s = report.spec
+    labels = {"weights": "weights", "gradients": "gradients", "optimizer_states": "optimizer states",
+              "activations": f"activations at seq {s.seq:,} × micro-batch {s.micro_batch}",
+              "comm_buffers": "communication buffers", "overhead": "overhead (CUDA context, allocator, …)"}
+    parts = [(labels[k], report.part(k)) for k in BREAKDOWN]
+    hint = "try --recompute full, --zero 3 with --dp, LoRA (--lora-rank), or more GPUs"
+    return judge(parts, target, host_need=report.host.value or None, hint=hint)
+
+
+def _inert(layout: Any, opts: dict[str, Any]) -> tuple[str, ...]:
+    """Layout options that change nothing as given (a demanding user wants to be told); sp without
+    tp and vpp without pp are errors already (``Layout.check``)."""
+    out = []
+    if layout.shard_level and layout.shard_group == 1:
+        what = f"zero {layout.zero.value}" if layout.zero.value else f"fsdp {layout.fsdp.value}"
+        out.append(f"{what} shards over one data-parallel rank: it saves nothing (give dp N or gpu NAME:N)")
+    if opts["host_mem"] is not None and layout.offload.value == "none":
+        out.append("host_mem is inert without offload: nothing of the step lives in host memory")
+    return tuple(out)
 
 
 def _train_spec(opts: dict[str, Any], config: dict[str, object] | None, max_position: int) -> Any:
@@ -396,3 +565,98 @@ def inspect(source: str, **options: Any) -> InspectReport:
     opts = _options("inspect", options, INSPECT_OPTIONS)
     found = open_source(_text("source", source), revision=opts["revision"])
     return inspect_checkpoint(source, found, tensors=opts["tensors"])
+
+
+# --- plan -----------------------------------------------------------------------------------
+
+
+def plan(source: Source | None, **options: Any) -> PlanReport:
+    """What SOURCE needs: per GPU type, the fewest GPUs and the layouts that fit, to serve it
+    (``mode="serve"``: ctx_size, batch, engine…), to train it (``"train"``) or to fine-tune it
+    (``"finetune"``: LoRA rank 16 on every linear layer over a bf16 base; ``qlora=True``: QLoRA,
+    rank 64 over an NF4 base). The GPUs: ``gpu`` ("all", the default, or catalog names separated
+    by commas), or ``gpu_mem`` (the bytes one process can use on a GPU of another kind)."""
+    from .plan.targets import memory_target, targets_for
+
+    opts = _options("plan", options, PLAN_OPTIONS)
+    found, arch = _open(source, "plan", opts["revision"])
+    targets = targets_for(opts["gpu"] or "all") if opts["gpu_mem"] is None or opts["gpu"] else []
+    if opts["gpu_mem"] is not None:
+        targets.append(memory_target(opts["gpu_mem"]))
+    max_gpus = opts["max_gpus"] or MAX_GPUS[opts["mode"]]
+    if opts["mode"] == "serve":
+        report = _plan_serve(found, arch, opts, targets, max_gpus, _name(source, found))
+    else:
+        report = _plan_train(found, arch, opts, targets, max_gpus, _name(source, found))
+    return replace(report, warnings=found.warnings)
+
+
+def _plan_serve(found: Resolved, arch: Architecture, opts: dict[str, Any], targets: list[Any],
+                max_gpus: int, source: str) -> PlanReport:
+    from .plan.serve import ServeSearch, serve_plan
+
+    default = LLAMACPP_DEFAULT_CTX if opts["engine"] == "llamacpp" else arch.max_position
+    context = opts["ctx_size"] or default
+    spec = _inference_spec({**opts, "gpu": None, "gpu_mem": None, "new_tokens": 0, "logits": "last",
+                            "chunk": None, "attn": "sdpa", "tp": 1, "pp": 1, "overhead": (),
+                            "max_num_seqs": None, "max_num_batched_tokens": None, "n_gpu_layers": None},
+                           context)
+    spec = replace(spec, target=None, gpu_mem=None)  # each GPU type of the plan is its own target
+    question = {"-c": context, "-b": opts["batch"] if opts["batch"] > 1 else None, "--engine": opts["engine"],
+                "--dtype": opts["dtype"] if opts["dtype"] != "bf16" else None, "--quant": opts["quant"],
+                "--kv-dtype": opts["kv_dtype"],
+                "--gpu-util": opts["gpu_util"] if opts["gpu_util"] != 0.9 else None}
+    search = ServeSearch(arch, spec, found.checkpoint, found.config)
+    return serve_plan(search, targets, source=source, question=_given(question), max_gpus=max_gpus,
+                      host_bytes=opts["host_mem"])
+
+
+# the train options a plan searches over, at the values its TrainSpec starts from
+_UNPINNED: dict[str, object] = {
+    "optim_dtype": None, "optim_impl": "fused", "recompute": "none", "zero": 0, "fsdp": "none",
+    "offload": "none", "overhead": (), **{k: 1 for k in ("dp", "tp", "pp", "vpp", "ep", "cp")}, "sp": False}
+
+
+def _plan_train(found: Resolved, arch: Architecture, opts: dict[str, Any], targets: list[Any],
+                max_gpus: int, source: str) -> PlanReport:
+    from .plan.train import TrainSearch, train_plan
+
+    lora = dict(lora_rank=opts["lora_rank"], lora_targets=opts["lora_targets"], qlora=opts["qlora"])
+    if opts["mode"] == "finetune" and not (opts["lora_rank"] or opts["qlora"]):
+        lora = dict(lora_rank=FINETUNE_LORA_RANK, lora_targets=opts["lora_targets"] or "all-linear",
+                    qlora=False)
+    spec = _train_spec({**opts, **lora, **_UNPINNED}, found.config, arch.max_position)
+    pins = {k: opts[k] for k in ("tp", "pp", "cp", "ep", "zero", "fsdp", "offload", "recompute")
+            if opts[k] is not None}
+    question = {"--seq": spec.seq, "--micro-batch": opts["micro_batch"] if opts["micro_batch"] > 1 else None,
+                "--grad-accum": opts["grad_accum"] if opts["grad_accum"] > 1 else None,
+                "--recipe": opts["recipe"] if opts["recipe"] != "amp" else None,
+                "--optimizer": opts["optimizer"] if opts["optimizer"] != "adamw" else None,
+                "--lora-rank": lora["lora_rank"], "--lora-targets": lora["lora_targets"],
+                "--qlora": lora["qlora"]}
+    search = TrainSearch(arch, spec, offload=opts["host_mem"] is not None, pins=pins)
+    alternatives = _train_alternatives(opts, found, arch, lora)
+    return train_plan(search, targets, source=source, mode=opts["mode"], question=_given(question),
+                      max_gpus=max_gpus, host_bytes=opts["host_mem"], keep=opts["keep"],
+                      alternatives=alternatives)
+
+
+def _given(flags: dict[str, object]) -> dict[str, object]:
+    """The flags of a reproducing command that are set (False and None left out)."""
+    return {k: v for k, v in flags.items() if v is not None and v is not False}
+
+
+def _train_alternatives(opts: dict[str, Any], found: Resolved, arch: Architecture,
+                        lora: dict[str, Any]) -> dict[str, Any]:
+    """The specs tried as single changes when nothing fits: a LoRA fine-tune instead of full
+    training, QLoRA instead of LoRA, an 8-bit optimizer."""
+    base = {**opts, **_UNPINNED}
+    out = {}
+    if not lora["lora_rank"] and not lora["qlora"]:
+        out[f"--finetune (LoRA r {FINETUNE_LORA_RANK}, all-linear)"] = {
+            **base, "lora_rank": FINETUNE_LORA_RANK, "lora_targets": "all-linear", "qlora": False}
+    if not lora["qlora"]:
+        out["--qlora"] = {**base, "lora_rank": None, "lora_targets": None, "qlora": True}
+    if opts["optimizer"] == "adamw" and not lora["lora_rank"]:
+        out["--optimizer adam-8bit"] = {**base, **lora, "optimizer": "adam-8bit"}
+    return {k: _train_spec(v, found.config, arch.max_position) for k, v in out.items()}

@@ -103,12 +103,26 @@ class MoE:
     n_shared_experts: int = 0
     d_ff_shared: int = 0  # total width of the shared expert MLP (0 = none)
     shared_expert_gate: bool = False  # Qwen-MoE: sigmoid gate Linear(d, 1) on the shared expert
-    router_bias: bool = False  # a bias on the router Linear(d, E)
+    router_bias: bool = False  # a bias on the router Linear(d, E) (ERNIE 4.5: its score-correction γ)
+    expert_bias: bool = False  # biases on every expert's projections (gpt-oss); shared experts and
+    # dense MLPs follow the architecture's ``mlp_bias`` (DeepSeek-V2 with mlp_bias: true)
 
     @property
     def first_dense_layers(self) -> int:
         """How many leading layers are dense (DeepSeek ``first_k_dense_replace``)."""
         return min(self.layers, default=0)
+
+
+@dataclass(frozen=True)
+class Indexer:
+    """DeepSeek Sparse Attention's lightning indexer (DeepSeek-V3.2-Exp technical report, 2025, §2.1;
+    transformers 5.24 ``DeepseekV32Indexer``): ``n_heads`` small query heads of width ``head_dim``
+    read MLA's query latent, one shared key of width ``head_dim`` per token is cached beside the
+    latent, and each query keeps its ``topk`` best-scoring tokens."""
+
+    n_heads: int
+    head_dim: int
+    topk: int
 
 
 @dataclass(frozen=True)
@@ -131,7 +145,9 @@ class VisionTower:
 
     Radford et al. 2021 (CLIP) / Zhai et al. 2023 (SigLIP): a Conv2d patch embedding (p×p, with
     bias), a learned position table with one row per patch, pre-norm encoder layers with biased
-    projections and a plain GELU MLP, and a final LayerNorm.
+    projections and a plain GELU MLP, and a final LayerNorm. ``projector`` names the variant:
+    Gemma 3's (SigLIP + RMSNorm + projection) or Llama 4's (an unbiased unfold patch embedding, a
+    class token, pre and post LayerNorms, a pixel-shuffle MLP adapter and a projection).
     """
 
     n_layers: int
@@ -141,7 +157,11 @@ class VisionTower:
     patch_size: int
     image_size: int
     channels: int = 3
-    projector: Literal["gemma3"] = "gemma3"
+    projector: Literal["gemma3", "llama4"] = "gemma3"
+    # Llama 4 (modeling_llama4.py Llama4VisionModel): the pixel-shuffle adapter's fc1 (I_v → d_a)
+    # and fc2 (d_a → d_a), and the projector's input width (vision_output_dim)
+    adapter_dim: int = 0
+    output_dim: int = 0
 
     @property
     def n_patches(self) -> int:
@@ -165,7 +185,7 @@ class Modeling:
     """
 
     softmax_fp32: bool = True  # modeling_llama.py: softmax(…, dtype=torch.float32).to(query.dtype)
-    eager_peak: tuple[int, int] = (3, 1)  # scores, masked, fp32 softmax and its cast back: 3B + 4
+    eager_peak: tuple[int, int] = (3, 1)  # scores, masked, fp32 softmax and its cast back: 3B + 4 (llama)
     fused_qkv: bool = False  # q, k and v come from one Linear: peft adapts it as one module
     qkv_views: bool = False  # q, k, v reach eager as views of that output: eager copies k^T and v
     fused_gate_up: bool = False  # gate and up come from one Linear
@@ -173,10 +193,14 @@ class Modeling:
     cat_rotary: bool = False  # partial rotary rebuilds q and k with torch.cat
     fp32_rotary: bool = False  # cos and sin are kept in fp32
     fp32_router: bool = False  # the router's linear runs on an fp32 copy of its input
+    moe_all_experts: bool = False  # every token goes through every expert (Llama 4's bmm experts)
+    fp32_routing_weights: bool = False  # routing weights stay fp32: the weighted expert outputs are fp32
     llamacpp_arch: str | None = None  # llama.cpp's LLM_ARCH_* where its quantization mixture asks
 
 
 _FP32_NORM = Modeling(fp32_norm=True)
+# Each record was set from its own family's MemTracker measurements: those families are the
+# calibration column of the terms they change (validation/calibration.py), never the held-out one.
 MODELING: dict[str, Modeling] = {
     # modeling_gpt2.py eager_attention_forward: softmax(attn_weights, dim=-1) on model-dtype scores
     "gpt2": Modeling(softmax_fp32=False, eager_peak=(2, 0), fused_qkv=True, qkv_views=True),
@@ -194,6 +218,15 @@ MODELING: dict[str, Modeling] = {
     "gemma": _FP32_NORM, "gemma2": _FP32_NORM, "gemma3": _FP32_NORM, "gemma3_text": _FP32_NORM,
     "olmo2": Modeling(fp32_norm=True, fp32_rotary=True), "olmo3": _FP32_NORM,
     "deepseek_v2": Modeling(fp32_router=True), "deepseek_v3": Modeling(fp32_router=True),
+    "deepseek_v32": Modeling(fp32_router=True), "dots1": Modeling(fp32_router=True),
+    # modeling_glm4_moe.py: partial rotary (factor 0.5) rebuilds q and k with torch.cat; the router
+    # runs F.linear on hidden_states.type(torch.float32)
+    "glm4_moe": Modeling(cat_rotary=True, fp32_router=True, fp32_routing_weights=True),
+    "glm4": Modeling(cat_rotary=True, fused_gate_up=True),
+    "dbrx": Modeling(fused_qkv=True),
+    # modeling_llama4.py Llama4TextMoe: hidden_states.repeat(E, 1) and Llama4TextExperts' bmm send
+    # every token through every expert, zero-weighted where not routed
+    "llama4_text": Modeling(moe_all_experts=True),
     # convert_hf_to_gguf.py writes Mistral as llama
     "llama": Modeling(llamacpp_arch="llama"), "mistral": Modeling(llamacpp_arch="llama"),
 }
@@ -266,7 +299,9 @@ class Architecture:
     o_bias: bool = False
     qk_norm: QKNorm = "none"  # "head": one norm of width head_dim; "full": width heads·head_dim
     qk_norm_bias: bool = False
+    attention_sinks: bool = False  # gpt-oss: one learned sink logit per query head and layer
     mla: MLA | None = None
+    indexer: Indexer | None = None  # DeepSeek-V3.2's sparse-attention indexer (MLA layers only)
     layer_types: tuple[LayerType, ...] = ()  # () = all "full"
     sliding_window: int | None = None
 

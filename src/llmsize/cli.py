@@ -104,6 +104,9 @@ def _add_arch_flags(p: argparse.ArgumentParser) -> None:
                    help="LM head shares the token embedding (GPT-2 default: tied)")
     g.add_argument("--gated-mlp", action=argparse.BooleanOptionalAction, default=None,
                    help="three-matrix gated MLP (SwiGLU) instead of two")
+    g.add_argument("--family", metavar="TYPE",
+                   help="the model_type explicit flags describe (llama, qwen3, mistral, mixtral, "
+                        "deepseek_v3, gpt_oss, …; default: gpt2)")
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -161,7 +164,8 @@ def _add_catalog(c: argparse.ArgumentParser) -> None:
 
 def _add_schema(s: argparse.ArgumentParser) -> None:
     s.add_argument("name", nargs="?", metavar="COMMAND",
-                   help="one command's schema: params, infer, train, inspect, catalog, summary or measure")
+                   help="a command's schema: params, infer, train, inspect, catalog, gpus, summary, measure, "
+                        "plan or plot")
 
 
 def _add_infer(p: argparse.ArgumentParser) -> None:
@@ -191,15 +195,25 @@ def _add_infer(p: argparse.ArgumentParser) -> None:
     e = p.add_argument_group("engine and GPUs")
     e.add_argument("--engine", choices=ENGINES, default="hf",
                    help="engine profile (default hf)")
-    e.add_argument("--tp", type=_positive_int, default=1, metavar="N", help="tensor-parallel GPUs")
-    e.add_argument("--pp", type=_positive_int, default=1, metavar="N", help="pipeline-parallel stages")
-    e.add_argument("--gpu-mem", type=_size, metavar="SIZE", help="memory of one GPU, e.g. 80GiB")
+    e.add_argument("--tp", type=_positive_int, metavar="N", help="tensor-parallel GPUs (default 1)")
+    e.add_argument("--pp", type=_positive_int, metavar="N", help="pipeline-parallel stages (default 1)")
+    e.add_argument("--gpu", metavar="NAME[:COUNT]",
+                   help="the GPU to judge the fit on (llmsize gpus; custom:mem=48GiB,bw=864GB/s); COUNT sets "
+                   "--tp when --tp/--pp are not given, else must equal tp × pp (default h100-sxm)")
+    e.add_argument("--gpu-mem", type=_size, metavar="SIZE",
+                   help="memory of one GPU, replacing --gpu's usable memory: 80GiB, or 80GB (= 74.5 GiB)")
+    e.add_argument("--host-mem", type=_size, metavar="SIZE", help="host RAM for llamacpp's CPU layers")
     e.add_argument("--gpu-util", type=float, metavar="F", help="vLLM gpu_memory_utilization (default 0.9)")
     e.add_argument("--max-num-seqs", type=_positive_int, metavar="N", help="vLLM max_num_seqs")
     e.add_argument("--max-num-batched-tokens", type=_positive_int, metavar="N", help="vLLM chunk budget")
     e.add_argument("-ngl", "--n-gpu-layers", type=int, metavar="N", help="llama.cpp layers on the GPU")
     e.add_argument("--overhead", action="append", default=[], metavar="NAME=SIZE",
                    help="override an overhead line: cuda_context, cublas_workspace, nccl, fragmentation")
+    v = p.add_argument_group("inversions: what fits one GPU of --gpu-mem at this layout (exact)")
+    v.add_argument("--max-context", action="store_true", help="the longest context for --batch sequences")
+    v.add_argument("--max-batch", action="store_true", help="the most sequences of --ctx-size tokens")
+    v.add_argument("--max-concurrency", action="store_true",
+                   help="vLLM: the KV pool's concurrency at max_model_len --ctx-size")
     s = p.add_argument_group("seed rule of thumb (--method seed)")
     s.add_argument("--params", type=_positive_int, metavar="N", help="parameter count")
     s.add_argument("--activations", type=_size, metavar="SIZE", help="activations, e.g. 200MiB")
@@ -228,6 +242,24 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     from .commands.train import add_arguments
 
     add_arguments(p)
+
+
+def _add_gpus(p: argparse.ArgumentParser) -> None:
+    from .commands.gpus import add_arguments
+
+    add_arguments(p)
+
+
+def _add_plan(p: argparse.ArgumentParser) -> None:
+    from .commands.plan import add_arguments
+
+    add_arguments(p)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .commands import plan
+
+    return plan.run(args)
 
 
 def cmd_params(args: argparse.Namespace) -> int:
@@ -305,10 +337,40 @@ def cmd_train(args: argparse.Namespace) -> int:
     return train.run(args)
 
 
+def cmd_gpus(args: argparse.Namespace) -> int:
+    from .commands import gpus
+
+    return gpus.run(args)
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     from .commands import summary
 
     return summary.run(args)
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .commands import plot
+
+    return plot.run(args)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .commands import serve
+
+    return serve.run(args)
+
+
+def _add_plot(p: argparse.ArgumentParser) -> None:
+    from .commands.plot import add_arguments
+
+    add_arguments(p)
+
+
+def _add_serve(p: argparse.ArgumentParser) -> None:
+    from .commands.serve import add_arguments
+
+    add_arguments(p)
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -324,14 +386,19 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = 
     "inspect": ("what a checkpoint holds, from its headers only", _add_inspect),
     "infer": ("memory to serve a model: weights, KV cache, activations, overhead", _add_infer),
     "train": ("memory to train or fine-tune a model, per GPU, at the step's peak", _add_train),
+    "plan": ("what it needs: per GPU type the fewest GPUs and the layouts that fit", _add_plan),
     "measure": ("PyTorch's own peak of one real step on the CPU (llmsize[measure])", _add_measure),
     "summary": ("at a glance: parameters, weights and KV cache per precision", _add_summary),
     "catalog": ("list the bundled models with their parameter counts", _add_catalog),
+    "gpus": ("list the GPU catalog: memory, bandwidth, dense TFLOPS, links, price", _add_gpus),
     "schema": ("the JSON schema of every --json output (draft 2020-12)", _add_schema),
+    "plot": ("charts as SVG: breakdown, memory vs context or batch", _add_plot),
+    "serve": ("a local web page and JSON API (llmsize[web])", _add_serve),
 }
 
 COMMANDS = {"params": cmd_params, "inspect": cmd_inspect, "catalog": cmd_catalog, "infer": cmd_infer,
-            "train": cmd_train, "summary": cmd_summary, "measure": cmd_measure, "schema": cmd_schema}
+            "train": cmd_train, "gpus": cmd_gpus, "summary": cmd_summary, "measure": cmd_measure,
+            "schema": cmd_schema, "plan": cmd_plan, "plot": cmd_plot, "serve": cmd_serve}
 
 
 def _summary_argv(argv: Sequence[str]) -> list[str]:

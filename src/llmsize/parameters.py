@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .arch import MLA, SSM, Architecture, MoE, VisionTower
+from .arch import MLA, SSM, Architecture, Indexer, MoE, VisionTower
 from .schemas import nested, versioned
 from .tree import Part, group, leaf, times
 
@@ -52,6 +52,10 @@ def attention_part(arch: Architecture) -> Part:
         leaf("v_proj", linear(d, k * dh, bias=b)),
         leaf("o_proj", linear(a * dh, d, bias=arch.o_bias)),
     ]
+    if arch.attention_sinks:
+        # gpt-oss (modeling_gpt_oss.py GptOssAttention.sinks): a learned logit per head that joins
+        # the softmax's denominator (Xiao et al. 2023, "attention sinks", arXiv 2309.17453)
+        parts.append(leaf("sinks", a))
     return group("attention", parts + qk_norm_parts(arch))
 
 
@@ -87,7 +91,22 @@ def mla_part(arch: Architecture, mla: MLA) -> Part:
         leaf("kv_b_proj", linear(dc, a * (mla.qk_nope_head_dim + mla.v_head_dim), bias=False)),
         leaf("o_proj", linear(a * mla.v_head_dim, d, bias=arch.o_bias)),
     ]
+    if arch.indexer:
+        kv.append(indexer_part(arch, mla, arch.indexer))
     return group("attention (MLA)", q + kv)
+
+
+def indexer_part(arch: Architecture, mla: MLA, ix: Indexer) -> Part:
+    """DeepSeek-V3.2's lightning indexer (transformers 5.24 ``DeepseekV32Indexer``): queries from
+    the query latent W^{IQ} (d'_c → n_I·d_I), one key W^{IK} (d → d_I) with a LayerNorm (γ, β),
+    and per-head weights W^{w} (d → n_I); no biases."""
+    d, dq, n, dh = arch.d_model, mla.q_lora_rank or arch.d_model, ix.n_heads, ix.head_dim
+    return group("indexer", [
+        leaf("wq_b", linear(dq, n * dh, bias=False)),
+        leaf("wk", linear(d, dh, bias=False)),
+        leaf("k_norm", 2 * dh),
+        leaf("weights_proj", linear(d, n, bias=False)),
+    ])
 
 
 def self_attention(arch: Architecture) -> Part:
@@ -97,13 +116,21 @@ def self_attention(arch: Architecture) -> Part:
 # --- feed-forward ---------------------------------------------------------------------------
 
 
-def mlp_part(arch: Architecture, d_ff: int, name: str = "mlp") -> Part:
+# Activations with learned scalars, by HF ``hidden_act``: xIELU (Huang et al. 2025, arXiv
+# 2411.13010; transformers ``activations.XIELUActivation``) learns α_p and α_n, one value each.
+ACTIVATION_PARAMS: dict[str, tuple[str, ...]] = {"xielu": ("alpha_p", "alpha_n")}
+
+
+def mlp_part(arch: Architecture, d_ff: int, name: str = "mlp", *, bias: bool | None = None) -> Part:
     """Position-wise feed-forward (Vaswani et al. 2017 §3.3): up d→I, down I→d; gated variants
-    (GLU, Shazeer 2020 "GLU Variants Improve Transformer", Eq. 6) add a gate d→I."""
-    d, ff, b = arch.d_model, d_ff, arch.mlp_bias
+    (GLU, Shazeer 2020 "GLU Variants Improve Transformer", Eq. 6) add a gate d→I. ``bias``
+    defaults to the architecture's ``mlp_bias``; a learned activation adds its scalars."""
+    d, ff, b = arch.d_model, d_ff, arch.mlp_bias if bias is None else bias
     parts = [leaf("up_proj", linear(d, ff, bias=b)), leaf("down_proj", linear(ff, d, bias=b))]
     if arch.gated_mlp:
         parts.insert(0, leaf("gate_proj", linear(d, ff, bias=b)))
+    if arch.activation in ACTIVATION_PARAMS:
+        parts.append(leaf("act_fn", len(ACTIVATION_PARAMS[arch.activation])))
     return group(name, parts)
 
 
@@ -114,7 +141,7 @@ def moe_part(arch: Architecture, moe: MoE) -> Part:
     d, e = arch.d_model, moe.n_experts
     parts = [
         leaf("router", linear(d, e, bias=moe.router_bias)),
-        times(mlp_part(arch, moe.d_ff_expert, "experts"), e),
+        times(mlp_part(arch, moe.d_ff_expert, "experts", bias=moe.expert_bias), e),
     ]
     if moe.d_ff_shared:
         parts.append(mlp_part(arch, moe.d_ff_shared, "shared_experts"))
@@ -211,8 +238,8 @@ def embedding_part(arch: Architecture) -> Part:
 
 def head_part(arch: Architecture) -> Part:
     """The output head: an LM head E×V unless tied to the token embedding (Press & Wolf 2017),
-    its bias (GPT-J, Phi), BERT's MLM transform (dense d×d + norm, then a bias on the tied decoder),
-    or BERT's pooler when no head is named."""
+    its bias (GPT-J, Phi), BERT's MLM transform (dense d×d + norm, then a bias on the tied decoder;
+    an untied decoder has a second bias), or BERT's pooler when no head is named."""
     v, e, d = arch.padded_vocab, arch.embed_width, arch.d_model
     if arch.head == "none":
         pooler = linear(d, d, bias=True) if arch.token_types else 0
@@ -222,21 +249,55 @@ def head_part(arch: Architecture) -> Part:
         leaf("mlm_transform", linear(d, d, bias=True) + norm_params(arch, d) if arch.head == "mlm" else 0),
         leaf("lm_head", 0 if arch.tie_embeddings else e * v),
         leaf("lm_head_bias", v if arch.lm_head_bias or arch.head == "mlm" else 0),
+        # BERT/RoBERTa MLM: the decoder's bias is the head's ``bias`` only while the decoder is
+        # tied; an untied decoder keeps a bias of its own (BertLMPredictionHead._tie_weights)
+        leaf("decoder_bias", v if arch.head == "mlm" and not arch.tie_embeddings else 0),
     ]
     return group("head", parts)
 
 
 def vision_part(arch: Architecture, vt: VisionTower) -> Part:
-    """A ViT tower (Dosovitskiy et al. 2021 §3.1; SigLIP, Zhai et al. 2023): patch embedding
-    Conv2d(C, d_v, p) with bias, n_patches learned positions, L_v pre-norm layers (biased q k v o,
-    fc1 fc2, two LayerNorms), a post-LayerNorm; then Gemma 3's projector: an RMSNorm on d_v and
-    W ∈ R^{d_v×d} (Gemma 3 technical report, arXiv 2503.19786 §2.1)."""
-    dv, ff, p, c = vt.d_model, vt.d_ff, vt.patch_size, vt.channels
-    layer = group("layer", [
+    """The vision tower and projector of the variant ``vt.projector`` names."""
+    return llama4_vision_part(arch, vt) if vt.projector == "llama4" else siglip_vision_part(arch, vt)
+
+
+def _vit_layer(vt: VisionTower) -> Part:
+    """One pre-norm ViT layer: biased q k v o, fc1 fc2, two LayerNorms (γ and β)."""
+    dv, ff = vt.d_model, vt.d_ff
+    return group("layer", [
         leaf("attention", 4 * linear(dv, dv, bias=True)),
         leaf("mlp", linear(dv, ff, bias=True) + linear(ff, dv, bias=True)),
         leaf("norms", 2 * 2 * dv),
     ])
+
+
+def llama4_vision_part(arch: Architecture, vt: VisionTower) -> Part:
+    """Llama 4's vision model (transformers 5.24 ``modeling_llama4.py`` Llama4VisionModel and
+    Llama4MultiModalProjector): an unfold patch embedding Linear(C·p², d_v) without bias, a class
+    token and n_patches + 1 positions, LayerNorms before and after L_v ViT layers, the
+    pixel-shuffle adapter fc1 (I_v → d_a) and fc2 (d_a → d_a) without biases, and the projector
+    W ∈ R^{d_out×d} without bias."""
+    dv, p, c, da = vt.d_model, vt.patch_size, vt.channels, vt.adapter_dim
+    tower = group("vision_tower", [
+        leaf("patch_embedding", linear(c * p * p, dv, bias=False)),
+        leaf("class_embedding", dv),
+        # an nn.Parameter, not an nn.Embedding: transformers counts it as non-embedding
+        leaf("positional_embedding_vlm", (vt.n_patches + 1) * dv),
+        leaf("pre_post_norms", 2 * 2 * dv),
+        rename(times(_vit_layer(vt), vt.n_layers), f"layers ×{vt.n_layers}"),
+        leaf("adapter", vt.d_ff * da + da * da),
+    ])
+    projector = group("projector", [leaf("projection", vt.output_dim * arch.d_model)])
+    return group("vision", [tower, projector])
+
+
+def siglip_vision_part(arch: Architecture, vt: VisionTower) -> Part:
+    """A ViT tower (Dosovitskiy et al. 2021 §3.1; SigLIP, Zhai et al. 2023): patch embedding
+    Conv2d(C, d_v, p) with bias, n_patches learned positions, L_v pre-norm layers (biased q k v o,
+    fc1 fc2, two LayerNorms), a post-LayerNorm; then Gemma 3's projector: an RMSNorm on d_v and
+    W ∈ R^{d_v×d} (Gemma 3 technical report, arXiv 2503.19786 §2.1)."""
+    dv, p, c = vt.d_model, vt.patch_size, vt.channels
+    layer = _vit_layer(vt)
     tower = group("vision_tower", [
         leaf("patch_embedding", linear(c * p * p, dv, bias=True)),
         leaf("position_embedding", vt.n_patches * dv),
@@ -300,7 +361,7 @@ def inactive_expert_params(arch: Architecture) -> int:
     moe = arch.moe
     if not moe:
         return 0
-    per_expert = mlp_part(arch, moe.d_ff_expert).value
+    per_expert = mlp_part(arch, moe.d_ff_expert, bias=moe.expert_bias).value
     return len(moe.layers) * (moe.n_experts - moe.top_k) * per_expert
 
 

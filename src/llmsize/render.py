@@ -15,8 +15,10 @@ from .units import GiB, MiB, fmt_short
 TYPE_CHECKING = False  # the reports are annotations only: each command imports what it renders
 if TYPE_CHECKING:
     from .formats.stored import CrossCheck, WeightsReport
+    from .hardware.listing import GpuList
     from .inference.estimate import InferenceReport
     from .parameters import ParamReport
+    from .plan.limits import InferenceLimits
     from .seed import SeedMemory, SeedReport
     from .sources.catalog import CatalogEntry
     from .training.estimate import TrainReport
@@ -84,7 +86,7 @@ def seed_table(report: SeedReport, title: str = "seed method (blog formulas)") -
 def side_by_side(seed: SeedReport, exact: ParamReport) -> None:
     delta = exact.total - seed.total
     say(
-        f"exact GPT-2-style count {exact.total:,} vs seed {seed.total:,}: "
+        f"exact {exact.arch.model_type} count {exact.total:,} vs seed {seed.total:,}: "
         f"{delta:+,} ({100 * delta / seed.total:+.1f}%)"
     )
 
@@ -97,6 +99,25 @@ def catalog_table(rows: Sequence[tuple[CatalogEntry, ParamReport]]) -> None:
     ]
     table(f"llmsize catalog ({len(rows)} models)", ("name", "hf id", "type", "total", "active/token"),
           body, right={3, 4})
+
+
+def gpus_table(result: GpuList) -> None:
+    """One row per GPU: nominal and usable memory, bandwidth, dense bf16/fp8 TFLOPS, scale-up, price."""
+    def tf(value: float | None) -> str:
+        return "" if value is None else f"{value:,.0f}" if value >= 100 else f"{value:g}"
+
+    body = []
+    for g, p in result.rows:
+        link = f"{g.scale_up_bytes_per_s / 1e9:g}×{g.scale_up_domain}" if g.scale_up_bytes_per_s else ""
+        body.append((g.key, g.name, f"{g.memory_bytes / GiB:.0f}", f"{g.usable_bytes / GiB:.2f}",
+                     f"{g.bandwidth_bytes_per_s / 1e12:.3g}", tf(g.peak_tflops("bf16")),
+                     tf(g.dense_tflops.get("fp8")), link,
+                     f"{p.usd_per_hour:.2f} ({p.date[:7]})" if p else ""))
+    header = ("key", "name", "GiB", "usable GiB", "TB/s", "bf16 TF", "fp8 TF", "link GB/s×N", "$/h (as of)")
+    table(f"llmsize gpus ({len(body)} accelerators; dense TFLOPS, links one way)", header, body,
+          right={2, 3, 4, 5, 6})
+    say("bf16 TF: dense tensor rate with fp32 accumulate (fp16 where a GPU has no bf16); "
+        "usable GiB: what one process can allocate. Sources: llmsize gpus --json")
 
 
 def _paths(root: Part, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], int]]:
@@ -168,15 +189,18 @@ def inference_table(report: InferenceReport, *, depth: int = 2) -> None:
     where = f" · tp {s.layout.tp} × pp {s.layout.pp} = {report.gpus} GPUs, per GPU" if report.gpus > 1 else ""
     title = (f"{report.name}: inference memory · engine {s.engine} · ctx {s.context:,} × batch {s.batch}"
              f" · weights {quant}, KV {s.kv}, attn {s.attn}{where}")
-    from .errorbars import text
+    from .errorbars import footnote, text
 
-    sure = {k: text(v) for k, v in report.error_bars().items()}
+    given = report.error_bars()
+    sure = {k: text(v) for k, v in given.items()}
     table(title, ("part", "bytes", "GiB", "error bar"), _bytes_rows(report.tree, depth, sure), right={1, 2})
+    if note := footnote(given):
+        say(note)
     total = report.total_bytes
     every = f" per GPU; all {report.gpus} GPUs {total * report.gpus / GiB:.2f} GiB" if report.gpus > 1 else ""
     say(f"total {total:,} bytes = {total / GiB:.2f} GiB ({total / 1e9:.2f} GB){every}")
     vllm = report.extra.get("vllm")
-    if isinstance(vllm, dict):
+    if isinstance(vllm, dict) and vllm["num_blocks"]:
         say(f"KV cache capacity: {vllm['kv_cache_tokens']:,} tokens; max concurrency "
             f"{vllm['max_concurrency']:.2f}× at max_model_len {vllm['max_model_len']:,} "
             f"(max_num_seqs {vllm['max_num_seqs']}, "
@@ -187,6 +211,32 @@ def inference_table(report: InferenceReport, *, depth: int = 2) -> None:
             f"{cpp['max_n_gpu_layers']} (this plan: -ngl {cpp['n_gpu_layers']})")
     for note in report.notes:
         say(f"note: {note}")
+    if report.verdict is not None:
+        say(report.verdict.line())
+
+
+def limits_table(r: InferenceLimits) -> None:
+    """The inversions' answers, each with the full estimate's figure that proves it."""
+    s = r.spec
+    where = f" · tp {s.layout.tp} × pp {s.layout.pp}" if s.layout.tp * s.layout.pp > 1 else ""
+    t = s.target
+    default = " (the default: give --gpu)" if t is not None and t.default else ""
+    name = "" if t is None or t.gpu is None else f"{t.gpu.key}{default}, "
+    say(f"{r.name} · engine {s.engine} · weights {s.quant or s.dtype}, KV {s.kv}{where} · "
+        f"GPU {name}{r.budget_bytes / GiB:.2f} GiB ({r.budget_bytes / 1e9:.2f} GB)")
+    if r.max_context is not None:
+        cap = " (the model's maximum; memory allows more)" if r.capped else ""
+        fits = f"{r.max_context:,} tokens{cap}" if r.max_context else "none: not even one token fits"
+        say(f"max context at batch {s.batch}: {fits}")
+    if r.max_batch is not None:
+        say(f"max batch at context {s.context:,}: {r.max_batch:,} sequences")
+    if r.max_concurrency is not None:
+        say(f"max concurrency at max_model_len {s.context:,}: {r.max_concurrency:.2f}× "
+            f"(KV cache capacity {r.kv_capacity_tokens or 0:,} tokens)")
+    if r.at is not None:
+        a = r.at
+        say(f"at ctx {a.spec.context:,} × batch {a.spec.batch}: total {a.total_bytes:,} bytes = "
+            f"{a.total_bytes / GiB:.2f} GiB, {(r.budget_bytes - a.total_bytes) / GiB:.2f} GiB free")
 
 
 def seed_memory_table(seed: SeedMemory, report: InferenceReport | None) -> None:
@@ -244,11 +294,14 @@ def train_table(report: TrainReport, *, depth: int = 2) -> None:
     budget.append(("total", "", "", f"{total / GiB:,.2f}"))
     table("model states: bytes per parameter (whole model, before any sharding)",
           ("line", "bytes", "parameters", "GiB"), budget, right={1, 2, 3})
-    from .errorbars import text
+    from .errorbars import footnote, text
 
-    sure = {k: text(v) for k, v in r.error_bars().items()}
+    given = r.error_bars()
+    sure = {k: text(v) for k, v in given.items()}
     table(f"per GPU at the peak: {r.peak_phase} ({r.peak_where})", ("part", "bytes", "GiB", "error bar"),
           _bytes_rows(r.tree, depth, sure), right={1, 2})
+    if note := footnote(given):
+        say(note)
     say(f"total {r.total_bytes:,} bytes = {r.total_bytes / GiB:.2f} GiB ({r.total_bytes / 1e9:.2f} GB)")
     phases = " · ".join(f"{k} {v / GiB:.2f} GiB" for k, v in r.phases.items())
     say(f"phase peaks (without overhead): {phases}")
@@ -256,3 +309,5 @@ def train_table(report: TrainReport, *, depth: int = 2) -> None:
         say(f"offloaded to host memory per GPU process: {r.host.value / GiB:.2f} GiB")
     for note in r.notes:
         say(f"note: {note}")
+    if r.verdict is not None:
+        say(r.verdict.line())

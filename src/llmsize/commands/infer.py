@@ -7,10 +7,14 @@ import argparse
 
 def run(args: argparse.Namespace) -> int:
     from .. import api, render
+    from ..plan.limits import InferenceLimits
     from ..seed import SeedMemory
     from . import api_options, emit
 
-    result = api.infer(args.source, **api_options(args, api.INFER_OPTIONS))
+    opts = {k: v for k, v in api_options(args, api.INFER_OPTIONS).items() if v is not False}
+    result = api.infer(args.source, **opts)
+    if isinstance(result, InferenceLimits):
+        return emit(args, result, render.limits_table)
     if isinstance(result, SeedMemory):
         return emit(args, result, lambda r: render.seed_memory_table(r, r.estimate))
     return emit(args, result, render.inference_table)

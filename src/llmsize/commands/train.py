@@ -10,6 +10,7 @@ from ..options import DEFAULT_SEQ, FSDP, OFFLOAD, OPTIM_DTYPES, OPTIM_IMPLS, OPT
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The ``train`` subcommand's flags, grouped as the issue lists them."""
     from ..options import arg_positive_int as _positive_int
+    from ..options import arg_size as _size
 
     p.add_argument("source", nargs="?", help="catalog name or HF id, config.json, model directory")
     p.add_argument("--revision", help="Hub branch, tag or commit (for a Hub id)")
@@ -43,8 +44,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     for flag, hint in (("--dp", "data parallel"), ("--tp", "tensor parallel"), ("--pp", "pipeline stages"),
                        ("--vpp", "virtual stages per pipeline rank"), ("--ep", "expert parallel"),
                        ("--cp", "context parallel")):
-        g.add_argument(flag, type=_positive_int, default=1, metavar="N", help=hint)
+        g.add_argument(flag, type=_positive_int, metavar="N", help=hint + " (default 1)")
     g.add_argument("--sp", action="store_true", help="sequence parallelism (with --tp)")
+    h = p.add_argument_group("hardware (the fit verdict)")
+    h.add_argument("--gpu", metavar="NAME[:COUNT]",
+                   help="the GPU to judge the fit on (llmsize gpus); COUNT sets --dp when no degree is given "
+                   "(else it must equal dp × tp × pp × cp); default h100-sxm")
+    h.add_argument("--gpu-mem", type=_size, metavar="SIZE", help="memory of one GPU, replacing --gpu's")
+    h.add_argument("--host-mem", type=_size, metavar="SIZE", help="host RAM per GPU process for --offload")
     p.add_argument("--overhead", action="append", default=[], metavar="NAME=SIZE",
                    help="override an overhead line: cuda_context, cublas_workspace, nccl, fragmentation")
 

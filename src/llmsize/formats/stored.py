@@ -81,6 +81,14 @@ def quantization_of(config: dict[str, Any] | None) -> Quantization:
     return Quantization(method, 16) if method != "none" else Quantization()
 
 
+def stored_format(config: dict[str, Any] | None) -> str | None:
+    """The weight format (``dtypes.parse_format`` name) a ``config.json``'s ``quantization_config``
+    says its checkpoint is stored in, where llmsize prices that layout per tensor; else None.
+    gpt-oss: ``"quant_method": "mxfp4"`` (MoE expert matrices as ``*_blocks`` + ``*_scales``; the
+    rest, listed in ``modules_to_not_convert``, in bf16)."""
+    return "mxfp4" if quantization_of(config).method == "mxfp4" else None
+
+
 def role(t: TensorInfo, names: frozenset[str]) -> str:
     """``weight`` (holds parameters as stored), ``packed`` (holds several per element),
     ``overhead`` (decodes a quantized weight) or ``buffer`` (no parameters)."""

@@ -40,7 +40,7 @@ import functools
 from dataclasses import dataclass
 from math import prod
 
-from ..parameters import rename
+from ..parameters import ACTIVATION_PARAMS, rename
 from ..tree import Part, group, leaf, times
 from .dtypes import WeightFormat, parse_format, precision_bits, tensor_bytes_in
 from .gguf_mixture import gguf_tensor_types
@@ -126,6 +126,8 @@ def _attention(arch: Architecture, p: str, i: int, names: tuple[str, ...] = SELF
            *_linear(p + kk, d, k * dh, bias=b, role="attention", layer=i),
            *_linear(p + v, d, k * dh, bias=b, role="attention", layer=i),
            *_linear(p + o, a * dh, d, bias=arch.o_bias, role="attention", layer=i)]
+    if arch.attention_sinks:
+        out.append(TensorSpec(f"{p}attn_sinks.weight", (a,), "attention", i))
     if arch.qk_norm != "none":
         q_w, k_w = (dh, dh) if arch.qk_norm == "head" else (a * dh, k * dh)
         for name, width in ((f"{p}{q}_norm", q_w), (f"{p}{kk}_norm", k_w)):
@@ -147,6 +149,14 @@ def _mla(arch: Architecture, mla: MLA, p: str, i: int) -> list[TensorSpec]:
              *_linear(p + "attn_q_b", dq, a * mla.qk_head_dim, bias=False, role="attention", layer=i)]
     kv_a, o_in = dc + mla.qk_rope_head_dim, a * mla.v_head_dim
     kv_b = a * (mla.qk_nope_head_dim + mla.v_head_dim)
+    if arch.indexer:  # params.indexer_part
+        ix, dq_in = arch.indexer, dq or d
+        q += [*_linear(p + "indexer.attn_q_b", dq_in, ix.n_heads * ix.head_dim, bias=False,
+                       role="attention", layer=i),
+              *_linear(p + "indexer.attn_k", d, ix.head_dim, bias=False, role="attention", layer=i),
+              TensorSpec(p + "indexer.k_norm.weight", (ix.head_dim,), "norm", i),
+              TensorSpec(p + "indexer.k_norm.bias", (ix.head_dim,), "norm", i),
+              *_linear(p + "indexer.proj", d, ix.n_heads, bias=False, role="attention", layer=i)]
     return q + [*_linear(p + "attn_kv_a_mqa", d, kv_a, bias=b, role="attention", layer=i),
                 *_norm(arch, p + "attn_kv_a_norm", dc, i),
                 *_linear(p + "attn_kv_b", dc, kv_b, bias=False, role="attention", layer=i),
@@ -157,13 +167,17 @@ def _mla(arch: Architecture, mla: MLA, p: str, i: int) -> list[TensorSpec]:
 
 
 def _mlp(arch: Architecture, d_ff: int, p: str, i: int, *, suffix: str = "", role: str = "mlp",
-         experts: int = 0) -> list[TensorSpec]:
-    """Gate (GLU variants only), up d→I, down I→d (params.mlp_part), per expert when stacked."""
-    d, b = arch.d_model, arch.mlp_bias
+         experts: int = 0, bias: bool | None = None) -> list[TensorSpec]:
+    """Gate (GLU variants only), up d→I, down I→d and a learned activation's scalars
+    (params.mlp_part), per expert when stacked."""
+    d, b = arch.d_model, arch.mlp_bias if bias is None else bias
     out = [*_linear(f"{p}ffn_up{suffix}", d, d_ff, bias=b, role=role, layer=i, experts=experts),
            *_linear(f"{p}ffn_down{suffix}", d_ff, d, bias=b, role=role, layer=i, experts=experts)]
     if arch.gated_mlp:
         out[:0] = _linear(f"{p}ffn_gate{suffix}", d, d_ff, bias=b, role=role, layer=i, experts=experts)
+    lead = (experts,) if experts else ()
+    for name in ACTIVATION_PARAMS.get(arch.activation, ()):
+        out.append(TensorSpec(f"{p}ffn_act{suffix}.{name}", (*lead, 1), role, i))
     return out
 
 
@@ -172,7 +186,7 @@ def _moe(arch: Architecture, moe: MoE, p: str, i: int) -> list[TensorSpec]:
     (params.moe_part)."""
     d, e = arch.d_model, moe.n_experts
     out = [*_linear(p + "ffn_gate_inp", d, e, bias=moe.router_bias, role="router", layer=i),
-           *_mlp(arch, moe.d_ff_expert, p, i, suffix="_exps", role="expert", experts=e)]
+           *_mlp(arch, moe.d_ff_expert, p, i, suffix="_exps", role="expert", experts=e, bias=moe.expert_bias)]
     if moe.d_ff_shared:
         out += _mlp(arch, moe.d_ff_shared, p, i, suffix="_shexp", role="shared_expert")
     if moe.shared_expert_gate:
@@ -271,16 +285,14 @@ def _head(arch: Architecture) -> list[TensorSpec]:
         out.append(TensorSpec("output.weight", (v, e), "head"))
     if arch.lm_head_bias or arch.head == "mlm":
         out.append(TensorSpec("output.bias", (v,), "head"))
+    if arch.head == "mlm" and not arch.tie_embeddings:  # params.head_part: the untied decoder's own
+        out.append(TensorSpec("output.decoder_bias", (v,), "head"))
     return out
 
 
-def _vision(arch: Architecture, vt: VisionTower) -> list[TensorSpec]:
-    """A ViT tower and Gemma 3's projector (params.vision_part), named as in a llama.cpp mmproj."""
-    dv, ff, p, c = vt.d_model, vt.d_ff, vt.patch_size, vt.channels
-    ln = [TensorSpec("v.post_ln.weight", (dv,), "vision"), TensorSpec("v.post_ln.bias", (dv,), "vision")]
-    out = [TensorSpec("v.patch_embd.weight", (dv, c, p, p), "vision"),
-           TensorSpec("v.patch_embd.bias", (dv,), "vision"),
-           TensorSpec("v.position_embd.weight", (vt.n_patches, dv), "vision")]
+def _vit_layers(vt: VisionTower) -> list[TensorSpec]:
+    """The ViT layers (params._vit_layer): biased q k v o, fc1 fc2, two LayerNorms."""
+    dv, ff, out = vt.d_model, vt.d_ff, []
     for j in range(vt.n_layers):
         b = f"v.blk.{j}."
         for name, n_in, n_out in (("attn_q", dv, dv), ("attn_k", dv, dv), ("attn_v", dv, dv),
@@ -288,8 +300,37 @@ def _vision(arch: Architecture, vt: VisionTower) -> list[TensorSpec]:
             out += _linear(b + name, n_in, n_out, bias=True, role="vision", layer=None)
         for name in ("ln1.weight", "ln1.bias", "ln2.weight", "ln2.bias"):
             out.append(TensorSpec(b + name, (dv,), "vision"))
-    return out + ln + [TensorSpec("mm.soft_emb_norm.weight", (dv,), "vision"),
-                       TensorSpec("mm.input_projection.weight", (dv, arch.d_model), "vision")]
+    return out
+
+
+def _ln(name: str, width: int) -> list[TensorSpec]:
+    return [TensorSpec(f"{name}.weight", (width,), "vision"), TensorSpec(f"{name}.bias", (width,), "vision")]
+
+
+def _vision(arch: Architecture, vt: VisionTower) -> list[TensorSpec]:
+    """A ViT tower and its projector (params.vision_part), named as in a llama.cpp mmproj."""
+    if vt.projector == "llama4":
+        return _vision_llama4(arch, vt)
+    dv, p, c = vt.d_model, vt.patch_size, vt.channels
+    out = [TensorSpec("v.patch_embd.weight", (dv, c, p, p), "vision"),
+           TensorSpec("v.patch_embd.bias", (dv,), "vision"),
+           TensorSpec("v.position_embd.weight", (vt.n_patches, dv), "vision")]
+    return out + _vit_layers(vt) + _ln("v.post_ln", dv) + [
+        TensorSpec("mm.soft_emb_norm.weight", (dv,), "vision"),
+        TensorSpec("mm.input_projection.weight", (dv, arch.d_model), "vision")]
+
+
+def _vision_llama4(arch: Architecture, vt: VisionTower) -> list[TensorSpec]:
+    """Llama 4's vision model and projector (params.llama4_vision_part)."""
+    dv, p, c, da = vt.d_model, vt.patch_size, vt.channels, vt.adapter_dim
+    out = [TensorSpec("v.patch_embd.weight", (dv, c * p * p), "vision"),
+           TensorSpec("v.class_embd", (dv,), "vision"),
+           TensorSpec("v.position_embd.weight", (vt.n_patches + 1, dv), "vision"),
+           *_ln("v.pre_ln", dv)]
+    return out + _vit_layers(vt) + _ln("v.post_ln", dv) + [
+        TensorSpec("mm.adapter_fc1.weight", (da, vt.d_ff), "vision"),
+        TensorSpec("mm.adapter_fc2.weight", (da, da), "vision"),
+        TensorSpec("mm.input_projection.weight", (arch.d_model, vt.output_dim), "vision")]
 
 
 @functools.lru_cache(maxsize=64)

@@ -16,14 +16,15 @@ from dataclasses import replace
 from ..arch import Architecture
 from ..tree import Part, group, leaf
 from ..units import GiB
-from .estimate import InferenceReport, InferenceSpec, estimate_hf, weights_tree
+from .estimate import InferenceReport, InferenceSpec, estimate_hf, fit_parts, judged, weights_tree
 from .overhead import Overheads, overhead
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from ..hardware.fit import Verdict
     from ..sources.checkpoint import Checkpoint
     from .llamacpp import LlamaCppConfig, LlamaCppWeights
-    from .vllm import VllmConfig
+    from .vllm import StartupNeeds, VllmConfig
 
 H100_TORCH_TOTAL_BYTES = round(79.18 * GiB)
 """What ``torch.cuda.mem_get_info()`` reports as total on an H100 80GB (llm-d measurements,
@@ -33,13 +34,28 @@ reference §2.9): the default GPU when ``--gpu-mem`` is not given."""
 def estimate_vllm(arch: Architecture, spec: InferenceSpec, *, name: str = "", stored: Part | None = None,
                   checkpoint: Checkpoint | None = None) -> InferenceReport:
     """vLLM's start-up split of ``gpu_memory_utilization × GPU memory`` (see ``vllm.py``)."""
-    from .vllm import VLLM_VERSION, vllm_startup
+    from .vllm import VLLM_VERSION, VllmWontStart, check_supported, startup_needs, vllm_startup
 
     gpu = spec.gpu_mem or H100_TORCH_TOTAL_BYTES
     cfg = vllm_config(spec)
     all_weights = stored.value if stored is not None else weights_tree(arch, spec).value
-    s = vllm_startup(arch, weights_bytes=all_weights, cfg=cfg)
     gpus = spec.layout.tp * spec.layout.pp
+    check_supported(arch, cfg)
+    needs = startup_needs(arch, weights_bytes=all_weights, cfg=cfg)
+    share = f"vLLM gpu_memory_utilization (--gpu-util) {spec.gpu_util} × {gpu / GiB:,.2f} GiB"
+    share += f", {spec.target.budget_source}" if spec.target is not None else ""
+    how = {"budget": cfg.requested_bytes, "budget_source": share,
+           "hint": "raise --gpu-util or --tp, lower --ctx-size, or quantize (--quant, --kv-dtype)"}
+    try:
+        s = vllm_startup(arch, weights_bytes=all_weights, cfg=cfg)
+    except VllmWontStart as e:
+        if spec.target is None:
+            raise
+        return _vllm_wont_start(arch, spec, needs, str(e), name=name, all_weights=all_weights,
+                                verdict=judged(spec, needs.parts(), **how))
+    pool = (f"the KV pool holds {s.kv_tokens:,} tokens: max concurrency {s.max_concurrency:.2f}× at "
+            f"{s.max_model_len:,} tokens")
+    verdict = judged(spec, needs.parts(), fits_note=pool, **how)
     tree = group("per GPU" if gpus > 1 else "total", [
         group("weights", [leaf(f"1/{gpus} of {all_weights:,}" if gpus > 1
                                else "all layers, embeddings and head", s.weights)]),
@@ -50,8 +66,10 @@ def estimate_vllm(arch: Architecture, spec: InferenceSpec, *, name: str = "", st
                            leaf("CUDA graphs", s.cuda_graphs),
                            leaf("KV rounding (under one block)", s.kv_available - s.kv_bytes)]),
     ])
-    notes = [f"mirrors vLLM {VLLM_VERSION} start-up with gpu_memory_utilization {spec.gpu_util} of "
-             f"{gpu / GiB:.2f} GiB" + ("" if spec.gpu_mem else " (an H100 80GB; set --gpu-mem)"),
+    on = f" ({spec.target.name})" if spec.target is not None and spec.target.gpu is not None else ""
+    on = on if spec.gpu_mem else " (an H100 80GB; set --gpu or --gpu-mem)"
+    notes = [f"mirrors vLLM {VLLM_VERSION} start-up with gpu_memory_utilization {spec.gpu_util} "
+             f"(--gpu-util) of {gpu / GiB:.2f} GiB{on}",
              "vLLM sizes its KV pool from what is left, so --batch does not change it: "
              "concurrency is the answer"]
     extra: dict[str, object] = {"vllm": {
@@ -59,7 +77,30 @@ def estimate_vllm(arch: Architecture, spec: InferenceSpec, *, name: str = "", st
         "max_concurrency": round(s.max_concurrency, 2), "max_model_len": s.max_model_len,
         "max_num_seqs": s.max_num_seqs, "max_num_batched_tokens": s.max_num_batched_tokens,
         "requested_bytes": s.requested, "gpu_memory_bytes": gpu}}
-    return InferenceReport(name or arch.name, spec, tree, gpus, all_weights, tuple(notes), extra)
+    return InferenceReport(name or arch.name, spec, tree, gpus, all_weights, tuple(notes), extra,
+                           verdict=verdict)
+
+
+def _vllm_wont_start(arch: Architecture, spec: InferenceSpec, needs: StartupNeeds, why: str, *, name: str,
+                     all_weights: int, verdict: Verdict | None) -> InferenceReport:
+    """The report of a vLLM that refuses to start: what it would need, KV at one request."""
+    from .vllm import VLLM_VERSION
+
+    gpus = spec.layout.tp * spec.layout.pp
+    tree = group("per GPU" if gpus > 1 else "total", [
+        group("weights", [leaf(f"1/{gpus} of {all_weights:,}" if gpus > 1 else "all layers", needs.weights)]),
+        group("kv_cache", [leaf(f"one request of {needs.max_model_len:,} tokens (vLLM needs it to start)",
+                                needs.min_kv)]),
+        group("activations", [needs.activation]),
+        group("overhead", [leaf("non-torch (CUDA context, NCCL, cuBLAS)", needs.non_torch),
+                           leaf("CUDA graphs (reserved)", needs.reserved_graphs)]),
+    ])
+    extra: dict[str, object] = {"vllm": {
+        "version": VLLM_VERSION, "kv_cache_tokens": 0, "num_blocks": 0, "max_concurrency": 0.0,
+        "max_model_len": needs.max_model_len, "max_num_seqs": 0, "max_num_batched_tokens": 0,
+        "requested_bytes": vllm_config(spec).requested_bytes, "gpu_memory_bytes": spec.gpu_mem or 0}}
+    notes = (f"{why} (vLLM would not start)",)
+    return InferenceReport(name or arch.name, spec, tree, gpus, all_weights, notes, extra, verdict=verdict)
 
 
 def vllm_config(spec: InferenceSpec) -> VllmConfig:
@@ -70,7 +111,8 @@ def vllm_config(spec: InferenceSpec) -> VllmConfig:
                       gpu_memory_utilization=spec.gpu_util, max_model_len=spec.context,
                       max_num_seqs=spec.max_num_seqs, max_num_batched_tokens=spec.max_num_batched_tokens,
                       tp=spec.layout.tp, pp=spec.layout.pp, kv_dtype=spec.kv,
-                      enforce_eager=spec.attn == "eager", act_bytes=4 if spec.dtype == "fp32" else 2)
+                      enforce_eager=spec.attn == "eager", act_bytes=4 if spec.dtype == "fp32" else 2,
+                      gpu_name=spec.target.name if spec.target is not None else "")
 
 
 def llamacpp_weights(arch: Architecture, spec: InferenceSpec,
@@ -104,12 +146,17 @@ def estimate_llamacpp(arch: Architecture, spec: InferenceSpec, *, name: str = ""
                          over])
     cpp: dict[str, object] = {"n_gpu_layers": plan.n_gpu_layers, "host": plan.host.to_dict(),
                               "host_bytes": plan.host.value, "flash_attn": plan.flash_attn}
+    hint = ""
     if spec.gpu_mem:
-        cpp["max_n_gpu_layers"] = max_gpu_layers(arch, weights, cfg, spec.gpu_mem)
+        cpp["max_n_gpu_layers"] = most = max_gpu_layers(arch, weights, cfg, spec.gpu_mem)
+        hint = (f"-ngl {most} fits (of {arch.n_layers} layers; llama.cpp keeps a 1 GiB margin)" if most
+                else "not even -ngl 0 fits")
     extra: dict[str, object] = {"llamacpp": cpp}
     notes = (f"llama.cpp -c {cfg.n_ctx} -np {cfg.n_seq} -ngl {plan.n_gpu_layers}: host memory "
              f"{plan.host.value / GiB:.2f} GiB (input embeddings, CPU layers, output buffer)",)
-    return InferenceReport(name or arch.name, spec, tree, 1, weights.total, notes, extra)
+    parts = fit_parts(spec, model.value, kv.value, compute.value, over.value)
+    verdict = judged(spec, parts, host_need=plan.host.value, hint=hint)
+    return InferenceReport(name or arch.name, spec, tree, 1, weights.total, notes, extra, verdict=verdict)
 
 
 def llamacpp_config(spec: InferenceSpec) -> LlamaCppConfig:

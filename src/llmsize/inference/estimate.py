@@ -34,7 +34,10 @@ from .prefill import Prefill, workspace
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any
+
+    from ..hardware.fit import Target, Verdict
 
 FLOAT_KV = ("fp32", "fp16", "bf16")
 
@@ -60,6 +63,7 @@ class InferenceSpec:
     max_num_seqs: int | None = None  # vLLM; None: vLLM's default for the GPU
     max_num_batched_tokens: int | None = None
     n_gpu_layers: int | None = None  # llama.cpp -ngl; None: all
+    target: Target | None = None  # the GPU to judge the estimate against (hardware/fit.py)
 
     def __post_init__(self) -> None:
         """Choices and sizes are checked here, so a spec built by hand is as safe as the API's."""
@@ -104,13 +108,18 @@ class InferenceReport(Totalled):
     notes: tuple[str, ...] = ()
     extra: dict[str, object] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()  # from reading the source; not part of the JSON (see api.py)
+    verdict: Verdict | None = None  # fits spec.target or not; None without a target
 
     def error_bars(self) -> dict[str, str | dict[str, Any]]:
         from ..errorbars import bars
 
         terms = ("weights", "kv_cache", "activations", "overhead")
         kind = str(self.extra.get("kind", ""))
-        return bars("infer", terms, engine=self.spec.engine, attn=self.spec.attn, kind=kind)
+        engine = self.extra.get(self.spec.engine)
+        version = str(engine["version"]) if isinstance(engine, dict) and "version" in engine else None
+        sizes = {k: self.part(k) for k in terms}
+        return bars("infer", terms, engine=self.spec.engine, attn=self.spec.attn, kind=kind, version=version,
+                    sizes=sizes, quant=self.spec.quant or "")
 
     def to_dict(self) -> dict[str, object]:
         s = self.spec
@@ -123,6 +132,7 @@ class InferenceReport(Totalled):
                        "quant": s.quant, "kv_dtype": s.kv, "attn": s.attn, "logits": s.logits,
                        "chunk": s.chunk},
             "error_bars": self.error_bars(), "tree": self.tree.to_dict(), "notes": list(self.notes),
+            "verdict": None if self.verdict is None else self.verdict.to_dict(),
             **self.extra,
         })
 
@@ -185,7 +195,30 @@ def estimate_hf(arch: Architecture, spec: InferenceSpec, *, name: str = "", stor
     act = workspace(rank, Prefill(spec.batch, chunk, spec.prompt, bits, spec.attn, spec.logits))
     over = overhead(Overheads(gpus=gpus).with_overrides(list(spec.overrides)), activation_bytes=act.value)
     tree = group("per GPU" if gpus > 1 else "total", [weights, kv, act, over])
-    return InferenceReport(name or arch.name, spec, tree, gpus, all_weights, _notes(arch, spec))
+    verdict = judged(spec, fit_parts(spec, weights.value, kv.value, act.value, over.value))
+    notes = _notes(arch, spec)
+    return InferenceReport(name or arch.name, spec, tree, gpus, all_weights, notes, verdict=verdict)
+
+
+# --- the verdict ------------------------------------------------------------------------------
+
+
+def fit_parts(spec: InferenceSpec, weights: int, kv: int, activations: int, overhead: int,
+              ) -> list[tuple[str, int]]:
+    """The four parts, labelled for a verdict's reason, in the order an engine allocates them."""
+    seqs = f" × {spec.batch} sequences" if spec.batch > 1 else ""
+    return [(f"weights ({spec.quant or spec.dtype})", weights), (f"KV at {spec.context:,} tokens{seqs}", kv),
+            ("activations (prefill workspace)", activations),
+            ("overhead (CUDA context, cuBLAS, …)", overhead)]
+
+
+def judged(spec: InferenceSpec, parts: Sequence[tuple[str, int]], **how: Any) -> Verdict | None:
+    """The verdict on ``parts`` against ``spec.target`` (None without one); ``how`` as ``judge``'s."""
+    if spec.target is None:
+        return None
+    from ..hardware.fit import judge
+
+    return judge(parts, spec.target, **how)
 
 
 def _notes(arch: Architecture, spec: InferenceSpec) -> tuple[str, ...]:

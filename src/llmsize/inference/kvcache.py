@@ -5,6 +5,7 @@ Every attention layer keeps, for every cached token, its keys and values::
     full attention     2 · k · d_h           elements per token and layer (k kv heads, GQA/MQA)
     sliding window     same, but only the last w tokens are kept
     MLA (DeepSeek-V2)  d_c + d^R_h           the compressed latent and the shared rotary key
+    + DSA indexer      + d_I                 DeepSeek-V3.2: the indexer's one key per token
     cross-attention    2 · k · d_h           per encoder token, in every decoder layer
     SSM (Mamba)        d_inner · (d_conv + d_state)   per sequence, whatever its length
 
@@ -104,10 +105,17 @@ def mla_row(arch: Architecture, *, kv_dtype: str) -> int:
     return row_bytes(d_c, kv_dtype) + row_bytes(d_r, kv_dtype)
 
 
+def indexer_row(arch: Architecture, *, kv_dtype: str) -> int:
+    """Bytes one token adds to one layer's sparse-attention indexer: its single key of d_I values
+    (DeepSeek-V3.2-Exp §2.1; transformers 5.24 ``cache_utils.DynamicIndexedLayer.indexer_keys``,
+    shape [batch, tokens, index_head_dim]); 0 without an indexer."""
+    return row_bytes(arch.indexer.head_dim, kv_dtype) if arch.indexer else 0
+
+
 def token_row(arch: Architecture, *, kv_dtype: str, tp: int = 1) -> int:
     """Bytes per token and attention layer, whichever attention the architecture has."""
     if arch.mla:
-        return mla_row(arch, kv_dtype=kv_dtype)
+        return mla_row(arch, kv_dtype=kv_dtype) + indexer_row(arch, kv_dtype=kv_dtype)
     return attention_row(arch, kv_dtype=kv_dtype, tp=tp)
 
 

@@ -315,18 +315,31 @@ def max_model_len_that_fits(layout: KVLayout, *, available: int, max_model_len: 
     return best
 
 
+class VllmWontStart(ConfigError):
+    """vLLM refuses to start: one ``max_model_len`` request's KV pages (``needed_bytes``) do not fit
+    in what ``requested`` leaves (``available_bytes``, ≤ 0 when nothing is left)."""
+
+    def __init__(self, message: str, *, available_bytes: int, needed_bytes: int, fits_tokens: int) -> None:
+        super().__init__(message)
+        self.available_bytes, self.needed_bytes, self.fits_tokens = available_bytes, needed_bytes, fits_tokens
+
+
 def check_fits(layout: KVLayout, *, available: int, max_model_len: int, block: int) -> None:
-    """vLLM's start-up failures (``check_enough_kv_cache_memory``), as one line."""
-    if available <= 0:
-        raise ConfigError(f"vLLM: no memory left for the KV cache ({available / GiB:.2f} GiB after weights, "
-                          "activation and non-torch memory); try increasing gpu_memory_utilization or tp")
+    """vLLM's start-up failures (``check_enough_kv_cache_memory``), as one line; vLLM's own
+    parameter names, with llmsize's flags beside them."""
     needed = request_blocks(layout, max_model_len=max_model_len, block=block)[1] * layout.page_bytes
+    if available <= 0:
+        raise VllmWontStart(
+            f"vLLM: no memory left for the KV cache ({available / GiB:.2f} GiB after weights, activation "
+            "and non-torch memory); try increasing gpu_memory_utilization (--gpu-util) or tp (--tp)",
+            available_bytes=available, needed_bytes=needed, fits_tokens=0)
     if needed > available:
         fit = max_model_len_that_fits(layout, available=available, max_model_len=max_model_len, block=block)
-        raise ConfigError(
+        raise VllmWontStart(
             f"vLLM: max_model_len {max_model_len} needs {needed / GiB:.2f} GiB of KV cache but only "
             f"{available / GiB:.2f} GiB is available (about {fit} tokens would fit); try increasing "
-            "gpu_memory_utilization or decreasing max_model_len")
+            "gpu_memory_utilization (--gpu-util) or decreasing max_model_len (--ctx-size)",
+            available_bytes=available, needed_bytes=needed, fits_tokens=fit)
 
 
 # --- the start-up report ----------------------------------------------------------------------------
@@ -381,6 +394,36 @@ def empirical_terms(cfg: VllmConfig) -> tuple[int, int]:
         non_torch = NON_TORCH_TP1_BYTES if cfg.tp == 1 else NON_TORCH_TPN_BYTES
     graphs = CUDAGRAPH_BYTES if cfg.cudagraph_bytes is None else cfg.cudagraph_bytes
     return non_torch, 0 if cfg.enforce_eager else graphs
+
+
+@dataclass(frozen=True)
+class StartupNeeds:
+    """What vLLM takes out of ``requested`` before the KV pool, and the least pool it accepts:
+    the KV pages of one ``max_model_len`` request (``check_enough_kv_cache_memory``)."""
+
+    weights: int
+    activation: Part
+    non_torch: int
+    reserved_graphs: int  # the CUDA graph pool when it is inside ``requested``
+    min_kv: int
+    max_model_len: int
+
+    def parts(self) -> list[tuple[str, int]]:
+        """(label, bytes) in vLLM's order: weights, profile run, non-torch, graphs, one request's KV."""
+        return [("weights", self.weights), ("activations (profile run)", self.activation.value),
+                ("non-torch memory (NCCL, cuBLAS, CUDA)", self.non_torch),
+                ("CUDA graphs", self.reserved_graphs),
+                (f"KV at {self.max_model_len:,} tokens (one max_model_len request)", self.min_kv)]
+
+
+def startup_needs(arch: Architecture, *, weights_bytes: int, cfg: VllmConfig) -> StartupNeeds:
+    """vLLM starts when ``sum(parts) ≤ requested`` (``check_fits``, the same arithmetic)."""
+    max_len = cfg.max_model_len or arch.max_position
+    non_torch, graphs = empirical_terms(cfg)
+    layout = kv_layout(arch, cfg, max_model_len=max_len)
+    min_kv = request_blocks(layout, max_model_len=max_len, block=cfg.block_size)[1] * layout.page_bytes
+    return StartupNeeds(-(-weights_bytes // (cfg.tp * cfg.pp)), activation_part(arch, cfg), non_torch,
+                        graphs if cfg.cudagraphs_in_budget else 0, min_kv, max_len)
 
 
 def vllm_startup(arch: Architecture, *, weights_bytes: int, cfg: VllmConfig) -> VllmStartup:

@@ -63,16 +63,23 @@ def compare_infer(cfg: dict[str, Any], name: str, *, batch: int, seq: int, dtype
                         dtype=dtype, attn=attn, layers=layers, progress=progress)
     measured = {"weights": m.params_bytes + m.buffers_bytes, "kv_cache": m.kv_cache_bytes,
                 "activations": m.activation_bytes}
-    guess = None
-    if estimate:
-        from ..inference.engines import estimate as run
-        from ..inference.estimate import InferenceSpec
-
-        context = seq + 1 if enc else seq
-        spec = InferenceSpec(context, batch, new_tokens=1 if enc else 0, dtype=dtype, attn=attn)
-        r = run(arch, spec, name=name)
-        guess = {k: r.part(k) for k in measured}
+    guess = estimate_infer(cfg, name, batch=batch, seq=seq, dtype=dtype, attn=attn, layers=layers) \
+        if estimate else None
     return Comparison("infer", measured, m.peak_bytes, m.peak_module, m.by_category, guess)
+
+
+def estimate_infer(cfg: dict[str, Any], name: str, *, batch: int, seq: int, dtype: str = "bf16",
+                   attn: str = "sdpa", layers: int | None = None) -> dict[str, int]:
+    """llmsize's side of ``compare_infer`` alone (no measurement): weights, kv_cache, activations."""
+    from ..inference.engines import estimate as run
+    from ..inference.estimate import InferenceSpec
+
+    arch = _arch(cfg, name, layers)
+    enc = arch.kind == "encoder-decoder"
+    context = seq + 1 if enc else seq
+    spec = InferenceSpec(context, batch, new_tokens=1 if enc else 0, dtype=dtype, attn=attn)
+    r = run(arch, spec, name=name)
+    return {k: r.part(k) for k in ("weights", "kv_cache", "activations")}
 
 
 def compare_train(cfg: dict[str, Any], name: str, *, batch: int, seq: int, dtype: str = "bf16",
@@ -88,13 +95,21 @@ def compare_train(cfg: dict[str, Any], name: str, *, batch: int, seq: int, dtype
     measured = m.terms()
     guess, phase = None, ""
     if estimate:
-        from ..training.estimate import BREAKDOWN, TrainSpec, estimate_training
-
-        spec = TrainSpec.for_measurement(seq=seq, micro_batch=batch, dtype=dtype, attn=attn,
-                                         optimizer=optimizer, recompute=recompute, lora_rank=lora_rank,
-                                         config=cfg)
-        report = estimate_training(_arch(cfg, name, layers), spec)
-        guess = {k: report.part(k) for k in BREAKDOWN if k in measured}
-        phase = report.peak_phase
+        full, phase = estimate_train(cfg, name, batch=batch, seq=seq, dtype=dtype, attn=attn,
+                                     optimizer=optimizer, recompute=recompute, lora_rank=lora_rank,
+                                     layers=layers)
+        guess = {k: v for k, v in full.items() if k in measured}
     return Comparison("train", measured, m.peak_bytes, m.peak_module, m.by_category, guess,
                       peak_phase=getattr(m, "peak_phase", ""), estimated_phase=phase)
+
+
+def estimate_train(cfg: dict[str, Any], name: str, *, batch: int, seq: int, dtype: str = "bf16",
+                   attn: str = "sdpa", optimizer: str = "adamw", recompute: str = "none",
+                   lora_rank: int | None = None, layers: int | None = None) -> tuple[dict[str, int], str]:
+    """llmsize's side of ``compare_train`` alone (no measurement): the terms and the peak phase."""
+    from ..training.estimate import BREAKDOWN, TrainSpec, estimate_training
+
+    spec = TrainSpec.for_measurement(seq=seq, micro_batch=batch, dtype=dtype, attn=attn, optimizer=optimizer,
+                                     recompute=recompute, lora_rank=lora_rank, config=cfg)
+    report = estimate_training(_arch(cfg, name, layers), spec)
+    return {k: report.part(k) for k in BREAKDOWN if k != "overhead"}, report.peak_phase

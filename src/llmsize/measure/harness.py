@@ -28,10 +28,32 @@ def _imports() -> tuple[Any, Any]:
     return torch, transformers
 
 
+# Keys real config.json files write as an int where transformers 5.24's strict config classes want
+# a bool or a float, read as those: Llama-4-Scout's ``"attn_temperature_tuning": 4`` (true) and
+# DBRX's ``"moe_normalize_expert_weights": 1`` (1.0). No shape depends on either.
+LOOSE_BOOLS = ("attn_temperature_tuning",)
+LOOSE_FLOATS = ("moe_normalize_expert_weights",)
+
+
+def _loose(key: str, value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return bool(value) if key in LOOSE_BOOLS else float(value) if key in LOOSE_FLOATS else value
+    return value
+
+
+def loose_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """``cfg`` with the ``LOOSE_BOOLS`` and ``LOOSE_FLOATS`` retyped, in sub-configs too."""
+    out = {k: _loose(k, v) for k, v in cfg.items()}
+    return {k: loose_config(v) if k.endswith("_config") and isinstance(v, dict) else v
+            for k, v in out.items()}
+
+
 def hf_config(cfg: dict[str, Any], name: str) -> Any:
     """The transformers config object for a ``config.json`` dict (an old ``rope_scaling`` that
-    transformers 5 refuses is dropped: it changes rotary buffers, never a shape)."""
+    transformers 5 refuses is dropped: it changes rotary buffers, never a shape; ``LOOSE_BOOLS``
+    and ``LOOSE_FLOATS`` are retyped)."""
     _, transformers = _imports()
+    cfg = loose_config(cfg)
     try:
         return transformers.AutoConfig.for_model(**cfg)
     except (ValueError, KeyError, TypeError) as e:
@@ -82,6 +104,12 @@ def scaled_config(cfg: dict[str, Any], layers: int | None) -> dict[str, Any]:
         cfg["layer_types"] = cfg["layer_types"][:layers]
     if "first_k_dense_replace" in cfg:
         cfg["first_k_dense_replace"] = min(cfg["first_k_dense_replace"], max(layers - 1, 0))
+    if isinstance(cfg.get("no_rope_layers"), list):  # Llama 4
+        cfg["no_rope_layers"] = cfg["no_rope_layers"][:layers]
+    if isinstance(cfg.get("moe_layers"), list):
+        cfg["moe_layers"] = [i for i in cfg["moe_layers"] if i < layers]
+    if isinstance(cfg.get("text_config"), dict):  # a multimodal wrapper: scale its text model
+        cfg["text_config"] = scaled_config(cfg["text_config"], layers)
     return cfg
 
 

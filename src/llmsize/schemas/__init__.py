@@ -22,8 +22,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-SCHEMA_VERSION = "1.0"
-COMMANDS = ("params", "infer", "train", "inspect", "catalog", "summary", "measure")
+SCHEMA_VERSION = "1.2"
+COMMANDS = ("params", "infer", "train", "inspect", "catalog", "gpus", "summary", "measure", "plan", "plot")
 SCHEMA_PATH = os.path.join(os.path.dirname(__file__), "llmsize.schema.json")
 
 

@@ -157,14 +157,27 @@ def _layer_types(r: _Reader, n_layers: int) -> tuple[str, ...] | None:
     return validate.layer_types(r.label, r.get("layer_types"), n_layers)
 
 
-def _vision(raw: Mapping[str, Any], label: str) -> VisionTower:
-    r = _Reader(raw, {"num_channels": 3}, f"{label} vision_config")
+# Llama4VisionConfig's defaults (models/llama4/configuration_llama4.py, transformers 5.24)
+_LLAMA4_VISION = {"hidden_size": 768, "num_hidden_layers": 34, "num_attention_heads": 16,
+                  "intermediate_size": 5632, "vision_output_dim": 7680, "image_size": 448,
+                  "patch_size": 14, "projector_input_dim": 4096, "projector_output_dim": 4096}
+
+
+def _vision(raw: Mapping[str, Any], label: str, model_type: str) -> VisionTower:
+    llama4 = model_type == "llama4"
+    r = _Reader(raw, {"num_channels": 3, **(_LLAMA4_VISION if llama4 else {})}, f"{label} vision_config")
     if r.get("vision_use_head", default=True) and r.get("model_type") == "siglip_vision_model":
         raise ConfigError(f"{label}: a SigLIP tower with vision_use_head=true is not supported")
+    extra: dict[str, Any] = {}
+    if llama4:
+        if r.need("projector_input_dim") != r.need("projector_output_dim"):
+            raise ConfigError(f"{label}: Llama 4's adapter needs projector_input_dim == projector_output_dim")
+        extra = dict(projector="llama4", adapter_dim=r.need("projector_input_dim"),
+                     output_dim=r.need("vision_output_dim"))
     return VisionTower(
         n_layers=r.need(*N_LAYERS), d_model=r.need(*D_MODEL), n_heads=r.need(*N_HEADS),
         d_ff=r.need(*D_FF), patch_size=r.need("patch_size"), image_size=r.need("image_size"),
-        channels=r.get("num_channels"),
+        channels=r.get("num_channels"), **extra,
     )
 
 
@@ -173,8 +186,9 @@ def _text_and_vision(
 ) -> tuple[Mapping[str, Any], VisionTower | None]:
     """Split a multimodal config into its text model and, where supported, its vision tower.
 
-    Gemma 3's SigLIP tower and projector are counted; for other multimodal configs (LLaVA,
-    Qwen2-VL, Llama 4…) the text model is counted and a warning names what is left out."""
+    Gemma 3's SigLIP tower and Llama 4's vision model, with their projectors, are counted; for
+    other multimodal configs (LLaVA, Qwen2-VL…) the text model is counted and a warning names
+    what is left out."""
     model_type = validate.check(name, "model_type", cfg.get("model_type"))
     text = validate.mapping(name, "text_config", cfg.get("text_config"))
     vision = validate.mapping(name, "vision_config", cfg.get("vision_config"))
@@ -183,7 +197,7 @@ def _text_and_vision(
         if "tie_word_embeddings" in cfg:
             tie = validate.check(name, "tie_word_embeddings", cfg["tie_word_embeddings"])
             text.setdefault("tie_word_embeddings", tie)
-        return text, _vision(vision, name) if vision else None
+        return text, _vision(vision, name, str(model_type)) if vision else None
     if text is not None or vision is not None:
         warnings.append(f"{name}: multimodal {model_type!r}: only the text model is counted; "
                         "its vision tower and projector are left out")
@@ -223,7 +237,8 @@ def from_hf_config(cfg: Mapping[str, Any], name: str = "config.json") -> tuple[A
     out["activation"] = str(act or ("silu" if out.get("gated_mlp", True) else "gelu")).removeprefix("gated-")
     types = _layer_types(r, out["n_layers"])
     if types and "sliding" in types:
-        out.update(layer_types=types, sliding_window=r.get("sliding_window", default=4096))
+        window = out.get("sliding_window") or r.get("sliding_window", default=4096)
+        out.update(layer_types=types, sliding_window=window)
     if out["d_ff"] is None:
         raise ConfigError(f"{name}: missing required key 'intermediate_size'")
     out.update(head=_head(arch_name, warnings, name), vision=vision)

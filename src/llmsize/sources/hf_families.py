@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..arch import MLA, SSM, MoE
+from ..arch import MLA, SSM, Indexer, MoE
 
 TYPE_CHECKING = False  # typing costs ~13 ms at start-up; annotations are strings anyway
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 # One alias table for the size keys every family shares, most common spelling first.
 N_LAYERS = ("num_hidden_layers", "n_layer", "num_layers", "n_layers")
 D_MODEL = ("hidden_size", "n_embd", "d_model", "n_embed")
-N_HEADS = ("num_attention_heads", "n_head", "num_heads")
+N_HEADS = ("num_attention_heads", "n_head", "num_heads", "n_heads")
 N_KV_HEADS = ("num_key_value_heads", "num_kv_heads", "n_head_kv")
 D_FF = ("intermediate_size", "n_inner", "ffn_dim", "d_ff", "ffn_hidden_size")
 MAX_POSITION = ("max_position_embeddings", "n_positions", "seq_length", "max_seq_len")
@@ -152,15 +152,49 @@ def _sliding_qwen(r: _Reader, out: dict[str, Any]) -> None:
         out.update(sliding_window=window, layer_types=types)
 
 
-def _sliding_pattern(period: int, key: str) -> Derive:
+def _sliding_pattern(period: int, key: str, *, off_when_null: bool = False) -> Derive:
     def rule(r: _Reader, out: dict[str, Any]) -> None:
+        if off_when_null and "sliding_window" in r.raw and r.raw["sliding_window"] is None:
+            r.read.update(("sliding_window", key))
+            return
         p = r.get(key, "_sliding_window_pattern", default=period)
         window = r.get("sliding_window", default=4096)
-        types = tuple("full" if (i + 1) % p == 0 else "sliding" for i in range(out["n_layers"]))
+        n = out["n_layers"]
+        if isinstance(p, str):  # EXAONE 4.0: "LLLG", L local, G global, repeated
+            types = tuple("full" if p[i % len(p)] == "G" else "sliding" for i in range(n))
+        else:
+            types = tuple("full" if (i + 1) % p == 0 else "sliding" for i in range(n))
         out.update(sliding_window=window, layer_types=types)
 
     rule.__doc__ = f"Every {period}th layer is global, the rest slide (``{key}``)."
     return rule
+
+
+def _sliding_after(r: _Reader, out: dict[str, Any]) -> None:
+    """dots.llm1: layers from ``max_window_layers`` on slide when ``sliding_window`` is set."""
+    window, first = r.get("sliding_window"), r.get("max_window_layers", default=out["n_layers"])
+    if window:
+        types = tuple("sliding" if i >= first else "full" for i in range(out["n_layers"]))
+        if "sliding" in types:
+            out.update(sliding_window=window, layer_types=types)
+
+
+def _smollm3(r: _Reader, out: dict[str, Any]) -> None:
+    """SmolLM3 (models/smollm3/configuration_smollm3.py): NoPE layers (``no_rope_layers[i]`` = 0,
+    by default every ``no_rope_layer_interval``-th) slide when ``use_sliding_window``."""
+    n, every = out["n_layers"], r.get("no_rope_layer_interval", default=4)
+    rope = r.get("no_rope_layers") or [int((i + 1) % every != 0) for i in range(n)]
+    window = r.get("sliding_window")
+    if r.get("use_sliding_window", default=False) and window:
+        types = tuple("sliding" if not rope[i] else "full" for i in range(n))
+        if "sliding" in types:
+            out.update(sliding_window=window, layer_types=types)
+
+
+def _head_dim_is_d_over_a(r: _Reader, out: dict[str, Any]) -> None:
+    """Cohere 2: head_dim = d / a whatever the config says (configuration_cohere2.py)."""
+    r.get("head_dim")
+    out["head_dim"] = None
 
 
 def _moe_layers(n_layers: int, *, first_dense: int = 0, every: int = 1, phase: int = 0,
@@ -221,19 +255,134 @@ def _moe_deepseek(r: _Reader, out: dict[str, Any]) -> None:
     )
 
 
-def _mla(r: _Reader, out: dict[str, Any]) -> None:
-    out["mla"] = MLA(
-        kv_lora_rank=r.need("kv_lora_rank"), q_lora_rank=r.get("q_lora_rank"),
-        qk_nope_head_dim=r.need("qk_nope_head_dim"), qk_rope_head_dim=r.need("qk_rope_head_dim"),
-        v_head_dim=r.need("v_head_dim"),
+def _moe_gpt_oss(r: _Reader, out: dict[str, Any]) -> None:
+    """gpt-oss (models/gpt_oss/modeling_gpt_oss.py): every layer routed over
+    ``num_local_experts`` experts of width I with biases (``gate_up_proj_bias``, ``down_proj_bias``),
+    a router with a bias; layers alternate sliding (even i) and full unless ``layer_types`` says."""
+    out["moe"] = MoE(
+        n_experts=r.need("num_local_experts"), top_k=r.need("num_experts_per_tok", "experts_per_token"),
+        d_ff_expert=out["d_ff"], layers=tuple(range(out["n_layers"])), router_bias=True,
+        expert_bias=True,
     )
-    out["head_dim"] = out["mla"].qk_head_dim
+    _sliding_pattern(2, "_sliding_window_pattern")(r, out)
+
+
+def _llama4(r: _Reader, out: dict[str, Any]) -> None:
+    """Llama 4 text (models/llama4/configuration_llama4.py, modeling_llama4.py): ``moe_layers``
+    (default every ``interleave_moe_layer_step``-th, from step − 1) route over ``num_local_experts``
+    experts of width ``intermediate_size`` beside one shared expert of the same width; the other
+    layers are dense with ``intermediate_size_mlp``. RoPE layers (``no_rope_layers[i]`` = 1, by
+    default all but every ``no_rope_layer_interval``-th) attend in chunks of
+    ``attention_chunk_size``, which the cache keeps as a sliding window (cache_utils
+    ``LAYER_CLASS_MAP``: "chunked_attention" → DynamicSlidingWindowLayer); the NoPE layers attend
+    to everything. The QK-norm is an L2 norm without weights."""
+    n, step = out["n_layers"], r.get("interleave_moe_layer_step", default=1)
+    layers = r.get("moe_layers")
+    layers = tuple(layers) if layers is not None else tuple(range(step - 1, n, step))
+    d_e = out["d_ff"]
+    out["d_ff"] = r.need("intermediate_size_mlp")
+    out["moe"] = MoE(n_experts=r.need("num_local_experts"), top_k=r.need("num_experts_per_tok"),
+                     d_ff_expert=d_e, layers=layers, n_shared_experts=1, d_ff_shared=d_e)
+    every = r.get("no_rope_layer_interval", default=4)
+    rope = r.get("no_rope_layers") or [int((i + 1) % every != 0) for i in range(n)]
+    chunk = r.get("attention_chunk_size", default=8192)
+    types = r.get("layer_types") or ["chunked_attention" if x and chunk else "full_attention" for x in rope]
+    if chunk and "chunked_attention" in types:
+        out.update(sliding_window=chunk,
+                   layer_types=tuple("sliding" if t == "chunked_attention" else "full" for t in types))
+    r.read.update(("use_qk_norm", "layer_types"))
+
+
+def _moe_every_layer(experts: tuple[str, ...], top_k: tuple[str, ...], *, d_ff: str | None = None,
+                     shared: bool = False, router_bias: bool = False) -> Derive:
+    def rule(r: _Reader, out: dict[str, Any]) -> None:
+        d_e = r.need(d_ff) if d_ff else out["d_ff"]
+        out["moe"] = MoE(n_experts=_first(r.get(*experts)), top_k=_first(r.get(*top_k)),
+                         d_ff_expert=d_e, layers=tuple(range(out["n_layers"])),
+                         n_shared_experts=int(shared), d_ff_shared=out["d_ff"] if shared else 0,
+                         router_bias=router_bias)
+
+    rule.__doc__ = (f"Every layer routed over ``{experts[0]}`` experts, top ``{top_k[0]}``"
+                    + (", beside one shared expert of width I" if shared else "") + ".")
+    return rule
+
+
+def _first(value: Any) -> Any:
+    """Hunyuan writes ``moe_topk`` (and may write ``num_experts``) per layer: one value for all."""
+    if isinstance(value, list):
+        if len(set(value)) != 1:
+            from ..errors import ConfigError
+            raise ConfigError(f"per-layer expert counts {value} differ; only one value is supported")
+        return value[0]
+    return value
+
+
+def _moe_ernie(r: _Reader, out: dict[str, Any]) -> None:
+    """ERNIE 4.5 MoE (models/ernie4_5_moe): layer i is routed when (i+1) % ``moe_layer_interval``
+    == 0 and ``moe_layer_start_index`` ≤ i ≤ ``moe_layer_end_index`` (−1: the last layer);
+    ``moe_num_shared_experts`` form one MLP of width n_s·I_e. The router keeps a score-correction
+    vector of E values as a (frozen) Parameter, counted as the router's bias."""
+    n = out["n_layers"]
+    start, end = r.get("moe_layer_start_index", default=1), r.get("moe_layer_end_index", default=-1)
+    end = n - 1 if end == -1 else end
+    every = r.get("moe_layer_interval", default=1)
+    d_e, n_s = r.need("moe_intermediate_size"), r.get("moe_num_shared_experts", default=0) or 0
+    out["moe"] = MoE(
+        n_experts=r.need("moe_num_experts"), top_k=r.need("moe_k"), d_ff_expert=d_e,
+        layers=tuple(i for i in range(n) if (i + 1) % every == 0 and start <= i <= end),
+        n_shared_experts=n_s, d_ff_shared=n_s * d_e, router_bias=True,
+    )
+
+
+def _dbrx(r: _Reader, out: dict[str, Any]) -> None:
+    """DBRX (models/dbrx): ``attn_config.kv_n_heads`` kv heads (default 1) behind one fused Wqkv;
+    every layer routes over ``ffn_config.moe_num_experts`` GLU experts (w1, v1, w2) of width
+    ``ffn_config.ffn_hidden_size``, top ``moe_top_k``; LayerNorms without bias."""
+    attn, ffn = r.get("attn_config") or {}, r.get("ffn_config") or {}
+    out["n_kv_heads"] = attn.get("kv_n_heads", 1)
+    out["d_ff"] = ffn.get("ffn_hidden_size", 3584)
+    out["moe"] = MoE(n_experts=ffn.get("moe_num_experts", 4), top_k=ffn.get("moe_top_k", 1),
+                     d_ff_expert=out["d_ff"], layers=tuple(range(out["n_layers"])))
+
+
+def _indexer(r: _Reader, out: dict[str, Any]) -> None:
+    """DeepSeek-V3.2 (models/deepseek_v32): the sparse-attention indexer on every layer, and
+    ``mlp_layer_types`` ("dense"/"sparse") where given instead of ``first_k_dense_replace``."""
+    out["indexer"] = Indexer(n_heads=r.need("index_n_heads"), head_dim=r.need("index_head_dim"),
+                             topk=r.need("index_topk"))
+    kinds = r.get("mlp_layer_types")
+    if kinds:
+        from dataclasses import replace
+        out["moe"] = replace(out["moe"], layers=tuple(i for i, k in enumerate(kinds) if k == "sparse"))
+
+
+def _mla_v_default(r: _Reader, out: dict[str, Any]) -> None:
+    """MiniCPM3: ``v_head_dim`` defaults to d / a (configuration_minicpm3.py)."""
+    if r.get("v_head_dim") is None:
+        out["_v_head_dim"] = out["d_model"] // out["n_heads"]
+
+
+def _mtp_note(r: _Reader, out: dict[str, Any]) -> None:
+    """DeepSeek-V3, GLM-4.5: multi-token-prediction layers the checkpoint stores and transformers
+    does not build (``num_nextn_predict_layers``); named in a note, not counted."""
     mtp = r.get("num_nextn_predict_layers", default=0)
     if mtp:
         out["notes"] = (
             f"the checkpoint also stores {mtp} multi-token-prediction layer(s) (DeepSeek-V3 §2.2), "
             "which transformers does not build; they are not counted",
         )
+
+
+def _mla(r: _Reader, out: dict[str, Any]) -> None:
+    out["mla"] = MLA(
+        kv_lora_rank=r.need("kv_lora_rank"),
+        # an explicit null means a plain query projection, whatever the class default
+        q_lora_rank=r.raw["q_lora_rank"] if "q_lora_rank" in r.raw else r.get("q_lora_rank"),
+        qk_nope_head_dim=r.need("qk_nope_head_dim"), qk_rope_head_dim=r.need("qk_rope_head_dim"),
+        v_head_dim=out.pop("_v_head_dim", None) or r.need("v_head_dim"),
+    )
+    out["head_dim"] = out["mla"].qk_head_dim
+    _mtp_note(r, out)
     out["n_kv_heads"] = out["n_heads"]  # MLA: every head reads the shared latent
 
 
@@ -280,6 +429,41 @@ _GPT2_FIXED = dict(_LAYERNORM, position="learned", gated_mlp=False,
                    qkv_bias=True, o_bias=True, mlp_bias=True)
 
 FAMILIES: dict[str, Family] = {
+    "apertus": Family(dict(_LLAMA_FIXED, gated_mlp=False, qk_norm="head"), flags=_ATTN_BIAS,
+                      defaults={"hidden_act": "xielu"}),
+    "cohere2": Family(dict(_LLAMA_FIXED, norm="layernorm", norm_bias=False, parallel_block=True,
+                           shared_block_norm=True),
+                      flags=_ATTN_BIAS, defaults={"tie_word_embeddings": True},
+                      derive=(_head_dim_is_d_over_a, _sliding_pattern(4, "sliding_window_pattern"))),
+    "dbrx": Family(dict(_LLAMA_FIXED, norm="layernorm", norm_bias=False), derive=(_dbrx,)),
+    "deepseek_v32": Family(_LLAMA_FIXED, flags=_ATTN_BIAS | {"mlp_bias": ("mlp_bias", False)},
+                           defaults={"num_key_value_heads": 128, "first_k_dense_replace": 3,
+                                     "index_n_heads": 64, "index_head_dim": 128, "index_topk": 2048},
+                           derive=(_mla, _moe_deepseek, _indexer)),
+    "dots1": Family(dict(_LLAMA_FIXED, qk_norm="head"), flags=_ATTN_BIAS,
+                    defaults={"num_key_value_heads": 32, "first_k_dense_replace": 0},
+                    derive=(_sliding_after, _moe_deepseek)),
+    "ernie4_5": Family(_LLAMA_FIXED,
+                       flags={"qkv_bias": ("use_bias", False), "o_bias": ("use_bias", False),
+                              "mlp_bias": ("use_bias", False)},
+                       defaults={"tie_word_embeddings": True, "head_dim": 128, "num_key_value_heads": 2}),
+    "ernie4_5_moe": Family(_LLAMA_FIXED,  # unlike ERNIE 4.5 dense, the LM head takes a bias too
+                           flags={"qkv_bias": ("use_bias", False), "o_bias": ("use_bias", False),
+                                  "mlp_bias": ("use_bias", False), "lm_head_bias": ("use_bias", False)},
+                           defaults={"tie_word_embeddings": True, "num_key_value_heads": 4,
+                                     "moe_num_experts": 64, "moe_k": 6, "moe_num_shared_experts": 2},
+                           derive=(_moe_ernie,)),
+    "exaone4": Family(dict(_LLAMA_FIXED, norm_placement="post", qk_norm="head"),
+                      defaults={"num_key_value_heads": 32},
+                      derive=(_sliding_pattern(4, "sliding_window_pattern", off_when_null=True),)),
+    "glm4": Family(dict(_LLAMA_FIXED, norm_placement="sandwich"),
+                   flags={"qkv_bias": ("attention_bias", True)},
+                   defaults={"head_dim": 128, "num_key_value_heads": 2}),
+    "glm4_moe": Family(_LLAMA_FIXED, flags={"qkv_bias": ("attention_bias", False)},
+                       defaults={"num_key_value_heads": 8, "n_routed_experts": 128, "num_experts_per_tok": 8,
+                                 "n_shared_experts": 1, "moe_intermediate_size": 1408,
+                                 "first_k_dense_replace": 1},
+                       derive=(_qk_norm_flag("use_qk_norm", "head"), _moe_deepseek, _mtp_note)),
     "gpt2": Family(_GPT2_FIXED, defaults={"tie_word_embeddings": True},
                    derive=(_ff_default_4d, _learned_positions)),
     "gpt_bigcode": Family(_GPT2_FIXED, defaults={"tie_word_embeddings": True},
@@ -291,6 +475,22 @@ FAMILIES: dict[str, Family] = {
                        flags=_ATTN_BIAS | {"o_bias": ("attention_bias", True),
                                            "qkv_bias": ("attention_bias", True)},
                        derive=(_gpt_neox,)),
+    "granitemoe": Family(_LLAMA_FIXED, flags=_ATTN_BIAS,
+                         defaults={"num_local_experts": 8, "num_experts_per_tok": 2},
+                         derive=(_moe_every_layer(("num_local_experts",), ("num_experts_per_tok",)),)),
+    "hunyuan_v1_dense": Family(dict(_LLAMA_FIXED, qk_norm="head"), flags=_ATTN_BIAS),
+    "hunyuan_v1_moe": Family(dict(_LLAMA_FIXED, qk_norm="head"), flags=_ATTN_BIAS,
+                             defaults={"num_experts": 1, "moe_topk": 1},
+                             derive=(_moe_every_layer(("num_experts", "num_local_experts"),
+                                                      ("moe_topk", "num_experts_per_tok"), shared=True),)),
+    "minicpm3": Family(_LLAMA_FIXED, flags=_ATTN_BIAS | {"mlp_bias": ("mlp_bias", False)},
+                       defaults={"tie_word_embeddings": True, "num_key_value_heads": 40, "kv_lora_rank": 256,
+                                 "q_lora_rank": 768, "qk_nope_head_dim": 64, "qk_rope_head_dim": 32},
+                       derive=(_mla_v_default, _mla)),
+    "ministral": Family(_LLAMA_FIXED, defaults={"sliding_window": 4096, "num_key_value_heads": 8},
+                        derive=(_sliding_all,)),
+    "olmo3": Family(dict(_LLAMA_FIXED, norm_placement="post", qk_norm="full"), flags=_ATTN_BIAS,
+                    derive=(_sliding_pattern(4, "_olmo3_has_no_pattern_key"),)),
     "opt": Family(dict(_LAYERNORM, position="learned", gated_mlp=False),
                   defaults={"tie_word_embeddings": True}, derive=(_opt,)),
     "bloom": Family(dict(_LAYERNORM, position="alibi", gated_mlp=False, qkv_bias=True,
@@ -299,7 +499,16 @@ FAMILIES: dict[str, Family] = {
     "falcon": Family(dict(_LAYERNORM, gated_mlp=False), defaults={"tie_word_embeddings": True},
                      derive=(_ff_default_4d, _falcon)),
     "llama": Family(_LLAMA_FIXED, flags=_ATTN_BIAS | {"mlp_bias": ("mlp_bias", False)}),
+    "gpt_oss": Family(dict(_LLAMA_FIXED, attention_sinks=True),
+                      flags={"qkv_bias": ("attention_bias", True), "o_bias": ("attention_bias", True)},
+                      defaults={"num_local_experts": 128, "num_experts_per_tok": 4, "head_dim": 64,
+                                "num_key_value_heads": 8, "sliding_window": 128},
+                      derive=(_moe_gpt_oss,)),
     "granite": Family(_LLAMA_FIXED, flags=_ATTN_BIAS | {"mlp_bias": ("mlp_bias", False)}),
+    "llama4_text": Family(_LLAMA_FIXED, flags=_ATTN_BIAS,
+                          defaults={"num_local_experts": 16, "num_experts_per_tok": 1, "head_dim": 128,
+                                    "num_key_value_heads": 8, "intermediate_size_mlp": 16384},
+                          derive=(_llama4,)),
     "mistral": Family(_LLAMA_FIXED, defaults={"sliding_window": 4096, "num_key_value_heads": 8},
                       derive=(_sliding_all,)),
     "mixtral": Family(_LLAMA_FIXED, defaults={"num_local_experts": 8, "num_experts_per_tok": 2,
@@ -334,6 +543,12 @@ FAMILIES: dict[str, Family] = {
                      flags=_ATTN_BIAS | {"lm_head_bias": ("lm_head_bias", False)},
                      defaults={"num_local_experts": 16, "num_experts_per_tok": 2, "num_key_value_heads": 8},
                      derive=(_sliding_all, _moe_mixtral)),
+    "seed_oss": Family(_LLAMA_FIXED,
+                       flags={"qkv_bias": ("attention_bias", True), "o_bias": ("attention_out_bias", False),
+                              "mlp_bias": ("mlp_bias", False)},
+                       defaults={"head_dim": 128, "num_key_value_heads": 8}),
+    "smollm3": Family(_LLAMA_FIXED, flags=_ATTN_BIAS | {"mlp_bias": ("mlp_bias", False)},
+                      defaults={"tie_word_embeddings": True, "num_key_value_heads": 4}, derive=(_smollm3,)),
     "starcoder2": Family(dict(_LAYERNORM, gated_mlp=False),
                          flags={"qkv_bias": ("use_bias", True), "o_bias": ("use_bias", True),
                                 "mlp_bias": ("use_bias", True)},
@@ -359,7 +574,8 @@ FAMILIES: dict[str, Family] = {
                  defaults={"tie_word_embeddings": True}, derive=(_t5,)),
     "bert": Family(dict(_GPT2_FIXED, kind="encoder", norm_placement="post", final_norm=False,
                         embedding_norm=True),
-                   defaults={"tie_word_embeddings": True}, derive=(_bert,)),
+                   defaults={"tie_word_embeddings": True, "max_position_embeddings": 512},
+                   derive=(_bert,)),
 }
 FAMILIES["mamba"] = FAMILIES["falcon_mamba"] = Family(
     dict(_LLAMA_FIXED, position="none"), defaults={"tie_word_embeddings": True},
@@ -369,4 +585,4 @@ FAMILIES["roberta"] = FAMILIES["bert"]
 FAMILIES["RefinedWeb"] = FAMILIES["RefinedWebModel"] = FAMILIES["falcon"]
 
 # Multimodal configs: the text model lives under ``text_config``.
-MULTIMODAL = {"gemma3": "gemma3_text"}
+MULTIMODAL = {"gemma3": "gemma3_text", "llama4": "llama4_text"}

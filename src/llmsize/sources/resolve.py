@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..arch import Architecture
 from ..errors import LlmsizeError, shown_path
@@ -26,11 +26,12 @@ class Resolved:
     origin: str  # what was read: a path, a Hub URL, or the catalog entry's source URL
     config: dict[str, Any] | None
     checkpoint: Checkpoint | None = None
+    name: str = ""  # what results call the model; empty: the SOURCE string it was opened from
 
     def sized(self) -> Sized:
         """This source as one that has an architecture (the caller has checked ``arch``)."""
         assert self.arch is not None
-        return Sized(self.arch, self.warnings, self.origin, self.config, self.checkpoint)
+        return Sized(self.arch, self.warnings, self.origin, self.config, self.checkpoint, self.name)
 
 
 @dataclass(frozen=True)
@@ -62,15 +63,57 @@ def open_source(source: str, *, revision: str | None = None) -> Resolved:
         raise LlmsizeError(f"{shown_path(source)}: no such file or directory")
     from . import catalog
 
-    entry = catalog.find(source)
+    entry, note = catalog.find(source), ""
     if entry is None and source.count("/") == 1:
         from .hub import open_hub
 
+        try:
+            config, ckpt, origin = open_hub(source, revision=revision)
+        except LlmsizeError as e:  # offline: the catalog's entry of the same model, if there is one
+            try:
+                entry, note = catalog.match(source)
+            except LlmsizeError:
+                raise e from None
+            note += " (the Hub could not be read)"
+        else:
+            return _assemble(config, ckpt, origin, source)
+    if entry is None:
+        entry, note = catalog.match(source)
+    arch, warnings = from_hf_config(entry.config, entry.name)
+    return Resolved(arch, (*([note] if note else []), *warnings), entry.source, entry.config)
+
+
+def from_config(config: object, name: str = "config.json") -> Sized:
+    """A ``config.json``'s parsed contents (a pasted config, not a file): nothing is read."""
+    if not isinstance(config, dict):
+        raise LlmsizeError(f"{name}: expected a JSON object (a config.json's contents), "
+                           f"got {type(config).__name__}")
+    arch, warnings = from_hf_config(config, name)
+    return Sized(arch, tuple(warnings), name, config, None, name)
+
+
+def open_named(source: str, *, revision: str | None = None, hub: bool = False) -> Sized:
+    """A catalog name or HF id, or with ``hub=True`` a Hugging Face Hub id, and never a path: the
+    local web page's sources (``llmsize serve`` must not read the server's files)."""
+    import re
+
+    from . import catalog
+
+    entry = catalog.find(source)
+    if entry is None and hub and re.fullmatch(r"[\w.-]+/[\w.-]+", source) and ".." not in source:
+        from .hub import open_hub
+
         config, ckpt, origin = open_hub(source, revision=revision)
-        return _assemble(config, ckpt, origin, source)
+        found = _assemble(config, ckpt, origin, source)
+        if found.arch is None:
+            raise LlmsizeError(f"{source}: no config.json or GGUF metadata to size the model from")
+        return replace(found.sized(), name=source)
+    if entry is None and not hub and source.count("/") == 1:
+        raise LlmsizeError(f"{source}: not a catalog model, and Hub ids are off (start the server "
+                           "with `llmsize serve --allow-hub`)")
     entry = entry or catalog.lookup(source)
     arch, warnings = from_hf_config(entry.config, entry.name)
-    return Resolved(arch, tuple(warnings), entry.source, entry.config)
+    return Sized(arch, tuple(warnings), entry.source, entry.config, None, source)
 
 
 def _assemble(config: dict[str, Any] | None, ckpt: Checkpoint | None, origin: str, name: str) -> Resolved:

@@ -46,6 +46,7 @@ error table). What ``Kernels`` names differs between PyTorch's CUDA and CPU kern
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from ..arch import Architecture
@@ -125,6 +126,8 @@ def dropout_from_config(cfg: Mapping[str, object]) -> Dropout:
 # Families whose code differs in a way that changes the saved bytes: ``arch.modeling`` (arch.py).
 PYTHON_ACTIVATIONS = ("gelu_new", "gelu_fast", "quick_gelu", "gelu_python")
 PYTHON_GELU_SAVED = 5  # x, tanh(·), 0.5x, 1 + tanh(·), their product (NewGELUActivation)
+# Which validation families set each constant here: validation/calibration.py. RMS copies: llama-3.1-8b
+# (no grid case's estimate moves with it); GELU: phi-2, gpt2; CPU Kernels: phi-2, gpt2, starcoder2, deepseek.
 INDEX_BYTES = 8  # int64 token indices and routing indices
 RMS_BACKWARD_FP32_COPIES = 4  # RMSNorm backward: grad·w, its fp32 cast, grad·rsqrt, 2x·grad (measured)
 
@@ -328,10 +331,21 @@ def scores_saved(arch: Architecture, w: ActivationSpec) -> float:
 
 
 def attention_saved(arch: Architecture, w: ActivationSpec, *, masked: bool = False, layer: int = 1) -> float:
-    """QK-norm, the attention kernel's tensors and the output's dropout mask."""
-    core = eager_saved(arch, w, layer) if w.attn == "eager" else flash_saved(arch, w, masked=masked)
+    """QK-norm, MLA's latents and the output's dropout mask, then the attention kernel's
+    tensors: the one term of a layer that depends on s, affine in s and added last (the
+    compiled training cost, ``cost.py``, relies on both)."""
+    return attention_side_saved(arch, w, layer) + kernel_saved(arch, w, masked=masked, layer=layer)
+
+
+def attention_side_saved(arch: Architecture, w: ActivationSpec, layer: int = 1) -> float:
+    """What attention saves besides its kernel: QK-norm, MLA's latents, the output's dropout mask."""
     mask = w.outside(w.mask_bytes * arch.d_model) if w.dropout.residual > 0 else 0.0
-    return qk_norm_saved(arch, w, layer) + mla_latent_saved(arch, w, layer) + core + mask
+    return qk_norm_saved(arch, w, layer) + mla_latent_saved(arch, w, layer) + mask
+
+
+def kernel_saved(arch: Architecture, w: ActivationSpec, *, masked: bool = False, layer: int = 1) -> float:
+    """The attention kernel's tensors: eager (s² probabilities) or sdpa/flash."""
+    return eager_saved(arch, w, layer) if w.attn == "eager" else flash_saved(arch, w, masked=masked)
 
 
 # --- MLP and experts ------------------------------------------------------------------------
@@ -378,8 +392,14 @@ def moe_saved(arch: Architecture, w: ActivationSpec) -> float:
 
 def masked(arch: Architecture, w: ActivationSpec, layer: int) -> bool:
     """A sliding-window layer shorter than the sequence gets an explicit mask (no causal flag)."""
-    return arch.layer_types[layer] == "sliding" and bool(arch.sliding_window) \
-        and w.seq >= (arch.sliding_window or 0)
+    start = mask_from(arch, layer)
+    return start is not None and w.seq >= start
+
+
+def mask_from(arch: Architecture, layer: int) -> int | None:
+    """The shortest sequence for which the layer's attention gets an explicit mask: a
+    sliding-window layer's window; None for the others."""
+    return arch.sliding_window if arch.layer_types[layer] == "sliding" and arch.sliding_window else None
 
 
 def adapter_saved(arch: Architecture, w: ActivationSpec, layer: int) -> float:
@@ -390,34 +410,54 @@ def adapter_saved(arch: Architecture, w: ActivationSpec, layer: int) -> float:
     lora = w.lora
     assert lora is not None
     adapter_b, out = lora.adapter_bits / 8, 0.0
-    for t in adapter_tensors(arch, lora):
-        if t.layer != layer or not t.name.endswith("lora_A.weight"):
-            continue
-        d_in = t.shape[1]
+    for d_in in adapter_inputs(arch, lora).get(layer, ()):
         cast = adapter_b * d_in if lora.adapter_bits != w.bits else w.B * d_in
         drop = (w.mask_bytes + adapter_b) * d_in if lora.dropout > 0 else 0.0
         out += cast + drop + adapter_b * lora.rank
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def adapter_inputs(arch: Architecture, lora: LoraSpec) -> dict[int | None, tuple[int, ...]]:
+    """Each layer's adapters' input widths d_in, in ``adapter_tensors`` order (read-only: the
+    dict is shared by every call)."""
+    out: dict[int | None, tuple[int, ...]] = {}
+    for t in adapter_tensors(arch, lora):
+        if t.name.endswith("lora_A.weight"):
+            out[t.layer] = (*out.get(t.layer, ()), t.shape[1])
+    return out
+
+
+def layer_per_token(arch: Architecture, w: ActivationSpec, layer: int) -> list[tuple[str, float]]:
+    """The lines of ``layer_saved`` in bytes per token (only "attention" depends on s)."""
+    ff = ff_line(arch, layer)
+    lines = [("norms", norms(arch, w, layer)), ("block inputs", block_inputs(arch, w)),
+             ("attention", attention_saved(arch, w, masked=masked(arch, w, layer), layer=layer)),
+             (ff, moe_saved(arch, w) if ff == "moe" else mlp_saved(arch, w))]
+    if w.lora is not None:
+        lines.append(("LoRA adapters", adapter_saved(arch, w, layer)))
+    return lines
+
+
+def ff_line(arch: Architecture, layer: int) -> str:
+    """The layer's MLP line: "moe" for a routed layer, else "mlp"."""
+    return "moe" if arch.moe is not None and layer in arch.moe.layers else "mlp"
+
+
 def layer_saved(arch: Architecture, w: ActivationSpec, layer: int) -> Part:
     """Everything layer ``layer`` saves for the backward pass, as a tree (bytes)."""
-    routed = arch.moe is not None and layer in arch.moe.layers
-    ff = moe_saved(arch, w) if routed else mlp_saved(arch, w)
-    parts = [leaf("norms", _total(norms(arch, w, layer), w)),
-             leaf("block inputs", _total(block_inputs(arch, w), w)),
-             leaf("attention", _total(attention_saved(arch, w, masked=masked(arch, w, layer), layer=layer),
-                                      w)),
-             leaf("moe" if routed else "mlp", _total(ff, w))]
-    if w.lora is not None:
-        parts.append(leaf("LoRA adapters", _total(adapter_saved(arch, w, layer), w)))
-    return group(f"layer {layer}", parts)
+    return group(f"layer {layer}", [leaf(name, _total(p, w)) for name, p in layer_per_token(arch, w, layer)])
+
+
+def checkpoint_per_token(arch: Architecture, w: ActivationSpec) -> float:
+    """Full recompute (Chen et al. 2016; ``gradient_checkpointing``): only the layer's input,
+    B·d per token (Korthikanti §5: 2sbh), sequence-split with SP."""
+    return w.outside(w.B * arch.d_model)
 
 
 def checkpoint_saved(arch: Architecture, w: ActivationSpec) -> int:
-    """Full recompute (Chen et al. 2016; ``gradient_checkpointing``): only the layer's input,
-    B·d per token (Korthikanti §5: 2sbh), sequence-split with SP."""
-    return _total(w.outside(w.B * arch.d_model), w)
+    """``checkpoint_per_token`` for the micro-batch's tokens."""
+    return _total(checkpoint_per_token(arch, w), w)
 
 
 def layer_stored(arch: Architecture, w: ActivationSpec, layer: int) -> int:
@@ -434,35 +474,47 @@ def rotary_dim(arch: Architecture) -> int:
     return arch.mla.qk_rope_head_dim if arch.mla else arch.head_dim
 
 
-def resident(arch: Architecture, w: ActivationSpec) -> Part:
-    """Saved once per micro-batch: input ids and shifted labels (int64), the rotary cos and sin
-    every layer's rotary saves (b·s·d_rot each), the embedding dropout's mask, the final norm
-    and the head's input."""
-    T, d = w.tokens, arch.d_model
+def resident_per_token(arch: Architecture, w: ActivationSpec) -> list[tuple[str, float]]:
+    """Saved once per micro-batch, bytes per token: input ids and shifted labels (int64), the
+    rotary cos and sin every layer's rotary saves (b·s·d_rot each), the embedding dropout's
+    mask, the final norm and the head's input."""
+    d = arch.d_model
     pos_bytes = 4 if arch.modeling.fp32_rotary else w.B
     positions = 2 * rotary_dim(arch) * pos_bytes if arch.position == "rotary" else 0
-    return group("outside the layers", [
-        leaf("input ids and labels", 2 * INDEX_BYTES * T),
-        leaf("rotary cos, sin", _total(positions, w)),
-        leaf("embedding dropout mask", _total(w.outside(w.mask_bytes * d), w) if w.dropout.embedding else 0),
-        leaf("final norm and head input",
-             _total(w.outside(norm_saved(arch, w, d) + w.B * d * (not w.frozen)), w)),
-    ])
+    return [("input ids and labels", 2 * INDEX_BYTES),
+            ("rotary cos, sin", positions),
+            ("embedding dropout mask", w.outside(w.mask_bytes * d) if w.dropout.embedding else 0),
+            ("final norm and head input", w.outside(norm_saved(arch, w, d) + w.B * d * (not w.frozen)))]
 
 
-def logits_forward(arch: Architecture, w: ActivationSpec) -> int:
+def resident(arch: Architecture, w: ActivationSpec) -> Part:
+    """``resident_per_token`` for the micro-batch's tokens, as a tree (bytes)."""
+    return group("outside the layers", [leaf(name, _total(p, w)) for name, p in resident_per_token(arch, w)])
+
+
+def logits_forward_per_token(arch: Architecture, w: ActivationSpec) -> float:
     """The loss's forward peak (``ForCausalLMLoss``): B·V logits, their fp32 copy (none when
     already fp32) and the fp32 log-softmax cross-entropy saves, per token (vocab-parallel: V/tp)."""
     v = arch.vocab_size
     upcast = 4 if w.bits < 32 and w.kernels.hf_upcasts else 0
-    return _total((w.B + upcast + 4) * v, w)
+    return (w.B + upcast + 4) * v
 
 
-def logits_backward(arch: Architecture, w: ActivationSpec) -> int:
+def logits_forward(arch: Architecture, w: ActivationSpec) -> int:
+    """``logits_forward_per_token`` for the micro-batch's tokens."""
+    return _total(logits_forward_per_token(arch, w), w)
+
+
+def logits_backward_per_token(arch: Architecture) -> int:
     """The loss's backward peak: the saved fp32 log-softmax, the gradient nll_loss writes into
     it and the log-softmax's gradient, 12·V bytes per token (the B·V logits are freed by then:
     the trainer keeps only the loss)."""
-    return _total(12 * arch.vocab_size, w)
+    return 12 * arch.vocab_size
+
+
+def logits_backward(arch: Architecture, w: ActivationSpec) -> int:
+    """``logits_backward_per_token`` for the micro-batch's tokens."""
+    return _total(logits_backward_per_token(arch), w)
 
 
 def recompute_transient(arch: Architecture, w: ActivationSpec, layer: int) -> int:

@@ -48,6 +48,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from ..hardware.fit import Verdict
+    from ..inference.overhead import Overheads
     from .lora import LoraSpec
     from .phases import Moment, StepInputs
 
@@ -223,10 +225,15 @@ def stage_states(arch: Architecture, spec: TrainSpec, layers: range, *, first: b
     """Weights, gradients, master copy and optimizer states of the stage's slice. They do not
     depend on the micro-batch, so they are computed once per (architecture, recipe, layout) and
     shared (read-only) by every (micro-batch, sequence) a cost model asks about."""
-    return _stage_states(arch, replace(spec, seq=1, micro_batch=1, grad_accum=1), layers, first, last)
+    # Only the recipe, optimizer and LoRA enter: the rest of the spec is normalised out of the
+    # cache key, so every layout over the same slice (a layout search's dp, ZeRO stage, cp,
+    # recompute…) shares one entry.
+    key = replace(spec, seq=1, micro_batch=1, grad_accum=1, layout=Layout(), recompute="none", attn="flash",
+                  dropout=act.Dropout(), kernels=act.CUDA, capacity_factor=None, overrides=())
+    return _stage_states(arch, key, layers, first, last)
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=256)
 def _stage_states(arch: Architecture, spec: TrainSpec, layers: range, first: bool, last: bool) -> StageStates:
     p = spec.precision
     tensors = stage_tensors(arch, layers, first=first, last=last)
@@ -364,26 +371,54 @@ def stage_inputs(arch: Architecture, spec: TrainSpec, stage: int) -> tuple[Stage
     frac = g_gpu.value / st.grads if st.grads else 0.0
     p = spec.precision
     grad_bits = spec.lora.adapter_bits if spec.lora else p.grad_bits
-    by_layer, no_grads = grads_by_layer(st, grad_bits), {"down": 0, "ff": 0, "attention": 0}
+    sums = _stage_sums(st, grad_bits, layers)
+    by_layer, no_grads = sums.by_layer, {"down": 0, "ff": 0, "attention": 0}
     inputs = StepInputs(
         arch=rank, w=activation_spec(rank, spec), layers=layers, first=first, last=last,
         in_flight=in_flight_microbatches(spec.layout, micro_batches=spec.grad_accum, stage=stage),
         grads_total=g_gpu.value, grads_kept=p.persistent_grads or spec.grad_accum > 1,
-        head_grads=round(frac * _grads_of(st, ("head", "norm"), None, grad_bits)),
-        embedding_grads=round(frac * _grads_of(st, ("embedding",), None, grad_bits)),
+        head_grads=round(frac * sums.head_grads), embedding_grads=round(frac * sums.embedding_grads),
         layer_grads=lambda i: {k: round(frac * v) for k, v in by_layer.get(i, no_grads).items()},
         step_temporaries=0 if s_gpu.value == 0 else round(st.temporaries * min(1.0, s_gpu.value / max(
             1, st.states.value + st.master))),
         autocast_copies=lambda i: autocast_copies(rank, spec, i),
     )
+    comm = comm_buffers(spec.layout, bucket_params=sums.unit, bits=p.weight_bits, reduce_bits=grad_bits,
+                        stage_params=sums.trainable, buckets=_buckets(spec))
+    return StageResult(stage, w_gpu, g_gpu, s_gpu, host, comm, [], sums.trainable), inputs
+
+
+@dataclass(frozen=True)
+class _StageSums:
+    """What ``stage_inputs`` sums over a stage's tensors, whatever the layout's sharding."""
+
+    by_layer: dict[int | None, dict[str, int]]  # ``grads_by_layer``
+    head_grads: int
+    embedding_grads: int
+    unit: int  # trainable parameters of the largest layer (the unit gathered or reduced at once)
+    trainable: int
+
+
+_SUMS: dict[tuple[int, int, range], tuple[StageStates, _StageSums]] = {}
+
+
+def _stage_sums(st: StageStates, grad_bits: int, layers: range) -> _StageSums:
+    """Cached by the (shared, cached) ``StageStates`` object itself: a layout search builds
+    thousands of layouts over a few slices, and the sums over ~1,000 tensors cost milliseconds."""
+    key = (id(st), grad_bits, layers)
+    hit = _SUMS.get(key)
+    if hit is not None and hit[0] is st:
+        return hit[1]
     per_layer: dict[int | None, int] = {}
     for _, shape, _, lay in st.trainable:
         per_layer[lay] = per_layer.get(lay, 0) + _numel(shape)
-    unit = max((per_layer.get(i, 0) for i in layers), default=0)
-    comm = comm_buffers(spec.layout, bucket_params=unit, bits=p.weight_bits, reduce_bits=grad_bits,
-                        stage_params=sum(_numel(s) for _, s, _, _ in st.trainable), buckets=_buckets(spec))
-    trainable = sum(_numel(s) for _, s, _, _ in st.trainable)
-    return StageResult(stage, w_gpu, g_gpu, s_gpu, host, comm, [], trainable), inputs
+    sums = _StageSums(grads_by_layer(st, grad_bits), _grads_of(st, ("head", "norm"), None, grad_bits),
+                      _grads_of(st, ("embedding",), None, grad_bits),
+                      max((per_layer.get(i, 0) for i in layers), default=0), sum(per_layer.values()))
+    if len(_SUMS) > 1024:
+        _SUMS.clear()
+    _SUMS[key] = (st, sums)
+    return sums
 
 
 def _buckets(spec: TrainSpec) -> Buckets:
@@ -422,6 +457,7 @@ class TrainReport(Totalled):
     stage: int
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()  # from reading the source; not part of the JSON (see api.py)
+    verdict: Verdict | None = None  # fits the GPU given or not (set by api.train)
 
     def error_bars(self) -> dict[str, str | dict[str, Any]]:
         """Each term's expected error, from the committed validation run (``errorbars.py``)."""
@@ -447,6 +483,7 @@ class TrainReport(Totalled):
                                     "ep": par.ep, "cp": par.cp, "zero": par.zero.value,
                                     "fsdp": par.fsdp.value, "offload": par.offload.value}},
             "error_bars": self.error_bars(), "tree": self.tree.to_dict(), "notes": list(self.notes),
+            "verdict": None if self.verdict is None else self.verdict.to_dict(),
         })
 
 
@@ -507,10 +544,16 @@ def heaviest(results: list[StageResult]) -> tuple[StageResult, Moment]:
 
 def peak_overhead(spec: TrainSpec, moment: Moment) -> Part:
     """The overhead lines at the peak (fragmentation scales with its activations)."""
-    from ..inference.overhead import Overheads, overhead
+    from ..inference.overhead import overhead
 
-    return overhead(Overheads(gpus=spec.layout.gpus).with_overrides(list(spec.overrides)),
-                    activation_bytes=moment.activation_bytes)
+    return overhead(overheads_of(spec), activation_bytes=moment.activation_bytes)
+
+
+def overheads_of(spec: TrainSpec) -> Overheads:
+    """The overhead lines of one GPU of the layout, with the spec's overrides."""
+    from ..inference.overhead import Overheads
+
+    return Overheads(gpus=spec.layout.gpus).with_overrides(list(spec.overrides))
 
 
 def _trainable_all(arch: Architecture, spec: TrainSpec) -> int:

@@ -95,7 +95,7 @@ def forward_moment(s: StepInputs, state: tuple[list[int], Part] | None = None) -
     held = round(s.in_flight * (sum(stored) + resident.value))
     loss = act.logits_forward(s.arch, s.w) if s.last else 0
     grads = s.grads_total if s.grads_kept else 0
-    return Moment("forward", "loss (logits, fp32 copy, log-softmax)", grads, held, loss,
+    return Moment("forward", LOSS_FORWARD, grads, held, loss,
                   "logits and loss (forward)")
 
 
@@ -109,30 +109,50 @@ def backward_moments(s: StepInputs, state: tuple[list[int], Part] | None = None,
     T, B, d = s.w.tokens, s.w.B, s.arch.d_model
     out = []
     if s.last:
-        out.append(Moment("backward", "loss (cross-entropy backward)", grads, others + held,
+        out.append(Moment("backward", LOSS_BACKWARD, grads, others + held,
                           act.logits_backward(s.arch, s.w), "loss backward"))
-        # a tied head's gradient waits in autograd's input buffer for the embedding's share
-        buffered = s.embedding_grads if s.arch.tie_embeddings and s.first else 0
-        head_tmp = round(B * T * s.arch.vocab_size + B * T * d) + buffered
-        out.append(Moment("backward", "lm head", grads + (0 if s.grads_kept else s.head_grads),
+        buffered = head_buffered(s)
+        head_tmp = logits_gradient(B, T, s.arch) + buffered
+        out.append(Moment("backward", HEAD, grads + (0 if s.grads_kept else s.head_grads),
                           others + held, head_tmp, "logits' gradient"))
         grads += 0 if s.grads_kept else s.head_grads
         held += buffered - _part(resident, "final norm and head input")
-    grad_h = round(B * T * d)
+    grad_h = hidden_gradient(B, T, d)
     for i, stored_i in zip(reversed(s.layers), reversed(stored), strict=True):
         out += _layer_moments(s, i, others + held, grads, grad_h, layer_saved)
         held -= stored_i
         grads += 0 if s.grads_kept else sum(s.layer_grads(i)[k] for k in ("ff", "attention"))
     if s.first:
-        # the embedding's gradient as embedding_dense_backward writes it, before AccumulateGrad
-        # takes it (MemTracker files it as a temporary then); adding it to an existing gradient
-        # (tied head, accumulation) also holds the sum for a moment
-        adds = s.arch.tie_embeddings or s.grads_kept
-        emb_tmp = (2 if adds else 1) * s.embedding_grads
         held -= _part(resident, "embedding dropout mask")  # freed by the dropout's backward
-        out.append(Moment("backward", "embedding", grads, others + held, emb_tmp + grad_h,
+        out.append(Moment("backward", EMBEDDING, grads, others + held, embedding_temporaries(s) + grad_h,
                           "embedding gradient"))
     return out
+
+
+LOSS_FORWARD, LOSS_BACKWARD = "loss (logits, fp32 copy, log-softmax)", "loss (cross-entropy backward)"
+HEAD, EMBEDDING, OPTIMIZER_STEP = "lm head", "embedding", "optimizer step"
+
+
+def logits_gradient(B: float, T: int, arch: Architecture) -> int:  # noqa: N803 - the paper's symbols
+    """The head's backward: the logits' gradient B·T·V and the hidden state's gradient B·T·d."""
+    return round(B * T * arch.vocab_size + B * T * arch.d_model)
+
+
+def hidden_gradient(B: float, T: int, d: int) -> int:  # noqa: N803
+    """∂hidden, B·T·d: the gradient each layer's backward receives."""
+    return round(B * T * d)
+
+
+def head_buffered(s: StepInputs) -> int:
+    """A tied head's gradient waits in autograd's input buffer for the embedding's share."""
+    return s.embedding_grads if s.arch.tie_embeddings and s.first else 0
+
+
+def embedding_temporaries(s: StepInputs) -> int:
+    """The embedding's gradient as embedding_dense_backward writes it, before AccumulateGrad
+    takes it (MemTracker files it as a temporary then); adding it to an existing gradient (tied
+    head, accumulation) also holds the sum for a moment."""
+    return (2 if s.arch.tie_embeddings or s.grads_kept else 1) * s.embedding_grads
 
 
 def _part(tree: Part, name: str) -> int:
@@ -164,26 +184,33 @@ def _ff_width(arch: Architecture, w: act.ActivationSpec, routed: bool) -> float:
     return arch.d_ff
 
 
-def layer_blocks(arch: Architecture, w: act.ActivationSpec, layer: int, *,
-                 grads: dict[str, int], layer_saved: Part | None = None) -> list[Block]:
+@dataclass(frozen=True)
+class BlockForm:
+    """A ``Block`` before the micro-batch's tokens T are known: its temporaries are
+    round(``temps_per_token`` · T) + ``temps_fixed`` (a dequantised matrix), the rest is fixed."""
+
+    name: str
+    grads: int
+    peak_grads: int
+    temps_per_token: float
+    temps_fixed: int = 0
+
+
+def block_forms(arch: Architecture, w: act.ActivationSpec, layer: int, *,
+                grads: dict[str, int]) -> list[BlockForm]:
     """The layer's backward in the order autograd runs it: the MLP's output side (the down
     projection's gradient, then the two gradients of the gated product, 2·B·I per token), its
     input projections (gate-up gradients, the gathered inputs and their gradient for MoE, ∂x),
     its norm (RMSNorm's backward holds four fp32 copies of d), the attention kernel (o_proj's
     input gradient and those of Q, K, V), the input projections (their gradients and ∂x), its
     norm. ``grads``: this layer's weight gradients in bytes (``down``, ``ff`` including down,
-    ``attention``)."""
-    saved = {p.name: p.value for p in (layer_saved or act.layer_saved(arch, w, layer)).parts}
+    ``attention``). None of it depends on the sequence length."""
     routed = arch.moe is not None and layer in arch.moe.layers
-    T, B, d, n = w.tokens, w.B, arch.d_model, _n_norms(arch)
-    ff_key = "moe" if routed else "mlp"
-    inputs = saved.get("block inputs", 0)
+    B, d, n = w.B, arch.d_model, _n_norms(arch)
     q = arch.n_heads * act.head_widths(arch)[0]
     kv = arch.n_kv_heads * 2 * act.head_widths(arch)[0]
     gated = 2 if arch.gated_mlp or routed else 1
-    per_norm = saved.get("norms", 0) // n
     norm_width = act.RMS_BACKWARD_FP32_COPIES * 4 * d if arch.norm == "rmsnorm" else 2 * B * d
-    norm_temps = round(w.outside(norm_width) * T)
     width = _ff_width(arch, w, routed)
     slots = act.routed_slots(arch, w) if routed else 0.0
     dequant = 0
@@ -191,16 +218,35 @@ def layer_blocks(arch: Architecture, w: act.ActivationSpec, layer: int, *,
         from .lora import dequantized_matrix
 
         dequant = dequantized_matrix(arch, w.lora, w.bits)
-    mlp_out = Block("MLP output", saved.get(ff_key, 0), grads["down"], grads["down"],
-                    round(gated * B * width * T) + dequant)
-    mlp_in = Block("MLP input projections", inputs // 2, grads["ff"] - grads["down"],
-                   grads["ff"] - grads["down"], round(B * (gated * width + (2 * slots + 2) * d) * T))
-    kernel = Block("attention kernel", saved.get("attention", 0) + saved.get("LoRA adapters", 0), 0, 0,
-                   round(B * (2 * q + kv) * T) + dequant)
-    proj = Block("attention projections", inputs - inputs // 2, grads["attention"], grads["attention"],
-                 round(2 * B * d * T))
-    norm = Block("norm", per_norm, 0, 0, norm_temps)
-    return [mlp_out, mlp_in, *[norm] * (n - 1), kernel, proj, norm]
+    down, up = grads["down"], grads["ff"] - grads["down"]
+    norm = BlockForm("norm", 0, 0, w.outside(norm_width))
+    return [BlockForm("MLP output", down, down, gated * B * width, dequant),
+            BlockForm("MLP input projections", up, up, B * (gated * width + (2 * slots + 2) * d)),
+            *[norm] * (n - 1),
+            BlockForm("attention kernel", 0, 0, B * (2 * q + kv), dequant),
+            BlockForm("attention projections", grads["attention"], grads["attention"], 2 * B * d),
+            norm]
+
+
+def block_frees(saved: dict[str, int], *, ff: str, n_norms: int) -> list[int]:
+    """What each of ``block_forms`` frees when done, from the layer's saved lines (bytes): the
+    MLP's (``ff``: "mlp", or "moe" for a routed layer), half the block inputs (the MLP's), one
+    norm's share, the attention's and the adapters' tensors, the other half of the inputs, the
+    last norm."""
+    inputs, per_norm = saved.get("block inputs", 0), saved.get("norms", 0) // n_norms
+    kernel = saved.get("attention", 0) + saved.get("LoRA adapters", 0)
+    return [saved.get(ff, 0), inputs // 2, *[per_norm] * (n_norms - 1), kernel,
+            inputs - inputs // 2, per_norm]
+
+
+def layer_blocks(arch: Architecture, w: act.ActivationSpec, layer: int, *,
+                 grads: dict[str, int], layer_saved: Part | None = None) -> list[Block]:
+    """``block_forms`` at the micro-batch's tokens, with what each frees (``block_frees``)."""
+    saved = {p.name: p.value for p in (layer_saved or act.layer_saved(arch, w, layer)).parts}
+    T = w.tokens
+    frees = block_frees(saved, ff=act.ff_line(arch, layer), n_norms=_n_norms(arch))
+    return [Block(f.name, freed, f.grads, f.peak_grads, round(f.temps_per_token * T) + f.temps_fixed)
+            for f, freed in zip(block_forms(arch, w, layer, grads=grads), frees, strict=True)]
 
 
 def _n_norms(arch: Architecture) -> int:
@@ -231,7 +277,7 @@ def _layer_moments(s: StepInputs, i: int, held: int, grads: int, grad_h: int,
 
 
 def optimizer_moment(s: StepInputs) -> Moment:
-    return Moment("optimizer", "optimizer step", s.grads_total, 0, s.step_temporaries,
+    return Moment("optimizer", OPTIMIZER_STEP, s.grads_total, 0, s.step_temporaries,
                   "optimizer step temporaries", held_line=False)
 
 

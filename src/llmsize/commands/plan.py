@@ -1,0 +1,139 @@
+"""``llmsize plan``: the flags → ``api.plan`` → one table per GPU type, or the plan's JSON."""
+
+from __future__ import annotations
+
+import argparse
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..plan.report import PlanReport, TargetPlan
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..options import ATTN, DTYPES, ENGINES, OPTIMIZERS, RECIPES, RECOMPUTE
+    from ..options import arg_positive_int as _positive_int
+    from ..options import arg_size as _size
+
+    p.add_argument("source", nargs="?",
+                   help="catalog name or HF id, config.json, model directory or checkpoint")
+    p.add_argument("--revision", help="Hub branch, tag or commit (for a Hub id)")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    m = p.add_mutually_exclusive_group()
+    for mode, hint in (("serve", "serve it (default)"),
+                       ("train", "train it (full fine-tune or pre-training)"),
+                       ("finetune", "fine-tune it: LoRA r 16 on all linear layers (bf16 base), or --qlora")):
+        m.add_argument(f"--{mode}", dest="mode", action="store_const", const=mode, help=hint)
+    g = p.add_argument_group("GPUs")
+    g.add_argument("--gpu", metavar="NAMES", help="catalog GPUs, comma-separated, or all (the default; "
+                   "see llmsize gpus)")
+    g.add_argument("--gpu-mem", type=_size, metavar="SIZE",
+                   help="memory one process can use on a GPU, e.g. 79.18GiB")
+    g.add_argument("--max-gpus", type=_positive_int, metavar="N",
+                   help="largest count to consider (default 64 to serve, 16384 to train)")
+    g.add_argument("--host-mem", type=_size, metavar="SIZE",
+                   help="host memory: per GPU for training offload; for llama.cpp's CPU layers")
+    g.add_argument("--keep", type=_positive_int, default=5, metavar="N",
+                   help="training layouts shown per GPU")
+    s = p.add_argument_group("serve")
+    s.add_argument("-c", "--ctx-size", type=_positive_int, metavar="N", help="context per sequence "
+                   "(default: the model's; llamacpp 4096)")
+    s.add_argument("-b", "--batch", type=_positive_int, default=1, metavar="N", help="sequences at once")
+    s.add_argument("--engine", choices=ENGINES, default="vllm", help="engine profile (default vllm)")
+    s.add_argument("--dtype", choices=DTYPES, default="bf16")
+    s.add_argument("--quant", metavar="FORMAT", help="weight format: fp8, awq, nf4, Q4_K_M, …")
+    s.add_argument("--kv-dtype", metavar="T", help="KV cache dtype: fp8, q8_0, …")
+    s.add_argument("--gpu-util", type=float, default=0.9, metavar="F", help="vLLM gpu_memory_utilization")
+    t = p.add_argument_group("train / finetune (layout flags given are pinned; the others are searched)")
+    t.add_argument("--seq", type=_positive_int, metavar="N", help="tokens per sequence (default 4096)")
+    t.add_argument("--micro-batch", type=_positive_int, default=1, metavar="N")
+    t.add_argument("--grad-accum", type=_positive_int, default=1, metavar="N")
+    t.add_argument("--recipe", choices=RECIPES, default="amp")
+    t.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw")
+    t.add_argument("--attn", choices=ATTN, default="flash")
+    t.add_argument("--lora-rank", type=_positive_int, metavar="R")
+    t.add_argument("--lora-targets", metavar="LIST")
+    t.add_argument("--qlora", action="store_true", help="QLoRA: NF4 base, rank 64 on all linear layers")
+    t.add_argument("--recompute", choices=RECOMPUTE)
+    for flag in ("--tp", "--pp", "--cp", "--ep"):
+        t.add_argument(flag, type=_positive_int, metavar="N")
+    t.add_argument("--zero", type=int, choices=(0, 1, 2, 3))
+    t.add_argument("--fsdp", choices=("none", "full", "shard-grad-op", "hybrid"))
+    t.add_argument("--offload", choices=("none", "optimizer", "params"))
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import api
+    from . import api_options, emit
+
+    opts = {k: v for k, v in api_options(args, api.PLAN_OPTIONS).items() if v is not False}
+    return emit(args, api.plan(args.source, **opts), plan_table)
+
+
+def plan_table(r: PlanReport) -> None:
+    from ..plan.report import flags
+    from ..render import say
+
+    asked = flags(r.question)
+    say(f"{r.name}: {r.mode} · {asked} · up to {r.max_gpus:,} GPUs of each type"
+        + (f" · host {r.host_bytes / 2**30:.0f} GiB" if r.host_bytes else ""))
+    for t in r.targets:
+        say("")
+        (_serve if r.mode == "serve" else _train)(t)
+        for f in t.fixes:
+            say(f"  would fit with {f.change}: {f.effect}")
+    for note in r.notes:
+        say(f"note: {note}")
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.2f}"
+
+
+def _head(t: TargetPlan) -> str:
+    gpu = f"{t.target.name} ({t.target.usable_bytes / 2**30:.2f} GiB usable)"
+    if t.gpus is None:
+        return f"{gpu}: does not fit"
+    return f"{gpu}: fewest GPUs {t.gpus}"
+
+
+def _serve(t: TargetPlan) -> None:
+    from ..plan.serve import ServeRow
+    from ..render import say, table
+
+    if not t.rows:
+        return say(_head(t))
+    rows = []
+    for r in t.rows:
+        assert isinstance(r, ServeRow)
+        where = f"tp {r.layout.tp} × pp {r.layout.pp}" if r.n_gpu_layers is None else f"-ngl {r.n_gpu_layers}"
+        conc = f"{r.max_concurrency:.2f}×" if r.max_concurrency is not None else "—"
+        rows.append((where, _gib(r.total_bytes), _gib(r.headroom_bytes), f"{r.max_context:,}",
+                     f"{r.max_batch:,}", conc, _gib(r.host_bytes) if r.host_bytes else "—"))
+    table(_head(t), ("layout", "GiB/GPU", "free", "max context", "max batch", "concurrency", "host GiB"),
+          rows, right={1, 2, 3, 4, 5, 6})
+    for c in t.commands:
+        say(f"  $ {c}")
+
+
+def _train(t: TargetPlan) -> None:
+    from ..plan.train import TrainRow
+    from ..render import say, table
+
+    if not t.rows:
+        return say(_head(t))
+    rows = []
+    for r in t.rows:
+        assert isinstance(r, TrainRow)
+        lay = r.layout
+        parts = [f"dp {lay.dp}", f"tp {lay.tp}{'+sp' if lay.sp else ''}", f"pp {lay.pp}"]
+        parts += [f"vpp {lay.vpp}"] if lay.vpp > 1 else []
+        parts += [f"cp {lay.cp}"] if lay.cp > 1 else []
+        parts += [f"ep {lay.ep}"] if lay.ep > 1 else []
+        shard = f"zero {lay.zero.value}" if lay.fsdp.value == "none" else f"fsdp {lay.fsdp.value}"
+        off = f" +offload {lay.offload.value}" if lay.offload.value != "none" else ""
+        rows.append((" ".join(parts), shard + off, r.recompute, _gib(r.total_bytes), _gib(r.headroom_bytes),
+                     str(r.max_micro_batch) if r.max_micro_batch else "—"))
+    table(_head(t), ("layout", "sharding", "recompute", "GiB/GPU", "free", "max micro-batch"), rows,
+          right={3, 4, 5})
+    for c in t.commands:
+        say(f"  $ {c}")

@@ -245,23 +245,23 @@ class _Stage:
         return all(float(f).is_integer() for f in factors)
 
 
+_LAYERS: dict[tuple[object, ...], _Layer] = {}
+
+
 def _compile_stage(arch: Architecture, spec: TrainSpec, stage: int) -> _Stage:
     result, x = stage_inputs(arch, spec, stage)
     forms: list[_Layer] = []
+    index: dict[int, int] = {}  # id of a form -> its place in forms
     walk: list[int] = []
-    seen: dict[tuple[object, ...], _Layer] = {}
+    of_class: dict[int, _Layer] = {}
     for i in reversed(x.layers):
-        # A layer's numbers depend on its index only through these (activations.py, phases.py:
-        # the first layer of a frozen base, the layer type and its window, MoE or dense, its
-        # gradients and autocast copies), so equal layers are compiled once (a layout search
-        # compiles thousands of layouts of 126-layer models).
-        grads = x.layer_grads(i)
-        key = (i == 0, x.arch.layer_types[i], act.ff_line(x.arch, i), tuple(sorted(grads.items())),
-               x.autocast_copies(i))
-        form = seen.get(key) or seen.setdefault(key, _compile_layer(x, i))
-        if form not in forms:
+        form = of_class.get(x.layer_class(i))
+        if form is None:
+            form = of_class[x.layer_class(i)] = _layer_of(x, i)
+        if id(form) not in index:
+            index[id(form)] = len(forms)
             forms.append(form)
-        walk.append(forms.index(form))
+        walk.append(index[id(form)])
     ids, rotary, embedding_mask, final = (p for _, p in act.resident_per_token(x.arch, x.w))
     return _Stage(
         fixed=result.weights.value + result.optimizer_states.value + result.comm.value, inputs=x,
@@ -270,6 +270,24 @@ def _compile_stage(arch: Architecture, spec: TrainSpec, stage: int) -> _Stage:
         logits_forward=act.logits_forward_per_token(x.arch, x.w),
         logits_backward=act.logits_backward_per_token(x.arch), head_buffered=head_buffered(x),
         embedding_temporaries=embedding_temporaries(x))
+
+
+def _layer_of(x: StepInputs, i: int) -> _Layer:
+    """Layer ``i`` compiled, shared by every layout and stage that give it equal numbers. A
+    layer's numbers depend on its index only through the key (activations.py, phases.py: the
+    first layer of a frozen base, the layer type and its window, MoE or dense, its gradients
+    and autocast copies) besides the rank's architecture and the micro-batch's spec, so equal
+    layers are compiled once (a layout search compiles hundreds of layouts of 126-layer models,
+    and their layers differ mostly in the gradients' sharding)."""
+    grads = x.layer_grads(i)
+    key = (x.arch, x.w, x.grads_kept, i == 0, x.arch.layer_types[i], act.ff_line(x.arch, i),
+           tuple(sorted(grads.items())), x.autocast_copies(i))
+    form = _LAYERS.get(key)
+    if form is None:
+        if len(_LAYERS) > 4096:
+            _LAYERS.clear()
+        form = _LAYERS[key] = _compile_layer(x, i)
+    return form
 
 
 EXACT = 1 << 52

@@ -45,6 +45,7 @@ the sequence lengths the layout splits evenly, ``max_batch`` from ``invert.Inver
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 
 from ..arch import Architecture
@@ -158,9 +159,11 @@ def _compile_layer(s: StepInputs, i: int) -> _Layer:
         n_norms=norms_per_layer(arch))
 
 
-def _segments(kinds: list[int], longest: int = 8) -> tuple[tuple[int, tuple[int, ...], int], ...]:
+@functools.lru_cache(maxsize=256)
+def _segments(kinds: tuple[int, ...], longest: int = 8) -> tuple[tuple[int, tuple[int, ...], int], ...]:
     """The sequence of kinds cut into (start, pattern, repeats): greedily the pattern (up to
-    ``longest``) that covers the most layers from each start."""
+    ``longest``) that covers the most layers from each start (cached: a layout search meets the
+    same few sequences hundreds of times)."""
     out, k = [], 0
     while k < len(kinds):
         best = (1, 1)
@@ -265,7 +268,8 @@ def _compile_stage(arch: Architecture, spec: TrainSpec, stage: int) -> _Stage:
     ids, rotary, embedding_mask, final = (p for _, p in act.resident_per_token(x.arch, x.w))
     return _Stage(
         fixed=result.weights.value + result.optimizer_states.value + result.comm.value, inputs=x,
-        kinds=tuple(forms), counts=tuple(walk.count(k) for k in range(len(forms))), segments=_segments(walk),
+        kinds=tuple(forms), counts=tuple(walk.count(k) for k in range(len(forms))),
+        segments=_segments(tuple(walk)),
         resident=(ids, rotary, embedding_mask, final),
         logits_forward=act.logits_forward_per_token(x.arch, x.w),
         logits_backward=act.logits_backward_per_token(x.arch), head_buffered=head_buffered(x),
@@ -360,6 +364,11 @@ def _pieces(stages: tuple[_Stage, ...]) -> tuple[_Piece, ...]:
     return tuple(p for p in fitted if p is not None)
 
 
+FIT_AFTER = 4
+"""Questions a cost model answers by the walk before it fits its closed form: the fit costs
+about five walks, and a layout search asks most layouts one question (``plan/train.py``)."""
+
+
 @dataclass(frozen=True)
 class TrainCost(Inversions):
     """``estimate_training`` with the micro-batch and the sequence length free."""
@@ -368,7 +377,6 @@ class TrainCost(Inversions):
     spec: TrainSpec
     _prepared: TrainSpec = field(init=False, repr=False, compare=False)
     _stages: tuple[_Stage, ...] = field(init=False, repr=False, compare=False)
-    _pieces: tuple[_Piece, ...] = field(init=False, repr=False, compare=False)
     _overhead: tuple[int, bool] = field(init=False, repr=False, compare=False)
     _split: tuple[int, bool] = field(init=False, repr=False, compare=False)  # cp; s must split evenly
 
@@ -377,11 +385,27 @@ class TrainCost(Inversions):
         object.__setattr__(self, "_prepared", spec)
         stages = tuple(_compile_stage(self.arch, spec, r) for r in sorted({0, spec.layout.pp - 1}))
         object.__setattr__(self, "_stages", stages)
-        object.__setattr__(self, "_pieces", _pieces(stages))
         over = overheads_of(spec)  # fixed lines, and whether fragmentation scales (not overridden)
         object.__setattr__(self, "_overhead", (overhead(over, activation_bytes=0).value,
                                                "fragmentation" not in over.fixed))
         object.__setattr__(self, "_split", (spec.layout.cp, spec.layout.cp > 1 or spec.layout.sp))
+
+    @functools.cached_property
+    def _pieces(self) -> tuple[_Piece, ...]:
+        """The closed form, fitted when first needed (``FIT_AFTER``)."""
+        return _pieces(self._stages)
+
+    def _closed_form(self) -> tuple[_Piece, ...]:
+        """The pieces once fitted; none (the walk answers) for the first ``FIT_AFTER`` questions.
+        Both give the same bytes (``_fit`` checks it), so this only moves the cost."""
+        fitted: tuple[_Piece, ...] | None = self.__dict__.get("_pieces")
+        if fitted is not None:
+            return fitted
+        walks = self.__dict__.get("_walks", 0)
+        if walks >= FIT_AFTER:
+            return self._pieces
+        self.__dict__["_walks"] = walks + 1  # a count, not state: frozen fields stay as they are
+        return ()
 
     def report(self, batch: int | None = None, context: int | None = None) -> TrainReport:
         """The full report (breakdown tree, peak moment) at micro-batch ``batch`` and sequence
@@ -399,7 +423,7 @@ class TrainCost(Inversions):
             activation_split(self._prepared.layout, seq_len=context)  # raises unless s splits evenly
         s = context // cp
         T = batch * s  # noqa: N806 - the tokens of the micro-batch on this GPU
-        for piece in self._pieces:
+        for piece in self._closed_form():
             if piece.lo <= s < piece.hi:
                 sT, best, win = s * T, -1, piece.moments[0]  # noqa: N806
                 for moment in piece.moments:

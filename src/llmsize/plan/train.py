@@ -73,6 +73,8 @@ HEADROOM = Ranking("headroom", key=lambda r: -r.headroom_bytes,
                    optimistic=lambda bound, budget: -(budget - bound))
 
 
+_SHAPES: dict[tuple[object, ...], tuple[Architecture, list[Shape]]] = {}
+
 Answer = tuple[int | None, list[TrainRow]]  # the fewest GPUs (None: none within the limit), its rows
 
 
@@ -95,9 +97,15 @@ class TrainSearch:
     evaluations: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
-        shapes = train_shapes(self.arch, seq=self.spec.seq, max_tp=self.max_tp, offload=self.offload,
-                              pins=self.pins)
-        self.shapes = list(shapes)
+        pins = tuple(sorted(self.pins.items(), key=str))
+        key = (id(self.arch), self.spec.seq, self.max_tp, self.offload, pins)
+        hit = _SHAPES.get(key)
+        if hit is None or hit[0] is not self.arch:  # the fixes' searches mostly ask the same
+            if len(_SHAPES) > 64:
+                _SHAPES.clear()
+            hit = _SHAPES[key] = (self.arch, train_shapes(self.arch, seq=self.spec.seq, max_tp=self.max_tp,
+                                                          offload=self.offload, pins=self.pins))
+        self.shapes = list(hit[1])
         self._bounds = [None] * len(self.shapes)
 
     def total(self, layout: Layout, recompute: str, micro_batch: int | None = None) -> int | None:

@@ -253,18 +253,16 @@ _LAYERS: dict[tuple[object, ...], _Layer] = {}
 
 def _compile_stage(arch: Architecture, spec: TrainSpec, stage: int) -> _Stage:
     result, x = stage_inputs(arch, spec, stage)
+    order = list(map(x.layer_class, reversed(x.layers)))  # the walk's order: last layer first
+    first = dict(zip(reversed(order), x.layers, strict=True))  # each class: the layer the walk meets first
+    of_class = {c: _layer_of(x, first[c]) for c in dict.fromkeys(order)}
     forms: list[_Layer] = []
-    index: dict[int, int] = {}  # id of a form -> its place in forms
-    walk: list[int] = []
-    of_class: dict[int, _Layer] = {}
-    for i in reversed(x.layers):
-        form = of_class.get(x.layer_class(i))
-        if form is None:
-            form = of_class[x.layer_class(i)] = _layer_of(x, i)
-        if id(form) not in index:
-            index[id(form)] = len(forms)
-            forms.append(form)
-        walk.append(index[id(form)])
+    index: dict[int, int] = {}  # id of a form -> its place in forms (classes may share one)
+    for f in of_class.values():
+        if id(f) not in index:
+            index[id(f)] = len(forms)
+            forms.append(f)
+    walk = list(map({c: index[id(f)] for c, f in of_class.items()}.__getitem__, order))
     ids, rotary, embedding_mask, final = (p for _, p in act.resident_per_token(x.arch, x.w))
     return _Stage(
         fixed=result.weights.value + result.optimizer_states.value + result.comm.value, inputs=x,

@@ -35,7 +35,14 @@ GPU and s the tokens of one sequence on it:
    between window edges (``_Piece``) and checked at two more; a candidate that another beats
    everywhere is dropped (Llama-3.1-8B keeps 9 of 17). ``total`` evaluates those and adds the
    overhead lines; elsewhere (sequence parallelism over a tp that leaves fractions, a capacity
-   factor, interleaved pipelines, petabytes) the compiled walk answers, still exact.
+   factor, interleaved pipelines, petabytes) the compiled walk answers, still exact. The fit
+   costs about five walks, so it waits for a cost model's fifth question (``FIT_AFTER``): a
+   layout search asks most layouts one.
+
+Compiling is shared across layouts: a layer's numbers do not depend on dp or the ZeRO stage
+except through its gradients' sharding, so each class of equal layers of a slice
+(``estimate._layer_classes``) is compiled once per (rank architecture, micro-batch spec,
+gradients) and reused by every layout that gives it the same numbers (``_layer_of``).
 
 Every term grows with b and with s, so the longest sequence and the largest micro-batch that fit
 a budget are found exactly by integer bisection over the fast total (``max_context`` steps over

@@ -26,8 +26,10 @@ def _arch(config: dict, name: str = "m"):
 
 # --- each quantizer's config → format ---------------------------------------------------------
 
-# TheBloke/Llama-2-13B-GPTQ config.json "quantization_config" (main branch, AutoGPTQ), verbatim,
-# and its README "Provided files": main (4-bit, group 128) is 7.26 GB (1e9 bytes).
+# TheBloke's GPTQ config.json "quantization_config" (AutoGPTQ), as intel/neural-compressor quotes
+# it from huggingface.co/TheBloke/Llama-2-7B-Chat-GPTQ/blob/main/config.json, with desc_act False
+# as TheBloke/Llama-2-13B-GPTQ's README gives its main branch (4-bit, group 128, no act-order):
+# 7.26 GB (1e9 bytes) in "Provided files".
 THEBLOKE_GPTQ = {"bits": 4, "group_size": 128, "damp_percent": 0.01, "desc_act": False, "sym": True,
                  "true_sequential": True, "model_name_or_path": None, "model_file_base_name": "model",
                  "quant_method": "gptq"}

@@ -92,6 +92,6 @@ def test_gpt_oss_mxfp4_checkpoint_bytes(name, stored_bytes, total_b):
     from llmsize.formats.tensors import weights_bytes
 
     found = resolve(name)
-    assert stored_format(found.config) == "mxfp4"
+    assert stored_format(found.config).name == "mxfp4"
     assert weights_bytes(found.arch, "mxfp4").value == stored_bytes
     assert approx(count(name).total, total_b, 2)

@@ -372,8 +372,7 @@ def infer(source: Source | None, **options: Any) -> InferenceReport | SeedMemory
         return _seed_memory(source, opts)
     found, arch = _open(source, "infer", opts["revision"])
     default = LLAMACPP_DEFAULT_CTX if opts["engine"] == "llamacpp" else arch.max_position
-    if opts["quant"] is None and found.checkpoint is None:
-        opts["quant"] = _config_format(found.config)
+    quant_warnings = _config_quant(opts, found)
     opts.update(_count_agrees(opts, {"tp": opts["tp"], "pp": opts["pp"]}, options))
     if opts["engine"] == "llamacpp" and opts["tp"] * opts["pp"] > 1:
         raise o.OptionError("engine", "llamacpp sizes one GPU (its split over several, -sm layer, is not "
@@ -382,9 +381,10 @@ def infer(source: Source | None, **options: Any) -> InferenceReport | SeedMemory
     spec = _inference_spec(opts, opts["ctx_size"] or default)
     asked = tuple(k for k in ("max_context", "max_batch", "max_concurrency") if opts[k])
     if asked:
-        return replace(_limits(found, arch, spec, asked, _name(source, found)), warnings=found.warnings)
+        return replace(_limits(found, arch, spec, asked, _name(source, found)),
+                       warnings=(*found.warnings, *quant_warnings))
     report = estimate(arch, spec, name=_name(source, found), checkpoint=found.checkpoint, config=found.config)
-    warnings = (*found.warnings, *_context_warning(arch, spec.context, "ctx_size"),
+    warnings = (*found.warnings, *quant_warnings, *_context_warning(arch, spec.context, "ctx_size"),
                 *_clamped_layers(opts, arch))
     if opts["host_mem"] is not None and opts["engine"] != "llamacpp":
         warnings += (f"host_mem is inert with engine {opts['engine']}: only llamacpp (and train's offload) "
@@ -421,11 +421,27 @@ def _clamped_layers(opts: dict[str, Any], arch: Architecture) -> tuple[str, ...]
     return (f"n_gpu_layers {ngl} is more than the model's {arch.n_layers} layers + the output layer: "
             f"all {arch.n_layers + 1} are offloaded, as llama.cpp does",)
 
-def _config_format(config: dict[str, Any] | None) -> str | None:
-    """The stored weight format a config's ``quantization_config`` names (gpt-oss: mxfp4)."""
+
+def _config_quant(opts: dict[str, Any], found: Resolved) -> tuple[str, ...]:
+    """Price the weights in the format the config's ``quantization_config`` names unless ``quant``
+    is given (it wins, with a warning when they disagree) or a checkpoint's own tensors are read."""
+    from .formats.dtypes import parse_format
     from .formats.stored import stored_format
 
-    return stored_format(config)
+    if found.checkpoint is not None:
+        return ()
+    config = stored_format(found.config)
+    llamacpp_runs = ("gguf", "float")
+    if config.name and opts["engine"] == "llamacpp" and parse_format(config.name).kind not in llamacpp_runs:
+        return (f"the config's quantization_config ({config.method}) is not a format llama.cpp runs: "
+                f"sized at {opts['dtype']} unless --quant gives a GGUF type",)
+    if opts["quant"] is None:
+        opts["quant"] = config.name
+        return config.warnings
+    if config.name and parse_format(opts["quant"]).name != config.name:
+        return (f"quant {opts['quant']} overrides the config's quantization_config "
+                f"({config.method}, priced as {config.name})",)
+    return ()
 
 
 def _limits(found: Resolved, arch: Architecture, spec: Any, asked: tuple[str, ...],
@@ -488,10 +504,25 @@ def train(source: Source | None, **options: Any) -> TrainReport:
     opts = _options("train", options, TRAIN_OPTIONS)
     found, arch = _open(source, "train", opts["revision"])
     opts.update(_count_agrees(opts, {k: opts[k] for k in ("dp", "tp", "pp", "cp")}, options))
-    spec = _train_spec(opts, found.config, arch.max_position)
+    spec, quant_warnings = _quantized_base(_train_spec(opts, found.config, arch.max_position), found)
     report = estimate_training(arch, spec, name=_name(source, found))
-    warnings = (*found.warnings, *_context_warning(arch, spec.seq, "seq"), *_inert(spec.layout, opts))
+    warnings = (*found.warnings, *quant_warnings, *_context_warning(arch, spec.seq, "seq"),
+                *_inert(spec.layout, opts))
     return replace(report, warnings=warnings, verdict=_train_verdict(report, _target(opts, spec.layout.gpus)))
+
+
+def _quantized_base(spec: Any, found: Resolved) -> tuple[Any, tuple[str, ...]]:
+    """A quantized config is the frozen base of LoRA/QLoRA as stored (a GPTQ or bnb-4bit
+    checkpoint is fine-tuned without dequantizing it); full training needs it unquantized."""
+    from .formats.stored import stored_format
+
+    config = stored_format(found.config)
+    if config.name is None:
+        return spec, config.warnings
+    if spec.lora is None:
+        return spec, (*config.warnings, f"the config is quantized ({config.method}); full training "
+                      "updates every weight, sized unquantized at the recipe's precision")
+    return replace(spec, lora=replace(spec.lora, base=config.name)), config.warnings
 
 
 def _train_verdict(report: TrainReport, target: Any) -> Any:

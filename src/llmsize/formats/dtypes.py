@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from math import prod
 
 from ..errors import ConfigError, shown
@@ -311,7 +311,9 @@ _ALIASES = {"float32": "fp32", "f32": "fp32", "float16": "fp16", "f16": "fp16", 
             "bnb-int8": "int8"}
 _GPTQ = re.compile(r"(gptq|awq)(?:-(\d{1,9})bit(?:-g(-?\d{1,9}))?|:(\d{1,9})(?::(-?\d{1,9}))?)?")
 CHOICES = ("fp32, fp16, bf16, fp8, fp8-e5m2, fp8-channel, fp8-block, int8, nf4, fp4, nf4-dq, fp4-dq, "
-           "gptq[:BITS[:GROUP]], awq[:BITS[:GROUP]], mxfp4, a llama.cpp file type ("
+           "gptq[:BITS[:GROUP]], awq[:BITS[:GROUP]], mxfp4 (each also FORMAT~ROLE,… to keep those roles "
+           "unpacked, FORMAT+head to pack the head), "
+           "a llama.cpp file type ("
            + ", ".join(t for t in FILE_TYPES if t not in ("F32", "F16", "BF16"))
            + "; gguf:F16, gguf:BF16, gguf:F32 for float GGUFs), gguf-pure:GGML_TYPE")
 
@@ -324,6 +326,28 @@ def _quantizer(kind: str, bits: int, group: int, text: str) -> WeightFormat:
     return WeightFormat(f"{kind}:{bits}:{group}", kind, bits, group_size=group, quantized_roles=LINEAR_ROLES)
 
 
+_ROLE_EDIT = re.compile(r"([~+])([a-z_,]+)")
+
+
+def _keeping(low: str, text: str) -> WeightFormat:
+    """``FORMAT~ROLE,…`` keeps those roles at the base precision too; ``FORMAT+head`` packs the LM
+    head as well. A ``quantization_config`` needs both: ``modules_to_not_convert`` listing every
+    attention projection, or replacing the default skip of lm_head (transformers 5.24
+    ``quantizers/base.py`` ``get_modules_to_not_convert``)."""
+    head = re.split(r"[~+]", low, maxsplit=1)[0]
+    tail = low[len(head):]
+    fmt = parse_format(head)
+    roles, edits = set(fmt.quantized_roles), _ROLE_EDIT.findall(tail)
+    kept = {n for op, names in edits if op == "~" for n in names.split(",") if n}
+    added = {n for op, names in edits if op == "+" for n in names.split(",") if n}
+    if (fmt.kind in ("float", "gguf") or "".join(op + r for op, r in edits) != tail or not kept | added
+            or not kept <= roles or not added <= {"head"}):
+        raise ConfigError(f"{text!r}: FORMAT~ROLE,… keeps roles it packs ({', '.join(sorted(LINEAR_ROLES))}) "
+                          f"unpacked, FORMAT+head packs the head too; choose one of: {CHOICES}")
+    name = fmt.name + (f"~{','.join(sorted(kept))}" if kept else "") + ("+head" if added else "")
+    return replace(fmt, name=name, quantized_roles=frozenset((roles - kept) | added))
+
+
 def parse_format(text: str) -> WeightFormat:
     """A weight format from its name, case-insensitively: ``bf16``, ``fp8-block``, ``nf4-dq``,
     ``gptq``, ``gptq-4bit-g128``, ``gptq:3:64``, ``awq:4:128``, ``mxfp4``, ``Q4_K_M``, ``gguf:Q8_0``,
@@ -331,6 +355,8 @@ def parse_format(text: str) -> WeightFormat:
     wide); ``gguf:F16`` is llama.cpp's F16 file (norms and biases F32). An unknown name is a
     one-line ``ConfigError`` listing the choices."""
     low = text.strip().lower()
+    if "~" in low or "+" in low:
+        return _keeping(low, text)
     low = _ALIASES.get(low, low)
     if low in _SIMPLE:
         return _SIMPLE[low]

@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass
 
 from ..arch import Architecture
+from ..errors import LlmsizeError
 from ..sources.checkpoint import Checkpoint, TensorInfo
 from ..sources.safetensors import DTYPE_BITS
 from ..tree import Part, group, leaf
@@ -81,12 +82,194 @@ def quantization_of(config: dict[str, Any] | None) -> Quantization:
     return Quantization(method, 16) if method != "none" else Quantization()
 
 
-def stored_format(config: dict[str, Any] | None) -> str | None:
-    """The weight format (``dtypes.parse_format`` name) a ``config.json``'s ``quantization_config``
-    says its checkpoint is stored in, where llmsize prices that layout per tensor; else None.
-    gpt-oss: ``"quant_method": "mxfp4"`` (MoE expert matrices as ``*_blocks`` + ``*_scales``; the
-    rest, listed in ``modules_to_not_convert``, in bf16)."""
-    return "mxfp4" if quantization_of(config).method == "mxfp4" else None
+# --- quantization_config → a priced weight format ------------------------------------------
+#
+# transformers 5.24 quantizers (quantizers/quantizer_*.py, integrations/*.py) replace the
+# ``nn.Linear`` modules of the model except ``modules_to_not_convert`` plus the defaults of
+# ``quantizers/base.py`` ``get_keys_to_not_convert`` (the output embeddings, tied weights and the
+# last module: lm_head). Embeddings, norms and custom router modules are no ``nn.Linear`` and stay
+# in the dtype. That is the rule of ``dtypes.LINEAR_ROLES`` (attention, mlp, experts, ssm packed;
+# embeddings, head, norms, router kept), so a config maps onto a format name; where a quantizer's
+# rule differs, the warning says so.
+
+# modules_to_not_convert / ignore entries the format keeps unquantized anyway
+_KEPT = re.compile(r"lm_head|embed|norm|router|(^|\.)gate$|vision|visual|multi_modal|mm_projector|"
+                   r"mlp\.gate\$")
+_EXPERT_KEYS = ("num_local_experts", "n_routed_experts", "num_experts", "moe_num_experts")
+
+
+@dataclass(frozen=True)
+class ConfigFormat:
+    """The weight format (``dtypes.parse_format`` name) a config's ``quantization_config`` names,
+    and what was assumed to get there."""
+
+    name: str | None  # None: not quantized, or nothing llmsize prices (then the dtype)
+    method: str = "none"
+    warnings: tuple[str, ...] = ()
+
+
+def _int(q: dict[str, Any], *keys: str, default: int) -> int:
+    for k in keys:
+        if q.get(k) is not None:
+            return int(q[k])
+    return default
+
+
+def _fp8(q: dict[str, Any]) -> tuple[str, list[str]]:
+    """quantizer_finegrained_fp8.py: ``weight_block_size`` (default (128, 128)) → fp32
+    ``weight_scale_inv`` per block; None → one scale per tensor."""
+    block = q.get("weight_block_size", (128, 128))
+    if block is None:
+        return "fp8", []
+    if list(block) != [128, 128]:
+        return "fp8-block", [f"weight_block_size {list(block)} priced as 128×128 blocks (the scales differ)"]
+    return "fp8-block", []
+
+
+def _fbgemm_fp8(q: dict[str, Any]) -> tuple[str, list[str]]:
+    """integrations/fbgemm_fp8.py FbgemmFp8Linear: e4m3 weight, fp32 ``weight_scale`` per output row."""
+    return "fp8-channel", []
+
+
+def _gptq(q: dict[str, Any]) -> tuple[str, list[str]]:
+    """quantizer_gptq.py (gptqmodel QuantLinear): int32 qweight, qzeros, fp16 scales, g_idx."""
+    return f"gptq:{_int(q, 'bits', default=4)}:{_int(q, 'group_size', default=128)}", []
+
+
+def _awq(q: dict[str, Any]) -> tuple[str, list[str]]:
+    """quantizer_awq.py; AutoAWQ spells the fields w_bit, q_group_size. GEMM packing is priced."""
+    name = f"awq:{_int(q, 'bits', 'w_bit', default=4)}:{_int(q, 'group_size', 'q_group_size', default=128)}"
+    version = str(q.get("version", "gemm")).lower()
+    return name, [] if version == "gemm" else [f"awq version {version!r} priced with GEMM packing"]
+
+
+def _bitsandbytes(q: dict[str, Any]) -> tuple[str, list[str]]:
+    """quantizer_bnb_4bit.py / _8bit.py: ``load_in_4bit`` with ``bnb_4bit_quant_type`` nf4|fp4 and
+    ``bnb_4bit_use_double_quant``; ``load_in_8bit`` is LLM.int8."""
+    if q.get("load_in_4bit") or str(q.get("_load_in_4bit")).lower() == "true":
+        kind = str(q.get("bnb_4bit_quant_type", "fp4")).lower()  # BitsAndBytesConfig's default
+        if kind not in ("nf4", "fp4"):
+            return "nf4", [f"bnb_4bit_quant_type {kind!r} is unknown; assumed nf4"]
+        return kind + ("-dq" if q.get("bnb_4bit_use_double_quant") else ""), []
+    if q.get("load_in_8bit") or q.get("_load_in_8bit"):
+        return "int8", []
+    return "nf4", ["neither load_in_4bit nor load_in_8bit is set; assumed nf4"]
+
+
+def _compressed_tensors(q: dict[str, Any]) -> tuple[str | None, list[str]]:
+    """compressed-tensors schemes (quantizer_compressed_tensors.py): the first config group's
+    ``weights`` (num_bits, type int|float, strategy tensor|channel|group|block, group_size)."""
+    groups = [g for g in (q.get("config_groups") or {}).values() if isinstance(g, dict) and g.get("weights")]
+    if not groups:
+        return None, ["compressed-tensors config has no config_groups with weights"]
+    w = groups[0]["weights"]
+    bits, kind = int(w.get("num_bits", 8)), str(w.get("type", "int"))
+    strategy = str(w.get("strategy", "tensor"))
+    notes = [f"{len(groups)} config groups; the first is priced for every linear layer"][: len(groups) - 1]
+    if kind == "float" and bits == 8:
+        return {"channel": "fp8-channel", "block": "fp8-block"}.get(strategy, "fp8"), notes
+    if kind == "int" and bits == 8:
+        return "int8", notes + ([] if strategy == "channel" else [f"int8 {strategy} scales priced per row"])
+    if kind == "int" and strategy == "group":
+        sym = "; its symmetric scheme stores no zero points, AWQ counts some" if w.get("symmetric", 1) else ""
+        name = f"awq:{bits}:{w.get('group_size') or 128}"
+        return name, [*notes, f"pack-quantized int{bits} priced as AWQ{sym}"]
+    return None, [f"compressed-tensors {kind}{bits} {strategy} weights are not priced"]
+
+
+def _hqq(q: dict[str, Any]) -> tuple[str, list[str]]:
+    """quantizer_hqq.py HqqConfig: ``quant_config.weight_quant_params`` nbits, group_size (64)."""
+    p = ((q.get("quant_config") or {}).get("weight_quant_params") or q)
+    name = f"awq:{_int(p, 'nbits', default=4)}:{_int(p, 'group_size', default=64)}"
+    return name, ["hqq priced as AWQ packing (hqq's fp16 zero points weigh a little more)"]
+
+
+_METHODS = {"fp8": _fp8, "fbgemm_fp8": _fbgemm_fp8, "gptq": _gptq, "awq": _awq, "bitsandbytes": _bitsandbytes,
+            "compressed-tensors": _compressed_tensors, "hqq": _hqq, "mxfp4": lambda q: ("mxfp4", [])}
+
+
+_ROLE_OF = (("shared_expert", re.compile(r"shared_expert")), ("expert", re.compile(r"experts")),
+            ("attention", re.compile(r"attn|attention|[qkvo]_proj|query_key_value")),
+            ("mlp", re.compile(r"mlp|gate_proj|up_proj|down_proj|feed_forward|ffn")),
+            ("ssm", re.compile(r"mamba|mixer|linear_attn|in_proj|out_proj")))
+_LAYER_NO = re.compile(r"(?:layers|h|blocks?)\.(\d+)(?:\.|$)")
+
+
+def _kept_roles(q: dict[str, Any], config: dict[str, Any]) -> tuple[set[str], list[str]]:
+    """Roles the config's ``modules_to_not_convert`` / ``ignore`` / ``skip_modules`` keep whole:
+    named without a layer index, or in at least half the layers. Fewer layers are priced packed
+    (a warning counts them); entries the format keeps anyway (head, embeddings, router) pass."""
+    listed = [str(m) for k in ("modules_to_not_convert", "ignore", "llm_int8_skip_modules", "skip_modules")
+              for m in (q.get(k) or ())]
+    text = config.get("text_config") or {}
+    n_layers = int(config.get("num_hidden_layers") or text.get("num_hidden_layers") or 0)
+    layers: dict[str, set[int | None]] = {}
+    unknown = []
+    for m in listed:
+        if _KEPT.search(m):
+            continue
+        role = next((r for r, pattern in _ROLE_OF if pattern.search(m)), None)
+        if role is None:
+            unknown.append(m)
+            continue
+        found = _LAYER_NO.search(m)
+        layers.setdefault(role, set()).add(int(found.group(1)) if found else None)
+    kept = {r for r, idx in layers.items() if None in idx or 2 * len(idx) >= n_layers}
+    notes = [f"modules_to_not_convert keeps {r} in {len(idx)} of {n_layers} layers; priced packed in all"
+             for r, idx in sorted(layers.items()) if r not in kept]
+    if unknown:
+        more = " …" if len(unknown) > 3 else ""
+        notes.append(f"modules_to_not_convert names {', '.join(unknown[:3])}{more}, "
+                     "which llmsize cannot place; priced packed")
+    return kept, notes
+
+
+# A skip list given replaces get_keys_to_not_convert's default (lm_head) for these quantizers
+# (quantizer_finegrained_fp8.py, quantizer_fbgemm_fp8.py, quantizer_bnb_4bit.py / _8bit.py call
+# get_modules_to_not_convert without add_default_skips; quantizer_awq.py adds them back).
+_SKIP_KEY = {"fp8": "modules_to_not_convert", "fbgemm_fp8": "modules_to_not_convert",
+             "bitsandbytes": "llm_int8_skip_modules"}
+
+
+def _packs_head(method: str, q: dict[str, Any]) -> bool:
+    """The quantizer packs lm_head: its skip list is given and does not name the head."""
+    skip = q.get(_SKIP_KEY.get(method, ""))
+    return skip is not None and not any(re.search(r"lm_head|output", str(m)) for m in skip)
+
+
+def stored_format(config: dict[str, Any] | None) -> ConfigFormat:
+    """The weight format a ``config.json``'s ``quantization_config`` says its checkpoint is stored
+    in, with a warning for whatever had to be assumed (an unknown or invalid config is priced at
+    the dtype). gpt-oss: ``"quant_method": "mxfp4"`` (experts as ``*_blocks`` + ``*_scales``)."""
+    from .dtypes import parse_format
+
+    q = (config or {}).get("quantization_config")
+    if q is None:
+        return ConfigFormat(None)
+    method = str(q.get("quant_method", "")).lower() if isinstance(q, dict) else ""
+    if method not in _METHODS:
+        what = f"quant_method {method!r}" if method else "a quantization_config without a quant_method"
+        return ConfigFormat(None, method or "unknown",
+                            (f"{what} is not priced: weights sized at the dtype; give quant to choose one",))
+    try:
+        name, notes = _METHODS[method](q)
+        name = parse_format(name).name if name else None
+    except (LlmsizeError, TypeError, ValueError) as e:
+        why = f"invalid {method} quantization_config ({e}): weights sized at the dtype"
+        return ConfigFormat(None, method, (why,))
+    if name:
+        kept, more = _kept_roles(q, config or {})
+        notes += more
+        roles = parse_format(name).quantized_roles
+        if kept & roles:
+            name = parse_format(f"{name}~{','.join(sorted(kept & roles))}").name if roles - kept else None
+        if name and _packs_head(method, q):
+            name = parse_format(f"{name}+head").name
+    if method == "bitsandbytes" and any((config or {}).get(k) for k in _EXPERT_KEYS):
+        notes.append("transformers 5.24 bitsandbytes replaces nn.Linear only (integrations/bitsandbytes.py); "
+                     "its fused MoE experts stay unquantized there, llmsize packs them")
+    prefix = f"quantization_config {method} → {name}: "
+    return ConfigFormat(name, method, tuple(prefix + n for n in notes))
 
 
 def role(t: TensorInfo, names: frozenset[str]) -> str:

@@ -78,8 +78,10 @@ class _Reader:
         self.read: set[str] = set()
 
     def get(self, *keys: str, default: Any = None) -> Any:
+        """The first of ``keys`` (aliases of one value) the config gives, else the family default;
+        all of them count as read, so an alias written beside the key it stands for is no warning."""
+        self.read.update(keys)
         for key in keys:
-            self.read.add(key)
             if self.raw.get(key) is not None:
                 return validate.check(self.label, key, self.raw[key])
         for key in keys:

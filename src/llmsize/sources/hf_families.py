@@ -363,6 +363,14 @@ def _mla_v_default(r: _Reader, out: dict[str, Any]) -> None:
         out["_v_head_dim"] = out["d_model"] // out["n_heads"]
 
 
+def _explicit_or_default(r: _Reader, key: str) -> Any:
+    """``key`` as the config writes it, an explicit null included (DeepSeek-V2-Lite's
+    ``q_lora_rank: null`` means no query compression), else the family default; read and checked
+    through the reader either way."""
+    value = r.get(key)
+    return r.raw[key] if key in r.raw else value
+
+
 def _mtp_note(r: _Reader, out: dict[str, Any]) -> None:
     """DeepSeek-V3, GLM-4.5: multi-token-prediction layers the checkpoint stores and transformers
     does not build (``num_nextn_predict_layers``); named in a note, not counted."""
@@ -378,7 +386,7 @@ def _mla(r: _Reader, out: dict[str, Any]) -> None:
     out["mla"] = MLA(
         kv_lora_rank=r.need("kv_lora_rank"),
         # an explicit null means a plain query projection, whatever the class default
-        q_lora_rank=r.raw["q_lora_rank"] if "q_lora_rank" in r.raw else r.get("q_lora_rank"),
+        q_lora_rank=_explicit_or_default(r, "q_lora_rank"),
         qk_nope_head_dim=r.need("qk_nope_head_dim"), qk_rope_head_dim=r.need("qk_rope_head_dim"),
         v_head_dim=out.pop("_v_head_dim", None) or r.need("v_head_dim"),
     )

@@ -64,8 +64,9 @@ class LoraSpec:
         if unknown:
             raise ConfigError(f"--lora-targets {','.join(unknown)}: choose from "
                               f"{', '.join(TARGETS)}, all-linear")
-        if self.base not in BASE_FORMATS:
-            raise ConfigError(f"LoRA base format {self.base!r}: choose one of {', '.join(BASE_FORMATS)}")
+        if self.base not in BASE_FORMATS and not _checkpoint_base(self.base):
+            raise ConfigError(f"LoRA base format {self.base!r}: choose one of {', '.join(BASE_FORMATS)} "
+                              "(or a quantized checkpoint's gptq, awq, fp8 or mxfp4 format)")
         if not adapter_tensors(arch, self):
             raise ConfigError(f"--lora-targets {','.join(self.targets)} match no linear layer of {arch.name}")
 
@@ -171,6 +172,17 @@ def _numel(shape: tuple[int, ...]) -> int:
     for x in shape:
         n *= x
     return n
+
+
+def _checkpoint_base(name: str) -> bool:
+    """A pre-quantized checkpoint's format (its ``quantization_config``) can be a frozen LoRA base
+    too: peft trains adapters over GPTQ, AWQ and FP8 layers; GGUF files cannot."""
+    from ..formats.dtypes import parse_format
+
+    try:
+        return parse_format(name).kind not in ("gguf", "float")
+    except ConfigError:
+        return False
 
 
 def dequantized_matrix(arch: Architecture, lora: LoraSpec, bits: int) -> int:

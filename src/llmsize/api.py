@@ -172,6 +172,10 @@ INFER_OPTIONS: dict[str, tuple[object, Check]] = {
     "max_num_batched_tokens": (None, _opt_int),
     "gpu": (None, o.optional(_gpu)), "host_mem": (None, _opt_size),
     "n_gpu_layers": (None, o.optional(partial(o.integer, minimum=0))), "overhead": ((), _overhead),
+    # engine flags: vLLM's sampler; llama.cpp's -b, -ub, -np (its name for batch), --kv-unified, -fa
+    "sampler": ("torch", _choice(o.SAMPLERS)), "batch_size": (2048, o.positive_int),
+    "ubatch_size": (512, o.positive_int), "parallel": (None, _opt_int), "kv_unified": (False, _flag),
+    "flash_attn": (None, o.optional(_choice(o.FLASH_ATTN))),
     "method": ("estimate", _choice(o.INFER_METHODS)), "params": (None, _opt_int),
     "activations": (None, _opt_size), "input_data": (None, _opt_size), "revision": (None, _opt_text),
     # the inversions (plan/limits.py): ask for any of them and the result is an InferenceLimits
@@ -361,6 +365,7 @@ def infer(source: Source | None, **options: Any) -> InferenceReport | SeedMemory
     if opts["quant"] is None and found.checkpoint is None:
         opts["quant"] = _config_format(found.config)
     opts.update(_count_agrees(opts, {"tp": opts["tp"], "pp": opts["pp"]}, options))
+    opts["batch"] = _parallel(opts)
     if opts["engine"] == "llamacpp" and opts["tp"] * opts["pp"] > 1:
         raise o.OptionError("engine", "llamacpp sizes one GPU (its split over several, -sm layer, is not "
                             "modelled); give gpu NAME with no count, tp 1 and pp 1",
@@ -374,7 +379,29 @@ def infer(source: Source | None, **options: Any) -> InferenceReport | SeedMemory
     if opts["host_mem"] is not None and opts["engine"] != "llamacpp":
         warnings += (f"host_mem is inert with engine {opts['engine']}: only llamacpp (and train's offload) "
                      "put part of the model in host memory",)
-    return replace(report, warnings=warnings)
+    return replace(report, warnings=(*warnings, *_inert_engine_flags(opts["engine"], options)))
+
+
+ENGINE_FLAGS = {"sampler": "vllm", "batch_size": "llamacpp", "ubatch_size": "llamacpp",
+                "parallel": "llamacpp", "kv_unified": "llamacpp", "flash_attn": "llamacpp"}
+
+
+def _inert_engine_flags(engine: str, given: Mapping[str, object]) -> tuple[str, ...]:
+    """A warning for each engine flag given (not None or False) to another engine's profile."""
+    return tuple(f"{name} is inert with engine {engine}: it is a {owner} flag"
+                 for name, owner in ENGINE_FLAGS.items()
+                 if owner != engine and given.get(name) not in (None, False))
+
+
+def _parallel(opts: dict[str, Any]) -> int:
+    """The sequences: ``parallel`` (llama.cpp ``-np``) is ``batch`` under llama.cpp's name; given
+    both (batch not at its default 1), they must agree."""
+    if opts["parallel"] is None:
+        return int(opts["batch"])
+    if opts["batch"] not in (1, opts["parallel"]):
+        raise o.OptionError("parallel", f"{opts['parallel']} sequences (-np) but batch {opts['batch']}; "
+                            "give one of them", mentions=("batch",))
+    return int(opts["parallel"])
 
 
 def _config_format(config: dict[str, Any] | None) -> str | None:
@@ -403,7 +430,9 @@ def _inference_spec(opts: dict[str, Any], context: int) -> Any:
         layout=Layout(tp=opts["tp"], pp=opts["pp"]), logits=opts["logits"], chunk=opts["chunk"],
         overrides=opts["overhead"], gpu_mem=target.budget_bytes, gpu_util=opts["gpu_util"],
         max_num_seqs=opts["max_num_seqs"], max_num_batched_tokens=opts["max_num_batched_tokens"],
-        n_gpu_layers=opts["n_gpu_layers"], target=target,
+        n_gpu_layers=opts["n_gpu_layers"], sampler=opts["sampler"], n_batch=opts["batch_size"],
+        n_ubatch=opts["ubatch_size"], kv_unified=opts["kv_unified"], flash_attn=opts["flash_attn"],
+        target=target,
     )
 
 
@@ -550,8 +579,9 @@ def _plan_serve(found: Resolved, arch: Architecture, opts: dict[str, Any], targe
 
     default = LLAMACPP_DEFAULT_CTX if opts["engine"] == "llamacpp" else arch.max_position
     context = opts["ctx_size"] or default
-    spec = _inference_spec({**opts, "gpu": None, "gpu_mem": None, "new_tokens": 0, "logits": "last",
-                            "chunk": None, "attn": "sdpa", "tp": 1, "pp": 1, "overhead": (),
+    engine_flags = {k: INFER_OPTIONS[k][0] for k in ENGINE_FLAGS}  # plan takes them at their defaults
+    spec = _inference_spec({**engine_flags, **opts, "gpu": None, "gpu_mem": None, "new_tokens": 0,
+                            "logits": "last", "chunk": None, "attn": "sdpa", "tp": 1, "pp": 1, "overhead": (),
                             "max_num_seqs": None, "max_num_batched_tokens": None, "n_gpu_layers": None},
                            context)
     spec = replace(spec, target=None, gpu_mem=None)  # each GPU type of the plan is its own target

@@ -387,10 +387,10 @@ ENGINE_FLAGS = {"sampler": "vllm", "batch_size": "llamacpp", "ubatch_size": "lla
 
 
 def _inert_engine_flags(engine: str, given: Mapping[str, object]) -> tuple[str, ...]:
-    """A warning for each engine flag given (not None or False) to another engine's profile."""
+    """A warning for each engine flag given away from its default to another engine's profile."""
     return tuple(f"{name} is inert with engine {engine}: it is a {owner} flag"
                  for name, owner in ENGINE_FLAGS.items()
-                 if owner != engine and given.get(name) not in (None, False))
+                 if owner != engine and given.get(name) not in (None, False, INFER_OPTIONS[name][0]))
 
 
 def _parallel(opts: dict[str, Any]) -> int:

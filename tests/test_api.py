@@ -310,13 +310,14 @@ def test_option_choices_are_the_strategies_the_estimates_know():
     assert set(o.OFFLOAD) == {x.value for x in Offload} - aliased | set(OFFLOAD_ALIASES)
 
 
-def test_parallel_and_batch_must_agree_and_engine_flags_warn_elsewhere():
+def test_parallel_and_batch_must_agree_and_engine_flags_are_refused_elsewhere():
     """``parallel`` is llama.cpp's ``-np``, i.e. ``batch``: both given, they must agree. An engine's
-    flag given to another engine's profile changes nothing, and the result says so."""
+    flag given to another engine's profile is refused (``ENGINE_ONLY``), not ignored."""
     with pytest.raises(LlmsizeError, match="^parallel 4 sequences") as info:
         llmsize.infer("gpt2", engine="llamacpp", batch=2, parallel=4)
     assert "\n" not in str(info.value)
     assert llmsize.infer("gpt2", engine="llamacpp", batch=4, parallel=4).spec.batch == 4
-    warned = llmsize.infer("gpt2", engine="vllm", ubatch_size=1024, sampler="flashinfer").warnings
-    assert any(w.startswith("ubatch_size is inert with engine vllm") for w in warned)
-    assert not any(w.startswith("sampler") for w in warned)
+    with pytest.raises(LlmsizeError, match="^ubatch_size is an option of --engine llamacpp, not of vllm"):
+        llmsize.infer("gpt2", engine="vllm", ubatch_size=1024)
+    with pytest.raises(LlmsizeError, match="^sampler is an option of --engine vllm, not of llamacpp"):
+        llmsize.infer("gpt2", engine="llamacpp", sampler="flashinfer")

@@ -26,8 +26,9 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 # A new top-level module fails test_packages_import_only_downward until it is placed here.
 LAYERS: list[tuple[str, ...]] = [
     # options: argument types shared by the CLI and the API (the specs check their values with
-    # them); invert: the exact integer search behind every cost model's inversions
-    ("units", "errors", "enums", "tree", "errorbars", "schemas", "options", "version", "invert"),
+    # them); invert: the exact integer search behind every cost model's inversions; limits: the
+    # plausibility limits every check shares
+    ("units", "errors", "limits", "enums", "tree", "errorbars", "schemas", "options", "version", "invert"),
     ("arch",),
     ("parameters", "seed"),
     ("sources", "catalog"),

@@ -21,8 +21,9 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import partial
 
+from . import limits as lim
 from . import options as o
-from .errors import LlmsizeError
+from .errors import LlmsizeError, shown
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -49,8 +50,8 @@ STATE_BITS = {"fp32": 32, "bf16": 16, "fp16": 16}
 
 
 def _text(option: str, value: object) -> str:
-    if not isinstance(value, str) or not value:
-        raise o.OptionError(option, f"{value!r} is not a non-empty string")
+    if not isinstance(value, str) or not value.strip():
+        raise o.OptionError(option, f"{shown(value, 40)} is not a non-empty string")
     return value
 
 
@@ -78,7 +79,7 @@ def _kv_dtype(option: str, value: object) -> str:
     try:
         kv_format(text)
     except LlmsizeError:
-        raise o.OptionError(option, f"{value!r} is not a KV cache dtype; choose from "
+        raise o.OptionError(option, f"{shown(value, 40)} is not a KV cache dtype; choose from "
                                     f"{', '.join(KV_FORMATS)}") from None
     return text
 
@@ -123,7 +124,8 @@ def _overhead(option: str, value: object) -> tuple[str, ...]:
     for pair in pairs:
         name, _, amount = str(pair).partition("=")
         if name not in NAMES or not amount:
-            raise o.OptionError(option, f"{pair!r}: expected NAME=SIZE with NAME one of {', '.join(NAMES)}")
+            raise o.OptionError(option, f"{shown(pair, 40)}: expected NAME=SIZE with NAME one of "
+                                        f"{', '.join(NAMES)}")
         o.size(option, amount if not amount.isdigit() else int(amount))
     return tuple(str(p) for p in pairs)
 
@@ -138,7 +140,7 @@ def _options(command: str, given: Mapping[str, object], table: Mapping[str, tupl
 
         close = get_close_matches(unknown[0], list(table), n=3)
         hint = f"did you mean {', '.join(close)}?" if close else f"options: {', '.join(table)}"
-        raise LlmsizeError(f"{command}: unknown option {unknown[0]!r}; {hint}")
+        raise LlmsizeError(f"{command}: unknown option {shown(unknown[0], 40)}; {hint}")
     out = {}
     for name, (default, check) in table.items():
         value = given.get(name)
@@ -151,45 +153,54 @@ def _choice(allowed: tuple[str, ...]) -> Check:
     return partial(o.choice, allowed=allowed)
 
 
-_opt_int, _opt_size, _opt_text = o.optional(o.positive_int), o.optional(o.size), o.optional(_text)
+def _up_to(maximum: int) -> Check:
+    """An optional integer in 1..maximum (a plausibility limit, ``limits.py``)."""
+    return o.optional(o.bounded(maximum))
+
+
+_opt_size, _opt_text = o.optional(o.size), o.optional(_text)
+_tokens, _seqs, _degree = _up_to(lim.MAX_CONTEXT), _up_to(lim.MAX_BATCH), o.bounded(lim.MAX_DEGREE)
 _ARCH: dict[str, tuple[object, Check]] = {
-    **{k: (None, _opt_int) for k in ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "head_dim",
-                                     "intermediate_size", "vocab_size", "max_position")},
+    "hidden_size": (None, _up_to(lim.MAX_WIDTH)), "num_layers": (None, _up_to(lim.MAX_LAYERS)),
+    "num_heads": (None, _up_to(lim.MAX_HEADS)), "num_kv_heads": (None, _up_to(lim.MAX_HEADS)),
+    "head_dim": (None, _up_to(lim.MAX_WIDTH)), "intermediate_size": (None, _up_to(lim.MAX_WIDTH)),
+    "vocab_size": (None, _up_to(lim.MAX_VOCAB)), "max_position": (None, _up_to(lim.MAX_CONTEXT)),
     "tie_embeddings": (None, o.optional(_flag)), "gated_mlp": (None, o.optional(_flag)),
     "family": (None, _opt_text),
 }
 PARAMS_OPTIONS: dict[str, tuple[object, Check]] = {
-    "method": ("exact", _choice(o.PARAMS_METHODS)), "params": (None, _opt_int),
+    "method": ("exact", _choice(o.PARAMS_METHODS)), "params": (None, _up_to(lim.MAX_PARAMS)),
     "revision": (None, _opt_text), **_ARCH,
 }
 INFER_OPTIONS: dict[str, tuple[object, Check]] = {
-    "ctx_size": (None, _opt_int), "batch": (1, o.positive_int),
-    "new_tokens": (0, partial(o.integer, minimum=0)), "logits": ("last", _choice(o.LOGITS)),
-    "chunk": (None, _opt_int), "dtype": ("bf16", _choice(o.DTYPES)), "quant": (None, o.optional(_quant)),
+    "ctx_size": (None, _tokens), "batch": (1, o.bounded(lim.MAX_BATCH)),
+    "new_tokens": (0, o.bounded(lim.MAX_CONTEXT, minimum=0)), "logits": ("last", _choice(o.LOGITS)),
+    "chunk": (None, _tokens), "dtype": ("bf16", _choice(o.DTYPES)), "quant": (None, o.optional(_quant)),
     "kv_dtype": (None, o.optional(_kv_dtype)), "attn": ("sdpa", _choice(o.ATTN)),
-    "engine": ("hf", _choice(o.ENGINES)), "tp": (1, o.positive_int), "pp": (1, o.positive_int),
-    "gpu_mem": (None, _opt_size), "gpu_util": (0.9, o.fraction), "max_num_seqs": (None, _opt_int),
-    "max_num_batched_tokens": (None, _opt_int),
+    "engine": ("hf", _choice(o.ENGINES)), "tp": (1, _degree), "pp": (1, _degree),
+    "gpu_mem": (None, o.optional(o.positive_size)), "gpu_util": (0.9, o.fraction),
+    "max_num_seqs": (None, _seqs), "max_num_batched_tokens": (None, _tokens),
     "gpu": (None, o.optional(_gpu)), "host_mem": (None, _opt_size),
     "n_gpu_layers": (None, o.optional(partial(o.integer, minimum=0))), "overhead": ((), _overhead),
     # engine flags: vLLM's sampler; llama.cpp's -b, -ub, -np (its name for batch), --kv-unified, -fa
-    "sampler": ("torch", _choice(o.SAMPLERS)), "batch_size": (2048, o.positive_int),
-    "ubatch_size": (512, o.positive_int), "parallel": (None, _opt_int), "kv_unified": (False, _flag),
+    "sampler": ("torch", _choice(o.SAMPLERS)), "batch_size": (2048, _tokens), "ubatch_size": (512, _tokens),
+    "parallel": (None, _seqs), "kv_unified": (False, _flag),
     "flash_attn": (None, o.optional(_choice(o.FLASH_ATTN))),
-    "method": ("estimate", _choice(o.INFER_METHODS)), "params": (None, _opt_int),
+    "method": ("estimate", _choice(o.INFER_METHODS)), "params": (None, _up_to(lim.MAX_PARAMS)),
     "activations": (None, _opt_size), "input_data": (None, _opt_size), "revision": (None, _opt_text),
     # the inversions (plan/limits.py): ask for any of them and the result is an InferenceLimits
     "max_context": (False, _flag), "max_batch": (False, _flag), "max_concurrency": (False, _flag),
 }
 TRAIN_OPTIONS: dict[str, tuple[object, Check]] = {
-    "seq": (None, _opt_int), "micro_batch": (1, o.positive_int), "grad_accum": (1, o.positive_int),
+    "seq": (None, _tokens), "micro_batch": (1, o.bounded(lim.MAX_BATCH)),
+    "grad_accum": (1, o.bounded(lim.MAX_BATCH)),
     "recipe": ("amp", _choice(o.RECIPES)), "optimizer": ("adamw", _choice(o.OPTIMIZERS)),
     "optim_dtype": (None, o.optional(_choice(o.OPTIM_DTYPES))),
     "optim_impl": ("fused", _choice(o.OPTIM_IMPLS)), "recompute": ("none", _choice(o.RECOMPUTE)),
-    "attn": ("flash", _choice(o.ATTN)), "lora_rank": (None, _opt_int),
+    "attn": ("flash", _choice(o.ATTN)), "lora_rank": (None, _up_to(lim.MAX_WIDTH)),
     "lora_targets": (None, _opt_text), "qlora": (False, _flag),
     "zero": (0, _zero), "fsdp": ("none", _fsdp), "offload": ("none", _offload),
-    **{k: (1, o.positive_int) for k in ("dp", "tp", "pp", "vpp", "ep", "cp")},
+    **{k: (1, _degree) for k in ("dp", "tp", "pp", "vpp", "ep", "cp")},
     "sp": (False, _flag), "overhead": ((), _overhead), "revision": (None, _opt_text),
     "gpu": (None, o.optional(_gpu)), "gpu_mem": (None, _opt_size), "host_mem": (None, _opt_size),
 }
@@ -198,18 +209,20 @@ PLAN_MODES = ("serve", "train", "finetune")
 FINETUNE_LORA_RANK = 16  # plan --finetune: LoRA r = 16 on every linear layer, bf16 frozen base
 PLAN_OPTIONS: dict[str, tuple[object, Check]] = {
     "mode": ("serve", _choice(PLAN_MODES)), "gpu": (None, _opt_text), "gpu_mem": (None, _opt_size),
-    "max_gpus": (None, _opt_int),
+    "max_gpus": (None, _up_to(lim.MAX_DEGREE)),
     "host_mem": (None, _opt_size), "keep": (5, o.positive_int), "revision": (None, _opt_text),
     # serve
-    "ctx_size": (None, _opt_int), "batch": (1, o.positive_int), "engine": ("vllm", _choice(o.ENGINES)),
+    "ctx_size": (None, _tokens), "batch": (1, o.bounded(lim.MAX_BATCH)),
+    "engine": ("vllm", _choice(o.ENGINES)),
     "dtype": ("bf16", _choice(o.DTYPES)), "quant": (None, o.optional(_quant)),
     "kv_dtype": (None, o.optional(_kv_dtype)), "gpu_util": (0.9, o.fraction),
     # train / finetune; a layout option given is pinned, the others are searched
-    "seq": (None, _opt_int), "micro_batch": (1, o.positive_int), "grad_accum": (1, o.positive_int),
+    "seq": (None, _tokens), "micro_batch": (1, o.bounded(lim.MAX_BATCH)),
+    "grad_accum": (1, o.bounded(lim.MAX_BATCH)),
     "recipe": ("amp", _choice(o.RECIPES)), "optimizer": ("adamw", _choice(o.OPTIMIZERS)),
-    "lora_rank": (None, _opt_int), "lora_targets": (None, _opt_text), "qlora": (False, _flag),
+    "lora_rank": (None, _up_to(lim.MAX_WIDTH)), "lora_targets": (None, _opt_text), "qlora": (False, _flag),
     "attn": ("flash", _choice(o.ATTN)), "recompute": (None, o.optional(_choice(o.RECOMPUTE))),
-    **{k: (None, _opt_int) for k in ("tp", "pp", "cp", "ep")},
+    **{k: (None, _up_to(lim.MAX_DEGREE)) for k in ("tp", "pp", "cp", "ep")},
     "zero": (None, o.optional(_zero)), "fsdp": (None, o.optional(_fsdp)),
     "offload": (None, o.optional(_offload)),
 }
@@ -358,6 +371,7 @@ def infer(source: Source | None, **options: Any) -> InferenceReport | SeedMemory
     from .inference.engines import estimate
 
     opts = _options("infer", options, INFER_OPTIONS)
+    _engine_has(opts, {k for k, v in options.items() if v is not None})
     if opts["method"] == "seed":
         return _seed_memory(source, opts)
     found, arch = _open(source, "infer", opts["revision"])
@@ -375,22 +389,12 @@ def infer(source: Source | None, **options: Any) -> InferenceReport | SeedMemory
     if asked:
         return replace(_limits(found, arch, spec, asked, _name(source, found)), warnings=found.warnings)
     report = estimate(arch, spec, name=_name(source, found), checkpoint=found.checkpoint, config=found.config)
-    warnings = (*found.warnings, *_context_warning(arch, spec.context, "ctx_size"))
+    warnings = (*found.warnings, *_context_warning(arch, spec.context, "ctx_size"),
+                *_clamped_layers(opts, arch))
     if opts["host_mem"] is not None and opts["engine"] != "llamacpp":
         warnings += (f"host_mem is inert with engine {opts['engine']}: only llamacpp (and train's offload) "
                      "put part of the model in host memory",)
-    return replace(report, warnings=(*warnings, *_inert_engine_flags(opts["engine"], options)))
-
-
-ENGINE_FLAGS = {"sampler": "vllm", "batch_size": "llamacpp", "ubatch_size": "llamacpp",
-                "parallel": "llamacpp", "kv_unified": "llamacpp", "flash_attn": "llamacpp"}
-
-
-def _inert_engine_flags(engine: str, given: Mapping[str, object]) -> tuple[str, ...]:
-    """A warning for each engine flag given away from its default to another engine's profile."""
-    return tuple(f"{name} is inert with engine {engine}: it is a {owner} flag"
-                 for name, owner in ENGINE_FLAGS.items()
-                 if owner != engine and given.get(name) not in (None, False, INFER_OPTIONS[name][0]))
+    return replace(report, warnings=warnings)
 
 
 def _parallel(opts: dict[str, Any]) -> int:
@@ -403,6 +407,39 @@ def _parallel(opts: dict[str, Any]) -> int:
                             "give one of them", mentions=("batch",))
     return int(opts["parallel"])
 
+
+# Options only one engine has: vLLM's scheduler, budget and sampler, llama.cpp's layer offload and
+# its -b, -ub, -np, --kv-unified and -fa.
+ENGINE_ONLY = {"gpu_util": "vllm", "max_num_seqs": "vllm", "max_num_batched_tokens": "vllm",
+               "sampler": "vllm", "n_gpu_layers": "llamacpp", "batch_size": "llamacpp",
+               "ubatch_size": "llamacpp", "parallel": "llamacpp", "kv_unified": "llamacpp",
+               "flash_attn": "llamacpp"}
+ENGINE_FLAGS = ("sampler", "batch_size", "ubatch_size", "parallel", "kv_unified", "flash_attn")
+
+
+def _engine_has(opts: dict[str, Any], given: set[str]) -> None:
+    """Refuse an option the chosen engine does not have, rather than ignore it."""
+    engine = opts["engine"]
+    for name in sorted(given):
+        if ENGINE_ONLY.get(name, engine) != engine:
+            raise o.OptionError(name, f"is an option of --engine {ENGINE_ONLY[name]}, not of {engine}",
+                                mentions=("engine",))
+    if engine == "llamacpp" and opts["quant"]:
+        from .formats.dtypes import parse_format
+
+        if parse_format(opts["quant"]).kind not in ("gguf", "float"):
+            raise o.OptionError("quant", f"{shown(opts['quant'], 40)} is not a format llama.cpp runs; "
+                                         "give a GGUF type such as Q4_K_M or Q8_0")
+
+
+def _clamped_layers(opts: dict[str, Any], arch: Architecture) -> tuple[str, ...]:
+    """llama.cpp clamps -ngl to the model's layers + 1 (the output layer), as ``-ngl 999`` asks for
+    'all'; say so when the value given was larger."""
+    ngl = opts["n_gpu_layers"]
+    if ngl is None or ngl <= arch.n_layers + 1:
+        return ()
+    return (f"n_gpu_layers {ngl} is more than the model's {arch.n_layers} layers + the output layer: "
+            f"all {arch.n_layers + 1} are offloaded, as llama.cpp does",)
 
 def _config_format(config: dict[str, Any] | None) -> str | None:
     """The stored weight format a config's ``quantization_config`` names (gpt-oss: mxfp4)."""
@@ -531,8 +568,11 @@ def _lora(opts: dict[str, Any]) -> Any:
         return None
     default = "all-linear" if opts["qlora"] else "q,v"
     rank = opts["lora_rank"] or (QLORA_RANK if opts["qlora"] else LORA_RANK)
-    return LoraSpec(rank=rank, targets=parse_targets(opts["lora_targets"] or default),
-                    base="nf4-dq" if opts["qlora"] else "bf16")
+    targets = parse_targets(opts["lora_targets"] or default)
+    if not targets:
+        raise o.OptionError("lora_targets", f"{shown(opts['lora_targets'], 40)} names no module; give "
+                                            "q,k,v,o,gate,up,down or all-linear")
+    return LoraSpec(rank=rank, targets=targets, base="nf4-dq" if opts["qlora"] else "bf16")
 
 
 # --- inspect --------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from .errors import ConfigError
+from .limits import MAX_CONTEXT, MAX_EXPERTS, MAX_HEADS, MAX_LAYERS, MAX_VOCAB, MAX_WIDTH
 
 TYPE_CHECKING = False  # typing costs ~13 ms at start-up; annotations are strings anyway
 if TYPE_CHECKING:
@@ -303,10 +304,43 @@ MODELING: dict[str, Modeling] = {
 DEFAULT_MODELING = Modeling()
 
 
-_INT_FIELDS = (
-    "n_layers", "d_model", "n_heads", "n_kv_heads", "head_dim", "d_ff", "vocab_size", "max_position",
-    "n_decoder_layers", "d_embed", "sliding_window", "position_rows", "relative_buckets", "token_types",
-)
+# Integer fields: (least, greatest) value (limits.py); None at construction is allowed where a
+# default is derived. A sub-record's fields are checked the same way (``_SUB_FIELDS``).
+_INT_FIELDS: dict[str, tuple[int, int]] = {
+    "n_layers": (1, MAX_LAYERS), "d_model": (1, MAX_WIDTH), "n_heads": (1, MAX_HEADS),
+    "n_kv_heads": (1, MAX_HEADS), "head_dim": (1, MAX_WIDTH), "d_ff": (1, MAX_WIDTH),
+    "vocab_size": (1, MAX_VOCAB), "max_position": (1, MAX_CONTEXT), "n_decoder_layers": (1, MAX_LAYERS),
+    "d_embed": (1, MAX_WIDTH), "sliding_window": (1, MAX_CONTEXT), "position_rows": (0, MAX_CONTEXT),
+    "relative_buckets": (0, MAX_CONTEXT), "token_types": (0, MAX_VOCAB), "vocab_pad_multiple": (1, MAX_VOCAB),
+}
+_SUB_FIELDS: dict[str, dict[str, tuple[int, int]]] = {
+    "moe": {"n_experts": (1, MAX_EXPERTS), "top_k": (1, MAX_EXPERTS), "d_ff_expert": (1, MAX_WIDTH),
+            "n_shared_experts": (0, MAX_EXPERTS), "d_ff_shared": (0, MAX_WIDTH * MAX_EXPERTS)},
+    "mla": {"kv_lora_rank": (1, MAX_WIDTH), "q_lora_rank": (1, MAX_WIDTH),
+            "qk_nope_head_dim": (1, MAX_WIDTH), "qk_rope_head_dim": (1, MAX_WIDTH),
+            "v_head_dim": (1, MAX_WIDTH)},
+    "ssm": {"d_inner": (1, MAX_WIDTH), "d_state": (1, MAX_WIDTH), "d_conv": (1, MAX_WIDTH),
+            "dt_rank": (0, MAX_WIDTH)},
+    "vision": {"n_layers": (1, MAX_LAYERS), "d_model": (1, MAX_WIDTH), "n_heads": (1, MAX_HEADS),
+               "d_ff": (1, MAX_WIDTH), "patch_size": (1, MAX_WIDTH), "image_size": (1, MAX_WIDTH),
+               "channels": (1, MAX_WIDTH)},
+}
+_KNOWN_LAYER_TYPES = tuple(LAYER_KINDS)  # the values of ``LayerType``
+_DERIVED = ("n_kv_heads", "head_dim", "n_decoder_layers", "d_embed", "sliding_window", "q_lora_rank")
+
+
+def _check_ints(model: str, prefix: str, record: object, bounds: dict[str, tuple[int, int]]) -> None:
+    """Each field of ``record`` named in ``bounds`` is an int within them (None where derived)."""
+    for key, (low, high) in bounds.items():
+        value = getattr(record, key)
+        if value is None and key in _DERIVED:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ArchitectureError(f"{model}: {prefix}{key} must be an integer, got {value!r:.40}")
+        if not low <= value <= high:
+            text = str(value) if abs(value) < 10**12 else f"about 10^{len(str(abs(value))) - 1}"
+            what = f"positive (at most {high:,})" if low == 1 else f"in {low}..{high:,}"
+            raise ArchitectureError(f"{model}: {prefix}{key} is {text}; it must be {what}")
 
 
 @dataclass(frozen=True)
@@ -398,25 +432,29 @@ class Architecture:
         self._check()
 
     def _check_types(self) -> None:
-        """Integer fields hold integers (None where a default is derived), checked before any
-        arithmetic so that a string from a config is an error naming the field, not a crash."""
-        for key in _INT_FIELDS:
-            value = getattr(self, key)
-            if value is None and key not in ("n_layers", "d_model", "n_heads"):
-                continue
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise ArchitectureError(f"{self.name}: {key} must be an integer, got {value!r}")
+        """Integer fields hold integers within their bounds (None where a default is derived),
+        checked before any arithmetic so that a string, a negative or a 10³⁰ from a config is an
+        error naming the model and the field, not a crash, minutes of work or a negative count."""
+        _check_ints(self.name, "", self, _INT_FIELDS)
+        for part, bounds in _SUB_FIELDS.items():
+            record = getattr(self, part)
+            if record is not None:
+                _check_ints(self.name, f"{part}.", record, bounds)
 
     def _check(self) -> None:
-        for key in ("n_layers", "d_model", "n_heads", "d_ff", "vocab_size"):
-            if getattr(self, key) <= 0:
-                raise ArchitectureError(f"{self.name}: {key} must be positive, got {getattr(self, key)}")
-        if self.n_kv_heads <= 0 or self.n_heads % self.n_kv_heads:
+        if self.n_heads % self.n_kv_heads:
             raise ArchitectureError(
                 f"{self.name}: {self.n_kv_heads} kv heads do not divide {self.n_heads} attention heads"
             )
         if self.head_dim is not None and self.head_dim <= 0:
             raise ArchitectureError(f"{self.name}: head_dim must be positive, got {self.head_dim}")
+        unknown = set(self.layer_types) - set(_KNOWN_LAYER_TYPES)
+        if unknown:
+            raise ArchitectureError(f"{self.name}: layer_types must each be one of "
+                                    f"{', '.join(_KNOWN_LAYER_TYPES)}, got {sorted(unknown)[0]!r}")
+        if self.vision and self.vision.d_model % self.vision.n_heads:
+            raise ArchitectureError(f"{self.name}: vision width {self.vision.d_model} is not divisible "
+                                    f"by {self.vision.n_heads} heads")
         if len(self.layer_types) != self.n_layers:
             raise ArchitectureError(
                 f"{self.name}: {len(self.layer_types)} layer types for {self.n_layers} layers"

@@ -23,6 +23,8 @@ from .options import (
     SAMPLERS,
     OptionError,
 )
+from .options import arg_context as _context
+from .options import arg_natural as _natural
 from .options import arg_positive_int as _positive_int
 from .options import arg_size as _size
 from .version import __version__
@@ -69,7 +71,30 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(**kwargs)
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        from .errors import LlmsizeError
+
+        line = str(LlmsizeError(message))  # one line: input echoed by argparse is escaped too
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {line} (see {self.prog} --help)\n")
+
+    def parse_known_args(  # type: ignore[override]  # one signature for argparse's overloads
+            self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:
+        return super().parse_known_args(None if args is None else _attach_negative_values(self, args),
+                                        namespace)
+
+
+def _attach_negative_values(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
+    """``--gpu-mem -5GiB`` → ``--gpu-mem=-5GiB``: argparse takes a value that starts with '-' and is
+    not a plain number for an option, and reports "expected one argument"; attached, the value
+    reaches the option's own check, which says what is wrong with it."""
+    out: list[str] = []
+    for arg in argv:
+        action = parser._option_string_actions.get(out[-1]) if out else None
+        if (action is not None and action.nargs is None and action.option_strings
+                and arg[:1] == "-" and arg[1:2].isdigit() and "=" not in out[-1]):
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
 
 
 def _add_arch_flags(p: argparse.ArgumentParser) -> None:
@@ -122,7 +147,7 @@ def _add_params(p: argparse.ArgumentParser) -> None:
                    help="exact (default) or the blog's simplified 'seed' formulas")
     p.add_argument("--params", type=_positive_int, metavar="N",
                    help="start from a given parameter count (seed byte sizing)")
-    p.add_argument("--depth", type=int, default=4, help="breakdown depth shown (default 4)")
+    p.add_argument("--depth", type=_natural, default=4, help="breakdown depth shown (default 4)")
     p.add_argument("--json", action="store_true", help="print the result tree as JSON")
     p.add_argument("--revision", help="Hub branch, tag or commit (for a Hub id)")
     _add_arch_flags(p)
@@ -138,7 +163,7 @@ def _add_inspect(i: argparse.ArgumentParser) -> None:
 def _add_summary(m: argparse.ArgumentParser) -> None:
     m.add_argument("source", help="catalog name or HF id, config.json, model directory or checkpoint")
     m.add_argument("--revision", help="Hub branch, tag or commit")
-    m.add_argument("-c", "--ctx-size", type=_positive_int, metavar="N", help="context (default: the model's)")
+    m.add_argument("-c", "--ctx-size", type=_context, metavar="N", help="context (default: the model's)")
     m.add_argument("--json", action="store_true")
 
 
@@ -188,16 +213,16 @@ def _add_infer(p: argparse.ArgumentParser) -> None:
     e.add_argument("--gpu-mem", type=_size, metavar="SIZE",
                    help="memory of one GPU, replacing --gpu's usable memory: 80GiB, or 80GB (= 74.5 GiB)")
     e.add_argument("--host-mem", type=_size, metavar="SIZE", help="host RAM for llamacpp's CPU layers")
-    e.add_argument("--gpu-util", type=float, default=0.9, metavar="F", help="vLLM gpu_memory_utilization")
+    e.add_argument("--gpu-util", type=float, metavar="F", help="vLLM gpu_memory_utilization (default 0.9)")
     e.add_argument("--max-num-seqs", type=_positive_int, metavar="N", help="vLLM max_num_seqs")
     e.add_argument("--max-num-batched-tokens", type=_positive_int, metavar="N", help="vLLM chunk budget")
     e.add_argument("-ngl", "--n-gpu-layers", type=int, metavar="N", help="llama.cpp layers on the GPU")
-    e.add_argument("--sampler", choices=SAMPLERS, default="torch",
+    e.add_argument("--sampler", choices=SAMPLERS,
                    help="vLLM top-k/top-p sampler: torch (default), or flashinfer (the log says "
                    "'Using FlashInfer for top-p & top-k sampling')")
-    e.add_argument("--batch-size", type=_positive_int, default=2048, metavar="N",
+    e.add_argument("--batch-size", type=_positive_int, metavar="N",
                    help="llama.cpp -b, logical batch (default 2048)")
-    e.add_argument("-ub", "--ubatch-size", type=_positive_int, default=512, metavar="N",
+    e.add_argument("-ub", "--ubatch-size", type=_positive_int, metavar="N",
                    help="llama.cpp -ub, physical batch: sizes the compute buffer (default 512)")
     e.add_argument("-np", "--parallel", type=_positive_int, metavar="N",
                    help="llama.cpp -np: sequences, another name for --batch (-c is then ctx × N)")

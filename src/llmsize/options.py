@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from enum import Enum
 
-from .errors import LlmsizeError
+from .errors import LlmsizeError, shown
+from .limits import MAX_BYTES, MAX_CONTEXT
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ def choice(option: str, value: object, allowed: Sequence[str]) -> str:
     text = value.value if isinstance(value, Enum) else value
     if isinstance(text, str) and text in allowed:
         return text
-    raise OptionError(option, f"{value!r} is not one of {_listed(allowed)}")
+    raise OptionError(option, f"{shown(value, 40)} is not one of {_listed(allowed)}")
 
 
 def enum_option(option: str, value: object, enum: type[E], aliases: Mapping[str, E] | None = None) -> E:
@@ -91,22 +92,25 @@ def enum_option(option: str, value: object, enum: type[E], aliases: Mapping[str,
                 isinstance(value, str) and value.upper().replace("-", "_") == member.name)):
             return member
     allowed = [*(m.value for m in enum), *(aliases or ())]
-    raise OptionError(option, f"{value!r} is not one of {_listed(allowed)}")
+    raise OptionError(option, f"{shown(value, 40)} is not one of {_listed(allowed)}")
 
 
-def integer(option: str, value: object, *, minimum: int) -> int:
-    """An int (or its digits, ``_`` and ``,`` allowed as separators) of at least ``minimum``."""
+def integer(option: str, value: object, *, minimum: int, maximum: int | None = None) -> int:
+    """An int (or its digits, ``_`` and ``,`` allowed as separators) in ``minimum..maximum``
+    (``limits.py`` gives the plausibility limits)."""
     number = value
     if isinstance(value, str):
         try:
             number = int(value.replace("_", "").replace(",", ""))
         except ValueError:
-            raise OptionError(option, f"{value!r} is not an integer") from None
+            raise OptionError(option, f"{shown(value, 40)} is not an integer") from None
     if not isinstance(number, int) or isinstance(number, bool):
-        raise OptionError(option, f"{value!r} is not an integer")
+        raise OptionError(option, f"{shown(value, 40)} is not an integer")
     if number < minimum:
         what = "positive (an integer ≥ 1)" if minimum == 1 else f"an integer ≥ {minimum}"
-        raise OptionError(option, f"{value!r} must be {what}")
+        raise OptionError(option, f"{shown(value, 40)} must be {what}")
+    if maximum is not None and number > maximum:
+        raise OptionError(option, f"{shown(value, 40)} is beyond any real value (at most {maximum:,})")
     return number
 
 
@@ -114,28 +118,49 @@ def positive_int(option: str, value: object) -> int:
     return integer(option, value, minimum=1)
 
 
+def bounded(maximum: int, minimum: int = 1) -> Callable[[str, object], int]:
+    """The check of an integer option in ``minimum..maximum``."""
+    def check(option: str, value: object) -> int:
+        return integer(option, value, minimum=minimum, maximum=maximum)
+
+    return check
+
+
 def size(option: str, value: object) -> int:
-    """Bytes: an int ≥ 0, or a string with a unit (``"80GiB"``, ``"1.5GB"``, ``"512"``)."""
+    """Bytes: an int ≥ 0, or a string with a unit (``"80GiB"``, ``"1.5GB"``, ``"512"``), at most
+    ``MAX_BYTES`` (1 EiB: ``1e400GiB`` is refused, not an OverflowError)."""
     from .units import parse_bytes
 
     if isinstance(value, str):
         try:
-            return parse_bytes(value)
+            number = parse_bytes(value)
         except ValueError as e:
             raise OptionError(option, str(e)) from None
-    return integer(option, value, minimum=0)
+    else:
+        number = integer(option, value, minimum=0)
+    if number > MAX_BYTES:
+        raise OptionError(option, f"{shown(value, 40)} is beyond any real memory (at most 1 EiB)")
+    return number
+
+
+def positive_size(option: str, value: object) -> int:
+    """A ``size`` of at least one byte (a GPU of 0 bytes holds nothing)."""
+    number = size(option, value)
+    if number < 1:
+        raise OptionError(option, f"{shown(value, 40)} must be a positive size, such as 80GiB")
+    return number
 
 
 def fraction(option: str, value: object) -> float:
     """A float in (0, 1], such as vLLM's gpu_memory_utilization."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise OptionError(option, f"{value!r} is not a number in (0, 1]")
+        raise OptionError(option, f"{shown(value, 40)} is not a number in (0, 1]")
     try:
         number = float(value)
     except ValueError:
-        raise OptionError(option, f"{value!r} is not a number in (0, 1]") from None
+        raise OptionError(option, f"{shown(value, 40)} is not a number in (0, 1]") from None
     if not 0 < number <= 1:
-        raise OptionError(option, f"{value!r} is not a number in (0, 1]")
+        raise OptionError(option, f"{shown(value, 40)} is not a number in (0, 1]")
     return number
 
 
@@ -164,4 +189,8 @@ def _argparse_type(check: Callable[[str, object], object], name: str) -> Callabl
 
 
 arg_positive_int = _argparse_type(positive_int, "positive_int")
+arg_natural = _argparse_type(lambda option, value: integer(option, value, minimum=0), "natural")
+arg_int = _argparse_type(lambda option, value: integer(option, value, minimum=-(2**63)), "int")
 arg_size = _argparse_type(size, "size")
+arg_context = _argparse_type(lambda option, value: integer(option, value, minimum=1, maximum=MAX_CONTEXT),
+                             "context")

@@ -42,7 +42,9 @@ def parse_bytes(text: str) -> int:
     try:
         value = float(number)
     except ValueError:
-        raise ValueError(f"{text!r} is not a size (try 80GiB, 1.5GB or 512MiB)") from None
-    if unit not in _SIZE_UNITS or not 0 <= value < float("inf"):  # also refuses nan and inf
-        raise ValueError(f"{text!r} is not a size (try 80GiB, 1.5GB or 512MiB)")
+        raise ValueError(f"{text!r:.60} is not a size (try 80GiB, 1.5GB or 512MiB)") from None
+    if unit not in _SIZE_UNITS or not 0 <= value <= float("inf"):  # NaN fails both tests
+        raise ValueError(f"{text!r:.60} is not a size (try 80GiB, 1.5GB or 512MiB)")
+    if value * _SIZE_UNITS[unit] > 2**80:  # 1e30GiB, or 1e400 (infinite as a float)
+        raise ValueError(f"{text!r:.60} is beyond any real memory (try 80GiB, 1.5GB or 512MiB)")
     return round(value * _SIZE_UNITS[unit])

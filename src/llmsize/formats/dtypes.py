@@ -58,7 +58,8 @@ import re
 from dataclasses import dataclass, field
 from math import prod
 
-from ..errors import ConfigError
+from ..errors import ConfigError, shown
+from ..limits import MAX_WIDTH
 
 TYPE_CHECKING = False  # typing costs ~13 ms at start-up; annotations are strings anyway
 if TYPE_CHECKING:
@@ -308,7 +309,7 @@ _SIMPLE: dict[str, WeightFormat] = {
 _ALIASES = {"float32": "fp32", "f32": "fp32", "float16": "fp16", "f16": "fp16", "half": "fp16",
             "bfloat16": "bf16", "fp8-e4m3": "fp8", "fp8-tensor": "fp8", "llm.int8": "int8",
             "bnb-int8": "int8"}
-_GPTQ = re.compile(r"(gptq|awq)(?:-(\d+)bit(?:-g(-?\d+))?|:(\d+)(?::(-?\d+))?)?")
+_GPTQ = re.compile(r"(gptq|awq)(?:-(\d{1,9})bit(?:-g(-?\d{1,9}))?|:(\d{1,9})(?::(-?\d{1,9}))?)?")
 CHOICES = ("fp32, fp16, bf16, fp8, fp8-e5m2, fp8-channel, fp8-block, int8, nf4, fp4, nf4-dq, fp4-dq, "
            "gptq[:BITS[:GROUP]], awq[:BITS[:GROUP]], mxfp4, a llama.cpp file type ("
            + ", ".join(t for t in FILE_TYPES if t not in ("F32", "F16", "BF16"))
@@ -316,8 +317,9 @@ CHOICES = ("fp32, fp16, bf16, fp8, fp8-e5m2, fp8-channel, fp8-block, int8, nf4, 
 
 
 def _quantizer(kind: str, bits: int, group: int, text: str) -> WeightFormat:
-    if not 2 <= bits <= 8 or group == 0 or group < -1:
-        raise ConfigError(f"{text!r}: {kind} needs 2–8 bits and a group size ≥ 1 (or -1); "
+    if not 2 <= bits <= 8 or group == 0 or group < -1 or group > MAX_WIDTH:
+        raise ConfigError(f"{shown(text, 40)}: {kind} needs 2–8 bits and a group size in "
+                          f"1..{MAX_WIDTH:,} (or -1); "
                           f"choose one of: {CHOICES}")
     return WeightFormat(f"{kind}:{bits}:{group}", kind, bits, group_size=group, quantized_roles=LINEAR_ROLES)
 
@@ -342,5 +344,5 @@ def parse_format(text: str) -> WeightFormat:
     if upper.startswith("GGUF-PURE:") and upper[10:] in GGML_TYPES:
         t = upper[10:]
         return WeightFormat(f"gguf-pure:{t}", "gguf", 0, variant=t, pure=True, quantized_roles=GGUF_ROLES)
-    raise ConfigError(f"unknown weight format {text!r}; choose one of: {CHOICES}")
+    raise ConfigError(f"unknown weight format {shown(text, 40)}; choose one of: {CHOICES}")
 

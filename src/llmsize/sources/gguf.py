@@ -305,12 +305,11 @@ def _file_type(metadata: dict[str, Any]) -> str | None:
 
 def read_gguf(path: str, *, max_bytes: int = DEFAULT_MAX_HEADER_BYTES) -> Checkpoint:
     """The tensors and metadata of a GGUF file, from at most ``max_bytes`` of its header."""
-    try:
-        file_bytes = os.path.getsize(path)
-        raw = open(path, "rb", buffering=0)
-    except OSError as e:
-        raise CheckpointError(f"{path}: cannot read ({e.strerror or e})") from None
-    with raw:
+    from .files import regular_fd
+
+    fd = regular_fd(path, CheckpointError)  # a FIFO or a device is refused, never read
+    file_bytes = os.fstat(fd).st_size
+    with open(fd, "rb", buffering=0) as raw:
         h = _Header(raw, path, file_bytes=file_bytes, max_bytes=max_bytes)
         n_tensors, n_kv = _read_preamble(h)
         metadata = _read_kv_section(h, n_kv)

@@ -5,18 +5,19 @@ Each supported ``model_type`` is a ``Family`` (``hf_families.py``): the structur
 ``transformers`` config class. Size keys common to all families are looked up through one alias
 table (``n_layer`` / ``num_hidden_layers`` / ``num_layers`` …).
 
-A ``_Reader`` records every key the adapter reads. Keys left unread whose names suggest they could
-change the size (``*_size``, ``num_*``, ``*bias*``, ``*experts*``…) are reported as warnings, never
-dropped silently.
+A ``_Reader`` records every key the adapter reads and checks each value it hands out
+(``validate.py``: type, sign, plausibility), so a family rule only ever sees sane values. Keys left
+unread whose names suggest they could change the size (``*_size``, ``num_*``, ``*bias*``,
+``*experts*``…) are reported as warnings, never dropped silently.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 from ..arch import Architecture, VisionTower
-from ..errors import ConfigError, LlmsizeError
+from ..errors import ConfigError, shown, shown_path
+from . import validate
 from .hf_families import (
     D_FF,
     D_MODEL,
@@ -80,7 +81,7 @@ class _Reader:
         for key in keys:
             self.read.add(key)
             if self.raw.get(key) is not None:
-                return self.raw[key]
+                return validate.check(self.label, key, self.raw[key])
         for key in keys:
             if self.defaults.get(key) is not None:
                 return self.defaults[key]
@@ -109,21 +110,19 @@ _HEADS = (
 
 
 def read_config_file(path: str) -> dict[str, Any]:
-    """Parse a ``config.json``; errors name the file and the problem."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as e:
-        raise LlmsizeError(f"{path}: cannot read ({e.strerror or e})") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text, so not a config.json") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{path}: not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+    """Parse a ``config.json`` (a regular file under the size cap, no duplicate keys, bounded
+    nesting: ``files.read_json``); errors name the file and the problem."""
+    from .files import read_json
+
+    data = read_json(path, "config.json", ConfigError)
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a JSON object, got {type(data).__name__}")
+        raise ConfigError(f"{shown_path(path)}: expected a JSON object, got {_json_type(data)}")
     return data
+
+
+def _json_type(value: object) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number")
 
 
 def supported_model_types() -> list[str]:
@@ -153,12 +152,9 @@ def _common(r: _Reader, family: Family) -> dict[str, Any]:
     }
 
 
-def _layer_types(r: _Reader) -> tuple[str, ...] | None:
+def _layer_types(r: _Reader, n_layers: int) -> tuple[str, ...] | None:
     """``layer_types`` as written (Gemma 2/3, Qwen3, GPT-OSS…); chunked attention counts as sliding."""
-    raw = r.get("layer_types")
-    if not raw:
-        return None
-    return tuple("sliding" if "sliding" in str(t) or "chunk" in str(t) else "full" for t in raw)
+    return validate.layer_types(r.label, r.get("layer_types"), n_layers)
 
 
 # Llama4VisionConfig's defaults (models/llama4/configuration_llama4.py, transformers 5.24)
@@ -193,15 +189,16 @@ def _text_and_vision(
     Gemma 3's SigLIP tower and Llama 4's vision model, with their projectors, are counted; for
     other multimodal configs (LLaVA, Qwen2-VL…) the text model is counted and a warning names
     what is left out."""
-    model_type = cfg.get("model_type")
-    text = cfg.get("text_config")
+    model_type = validate.check(name, "model_type", cfg.get("model_type"))
+    text = validate.mapping(name, "text_config", cfg.get("text_config"))
+    vision = validate.mapping(name, "vision_config", cfg.get("vision_config"))
     if model_type in MULTIMODAL:
         text = {"model_type": MULTIMODAL[model_type], **(text or {})}
         if "tie_word_embeddings" in cfg:
-            text.setdefault("tie_word_embeddings", cfg["tie_word_embeddings"])
-        vision = cfg.get("vision_config")
+            tie = validate.check(name, "tie_word_embeddings", cfg["tie_word_embeddings"])
+            text.setdefault("tie_word_embeddings", tie)
         return text, _vision(vision, name, str(model_type)) if vision else None
-    if isinstance(text, Mapping) or isinstance(cfg.get("vision_config"), Mapping):
+    if text is not None or vision is not None:
         warnings.append(f"{name}: multimodal {model_type!r}: only the text model is counted; "
                         "its vision tower and projector are left out")
         return {**cfg, **(text or {})}, None
@@ -211,10 +208,10 @@ def _text_and_vision(
 def _family(model_type: object, name: str) -> Family:
     if model_type is None:
         raise ConfigError(f"{name}: missing required key 'model_type'")
-    family = FAMILIES.get(str(model_type))
+    family = FAMILIES.get(validate.check(name, "model_type", model_type))
     if family is None:
         raise ConfigError(
-            f"{name}: model_type {model_type!r} is not supported; supported: "
+            f"{name}: model_type {shown(model_type, 40)} is not supported; supported: "
             + ", ".join(supported_model_types())
         )
     return family
@@ -225,7 +222,8 @@ def from_hf_config(cfg: Mapping[str, Any], name: str = "config.json") -> tuple[A
     if not isinstance(cfg, Mapping):
         raise ConfigError(f"{name}: expected a JSON object, got {type(cfg).__name__}")
     warnings: list[str] = []
-    arch_name = (cfg.get("architectures") or [""])[0]
+    arch_name = validate.architectures(name, cfg.get("architectures"))
+    validate.quantization(name, cfg.get("quantization_config"), warnings)
     text, vision = _text_and_vision(cfg, name, warnings)
     family = _family(text.get("model_type"), name)
     r = _Reader(text, family.defaults, name)
@@ -237,7 +235,7 @@ def from_hf_config(cfg: Mapping[str, Any], name: str = "config.json") -> tuple[A
         rule(r, out)
     act = r.get("hidden_act", "activation_function", "hidden_activation", "feed_forward_proj")
     out["activation"] = str(act or ("silu" if out.get("gated_mlp", True) else "gelu")).removeprefix("gated-")
-    types = _layer_types(r)
+    types = _layer_types(r, out["n_layers"])
     if types and "sliding" in types and "layer_types" not in out:
         window = out.get("sliding_window") or r.get("sliding_window", default=4096)
         out.update(layer_types=types, sliding_window=window)

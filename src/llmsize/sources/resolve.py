@@ -6,7 +6,8 @@ import os
 from dataclasses import dataclass, replace
 
 from ..arch import Architecture
-from ..errors import LlmsizeError
+from ..errors import LlmsizeError, shown_path
+from .files import path_problem
 from .hf_config import from_hf_config, read_config_file
 
 TYPE_CHECKING = False  # typing costs ~13 ms at start-up; annotations are strings anyway
@@ -56,8 +57,10 @@ def open_source(source: str, *, revision: str | None = None) -> Resolved:
         return _from_directory(path)
     if os.path.isfile(path):
         return _from_file(path)
+    if os.path.lexists(path):  # a FIFO, a device, a socket, a symlink loop: never opened
+        raise LlmsizeError(f"{shown_path(source)}: {path_problem(path)}")
     if path.endswith((".json", ".safetensors", ".gguf")) or source.startswith(("./", "../", "/", "~")):
-        raise LlmsizeError(f"{source}: no such file or directory")
+        raise LlmsizeError(f"{shown_path(source)}: no such file or directory")
     from . import catalog
 
     entry, note = catalog.find(source), ""
@@ -142,22 +145,33 @@ def _checkpoint(path: str) -> Checkpoint:
 def _from_directory(folder: str) -> Resolved:
     names = os.listdir(folder)
     config_path = os.path.join(folder, "config.json")
-    config = read_config_file(config_path) if os.path.isfile(config_path) else None
+    config = read_config_file(config_path) if os.path.lexists(config_path) else None
     ggufs = sorted(n for n in names if n.endswith(".gguf"))
     ckpt = None
     if any(n.endswith(".safetensors") for n in names):
         ckpt = _checkpoint(folder)
+    elif any(n.endswith(".safetensors.index.json") for n in names):
+        _check_index(folder)
     elif len(ggufs) == 1:
         ckpt = _checkpoint(os.path.join(folder, ggufs[0]))
     if config is None and ckpt is None:
-        raise LlmsizeError(f"{folder}: directory has no config.json, safetensors or GGUF file")
+        raise LlmsizeError(f"{shown_path(folder)}: directory has no config.json, safetensors or GGUF file")
     return _assemble(config, ckpt, folder, config_path if config else folder)
+
+
+def _check_index(folder: str) -> None:
+    """An index whose shards were not downloaded (``--include "*.json"``) is not read for tensors,
+    but a malformed one is still an error rather than ignored."""
+    from .safetensors import find_in_directory, read_index, shard_names
+
+    index = find_in_directory(folder)
+    shard_names(index, read_index(index))
 
 
 def _from_file(path: str) -> Resolved:
     if path.endswith((".safetensors", ".gguf", ".safetensors.index.json")):
         beside = os.path.join(os.path.dirname(path) or ".", "config.json")
-        config = read_config_file(beside) if os.path.isfile(beside) else None
+        config = read_config_file(beside) if os.path.lexists(beside) else None
         return _assemble(config, _checkpoint(path), path, beside if config else path)
     cfg = read_config_file(path)
     arch, warnings = from_hf_config(cfg, path)

@@ -20,7 +20,7 @@ import os
 import struct
 from math import prod
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, shown_path
 from .checkpoint import Checkpoint, TensorInfo
 
 TYPE_CHECKING = False
@@ -125,28 +125,27 @@ def parse_file(f: Reader, path: str, size: int) -> tuple[list[TensorInfo], dict[
 
 
 def read_file(path: str) -> tuple[list[TensorInfo], dict[str, str], int]:
-    """Tensors, ``__metadata__`` and bytes read of one local ``.safetensors`` file."""
+    """Tensors, ``__metadata__`` and bytes read of one local ``.safetensors`` file (a regular file
+    only: a FIFO or a device is refused unopened, ``files.open_regular``)."""
+    from .files import open_regular, os_problem
+
     try:
-        with open(path, "rb") as f:
+        with open_regular(path, CheckpointError) as f:
             return parse_file(f, path, os.fstat(f.fileno()).st_size)
     except OSError as e:
-        raise CheckpointError(f"{path}: cannot read ({e.strerror or e})") from None
+        raise CheckpointError(f"{shown_path(path)}: cannot read ({os_problem(e)})") from None
 
 
 def read_index(path: str) -> dict[str, str]:
     """``weight_map`` of a ``model.safetensors.index.json``: tensor name → shard file name."""
-    try:
-        if os.path.getsize(path) > INDEX_CAP_BYTES:
-            raise CheckpointError(f"{path}: larger than {INDEX_CAP_BYTES:,} bytes, not an index")
-        with open(path, encoding="utf-8") as f:
-            index = json.load(f)
-    except OSError as e:
-        raise CheckpointError(f"{path}: cannot read ({e.strerror or e})") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{path}: not valid JSON ({e})") from None
+    from .files import read_json
+
+    index = read_json(path, "shard index", CheckpointError, cap=INDEX_CAP_BYTES)
     weight_map = index.get("weight_map") if isinstance(index, dict) else None
     if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
-        raise CheckpointError(f"{path}: no weight_map of tensor names to shard files")
+        raise CheckpointError(f"{shown_path(path)}: no weight_map of tensor names to shard files")
+    if not weight_map:
+        raise CheckpointError(f"{shown_path(path)}: the weight_map is empty: it names no tensor and no shard")
     return weight_map
 
 
@@ -170,7 +169,7 @@ def shard_names(label: str, weight_map: dict[str, str]) -> list[str]:
     """The shard files an index names, each a plain file name (no path tricks)."""
     shards = sorted(set(weight_map.values()))
     for shard in shards:
-        if os.path.basename(shard) != shard:
+        if os.path.basename(shard) != shard or shard in (".", ".."):
             raise CheckpointError(f"{label}: shard name {shard!r} is not a plain file name")
     return shards
 

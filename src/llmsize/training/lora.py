@@ -57,6 +57,9 @@ class LoraSpec:
     def check(self, arch: Architecture) -> None:
         if self.rank < 1:
             raise ConfigError(f"--lora-rank must be at least 1, got {self.rank}")
+        if self.rank > arch.d_model:  # B·A has rank ≤ min(r, d): a wider r adds nothing but memory
+            raise ConfigError(f"--lora-rank {self.rank} is larger than the model width {arch.d_model} of "
+                              f"{arch.name}; a LoRA update cannot have a rank above it")
         unknown = [t for t in self.targets if t not in TARGETS and t not in ("all-linear", "auto")]
         if unknown:
             raise ConfigError(f"--lora-targets {','.join(unknown)}: choose from "
@@ -80,8 +83,7 @@ def measurement_targets(arch: Architecture) -> tuple[str, ...]:
 
 def parse_targets(text: str) -> tuple[str, ...]:
     """``q,v`` → ("q", "v"); peft's spellings (``q_proj``) are accepted too."""
-    names = tuple(t.strip().removesuffix("_proj") for t in text.split(",") if t.strip())
-    return names or ("q", "v")
+    return tuple(t.strip().removesuffix("_proj") for t in text.split(",") if t.strip())
 
 
 def is_target(t: TensorSpec, lora: LoraSpec) -> bool:

@@ -1,0 +1,214 @@
+"""Every ``config.json`` value is checked as it is read: type, sign and plausibility.
+
+``hf_config._Reader`` passes each value a family adapter reads through ``check``, so a string where a
+count belongs, a negative width, a zero divisor (``moe_layer_freq``, ``decoder_sparse_step``), a
+10³⁰-wide vocabulary or ``"true"`` where a boolean belongs is an error naming the file and the key,
+before any arithmetic. A key is checked by its entry in ``KEYS``, else by its name (``num_*``,
+``*_size``, ``use_*``…), so a family added later is checked without a table row.
+
+Kinds: ``pos`` an integer ≥ 1, ``nat`` an integer ≥ 0 (0 means "none"), each with its limit from
+``limits.py``; ``bool`` true or false; ``str`` a string; ``ints`` a list of integers ≥ 0;
+``strs`` a list of strings; ``auto`` an integer ≥ 1 or the string ``"auto"`` (Mamba's
+``time_step_rank``).
+"""
+
+from __future__ import annotations
+
+from ..errors import ConfigError, shown
+from ..limits import MAX_CONTEXT, MAX_EXPERTS, MAX_HEADS, MAX_LAYERS, MAX_VOCAB, MAX_WIDTH
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+W, L, H, E, C, V = MAX_WIDTH, MAX_LAYERS, MAX_HEADS, MAX_EXPERTS, MAX_CONTEXT, MAX_VOCAB
+
+# key -> (kind, limit); limit None for kinds without one
+KEYS: dict[str, tuple[str, int | None]] = {
+    # sizes every family shares (hf_families N_LAYERS, D_MODEL, N_HEADS, N_KV_HEADS, D_FF, MAX_POSITION)
+    **dict.fromkeys(("num_hidden_layers", "n_layer", "num_layers", "n_layers"), ("pos", L)),
+    **dict.fromkeys(("hidden_size", "n_embd", "d_model", "n_embed"), ("pos", W)),
+    **dict.fromkeys(("num_attention_heads", "n_head", "num_heads"), ("pos", H)),
+    **dict.fromkeys(("num_key_value_heads", "num_kv_heads", "n_head_kv"), ("pos", H)),
+    **dict.fromkeys(("intermediate_size", "n_inner", "ffn_dim", "d_ff", "ffn_hidden_size"), ("pos", W)),
+    **dict.fromkeys(("max_position_embeddings", "n_positions", "seq_length", "max_seq_len"), ("pos", C)),
+    "head_dim": ("pos", W), "d_kv": ("pos", W), "vocab_size": ("pos", V),
+    "num_decoder_layers": ("nat", L), "word_embed_proj_dim": ("nat", W),
+    "sliding_window": ("nat", C), "max_window_layers": ("nat", L),
+    "sliding_window_pattern": ("pos", L), "_sliding_window_pattern": ("pos", L),
+    "relative_attention_num_buckets": ("nat", C), "type_vocab_size": ("nat", V),
+    "num_ln_in_parallel_attn": ("pos", 2),
+    # mixture of experts
+    # 0 experts is a dense model to some families (GraniteMoeHybrid); the Architecture refuses an
+    # MoE block of 0 experts
+    **dict.fromkeys(("num_local_experts", "num_experts"), ("nat", E)), "n_routed_experts": ("pos", E),
+    "num_experts_per_tok": ("pos", E), "n_shared_experts": ("nat", E),
+    "moe_intermediate_size": ("pos", W), "shared_expert_intermediate_size": ("nat", W),
+    "moe_layer_freq": ("pos", L), "decoder_sparse_step": ("pos", L),
+    "first_k_dense_replace": ("nat", L), "mlp_only_layers": ("ints", L),
+    # multi-head latent attention
+    "kv_lora_rank": ("pos", W), "q_lora_rank": ("pos", W), "qk_nope_head_dim": ("pos", W),
+    "qk_rope_head_dim": ("pos", W), "v_head_dim": ("pos", W), "num_nextn_predict_layers": ("nat", L),
+    # state-space models
+    "state_size": ("pos", W), "conv_kernel": ("pos", W), "expand": ("pos", 64),
+    "time_step_rank": ("auto", W),
+    # vision towers
+    "patch_size": ("pos", 2**12), "image_size": ("pos", 2**16), "num_channels": ("pos", 64),
+    # strings and lists
+    "model_type": ("str", None), "hidden_act": ("str", None), "activation_function": ("str", None),
+    "hidden_activation": ("str", None), "feed_forward_proj": ("str", None),
+    "layer_types": ("strs", None),
+    # booleans without a telling name
+    **dict.fromkeys(("alibi", "bias", "multi_query", "parallel_attn", "new_decoder_architecture",
+                     "qk_layernorm", "layer_norm_elementwise_affine", "_remove_final_layer_norm",
+                     "vision_use_head"), ("bool", None)),
+}
+_BOOL_PREFIXES = ("use_", "tie_", "is_", "do_", "enable_", "apply_")
+_COUNT_PREFIXES = ("num_", "n_")
+_COUNT_SUFFIXES = ("_size", "_dim", "_heads", "_experts", "_rank")
+
+
+def kind_of(key: str) -> tuple[str, int | None] | None:
+    """How ``key`` is checked: its ``KEYS`` entry, else guessed from its name, else None."""
+    if key in KEYS:
+        return KEYS[key]
+    if key.startswith(_BOOL_PREFIXES) or key.endswith("_bias"):
+        return "bool", None
+    if key.startswith(_COUNT_PREFIXES) or key.endswith(_COUNT_SUFFIXES):
+        return "nat", MAX_WIDTH
+    return None
+
+
+def _integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _what(kind: str, limit: int | None) -> str:
+    top = f"{limit or 0:,}"
+    return {
+        "pos": f"a positive integer (at most {top})", "nat": f"an integer in 0..{top}",
+        "bool": "true or false", "str": "a non-empty string", "ints": f"a list of integers in 0..{top}",
+        "strs": "a list of strings", "auto": f'"auto" or a positive integer (at most {top})',
+    }[kind]
+
+
+def _ok(kind: str, limit: int | None, value: object) -> bool:
+    if kind == "auto":
+        return value == "auto" or _ok("pos", limit, value)
+    if kind in ("pos", "nat"):
+        low = 1 if kind == "pos" else 0
+        return _integer(value) and low <= value <= (limit or 0)  # type: ignore[operator]
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "str":
+        return isinstance(value, str) and value != ""
+    if kind == "ints":
+        return isinstance(value, list) and all(_integer(v) and 0 <= v <= (limit or 0) for v in value)
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def check(label: str, key: str, value: Any, *, kind: tuple[str, int | None] | None = None) -> Any:
+    """``value`` if it is what ``key`` must hold; else a ``ConfigError`` naming the key, the value and
+    what is allowed. ``None`` (the key absent or null) passes: the caller supplies the default."""
+    if value is None:
+        return value
+    if kind is None and key not in KEYS:
+        return _guessed(label, key, value)
+    kind = kind or KEYS[key]
+    return value if _ok(*kind, value) else _refuse(label, key, value, _what(*kind))
+
+
+def _guessed(label: str, key: str, value: Any) -> Any:
+    """A key outside ``KEYS`` (a family added later), checked by its name only where a wrong value
+    is unambiguous: a ``use_*`` / ``*_bias`` that is not a boolean; a ``num_*`` / ``*_size`` that is a
+    string, an object, a fraction or a negative or absurd integer. Lists, booleans and "auto" pass
+    (per-layer values; ``block_auto_adjust_ff_dim``; Jamba's ``mamba_dt_rank``), for the family's
+    own rule to read."""
+    kind = kind_of(key)
+    if kind is None or isinstance(value, (list, bool)) and kind[0] != "bool" or value == "auto":
+        return value
+    return value if _ok(*kind, value) else _refuse(label, key, value, _what(*kind))
+
+
+def _refuse(label: str, key: str, value: object, what: str) -> Any:
+    raise ConfigError(f"{label}: {key} is {shown(value, 40)}; it must be {what}")
+
+
+def mapping(label: str, key: str, value: Any) -> Mapping[str, Any] | None:
+    """A nested object (``text_config``, ``vision_config``), or None when absent."""
+    if value is None or isinstance(value, dict):
+        return value
+    return _refuse(label, key, value, "a JSON object")
+
+
+def architectures(label: str, value: Any) -> str:
+    """The first class name of ``architectures`` (a list of strings), or ''."""
+    if value is None or value == []:
+        return ""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return _refuse(label, "architectures", value, "a list of class names")
+    return value[0]
+
+
+# ``layer_types`` values: what transformers accepts (configuration_utils.ALLOWED_LAYER_TYPES and
+# the legacy names it remaps, 5.24); full and sliding ones are ours, the rest pass unchanged for a
+# family rule that models them (the Architecture refuses any it does not know).
+OURS = {"full_attention": "full", "sliding_attention": "sliding", "chunked_attention": "sliding",
+        "attention": "full"}
+LAYER_TYPES = (
+    *OURS, "window_attention", "indexed_attention", "compressed_sparse_attention",
+    "heavily_compressed_attention", "minimax_m3_sparse", "conv", "moe", "hybrid", "hybrid_sliding",
+    "reference_sliding_attention", "linear_attention", "mamba", "deepseek_sparse_attention",
+    "qwen_sparse_attention", "sparse", "dense",
+)
+
+
+def layer_types(label: str, value: Any, n_layers: int) -> tuple[str, ...] | None:
+    """``layer_types`` as ours (full / sliding, others unchanged): one known value per layer."""
+    if value is None or value == []:
+        return None
+    check(label, "layer_types", value)
+    unknown = [v for v in value if v not in LAYER_TYPES]
+    if unknown:
+        _refuse(label, "layer_types", unknown[0], "a layer type transformers knows, such as "
+                + ", ".join(list(OURS)[:3]))
+    if len(value) != n_layers:
+        _refuse(label, "layer_types", f"{len(value)} values", f"one per layer ({n_layers})")
+    return tuple(OURS.get(v, v) for v in value)
+
+
+# --- quantization_config -----------------------------------------------------------------------
+
+# transformers' QuantizationMethod values (utils/quantization_config.py, 5.24)
+QUANT_METHODS = (
+    "bitsandbytes", "gptq", "awq", "aqlm", "vptq", "quanto", "eetq", "higgs", "hqq", "compressed-tensors",
+    "fbgemm_fp8", "torchao", "gguf", "bitnet", "spqr", "fp8", "quark", "fp_quant", "auto-round", "mxfp4",
+    "nvfp4", "mxfp8", "metal", "fouroversix", "sinq", "gemma",
+)
+READ_METHODS = ("gptq", "awq", "bitsandbytes", "fp8", "fbgemm_fp8", "mxfp4", "compressed-tensors")
+
+
+def quantization(label: str, value: Any, warnings: list[str]) -> None:
+    """Check ``quantization_config``: an object with a known ``quant_method`` and sane ``bits`` and
+    ``group_size``; a method llmsize does not read is a warning saying what is assumed."""
+    if value is None:
+        return
+    q = mapping(label, "quantization_config", value)
+    assert q is not None
+    method = q.get("quant_method")
+    if not isinstance(method, str) or method.lower() not in QUANT_METHODS:
+        return _refuse(label, "quantization_config.quant_method", method,
+                "a transformers quantization method such as " + ", ".join(READ_METHODS[:4]))
+    for key in ("bits", "w_bit"):
+        check(label, f"quantization_config.{key}", q.get(key), kind=("pos", 16))
+    for key in ("group_size", "q_group_size"):
+        group = q.get(key)
+        if group is not None and group != -1:  # -1: one group per output channel (GPTQ)
+            check(label, f"quantization_config.{key}", group, kind=("pos", MAX_WIDTH))
+    if method.lower() in ("gptq", "awq") and q.get("bits") is None and q.get("w_bit") is None:
+        warnings.append(f"{label}: quantization_config gives no bits; 4-bit {method} is assumed")
+    if method.lower() not in READ_METHODS:
+        warnings.append(f"{label}: quantization_config quant_method {method!r} is not one llmsize reads; "
+                        "the weights are sized as the checkpoint stores them, or at the --dtype width "
+                        "when only the config is given")

@@ -335,6 +335,27 @@ def test_plot(capsys, argv):
     assert doc["rows"] or doc["series"]
 
 
+@pytest.mark.parametrize("argv", [
+    ("infer", "llama-3.1-8b", "--batch", "0", "--json"),  # an option's own check
+    ("params", "no-such-model-xyz", "--json"),  # the source
+    ("train", "llama-3.1-8b", "--zero", "9", "--json"),  # argparse's choices
+], ids=["option", "source", "argparse"])
+def test_an_error_under_json_is_a_json_document(capsys, argv):
+    """Bad input with --json: the one stderr line, and the same message as an ``error`` document
+    on stdout that the whole schema accepts (and that no other document shape would)."""
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and err.count("\n") == 1
+    doc = json.loads(out)
+    assert list(doc) == ["schema_version", "error"] and doc["error"]["message"] in err
+    assert not list(whole_validator().iter_errors(doc))
+    assert list(whole_validator().iter_errors({**doc, "error": {"message": "a\nb", "exit_code": 2}}))
+
+
+def test_an_error_without_json_prints_nothing_on_stdout(capsys):
+    code, out, err = run(capsys, "infer", "llama-3.1-8b", "--batch", "0")
+    assert code == 2 and out == "" and err.count("\n") == 1
+
+
 # --- strictness: real documents, broken one way each ----------------------------------------
 
 

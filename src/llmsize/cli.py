@@ -35,6 +35,18 @@ if TYPE_CHECKING:
     from typing import Any, NoReturn
 
 EXIT_BAD_INPUT = 2
+_json_errors = False  # --json given: an error is also a JSON document on stdout (main sets it)
+
+
+def _fail(prog: str, line: str) -> int:
+    """One error line on stderr, exit code 2; under --json also ``{"schema_version", "error"}`` on
+    stdout, so a program reading the JSON sees the failure in the same format."""
+    print(f"{prog}: error: {line}", file=sys.stderr)
+    if _json_errors:
+        from .schemas import versioned
+
+        print(json.dumps(versioned({"error": {"message": line, "exit_code": EXIT_BAD_INPUT}})))
+    return EXIT_BAD_INPUT
 
 
 def _terminal_columns() -> int:
@@ -74,7 +86,7 @@ class _Parser(argparse.ArgumentParser):
         from .errors import LlmsizeError
 
         line = str(LlmsizeError(message))  # one line: input echoed by argparse is escaped too
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {line} (see {self.prog} --help)\n")
+        sys.exit(_fail(self.prog, f"{line} (see {self.prog} --help)"))
 
     def parse_known_args(  # type: ignore[override]  # one signature for argparse's overloads
             self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:
@@ -432,7 +444,9 @@ def _summary_argv(argv: Sequence[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    global _json_errors
     argv = _summary_argv(sys.argv[1:] if argv is None else argv)
+    _json_errors = "--json" in argv
     parser = build_parser(argv[0] if argv else "")
     if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
         parser.error(f"unrecognized arguments: {argv[0]}")  # not "a command is required"
@@ -440,11 +454,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except OptionError as e:
-        print(f"llmsize: error: {e.for_cli()}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _fail("llmsize", e.for_cli())
     except LlmsizeError as e:
-        print(f"llmsize: error: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _fail("llmsize", str(e))
     except BrokenPipeError:
         return 0
 

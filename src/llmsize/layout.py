@@ -75,6 +75,10 @@ class Offload(Documented):
                                 "CPUOffload(offload_params=True)).")
 
 
+_FSDP_LEVEL = {FsdpStrategy.NONE: 0, FsdpStrategy.SHARD_GRAD_OP: 2, FsdpStrategy.FULL_SHARD: 3,
+               FsdpStrategy.HYBRID_SHARD: 3}  # each strategy as the ZeRO stage it equals
+
+
 @dataclass(frozen=True)
 class Layout:
     """How one job is laid out over GPUs, for serving and training alike. Degrees are named and
@@ -129,9 +133,7 @@ class Layout:
     @property
     def shard_level(self) -> int:
         """0–3: which states are sharded, as a ZeRO stage (FSDP mapped onto its equivalent)."""
-        by_fsdp = {FsdpStrategy.NONE: 0, FsdpStrategy.SHARD_GRAD_OP: 2,
-                   FsdpStrategy.FULL_SHARD: 3, FsdpStrategy.HYBRID_SHARD: 3}
-        return max(self.zero.value, by_fsdp[self.fsdp])
+        return max(self.zero.value, _FSDP_LEVEL[self.fsdp])
 
     def check(self, arch: Architecture | None = None) -> None:
         """Raise ConfigError, one line naming the flag, if this layout cannot run ``arch``."""
@@ -212,11 +214,27 @@ OFFLOAD_ALIASES = {"params": Offload.PARAMETERS}
 # --- the splits of a model over a layout ------------------------------------------------------
 
 
+_RANKS: dict[tuple[int, int], tuple[Architecture, Architecture]] = {}
+
+
 def rank_arch(arch: Architecture, tp: int) -> Architecture:
     """The slice of the model one tensor-parallel rank holds (Megatron-LM, Shoeybi et al. 2019
-    §3: column-parallel QKV and MLP-in, row-parallel O and MLP-out, vocab-parallel embeddings)."""
+    §3: column-parallel QKV and MLP-in, row-parallel O and MLP-out, vocab-parallel embeddings).
+    The same object for the same (architecture object, tp): the caches keyed by architecture
+    downstream then find it by identity (a layout search asks hundreds of times)."""
     if tp == 1:
         return arch
+    hit = _RANKS.get((id(arch), tp))
+    if hit is not None and hit[0] is arch:
+        return hit[1]
+    if len(_RANKS) > 256:
+        _RANKS.clear()
+    rank = _rank_arch(arch, tp)
+    _RANKS[(id(arch), tp)] = (arch, rank)
+    return rank
+
+
+def _rank_arch(arch: Architecture, tp: int) -> Architecture:
     if arch.n_heads % tp:
         raise ConfigError(f"--tp {tp} must divide the {arch.n_heads} attention heads of {arch.name}")
     moe = arch.moe and replace(arch.moe, d_ff_expert=-(-arch.moe.d_ff_expert // tp),

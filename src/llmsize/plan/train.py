@@ -73,6 +73,8 @@ HEADROOM = Ranking("headroom", key=lambda r: -r.headroom_bytes,
                    optimistic=lambda bound, budget: -(budget - bound))
 
 
+_SHAPES: dict[tuple[object, ...], tuple[Architecture, list[Shape]]] = {}
+
 Answer = tuple[int | None, list[TrainRow]]  # the fewest GPUs (None: none within the limit), its rows
 
 
@@ -87,16 +89,24 @@ class TrainSearch:
     max_tp: int = 8
     shapes: list[Shape] = field(init=False)
     _exact: dict[tuple[Layout, str], int | None] = field(init=False, default_factory=dict)
+    _costs: dict[tuple[Layout, str], TrainCost | None] = field(init=False, default_factory=dict)
     _floors: dict[Shape, int] = field(init=False, default_factory=dict)
-    _bounds: dict[Shape, StatesBound] = field(init=False, default_factory=dict)
+    _bounds: list[StatesBound | None] = field(init=False, default_factory=list)  # by shape
     _plans: dict[tuple[object, ...], Answer] = field(init=False, default_factory=dict)
     _others: dict[tuple[object, ...], TrainSearch] = field(init=False, default_factory=dict)
     evaluations: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
-        shapes = train_shapes(self.arch, seq=self.spec.seq, max_tp=self.max_tp, offload=self.offload,
-                              pins=self.pins)
-        self.shapes = list(shapes)
+        pins = tuple(sorted(self.pins.items(), key=str))
+        key = (id(self.arch), self.spec.seq, self.max_tp, self.offload, pins)
+        hit = _SHAPES.get(key)
+        if hit is None or hit[0] is not self.arch:  # the fixes' searches mostly ask the same
+            if len(_SHAPES) > 64:
+                _SHAPES.clear()
+            hit = _SHAPES[key] = (self.arch, train_shapes(self.arch, seq=self.spec.seq, max_tp=self.max_tp,
+                                                          offload=self.offload, pins=self.pins))
+        self.shapes = list(hit[1])
+        self._bounds = [None] * len(self.shapes)
 
     def total(self, layout: Layout, recompute: str, micro_batch: int | None = None) -> int | None:
         """The exact per-GPU total (the train report's), or None where the layout is refused."""
@@ -104,18 +114,32 @@ class TrainSearch:
         key = (layout, recompute if mb == self.spec.micro_batch else f"{recompute}@{mb}")
         if key not in self._exact:
             self.evaluations += 1
+            cost = self._cost(layout, recompute)
             try:
-                cost = TrainCost(self.arch, replace(self.spec, layout=layout, recompute=recompute))
-                self._exact[key] = cost.total(mb, self.spec.seq)
+                self._exact[key] = None if cost is None else cost.total(mb, self.spec.seq)
             except ConfigError:
                 self._exact[key] = None
         return self._exact[key]
 
-    def bound(self, shape: Shape) -> StatesBound:
-        """The shape's model-state bound (computed when a plan first needs it)."""
-        if shape not in self._bounds:
-            self._bounds[shape] = states_bound(self.arch, self.spec, shape)
-        return self._bounds[shape]
+    def _cost(self, layout: Layout, recompute: str) -> TrainCost | None:
+        """The layout's compiled cost model (one per layout: its micro-batches share it), or None
+        where the layout is refused."""
+        key = (layout, recompute)
+        if key not in self._costs:
+            try:
+                spec = replace(self.spec, layout=layout, recompute=recompute)
+                self._costs[key] = TrainCost(self.arch, spec)
+            except ConfigError:
+                self._costs[key] = None
+        return self._costs[key]
+
+    def bound(self, k: int) -> StatesBound:
+        """The model-state bound of shape ``k`` (computed when a plan first needs it; by index, as
+        hashing thousands of shapes per GPU type would cost more than the search)."""
+        found = self._bounds[k]
+        if found is None:
+            found = self._bounds[k] = states_bound(self.arch, self.spec, self.shapes[k])
+        return found
 
     def floor(self, shape: Shape, bound: StatesBound) -> int:
         """A lower bound on what a step of ``shape`` holds beyond its sharded model states
@@ -153,10 +177,10 @@ class TrainSearch:
               ranking: Ranking) -> tuple[int | None, list[TrainRow]]:
         budget = target.usable_bytes
         cands = []
-        for shape in self.shapes:
+        for k, shape in enumerate(self.shapes):
             if shape.layout.tp > target.scale_up_domain or shape.gpus_per_replica > max_gpus:
                 continue
-            bound = self.bound(shape)
+            bound = self.bound(k)
             dp = bound.min_dp(budget, shape.layout.cp, host_budget=host_bytes)
             if dp is not None and dp * shape.gpus_per_replica <= max_gpus:
                 lb = bound.gpu_bytes(dp, shape.layout.cp)

@@ -35,7 +35,14 @@ GPU and s the tokens of one sequence on it:
    between window edges (``_Piece``) and checked at two more; a candidate that another beats
    everywhere is dropped (Llama-3.1-8B keeps 9 of 17). ``total`` evaluates those and adds the
    overhead lines; elsewhere (sequence parallelism over a tp that leaves fractions, a capacity
-   factor, interleaved pipelines, petabytes) the compiled walk answers, still exact.
+   factor, interleaved pipelines, petabytes) the compiled walk answers, still exact. The fit
+   costs about five walks, so it waits for a cost model's fifth question (``FIT_AFTER``): a
+   layout search asks most layouts one.
+
+Compiling is shared across layouts: a layer's numbers do not depend on dp or the ZeRO stage
+except through its gradients' sharding, so each class of equal layers of a slice
+(``estimate._layer_classes``) is compiled once per (rank architecture, micro-batch spec,
+gradients) and reused by every layout that gives it the same numbers (``_layer_of``).
 
 Every term grows with b and with s, so the longest sequence and the largest micro-batch that fit
 a budget are found exactly by integer bisection over the fast total (``max_context`` steps over
@@ -45,6 +52,7 @@ the sequence lengths the layout splits evenly, ``max_batch`` from ``invert.Inver
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 
 from ..arch import Architecture
@@ -158,9 +166,11 @@ def _compile_layer(s: StepInputs, i: int) -> _Layer:
         n_norms=norms_per_layer(arch))
 
 
-def _segments(kinds: list[int], longest: int = 8) -> tuple[tuple[int, tuple[int, ...], int], ...]:
+@functools.lru_cache(maxsize=256)
+def _segments(kinds: tuple[int, ...], longest: int = 8) -> tuple[tuple[int, tuple[int, ...], int], ...]:
     """The sequence of kinds cut into (start, pattern, repeats): greedily the pattern (up to
-    ``longest``) that covers the most layers from each start."""
+    ``longest``) that covers the most layers from each start (cached: a layout search meets the
+    same few sequences hundreds of times)."""
     out, k = [], 0
     while k < len(kinds):
         best = (1, 1)
@@ -245,31 +255,48 @@ class _Stage:
         return all(float(f).is_integer() for f in factors)
 
 
+_LAYERS: dict[tuple[object, ...], _Layer] = {}
+
+
 def _compile_stage(arch: Architecture, spec: TrainSpec, stage: int) -> _Stage:
     result, x = stage_inputs(arch, spec, stage)
+    order = list(map(x.layer_class, reversed(x.layers)))  # the walk's order: last layer first
+    first = dict(zip(reversed(order), x.layers, strict=True))  # each class: the layer the walk meets first
+    of_class = {c: _layer_of(x, first[c]) for c in dict.fromkeys(order)}
     forms: list[_Layer] = []
-    walk: list[int] = []
-    seen: dict[tuple[object, ...], _Layer] = {}
-    for i in reversed(x.layers):
-        # A layer's numbers depend on its index only through these (activations.py, phases.py:
-        # the first layer of a frozen base, the layer type and its window, MoE or dense, its
-        # gradients and autocast copies), so equal layers are compiled once (a layout search
-        # compiles thousands of layouts of 126-layer models).
-        grads = x.layer_grads(i)
-        key = (i == 0, x.arch.layer_types[i], act.ff_line(x.arch, i), tuple(sorted(grads.items())),
-               x.autocast_copies(i))
-        form = seen.get(key) or seen.setdefault(key, _compile_layer(x, i))
-        if form not in forms:
-            forms.append(form)
-        walk.append(forms.index(form))
+    index: dict[int, int] = {}  # id of a form -> its place in forms (classes may share one)
+    for f in of_class.values():
+        if id(f) not in index:
+            index[id(f)] = len(forms)
+            forms.append(f)
+    walk = list(map({c: index[id(f)] for c, f in of_class.items()}.__getitem__, order))
     ids, rotary, embedding_mask, final = (p for _, p in act.resident_per_token(x.arch, x.w))
     return _Stage(
         fixed=result.weights.value + result.optimizer_states.value + result.comm.value, inputs=x,
-        kinds=tuple(forms), counts=tuple(walk.count(k) for k in range(len(forms))), segments=_segments(walk),
+        kinds=tuple(forms), counts=tuple(walk.count(k) for k in range(len(forms))),
+        segments=_segments(tuple(walk)),
         resident=(ids, rotary, embedding_mask, final),
         logits_forward=act.logits_forward_per_token(x.arch, x.w),
         logits_backward=act.logits_backward_per_token(x.arch), head_buffered=head_buffered(x),
         embedding_temporaries=embedding_temporaries(x))
+
+
+def _layer_of(x: StepInputs, i: int) -> _Layer:
+    """Layer ``i`` compiled, shared by every layout and stage that give it equal numbers. A
+    layer's numbers depend on its index only through the key (activations.py, phases.py: the
+    first layer of a frozen base, the layer type and its window, MoE or dense, its gradients
+    and autocast copies) besides the rank's architecture and the micro-batch's spec, so equal
+    layers are compiled once (a layout search compiles hundreds of layouts of 126-layer models,
+    and their layers differ mostly in the gradients' sharding)."""
+    grads = x.layer_grads(i)
+    key = (x.arch, x.w, x.grads_kept, i == 0, x.arch.layer_types[i], act.ff_line(x.arch, i),
+           tuple(sorted(grads.items())), x.autocast_copies(i))
+    form = _LAYERS.get(key)
+    if form is None:
+        if len(_LAYERS) > 4096:
+            _LAYERS.clear()
+        form = _LAYERS[key] = _compile_layer(x, i)
+    return form
 
 
 EXACT = 1 << 52
@@ -342,6 +369,11 @@ def _pieces(stages: tuple[_Stage, ...]) -> tuple[_Piece, ...]:
     return tuple(p for p in fitted if p is not None)
 
 
+FIT_AFTER = 4
+"""Questions a cost model answers by the walk before it fits its closed form: the fit costs
+about five walks, and a layout search asks most layouts one question (``plan/train.py``)."""
+
+
 @dataclass(frozen=True)
 class TrainCost(Inversions):
     """``estimate_training`` with the micro-batch and the sequence length free."""
@@ -350,7 +382,6 @@ class TrainCost(Inversions):
     spec: TrainSpec
     _prepared: TrainSpec = field(init=False, repr=False, compare=False)
     _stages: tuple[_Stage, ...] = field(init=False, repr=False, compare=False)
-    _pieces: tuple[_Piece, ...] = field(init=False, repr=False, compare=False)
     _overhead: tuple[int, bool] = field(init=False, repr=False, compare=False)
     _split: tuple[int, bool] = field(init=False, repr=False, compare=False)  # cp; s must split evenly
 
@@ -359,11 +390,27 @@ class TrainCost(Inversions):
         object.__setattr__(self, "_prepared", spec)
         stages = tuple(_compile_stage(self.arch, spec, r) for r in sorted({0, spec.layout.pp - 1}))
         object.__setattr__(self, "_stages", stages)
-        object.__setattr__(self, "_pieces", _pieces(stages))
         over = overheads_of(spec)  # fixed lines, and whether fragmentation scales (not overridden)
         object.__setattr__(self, "_overhead", (overhead(over, activation_bytes=0).value,
                                                "fragmentation" not in over.fixed))
         object.__setattr__(self, "_split", (spec.layout.cp, spec.layout.cp > 1 or spec.layout.sp))
+
+    @functools.cached_property
+    def _pieces(self) -> tuple[_Piece, ...]:
+        """The closed form, fitted when first needed (``FIT_AFTER``)."""
+        return _pieces(self._stages)
+
+    def _closed_form(self) -> tuple[_Piece, ...]:
+        """The pieces once fitted; none (the walk answers) for the first ``FIT_AFTER`` questions.
+        Both give the same bytes (``_fit`` checks it), so this only moves the cost."""
+        fitted: tuple[_Piece, ...] | None = self.__dict__.get("_pieces")
+        if fitted is not None:
+            return fitted
+        walks = self.__dict__.get("_walks", 0)
+        if walks >= FIT_AFTER:
+            return self._pieces
+        self.__dict__["_walks"] = walks + 1  # a count, not state: frozen fields stay as they are
+        return ()
 
     def report(self, batch: int | None = None, context: int | None = None) -> TrainReport:
         """The full report (breakdown tree, peak moment) at micro-batch ``batch`` and sequence
@@ -381,7 +428,7 @@ class TrainCost(Inversions):
             activation_split(self._prepared.layout, seq_len=context)  # raises unless s splits evenly
         s = context // cp
         T = batch * s  # noqa: N806 - the tokens of the micro-batch on this GPU
-        for piece in self._pieces:
+        for piece in self._closed_form():
             if piece.lo <= s < piece.hi:
                 sT, best, win = s * T, -1, piece.moments[0]  # noqa: N806
                 for moment in piece.moments:

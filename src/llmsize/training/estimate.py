@@ -371,7 +371,7 @@ def stage_inputs(arch: Architecture, spec: TrainSpec, stage: int) -> tuple[Stage
     frac = g_gpu.value / st.grads if st.grads else 0.0
     p = spec.precision
     grad_bits = spec.lora.adapter_bits if spec.lora else p.grad_bits
-    sums = _stage_sums(st, grad_bits, layers)
+    sums = _stage_sums(rank, st, grad_bits, layers)
     by_layer, no_grads = sums.by_layer, {"down": 0, "ff": 0, "attention": 0}
     inputs = StepInputs(
         arch=rank, w=activation_spec(rank, spec), layers=layers, first=first, last=last,
@@ -382,6 +382,7 @@ def stage_inputs(arch: Architecture, spec: TrainSpec, stage: int) -> tuple[Stage
         step_temporaries=0 if s_gpu.value == 0 else round(st.temporaries * min(1.0, s_gpu.value / max(
             1, st.states.value + st.master))),
         autocast_copies=lambda i: autocast_copies(rank, spec, i),
+        layer_class=sums.classes.__getitem__,
     )
     comm = comm_buffers(spec.layout, bucket_params=sums.unit, bits=p.weight_bits, reduce_bits=grad_bits,
                         stage_params=sums.trainable, buckets=_buckets(spec))
@@ -397,14 +398,16 @@ class _StageSums:
     embedding_grads: int
     unit: int  # trainable parameters of the largest layer (the unit gathered or reduced at once)
     trainable: int
+    classes: dict[int, int]  # per layer: equal classes, equal numbers whatever the layout
 
 
 _SUMS: dict[tuple[int, int, range], tuple[StageStates, _StageSums]] = {}
 
 
-def _stage_sums(st: StageStates, grad_bits: int, layers: range) -> _StageSums:
+def _stage_sums(arch: Architecture, st: StageStates, grad_bits: int, layers: range) -> _StageSums:
     """Cached by the (shared, cached) ``StageStates`` object itself: a layout search builds
-    thousands of layouts over a few slices, and the sums over ~1,000 tensors cost milliseconds."""
+    thousands of layouts over a few slices, and the sums over ~1,000 tensors cost milliseconds.
+    ``arch`` is the rank's architecture ``st`` was built from."""
     key = (id(st), grad_bits, layers)
     hit = _SUMS.get(key)
     if hit is not None and hit[0] is st:
@@ -412,13 +415,27 @@ def _stage_sums(st: StageStates, grad_bits: int, layers: range) -> _StageSums:
     per_layer: dict[int | None, int] = {}
     for _, shape, _, lay in st.trainable:
         per_layer[lay] = per_layer.get(lay, 0) + _numel(shape)
-    sums = _StageSums(grads_by_layer(st, grad_bits), _grads_of(st, ("head", "norm"), None, grad_bits),
+    by_layer = grads_by_layer(st, grad_bits)
+    sums = _StageSums(by_layer, _grads_of(st, ("head", "norm"), None, grad_bits),
                       _grads_of(st, ("embedding",), None, grad_bits),
-                      max((per_layer.get(i, 0) for i in layers), default=0), sum(per_layer.values()))
+                      max((per_layer.get(i, 0) for i in layers), default=0), sum(per_layer.values()),
+                      _layer_classes(arch, by_layer, layers))
     if len(_SUMS) > 1024:
         _SUMS.clear()
     _SUMS[key] = (st, sums)
     return sums
+
+
+def _layer_classes(arch: Architecture, by_layer: dict[int | None, dict[str, int]], layers: range
+                   ) -> dict[int, int]:
+    """Each layer's class: what its compiled numbers depend on besides the layout (``cost.
+    _compile_stage``): being the first layer, its type (and window), MoE or dense, its unsharded
+    gradients (sharding scales equal ones equally) and its weight matrices (autocast's copies)."""
+    matrices = _matrix_params_by_layer(arch)
+    ids: dict[tuple[object, ...], int] = {}
+    return {i: ids.setdefault((i == 0, arch.layer_types[i], act.ff_line(arch, i),
+                               tuple(sorted(by_layer.get(i, {}).items())), matrices.get(i, 0)), len(ids))
+            for i in layers}
 
 
 def _buckets(spec: TrainSpec) -> Buckets:

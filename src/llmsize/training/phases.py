@@ -75,6 +75,9 @@ class StepInputs:
     layer_grads: Callable[[int], dict[str, int]]  # per layer: down, ff, attention (this GPU's share)
     step_temporaries: int
     autocast_copies: Callable[[int], int] = lambda layer: 0  # bf16 weight copies autocast saves
+    # layers of one class have equal numbers in every layout over this slice (type, window, MoE
+    # or dense, unsharded gradients, weight matrices); the default makes each layer its own
+    layer_class: Callable[[int], int] = lambda layer: layer
 
 
 def saved(s: StepInputs, layer_saved: dict[int, Part] | None = None) -> tuple[list[int], Part]:

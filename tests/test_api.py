@@ -166,7 +166,8 @@ BAD = {
               ("max_num_batched_tokens", 0), ("n_gpu_layers", -2), ("overhead", {"warp": "1GiB"}),
               ("method", "guess"), ("params", 0), ("activations", "lots"), ("input_data", -1),
               ("revision", 3), ("gpu", "h10"), ("host_mem", "lots"), ("max_context", "yes"),
-              ("max_batch", 1), ("max_concurrency", "no")],
+              ("max_batch", 1), ("max_concurrency", "no"), ("sampler", "greedy"), ("batch_size", 0),
+              ("ubatch_size", -1), ("parallel", 0), ("kv_unified", "yes"), ("flash_attn", "maybe")],
     "train": [("seq", 0), ("micro_batch", 0), ("grad_accum", "many"), ("recipe", "fp8"),
               ("optimizer", "adam"),
               ("optim_dtype", "int8"), ("optim_impl", "cuda"), ("recompute", "some"), ("attn", "xformers"),
@@ -307,3 +308,16 @@ def test_option_choices_are_the_strategies_the_estimates_know():
     assert set(o.FSDP) == {"none", *FSDP_ALIASES}
     aliased = {a.value for a in OFFLOAD_ALIASES.values()}
     assert set(o.OFFLOAD) == {x.value for x in Offload} - aliased | set(OFFLOAD_ALIASES)
+
+
+def test_parallel_and_batch_must_agree_and_engine_flags_are_refused_elsewhere():
+    """``parallel`` is llama.cpp's ``-np``, i.e. ``batch``: both given, they must agree. An engine's
+    flag given to another engine's profile is refused (``ENGINE_ONLY``), not ignored."""
+    with pytest.raises(LlmsizeError, match="^parallel 4 sequences") as info:
+        llmsize.infer("gpt2", engine="llamacpp", batch=2, parallel=4)
+    assert "\n" not in str(info.value)
+    assert llmsize.infer("gpt2", engine="llamacpp", batch=4, parallel=4).spec.batch == 4
+    with pytest.raises(LlmsizeError, match="^ubatch_size is an option of --engine llamacpp, not of vllm"):
+        llmsize.infer("gpt2", engine="vllm", ubatch_size=1024)
+    with pytest.raises(LlmsizeError, match="^sampler is an option of --engine vllm, not of llamacpp"):
+        llmsize.infer("gpt2", engine="llamacpp", sampler="flashinfer")

@@ -109,6 +109,9 @@ def test_engine_compiled_equals_the_tree(engine):
         options = ({}, {"kv_dtype": "fp8"}, {"attn": "eager"}, {"gpu_mem": 141 * GiB})[i % 4]
         if engine == "llamacpp" and i % 5 == 0:
             options = {"quant": "Q4_K_M", "kv_dtype": "q8_0"}
+        if i % 7 == 3:  # the engine flags: vLLM's sampler; llama.cpp's -ub, --kv-unified, -fa, -b
+            options = {"sampler": "flashinfer"} if engine == "vllm" else (
+                {"n_ubatch": 1024, "kv_unified": True, "flash_attn": "off"} if i % 2 else {"n_batch": 256})
         compared += check_grid(arch, spec_of(4096, engine=engine, **options))
     assert compared >= 40  # most of the catalog runs on both engines
 
@@ -328,10 +331,18 @@ def test_compiled_from_a_checkpoint_equals_the_tree(tmp_path, engine):
 DENSE_GRID = tuple((b, c) for b in (1, 2, 5) for c in (1, 255, 256, 257, 4000, 4097, 70_000))
 
 
+LLAMACPP_OPTIONS = {
+    "default": {}, "eager": {"attn": "eager"}, "ngl5": {"n_gpu_layers": 5}, "ngl0": {"n_gpu_layers": 0},
+    "q4": {"quant": "Q4_K_M", "kv_dtype": "q8_0"},
+    # the flags -ub, -b, --kv-unified and -fa (llama.cpp's own defaults are the first case)
+    "ub1024-unified": {"n_ubatch": 1024, "kv_unified": True}, "b128": {"n_batch": 128, "n_ubatch": 128},
+    "fa-off-ub2048": {"flash_attn": "off", "n_ubatch": 2048, "n_batch": 4096},
+    "fa-on-unified-ngl7": {"attn": "eager", "flash_attn": "on", "kv_unified": True, "n_gpu_layers": 7},
+}
+
+
 @pytest.mark.parametrize("name", ["llama-3.1-8b", "gemma-2-9b", "deepseek-v2-lite", "mixtral-8x7b", "gpt2"])
-@pytest.mark.parametrize("options", [{}, {"attn": "eager"}, {"n_gpu_layers": 5}, {"n_gpu_layers": 0},
-                                     {"quant": "Q4_K_M", "kv_dtype": "q8_0"}],
-                         ids=["default", "eager", "ngl5", "ngl0", "q4"])
+@pytest.mark.parametrize("options", list(LLAMACPP_OPTIONS.values()), ids=list(LLAMACPP_OPTIONS))
 def test_llamacpp_compiled_equals_the_plan_around_the_padding(name, options):
     """llama.cpp pads n_ctx to 256 cells per stream, sizes the SWA cache from the window and the
     ubatch, and stages host layers' K, V and weights on the GPU: the compiled polynomial in the

@@ -390,3 +390,78 @@ def test_core_imports_no_numpy_torch_or_gguf() -> None:
             "print([m for m in ('numpy', 'torch', 'gguf') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# --- the CLI/API flags (-b, -ub, -np, --kv-unified, -fa) against printed logs ------------------
+
+
+@dataclass(frozen=True)
+class FlagCase:
+    """A printed log reproduced through ``llmsize.infer`` with the flags its command line used."""
+
+    id: str
+    url: str
+    model: str
+    options: dict[str, object]
+    kv_mib: str  # "CUDA0 KV buffer size", exact
+    compute_mib: float  # "CUDA0 compute buffer size", within COMPUTE_TOLERANCE
+    held_out: bool  # True: not among the logs ATTN_HIDDEN_TENSORS / ATTN_QUERY_TENSORS were fitted on
+
+
+FLAG_CASES = [
+    FlagCase("ollama-np12-unified-b512", "https://github.com/ollama/ollama/issues/4139 (turn 17)",
+             "llama-3-8b", {"ctx_size": 2048, "parallel": 12, "kv_unified": True, "batch_size": 512,
+                            "flash_attn": "off", "n_gpu_layers": 16}, "1536.00", 1705.00, held_out=False),
+    FlagCase("qwen3-1.7b-fa-on", "https://github.com/withcatai/node-llama-cpp/issues/560 (2026-02-25)",
+             "qwen3-1.7b", {"ctx_size": 4096, "flash_attn": "on"}, "448.00", 300.75, held_out=False),
+    # Mistral-7B-Instruct-v0.2 shapes (32 × 8 × 128, rope 1e6: 4096.00 MiB of f16 KV at 32768 cells),
+    # llama-server -c 32768 -b 512, no flash attention: "CUDA0 compute buffer size = 2144.00 MiB".
+    # Never used to fit anything: the held-out check of the compute model at a long context.
+    FlagCase("mistral-7b-c32768-b512", "https://github.com/fedora-copr/logdetective/pull/106",
+             "mistral-7b-v0.3", {"ctx_size": 32768, "batch_size": 512, "flash_attn": "off"},
+             "4096.00", 2144.00, held_out=True),
+]
+
+
+@pytest.mark.parametrize("case", FLAG_CASES, ids=lambda c: c.id)
+def test_flags_through_the_api_reproduce_logs(case: FlagCase) -> None:
+    from llmsize import api
+
+    r = api.infer(case.model, engine="llamacpp", **case.options)
+    parts = {p.name: p.value for p in r.tree.parts}
+    compute = parts["activations"] / MiB
+    print(f"\n{case.id} ({case.url}){' held out' if case.held_out else ''}: KV {mib(parts['kv_cache'])} "
+          f"(log {case.kv_mib}), compute {compute:.2f} (log {case.compute_mib:.2f}, "
+          f"{compute / case.compute_mib - 1:+.2%})")
+    assert mib(parts["kv_cache"]) == case.kv_mib
+    assert abs(compute / case.compute_mib - 1) <= COMPUTE_TOLERANCE
+
+
+def test_parallel_splits_the_context_unless_unified() -> None:
+    """llama-context.cpp (quoted in https://github.com/ggml-org/llama.cpp/issues/27901):
+    ``n_ctx_seq = kv_unified ? n_ctx : GGML_PAD(n_ctx / n_seq_max, 256)``; llmsize's ``ctx_size`` is
+    the per-sequence figure, so ``-np 4`` makes ``-c`` four times it: the same cells either way,
+    in four streams or one."""
+    from llmsize import api
+
+    def kv(**options: object) -> int:
+        r = api.infer("llama-3-8b", engine="llamacpp", ctx_size=1000, **options)
+        return next(p for p in r.tree.parts if p.name == "kv_cache").value
+
+    per_cell = 2 * 32 * 8 * 128 * 2  # K and V, 32 layers × 8 heads × 128, f16
+    assert kv(parallel=4) == 4 * 1024 * per_cell  # each stream padded to 256 cells: 1024
+    assert kv(parallel=4, kv_unified=True) == 4096 * per_cell  # -c 4000 padded once: 4096
+    assert kv(parallel=4) == kv(batch=4)  # -np is --batch under llama.cpp's name
+
+
+def test_ubatch_sets_the_reserved_graph() -> None:
+    """``n_ubatch = min(n_batch, n_ubatch)`` before padding (llama-context.cpp); the reserved graph has
+    n_ubatch tokens, so without flash attention the KQ scores grow with it (n_kv · T · heads · 4)."""
+    from llmsize import api
+
+    def compute(**options: object) -> int:
+        r = api.infer("llama-3-8b", engine="llamacpp", ctx_size=8192, flash_attn="off", **options)
+        return next(p for p in r.tree.parts if p.name == "activations").value
+
+    assert compute(ubatch_size=1024) - compute() == 8192 * 512 * 32 * 4 + 8192 * 512 * 4 + 4 * 4096 * 512 * 4
+    assert compute(batch_size=256) == compute(ubatch_size=256)  # -b caps -ub

@@ -345,3 +345,18 @@ def test_kv_pool_bar_holds_on_every_measured_run():
         assert isinstance(bar, dict)
         vision = 0.24 if run.sampler != "torch" else 0.0
         assert abs(gib(s.kv_available) - run.measured[3]) <= gib(bar["max_bytes"]) + vision + 0.005, run.name
+
+
+def test_sampler_flag_through_the_api_matches_the_flashinfer_log() -> None:
+    """``infer(..., sampler="flashinfer")`` (CLI ``--sampler flashinfer``) reproduces the one run
+    logged with FlashInfer's sampler (Mistral-Small-3.2-24B above: 2.12 GiB peak, same ±0.3 GiB
+    rule); the default torch sampler cannot be what ran (it alone needs more than twice that)."""
+    from llmsize import api
+
+    def peak(**options: object) -> float:
+        r = api.infer(MISTRAL_SMALL_32, engine="vllm", ctx_size=16000, gpu_mem=H100_BYTES, gpu_util=0.95,
+                      **options)
+        return gib(next(p for p in r.tree.parts if p.name == "activations").value)
+
+    assert abs(peak(sampler="flashinfer") - 2.12) <= 0.3
+    assert peak() - 2.12 > 2.0

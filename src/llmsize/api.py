@@ -182,6 +182,10 @@ INFER_OPTIONS: dict[str, tuple[object, Check]] = {
     "max_num_seqs": (None, _seqs), "max_num_batched_tokens": (None, _tokens),
     "gpu": (None, o.optional(_gpu)), "host_mem": (None, _opt_size),
     "n_gpu_layers": (None, o.optional(partial(o.integer, minimum=0))), "overhead": ((), _overhead),
+    # engine flags: vLLM's sampler; llama.cpp's -b, -ub, -np (its name for batch), --kv-unified, -fa
+    "sampler": ("torch", _choice(o.SAMPLERS)), "batch_size": (2048, _tokens), "ubatch_size": (512, _tokens),
+    "parallel": (None, _seqs), "kv_unified": (False, _flag),
+    "flash_attn": (None, o.optional(_choice(o.FLASH_ATTN))),
     "method": ("estimate", _choice(o.INFER_METHODS)), "params": (None, _up_to(lim.MAX_PARAMS)),
     "activations": (None, _opt_size), "input_data": (None, _opt_size), "revision": (None, _opt_text),
     # the inversions (plan/limits.py): ask for any of them and the result is an InferenceLimits
@@ -374,6 +378,7 @@ def infer(source: Source | None, **options: Any) -> InferenceReport | SeedMemory
     default = LLAMACPP_DEFAULT_CTX if opts["engine"] == "llamacpp" else arch.max_position
     quant_warnings = _config_quant(opts, found)
     opts.update(_count_agrees(opts, {"tp": opts["tp"], "pp": opts["pp"]}, options))
+    opts["batch"] = _parallel(opts)
     if opts["engine"] == "llamacpp" and opts["tp"] * opts["pp"] > 1:
         raise o.OptionError("engine", "llamacpp sizes one GPU (its split over several, -sm layer, is not "
                             "modelled); give gpu NAME with no count, tp 1 and pp 1",
@@ -392,9 +397,24 @@ def infer(source: Source | None, **options: Any) -> InferenceReport | SeedMemory
     return replace(report, warnings=warnings)
 
 
-# Options only one engine has: vLLM's scheduler and budget, llama.cpp's layer offload.
+def _parallel(opts: dict[str, Any]) -> int:
+    """The sequences: ``parallel`` (llama.cpp ``-np``) is ``batch`` under llama.cpp's name; given
+    both (batch not at its default 1), they must agree."""
+    if opts["parallel"] is None:
+        return int(opts["batch"])
+    if opts["batch"] not in (1, opts["parallel"]):
+        raise o.OptionError("parallel", f"{opts['parallel']} sequences (-np) but batch {opts['batch']}; "
+                            "give one of them", mentions=("batch",))
+    return int(opts["parallel"])
+
+
+# Options only one engine has: vLLM's scheduler, budget and sampler, llama.cpp's layer offload and
+# its -b, -ub, -np, --kv-unified and -fa.
 ENGINE_ONLY = {"gpu_util": "vllm", "max_num_seqs": "vllm", "max_num_batched_tokens": "vllm",
-               "n_gpu_layers": "llamacpp"}
+               "sampler": "vllm", "n_gpu_layers": "llamacpp", "batch_size": "llamacpp",
+               "ubatch_size": "llamacpp", "parallel": "llamacpp", "kv_unified": "llamacpp",
+               "flash_attn": "llamacpp"}
+ENGINE_FLAGS = ("sampler", "batch_size", "ubatch_size", "parallel", "kv_unified", "flash_attn")
 
 
 def _engine_has(opts: dict[str, Any], given: set[str]) -> None:
@@ -463,7 +483,9 @@ def _inference_spec(opts: dict[str, Any], context: int) -> Any:
         layout=Layout(tp=opts["tp"], pp=opts["pp"]), logits=opts["logits"], chunk=opts["chunk"],
         overrides=opts["overhead"], gpu_mem=target.budget_bytes, gpu_util=opts["gpu_util"],
         max_num_seqs=opts["max_num_seqs"], max_num_batched_tokens=opts["max_num_batched_tokens"],
-        n_gpu_layers=opts["n_gpu_layers"], target=target,
+        n_gpu_layers=opts["n_gpu_layers"], sampler=opts["sampler"], n_batch=opts["batch_size"],
+        n_ubatch=opts["ubatch_size"], kv_unified=opts["kv_unified"], flash_attn=opts["flash_attn"],
+        target=target,
     )
 
 
@@ -628,8 +650,9 @@ def _plan_serve(found: Resolved, arch: Architecture, opts: dict[str, Any], targe
 
     default = LLAMACPP_DEFAULT_CTX if opts["engine"] == "llamacpp" else arch.max_position
     context = opts["ctx_size"] or default
-    spec = _inference_spec({**opts, "gpu": None, "gpu_mem": None, "new_tokens": 0, "logits": "last",
-                            "chunk": None, "attn": "sdpa", "tp": 1, "pp": 1, "overhead": (),
+    engine_flags = {k: INFER_OPTIONS[k][0] for k in ENGINE_FLAGS}  # plan takes them at their defaults
+    spec = _inference_spec({**engine_flags, **opts, "gpu": None, "gpu_mem": None, "new_tokens": 0,
+                            "logits": "last", "chunk": None, "attn": "sdpa", "tp": 1, "pp": 1, "overhead": (),
                             "max_num_seqs": None, "max_num_batched_tokens": None, "n_gpu_layers": None},
                            context)
     spec = replace(spec, target=None, gpu_mem=None)  # each GPU type of the plan is its own target

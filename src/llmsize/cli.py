@@ -12,7 +12,17 @@ import sys
 from collections.abc import Sequence
 
 from .errors import LlmsizeError
-from .options import ATTN, DTYPES, ENGINES, INFER_METHODS, LOGITS, PARAMS_METHODS, OptionError
+from .options import (
+    ATTN,
+    DTYPES,
+    ENGINES,
+    FLASH_ATTN,
+    INFER_METHODS,
+    LOGITS,
+    PARAMS_METHODS,
+    SAMPLERS,
+    OptionError,
+)
 from .options import arg_context as _context
 from .options import arg_natural as _natural
 from .options import arg_positive_int as _positive_int
@@ -219,6 +229,19 @@ def _add_infer(p: argparse.ArgumentParser) -> None:
     e.add_argument("--max-num-seqs", type=_positive_int, metavar="N", help="vLLM max_num_seqs")
     e.add_argument("--max-num-batched-tokens", type=_positive_int, metavar="N", help="vLLM chunk budget")
     e.add_argument("-ngl", "--n-gpu-layers", type=int, metavar="N", help="llama.cpp layers on the GPU")
+    e.add_argument("--sampler", choices=SAMPLERS,
+                   help="vLLM top-k/top-p sampler: torch (default), or flashinfer (the log says "
+                   "'Using FlashInfer for top-p & top-k sampling')")
+    e.add_argument("--batch-size", type=_positive_int, metavar="N",
+                   help="llama.cpp -b, logical batch (default 2048)")
+    e.add_argument("-ub", "--ubatch-size", type=_positive_int, metavar="N",
+                   help="llama.cpp -ub, physical batch: sizes the compute buffer (default 512)")
+    e.add_argument("-np", "--parallel", type=_positive_int, metavar="N",
+                   help="llama.cpp -np: sequences, another name for --batch (-c is then ctx × N)")
+    e.add_argument("--kv-unified", action="store_true",
+                   help="llama.cpp --kv-unified: one KV buffer shared by the -np sequences")
+    e.add_argument("-fa", "--flash-attn", choices=FLASH_ATTN, metavar="on|off|auto",
+                   help="llama.cpp flash attention (default auto; off with --attn eager)")
     e.add_argument("--overhead", action="append", default=[], metavar="NAME=SIZE",
                    help="override an overhead line: cuda_context, cublas_workspace, nccl, fragmentation")
     v = p.add_argument_group("inversions: what fits one GPU of --gpu-mem at this layout (exact)")

@@ -112,6 +112,7 @@ def vllm_config(spec: InferenceSpec) -> VllmConfig:
                       max_num_seqs=spec.max_num_seqs, max_num_batched_tokens=spec.max_num_batched_tokens,
                       tp=spec.layout.tp, pp=spec.layout.pp, kv_dtype=spec.kv,
                       enforce_eager=spec.attn == "eager", act_bytes=4 if spec.dtype == "fp32" else 2,
+                      sampler="flashinfer" if spec.sampler == "flashinfer" else "torch",
                       gpu_name=spec.target.name if spec.target is not None else "")
 
 
@@ -152,7 +153,11 @@ def estimate_llamacpp(arch: Architecture, spec: InferenceSpec, *, name: str = ""
         hint = (f"-ngl {most} fits (of {arch.n_layers} layers; llama.cpp keeps a 1 GiB margin)" if most
                 else "not even -ngl 0 fits")
     extra: dict[str, object] = {"llamacpp": cpp}
-    notes = (f"llama.cpp -c {cfg.n_ctx} -np {cfg.n_seq} -ngl {plan.n_gpu_layers}: host memory "
+    flags = f" -b {cfg.n_batch}" if cfg.n_batch != 2048 else ""
+    flags += f" -ub {cfg.n_ubatch}" if cfg.n_ubatch != 512 else ""
+    flags += " --kv-unified" if cfg.kv_unified else ""
+    flags += f" -fa {cfg.flash_attn}" if cfg.flash_attn != "auto" else ""
+    notes = (f"llama.cpp -c {cfg.n_ctx} -np {cfg.n_seq}{flags} -ngl {plan.n_gpu_layers}: host memory "
              f"{plan.host.value / GiB:.2f} GiB (input embeddings, CPU layers, output buffer)",)
     parts = fit_parts(spec, model.value, kv.value, compute.value, over.value)
     verdict = judged(spec, parts, host_need=plan.host.value, hint=hint)
@@ -160,13 +165,17 @@ def estimate_llamacpp(arch: Architecture, spec: InferenceSpec, *, name: str = ""
 
 
 def llamacpp_config(spec: InferenceSpec) -> LlamaCppConfig:
-    """llama.cpp's flags for an inference spec: ``-c context·batch -np batch``."""
+    """llama.cpp's flags for an inference spec: ``-c context·batch -np batch -b n_batch -ub n_ubatch``,
+    ``--kv-unified`` and ``-fa`` as given (``-fa`` unset: off for ``attn="eager"``, else auto)."""
     from .llamacpp import CACHE_TYPE_OF, LlamaCppConfig
 
     cache = CACHE_TYPE_OF.get(spec.kv, spec.kv)
-    return LlamaCppConfig(n_ctx=spec.context * spec.batch, n_seq=spec.batch, cache_type_k=cache,
-                          cache_type_v=cache, flash_attn="off" if spec.attn == "eager" else "auto",
-                          n_gpu_layers=spec.n_gpu_layers, gpu_memory_bytes=spec.gpu_mem)
+    fa = spec.flash_attn or ("off" if spec.attn == "eager" else "auto")
+    return LlamaCppConfig(n_ctx=spec.context * spec.batch, n_seq=spec.batch, n_batch=spec.n_batch,
+                          n_ubatch=spec.n_ubatch, cache_type_k=cache, cache_type_v=cache,
+                          flash_attn="on" if fa == "on" else "off" if fa == "off" else "auto",
+                          kv_unified=spec.kv_unified, n_gpu_layers=spec.n_gpu_layers,
+                          gpu_memory_bytes=spec.gpu_mem)
 
 
 def llamacpp_total(arch: Architecture, spec: InferenceSpec, weights: LlamaCppWeights) -> int:

@@ -63,15 +63,23 @@ class InferenceSpec:
     max_num_seqs: int | None = None  # vLLM; None: vLLM's default for the GPU
     max_num_batched_tokens: int | None = None
     n_gpu_layers: int | None = None  # llama.cpp -ngl; None: all
+    sampler: str = "torch"  # vLLM top-k/top-p sampler: torch, or flashinfer (vllm.py)
+    n_batch: int = 2048  # llama.cpp -b (logical batch); common/common.h default
+    n_ubatch: int = 512  # llama.cpp -ub (physical batch: the reserved graph's tokens)
+    kv_unified: bool = False  # llama.cpp --kv-unified: one KV stream shared by the -np sequences
+    flash_attn: str | None = None  # llama.cpp -fa auto|on|off; None: off for attn eager, else auto
     target: Target | None = None  # the GPU to judge the estimate against (hardware/fit.py)
 
     def __post_init__(self) -> None:
         """Choices and sizes are checked here, so a spec built by hand is as safe as the API's."""
-        from ..options import ATTN, DTYPES, ENGINES, LOGITS, choice, optional, size
+        from ..options import ATTN, DTYPES, ENGINES, FLASH_ATTN, LOGITS, SAMPLERS, choice, optional, size
 
-        for name, allowed in (("engine", ENGINES), ("dtype", DTYPES), ("attn", ATTN), ("logits", LOGITS)):
+        for name, allowed in (("engine", ENGINES), ("dtype", DTYPES), ("attn", ATTN), ("logits", LOGITS),
+                              ("sampler", SAMPLERS)):
             choice(name, getattr(self, name), allowed)
         object.__setattr__(self, "gpu_mem", optional(size)("gpu_mem", self.gpu_mem))
+        if self.flash_attn is not None:
+            choice("flash_attn", self.flash_attn, FLASH_ATTN)
 
     @property
     def prompt(self) -> int:

@@ -425,11 +425,17 @@ def _engine_has(opts: dict[str, Any], given: set[str]) -> None:
             raise o.OptionError(name, f"is an option of --engine {ENGINE_ONLY[name]}, not of {engine}",
                                 mentions=("engine",))
     if engine == "llamacpp" and opts["quant"]:
-        from .formats.dtypes import parse_format
-
-        if parse_format(opts["quant"]).kind not in ("gguf", "float"):
+        if not _llamacpp_runs(opts["quant"]):
             raise o.OptionError("quant", f"{shown(opts['quant'], 40)} is not a format llama.cpp runs; "
                                          "give a GGUF type such as Q4_K_M or Q8_0")
+
+
+def _llamacpp_runs(fmt: str) -> bool:
+    """Whether llama.cpp can run weights in ``fmt``: a GGUF type or a plain float, not a
+    transformers quantization (nf4, GPTQ, FP8…)."""
+    from .formats.dtypes import parse_format
+
+    return parse_format(fmt).kind in ("gguf", "float")
 
 
 def _clamped_layers(opts: dict[str, Any], arch: Architecture) -> tuple[str, ...]:
@@ -451,8 +457,7 @@ def _config_quant(opts: dict[str, Any], found: Resolved) -> tuple[str, ...]:
     if found.checkpoint is not None:
         return ()
     config = stored_format(found.config)
-    llamacpp_runs = ("gguf", "float")
-    if config.name and opts["engine"] == "llamacpp" and parse_format(config.name).kind not in llamacpp_runs:
+    if config.name and opts["engine"] == "llamacpp" and not _llamacpp_runs(config.name):
         return (f"the config's quantization_config ({config.method}) is not a format llama.cpp runs: "
                 f"sized at {opts['dtype']} unless --quant gives a GGUF type",)
     if opts["quant"] is None:

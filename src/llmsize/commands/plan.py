@@ -6,6 +6,8 @@ import argparse
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ..plan.report import PlanReport, TargetPlan
 
 
@@ -98,7 +100,7 @@ def _head(t: TargetPlan) -> str:
 
 def _serve(t: TargetPlan) -> None:
     from ..plan.serve import ServeRow
-    from ..render import say, table
+    from ..render import say
 
     if not t.rows:
         return say(_head(t))
@@ -109,15 +111,13 @@ def _serve(t: TargetPlan) -> None:
         conc = f"{r.max_concurrency:.2f}×" if r.max_concurrency is not None else "—"
         rows.append((where, _gib(r.total_bytes), _gib(r.headroom_bytes), f"{r.max_context:,}",
                      f"{r.max_batch:,}", conc, _gib(r.host_bytes) if r.host_bytes else "—"))
-    table(_head(t), ("layout", "GiB/GPU", "free", "max context", "max batch", "concurrency", "host GiB"),
+    _rows(t, ("layout", "GiB/GPU", "free", "max context", "max batch", "concurrency", "host GiB"),
           rows, right={1, 2, 3, 4, 5, 6})
-    for c in t.commands:
-        say(f"  $ {c}")
 
 
 def _train(t: TargetPlan) -> None:
     from ..plan.train import TrainRow
-    from ..render import say, table
+    from ..render import say
 
     if not t.rows:
         return say(_head(t))
@@ -133,7 +133,14 @@ def _train(t: TargetPlan) -> None:
         off = f" +offload {lay.offload.value}" if lay.offload.value != "none" else ""
         rows.append((" ".join(parts), shard + off, r.recompute, _gib(r.total_bytes), _gib(r.headroom_bytes),
                      str(r.max_micro_batch) if r.max_micro_batch else "—"))
-    table(_head(t), ("layout", "sharding", "recompute", "GiB/GPU", "free", "max micro-batch"), rows,
+    _rows(t, ("layout", "sharding", "recompute", "GiB/GPU", "free", "max micro-batch"), rows,
           right={3, 4, 5})
+
+
+def _rows(t: TargetPlan, columns: Sequence[str], rows: Sequence[Sequence[str]], *, right: set[int]) -> None:
+    """One GPU type's table, then the command that reproduces each row."""
+    from ..render import say, table
+
+    table(_head(t), columns, rows, right=right)
     for c in t.commands:
         say(f"  $ {c}")

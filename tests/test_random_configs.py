@@ -364,8 +364,9 @@ def nemotron_h(rng: random.Random, cfg: Cfg) -> None:
         pick(rng, cfg, key, [True, False, ABSENT])
 
 
-def deltanet(rng: random.Random, cfg: Cfg) -> None:
-    """Qwen3.5 / Qwen3.5-MoE text models: DeltaNet sizes and the layer pattern."""
+def deltanet_layers(rng: random.Random, cfg: Cfg) -> None:
+    """The layer pattern (layer_types or full_attention_interval) and the Gated DeltaNet sizes
+    Qwen3-Next and Qwen3.5 share."""
     n = cfg["num_hidden_layers"]
     if rng.random() < 0.5:
         cfg["layer_types"] = [rng.choice(["linear_attention", "full_attention"]) for _ in range(n)]
@@ -375,6 +376,11 @@ def deltanet(rng: random.Random, cfg: Cfg) -> None:
     cfg.update(linear_num_key_heads=hk, linear_num_value_heads=hk * rng.choice([1, 2]),
                linear_key_head_dim=rng.choice([4, 8]), linear_value_head_dim=rng.choice([4, 12]),
                linear_conv_kernel_dim=rng.choice([2, 4]))
+
+
+def deltanet(rng: random.Random, cfg: Cfg) -> None:
+    """Qwen3.5 / Qwen3.5-MoE text models: DeltaNet sizes and the layer pattern."""
+    deltanet_layers(rng, cfg)
     pick(rng, cfg, "attention_bias", [True, False, ABSENT])
     pick(rng, cfg, "attn_output_gate", [True, False, ABSENT])
 
@@ -386,15 +392,8 @@ def qwen3_5_moe(rng: random.Random, cfg: Cfg) -> None:
 
 
 def qwen3_next(rng: random.Random, cfg: Cfg) -> None:
-    n = cfg["num_hidden_layers"]
-    if rng.random() < 0.5:
-        cfg["layer_types"] = [rng.choice(["linear_attention", "full_attention"]) for _ in range(n)]
-    else:
-        pick(rng, cfg, "full_attention_interval", [1, 2, ABSENT])
-    hk = rng.choice([1, 2])
-    cfg.update(linear_num_key_heads=hk, linear_num_value_heads=hk * rng.choice([1, 2]),
-               linear_key_head_dim=rng.choice([4, 8]), linear_value_head_dim=rng.choice([4, 12]),
-               linear_conv_kernel_dim=rng.choice([2, 4]), num_experts=(e := rng.choice([0, 2, 4])),
+    deltanet_layers(rng, cfg)  # drawn first, as before: the seeds keep their configs
+    cfg.update(num_experts=(e := rng.choice([0, 2, 4])),
                num_experts_per_tok=rng.randint(1, max(e, 1)), moe_intermediate_size=rng.choice([8, 24]),
                shared_expert_intermediate_size=rng.choice([8, 16]), decoder_sparse_step=rng.choice([1, 2]),
                mlp_only_layers=rng.choice([[], [0]]))

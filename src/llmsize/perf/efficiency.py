@@ -82,8 +82,9 @@ def _document() -> dict[str, Any]:
     return doc
 
 
-def _pick(name: str, engine: str, gpu: str) -> dict[str, Any]:
-    recs = [r for r in _document()["factors"] if r["name"] == name]
+def _pick(records: list[dict[str, Any]], name: str, engine: str, gpu: str) -> dict[str, Any]:
+    """The most specific record of ``name``; of two for the same (engine, gpu), the fitted one."""
+    recs = sorted((r for r in records if r["name"] == name), key=lambda r: r["confidence"] != "fitted")
     for e, g in ((engine, gpu), (engine, "*"), ("*", gpu), ("*", "*")):
         for r in recs:
             if r["engine"] == e and r["gpu"] == g:
@@ -91,13 +92,14 @@ def _pick(name: str, engine: str, gpu: str) -> dict[str, Any]:
     raise PerfError(f"efficiency.json: no record for {name}")
 
 
-def efficiency(engine: str, gpu: str) -> Efficiency:
-    """The factors for ``engine`` (hf, vllm, llamacpp, …) on catalog GPU ``gpu`` (its key)."""
+def efficiency(engine: str, gpu: str, *, records: list[dict[str, Any]] | None = None) -> Efficiency:
+    """The factors for ``engine`` (hf, vllm, llamacpp, …) on catalog GPU ``gpu`` (its key);
+    ``records`` replaces ``efficiency.json``'s list (the calibration tries candidate fits)."""
     values: dict[str, float] = {}
     sources = []
     refs = _document()["references"]
     for name in FACTORS:
-        r = _pick(name, engine, gpu)
+        r = _pick(_document()["factors"] if records is None else records, name, engine, gpu)
         values[name] = r["value"]
         note = f": {r['note']}" if r.get("note") else ""
         sources.append((name, f"{r['value']} from {refs[r['ref']]['title']} ({r['confidence']}){note}"))

@@ -134,8 +134,9 @@ def _record(name: str, engine: str, gpu: str, x: float, preps: list[Prepared], b
             after: float) -> dict[str, Any]:
     return {"name": name, "engine": engine, "gpu": gpu, "value": round(x, 6), "ref": "perf-calibration",
             "confidence": "fitted",
-            "note": f"fitted on {len(preps)} calibration runs of {SOURCE} (mean |log error| "
-                    f"{before:.3f} -> {after:.3f} with this scope's factors)",
+            "note": f"fitted on {len(preps)} calibration runs of {SOURCE}, listed in perf/bands.json "
+                    f"split.fitted_on (mean |log error| {before:.3f} -> {after:.3f} with this scope's "
+                    "factors)",
             "cases": sorted(p.id for p in preps)}
 
 
@@ -188,7 +189,8 @@ def scopes(preps: list[Prepared]) -> list[tuple[str, str, list[Prepared]]]:
     for engine, gpu, need in ([("*", "*", RUNS_PER_FACTOR)] + [(e, "*", RUNS_PER_FACTOR) for e in engines]
                               + [(e, g, MIN_GPU_RUNS) for e in engines for g in gpus]):
         runs = [p for p in preps if engine in ("*", p.engine) and gpu in ("*", p.gpu.key)]
-        if len(runs) >= need:
+        wider = [s for s in out if s[0] == engine and s[1] == "*"]
+        if len(runs) >= need and not (wider and len(wider[0][2]) == len(runs)):  # one GPU: no new scope
             out.append((engine, gpu, runs))
     return out
 
@@ -308,8 +310,10 @@ def section(results: dict[str, Any]) -> list[str]:
     lines += ["", "An engine with fewer than 3 held-out runs of a kind prints the kind's band over every "
               "engine (`*`).", "", "### Fitted factors", "",
               "| factor | engine | gpu | value | calibration runs |", "|---|---|---|---|---|"]
-    lines += [f"| {r['name']} | {r['engine']} | {r['gpu']} | {r['value']:.4g} | {len(r['cases'])} |"
-              for r in results["fitted"]]
+    lines += [f"| {r['name']} | {r['engine']} | {r['gpu']} | {r['value']:.4g}{_at_bound(r)} | "
+              f"{len(r['cases'])} |" for r in results["fitted"]]
+    lines += ["", "A value marked *at bound* sits at the search's limit (a share of 1 is the datasheet "
+              "peak): the model, not the factor, misses those runs."]
     for kind in KINDS:
         mine = [r for r in results["rows"] if r["kind"] == kind and "error" in r]
         if not mine:
@@ -325,6 +329,11 @@ def section(results: dict[str, Any]) -> list[str]:
         lines += ["", "### Not predicted", "", "| case | kind | side | why |", "|---|---|---|---|"]
         lines += [f"| {r['id']} | {r['kind']} | {r['side']} | {r['skipped']} |" for r in skipped]
     return [*lines, "", END]
+
+
+def _at_bound(r: dict[str, Any]) -> str:
+    lo, hi = _bounds(r["name"])
+    return " *at bound*" if min(abs(r["value"] - lo), abs(r["value"] - hi)) < 1e-3 * (hi - lo) else ""
 
 
 def with_section(report: str, lines: list[str]) -> str:
@@ -365,18 +374,24 @@ def calibrate(doc: dict[str, Any]) -> dict[str, Any]:
 
 def write(doc: dict[str, Any], results: dict[str, Any]) -> None:
     eff_doc = json.loads(Path(EFFICIENCY_JSON).read_text())
-    eff_doc["factors"] = [r for r in eff_doc["factors"] if r["confidence"] != "fitted"] + results["fitted"]
+    kept = [r for r in eff_doc["factors"] if r["confidence"] != "fitted"]
+    eff_doc["factors"] = kept + [{k: v for k, v in r.items() if k != "cases"} for r in results["fitted"]]
     Path(EFFICIENCY_JSON).write_text(_dump_records(eff_doc))
     held = [r["id"] for r in results["rows"] if r["side"] == "held_out" and "error" in r]
     bands_doc = {"about": "Relative error of llmsize's performance estimates on held-out published runs, "
                           "written by validation/perf_calibration.py; see validation/REPORT.md.",
                  "split": {"rule": results["split_rule"], "source": SOURCE,
-                           "calibration": sorted({i for r in results["fitted"] for i in r["cases"]}),
-                           "held_out": sorted(held)},
+                           "held_out": sorted(held),
+                           "fitted_on": {fit_key(r): r["cases"] for r in results["fitted"]}},
                  "bands": results["bands"]}
     Path(BANDS_JSON).write_text(json.dumps(bands_doc, indent=1) + "\n")
     RESULTS.write_text(json.dumps(results, indent=1) + "\n")
     REPORT.write_text(with_section(REPORT.read_text(), section(results)))
+
+
+def fit_key(r: dict[str, Any]) -> str:
+    """How bands.json's split names a fitted record: "factor engine gpu"."""
+    return f"{r['name']} {r['engine']} {r['gpu']}"
 
 
 def _dump_records(doc: dict[str, Any]) -> str:

@@ -56,7 +56,7 @@ FIT_FACTORS: dict[str, tuple[str, ...]] = {  # what each kind's prediction moves
     "decode": ("bandwidth", "step_overhead_s"),
     "prefill": ("prefill_mfu",),
     "serving": ("decode_mfu", "bandwidth"),
-    "training": ("train_mfu",),
+    "training": ("train_mfu", "train_comm_overlap"),
     "llamacpp_pp": ("prefill_mfu",),
     "llamacpp_tg": ("bandwidth",),
 }

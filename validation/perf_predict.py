@@ -163,9 +163,28 @@ def _offline_batch(case: dict[str, Any], arch: Any, g: Gpu) -> int:
 
 
 def _prepare_training(case: dict[str, Any], g: Gpu) -> Prepared:
+    """A TrainSpec from the case's layout: grad_accum = global batch tokens / (dp · micro_batch · seq)
+    (micro_batch 1 where not stated); fp8 weights mean float8 matmuls."""
     if not has_module("training"):
         raise Skip("predictor not available (perf/training.py: helper perftrain)")
-    raise Skip("training predictor not wired yet")
+    from llmsize.layout import Layout
+    from llmsize.training.estimate import TrainSpec
+
+    seq, dp, micro = int(case["seq"]), int(case.get("dp", 1)), int(case.get("micro_batch") or 1)
+    accum = max(1, round(int(case.get("global_batch_tokens") or dp * micro * seq) / (dp * micro * seq)))
+    try:
+        layout = Layout(dp=dp, tp=case.get("tp", 1), pp=case.get("pp", 1), cp=case.get("cp", 1),
+                        zero=case.get("zero", 0))
+        spec = TrainSpec(seq=seq, micro_batch=micro, grad_accum=accum,
+                         recompute=case.get("recompute", "none"), layout=layout)
+        dtype = "fp8" if str(case.get("weights")) == "fp8" and g.peak_tflops("fp8") else "bf16"
+        prep = Prepared(case, g, None, dtype, extra={"arch": architecture(case), "spec": spec})
+        from llmsize.perf.efficiency import efficiency
+
+        _training(prep, efficiency(prep.engine, g.key))  # llmsize's layout checks run here
+    except LlmsizeError as e:
+        raise Skip(f"training setup: {e}") from None
+    return prep
 
 
 def _prepare_llamacpp(case: dict[str, Any], g: Gpu) -> Prepared:
@@ -180,6 +199,8 @@ def machine(p: Prepared, eff: Efficiency) -> Machine:
 
 def predict(p: Prepared, eff: Efficiency) -> float:
     """llmsize's value for the case's metric with factors ``eff``."""
+    if p.kind in TRAINING:
+        return _training(p, eff)
     if p.kind not in INFERENCE:
         raise Skip(f"kind {p.kind}: predictor not wired")
     assert p.traffic is not None
@@ -218,3 +239,18 @@ def _online(p: Prepared, eff: Efficiency, rate: float) -> float:
             break
         load = new
     return tpot if p.metric == "tpot_s" else ttft
+
+
+def _training(p: Prepared, eff: Efficiency) -> float:
+    """tokens/s per GPU, MFU or TFLOP/s per GPU of the training step. Megatron-LM's TFLOP/s
+    count the recomputed forward (Narayanan et al. 2021, the case notes): hardware FLOPs, so
+    they are compared with llmsize's HFU-based rate."""
+    from llmsize.perf.training import training_performance
+
+    perf = training_performance(p.extra["arch"], p.extra["spec"], p.gpu, eff=eff, engine=p.engine,
+                                compute_dtype=p.dtype)
+    if p.metric == "tflops_per_gpu" and p.engine == "megatron":
+        return perf["tflops_per_gpu"] * perf["hfu"] / perf["mfu"]
+    if p.metric not in perf.figures:
+        raise Skip(f"metric {p.metric!r} not predicted for training")
+    return perf[p.metric]

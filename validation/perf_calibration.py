@@ -54,7 +54,7 @@ SOURCE = "validation/perf_cases.json"
 
 FIT_FACTORS: dict[str, tuple[str, ...]] = {  # what each kind's prediction moves with, primary first
     "decode": ("bandwidth", "step_overhead_s"),
-    "prefill": ("prefill_mfu",),
+    "prefill": ("prefill_mfu", "prefill_overhead_s"),
     "serving": ("decode_mfu", "bandwidth"),
     "training": ("train_mfu", "train_comm_overlap"),
     "llamacpp_pp": ("prefill_mfu",),

@@ -7,7 +7,8 @@ the fit can try many factor sets::
 
     decode      T_step(B, c) at c = input + output/2 (serving.decode_step)
     prefill     T_prefill(input) (serving.prefill_s)
-    serving     offline: B·output / (T_prefill(B·input) + output·T_step), B = the stated batch, else
+    serving     offline: B·output / serving.offline_s (prompt chunks ride in the decode steps),
+                B = the stated batch, else
                 what the KV pool holds (vLLM's start-up, inference/cost.py), capped by the engine's
                 max_num_seqs and by num_prompts; online at a request rate λ: the concurrency L that
                 Little's law gives, L = λ·E2E(L) (fixed point), then TPOT/TTFT at L
@@ -29,7 +30,7 @@ from llmsize.formats.dtypes import WeightFormat, parse_format
 from llmsize.hardware.catalog import Gpu
 from llmsize.hardware.lookup import gpu as lookup_gpu
 from llmsize.perf.efficiency import Efficiency
-from llmsize.perf.serving import Machine, compute_dtype, decode_step, prefill_s
+from llmsize.perf.serving import Machine, compute_dtype, decode_step, offline_s, prefill_s
 from llmsize.perf.traffic import Traffic, compile_traffic
 
 INFERENCE = ("decode", "prefill", "serving")
@@ -216,7 +217,7 @@ def predict(p: Prepared, eff: Efficiency) -> float:
         return tpot
     if metric == "decode_tokens_per_s":
         return 1 / tpot
-    offline = prefill_s(t, m, tokens=inp, batch=p.batch) + out * tpot
+    offline = offline_s(t, m, batch=p.batch, input_len=inp, output_len=out)
     if metric == "throughput_tokens_per_s":
         return p.batch * out / offline
     if metric == "total_tokens_per_s":

@@ -8,6 +8,8 @@ overridable per call (``--mfu``)::
     prefill_mfu          η_f for prefill: achieved / dense peak FLOP/s on long prompts
     decode_mfu           η_f for decode's matmuls once the batch makes them compute-bound
     step_overhead_s      fixed seconds per decode step (scheduling, kernel launches, sampling)
+    prefill_overhead_s   fixed seconds per prefill forward pass (the same, plus the request's
+                         admission and its first token's sampling)
     allreduce_latency_s  α: the time of the smallest all-reduce (a per-message floor)
     link_efficiency      share of the one-way NVLink/PCIe rate a large all-reduce reaches
     train_mfu            η_train: the share of dense peak a training step's compute reaches (its
@@ -51,6 +53,7 @@ class Efficiency:
     prefill_mfu: float
     decode_mfu: float
     step_overhead_s: float
+    prefill_overhead_s: float
     allreduce_latency_s: float
     link_efficiency: float
     train_mfu: float

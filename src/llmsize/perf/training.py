@@ -51,11 +51,12 @@ sequence 8,192, 32 sequences per data-parallel rank, 16M tokens a step; 430 TFLO
     ...                  layout=Layout(dp=64, tp=8, sp=True, pp=16, zero=1))
     >>> p = training_performance(resolve("llama-3.1-405b").arch, spec, gpu("h100"), tokens=15.6e12)
     >>> round(p["mfu"], 2), round(p["tflops_per_gpu"]), round(p["gpu_hours"] / 1e6, 1)
-    (0.3, 295, 37.1)
+    (0.28, 276, 39.7)
 
-At the starting η = 0.5 this under-predicts the published 430 TFLOPS: the run interleaved its
-pipeline stages (v > 1, which ``Layout`` cannot express for 126 layers over 16 stages), and
-the η the calibration fits replaces 0.5 (``validation/perf_calibration.py``).
+At the η of ``efficiency.json`` (0.46, fitted by ``validation/perf_calibration.py``) this
+under-predicts the published 430 TFLOPS: the run interleaved its pipeline stages (v > 1, which
+``Layout`` cannot express for 126 layers over 16 stages), so the 1F1B bubble here (32% of the
+step) is too large for it. The numbers above change whenever the calibration refits η.
 
 Left out: expert-parallel all-to-all, load imbalance across stages (the head and embedding on
 end stages), document masking, FP8 training, failures and restarts (whole-run GPU-hours above the

@@ -37,8 +37,8 @@ G = dp·tp·pp·cp GPUs, per GPU (each formula below is one function)::
 η is not the published MFU: a published MFU already contains the bubble and the communication,
 which are modelled here. With ω = 1, p = 1, t = 1 and no recompute, MFU = η exactly. Links: a
 group whose GPUs fit in one scale-up domain (Megatron's rank order tp, cp, dp, pp from the
-inside out) uses the scale-up link, else each GPU's NIC (``inter_node_bytes_per_s``), both times
-``link_efficiency``.
+inside out) uses the scale-up link, else the NICs of its members in each node
+(``inter_node_bytes_per_s`` each; ``group_link``), both times ``link_efficiency``.
 
 Example, Llama 3 405B pre-training (arXiv 2407.21783 Table 4: 8,192 H100, TP8 CP1 PP16 DP64,
 sequence 8,192, 32 sequences per data-parallel rank, 16M tokens a step; 430 TFLOPS, 43% MFU)::
@@ -214,16 +214,24 @@ def bubble_s(busy_s: float, *, stages: int, micro_batches: int, interleave: int 
 
 
 def group_link(gpu: Gpu, eff: Efficiency, *, inner: int, size: int) -> float:
-    """The one-way rate inside a parallel group of ``size`` GPUs whose ranks lie ``inner`` apart
-    (Megatron order tp, cp, dp, pp): the scale-up link when inner·size GPUs fit its domain, PCIe
-    inside one server without one, else the NIC (``inter_node_bytes_per_s``); × link efficiency."""
-    span = inner * size
+    """The one-way rate per GPU of a ring collective over a parallel group of ``size`` GPUs whose
+    ranks lie ``inner`` apart (Megatron order tp, cp, dp, pp), × link efficiency:
+
+    - the group fits one scale-up domain (inner·size GPUs): the scale-up link;
+    - PCIe cards in one server (no scale-up fabric, inner·size ≤ 8): the host link;
+    - else the NICs: NCCL runs one ring channel per NIC and each channel crosses a node once,
+      so a group with k = node GPUs / inner members in each node moves k NICs' worth,
+      k · ``inter_node_bytes_per_s``, capped by the scale-up link (DERIVED; nccl-tests
+      ``doc/PERFORMANCE.md`` bus bandwidth; a data-parallel group strided by tp = 8 has k = 1)."""
+    span, node = inner * size, gpu.scale_up_domain if gpu.scale_up_domain > 1 else NODE_GPUS
     if gpu.scale_up_bytes_per_s and span <= gpu.scale_up_domain:
         rate = float(gpu.scale_up_bytes_per_s)
     elif span <= NODE_GPUS and gpu.host_link_bytes_per_s and gpu.scale_up_domain == 1:
         rate = float(gpu.host_link_bytes_per_s)
     else:
-        rate = eff.inter_node_bytes_per_s
+        per_node = max(1, min(size, node // inner))
+        intra = gpu.scale_up_bytes_per_s or gpu.host_link_bytes_per_s or eff.inter_node_bytes_per_s
+        rate = min(per_node * eff.inter_node_bytes_per_s, float(intra))
     return rate * eff.link_efficiency
 
 

@@ -11,6 +11,8 @@ overridable per call (``--mfu``)::
     allreduce_latency_s  α: the time of the smallest all-reduce (a per-message floor)
     link_efficiency      share of the one-way NVLink/PCIe rate a large all-reduce reaches
     train_mfu            training model-FLOPs utilisation (6·N·D convention, no recompute counted)
+    mmq_mfu              llama.cpp's quantized matmuls (MMQ) on NVIDIA: achieved / dense int8 tensor peak
+    host_bandwidth       η_host: achieved / nominal host DRAM bandwidth for layers llama.cpp runs on the CPU
 
 Records marked ``fitted`` come from ``validation/perf_calibration.py`` (calibration runs only);
 the others are other tools' published defaults, cited, until a fit replaces them.
@@ -47,6 +49,8 @@ class Efficiency:
     allreduce_latency_s: float
     link_efficiency: float
     train_mfu: float
+    mmq_mfu: float
+    host_bandwidth: float
     sources: tuple[tuple[str, str], ...] = ()  # (factor, "value — reference (confidence): note")
 
     def with_(self, **overrides: float | None) -> Efficiency:

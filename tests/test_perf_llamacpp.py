@@ -168,3 +168,13 @@ def test_published_llama_bench_rows(key, over, model, fmt, pp, tg, source):
     p = llamacpp_performance(resolve(model).arch, fmt, g, eff=eff)
     assert p["pp_tokens_per_s"] / pp - 1 == pytest.approx(0, abs=TOLERANCE), source
     assert p["tg_tokens_per_s"] / tg - 1 == pytest.approx(0, abs=TOLERANCE), source
+
+
+def test_readme_example_is_what_the_code_prints(llama8b):
+    from readme_claims import README
+
+    text = README.read_text()
+    full = llamacpp_performance(llama8b, "Q4_K_M", gpu("rtx-4090"))
+    part = llamacpp_performance(llama8b, "Q4_K_M", gpu("rtx-4090"), n_gpu_layers=24)
+    assert f"({round(full['pp_tokens_per_s'])}, {round(full['tg_tokens_per_s'], 1)})" in text
+    assert f"({round(part['pp_tokens_per_s'])}, {round(part['tg_tokens_per_s'], 1)}, '{part.bound}')" in text

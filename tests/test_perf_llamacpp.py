@@ -75,7 +75,8 @@ def test_prompt_processing_is_compute_bound_and_scales_with_the_peak(llama8b):
     p2 = llamacpp_performance(llama8b, "Q4_K_M", doubled, eff=_bare())
     assert p2["pp_tokens_per_s"] == pytest.approx(2 * p["pp_tokens_per_s"], rel=1e-9)
     # unquantized weights go through cuBLAS at the fp16 peak, not MMQ
-    assert "fp16 dequantize + GEMM" in llamacpp_performance(llama8b, "fp16", g).notes[1]
+    for fmt in ("fp16", "gguf:F16", "gguf:BF16"):
+        assert "fp16 dequantize + GEMM" in llamacpp_performance(llama8b, fmt, g).notes[1], fmt
 
 
 def test_q4_over_f16_generation_is_the_bytes_ratio(llama8b):

@@ -58,6 +58,7 @@ ENGINE = "llamacpp"
 NS = 1e9
 KV_DTYPE = "fp16"  # llama.cpp's default -ctk/-ctv f16 (common/arg.cpp)
 N_BATCH, N_UBATCH = 2048, 512  # llama.cpp's -b / -ub defaults (common/arg.cpp)
+UNQUANTIZED_GGUF = ("F32", "F16", "BF16")  # not in ggml_cuda_should_use_mmq's list: cuBLAS instead
 OP_OFFLOAD_MIN_BATCH = 32  # ggml-cuda.cu ggml_backend_cuda_device_offload_op: min_batch_size
 # Host DRAM, nominal: DDR5-5600 in two channels, 2 × 8 bytes × 5.6e9 transfers/s = 89.6 GB/s
 # (JEDEC JESD79-5 data rate × a 64-bit channel; a typical desktop, llmfit and the planning notes
@@ -172,7 +173,8 @@ def placement(n_layers: int, n_gpu_layers: int | None, gpu: Gpu) -> Placement:
 
 def matmul_rate(fmt: WeightFormat, gpu: Gpu, eff: Efficiency) -> tuple[float, str]:
     """η_f · F of the GPU's prompt matmuls, and what it is (see the module docstring)."""
-    if fmt.kind == "gguf" and gpu.vendor == "nvidia" and gpu.dense_tflops.get("int8"):
+    quantized = fmt.kind == "gguf" and fmt.variant.upper() not in UNQUANTIZED_GGUF
+    if quantized and gpu.vendor == "nvidia" and gpu.dense_tflops.get("int8"):
         return gpu.dense_tflops["int8"] * 1e12 * eff.mmq_mfu, f"int8 MMQ ({eff.mmq_mfu:.0%} of the int8 peak)"
     tflops = gpu.peak_tflops("bf16") or gpu.peak_tflops("fp32")
     if not tflops:

@@ -11,7 +11,8 @@ on the calibration runs it covers, starting from what the scope above it gave::
 
     (*, *)          every calibration run               needs >= 2 runs
     (engine, *)     that engine's runs                  needs >= 2 runs
-    (engine, gpu)   that engine's runs on that GPU      needs >= 3 runs
+    (engine, gpu)   that engine's runs on that GPU      needs >= 3 runs from >= 2 source tables
+                                                        (one table's build and setup is not the GPU)
 
 No (*, gpu) scope: it would mix engines on one GPU and hand the mixture to engines that have no
 runs there; those keep the reported per-GPU defaults (BLIS), which win over (*, *) in the lookup.
@@ -57,12 +58,16 @@ FIT_FACTORS: dict[str, tuple[str, ...]] = {  # what each kind's prediction moves
     "prefill": ("prefill_mfu", "prefill_overhead_s"),
     "serving": ("decode_mfu", "bandwidth"),
     "training": ("train_mfu", "train_comm_overlap"),
+    # mmq_mfu is not fitted: it describes llama.cpp's int8 tensor-core MMQ (PR #7860, June 2024),
+    # and every NVIDIA quantized prompt run in the cases (#4766, Jan 2024; dmatora #10) predates
+    # it; it keeps its value derived from that PR's own table
     "llamacpp_pp": ("prefill_mfu",),
-    "llamacpp_tg": ("bandwidth",),
+    "llamacpp_tg": ("bandwidth", "step_overhead_s"),
 }
 BOUNDS = {"share": (0.02, 1.0), "seconds": (0.0, 0.02)}
 RUNS_PER_FACTOR = 2
 MIN_GPU_RUNS = 3
+MIN_GPU_TABLES = 2  # a GPU's own factor needs runs from two source tables (builds, setups)
 MIN_BAND_RUNS = 3
 SWEEPS = 3
 GOLDEN_STEPS = 40
@@ -190,6 +195,9 @@ def scopes(preps: list[Prepared]) -> list[tuple[str, str, list[Prepared]]]:
                               + [(e, g, MIN_GPU_RUNS) for e in engines for g in gpus]):
         runs = [p for p in preps if engine in ("*", p.engine) and gpu in ("*", p.gpu.key)]
         wider = [s for s in out if s[0] == engine and s[1] == "*"]
+        tables = {p.case.get("group") for p in runs}
+        if gpu != "*" and len(tables) < MIN_GPU_TABLES:  # one table's build and setup, not the GPU
+            continue
         if len(runs) >= need and not (wider and len(wider[0][2]) == len(runs)):  # one GPU: no new scope
             out.append((engine, gpu, runs))
     return out

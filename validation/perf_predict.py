@@ -197,9 +197,28 @@ def _prepare_training(case: dict[str, Any], g: Gpu) -> Prepared:
 
 
 def _prepare_llamacpp(case: dict[str, Any], g: Gpu) -> Prepared:
-    if not has_module("llamacpp"):
-        raise Skip("predictor not available (perf/llamacpp.py: helper perfllama)")
-    raise Skip("llama.cpp predictor not wired yet")
+    """llama-bench's pp/tg: the case's GGUF type, -ngl (None: all layers), prompt and generation
+    lengths (pp512 / tg128 when not stated)."""
+    try:
+        arch = architecture(case)
+        fmt = _format(case)
+    except LlmsizeError as e:
+        raise Skip(f"model: {e}") from None
+    ngl = case.get("n_gpu_layers")
+    extra = {"arch": arch, "fmt": fmt, "ngl": None if ngl is None else int(ngl),
+             "n_prompt": int(case.get("input_len") or 512), "n_gen": int(case.get("output_len") or 128)}
+    return Prepared(case, g, None, "bf16", extra=extra)
+
+
+def _llamacpp(p: Prepared, eff: Efficiency) -> float:
+    from llmsize.perf.llamacpp import llamacpp_performance
+
+    x = p.extra
+    perf = llamacpp_performance(x["arch"], x["fmt"], p.gpu, n_gpu_layers=x["ngl"], n_prompt=x["n_prompt"],
+                                n_gen=max(1, x["n_gen"]), eff=eff)
+    if p.metric not in perf.figures:
+        raise Skip(f"metric {p.metric!r} not predicted for llama.cpp")
+    return perf[p.metric]
 
 
 def machine(p: Prepared, eff: Efficiency) -> Machine:
@@ -210,6 +229,8 @@ def predict(p: Prepared, eff: Efficiency) -> float:
     """llmsize's value for the case's metric with factors ``eff``."""
     if p.kind in TRAINING:
         return _training(p, eff)
+    if p.kind in LLAMACPP:
+        return _llamacpp(p, eff)
     if p.kind not in INFERENCE:
         raise Skip(f"kind {p.kind}: predictor not wired")
     assert p.traffic is not None

@@ -136,6 +136,11 @@ def test_llama_bench_json_to_rows_and_cases():
     assert got == {"llamacpp_pp": {"metric": "pp_tokens_per_s", "value": 5765.41},
                    "llamacpp_tg": {"metric": "tg_tokens_per_s", "value": 197.71}}  # as llama-bench printed
     assert all(c["n_gpu_layers"] == 99 for c in cases)
+    import test_perf_cases as published
+
+    for c in cases:
+        published.test_setting_is_reproducible(c)
+        published.test_gpu_and_weights_resolve(c)
 
 
 @pytest.mark.parametrize(("model_type", "weights"), [
@@ -147,7 +152,11 @@ def test_gguf_weights(model_type, weights):
 
 def test_converter_gives_cases_in_the_format(cpu_rows):
     """Rows on a catalog GPU (the CPU rows re-labelled h200) → two cases each, every key of
-    perf_cases_format.md, values copied from the CSV; a CPU row (no catalog key) gives none."""
+    perf_cases_format.md, values copied from the CSV, and each passes perf_cases.json's own
+    checks (tests/test_perf_cases.py: metric per kind, setting, GPU and weights, model offline);
+    a CPU row (no catalog key) gives none."""
+    import test_perf_cases as published
+
     from llmsize.hardware import gpus
     from llmsize.sources.hf_config import from_hf_config
 
@@ -161,8 +170,11 @@ def test_converter_gives_cases_in_the_format(cpu_rows):
         assert set(speed_rows.CASE_KEYS) <= set(c) and ("model" in c) != ("config" in c)
         assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", c["id"])
         assert c["kind"] in KINDS and c["measured"]["metric"] in METRICS and c["gpu"] in keys
-        assert (c["confidence"], c["ref"]) == ("measured", "gpu_speed.csv")
+        assert (c["confidence"], c["ref"]) == ("measured", "gpu_speed.csv") and c["group"]
         assert from_hf_config(c["config"], "tiny")[0].n_layers == 2
+        for check in (published.test_measured_metric, published.test_setting_is_reproducible,
+                      published.test_gpu_and_weights_resolve, published.test_model_resolves_offline):
+            check(c)
     first = cases[:2]
     assert {c["kind"]: c["measured"] for c in first} == {
         "prefill": {"metric": "prefill_s", "value": float(rows[0]["prefill_s"])},

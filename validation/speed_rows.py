@@ -12,7 +12,8 @@ The other columns (ttft_s, decode_tokens_per_s = 1/tpot_s, throughput_tokens_per
 follow from these or add generate's own cost, so they would count the same measurement twice.
 A row whose device is not in llmsize's GPU catalog (``gpu_key`` empty: a CPU run) gives no case.
 The model is the catalog name, or, when the row carries its own ``config`` (fewer layers, the
-tiny CPU model), that config.
+tiny CPU model), that config with its ``_source``. Every case carries a ``group`` (one run: the
+device, engine and date), which the split keeps on one side as it keeps a published table.
 """
 
 from __future__ import annotations
@@ -67,14 +68,19 @@ def _case(row: Mapping[str, Any], line: int, kind: str, metric: str, value: floa
                     f"-i{n_in}-o{n_out}-{kind}-{row['date']}"),
         "kind": kind, "engine": row["engine"], "engine_version": str(row["engine_version"])}
     if row.get("config"):
-        case["config"] = json.loads(row["config"])
+        source = f"validation/gpu_speed.csv line {line}: {row['model']}, the config that ran"
+        case["config"] = {**json.loads(row["config"]), "_source": source}
     else:
         case["model"] = row["model"]
-    case.update({"weights": row["dtype"], "gpu": row["gpu_key"], "gpus": 1, "tp": 1, "pp": 1, "dp": 1,
-                 "batch": batch, "input_len": n_in, "output_len": 1 if kind == "prefill" else n_out})
+    case["weights"] = row["dtype"]
+    if row["engine"] != "llamacpp":  # transformers and vLLM keep the cache in the model's dtype here
+        case["kv_dtype"] = row["dtype"]
+    case.update({"gpu": row["gpu_key"], "gpus": 1, "tp": 1, "pp": 1, "dp": 1, "batch": batch,
+                 "input_len": n_in, "output_len": 1 if kind == "prefill" else n_out})
     if row["engine"] == "llamacpp" and extra.get("n_gpu_layers") is not None:
         case["n_gpu_layers"] = int(extra["n_gpu_layers"])
     case.update({"measured": {"metric": metric, "value": value}, "ref": REF,
+                 "group": _slug(f"gpu-speed-{row['gpu_key']}-{row['engine']}-{row['date']}"),
                  "where": f"validation/gpu_speed.csv line {line} ({row['gpu']}, {row['date']})",
                  "confidence": CONFIDENCE,
                  "note": f"random weights; median of {row['repeats']} runs; torch {row['torch']}, "

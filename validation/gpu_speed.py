@@ -44,8 +44,8 @@ CSV_PATH = HERE / "gpu_speed.csv"
 FIELDS = ("date", "gpu", "gpu_key", "engine", "engine_version", "torch", "transformers", "model", "config",
           "dtype", "batch", "input_len", "output_len", "prefill_s", "ttft_s", "tpot_s", "decode_tokens_per_s",
           "throughput_tokens_per_s", "repeats", "extra")
-# Small catalog models whose configs build in transformers and vLLM alike, 0.5B to 8B: the three
-# of them at batches 1, 8, 32 (512 in, 128 out) take about three minutes on one H100-class GPU.
+# Small catalog models whose configs build in transformers and vLLM alike, 0.5B to 8B: at batches
+# 1, 8, 32 (512 in, 128 out) sized for a few minutes on one recent GPU (not yet run on one).
 DEFAULT_MODELS = ("qwen2.5-0.5b", "llama-3.2-1b-instruct", "llama-3.1-8b")
 TINY_BASE = "llama-3.2-1b-instruct"
 TINY = {"num_hidden_layers": 2, "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4,

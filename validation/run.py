@@ -24,7 +24,7 @@ from pathlib import Path
 from llmsize.commands.measure import Progress
 from llmsize.errorbars import CPU_KERNELS
 
-from . import calibration, speed_rows
+from . import calibration, perf_calibration, speed_rows
 from .grid import FAST, FULL, MODELS, Case
 from .tolerances import NOT_IN_ERROR_BARS, activation_bounds, show, total_bounds, within
 
@@ -237,6 +237,7 @@ def report(rows: list[dict], summary: dict, gpu: list[dict] | None, speed: list[
             where = r["peak_module"].split(".", 1)[-1] + (f" ({r['peak_phase']})" if r["peak_phase"] else "")
             lines.append(f"| {r['label']} | " + " | ".join(cells) + f" | {total} | {where} |")
     lines += _gpu_section(gpu)
+    lines += ["", *perf_calibration.report_lines()]  # kept from perf_results.json (perf_calibration.py)
     lines += _speed_section(speed)
     return "\n".join(lines) + "\n"
 
@@ -267,12 +268,13 @@ SPEED_COMMAND = ("python -m validation.gpu_measure --speed [--models M ...] [--b
 def _speed_section(speed: list[dict] | None) -> list[str]:
     """Measured prefill and decode speed (validation/gpu_speed.csv), and how to add rows."""
     lines = ["", "## Measured speed (validation/gpu_speed.csv)", "",
-             f"One command on any CUDA machine appends rows: `{SPEED_COMMAND}` (about three minutes for "
-             "the default three models at three batches on one H100-class GPU; `--minutes` stops the "
-             "sweep cleanly and keeps what was measured). Models are built from the catalog configs with "
+             f"One command on any CUDA machine appends rows: `{SPEED_COMMAND}` (the defaults, three models "
+             "of 0.5B to 8B at three batches, are sized for a few minutes; `--minutes` stops the sweep "
+             "cleanly and keeps what was measured). Models are built from the catalog configs with "
              "random weights, nothing is downloaded; vLLM (dummy weights) and llama.cpp (`llama-bench`, "
              "GGUF files given) run where installed. `validation/speed_rows.py` turns the rows into "
-             "performance cases (confidence \"measured\") for the calibration. Commit the CSV and run "
+             "performance cases (confidence \"measured\", ref `gpu_speed.csv`) for the calibration above, "
+             "which reads `perf_cases.json` only until it folds them in. Commit the CSV and run "
              "`python -m validation.run --from-results`."]
     if not speed:
         return [*lines, "", "None committed yet: no GPU was at hand when the runner was written (its timing "

@@ -173,9 +173,17 @@ def _prepare_training(case: dict[str, Any], g: Gpu) -> Prepared:
 
     seq, dp, micro = int(case["seq"]), int(case.get("dp", 1)), int(case.get("micro_batch") or 1)
     accum = max(1, round(int(case.get("global_batch_tokens") or dp * micro * seq) / (dp * micro * seq)))
+    if case["engine"] == "torchtitan" and int(case.get("pp", 1)) > 1:
+        # torchtitan's batch is per data-parallel rank; with pipeline stages it is split into
+        # micro-batches of pipeline_parallel_microbatch_size (default 1): m = local batch
+        micro, accum = 1, micro * accum
     try:
+        # "zero": 3 in a torchtitan or llm-foundry run is FSDP's full sharding (FSDP2 composes
+        # with pipeline stages there; DeepSpeed's ZeRO-3 does not, and Layout refuses it)
+        zero = int(case.get("zero", 0))
+        fsdp = zero == 3 and case["engine"] != "deepspeed"
         layout = Layout(dp=dp, tp=case.get("tp", 1), pp=case.get("pp", 1), cp=case.get("cp", 1),
-                        zero=case.get("zero", 0))
+                        zero=0 if fsdp else zero, fsdp="full_shard" if fsdp else "none")
         spec = TrainSpec(seq=seq, micro_batch=micro, grad_accum=accum,
                          recompute=case.get("recompute", "none"), layout=layout)
         dtype = "fp8" if str(case.get("weights")) == "fp8" and g.peak_tflops("fp8") else "bf16"

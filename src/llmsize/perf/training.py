@@ -263,7 +263,9 @@ def dp_comm_s(arch: Architecture, spec: TrainSpec, gpu: Gpu, eff: Efficiency) ->
                      all-gathered for the forward and again for the
                      backward of each of the m micro-batches
 
-    LoRA reduces only the adapters' gradients; its ZeRO-3 gathers the frozen base too."""
+    LoRA reduces only the adapters' gradients; its ZeRO-3 gathers the frozen base too. With
+    pipeline stages, FSDP keeps the gathered weights across the micro-batches (torchtitan's
+    default ``reshard_after_forward_policy``: reshard only when PP is off) and gathers once."""
     lay = spec.layout
     g = lay.data_parallel
     if g <= 1:
@@ -278,7 +280,8 @@ def dp_comm_s(arch: Architecture, spec: TrainSpec, gpu: Gpu, eff: Efficiency) ->
     elif lay.shard_level < 3:
         volume = ring * (grad_b + trainable * prec.weight_bits / 8)
     else:
-        volume = ring * (grad_b + 2 * spec.grad_accum * weight_b)
+        gathers = 1 if lay.pp > 1 else 2 * spec.grad_accum
+        volume = ring * (grad_b + gathers * weight_b)
     return volume / group_link(gpu, eff, inner=lay.tp * lay.cp, size=g)
 
 

@@ -15,7 +15,7 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from llmsize.cli import main  # noqa: E402
-from validation import gpu_measure, run  # noqa: E402
+from validation import gpu_measure, run, speed_rows  # noqa: E402
 from validation.grid import FAST, FULL, MODELS, Case  # noqa: E402
 
 ROWS: list[dict] = []
@@ -60,7 +60,8 @@ def test_committed_error_bars_match_the_report():
     summary = run.summarize(rows)
     assert errorbars.load() == json.loads(json.dumps(summary)), "error_bars.json is stale"
     gpu = run.read_gpu(run.HERE / "gpu_results.csv")
-    assert (run.HERE / "REPORT.md").read_text() == run.report(rows, summary, gpu), "REPORT.md is stale"
+    speed = speed_rows.read(run.HERE / "gpu_speed.csv")
+    assert (run.HERE / "REPORT.md").read_text() == run.report(rows, summary, gpu, speed), "REPORT.md is stale"
     for mode, attn in (("infer", "sdpa"), ("infer", "eager"), ("train", "sdpa")):
         held = summary[mode]["held_out"]["by_attn"][attn]["activations"]
         shown = errorbars.bar(mode, "activations", attn=attn)

@@ -1,6 +1,7 @@
 """Run the validation grid on a CUDA GPU with real tensors, and write ``gpu_results.csv``.
 
     python -m validation.gpu_measure [--fast] [--only NAME] [--out validation/gpu_results.csv]
+    python -m validation.gpu_measure --speed [...]   prefill and decode speed instead (``gpu_speed.py``)
 
 Needs a CUDA GPU, torch and transformers (``pip install 'llmsize[validation]'``). For each case
 of ``validation/grid.py`` the model is built with random weights on the GPU (same configs, same
@@ -193,6 +194,11 @@ def write(path: Path, table: list[dict[str, object]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--speed" in argv:
+        from . import gpu_speed
+
+        return gpu_speed.main([a for a in argv if a != "--speed"])
     p = argparse.ArgumentParser(prog="python -m validation.gpu_measure", description=__doc__.splitlines()[0])
     p.add_argument("--fast", action="store_true")
     p.add_argument("--only", help="models whose name contains this text")

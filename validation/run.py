@@ -24,7 +24,7 @@ from pathlib import Path
 from llmsize.commands.measure import Progress
 from llmsize.errorbars import CPU_KERNELS
 
-from . import calibration, perf_calibration
+from . import calibration, perf_calibration, speed_rows
 from .grid import FAST, FULL, MODELS, Case
 from .tolerances import NOT_IN_ERROR_BARS, activation_bounds, show, total_bounds, within
 
@@ -207,7 +207,7 @@ def _calibration_section(rows: list[dict], summary: dict) -> list[str]:
     return lines
 
 
-def report(rows: list[dict], summary: dict, gpu: list[dict] | None) -> str:
+def report(rows: list[dict], summary: dict, gpu: list[dict] | None, speed: list[dict] | None = None) -> str:
     lines = ["# llmsize validation report", "",
              "Each case is measured by PyTorch (MemTracker under FakeTensorMode, on the CPU: "
              "`llmsize measure`) and estimated by llmsize without its overhead lines. Models keep their "
@@ -238,6 +238,7 @@ def report(rows: list[dict], summary: dict, gpu: list[dict] | None) -> str:
             lines.append(f"| {r['label']} | " + " | ".join(cells) + f" | {total} | {where} |")
     lines += _gpu_section(gpu)
     lines += ["", *perf_calibration.report_lines()]  # kept from perf_results.json (perf_calibration.py)
+    lines += _speed_section(speed)
     return "\n".join(lines) + "\n"
 
 
@@ -256,6 +257,33 @@ def _gpu_section(gpu: list[dict] | None) -> list[str]:
     lines += [f"| {g['label']} | {g.get('device', '')} | {_mib(int(g['max_allocated']))} | "
               f"{_mib(int(g['max_reserved']))} | {g['nvidia_smi_mib']} | {_mib(int(g['estimate']))} | "
               f"{_pct(gpu_errors(g)['total'])} |" for g in gpu]
+    return lines
+
+
+SPEED_COMMAND = ("python -m validation.gpu_measure --speed [--models M ...] [--batches 1,8,32] "
+                 "[--input-len 512] [--output-len 128] [--engines hf,vllm,llamacpp] [--gguf FILE] "
+                 "[--minutes 5]")
+
+
+def _speed_section(speed: list[dict] | None) -> list[str]:
+    """Measured prefill and decode speed (validation/gpu_speed.csv), and how to add rows."""
+    lines = ["", "## Measured speed (validation/gpu_speed.csv)", "",
+             f"One command on any CUDA machine appends rows: `{SPEED_COMMAND}` (the defaults, three models "
+             "of 0.5B to 8B at three batches, are sized for a few minutes; `--minutes` stops the sweep "
+             "cleanly and keeps what was measured). Models are built from the catalog configs with "
+             "random weights, nothing is downloaded; vLLM (dummy weights) and llama.cpp (`llama-bench`, "
+             "GGUF files given) run where installed. `validation/speed_rows.py` turns the rows into "
+             "performance cases (confidence \"measured\", ref `gpu_speed.csv`) for the calibration above, "
+             "which reads `perf_cases.json` only until it folds them in. Commit the CSV and run "
+             "`python -m validation.run --from-results`."]
+    if not speed:
+        return [*lines, "", "None committed yet: no GPU was at hand when the runner was written (its timing "
+                "loop is tested on the CPU with a tiny model, tests/test_gpu_speed.py)."]
+    lines += ["", "| date | device | engine | version | model | dtype | batch | input | output | prefill s "
+              "| TTFT s | TPOT s | tok/s (one sequence) | tok/s (all) |", "|---" * 14 + "|"]
+    keys = ("date", "gpu", "engine", "engine_version", "model", "dtype", "batch", "input_len", "output_len",
+            "prefill_s", "ttft_s", "tpot_s", "decode_tokens_per_s", "throughput_tokens_per_s")
+    lines += ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in speed]
     return lines
 
 
@@ -293,14 +321,15 @@ def read_gpu(path: Path) -> list[dict] | None:
         return list(csv.DictReader(f))
 
 
-def write(out: Path | None, rows: list[dict], summary: dict, gpu: list[dict] | None) -> None:
+def write(out: Path | None, rows: list[dict], summary: dict, gpu: list[dict] | None,
+          speed: list[dict] | None = None) -> None:
     """The report files: the shipped ones (``out`` None), or all four into ``out``."""
     results, report_md = (out or HERE) / "results.json", (out or HERE) / "REPORT.md"
     bars_path = out / "error_bars.json" if out else ERROR_BARS
     if out:
         out.mkdir(parents=True, exist_ok=True)
     results.write_text(json.dumps(rows, indent=1) + "\n")
-    report_md.write_text(report(rows, summary, gpu))
+    report_md.write_text(report(rows, summary, gpu, speed))
     plot(rows, (out or HERE) / "estimate_vs_measured.png")
     bars = {"source": "validation/REPORT.md", "measured_on": CPU_KERNELS, "modes": summary}
     if gpu:
@@ -332,7 +361,8 @@ def main(argv: list[str] | None = None) -> int:
         if subset and not args.no_write:
             print("a subset run writes no report files (give --out DIR)", file=sys.stderr)
     else:
-        write(args.out, rows, summary, read_gpu(HERE / "gpu_results.csv"))
+        speed = speed_rows.read(HERE / "gpu_speed.csv")
+        write(args.out, rows, summary, read_gpu(HERE / "gpu_results.csv"), speed)
     print(json.dumps(summary, indent=1))
     for f in failed:
         print(f"tolerance exceeded: {f}", file=sys.stderr)

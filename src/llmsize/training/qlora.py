@@ -55,9 +55,8 @@ def input_widths(arch: Architecture, w: ActivationSpec, layer: int) -> dict[str,
     """Each input tensor's width per token: the MLP input is the attention input in a parallel
     block that shares one norm; o_proj's input is a tensor of its own only when it is a copy
     (eager's output, the CPU sdpa output of a fresh query: ``activations.flash_saved``)."""
-    from .activations import head_widths
-
-    a, (_, dv, _), d = arch.n_heads, head_widths(arch), arch.d_model
+    a, d = arch.n_heads, arch.d_model
+    dv = arch.mla.v_head_dim if arch.mla else arch.head_dim  # activations.head_widths' value width
     fresh = arch.mla is not None or arch.modeling.cat_rotary
     copy = w.attn == "eager" or (w.kernels.sdpa_output_like_query and fresh)
     routed = arch.moe is not None and layer in arch.moe.layers

@@ -8,9 +8,18 @@ overridable per call (``--mfu``)::
     prefill_mfu          η_f for prefill: achieved / dense peak FLOP/s on long prompts
     decode_mfu           η_f for decode's matmuls once the batch makes them compute-bound
     step_overhead_s      fixed seconds per decode step (scheduling, kernel launches, sampling)
+    prefill_overhead_s   fixed seconds per prefill forward pass (the same, plus the request's
+                         admission and its first token's sampling)
     allreduce_latency_s  α: the time of the smallest all-reduce (a per-message floor)
     link_efficiency      share of the one-way NVLink/PCIe rate a large all-reduce reaches
-    train_mfu            training model-FLOPs utilisation (6·N·D convention, no recompute counted)
+    train_mfu            η_train: the share of dense peak a training step's compute reaches (its
+                         FLOPs, recompute included, over the time the kernels run); the MFU a step
+                         would show with no pipeline bubble, no exposed communication and no
+                         recompute (``training.py``, which models those three explicitly)
+    train_comm_overlap   ω: share of data-parallel, context-parallel and pipeline traffic hidden
+                         behind compute (0: all exposed, 1: all hidden; tensor-parallel all-reduces
+                         are always exposed)
+    inter_node_bytes_per_s  the one-way rate one GPU reaches to GPUs in other nodes (its NIC)
 
 Records marked ``fitted`` come from ``validation/perf_calibration.py`` (calibration runs only);
 the others are other tools' published defaults, cited, until a fit replaces them.
@@ -44,9 +53,12 @@ class Efficiency:
     prefill_mfu: float
     decode_mfu: float
     step_overhead_s: float
+    prefill_overhead_s: float
     allreduce_latency_s: float
     link_efficiency: float
     train_mfu: float
+    train_comm_overlap: float
+    inter_node_bytes_per_s: float
     sources: tuple[tuple[str, str], ...] = ()  # (factor, "value — reference (confidence): note")
 
     def with_(self, **overrides: float | None) -> Efficiency:
@@ -55,10 +67,17 @@ class Efficiency:
         for name, value in changes.items():
             if name not in FACTORS:
                 raise PerfError(f"efficiency factor {name!r}: unknown; one of {', '.join(FACTORS)}")
-            if not name.endswith("_s") and not 0 < value <= 1:
+            if name.endswith("_per_s"):
+                if value <= 0:
+                    raise PerfError(f"{name} {value}: must be a rate > 0 bytes per second")
+            elif name.endswith("_s"):
+                if value < 0:
+                    raise PerfError(f"{name} {value}: must be >= 0 seconds")
+            elif name.endswith("_overlap"):
+                if not 0 <= value <= 1:
+                    raise PerfError(f"{name} {value}: must be a share in [0, 1]")
+            elif not 0 < value <= 1:
                 raise PerfError(f"{name} {value}: must be a share in (0, 1]")
-            if name.endswith("_s") and value < 0:
-                raise PerfError(f"{name} {value}: must be >= 0 seconds")
         notes = tuple((n, s) for n, s in self.sources if n not in changes)
         given = tuple((n, f"{v} (given)") for n, v in changes.items())
         return replace(self, **changes, sources=notes + given)
@@ -82,8 +101,9 @@ def _document() -> dict[str, Any]:
     return doc
 
 
-def _pick(name: str, engine: str, gpu: str) -> dict[str, Any]:
-    recs = [r for r in _document()["factors"] if r["name"] == name]
+def _pick(records: list[dict[str, Any]], name: str, engine: str, gpu: str) -> dict[str, Any]:
+    """The most specific record of ``name``; of two for the same (engine, gpu), the fitted one."""
+    recs = sorted((r for r in records if r["name"] == name), key=lambda r: r["confidence"] != "fitted")
     for e, g in ((engine, gpu), (engine, "*"), ("*", gpu), ("*", "*")):
         for r in recs:
             if r["engine"] == e and r["gpu"] == g:
@@ -91,13 +111,14 @@ def _pick(name: str, engine: str, gpu: str) -> dict[str, Any]:
     raise PerfError(f"efficiency.json: no record for {name}")
 
 
-def efficiency(engine: str, gpu: str) -> Efficiency:
-    """The factors for ``engine`` (hf, vllm, llamacpp, …) on catalog GPU ``gpu`` (its key)."""
+def efficiency(engine: str, gpu: str, *, records: list[dict[str, Any]] | None = None) -> Efficiency:
+    """The factors for ``engine`` (hf, vllm, llamacpp, …) on catalog GPU ``gpu`` (its key);
+    ``records`` replaces ``efficiency.json``'s list (the calibration tries candidate fits)."""
     values: dict[str, float] = {}
     sources = []
     refs = _document()["references"]
     for name in FACTORS:
-        r = _pick(name, engine, gpu)
+        r = _pick(_document()["factors"] if records is None else records, name, engine, gpu)
         values[name] = r["value"]
         note = f": {r['note']}" if r.get("note") else ""
         sources.append((name, f"{r['value']} from {refs[r['ref']]['title']} ({r['confidence']}){note}"))

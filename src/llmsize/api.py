@@ -199,6 +199,8 @@ TRAIN_OPTIONS: dict[str, tuple[object, Check]] = {
     "optim_impl": ("fused", _choice(o.OPTIM_IMPLS)), "recompute": ("none", _choice(o.RECOMPUTE)),
     "attn": ("flash", _choice(o.ATTN)), "lora_rank": (None, _up_to(lim.MAX_WIDTH)),
     "lora_targets": (None, _opt_text), "qlora": (False, _flag),
+    "lora_dropout": (0.0, o.probability), "adapter_dtype": ("fp32", _choice(o.ADAPTER_DTYPES)),
+    "double_quant": (True, _flag), "bnb_version": (None, _opt_text), "loop": ("trainer", _choice(o.LOOPS)),
     "zero": (0, _zero), "fsdp": ("none", _fsdp), "offload": ("none", _offload),
     **{k: (1, _degree) for k in ("dp", "tp", "pp", "vpp", "ep", "cp")},
     "sp": (False, _flag), "overhead": ((), _overhead), "revision": (None, _opt_text),
@@ -591,16 +593,15 @@ def _train_spec(opts: dict[str, Any], config: dict[str, object] | None, max_posi
         optim_bits=STATE_BITS[opts["optim_dtype"]] if opts["optim_dtype"] else None,
         step_kernel=opts["optim_impl"], recompute=opts["recompute"], attn=opts["attn"], lora=_lora(opts),
         layout=layout, dropout=dropout_from_config(config) if config else Dropout(),
-        overrides=opts["overhead"],
+        overrides=opts["overhead"], loop=opts.get("loop", "trainer"),
     )
 
 
 def _lora(opts: dict[str, Any]) -> Any:
     from .training.lora import LoraSpec, parse_targets
 
+    _lora_options_need_lora(opts)
     if not (opts["lora_rank"] or opts["qlora"]):
-        if opts["lora_targets"]:
-            raise o.OptionError("lora_targets", "needs lora_rank or qlora", mentions=("lora_rank", "qlora"))
         return None
     default = "all-linear" if opts["qlora"] else "q,v"
     rank = opts["lora_rank"] or (QLORA_RANK if opts["qlora"] else LORA_RANK)
@@ -608,7 +609,32 @@ def _lora(opts: dict[str, Any]) -> Any:
     if not targets:
         raise o.OptionError("lora_targets", f"{shown(opts['lora_targets'], 40)} names no module; give "
                                             "q,k,v,o,gate,up,down or all-linear")
-    return LoraSpec(rank=rank, targets=targets, base="nf4-dq" if opts["qlora"] else "bf16")
+    base = ("nf4-dq" if opts.get("double_quant", True) else "nf4") if opts["qlora"] else "bf16"
+    return LoraSpec(rank=rank, targets=targets, base=base, adapter_bits=STATE_BITS[opts.get("adapter_dtype",
+                    "fp32")], dropout=opts.get("lora_dropout", 0.0), bnb_keeps_inputs=_bnb_keeps(opts))
+
+
+def _lora_options_need_lora(opts: dict[str, Any]) -> None:
+    """LoRA's options without LoRA, and bitsandbytes' without QLoRA, change nothing: refused."""
+    lora = {"lora_targets": None, "lora_dropout": 0.0, "adapter_dtype": "fp32"}
+    for name, default in lora.items():
+        if opts.get(name, default) != default and not (opts["lora_rank"] or opts["qlora"]):
+            raise o.OptionError(name, "needs lora_rank or qlora", mentions=("lora_rank", "qlora"))
+    for name, default in {"double_quant": True, "bnb_version": None}.items():
+        if opts.get(name, default) != default and not opts["qlora"]:
+            raise o.OptionError(name, "needs qlora (a bitsandbytes 4-bit base)", mentions=("qlora",))
+
+
+def _bnb_keeps(opts: dict[str, Any]) -> bool:
+    """bitsandbytes before 0.43.2 keeps each 4-bit layer's input (``training/qlora.py``)."""
+    from .training.qlora import bnb_keeps_inputs
+
+    if opts.get("bnb_version") is None:
+        return False
+    try:
+        return bnb_keeps_inputs(opts["bnb_version"])
+    except ValueError as e:
+        raise o.OptionError("bnb_version", str(e), prefix=False) from None
 
 
 # --- inspect --------------------------------------------------------------------------------

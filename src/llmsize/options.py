@@ -42,6 +42,8 @@ OPTIMIZERS = ("adamw", "adam-8bit", "paged-adamw", "sgd", "sgd-momentum", "adafa
 OPTIM_DTYPES = ("fp32", "bf16", "fp16")
 OPTIM_IMPLS = ("fused", "foreach", "for-loop")
 RECOMPUTE = ("none", "selective", "full")
+LOOPS = ("trainer", "plain", "fused-ce")  # what the logits cost (training/loop.py); trainer is the default
+ADAPTER_DTYPES = ("fp32", "bf16", "fp16")  # peft autocast_adapter_dtype=True keeps fp32 (training/lora.py)
 ZERO_STAGES = (0, 1, 2, 3)
 FSDP = ("none", "full", "shard-grad-op", "hybrid")
 OFFLOAD = ("none", "optimizer", "params")
@@ -164,6 +166,19 @@ def fraction(option: str, value: object) -> float:
     return number
 
 
+def probability(option: str, value: object) -> float:
+    """A float in [0, 1), such as a dropout probability."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise OptionError(option, f"{shown(value, 40)} is not a probability in [0, 1)")
+    try:
+        number = float(value)
+    except ValueError:
+        raise OptionError(option, f"{shown(value, 40)} is not a probability in [0, 1)") from None
+    if not 0 <= number < 1:
+        raise OptionError(option, f"{shown(value, 40)} is not a probability in [0, 1)")
+    return number
+
+
 def optional(check: Callable[[str, object], object]) -> Callable[[str, object], object]:
     """``check``, letting None (the option left at its default) through."""
     def checked(option: str, value: object) -> object:
@@ -192,5 +207,6 @@ arg_positive_int = _argparse_type(positive_int, "positive_int")
 arg_natural = _argparse_type(lambda option, value: integer(option, value, minimum=0), "natural")
 arg_int = _argparse_type(lambda option, value: integer(option, value, minimum=-(2**63)), "int")
 arg_size = _argparse_type(size, "size")
+arg_probability = _argparse_type(probability, "probability")
 arg_context = _argparse_type(lambda option, value: integer(option, value, minimum=1, maximum=MAX_CONTEXT),
                              "context")

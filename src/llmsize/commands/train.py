@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import argparse
 
-from ..options import DEFAULT_SEQ, FSDP, OFFLOAD, OPTIM_DTYPES, OPTIM_IMPLS, OPTIMIZERS, RECIPES, RECOMPUTE
+from ..options import (
+    ADAPTER_DTYPES,
+    DEFAULT_SEQ,
+    FSDP,
+    LOOPS,
+    OFFLOAD,
+    OPTIM_DTYPES,
+    OPTIM_IMPLS,
+    OPTIMIZERS,
+    RECIPES,
+    RECOMPUTE,
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The ``train`` subcommand's flags, grouped as the issue lists them."""
     from ..options import arg_positive_int as _positive_int
+    from ..options import arg_probability
     from ..options import arg_size as _size
 
     p.add_argument("source", nargs="?", help="catalog name or HF id, config.json, model directory")
@@ -32,11 +44,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--recompute", choices=RECOMPUTE, default="none",
                    help="activation recomputation (full = gradient checkpointing)")
     r.add_argument("--attn", choices=("eager", "sdpa", "flash"), default="flash", help="attention kernel")
+    r.add_argument("--loop", choices=LOOPS, default="trainer", help="what the logits cost: trainer (HF "
+                   "Trainer, default), plain (outputs kept through backward), fused-ce (Liger fused CE)")
     lo = p.add_argument_group("LoRA / QLoRA")
     lo.add_argument("--lora-rank", type=_positive_int, metavar="R", help="train LoRA adapters of rank R")
     lo.add_argument("--lora-targets", metavar="LIST", help="q,k,v,o,gate,up,down or all-linear "
                     "(default q,v; all-linear with --qlora)")
     lo.add_argument("--qlora", action="store_true", help="frozen base in NF4 with double quantization")
+    lo.add_argument("--lora-dropout", type=arg_probability, metavar="P",
+                    help="peft lora_dropout (default 0): a mask and a dropped copy of each adapter's input")
+    lo.add_argument("--adapter-dtype", choices=ADAPTER_DTYPES, help="adapters' dtype (default fp32, peft's "
+                    "autocast_adapter_dtype=True; bf16/fp16: autocast_adapter_dtype=False)")
+    lo.add_argument("--no-double-quant", dest="double_quant", action="store_false", default=None,
+                    help="QLoRA without bnb_4bit_use_double_quant (fp32 absmax per 64 weights)")
+    lo.add_argument("--bnb-version", metavar="X.Y.Z", help="bitsandbytes version of a QLoRA run (default "
+                    "current); before 0.43.2 each 4-bit layer keeps its input for backward")
     g = p.add_argument_group("parallelism (per-GPU result)")
     g.add_argument("--zero", type=int, choices=(0, 1, 2, 3), default=0, help="DeepSpeed ZeRO stage")
     g.add_argument("--fsdp", choices=FSDP, default="none", help="PyTorch FSDP sharding")

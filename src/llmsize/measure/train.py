@@ -44,6 +44,8 @@ class LoraConfig:
     targets: tuple[str, ...] = ("q_proj", "v_proj")
     alpha: int = 16
     dropout: float = 0.0
+    adapter_dtype: str = "fp32"  # fp32: peft's autocast_adapter_dtype=True; bf16/fp16: False
+    bnb_keeps_inputs: bool = False  # frozen linears keep their input as bitsandbytes < 0.43.2 did
 
 
 @dataclass(frozen=True)
@@ -108,9 +110,39 @@ def _with_lora(torch: Any, model: Any, lora: LoraConfig) -> Any:
     to = torch.nn.Module.to
     torch.nn.Module.to = lambda self, *args, **kwargs: self
     try:
-        return peft.get_peft_model(model, config)
+        model = peft.get_peft_model(model, config, autocast_adapter_dtype=lora.adapter_dtype == "fp32")
     finally:
         torch.nn.Module.to = to
+    if lora.adapter_dtype != "fp32":  # what peft's own .to(base dtype) does off FakeTensorMode
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[lora.adapter_dtype]
+        for name, p in model.named_parameters():
+            if "lora_" in name:
+                p.data = p.data.to(dtype)
+    if lora.bnb_keeps_inputs:
+        _keep_frozen_inputs(torch, model)
+    return model
+
+
+def _keep_frozen_inputs(torch: Any, model: Any) -> None:
+    """Every frozen ``nn.Linear`` of the decoder layers runs as bitsandbytes < 0.43.2's
+    ``MatMul4Bit`` did (``bitsandbytes/autograd/_functions.py`` before commit 9e753741): the
+    matmul on the (here unquantised) weight, and ``ctx.tensors = (A, B)`` when A needs a
+    gradient, a Python reference that keeps A alive as long as the graph."""
+
+    class MatMul4BitLegacy(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, a: Any, weight: Any, bias: Any) -> Any:
+            ctx.tensors = (a, weight) if ctx.needs_input_grad[0] else (None, None)
+            return torch.nn.functional.linear(a, weight, bias)
+
+        @staticmethod
+        def backward(ctx: Any, grad: Any) -> Any:
+            _, weight = ctx.tensors
+            return grad @ weight if ctx.needs_input_grad[0] else None, None, None
+
+    for name, module in model.named_modules():
+        if type(module) is torch.nn.Linear and ".layers." in name and not module.weight.requires_grad:
+            module.forward = (lambda m: lambda x: MatMul4BitLegacy.apply(x, m.weight, m.bias))(module)
 
 
 def _tracker(torch: Any) -> Any:
@@ -139,10 +171,18 @@ def _tracker(torch: Any) -> Any:
     return PeakTracker()
 
 
-def _step(model: Any, opt: Any, ids: Any, phases: dict[str, Any] | None, tracker: Any = None) -> None:
+def _step(model: Any, opt: Any, ids: Any, phases: dict[str, Any] | None, tracker: Any = None,
+          keep: dict[str, Any] | None = None) -> None:
     """forward (labels = inputs), backward, step, zero_grad; ``phases`` collects each phase's
-    peak snapshot and peak module when a tracker runs."""
-    steps = (("forward", lambda _: model(input_ids=ids, labels=ids).loss),
+    peak snapshot and peak module when a tracker runs. ``keep``: a plain loop's ``outputs =
+    model(...)``, alive until the next step's forward has returned (HF Trainer keeps the loss)."""
+    def forward(_: Any) -> Any:
+        outputs = model(input_ids=ids, labels=ids)
+        if keep is not None:
+            keep["outputs"] = outputs
+        return outputs.loss
+
+    steps = (("forward", forward),
              ("backward", lambda loss: loss.backward()),
              ("optimizer", lambda _: (opt.step(), opt.zero_grad(set_to_none=True))))
     value = None
@@ -199,12 +239,14 @@ def measure_train_grid(
     cfg: dict[str, Any], name: str = "config.json", *, points: list[tuple[int, int]],
     modes: tuple[str, ...] = ("adamw", "gc", "sgd"), dtype: str = "bf16", attn: str = "sdpa",
     lora: LoraConfig = LoraConfig(), layers: int | None = None, optimizer: str = "adamw",
+    loop: str = "trainer",
 ) -> dict[tuple[str, int, int], MeasuredTrain]:
     """Every (mode, batch, seq) on one built model, in the order given: ``adamw`` (warm-up,
     then each point), ``gc`` (the same model and optimizer with gradient checkpointing on),
     ``sgd``/``sgd-momentum`` (a new optimizer), ``lora`` (peft adapters on the model, AdamW on
     them). Building once and reusing the warmed-up optimizer keeps the Python dispatch, which
-    is where FakeTensorMode spends its time, to one warm-up per optimizer."""
+    is where FakeTensorMode spends its time, to one warm-up per optimizer. ``loop``: "trainer"
+    (only the loss outlives the forward) or "plain" (the outputs, logits and all, stay alive)."""
     torch, _ = _imports()
     from torch._subclasses.fake_tensor import FakeTensorMode
 
@@ -212,20 +254,21 @@ def measure_train_grid(
     if bad:
         raise LlmsizeError(f"measure: unknown mode(s) {', '.join(bad)}; choose from {', '.join(MODES)}")
     out: dict[tuple[str, int, int], MeasuredTrain] = {}
+    keep: dict[str, Any] | None = {} if loop == "plain" else None
     with FakeTensorMode(), contextlib.redirect_stderr(None):
         model = build(scaled_config(cfg, layers), name, dtype=dtype, attn=attn).train()
         opt = None
         for mode in modes:
             if mode == "lora":  # a fresh model: nothing left over from the full fine-tuning modes
                 model = build(scaled_config(cfg, layers), name, dtype=dtype, attn=attn).train()
-            model, opt = _prepare(torch, model, opt, mode, lora, optimizer, points[0])
+            model, opt = _prepare(torch, model, opt, mode, lora, optimizer, points[0], keep)
             for b, s in points:
-                out[(mode, b, s)] = _tracked_step(torch, model, opt, b, s)
+                out[(mode, b, s)] = _tracked_step(torch, model, opt, b, s, keep)
     return out
 
 
 def _prepare(torch: Any, model: Any, opt: Any, mode: str, lora: LoraConfig, optimizer: str,
-             warm: tuple[int, int]) -> tuple[Any, Any]:
+             warm: tuple[int, int], keep: dict[str, Any] | None = None) -> tuple[Any, Any]:
     """Switch the model and optimizer to ``mode``, warming up a new stateful optimizer."""
     if mode == "lora":
         model = _with_lora(torch, model, lora).train()
@@ -238,7 +281,7 @@ def _prepare(torch: Any, model: Any, opt: Any, mode: str, lora: LoraConfig, opti
         return model, opt
     opt = _optimizer(torch, name, [p for p in model.parameters() if p.requires_grad])
     if name != "sgd":  # plain SGD keeps no state: its first step is already the steady state
-        _step(model, opt, torch.randint(0, 100, warm), None)
+        _step(model, opt, torch.randint(0, 100, warm), None, keep=keep)
     return model, opt
 
 
@@ -266,14 +309,17 @@ def _frozen_hooks_skipped(torch: Any) -> Any:
             setattr(torch.Tensor, n, f)
 
 
-def _tracked_step(torch: Any, model: Any, opt: Any, batch: int, seq: int) -> MeasuredTrain:
+def _tracked_step(torch: Any, model: Any, opt: Any, batch: int, seq: int,
+                  keep: dict[str, Any] | None = None) -> MeasuredTrain:
     ids = torch.randint(0, 100, (batch, seq))
+    if keep is not None:  # the steady state: the previous step's outputs, of this step's shape
+        _step(model, opt, ids, None, keep=keep)
     tracker = _tracker(torch)
-    tracker.track_external(model, opt, ids)
+    tracker.track_external(model, opt, ids, *([keep["outputs"].logits] if keep else []))
     states = _state_bytes(torch, opt)
     phases: dict[str, Any] = {}
     with _frozen_hooks_skipped(torch), tracker:
-        _step(model, opt, ids, phases, tracker)
+        _step(model, opt, ids, phases, tracker, keep)
     peaks = {p: snap["Total"] for p, (snap, _) in phases.items()}
     top = max(PHASES, key=lambda p: peaks[p])
     cats = {p: _categories(snap) for p, (snap, _) in phases.items()}

@@ -151,6 +151,7 @@ class ActivationSpec:
     sp: bool = False
     capacity_factor: float | None = None  # MoE: None = dropless (every chosen slot is kept)
     lora: LoraSpec | None = None  # a frozen base: only input gradients are needed
+    loop: str = "trainer"  # trainer | plain | fused-ce: what the logits cost (loop.py)
 
     @property
     def frozen(self) -> bool:
@@ -403,28 +404,38 @@ def mask_from(arch: Architecture, layer: int) -> int | None:
 
 
 def adapter_saved(arch: Architecture, w: ActivationSpec, layer: int) -> float:
-    """Bytes per token the layer's adapters save: each adapter's input cast to its dtype
-    (skipped when the dtypes match: the base's input is the same tensor), x·A (r values), and
-    with LoRA dropout its mask and the dropped copy. Adapters on the same input share nothing:
-    peft casts once per adapter."""
+    """Bytes per token the layer's adapters save (peft ``lora.Linear.forward``: lora_B(lora_A(
+    dropout(cast(x))))): each adapter's input cast to its dtype (a copy per adapter), or with
+    LoRA dropout the mask (the cast's dtype on CPU; none where x needs no gradient) and the
+    dropped copy instead; x·A (r values);
+    and the base's inputs that stay alive (``qlora.kept_inputs``: the cast is x itself when the
+    dtypes match; bitsandbytes < 0.43.2)."""
+    from .qlora import INPUT_OF, kept_inputs
+
     lora = w.lora
     assert lora is not None
     adapter_b, out = lora.adapter_bits / 8, 0.0
-    for d_in in adapter_inputs(arch, lora).get(layer, ()):
-        cast = adapter_b * d_in if lora.adapter_bits != w.bits else w.B * d_in
-        drop = (w.mask_bytes + adapter_b) * d_in if lora.dropout > 0 else 0.0
-        out += cast + drop + adapter_b * lora.rank
-    return out
+    mask_b = (w.kernels.dropout_mask_bits or lora.adapter_bits) / 8
+    inputs = adapter_inputs(arch, lora).get(layer, ())
+    for stem, d_in in inputs:
+        if lora.dropout > 0:  # no mask where x needs no gradient (the first layer's attention input)
+            needs_grad = layer > 0 or INPUT_OF.get(stem) != "attention input"
+            kept = (mask_b * needs_grad + adapter_b) * d_in
+        else:
+            kept = adapter_b * d_in if lora.adapter_bits != w.bits else 0.0
+        out += kept + adapter_b * lora.rank
+    return out + kept_inputs(arch, w, layer, tuple(stem for stem, _ in inputs))
 
 
 @functools.lru_cache(maxsize=64)
-def adapter_inputs(arch: Architecture, lora: LoraSpec) -> dict[int | None, tuple[int, ...]]:
-    """Each layer's adapters' input widths d_in, in ``adapter_tensors`` order (read-only: the
-    dict is shared by every call)."""
-    out: dict[int | None, tuple[int, ...]] = {}
+def adapter_inputs(arch: Architecture, lora: LoraSpec) -> dict[int | None, tuple[tuple[str, int], ...]]:
+    """Each layer's adapted linears (the stem's last part, ``attn_q``) and input widths d_in, in
+    ``adapter_tensors`` order (read-only: the dict is shared by every call)."""
+    out: dict[int | None, tuple[tuple[str, int], ...]] = {}
     for t in adapter_tensors(arch, lora):
         if t.name.endswith("lora_A.weight"):
-            out[t.layer] = (*out.get(t.layer, ()), t.shape[1])
+            kind = t.name.removesuffix(".lora_A.weight").rsplit(".", 1)[-1]
+            out[t.layer] = (*out.get(t.layer, ()), (kind, t.shape[1]))
     return out
 
 
@@ -477,14 +488,19 @@ def rotary_dim(arch: Architecture) -> int:
 def resident_per_token(arch: Architecture, w: ActivationSpec) -> list[tuple[str, float]]:
     """Saved once per micro-batch, bytes per token: input ids and shifted labels (int64), the
     rotary cos and sin every layer's rotary saves (b·s·d_rot each), the embedding dropout's
-    mask, the final norm and the head's input."""
+    mask, the final norm and the head's input (or fused-ce's ∂hidden), the logits a plain loop
+    keeps (``loop.py``)."""
+    from .loop import grad_input_kept_per_token, kept_logits_per_token
+
     d = arch.d_model
     pos_bytes = 4 if arch.modeling.fp32_rotary else w.B
     positions = 2 * rotary_dim(arch) * pos_bytes if arch.position == "rotary" else 0
     return [("input ids and labels", 2 * INDEX_BYTES),
             ("rotary cos, sin", positions),
             ("embedding dropout mask", w.outside(w.mask_bytes * d) if w.dropout.embedding else 0),
-            ("final norm and head input", w.outside(norm_saved(arch, w, d) + w.B * d * (not w.frozen)))]
+            ("final norm and head input", w.outside(norm_saved(arch, w, d) + w.B * d * (not w.frozen))
+             + grad_input_kept_per_token(arch, w)),
+            ("logits the loop keeps", kept_logits_per_token(arch, w))]
 
 
 def resident(arch: Architecture, w: ActivationSpec) -> Part:
@@ -494,7 +510,12 @@ def resident(arch: Architecture, w: ActivationSpec) -> Part:
 
 def logits_forward_per_token(arch: Architecture, w: ActivationSpec) -> float:
     """The loss's forward peak (``ForCausalLMLoss``): B·V logits, their fp32 copy (none when
-    already fp32) and the fp32 log-softmax cross-entropy saves, per token (vocab-parallel: V/tp)."""
+    already fp32) and the fp32 log-softmax cross-entropy saves, per token (vocab-parallel: V/tp);
+    a fused cross-entropy's instead (``loop.fused_forward_per_token``)."""
+    if w.loop == "fused-ce":
+        from .loop import fused_forward_per_token
+
+        return fused_forward_per_token(arch, w)
     v = arch.vocab_size
     upcast = 4 if w.bits < 32 and w.kernels.hf_upcasts else 0
     return (w.B + upcast + 4) * v
@@ -505,16 +526,17 @@ def logits_forward(arch: Architecture, w: ActivationSpec) -> int:
     return _total(logits_forward_per_token(arch, w), w)
 
 
-def logits_backward_per_token(arch: Architecture) -> int:
+def logits_backward_per_token(arch: Architecture, w: ActivationSpec) -> int:
     """The loss's backward peak: the saved fp32 log-softmax, the gradient nll_loss writes into
     it and the log-softmax's gradient, 12·V bytes per token (the B·V logits are freed by then:
-    the trainer keeps only the loss)."""
-    return 12 * arch.vocab_size
+    the trainer keeps only the loss; a plain loop's are in ``resident``); none for a fused
+    cross-entropy, whose forward did the work."""
+    return 0 if w.loop == "fused-ce" else 12 * arch.vocab_size
 
 
 def logits_backward(arch: Architecture, w: ActivationSpec) -> int:
     """``logits_backward_per_token`` for the micro-batch's tokens."""
-    return _total(logits_backward_per_token(arch), w)
+    return _total(logits_backward_per_token(arch, w), w)
 
 
 def recompute_transient(arch: Architecture, w: ActivationSpec, layer: int) -> int:
@@ -546,3 +568,10 @@ def paper_layer(*, s: int, b: int, h: int, a: int, t: int = 1, sp: bool = False,
     w = ActivationSpec(batch=b, seq=s, attn="eager", recompute=recompute, kernels=PAPER, tp=t, sp=sp,
                        dropout=Dropout(embedding=0.1, attention=0.1, residual=0.1))
     return layer_stored(arch, w, 0)
+
+
+def kept_logits(arch: Architecture, w: ActivationSpec) -> int:
+    """A plain loop's logits (``loop.kept_logits_per_token``) for the micro-batch's tokens."""
+    from .loop import kept_logits_per_token
+
+    return _total(kept_logits_per_token(arch, w), w)

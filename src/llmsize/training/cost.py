@@ -195,8 +195,8 @@ class _Stage:
     kinds: tuple[_Layer, ...]
     counts: tuple[int, ...]  # layers of each kind
     segments: tuple[tuple[int, tuple[int, ...], int], ...]  # in backward order (last layer first)
-    resident: tuple[float, float, float, float]  # per token: what the first stage keeps (ids,
-    #                 rotary cos and sin, embedding dropout mask), what the last (final norm, head input)
+    resident: tuple[float, float, float, float, float]  # per token: what the first stage keeps (ids,
+    #   rotary cos and sin, embedding dropout mask), what the last (final norm, head input; kept logits)
     logits_forward: float  # per token
     logits_backward: int  # per token
     head_buffered: int
@@ -211,11 +211,11 @@ class _Stage:
         grad_h = hidden_gradient(B, T, x.arch.d_model)
         forms = [k.at(T, s, grad_h) for k in kinds]
         held = sum([n * f[0] for n, f in zip(self.counts, forms, strict=True)])
-        ids, rotary, embedding_mask, final = self.resident
+        ids, rotary, embedding_mask, final, logits = self.resident
         if first:
             held += round(ids * T) + round(rotary * T) + round(embedding_mask * T)
         if last:
-            held += round(final * T)
+            held += round(final * T) + round(logits * T)
         grads = x.grads_total if kept else 0
         m = round(x.in_flight * held) + (round(self.logits_forward * T) if last else 0)
         yield grads + m, m, ("forward", LOSS_FORWARD)
@@ -224,7 +224,7 @@ class _Stage:
             m = round(self.logits_backward * T)
             yield grads + held + m, held + m, ("backward", LOSS_BACKWARD)
             grads += 0 if kept else x.head_grads
-            m = logits_gradient(B, T, x.arch) + self.head_buffered
+            m = logits_gradient(B, T, x.arch, x.w.loop) + self.head_buffered
             yield grads + held + m, held + m, ("backward", HEAD)
             held += self.head_buffered - round(final * T)
         top = x.layers.stop - 1
@@ -244,7 +244,8 @@ class _Stage:
             held -= round(embedding_mask * T)
             m = self.embedding_temporaries + grad_h
             yield grads + held + m, held + m, ("backward", EMBEDDING)
-        yield x.grads_total + x.step_temporaries, x.step_temporaries, ("optimizer", OPTIMIZER_STEP)
+        step = x.step_temporaries + (round(logits * T) if last else 0)  # a plain loop's logits too
+        yield x.grads_total + step, step, ("optimizer", OPTIMIZER_STEP)
 
     def integral(self) -> bool:
         """Whether every factor of T (and of s·T) is a whole number of bytes: then each term is
@@ -270,14 +271,14 @@ def _compile_stage(arch: Architecture, spec: TrainSpec, stage: int) -> _Stage:
             index[id(f)] = len(forms)
             forms.append(f)
     walk = list(map({c: index[id(f)] for c, f in of_class.items()}.__getitem__, order))
-    ids, rotary, embedding_mask, final = (p for _, p in act.resident_per_token(x.arch, x.w))
+    ids, rotary, embedding_mask, final, logits = (p for _, p in act.resident_per_token(x.arch, x.w))
     return _Stage(
         fixed=result.weights.value + result.optimizer_states.value + result.comm.value, inputs=x,
         kinds=tuple(forms), counts=tuple(walk.count(k) for k in range(len(forms))),
         segments=_segments(tuple(walk)),
-        resident=(ids, rotary, embedding_mask, final),
+        resident=(ids, rotary, embedding_mask, final, logits),
         logits_forward=act.logits_forward_per_token(x.arch, x.w),
-        logits_backward=act.logits_backward_per_token(x.arch), head_buffered=head_buffered(x),
+        logits_backward=act.logits_backward_per_token(x.arch, x.w), head_buffered=head_buffered(x),
         embedding_temporaries=embedding_temporaries(x))
 
 

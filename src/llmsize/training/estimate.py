@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field, replace
+from math import prod as _numel  # elements of a shape
 
 from ..arch import Architecture
 from ..enums import Documented
@@ -110,6 +111,7 @@ class TrainSpec:
     kernels: act.Kernels = act.CUDA
     capacity_factor: float | None = None
     beta1: bool = False  # Adafactor's optional first moment
+    loop: str = "trainer"  # trainer | plain | fused-ce: what the logits cost (loop.py)
     overrides: tuple[str, ...] = ()
 
     @classmethod
@@ -130,13 +132,14 @@ class TrainSpec:
 
     def __post_init__(self) -> None:
         """Strategies may be given as their values (``recipe="amp"``); bad ones raise OptionError."""
-        from ..options import ATTN, RECOMPUTE, choice, enum_option
+        from ..options import ATTN, LOOPS, RECOMPUTE, choice, enum_option
 
         object.__setattr__(self, "recipe", enum_option("recipe", self.recipe, Recipe))
         object.__setattr__(self, "optimizer", enum_option("optimizer", self.optimizer, Optimizer))
         object.__setattr__(self, "step_kernel", enum_option("optim_impl", self.step_kernel, StepKernel))
         choice("recompute", self.recompute, RECOMPUTE)
         choice("attn", self.attn, ATTN)
+        choice("loop", self.loop, LOOPS)
 
     @property
     def precision(self) -> Precision:
@@ -260,13 +263,6 @@ def _stage_states(arch: Architecture, spec: TrainSpec, layers: range, first: boo
     return StageStates(weights, trainable, numel * p.grad_bits // 8, master, states, temps, experts)
 
 
-def _numel(shape: tuple[int, ...]) -> int:
-    n = 1
-    for x in shape:
-        n *= x
-    return n
-
-
 def _weights(tensors: list[tuple[str, tuple[int, ...], str, int | None]], bits: int) -> Part:
     by_role: dict[str, int] = {}
     for _, shape, role, _ in tensors:
@@ -305,7 +301,7 @@ def activation_spec(arch: Architecture, spec: TrainSpec) -> act.ActivationSpec:
     return act.ActivationSpec(batch=spec.micro_batch, seq=split.seq_len, bits=spec.precision.act_bits,
                               attn=spec.attn, recompute=spec.recompute, dropout=spec.dropout,
                               kernels=spec.kernels, tp=spec.layout.tp, sp=spec.layout.sp,
-                              capacity_factor=spec.capacity_factor, lora=spec.lora)
+                              capacity_factor=spec.capacity_factor, lora=spec.lora, loop=spec.loop)
 
 
 def autocast_copies(arch: Architecture, spec: TrainSpec, layer: int) -> int:
@@ -494,7 +490,7 @@ class TrainReport(Totalled):
             "inputs": {"seq": s.seq, "micro_batch": s.micro_batch, "grad_accum": s.grad_accum,
                        "recipe": s.recipe.value, "optimizer": s.optimizer.value,
                        "state_bits": s.precision.state_bits, "step_kernel": s.step_kernel.value,
-                       "recompute": s.recompute, "attn": s.attn,
+                       "recompute": s.recompute, "attn": s.attn, "loop": s.loop,
                        "lora": None if s.lora is None else s.lora.to_dict(),
                        "parallel": {"dp": par.dp, "tp": par.tp, "sp": par.sp, "pp": par.pp, "vpp": par.vpp,
                                     "ep": par.ep, "cp": par.cp, "zero": par.zero.value,
@@ -594,6 +590,9 @@ def _notes(arch: Architecture, spec: TrainSpec) -> tuple[str, ...]:
                      "the heaviest stage is reported")
     if arch.vision is not None:
         notes.append("the vision tower's weights are counted; its activations (image tokens) are not")
+    from .qlora import checkpointing_hint
+
+    notes += checkpointing_hint(spec.lora, spec.recompute)
     if arch.moe and spec.capacity_factor is None:
         notes.append("MoE dropless routing (every token reaches its top-k experts)")
     return tuple(notes)

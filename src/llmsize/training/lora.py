@@ -16,7 +16,9 @@ Memory, per GPU::
                   no inputs of frozen linears, no activation of a frozen down projection, and
                   nothing before the first adapter (the embedding output needs no gradient);
                   each adapter saves its input cast to the adapter dtype (4·d_in per token for
-                  fp32 adapters on bf16 activations), its dropout mask, and x·A (r per token)
+                  fp32 adapters on bf16 activations) or, with LoRA dropout, the mask and the
+                  dropped copy, and x·A (r per token); bitsandbytes < 0.43.2 and adapters
+                  in the activations' dtype keep some of the base's inputs (qlora.py)
 
 Targets use short names: q, k, v, o, gate, up, down, or all-linear (every linear in the layers
 but the routed experts, which transformers ≥ 5 stores as 3-D parameters, not ``nn.Linear``).
@@ -24,7 +26,7 @@ but the routed experts, which transformers ≥ 5 stores as 3-D parameters, not `
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..arch import Architecture
 from ..errors import ConfigError
@@ -53,6 +55,7 @@ class LoraSpec:
     base: str = "bf16"
     adapter_bits: int = 32
     dropout: float = 0.0
+    bnb_keeps_inputs: bool = False  # bitsandbytes < 0.43.2 keeps every 4-bit layer's input (qlora.py)
 
     def check(self, arch: Architecture) -> None:
         if self.rank < 1:
@@ -72,7 +75,8 @@ class LoraSpec:
 
     def to_dict(self) -> dict[str, object]:
         return {"rank": self.rank, "targets": list(self.targets), "base": self.base,
-                "adapter_bits": self.adapter_bits, "dropout": self.dropout}
+                "adapter_bits": self.adapter_bits, "dropout": self.dropout,
+                "bnb_keeps_inputs": self.bnb_keeps_inputs}
 
 
 def measurement_targets(arch: Architecture) -> tuple[str, ...]:
@@ -125,8 +129,7 @@ def is_fused_target(arch: Architecture, lora: LoraSpec) -> bool:
 def adapter_tensors(arch: Architecture, lora: LoraSpec) -> list[TensorSpec]:
     """A (r × d_in) and B (d_out × r) for every targeted linear, in its layer."""
     if is_fused_target(arch, lora):
-        lora = LoraSpec(lora.rank, tuple(sorted(set(lora.targets) | {"q", "k", "v"})), lora.base,
-                        lora.adapter_bits, lora.dropout)
+        lora = replace(lora, targets=tuple(sorted(set(lora.targets) | {"q", "k", "v"})))
     out = []
     for stem, layer, n_in, n_out in targeted_linears(arch, lora):
         out += [TensorSpec(f"{stem}.lora_A.weight", (lora.rank, n_in), "adapter", layer),

@@ -115,7 +115,7 @@ def backward_moments(s: StepInputs, state: tuple[list[int], Part] | None = None,
         out.append(Moment("backward", LOSS_BACKWARD, grads, others + held,
                           act.logits_backward(s.arch, s.w), "loss backward"))
         buffered = head_buffered(s)
-        head_tmp = logits_gradient(B, T, s.arch) + buffered
+        head_tmp = logits_gradient(B, T, s.arch, s.w.loop) + buffered
         out.append(Moment("backward", HEAD, grads + (0 if s.grads_kept else s.head_grads),
                           others + held, head_tmp, "logits' gradient"))
         grads += 0 if s.grads_kept else s.head_grads
@@ -136,9 +136,10 @@ LOSS_FORWARD, LOSS_BACKWARD = "loss (logits, fp32 copy, log-softmax)", "loss (cr
 HEAD, EMBEDDING, OPTIMIZER_STEP = "lm head", "embedding", "optimizer step"
 
 
-def logits_gradient(B: float, T: int, arch: Architecture) -> int:  # noqa: N803 - the paper's symbols
-    """The head's backward: the logits' gradient B·T·V and the hidden state's gradient B·T·d."""
-    return round(B * T * arch.vocab_size + B * T * arch.d_model)
+def logits_gradient(B: float, T: int, arch: Architecture, loop: str = "trainer") -> int:  # noqa: N803
+    """The head's backward: the logits' gradient B·T·V and the hidden state's gradient B·T·d
+    (none for a fused cross-entropy: its forward wrote ∂hidden, ``loop.py``)."""
+    return 0 if loop == "fused-ce" else round(B * T * arch.vocab_size + B * T * arch.d_model)
 
 
 def hidden_gradient(B: float, T: int, d: int) -> int:  # noqa: N803
@@ -280,8 +281,10 @@ def _layer_moments(s: StepInputs, i: int, held: int, grads: int, grad_h: int,
 
 
 def optimizer_moment(s: StepInputs) -> Moment:
-    return Moment("optimizer", OPTIMIZER_STEP, s.grads_total, 0, s.step_temporaries,
-                  "optimizer step temporaries", held_line=False)
+    """All gradients and the update's temporaries; a plain loop's logits are still alive."""
+    kept = act.kept_logits(s.arch, s.w) if s.last else 0
+    return Moment("optimizer", OPTIMIZER_STEP, s.grads_total, kept, s.step_temporaries,
+                  "optimizer step temporaries", held_line=kept > 0)
 
 
 def moments(s: StepInputs) -> list[Moment]:

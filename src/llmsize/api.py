@@ -227,6 +227,53 @@ PLAN_OPTIONS: dict[str, tuple[object, Check]] = {
     "offload": (None, o.optional(_offload)),
 }
 MAX_GPUS = {"serve": 64, "train": 16384, "finetune": 16384}
+MAX_RUN_TOKENS = 10**17  # plan --tokens: ~10⁴× the largest published pre-training set (15.6 T)
+MAX_USD_PER_HOUR = 10**4  # plan --price: ~10³× the dearest GPU-hour in hardware/prices.json
+
+
+def _run_tokens(option: str, value: object) -> float:
+    """Tokens of a whole training run: a positive number up to ``MAX_RUN_TOKENS`` (1e12, "15e12")."""
+    import math
+
+    try:
+        ok = isinstance(value, (int, float, str)) and not isinstance(value, bool)
+        number = float(value) if ok else math.nan  # type: ignore[arg-type]
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or not 0 < number <= MAX_RUN_TOKENS:
+        raise o.OptionError(option, f"{shown(value, 40)} is not a token count in (0, {MAX_RUN_TOKENS:.0e}] "
+                            "(e.g. 1e12)")
+    return number
+
+
+def _prices(option: str, value: object) -> tuple[str, ...]:
+    """Prices per GPU-hour: "GPU=USD" (the GPU any catalog name) or a bare "USD", one or a list."""
+    import math
+
+    items = (value,) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else value
+    if not isinstance(items, (list, tuple)):
+        raise o.OptionError(option, "give GPU=USD per GPU-hour (h100=2.5), or a list of them")
+    out = []
+    for item in items:
+        text = str(item).strip()
+        amount = text.partition("=")[2] if "=" in text else text
+        try:
+            usd = float(amount.strip().lstrip("$"))
+        except ValueError:
+            usd = math.nan
+        if not math.isfinite(usd) or not 0 <= usd <= MAX_USD_PER_HOUR or isinstance(item, bool):
+            raise o.OptionError(option, f"{shown(item, 40)} is not a price in USD per GPU-hour "
+                                "(GPU=USD, e.g. h100=2.5)")
+        out.append(text)
+    return tuple(out)
+
+
+PLAN_OPTIONS.update({  # speed and cost of every layout (plan/speed.py)
+    "input_len": (None, _tokens), "output_len": (None, _tokens), "concurrency": (None, _seqs),
+    "tokens": (None, o.optional(_run_tokens)), "price": ((), _prices), "mfu": (None, o.optional(o.fraction)),
+    "rank": (None, o.optional(_choice(tuple(dict.fromkeys(("cost", "tpot", "e2e", "throughput", "time",
+                                                            "memory")))))),
+})
 
 
 def _open(source: Source | None, command: str, revision: str | None, *,
@@ -651,7 +698,9 @@ def plan(source: Source | None, **options: Any) -> PlanReport:
 
 def _plan_serve(found: Resolved, arch: Architecture, opts: dict[str, Any], targets: list[Any],
                 max_gpus: int, source: str) -> PlanReport:
+    from .formats.dtypes import parse_format
     from .plan.serve import ServeSearch, serve_plan
+    from .plan.speed import SERVE_RANKS, ServeSpeeds, plan_prices, workload
 
     default = LLAMACPP_DEFAULT_CTX if opts["engine"] == "llamacpp" else arch.max_position
     context = opts["ctx_size"] or default
@@ -665,9 +714,40 @@ def _plan_serve(found: Resolved, arch: Architecture, opts: dict[str, Any], targe
                 "--dtype": opts["dtype"] if opts["dtype"] != "bf16" else None, "--quant": opts["quant"],
                 "--kv-dtype": opts["kv_dtype"],
                 "--gpu-util": opts["gpu_util"] if opts["gpu_util"] != 0.9 else None}
+    question |= {"--input-len": opts["input_len"], "--output-len": opts["output_len"],
+                 "--concurrency": opts["concurrency"]}
     search = ServeSearch(arch, spec, found.checkpoint, found.config)
-    return serve_plan(search, targets, source=source, question=_given(question), max_gpus=max_gpus,
-                      host_bytes=opts["host_mem"])
+    prices = plan_prices(opts["price"], targets)
+    speeds = ServeSpeeds(arch, spec, parse_format(_plan_format(spec, found)), workload(
+        spec, input_len=opts["input_len"], output_len=opts["output_len"], concurrency=opts["concurrency"],
+        mfu=opts["mfu"], rank=_rank(opts, SERVE_RANKS)), prices)
+    report = serve_plan(search, targets, source=source, question=_given(question), max_gpus=max_gpus,
+                        host_bytes=opts["host_mem"], speeds=speeds)
+    return replace(report, prices=prices)
+
+
+def _rank(opts: dict[str, Any], allowed: tuple[str, ...]) -> str | None:
+    if opts["rank"] is not None and opts["rank"] not in allowed:
+        raise o.OptionError("rank", f"{opts['rank']} does not rank a {opts['mode']} plan; one of "
+                            f"{', '.join(allowed)}", mentions=("mode",))
+    return opts["rank"]
+
+
+def _plan_format(spec: Any, found: Resolved) -> str:
+    """The format a plan's weights are read in: ``quant``, else a GGUF's file type or a
+    checkpoint's quantization_config, else the dtype."""
+    from .formats.dtypes import parse_format
+    from .formats.stored import stored_format
+
+    ck = found.checkpoint
+    if spec.quant or ck is None:
+        return str(spec.quant or spec.dtype)
+    if ck.format == "gguf" and ck.file_type:
+        try:
+            return parse_format(ck.file_type).name
+        except LlmsizeError:
+            return str(spec.dtype)
+    return stored_format(found.config).name or str(spec.dtype)
 
 
 # the train options a plan searches over, at the values its TrainSpec starts from
@@ -678,6 +758,7 @@ _UNPINNED: dict[str, object] = {
 
 def _plan_train(found: Resolved, arch: Architecture, opts: dict[str, Any], targets: list[Any],
                 max_gpus: int, source: str) -> PlanReport:
+    from .plan.speed import TRAIN_RANKS, TrainSpeeds, plan_prices
     from .plan.train import TrainSearch, train_plan
 
     lora = dict(lora_rank=opts["lora_rank"], lora_targets=opts["lora_targets"], qlora=opts["qlora"])
@@ -693,11 +774,16 @@ def _plan_train(found: Resolved, arch: Architecture, opts: dict[str, Any], targe
                 "--optimizer": opts["optimizer"] if opts["optimizer"] != "adamw" else None,
                 "--lora-rank": lora["lora_rank"], "--lora-targets": lora["lora_targets"],
                 "--qlora": lora["qlora"]}
+    question["--tokens"] = f"{opts['tokens']:g}" if opts["tokens"] else None
     search = TrainSearch(arch, spec, offload=opts["host_mem"] is not None, pins=pins)
     alternatives = _train_alternatives(opts, found, arch, lora)
-    return train_plan(search, targets, source=source, mode=opts["mode"], question=_given(question),
-                      max_gpus=max_gpus, host_bytes=opts["host_mem"], keep=opts["keep"],
-                      alternatives=alternatives)
+    prices = plan_prices(opts["price"], targets)
+    rank = _rank(opts, TRAIN_RANKS) or "time"
+    speeds = TrainSpeeds(arch, spec, opts["tokens"], opts["mfu"], prices, rank)
+    report = train_plan(search, targets, source=source, mode=opts["mode"], question=_given(question),
+                        max_gpus=max_gpus, host_bytes=opts["host_mem"], keep=opts["keep"],
+                        alternatives=alternatives, speeds=speeds if speeds.available else None)
+    return replace(report, prices=prices)
 
 
 def _given(flags: dict[str, object]) -> dict[str, object]:

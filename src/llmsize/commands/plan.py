@@ -17,6 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from ..options import ATTN, DTYPES, ENGINES, OPTIMIZERS, RECIPES, RECOMPUTE
     from ..options import arg_positive_int as _positive_int
     from ..options import arg_size as _size
+    from . import add_speed_arguments
 
     p.add_argument("source", nargs="?",
                    help="catalog name or HF id, config.json, model directory or checkpoint")
@@ -60,25 +61,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--recompute", choices=RECOMPUTE)
     for flag in ("--tp", "--pp", "--cp", "--ep"):
         t.add_argument(flag, type=_positive_int, metavar="N")
-    v = p.add_argument_group("speed and cost (each layout timed and priced; the front marked)")
-    v.add_argument("--rank", choices=("cost", "tpot", "e2e", "throughput", "time", "memory"),
-                   help="serve: cost ($/M tokens, default), tpot, e2e, throughput or memory; "
-                        "train: time (default) or memory")
-    v.add_argument("--input-len", type=_positive_int, metavar="N", help="prompt tokens per request "
-                   "(default: half the context)")
-    v.add_argument("--output-len", type=_positive_int, metavar="N", help="tokens generated per request "
-                   "(default 128)")
-    v.add_argument("--concurrency", type=_positive_int, metavar="N",
-                   help="requests served at once, at most (default: what each layout's memory holds)")
-    v.add_argument("--tokens", metavar="D",
-                   help="tokens of the whole training run (e.g. 1e12): its time and cost")
-    v.add_argument("--price", action="append", default=None, metavar="GPU=USD",
-                   help="USD per GPU-hour, repeatable (default: hardware/prices.json)")
-    v.add_argument("--mfu", type=float, metavar="F", help="replace the efficiency: training MFU, or "
-                   "prefill's share of peak FLOP/s")
     t.add_argument("--zero", type=int, choices=(0, 1, 2, 3))
     t.add_argument("--fsdp", choices=("none", "full", "shard-grad-op", "hybrid"))
     t.add_argument("--offload", choices=("none", "optimizer", "params"))
+    add_speed_arguments(p, "plan")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -28,11 +28,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from ..formats.dtypes import WeightFormat, parse_format
-from ..hardware.prices import Price, price, price_overrides
+from ..hardware.prices import Price, price, price_overrides, usd_per_hour
 from ..perf.efficiency import efficiency
 from ..perf.figures import Performance
 from ..perf.serving import Machine, compute_dtype, serving_performance
+from ..perf.setting import TRAIN_ENGINE, VLLM_BLOCK_TOKENS, request_lengths
 from ..perf.traffic import Traffic, compile_traffic
+from ..perf.training import training_performance
 from .targets import Target
 
 TYPE_CHECKING = False
@@ -47,9 +49,6 @@ if TYPE_CHECKING:
     from ..training.estimate import TrainSpec
     from .serve import ServeRow
 
-DEFAULT_OUTPUT_LEN = 128  # tokens generated per request unless --output-len (llama-bench's tg128)
-VLLM_BLOCK_TOKENS = 16  # vLLM's default block_size: a request holds whole blocks of KV
-TRAIN_ENGINE = "megatron"  # the efficiency records training reads (efficiency.json)
 LATENCY = {"tpot": "tpot_s", "e2e": "e2e_latency_s"}  # serve --rank → the figure on the front's axis
 SERVE_RANKS = ("cost", "tpot", "e2e", "throughput", "memory")
 TRAIN_RANKS = ("time", "cost", "memory")
@@ -94,8 +93,8 @@ def plan_prices(given: Sequence[str], targets: Sequence[Target]) -> dict[str, Pr
     if bare and len(keys) != 1:
         raise OptionError("price", f"{bare[0]} is a bare price but the plan has {len(keys)} GPU types; "
                           "give GPU=USD for each", mentions=("gpu",))
-    if bare:
-        usd = float(bare[-1].strip().lstrip("$"))
+    usd = usd_per_hour(bare[-1]) if bare else None
+    if usd is not None:
         named[keys[0]] = Price(keys[0], usd, "given by the user", datetime.date.today().isoformat(), "")
     other = sorted(k for k in named if k not in keys)
     if other:
@@ -135,9 +134,9 @@ class Workload:
 
 def workload(spec: InferenceSpec, *, input_len: int | None, output_len: int | None,
              concurrency: int | None, mfu: float | None, rank: str | None) -> Workload:
-    """The request lengths: as given, else half the asked context in and ``DEFAULT_OUTPUT_LEN`` out."""
-    out = output_len or DEFAULT_OUTPUT_LEN
-    inp = input_len or max(1, spec.context // 2)
+    """The request lengths as ``infer --gpu`` takes them (``perf.setting.request_lengths``: as
+    given, else half the asked context in and 128 tokens out)."""
+    inp, out = request_lengths(spec, input_len, output_len)
     return Workload(inp, out, concurrency, mfu, rank or "cost")
 
 
@@ -216,20 +215,6 @@ def weight_format(spec: InferenceSpec) -> WeightFormat:
 # --- training -----------------------------------------------------------------------------------
 
 
-def training_model() -> Callable[..., Performance] | None:
-    """``perf.training.training_performance``, or None while this build has no training model."""
-    from importlib import import_module
-
-    try:
-        module = import_module("llmsize.perf.training")
-    except ModuleNotFoundError as e:
-        if e.name != "llmsize.perf.training":
-            raise
-        return None
-    found: Callable[..., Performance] = module.training_performance
-    return found
-
-
 @dataclass
 class TrainSpeeds:
     """The speed of training layouts on one GPU: ``tokens`` for the run's time and cost."""
@@ -240,24 +225,20 @@ class TrainSpeeds:
     mfu: float | None
     prices: dict[str, Price]
     rank: str = "time"
-    model: Callable[..., Performance] | None = field(default_factory=training_model)
     _perf: dict[tuple[str, Layout, str], Performance] = field(init=False, default_factory=dict)
-
-    @property
-    def available(self) -> bool:
-        return self.model is not None
 
     def speed(self, layout: Layout, recompute: str, target: Target) -> Performance | None:
         g = target.gpu
-        if self.model is None or g is None or rates_missing(g):
+        if g is None or rates_missing(g):
             return None
         key = (g.key, layout, recompute)
         if key not in self._perf:
             eff = efficiency(TRAIN_ENGINE, g.key).with_(train_mfu=self.mfu) if self.mfu is not None else None
             p = self.prices.get(g.key)
             spec = replace(self.spec, layout=layout, recompute=recompute)
-            self._perf[key] = self.model(self.arch, spec, g, tokens=self.tokens,
-                                         usd_per_gpu_hour=None if p is None else p.usd_per_hour, eff=eff)
+            usd = None if p is None else p.usd_per_hour
+            self._perf[key] = training_performance(self.arch, spec, g, tokens=self.tokens, usd_per_gpu_hour=usd,
+                                                   eff=eff)
         return self._perf[key]
 
     def seconds_per_token(self, layout: Layout, recompute: str, target: Target) -> float:

@@ -796,7 +796,7 @@ def _plan_serve(found: Resolved, arch: Architecture, opts: dict[str, Any], targe
 
 def _rank(opts: dict[str, Any], allowed: tuple[str, ...]) -> str | None:
     if opts["rank"] is not None and opts["rank"] not in allowed:
-        raise o.OptionError("rank", f"{opts['rank']} does not rank a {opts['mode']} plan; one of "
+        raise o.OptionError("rank", f"{opts['rank']} does not order a {opts['mode']} plan; one of "
                             f"{', '.join(allowed)}", mentions=("mode",))
     return opts["rank"]
 

@@ -194,5 +194,31 @@ def _model(module: str, name: str) -> Callable[..., Performance] | None:
     return found
 
 
-__all__ = ["DEFAULT_OUTPUT_LEN", "PerfError", "missing_rates", "price_for", "request_lengths", "serving_for",
+__all__ = ["DEFAULT_OUTPUT_LEN", "PerfError", "missing_rates", "price_for", "request_lengths",
+           "serving_curve", "serving_for",
            "training_for"]
+
+
+def serving_curve(arch: Architecture, spec: InferenceSpec, extra: dict[str, object], gpu: Gpu, *,
+                  weight_format: str, input_len: int, output_len: int, max_batch: int,
+                  mfu: float | None = None) -> tuple[list[dict[str, object]], float]:
+    """``serving.throughput_curve`` of the estimate ``spec`` on ``gpu`` (batch 1, 2, 4, … up to
+    ``max_batch``, the KV capacity), and the roofline knee: the batch past which a decode step's
+    weight reads stop bounding it (``roofline.critical_batch`` at the efficiency factors used)."""
+    from .roofline import critical_batch
+    from .serving import throughput_curve
+
+    fmt = parse_format(weight_format)
+    tp, pp = spec.layout.tp, spec.layout.pp
+    base = spec.dtype if spec.dtype in ("fp32", "fp16", "bf16") else "bf16"
+    machine = Machine(gpu, efficiency(spec.engine, gpu.key).with_(prefill_mfu=mfu), tp, pp,
+                      compute_dtype(fmt.kind, gpu))
+    vllm = extra.get("vllm")
+    chunk = int(vllm["max_num_batched_tokens"]) if isinstance(vllm, dict) else spec.chunk
+    t = _traffic(arch, fmt, spec.kv, tp, base)
+    points = throughput_curve(t, machine, input_len=input_len, output_len=output_len, max_batch=max_batch,
+                              chunk=chunk)
+    knee = critical_batch(flops_per_s=machine.flops_per_s * machine.eff.decode_mfu,
+                          bytes_per_s=gpu.bandwidth_bytes_per_s * machine.eff.bandwidth,
+                          bytes_per_weight=t.bytes_per_weight)
+    return points, knee

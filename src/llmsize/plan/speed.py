@@ -237,8 +237,8 @@ class TrainSpeeds:
             p = self.prices.get(g.key)
             spec = replace(self.spec, layout=layout, recompute=recompute)
             usd = None if p is None else p.usd_per_hour
-            self._perf[key] = training_performance(self.arch, spec, g, tokens=self.tokens, usd_per_gpu_hour=usd,
-                                                   eff=eff)
+            self._perf[key] = training_performance(self.arch, spec, g, tokens=self.tokens,
+                                                   usd_per_gpu_hour=usd, eff=eff)
         return self._perf[key]
 
     def seconds_per_token(self, layout: Layout, recompute: str, target: Target) -> float:

@@ -183,7 +183,9 @@ BAD = {
              ("quant", "q9"), ("kv_dtype", "int3"), ("gpu_util", 0), ("seq", 0), ("micro_batch", 0),
              ("grad_accum", 0), ("recipe", "fp8"), ("optimizer", "adam"), ("lora_rank", 0),
              ("lora_targets", 7), ("qlora", "yes"), ("attn", "xformers"), ("recompute", "some"), ("tp", 0),
-             ("pp", 0), ("cp", 0), ("ep", 0), ("zero", 4), ("fsdp", "half"), ("offload", "disk")],
+             ("pp", 0), ("cp", 0), ("ep", 0), ("zero", 4), ("fsdp", "half"), ("offload", "disk"),
+             ("input_len", 0), ("output_len", -5), ("concurrency", 0), ("tokens", "many"), ("price", "lots"),
+             ("mfu", 1.5), ("rank", "fastest")],
 }
 OPTION_TABLES = {"params": "PARAMS_OPTIONS", "infer": "INFER_OPTIONS", "train": "TRAIN_OPTIONS",
                  "inspect": "INSPECT_OPTIONS", "plan": "PLAN_OPTIONS"}

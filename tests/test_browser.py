@@ -222,3 +222,16 @@ def test_every_control_is_labelled_and_reachable_by_keyboard(watched, server):
         reached.add(page.evaluate("document.activeElement.id"))
     assert controls <= reached, controls - reached
     watched.clean()
+
+
+def test_throughput_panel_shows_the_api_curve(watched, server):
+    page = watched.open(f"{server}/?task=serve&model={MODEL}&ctx_size=4096&engine=vllm")
+    page.wait_for_selector("#throughput:not([hidden]) #chart-throughput .knee")
+    assert page.get_attribute("#throughput", "aria-label") == "Throughput against batch"
+    points = _svg_values(page, "throughput", "point", ("data-x", "data-value"))
+    rows = page.eval_on_selector_all("#throughput tbody tr", "trs => trs.map(t => t.cells[0].textContent)")
+    assert rows == [x for x, _ in points[: len(points) // 2]]
+    first = llmsize.infer(MODEL, ctx_size=4096, engine="vllm", gpu="h100-sxm", concurrency=1).performance
+    assert float(points[0][1]) == pytest.approx(first["throughput_tokens_per_s"], rel=1e-5)
+    assert "band:" in page.inner_text("#throughput-caption")
+    watched.clean()

@@ -6,6 +6,7 @@ be well-formed) and every bar, error bar, point and limit line is compared with 
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -91,7 +92,9 @@ def test_plot_json_and_stdout(capsys):
 
 
 @pytest.mark.parametrize(("argv", "words"), [
-    (["--kind", "throughput"], "needs the speed model"),
+    (["--kind", "throughput"], "give gpu"),
+    (["--kind", "throughput", "--gpu", "h100-sxm", "--engine", "llamacpp"], "one sequence at a time"),
+    (["--kind", "throughput", "--gpu", "h100-sxm", "--task", "train"], "a serving chart"),
     (["-o", "x.png"], "writes SVG"),
     (["--batch", "0"], "batch 0 must be positive"),
     (["--task", "finetune"], "give lora_rank or qlora"),
@@ -114,3 +117,35 @@ def test_missing_points_stay_missing():
     root = ET.fromstring(render(fig))
     assert [e.get("data-x") for e in _by_class(root, "point")] == ["1", "4"]
     assert fig.totals() == (5, None, 7)
+
+
+def test_throughput_chart_is_the_apis_speed_with_the_knee(tmp_path, capsys):
+    """The curve's points are ``infer --gpu --concurrency B`` at each batch (the API asked again,
+    independently of the curve), up to what vLLM's KV pool holds; the knee is the critical batch
+    F·η_f·(bytes per weight) / (2·BW·η_bw) from the catalog and efficiency records read here."""
+    from llmsize.hardware import gpu
+    from llmsize.perf.efficiency import efficiency
+
+    out = tmp_path / "t.svg"
+    argv = ["plot", MODEL, "--kind", "throughput", "--gpu", "h100-sxm", "--engine", "vllm",
+            "--input-len", "1024", "--output-len", "256", "-o", str(out)]
+    assert main(argv) == 0
+    root = ET.fromstring(out.read_text())
+    points = [(int(e.get("data-x")), float(e.get("data-value"))) for e in _by_class(root, "point")]
+    rates = points[: len(points) // 2]
+    cap = llmsize.infer(MODEL, gpu="h100-sxm", engine="vllm", input_len=1024, output_len=256,
+                        concurrency=2**20).performance.setting["batch"]
+    assert rates[-1][0] == cap and [b for b, _ in rates[:-1]] == [2**i for i in range(len(rates) - 1)]
+    for b, v in rates[::3]:
+        p = llmsize.infer(MODEL, gpu="h100-sxm", engine="vllm", input_len=1024, output_len=256, concurrency=b)
+        assert v == pytest.approx(p.performance["throughput_tokens_per_s"], rel=1e-5)
+    g, e = gpu("h100-sxm"), efficiency("vllm", "h100-sxm")
+    knee = g.peak_tflops("bf16") * 1e12 * e.decode_mfu * 2 / (2 * g.bandwidth_bytes_per_s * e.bandwidth)
+    marks = _by_class(root, "knee")
+    assert len(marks) == 1 and float(marks[0].get("data-x")) == pytest.approx(knee, rel=1e-3)
+    caption = " ".join(t.text or "" for t in _by_class(root, "caption"))
+    assert "band:" in caption
+    assert main(argv[:-2] + ["--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["kind"] == "throughput" and doc["xs"][-1] == cap
+    assert doc["marks"][0]["x"] == pytest.approx(knee)

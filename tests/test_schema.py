@@ -260,6 +260,9 @@ PLAN_CASES = {
     "train": ("qwen3-1.7b", "--train", "--gpu-mem", "24GiB", "--seq", "2048", "--max-gpus", "16"),
     "finetune": ("llama-3.2-1b-instruct", "--finetune", "--qlora", "--gpu-mem", "8GiB", "--keep", "2"),
     "train-nothing-fits": ("qwen3-1.7b", "--train", "--gpu-mem", "8GiB", "--max-gpus", "1", "--zero", "0"),
+    "serve-speed": ("llama-3.1-8b", "--gpu", "h100-sxm,l40s,rtx-4090", "-c", "8192", "--rank", "tpot",
+                    "--price", "l40s=1.1"),
+    "train-speed": ("qwen3-1.7b", "--train", "--gpu", "h100-sxm,l4", "--tokens", "1e11", "--keep", "2"),
 }
 
 
@@ -333,10 +336,11 @@ def test_measure(capsys, argv):
     ("--kind", "breakdown", "-c", "8192", "--gpu-mem", "24GiB"),
     ("--kind", "context", "--engine", "vllm", "--gpu-mem", "24GiB"),  # vLLM refuses the long contexts
     ("--kind", "batch", "--task", "train", "--seq", "1024"),
-], ids=["breakdown", "context-vllm", "batch-train"])
+    ("--kind", "throughput", "--gpu", "h100-sxm", "--engine", "vllm", "-c", "8192"),
+], ids=["breakdown", "context-vllm", "batch-train", "throughput"])
 def test_plot(capsys, argv):
     doc = check("plot", cli_json(capsys, "plot", "llama-3.1-8b", *argv))
-    assert doc["rows"] or doc["series"]
+    assert doc["rows"] or doc["series"] or doc["lines"]
 
 
 @pytest.mark.parametrize("argv", [

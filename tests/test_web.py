@@ -150,7 +150,7 @@ BAD = [  # (method, path, body or params, words the one-line message must hold)
     ("post", "/api/view", {"task": "dance", "source": MODEL}, "task 'dance' is not one of"),
     ("post", "/api/view", {"task": "finetune", "source": MODEL}, "give lora_rank or qlora"),
     ("post", "/api/view", {"task": "serve", "source": MODEL, "options": []}, "options must be a JSON object"),
-    ("post", "/api/plot/throughput", {"task": "serve", "source": MODEL}, "needs the speed model"),
+    ("post", "/api/plot/throughput", {"task": "serve", "source": MODEL}, "give gpu"),
     ("post", "/api/plot/pie", {"task": "serve", "source": MODEL}, "kind 'pie' is not one of"),
     ("get", "/api/catalog", {"q": "x" * 101}, "longer than 100 characters"),
     ("get", "/static/app.py", None, "no such file"),
@@ -244,3 +244,23 @@ def test_the_command_line_prints_the_same_json(client, capsys, task, options):
     capsys.readouterr()
     assert main(words[1:]) == 0
     assert json.loads(capsys.readouterr().out) == view["result"]
+
+
+def test_view_has_the_throughput_curve_of_the_api(client):
+    options = {"ctx_size": 4096, "engine": "vllm", "gpu": "h100-sxm", "input_len": 1024, "output_len": 128}
+    body = {"task": "serve", "source": MODEL, "options": options}
+    view = client.post("/api/view", json=body).json()
+    fig = view["figures"]["throughput"]
+    rate, tpot = fig["lines"]
+    assert fig["kind"] == "throughput" and len(rate["values"]) == len(fig["xs"]) and fig["marks"]
+    for x, v, t in list(zip(fig["xs"], rate["values"], tpot["values"], strict=True))[:2]:
+        p = llmsize.infer(MODEL, ctx_size=4096, engine="vllm", gpu="h100-sxm", input_len=1024, output_len=128,
+                          concurrency=x).performance
+        assert v == pytest.approx(p["throughput_tokens_per_s"], rel=1e-9)
+        assert t == pytest.approx(1e3 * p["tpot_s"], rel=1e-9)
+    assert 'class="knee"' in view["charts"]["throughput"]
+    r = client.post("/api/plot/throughput", json=body)
+    assert r.status_code == 200 and 'class="knee"' in r.text
+    bare = {"task": "serve", "source": MODEL, "options": {"gpu_mem": "24GiB"}}
+    no_gpu = client.post("/api/view", json=bare)
+    assert "throughput" not in no_gpu.json()["figures"]

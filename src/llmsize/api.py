@@ -114,6 +114,30 @@ def _gpu(option: str, value: object) -> str:
     return text
 
 
+def _price(option: str, value: object) -> tuple[str, ...]:
+    """USD per GPU-hour: a number or ``"2.5"`` for ``gpu``, ``"h100=2.5"``, or a list of them (the
+    CLI's repeated ``--price``); checked here, looked up by ``perf.setting.price_for``."""
+    from .hardware.prices import price_overrides, usd_per_hour
+
+    one = isinstance(value, (str, int, float)) and not isinstance(value, bool)
+    items = [value] if one else value
+    if not isinstance(items, (list, tuple)):
+        raise o.OptionError(option, f"{shown(value, 40)} is not a price per GPU-hour (2.5, or h100=2.5)")
+    out = []
+    for item in items:
+        text = str(item) if isinstance(item, (str, int, float)) and not isinstance(item, bool) else ""
+        if "=" in text:
+            try:
+                price_overrides([text])
+            except LlmsizeError as e:
+                raise o.OptionError(option, f"{shown(item, 40)}: {e}") from None
+        elif usd_per_hour(text) is None:
+            raise o.OptionError(option, f"{shown(item, 40)} is not a price in USD per GPU-hour "
+                                        "(2.5, or h100=2.5; 0 to 10,000)")
+        out.append(text)
+    return tuple(out)
+
+
 def _overhead(option: str, value: object) -> tuple[str, ...]:
     """``{"nccl": "0", "cuda_context": 600 * MiB}`` or ``["nccl=0", …]`` → ("name=size", …)."""
     from .inference.overhead import NAMES
@@ -190,6 +214,9 @@ INFER_OPTIONS: dict[str, tuple[object, Check]] = {
     "activations": (None, _opt_size), "input_data": (None, _opt_size), "revision": (None, _opt_text),
     # the inversions (plan/limits.py): ask for any of them and the result is an InferenceLimits
     "max_context": (False, _flag), "max_batch": (False, _flag), "max_concurrency": (False, _flag),
+    # speed on the GPU given (perf/setting.py): the request, the requests served together, the price
+    "input_len": (None, _tokens), "output_len": (None, _tokens), "concurrency": (None, _seqs),
+    "price": ((), _price), "mfu": (None, o.optional(o.fraction)),
 }
 TRAIN_OPTIONS: dict[str, tuple[object, Check]] = {
     "seq": (None, _tokens), "micro_batch": (1, o.bounded(lim.MAX_BATCH)),
@@ -205,7 +232,11 @@ TRAIN_OPTIONS: dict[str, tuple[object, Check]] = {
     **{k: (1, _degree) for k in ("dp", "tp", "pp", "vpp", "ep", "cp")},
     "sp": (False, _flag), "overhead": ((), _overhead), "revision": (None, _opt_text),
     "gpu": (None, o.optional(_gpu)), "gpu_mem": (None, _opt_size), "host_mem": (None, _opt_size),
+    # speed on the GPU given (perf/setting.py): tokens of the whole run, the price, the MFU
+    "tokens": (None, o.optional(o.token_count)), "price": ((), _price), "mfu": (None, o.optional(o.fraction)),
 }
+SPEED_OPTIONS = {"infer": ("input_len", "output_len", "concurrency", "price", "mfu"),
+                 "train": ("tokens", "price", "mfu")}
 INSPECT_OPTIONS: dict[str, tuple[object, Check]] = {"revision": (None, _opt_text), "tensors": (False, _flag)}
 PLAN_MODES = ("serve", "train", "finetune")
 FINETUNE_LORA_RANK = 16  # plan --finetune: LoRA r = 16 on every linear layer, bf16 frozen base
@@ -229,6 +260,12 @@ PLAN_OPTIONS: dict[str, tuple[object, Check]] = {
     "offload": (None, o.optional(_offload)),
 }
 MAX_GPUS = {"serve": 64, "train": 16384, "finetune": 16384}
+PLAN_OPTIONS.update({  # speed and cost of every layout (plan/speed.py)
+    "input_len": (None, _tokens), "output_len": (None, _tokens), "concurrency": (None, _seqs),
+    "tokens": (None, o.optional(o.token_count)), "price": ((), _price), "mfu": (None, o.optional(o.fraction)),
+    "rank": (None, o.optional(_choice(tuple(dict.fromkeys(("cost", "tpot", "e2e", "throughput", "time",
+                                                            "memory")))))),
+})
 
 
 def _open(source: Source | None, command: str, revision: str | None, *,
@@ -369,11 +406,17 @@ def infer(source: Source | None, **options: Any) -> InferenceReport | SeedMemory
     """Memory to serve SOURCE per GPU: weights, KV cache, activations and overhead, as the engine
     profile ``engine`` (hf, vllm, llamacpp) sizes them; ``method="seed"`` the blog's rule.
     ``max_context``, ``max_batch`` or ``max_concurrency=True`` ask the inverse questions instead
-    (on one GPU of ``gpu``, or of ``gpu_mem`` bytes): an ``InferenceLimits``."""
+    (on one GPU of ``gpu``, or of ``gpu_mem`` bytes): an ``InferenceLimits``.
+
+    With ``gpu`` given, ``result.performance`` holds the speed on it (``perf/setting.py``):
+    prefill and decode rates, TTFT, TPOT, throughput at ``concurrency`` (else ``batch``) requests
+    of ``input_len`` + ``output_len`` tokens, and the cost at ``price`` (USD per GPU-hour, else
+    the dated table's); ``mfu`` replaces the prefill's share of peak FLOP/s."""
     from .inference.engines import estimate
 
     opts = _options("infer", options, INFER_OPTIONS)
     _engine_has(opts, {k for k, v in options.items() if v is not None})
+    speed_gpu = _speed_gpu("infer", opts)
     if opts["method"] == "seed":
         return _seed_memory(source, opts)
     found, arch = _open(source, "infer", opts["revision"])
@@ -396,7 +439,60 @@ def infer(source: Source | None, **options: Any) -> InferenceReport | SeedMemory
     if opts["host_mem"] is not None and opts["engine"] != "llamacpp":
         warnings += (f"host_mem is inert with engine {opts['engine']}: only llamacpp (and train's offload) "
                      "put part of the model in host memory",)
-    return replace(report, warnings=warnings)
+    report = replace(report, warnings=warnings)
+    return report if speed_gpu is None else _serving_speed(report, arch, found, opts, speed_gpu)
+
+
+def _speed_gpu(command: str, opts: dict[str, Any]) -> Any:
+    """The GPU to estimate speed on: ``gpu`` when given (the default GPU of the verdict is not
+    asked about). A speed option without ``gpu``, or with a question that has no speed (the
+    rule of thumb, an inversion), is refused rather than ignored."""
+    given = [k for k in SPEED_OPTIONS[command] if opts[k]]
+    other = next((k for k in ("max_context", "max_batch", "max_concurrency") if opts.get(k)), None)
+    if opts.get("method") == "seed":
+        other = "method seed"
+    if given and other:
+        raise o.OptionError(given[0], f"is a speed option; {other} answers a memory question only",
+                            mentions=() if other.startswith("method") else (other,))
+    if opts["gpu"] is None:
+        if given:
+            raise o.OptionError(given[0], "needs gpu: speed is estimated on a GPU of the catalog "
+                                "(gpu NAME[:COUNT], llmsize gpus)", mentions=("gpu",))
+        return None
+    return None if other else _gpu_count(opts["gpu"])[0]
+
+
+def _weight_format(spec: Any, found: Resolved) -> str:
+    """The format the weights are read in: ``quant``, else a GGUF file's type or a checkpoint's
+    quantization_config, else the dtype."""
+    from .formats.dtypes import parse_format
+    from .formats.stored import stored_format
+
+    ck = found.checkpoint
+    if spec.quant or ck is None:
+        return str(spec.quant or spec.dtype)
+    if ck.format == "gguf" and ck.file_type:
+        try:
+            return parse_format(ck.file_type).name
+        except LlmsizeError:
+            return spec.dtype  # a file type llmsize does not price: its weights read at the dtype
+    return stored_format(found.config).name or spec.dtype
+
+
+def _serving_speed(report: InferenceReport, arch: Architecture, found: Resolved, opts: dict[str, Any],
+                   g: Any) -> InferenceReport:
+    """``report`` with its performance on ``g`` (or a note saying why there is none)."""
+    from .perf.setting import missing_rates, price_for, serving_for
+
+    if why := missing_rates(g):
+        return replace(report, notes=(*report.notes, f"no speed figures: {why}"))
+    perf = serving_for(arch, report.spec, report.extra, g, weight_format=_weight_format(report.spec, found),
+                       input_len=opts["input_len"], output_len=opts["output_len"],
+                       concurrency=opts["concurrency"], price=price_for(g, opts["price"]), mfu=opts["mfu"])
+    if report.verdict is not None and not report.verdict.fits:
+        perf = replace(perf, notes=(*perf.notes, "the memory does not fit: these speeds are what it would "
+                                    "reach if it did"))
+    return replace(report, performance=perf)
 
 
 def _parallel(opts: dict[str, Any]) -> int:
@@ -527,17 +623,36 @@ def _seed_memory(source: Source | None, opts: dict[str, Any]) -> SeedMemory:
 
 
 def train(source: Source | None, **options: Any) -> TrainReport:
-    """Memory to train or fine-tune SOURCE, per GPU, at the peak of one step."""
+    """Memory to train or fine-tune SOURCE, per GPU, at the peak of one step. With ``gpu`` given,
+    ``result.performance`` holds the step time, tokens/s per GPU and MFU on it, and with ``tokens``
+    the time, GPU-hours and cost (at ``price``) of a run over that many tokens; ``mfu`` replaces
+    the model-FLOPs utilisation."""
     from .training.estimate import estimate_training
 
     opts = _options("train", options, TRAIN_OPTIONS)
+    speed_gpu = _speed_gpu("train", opts)
     found, arch = _open(source, "train", opts["revision"])
     opts.update(_count_agrees(opts, {k: opts[k] for k in ("dp", "tp", "pp", "cp")}, options))
     spec, quant_warnings = _quantized_base(_train_spec(opts, found.config, arch.max_position), found)
     report = estimate_training(arch, spec, name=_name(source, found))
     warnings = (*found.warnings, *quant_warnings, *_context_warning(arch, spec.seq, "seq"),
                 *_inert(spec.layout, opts))
-    return replace(report, warnings=warnings, verdict=_train_verdict(report, _target(opts, spec.layout.gpus)))
+    verdict = _train_verdict(report, _target(opts, spec.layout.gpus))
+    report = replace(report, warnings=warnings, verdict=verdict)
+    return report if speed_gpu is None else _training_speed(report, arch, opts, speed_gpu)
+
+
+def _training_speed(report: TrainReport, arch: Architecture, opts: dict[str, Any], g: Any) -> TrainReport:
+    """``report`` with its step time, MFU, time and cost on ``g`` (or a note saying why not)."""
+    from .perf.setting import missing_rates, price_for, training_for
+
+    why = missing_rates(g)
+    perf = None if why else training_for(arch, report.spec, g, tokens=opts["tokens"],
+                                         price=price_for(g, opts["price"]), mfu=opts["mfu"])
+    if perf is None:
+        why = why or "this build has no training speed model (perf/training.py)"
+        return replace(report, notes=(*report.notes, f"no speed figures: {why}"))
+    return replace(report, performance=perf)
 
 
 def _quantized_base(spec: Any, found: Resolved) -> tuple[Any, tuple[str, ...]]:
@@ -677,7 +792,9 @@ def plan(source: Source | None, **options: Any) -> PlanReport:
 
 def _plan_serve(found: Resolved, arch: Architecture, opts: dict[str, Any], targets: list[Any],
                 max_gpus: int, source: str) -> PlanReport:
+    from .formats.dtypes import parse_format
     from .plan.serve import ServeSearch, serve_plan
+    from .plan.speed import SERVE_RANKS, ServeSpeeds, plan_prices, workload
 
     default = LLAMACPP_DEFAULT_CTX if opts["engine"] == "llamacpp" else arch.max_position
     context = opts["ctx_size"] or default
@@ -691,9 +808,23 @@ def _plan_serve(found: Resolved, arch: Architecture, opts: dict[str, Any], targe
                 "--dtype": opts["dtype"] if opts["dtype"] != "bf16" else None, "--quant": opts["quant"],
                 "--kv-dtype": opts["kv_dtype"],
                 "--gpu-util": opts["gpu_util"] if opts["gpu_util"] != 0.9 else None}
+    question |= {"--input-len": opts["input_len"], "--output-len": opts["output_len"],
+                 "--concurrency": opts["concurrency"]}
     search = ServeSearch(arch, spec, found.checkpoint, found.config)
-    return serve_plan(search, targets, source=source, question=_given(question), max_gpus=max_gpus,
-                      host_bytes=opts["host_mem"])
+    prices = plan_prices(opts["price"], targets)
+    speeds = ServeSpeeds(arch, spec, parse_format(_weight_format(spec, found)), workload(
+        spec, input_len=opts["input_len"], output_len=opts["output_len"], concurrency=opts["concurrency"],
+        mfu=opts["mfu"], rank=_rank(opts, SERVE_RANKS)), prices)
+    report = serve_plan(search, targets, source=source, question=_given(question), max_gpus=max_gpus,
+                        host_bytes=opts["host_mem"], speeds=speeds)
+    return replace(report, prices=prices)
+
+
+def _rank(opts: dict[str, Any], allowed: tuple[str, ...]) -> str | None:
+    if opts["rank"] is not None and opts["rank"] not in allowed:
+        raise o.OptionError("rank", f"{opts['rank']} does not order a {opts['mode']} plan; one of "
+                            f"{', '.join(allowed)}", mentions=("mode",))
+    return opts["rank"]
 
 
 # the train options a plan searches over, at the values its TrainSpec starts from
@@ -704,6 +835,7 @@ _UNPINNED: dict[str, object] = {
 
 def _plan_train(found: Resolved, arch: Architecture, opts: dict[str, Any], targets: list[Any],
                 max_gpus: int, source: str) -> PlanReport:
+    from .plan.speed import TRAIN_RANKS, TrainSpeeds, plan_prices
     from .plan.train import TrainSearch, train_plan
 
     lora = dict(lora_rank=opts["lora_rank"], lora_targets=opts["lora_targets"], qlora=opts["qlora"])
@@ -719,11 +851,16 @@ def _plan_train(found: Resolved, arch: Architecture, opts: dict[str, Any], targe
                 "--optimizer": opts["optimizer"] if opts["optimizer"] != "adamw" else None,
                 "--lora-rank": lora["lora_rank"], "--lora-targets": lora["lora_targets"],
                 "--qlora": lora["qlora"]}
+    question["--tokens"] = f"{opts['tokens']:g}" if opts["tokens"] else None
     search = TrainSearch(arch, spec, offload=opts["host_mem"] is not None, pins=pins)
     alternatives = _train_alternatives(opts, found, arch, lora)
-    return train_plan(search, targets, source=source, mode=opts["mode"], question=_given(question),
-                      max_gpus=max_gpus, host_bytes=opts["host_mem"], keep=opts["keep"],
-                      alternatives=alternatives)
+    prices = plan_prices(opts["price"], targets)
+    rank = _rank(opts, TRAIN_RANKS) or "time"
+    speeds = TrainSpeeds(arch, spec, opts["tokens"], opts["mfu"], prices, rank)
+    report = train_plan(search, targets, source=source, mode=opts["mode"], question=_given(question),
+                        max_gpus=max_gpus, host_bytes=opts["host_mem"], keep=opts["keep"],
+                        alternatives=alternatives, speeds=speeds)
+    return replace(report, prices=prices)
 
 
 def _given(flags: dict[str, object]) -> dict[str, object]:

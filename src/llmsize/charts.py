@@ -6,7 +6,9 @@ A chart is a question asked of the API several times, never a formula of its own
     context     the estimate at contexts 2⁹ … the model's maximum (and the one asked for)
     batch       the estimate at batches 1, 2, 4 … 256 (and the one asked for)
     gpus        the estimate on each GPU of the catalog (llmsize.hardware), against its usable memory
-    throughput  tokens per second against batch           (needs the speed model)
+    throughput  output tokens/s (all requests) and TPOT against batch, up to what the KV cache
+                holds, with the roofline knee: the API's speed (``infer`` with ``gpu``) asked
+                once, and ``perf.setting.serving_curve`` over the batches
 
 A task is what the page calls the API question: ``serve`` is ``infer``; ``finetune`` and
 ``train`` are ``train`` (fine-tuning is training with LoRA adapters: ``lora_rank`` or ``qlora``).
@@ -21,7 +23,7 @@ from dataclasses import replace
 from . import api
 from .errorbars import relative
 from .errors import LlmsizeError
-from .svg import Bar, Figure, Limit, Row, Series
+from .svg import Bar, Figure, Limit, Line, Mark, Row, Series
 from .units import GiB
 
 TYPE_CHECKING = False
@@ -91,9 +93,9 @@ def figure(kind: str, task: str, source: api.Source, options: Mapping[str, Any])
     from .options import choice
 
     choice("kind", kind, KINDS)
-    if kind == "throughput":
-        raise LlmsizeError("plot --kind throughput needs the speed model, which this version does not have")
     source = opened(source, options.get("revision"))
+    if kind == "throughput":
+        return throughput(task, source, options)
     if kind == "breakdown":
         report = estimate(task, source, options)
         return breakdown(report, gpu_limits(options, report))
@@ -249,3 +251,85 @@ def verdict(report: Any, limits: tuple[Limit, ...]) -> dict[str, object]:
         text += (f"; vLLM holds {vllm['kv_cache_tokens']:,} KV tokens, "
                  f"{vllm['max_concurrency']:.2f}× concurrency")
     return {"fits": spare >= 0, "text": text, "total_bytes": total, "limit_bytes": lim.value}
+
+
+THROUGHPUT_ENGINES = ("vllm", "hf")  # llama.cpp runs one sequence at a time (llama-bench)
+
+
+def throughput(task: str, source: api.Source, options: Mapping[str, Any]) -> Figure:
+    """Aggregate output tokens/s and TPOT at batch 1, 2, 4, … up to the requests the KV cache
+    holds (vLLM: its pool at input + output tokens a request; hf: the largest batch that fits the
+    GPU at the context), the roofline knee marked, the held-out band shaded."""
+    from .perf.setting import serving_curve
+
+    if command(task) != "infer":
+        raise LlmsizeError("throughput: a serving chart; give task serve")
+    if not options.get("gpu"):
+        raise LlmsizeError("throughput: give gpu (a catalog GPU: its bandwidth and FLOP/s set the speed)")
+    engine = options.get("engine", api.INFER_OPTIONS["engine"][0])
+    if engine not in THROUGHPUT_ENGINES:
+        raise LlmsizeError(f"throughput: engine {engine} serves one sequence at a time; give vllm or hf")
+    report = estimate(task, source, {**options, "concurrency": lim_batch()} if engine == "vllm" else options)
+    perf = report.performance
+    if perf is None:
+        raise LlmsizeError(f"throughput: no speed on {options['gpu']}: " + "; ".join(report.notes[-1:]))
+    s = perf.setting
+    capacity = s["batch"] if engine == "vllm" else _hf_capacity(source, options)
+    if capacity < 1:
+        raise LlmsizeError(f"throughput: not even one request fits on {options['gpu']}")
+    points, knee = serving_curve(_arch(source), report.spec, report.extra, _gpu(options["gpu"]),
+                                 weight_format=s["weight_format"], input_len=s["input_len"],
+                                 output_len=s["output_len"], max_batch=capacity, mfu=options.get("mfu"))
+    return throughput_figure(report, perf, points, knee, capacity)
+
+
+def _arch(source: api.Source) -> Any:
+    from .sources.resolve import Resolved, from_config
+
+    if isinstance(source, dict):
+        source = from_config(source, str(source.get("_name_or_path") or "config.json"))
+    if not isinstance(source, Resolved) or source.arch is None:
+        raise LlmsizeError("throughput: the source has no architecture to time")
+    return source.arch
+
+
+def lim_batch() -> int:
+    """The most requests a speed is asked at: the API caps it at what memory holds (vLLM)."""
+    from .limits import MAX_BATCH
+
+    return MAX_BATCH
+
+
+def _gpu(spec: str) -> Any:
+    from .hardware import parse_gpu_spec
+
+    return parse_gpu_spec(spec)[0]
+
+
+def _hf_capacity(source: api.Source, options: Mapping[str, Any]) -> int:
+    """The largest batch whose estimate fits the GPU at the asked context (``infer`` max_batch)."""
+    speed = ("input_len", "output_len", "concurrency", "price", "mfu")
+    limits = api.infer(source, **{k: v for k, v in options.items() if k not in speed}, max_batch=True)
+    return int(getattr(limits, "max_batch", 0) or 0)
+
+
+def throughput_figure(report: Any, perf: Any, points: list[dict[str, Any]], knee: float, capacity: int
+                      ) -> Figure:
+    """The chart of ``serving_curve``'s points: tokens/s on the left axis with its band, TPOT in
+    milliseconds on the right, the knee as a marker; the caption states the band and the setting."""
+    s = perf.setting
+    xs = tuple(int(p["batch"]) for p in points)
+    rate = tuple(float(p["throughput_tokens_per_s"]) for p in points)
+    band = perf.figures["throughput_tokens_per_s"].band
+    low = high = ()
+    if band.runs:
+        ranges = [band.measured_range(v) for v in rate]
+        low, high = tuple(min(r) for r in ranges), tuple(max(r) for r in ranges)
+    lines = (Line("output tokens/s, all requests", "tokens/s", rate, low, high, "left"),
+             Line("TPOT", "ms", tuple(1e3 * float(p["tpot_s"]) for p in points), axis="right"))
+    gpus = f"{s['gpus']}× " if s["gpus"] > 1 else ""
+    title = f"{report.name}: throughput on {gpus}{s['gpu']} ({s['engine']}, {s['weight_format']})"
+    caption = (f"{s['input_len']:,} + {s['output_len']:,} tokens a request, up to {capacity:,} at once "
+               f"(what the KV cache holds); band: {band.text()}" + (", shaded" if band.runs else ""))
+    return Figure("throughput", title, "batch (requests decoded together)", xs, lines=lines,
+                  marks=(Mark(f"roofline knee ≈ {knee:,.0f}", knee),), notes=(caption,))

@@ -244,6 +244,9 @@ def _add_infer(p: argparse.ArgumentParser) -> None:
                    help="llama.cpp flash attention (default auto; off with --attn eager)")
     e.add_argument("--overhead", action="append", default=[], metavar="NAME=SIZE",
                    help="override an overhead line: cuda_context, cublas_workspace, nccl, fragmentation")
+    from .commands import add_speed_arguments
+
+    add_speed_arguments(p, "infer")
     v = p.add_argument_group("inversions: what fits one GPU of --gpu-mem at this layout (exact)")
     v.add_argument("--max-context", action="store_true", help="the longest context for --batch sequences")
     v.add_argument("--max-batch", action="store_true", help="the most sequences of --ctx-size tokens")

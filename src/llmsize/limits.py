@@ -17,6 +17,8 @@ MAX_BATCH          2²⁰          vLLM's max_num_seqs defaults to 256 (1,024 on
 MAX_DEGREE         2¹⁶          the largest published training runs use ~2¹⁵ GPUs in all
 MAX_BYTES          2⁶⁰          1 EiB: ~10⁵× the memory of the largest GPU node
 MAX_PARAMS         10¹⁵         ~10³× the largest published model (DeepSeek-V3, 671 B)
+MAX_TOKENS         10¹⁷         ~10⁴× the largest published pre-training set (Llama 3: 15.6 T tokens)
+MAX_USD_PER_HOUR   10⁴          ~10³× the dearest on-demand GPU-hour in hardware/prices.json
 =================  ===========  =============================================================
 """
 
@@ -32,6 +34,8 @@ MAX_BATCH = 2**20
 MAX_DEGREE = 2**16
 MAX_BYTES = 2**60
 MAX_PARAMS = 10**15
+MAX_TOKENS = 10**17  # train --tokens: tokens of a whole training run
+MAX_USD_PER_HOUR = 10**4  # --price: US dollars per GPU-hour
 
 # Bounded reads (sources/files.py): a config.json or shard index larger than this is not one.
 CONFIG_CAP_BYTES = 16 * 2**20  # the largest real config.json is ~0.2 MiB (id2label tables)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from enum import Enum
 
 from .errors import LlmsizeError, shown
-from .limits import MAX_BYTES, MAX_CONTEXT
+from .limits import MAX_BYTES, MAX_CONTEXT, MAX_TOKENS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -176,6 +176,35 @@ def probability(option: str, value: object) -> float:
         raise OptionError(option, f"{shown(value, 40)} is not a probability in [0, 1)") from None
     if not 0 <= number < 1:
         raise OptionError(option, f"{shown(value, 40)} is not a probability in [0, 1)")
+    return number
+
+
+TOKEN_SUFFIXES = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}  # SI; B (billion) as in "15T tokens"
+
+
+def token_count(option: str, value: object) -> float:
+    """A number of tokens, > 0 and at most ``MAX_TOKENS``: a number, or a string such as ``"1e12"``,
+    ``"15T"``, ``"2.5B"`` (k, M, B or G, T: 10³, 10⁶, 10⁹, 10¹²)."""
+    import math
+
+    bad = OptionError(option, f"{shown(value, 40)} is not a token count (e.g. 1e12, 15T, 300B)")
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise bad
+    number: float
+    if isinstance(value, str):
+        text = value.strip().replace("_", "").replace(",", "")
+        scale = TOKEN_SUFFIXES.get(text[-1:].lower(), 1.0) if text[-1:].isalpha() else 1.0
+        try:
+            number = float(text[:-1] if scale != 1.0 else text) * scale
+        except ValueError:
+            raise bad from None
+    else:
+        number = float(value)
+    if not math.isfinite(number) or number <= 0:
+        raise OptionError(option, f"{shown(value, 40)} must be a positive number of tokens")
+    if number > MAX_TOKENS:
+        raise OptionError(option, f"{shown(value, 40)} is beyond any real training run "
+                                  f"(at most {MAX_TOKENS:.0e})")
     return number
 
 

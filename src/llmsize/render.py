@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .hardware.listing import GpuList
     from .inference.estimate import InferenceReport
     from .parameters import ParamReport
+    from .perf.figures import Figure, Performance
     from .plan.limits import InferenceLimits
     from .seed import SeedMemory, SeedReport
     from .sources.catalog import CatalogEntry
@@ -186,7 +187,7 @@ def _bytes_rows(root: Part, max_depth: int, sure: dict[str, str]) -> list[tuple[
     return rows
 
 
-def inference_table(report: InferenceReport, *, depth: int = 2) -> None:
+def inference_table(report: InferenceReport, *, depth: int = 2, explain: bool = False) -> None:
     s = report.spec
     quant = s.quant or s.dtype
     where = f" · tp {s.layout.tp} × pp {s.layout.pp} = {report.gpus} GPUs, per GPU" if report.gpus > 1 else ""
@@ -216,6 +217,10 @@ def inference_table(report: InferenceReport, *, depth: int = 2) -> None:
         say(f"note: {note}")
     if report.verdict is not None:
         say(report.verdict.line())
+    if report.performance is not None:
+        performance_block(report.performance, explain=explain)
+    elif not any(n.startswith("no speed figures") for n in report.notes):
+        say("speed: give --gpu NAME (llmsize gpus) for prefill and decode rates, TTFT, throughput and cost")
 
 
 def limits_table(r: InferenceLimits) -> None:
@@ -281,7 +286,7 @@ def summary_table(name: str, params: ParamReport, context: int, rows: Sequence[d
 
 # --- training -------------------------------------------------------------------------------
 
-def train_table(report: TrainReport, *, depth: int = 2) -> None:
+def train_table(report: TrainReport, *, depth: int = 2, explain: bool = False) -> None:
     """``llmsize train``: the bytes-per-parameter budget, the per-GPU tree at the peak moment,
     and each phase's own peak."""
     r = report
@@ -314,3 +319,78 @@ def train_table(report: TrainReport, *, depth: int = 2) -> None:
         say(f"note: {note}")
     if r.verdict is not None:
         say(r.verdict.line())
+    if r.performance is not None:
+        performance_block(r.performance, explain=explain)
+    elif not any(n.startswith("no speed figures") for n in r.notes):
+        say("speed: give --gpu NAME[:COUNT] (and --tokens D) for step time, MFU, time to train and cost")
+
+
+# --- performance ----------------------------------------------------------------------------
+
+FIGURE_LABELS = {  # figure -> what the table calls it; {batch}: the requests decoded together
+    "prefill_tokens_per_s": "prefill, one prompt", "ttft_s": "time to first token",
+    "decode_tokens_per_s": "decode, one sequence", "tpot_s": "time per output token at {batch}",
+    "throughput_tokens_per_s": "output throughput at {batch}", "e2e_latency_s": "end-to-end latency",
+    "requests_per_s": "requests/s (Little's law)", "usd_per_million_tokens": "cost per 1M output tokens",
+    "replicas": "replicas for the target rate", "pp_tokens_per_s": "prompt processing",
+    "tg_tokens_per_s": "token generation", "step_time_s": "step time",
+    "tokens_per_s_per_gpu": "tokens/s per GPU",
+    "mfu": "MFU", "tflops_per_gpu": "achieved TFLOP/s per GPU", "time_s": "time to train on the tokens",
+    "gpu_hours": "GPU-hours", "cost_usd": "cost",
+}
+
+
+def amount(value: float, unit: str) -> str:
+    """A figure in its unit, rounded for reading: ``"162 tokens/s"``, ``"34.3 ms"``, ``"$0.14"``."""
+    if unit == "s":
+        for size, name, places in ((86400, "days", 1), (3600, "h", 1), (60, "min", 1), (1, "s", 2)):
+            if value >= size * (2 if size > 1 else 1):
+                return f"{value / size:,.{places}f} {name}"
+        return f"{value * 1e3:,.1f} ms"
+    if unit == "USD":
+        return f"${value:,.0f}" if value >= 1000 else f"${value:,.2f}"
+    if unit == "":
+        return f"{value:.1%}"
+    return f"{value:,.0f} {unit}" if value >= 100 else f"{value:,.3g} {unit}"
+
+
+def _band_cells(f: Figure) -> tuple[str, str]:
+    """The band ("±18% on 7 published runs" or "not calibrated") and where the measured value lay."""
+    if not f.band.runs:
+        return "not calibrated", ""
+    lo, hi = f.band.measured_range(f.value)
+    return f.band.text(), f"{amount(min(lo, hi), f.unit)} – {amount(max(lo, hi), f.unit)}"
+
+
+def performance_block(perf: Performance, *, explain: bool = False) -> None:
+    """``PERFORMANCE``: each figure with its unit and band, what bound it, the price and factors
+    (``explain``: every factor's source and the step time's terms)."""
+    s = perf.setting
+    batch = f"batch {s['batch']}" if "batch" in s else "the batch"
+    if "input_len" in s:
+        what = (f"{s['engine']}, {s['weight_format']} weights, requests of {s['input_len']:,} + "
+                f"{s['output_len']:,} tokens, {s['batch']} at a time")
+    else:
+        tokens = f", {s['tokens']:.3g} tokens" if s.get("tokens") else ""
+        what = f"{s.get('engine', '')} factors{tokens}"
+    gpu = s.get("gpu_name", s.get("gpu", ""))
+    title = f"PERFORMANCE on {s.get('gpus', 1)}× {gpu} ({what}) · bound: {perf.bound}"
+    rows = [(FIGURE_LABELS.get(name, name).format(batch=batch), amount(f.value, f.unit), *_band_cells(f))
+            for name, f in perf.figures.items()]
+    header = ("figure", "estimate", "band (held-out error)", "measured range")
+    ranged = any(f.band.runs for f in perf.figures.values())  # else the last column is empty
+    table(title, header[:4 if ranged else 3], [r[:4 if ranged else 3] for r in rows], right={1})
+    price = s.get("price")
+    if price:
+        where = f"{price['provider']}, {price['date']}" + (f", {price['url']}" if price["url"] else "")
+        say(f"price: ${price['usd_per_hour']:,.2f} per GPU-hour ({where}); --price GPU=USD replaces it")
+    factors = " · ".join(f"{k} {v['value']:g}" for k, v in perf.factors.items())
+    say(f"factors: {factors}" + ("" if explain else " (sources: --explain)"))
+    if explain:
+        for name, f in perf.factors.items():
+            say(f"  {name}: {f['source']}")
+        if perf.terms is not None:
+            for depth, p in perf.terms.walk():
+                say(f"  {'  ' * depth}{p.name}: {p.value / 1e6:,.3f} ms")
+    for note in perf.notes:
+        say(f"note: {note}")

@@ -76,8 +76,29 @@ class Series:
 
 
 @dataclass(frozen=True)
+class Line:
+    """A rate against x (the throughput chart): ``values`` in ``unit``, and where the measured
+    value lay for held-out published runs (``low``/``high``, empty when not calibrated)."""
+
+    label: str
+    unit: str
+    values: tuple[float, ...]
+    low: tuple[float, ...] = ()
+    high: tuple[float, ...] = ()
+    axis: str = "left"  # left or right
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A vertical marker at ``x`` (the roofline knee)."""
+
+    label: str
+    x: float
+
+
+@dataclass(frozen=True)
 class Figure:
-    kind: str  # breakdown, context, batch, gpus
+    kind: str  # breakdown, context, batch, gpus, throughput
     title: str
     x_label: str = ""
     xs: tuple[int, ...] = ()
@@ -85,6 +106,8 @@ class Figure:
     rows: tuple[Row, ...] = ()
     limits: tuple[Limit, ...] = ()
     notes: tuple[str, ...] = ()
+    lines: tuple[Line, ...] = ()  # rates (throughput): drawn instead of stacked bytes
+    marks: tuple[Mark, ...] = ()
 
     def totals(self) -> tuple[int | None, ...]:
         """The stacked total at each x (None where a term is missing)."""
@@ -95,7 +118,7 @@ class Figure:
         return tuple(out)
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "kind": self.kind, "title": self.title, "x_label": self.x_label, "xs": list(self.xs),
             "series": [{"term": s.term, "values": list(s.values)} for s in self.series],
             "totals": list(self.totals()),
@@ -106,10 +129,17 @@ class Figure:
             "limits": [{"label": lim.label, "value": lim.value} for lim in self.limits],
             "notes": list(self.notes),
         }
+        if self.lines:  # the throughput chart: rates, not bytes
+            out["lines"] = [{"label": ln.label, "unit": ln.unit, "axis": ln.axis, "values": list(ln.values),
+                             "low": list(ln.low), "high": list(ln.high)} for ln in self.lines]
+            out["marks"] = [{"label": m.label, "x": m.x} for m in self.marks]
+        return out
 
 
 def render(fig: Figure) -> str:
     """The figure as a standalone SVG document."""
+    if fig.lines:
+        return _lines(fig)
     return _bars(fig) if fig.rows else _areas(fig)
 
 
@@ -272,6 +302,69 @@ def _stack(fig: Figure, x_of: Scale, y_of: Scale) -> list[str]:
                    f"<title>{escape(s.term)}</title></polygon>")
         below = above
     return out
+
+
+LINE_COLORS = {"left": "#0072B2", "right": "#D55E00"}
+
+
+def _round_top(top: float) -> float:
+    """The smallest 1, 2 or 5 × 10^k at or above ``top`` (an axis's end)."""
+    if top <= 0:
+        return 1.0
+    base = 10 ** math.floor(math.log10(top))
+    return next(m * base for m in (1, 2, 5, 10) if m * base >= top)
+
+
+def _lines(fig: Figure) -> str:
+    """Rates against x (log₂ axis): the left-axis line with its band shaded, the right-axis line
+    dashed, and a dotted vertical line per mark (the knee). Every point carries its value."""
+    height = TOP + PLOT_HEIGHT + BOTTOM + 16
+    x_of = _x_scale(fig.xs)
+    out = _open(fig, height)
+    for ln in fig.lines:
+        top = _round_top(max(list(ln.values) + list(ln.high) + [0.0]))
+        y_of = _linear(top, TOP + PLOT_HEIGHT, TOP)
+        colour = LINE_COLORS.get(ln.axis, "#222")
+        x_text, anchor = (LEFT - 6, "end") if ln.axis == "left" else (WIDTH - 2, "end")
+        for i in range(5):
+            v = top * i / 4
+            out.append(f'<text x="{x_text}" y="{y_of(v) + 4:.2f}" text-anchor="{anchor}" fill="{colour}">'
+                       f"{v:,.4g}</text>")
+        if ln.low and ln.high:
+            upper = [f"{x_of(x):.2f},{y_of(h):.2f}" for x, h in zip(fig.xs, ln.high, strict=True)]
+            lower = [f"{x_of(x):.2f},{y_of(lo):.2f}"
+                     for x, lo in reversed(list(zip(fig.xs, ln.low, strict=True)))]
+            out.append(f'<polygon class="band" points="{" ".join(upper + lower)}" fill="{colour}" '
+                       f'fill-opacity="0.18"><title>{escape(ln.label)}: held-out band</title></polygon>')
+        points = " ".join(f"{x_of(x):.2f},{y_of(v):.2f}" for x, v in zip(fig.xs, ln.values, strict=True))
+        dash = ' stroke-dasharray="5 3"' if ln.axis == "right" else ""
+        values = " ".join(f"{v:.6g}" for v in ln.values)
+        out.append(f'<polyline class="line" points="{points}" fill="none" stroke="{colour}" stroke-width="2"'
+                   f'{dash} data-label="{escape(ln.label)}" data-values="{values}"/>')
+        for x, v in zip(fig.xs, ln.values, strict=True):
+            out.append(f'<circle class="point" cx="{x_of(x):.2f}" cy="{y_of(v):.2f}" r="3" fill="{colour}" '
+                       f'data-x="{x}" data-value="{v:.6g}"><title>{escape(fig.x_label)} {x:,}: '
+                       f"{v:,.4g} {escape(ln.unit)}</title></circle>")
+    for x in fig.xs:
+        out.append(f'<text x="{x_of(x):.2f}" y="{TOP + PLOT_HEIGHT + 14}" '
+                   f'text-anchor="middle">{_short(x)}</text>')
+    out.append(f'<text x="{(LEFT + WIDTH - RIGHT) / 2}" y="{TOP + PLOT_HEIGHT + 30}" '
+               f'text-anchor="middle">{escape(fig.x_label)}</text>')
+    first, last = (min(fig.xs), max(fig.xs)) if fig.xs else (1, 1)
+    for m in fig.marks:
+        if first <= m.x <= last:
+            mx = x_of(m.x)
+            out.append(f'<g class="knee" data-x="{m.x:.6g}"><line x1="{mx:.2f}" x2="{mx:.2f}" y1="{TOP}" '
+                       f'y2="{TOP + PLOT_HEIGHT}" stroke="#555" stroke-dasharray="2 3"/>'
+                       f'<text x="{mx - 4:.2f}" '
+                       f'y="{TOP + 12}" font-size="11" fill="#555" text-anchor="end">{escape(m.label)}</text>'
+                       f"<title>{escape(m.label)}</title></g>")
+    legend = " · ".join(f"{ln.label} ({ln.unit}, {ln.axis} axis)" for ln in fig.lines)
+    out.append(f'<text x="{LEFT}" y="{height - 8}" font-size="11">{escape(legend)}</text>')
+    out += [f'<text class="caption" x="{LEFT}" y="{TOP - 4}" font-size="11" fill="#555">{escape(n)}</text>'
+            for n in fig.notes[:1]]
+    out.append("</svg>")
+    return "\n".join(out)
 
 
 def _linear(top: float, y0: float, y1: float) -> Scale:

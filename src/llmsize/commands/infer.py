@@ -17,4 +17,4 @@ def run(args: argparse.Namespace) -> int:
         return emit(args, result, render.limits_table)
     if isinstance(result, SeedMemory):
         return emit(args, result, lambda r: render.seed_memory_table(r, r.estimate))
-    return emit(args, result, render.inference_table)
+    return emit(args, result, lambda r: render.inference_table(r, explain=args.explain))

@@ -9,12 +9,15 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from ..plan.report import PlanReport, TargetPlan
+    from ..plan.serve import ServeRow
+    from ..plan.train import TrainRow
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from ..options import ATTN, DTYPES, ENGINES, OPTIMIZERS, RECIPES, RECOMPUTE
     from ..options import arg_positive_int as _positive_int
     from ..options import arg_size as _size
+    from . import add_speed_arguments
 
     p.add_argument("source", nargs="?",
                    help="catalog name or HF id, config.json, model directory or checkpoint")
@@ -61,6 +64,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--zero", type=int, choices=(0, 1, 2, 3))
     t.add_argument("--fsdp", choices=("none", "full", "shard-grad-op", "hybrid"))
     t.add_argument("--offload", choices=("none", "optimizer", "params"))
+    add_speed_arguments(p, "plan")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,8 +87,70 @@ def plan_table(r: PlanReport) -> None:
         (_serve if r.mode == "serve" else _train)(t)
         for f in t.fixes:
             say(f"  would fit with {f.change}: {f.effect}")
+    _front(r)
     for note in r.notes:
         say(f"note: {note}")
+
+
+def _front(r: PlanReport) -> None:
+    """The rows on the front over every GPU type, fastest first: the plan's choices."""
+    from ..render import say, table
+
+    front = r.front()
+    if not front:
+        return
+    say("")
+    if r.mode == "serve":
+        rows = [(t.name, _where(row), *_serve_speed(row))  # type: ignore[arg-type]
+                for t, row in front]
+        table("front: no other layout is both faster and cheaper", ("GPU", "layout", "batch", "TPOT ms",
+              "e2e s", "tok/s", "$/M tok"), rows, right={2, 3, 4, 5, 6})
+    else:
+        rows = [(t.name, _train_where(row), *_train_speed(row))  # type: ignore[arg-type]
+                for t, row in front]
+        table("front: no other layout trains both faster and cheaper", ("GPU", "layout", "tok/s/GPU", "MFU",
+              "time", "cost"), rows, right={2, 3, 4, 5})
+
+
+def _where(r: ServeRow) -> str:
+    if r.n_gpu_layers is not None:
+        return f"-ngl {r.n_gpu_layers}"
+    return f"{r.gpus}× tp {r.layout.tp} × pp {r.layout.pp}"
+
+
+def _serve_speed(r: ServeRow) -> tuple[str, ...]:
+    """batch, TPOT, e2e latency, aggregate tokens/s, $/M tokens of a row ("—" where unknown)."""
+    p = r.speed
+    if p is None:
+        return ("—",) * 5
+    cost = f"{p['usd_per_million_tokens']:,.3f}" if "usd_per_million_tokens" in p.figures else "—"
+    return (f"{r.batch:,}", f"{1e3 * p['tpot_s']:,.1f}", f"{p['e2e_latency_s']:,.2f}",
+            f"{p['throughput_tokens_per_s']:,.0f}", cost)
+
+
+def _train_where(r: TrainRow) -> str:
+    lay = r.layout
+    parts = [f"{r.gpus}×", f"dp {lay.dp}", f"tp {lay.tp}", f"pp {lay.pp}"]
+    parts += [f"cp {lay.cp}"] if lay.cp > 1 else []
+    parts += [f"ep {lay.ep}"] if lay.ep > 1 else []
+    return " ".join(parts) + (f" {r.recompute}" if r.recompute != "none" else "")
+
+
+def _train_speed(r: TrainRow) -> tuple[str, ...]:
+    """tokens/s per GPU, MFU, time and cost of the run (with --tokens) of a row."""
+    p = r.speed
+    if p is None:
+        return ("—",) * 4
+    time = _duration(p["time_s"]) if "time_s" in p.figures else "—"
+    cost = f"${p['cost_usd']:,.0f}" if "cost_usd" in p.figures else "—"
+    return (f"{p['tokens_per_s_per_gpu']:,.0f}", f"{100 * p['mfu']:.0f}%", time, cost)
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:,.1f} {unit}"
+    return f"{seconds:.1f} s"
 
 
 def _gib(n: int) -> str:
@@ -109,10 +175,11 @@ def _serve(t: TargetPlan) -> None:
         assert isinstance(r, ServeRow)
         where = f"tp {r.layout.tp} × pp {r.layout.pp}" if r.n_gpu_layers is None else f"-ngl {r.n_gpu_layers}"
         conc = f"{r.max_concurrency:.2f}×" if r.max_concurrency is not None else "—"
-        rows.append((where, _gib(r.total_bytes), _gib(r.headroom_bytes), f"{r.max_context:,}",
-                     f"{r.max_batch:,}", conc, _gib(r.host_bytes) if r.host_bytes else "—"))
-    _rows(t, ("layout", "GiB/GPU", "free", "max context", "max batch", "concurrency", "host GiB"),
-          rows, right={1, 2, 3, 4, 5, 6})
+        rows.append(("*" if r.front else "", where, _gib(r.total_bytes), _gib(r.headroom_bytes),
+                     f"{r.max_context:,}", f"{r.max_batch:,}", conc,
+                     _gib(r.host_bytes) if r.host_bytes else "—", *_serve_speed(r)))
+    _rows(t, ("front", "layout", "GiB/GPU", "free", "max context", "max batch", "concurrency", "host GiB",
+              "batch", "TPOT ms", "e2e s", "tok/s", "$/M tok"), rows, right=set(range(2, 13)))
 
 
 def _train(t: TargetPlan) -> None:
@@ -131,10 +198,11 @@ def _train(t: TargetPlan) -> None:
         parts += [f"ep {lay.ep}"] if lay.ep > 1 else []
         shard = f"zero {lay.zero.value}" if lay.fsdp.value == "none" else f"fsdp {lay.fsdp.value}"
         off = f" +offload {lay.offload.value}" if lay.offload.value != "none" else ""
-        rows.append((" ".join(parts), shard + off, r.recompute, _gib(r.total_bytes), _gib(r.headroom_bytes),
-                     str(r.max_micro_batch) if r.max_micro_batch else "—"))
-    _rows(t, ("layout", "sharding", "recompute", "GiB/GPU", "free", "max micro-batch"), rows,
-          right={3, 4, 5})
+        rows.append(("*" if r.front else "", " ".join(parts), shard + off, r.recompute, _gib(r.total_bytes),
+                     _gib(r.headroom_bytes), str(r.max_micro_batch) if r.max_micro_batch else "—",
+                     *_train_speed(r)))
+    _rows(t, ("front", "layout", "sharding", "recompute", "GiB/GPU", "free", "max micro-batch", "tok/s/GPU",
+              "MFU", "time", "cost"), rows, right=set(range(4, 11)))
 
 
 def _rows(t: TargetPlan, columns: Sequence[str], rows: Sequence[Sequence[str]], *, right: set[int]) -> None:

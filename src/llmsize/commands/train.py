@@ -76,10 +76,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     h.add_argument("--host-mem", type=_size, metavar="SIZE", help="host RAM per GPU process for --offload")
     p.add_argument("--overhead", action="append", default=[], metavar="NAME=SIZE",
                    help="override an overhead line: cuda_context, cublas_workspace, nccl, fragmentation")
+    from . import add_speed_arguments
+
+    add_speed_arguments(p, "train")
 
 
 def run(args: argparse.Namespace) -> int:
     from .. import api, render
     from . import api_options, emit
 
-    return emit(args, api.train(args.source, **api_options(args, api.TRAIN_OPTIONS)), render.train_table)
+    result = api.train(args.source, **api_options(args, api.TRAIN_OPTIONS))
+    return emit(args, result, lambda r: render.train_table(r, explain=args.explain))

@@ -13,6 +13,7 @@ import json
 import os
 from dataclasses import dataclass
 
+from ..limits import MAX_USD_PER_HOUR
 from .catalog import GpuError
 from .lookup import gpu
 
@@ -41,6 +42,17 @@ def prices() -> tuple[Price, ...]:
         return tuple(Price(**row) for row in json.load(f)["prices"])
 
 
+def usd_per_hour(text: str) -> float | None:
+    """``"2.5"`` or ``"$2.5"`` → 2.5; None unless a finite amount in 0..``MAX_USD_PER_HOUR``."""
+    import math
+
+    try:
+        usd = float(text.strip().lstrip("$"))
+    except ValueError:
+        return None
+    return usd if math.isfinite(usd) and 0 <= usd <= MAX_USD_PER_HOUR else None
+
+
 def price_overrides(pairs: Iterable[str]) -> dict[str, Price]:
     """``["h100=2.5", "l4=0.7"]`` → catalog key → a user-given Price; a bad pair raises GpuError."""
     import datetime
@@ -48,11 +60,8 @@ def price_overrides(pairs: Iterable[str]) -> dict[str, Price]:
     out = {}
     for pair in pairs:
         name, eq, amount = pair.partition("=")
-        try:
-            usd = float(amount.strip().lstrip("$"))
-        except ValueError:
-            usd = -1.0
-        if not eq or usd < 0:
+        usd = usd_per_hour(amount)
+        if not eq or usd is None:
             raise GpuError(f"price {pair!r}: expected GPU=USD_PER_HOUR, e.g. h100=2.5")
         key = gpu(name.strip()).key
         out[key] = Price(key, usd, "given by the user", datetime.date.today().isoformat(), "")

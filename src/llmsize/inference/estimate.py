@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from ..hardware.fit import Target, Verdict
+    from ..perf.figures import Performance
 
 FLOAT_KV = ("fp32", "fp16", "bf16")
 
@@ -117,6 +118,7 @@ class InferenceReport(Totalled):
     extra: dict[str, object] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()  # from reading the source; not part of the JSON (see api.py)
     verdict: Verdict | None = None  # fits spec.target or not; None without a target
+    performance: Performance | None = None  # speed on the GPU given (api.infer); None without one
 
     def error_bars(self) -> dict[str, str | dict[str, Any]]:
         from ..errorbars import bars
@@ -141,6 +143,7 @@ class InferenceReport(Totalled):
                        "chunk": s.chunk},
             "error_bars": self.error_bars(), "tree": self.tree.to_dict(), "notes": list(self.notes),
             "verdict": None if self.verdict is None else self.verdict.to_dict(),
+            "performance": None if self.performance is None else self.performance.to_dict(),
             **self.extra,
         })
 

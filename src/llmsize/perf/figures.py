@@ -68,13 +68,15 @@ class Performance:
     """Speed figures of one setting (``figures``: the schema's ``performance.*`` keys), what bound
     them (``bound``: "memory", "compute", "communication", "host"), the step time's terms in
     nanoseconds (``terms``: a tree whose parts sum to its value), the efficiency factors used
-    with their sources, and notes."""
+    with their sources, notes, and the setting asked about (``setting``: GPU, lengths, batch,
+    tokens, price; filled in by whoever asked, e.g. ``api.infer``)."""
 
     figures: dict[str, Figure]
     bound: str
     terms: Part | None = None
     factors: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    setting: dict[str, Any] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> float:
         return self.figures[name].value
@@ -86,6 +88,7 @@ class Performance:
             out["terms_ns"] = self.terms.to_dict()
         out["factors"] = dict(self.factors)
         out["notes"] = list(self.notes)
+        out["setting"] = dict(self.setting)
         return out
 
 

@@ -285,11 +285,18 @@ def dp_comm_s(arch: Architecture, spec: TrainSpec, gpu: Gpu, eff: Efficiency) ->
     return volume / group_link(gpu, eff, inner=lay.tp * lay.cp, size=g)
 
 
+@lru_cache(maxsize=64)
+def _param_counts(arch: Architecture) -> tuple[int, int]:
+    """(all parameters, routed-expert parameters) of ``arch``: one walk of its tensor list per
+    architecture (a plan times a thousand layouts of one model)."""
+    tensors = model_tensors(arch)
+    return sum(t.numel for t in tensors), sum(t.numel for t in tensors if t.role == "expert")
+
+
 def _params_per_gpu(arch: Architecture, spec: TrainSpec) -> tuple[float, float]:
     """(Ψ, Ψ_trainable): the parameters one tensor-parallel rank of one stage holds."""
     lay = spec.layout
-    expert = sum(t.numel for t in model_tensors(arch) if t.role == "expert")
-    total = sum(t.numel for t in model_tensors(arch))
+    total, expert = _param_counts(arch)
     psi = (total - expert + expert / lay.ep) / (lay.tp * lay.pp)
     if spec.lora is None:
         return psi, psi

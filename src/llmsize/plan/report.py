@@ -12,6 +12,7 @@ from .targets import Target
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from ..hardware.prices import Price
     from .serve import ServeRow
     from .train import TrainRow
 
@@ -50,21 +51,45 @@ class PlanReport:
     targets: tuple[TargetPlan, ...]
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    prices: dict[str, Price] = field(default_factory=dict, compare=False)  # by GPU key, for the speeds
+
+    def front(self) -> list[tuple[Target, ServeRow | TrainRow]]:
+        """The rows on the plan's front, with their GPU type, fastest first."""
+        rows = [(t.target, r) for t in self.targets for r in t.rows if r.front]
+        return sorted(rows, key=lambda tr: _latency(tr[1]))
 
     def to_dict(self) -> dict[str, object]:
         return versioned({
             "model": self.name, "mode": self.mode, "question": self.question, "max_gpus": self.max_gpus,
             "host_bytes": self.host_bytes, "ranking": self.ranking,
-            "gpus": [_target_dict(t, self.mode) for t in self.targets], "notes": list(self.notes),
+            "gpus": [_target_dict(t, self.mode, self.prices) for t in self.targets],
+            "notes": list(self.notes),
         })
 
 
-def _target_dict(t: TargetPlan, mode: str) -> dict[str, object]:
-    rows = [(_serve_row if mode == "serve" else _train_row)(r) | {"command": c}  # type: ignore[arg-type]
-            for r, c in zip(t.rows, t.commands, strict=True)]
+def _speed(r: ServeRow | TrainRow, p: Price | None) -> dict[str, object]:
+    from .speed import speed_dict
+
+    batch = getattr(r, "batch", None)
+    return {"speed": speed_dict(r.speed, price_row=p, batch=batch), "front": r.front}
+
+
+def _target_dict(t: TargetPlan, mode: str, prices: dict[str, Price]) -> dict[str, object]:
+    p = prices.get(t.target.gpu.key) if t.target.gpu is not None else None
+    rows = [(_serve_row(r) if mode == "serve" else _train_row(r)) | _speed(r, p)  # type: ignore[arg-type]
+            | {"command": c} for r, c in zip(t.rows, t.commands, strict=True)]
     return {"gpu": t.target.name, "usable_bytes": t.target.usable_bytes, "fewest_gpus": t.gpus,
             "fits": t.gpus is not None, "layouts": rows,
             "fixes": [{"change": f.change, "effect": f.effect, "gpus": f.gpus} for f in t.fixes]}
+
+
+def _latency(r: ServeRow | TrainRow) -> float:
+    """What a front is sorted by: TPOT (serving) or seconds per trained token (training)."""
+    if r.speed is None:
+        return float("inf")
+    if "tpot_s" in r.speed.figures:
+        return r.speed["tpot_s"]
+    return 1 / (r.speed["tokens_per_s_per_gpu"] * r.gpus)
 
 
 def _serve_row(r: ServeRow) -> dict[str, object]:

@@ -33,7 +33,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from ..perf.figures import Performance
     from ..sources.checkpoint import Checkpoint
+    from .speed import ServeSpeeds
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,9 @@ class ServeRow:
     kv_capacity_tokens: int | None = None  # vLLM
     n_gpu_layers: int | None = None  # llama.cpp: layers on the GPU (L + 1: all, output included)
     host_bytes: int = 0  # llama.cpp: host memory for what stays on the CPU
+    speed: Performance | None = None  # on the plan's GPU (speed.py); None without its rates
+    batch: int | None = None  # the requests the speed is for
+    front: bool = False  # on the plan's cost-vs-latency front
 
     @property
     def gpus(self) -> int:
@@ -199,11 +204,20 @@ MORE_GPUS = 8  # "more GPUs" looks this many times further than --max-gpus
 
 
 def serve_plan(search: ServeSearch, targets: list[Target], *, source: str, question: dict[str, object],
-               max_gpus: int, host_bytes: int | None = None) -> PlanReport:
-    """The serving plan of ``search``'s workload for each GPU type in ``targets``."""
-    plans = []
+               max_gpus: int, host_bytes: int | None = None, speeds: ServeSpeeds | None = None) -> PlanReport:
+    """The serving plan of ``search``'s workload for each GPU type in ``targets``; with ``speeds``
+    every row is timed and priced, ranked by ``speeds.work.rank``, and the cost-vs-latency front
+    over all GPU types is marked (``speed.py``)."""
+    per_target = []
     for target in targets:
         n, rows = search.plan(target, max_gpus=max_gpus, host_bytes=host_bytes)
+        if speeds is not None:
+            rows = sorted((timed(search, speeds, r, target) for r in rows), key=speeds.serve_key())
+        per_target.append((target, n, rows))
+    if speeds is not None:
+        per_target = _mark_front(per_target, speeds.work.latency)
+    plans = []
+    for target, n, rows in per_target:
         fixes = () if n is not None else tuple(serve_fixes(search, target, max_gpus, host_bytes))
         commands = tuple(serve_command(source, question, r, target) for r in rows)
         plans.append(TargetPlan(target, n, tuple(rows), commands, fixes))
@@ -211,8 +225,37 @@ def serve_plan(search: ServeSearch, targets: list[Target], *, source: str, quest
     if search.spec.engine == "llamacpp":
         notes.append("llama.cpp: one GPU, layers that do not fit stay on the CPU (-ngl); its multi-GPU "
                      "split is not modelled")
-    return PlanReport(source, "serve", question, max_gpus, host_bytes, "max batch", tuple(plans),
-                      tuple(notes))
+    ranking = "max batch"
+    if speeds is not None:
+        w = speeds.work
+        ranking = {"cost": "$/M tokens", "tpot": "TPOT", "e2e": "end-to-end latency",
+                   "throughput": "throughput", "memory": "max batch"}[w.rank]
+        notes.append(f"speed: requests of {w.input_len:,} + {w.output_len:,} tokens, as many at once as each "
+                     "layout's memory holds" + (f" up to {w.concurrency:,}" if w.concurrency else "")
+                     + f"; front: {'TPOT' if w.latency == 'tpot_s' else 'end-to-end latency'} vs $/M tokens "
+                     "over every GPU type")
+    return PlanReport(source, "serve", question, max_gpus, host_bytes, ranking, tuple(plans), tuple(notes))
+
+
+def timed(search: ServeSearch, speeds: ServeSpeeds, row: ServeRow, target: Target) -> ServeRow:
+    """``row`` with its speed on ``target`` (vLLM: chunked at its max_num_batched_tokens, its
+    max_num_seqs capping the batch)."""
+    chunk = max_seqs = None
+    if search.spec.engine == "vllm":
+        cost = search.cost(row.layout, target=target)
+        if isinstance(cost, VllmCost):
+            chunk, max_seqs = scheduler_defaults(vllm_config(replace(cost.spec, gpu_mem=row.budget_bytes)))
+    perf = speeds.speed(row, target, chunk=chunk, max_num_seqs=max_seqs)
+    return replace(row, speed=perf, batch=speeds.batch(row, max_seqs) if perf is not None else None)
+
+
+def _mark_front(per_target: list[tuple[Target, int | None, list[ServeRow]]], latency: str
+                ) -> list[tuple[Target, int | None, list[ServeRow]]]:
+    from .speed import pareto_front, serve_point
+
+    flat = [r for _, _, rows in per_target for r in rows]
+    on = iter(pareto_front([serve_point(r, latency) for r in flat]))
+    return [(t, n, [replace(r, front=next(on)) for r in rows]) for t, n, rows in per_target]
 
 
 def serve_fixes(search: ServeSearch, target: Target, max_gpus: int, host_bytes: int | None) -> list[Fix]:

@@ -38,6 +38,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from ..perf.figures import Performance
+    from .speed import TrainSpeeds
 @dataclass(frozen=True)
 class TrainRow:
     """One feasible layout on one GPU type."""
@@ -49,6 +51,8 @@ class TrainRow:
     budget_bytes: int
     host_bytes: int  # lower bound to within a few bytes (offloaded states per GPU)
     max_micro_batch: int | None = None
+    speed: Performance | None = None  # on the plan's GPU (speed.py); None without a speed model
+    front: bool = False  # on the plan's time-vs-cost front
 
     @property
     def gpus(self) -> int:
@@ -62,11 +66,14 @@ class TrainRow:
 @dataclass(frozen=True)
 class Ranking:
     """How feasible layouts are ordered: ``key`` (lower is better) and, optionally, ``optimistic``:
-    the best key any layout with this states bound could get (lets the search stop early)."""
+    the best key any layout with this states bound could get (lets the search stop early). A
+    ranking whose key does not depend on memory (step time) gives ``by_layout`` instead: the
+    search then checks layouts in that order and stops at the ``keep``-th that fits."""
 
     name: str
     key: Callable[[TrainRow], float]
     optimistic: Callable[[int, int], float] | None = None  # (bound bytes, budget) -> key
+    by_layout: Callable[[Layout, str], float] | None = None  # (layout, recompute) -> key
 
 
 HEADROOM = Ranking("headroom", key=lambda r: -r.headroom_bytes,
@@ -268,6 +275,8 @@ class TrainSearch:
                 floor = self._floors.get(shape, twin) if dp > 1 else 0
                 at.append((bound.gpu_bytes(dp, shape.layout.cp) + floor, shape, bound, dp))
         at.sort(key=lambda a: (a[0], RECOMPUTE.index(a[1].recompute) * -1))
+        if ranking.by_layout is not None:
+            return self._rows_by_layout(at, budget, keep, ranking.by_layout)
         rows: list[TrainRow] = []
         for lb, shape, bound, dp in at:
             worst = sorted(ranking.key(r) for r in rows)[keep - 1] if len(rows) >= keep else None
@@ -287,6 +296,26 @@ class TrainSearch:
                                      bound.host_bytes(dp, layout.cp)))
         rows.sort(key=ranking.key)
         rows = rows[:keep]
+        if rows:
+            rows[0] = replace(rows[0], max_micro_batch=self.max_micro_batch(rows[0]))
+        return rows
+
+    def _rows_by_layout(self, at: list[tuple[int, Shape, StatesBound, int]], budget: int, keep: int,
+                        key: Callable[[Layout, str], float]) -> list[TrainRow]:
+        """The ``keep`` best layouts by ``key`` that fit: every candidate keyed (a formula, no
+        memory model), then checked exactly in key order until ``keep`` fit."""
+        keyed = sorted((key(shape.with_dp(dp), shape.recompute), i)
+                       for i, (lb, shape, _, dp) in enumerate(at) if lb <= budget)
+        rows: list[TrainRow] = []
+        for _, i in keyed:
+            _, shape, bound, dp = at[i]
+            layout = shape.with_dp(dp)
+            t = self.total(layout, shape.recompute)
+            if t is not None and t <= budget:
+                rows.append(TrainRow(layout, shape.recompute, self.spec.micro_batch, t, budget,
+                                     bound.host_bytes(dp, layout.cp)))
+                if len(rows) == keep:
+                    break
         if rows:
             rows[0] = replace(rows[0], max_micro_batch=self.max_micro_batch(rows[0]))
         return rows
@@ -326,12 +355,24 @@ MIN_SEQ_FIX = 256  # the shortest sequence a "shorter --seq" fix proposes
 
 def train_plan(search: TrainSearch, targets: list[Target], *, source: str, mode: str,
                question: dict[str, object], max_gpus: int, host_bytes: int | None = None, keep: int = 5,
-               ranking: Ranking = HEADROOM, alternatives: dict[str, TrainSpec] | None = None) -> PlanReport:
+               ranking: Ranking = HEADROOM, alternatives: dict[str, TrainSpec] | None = None,
+               speeds: TrainSpeeds | None = None) -> PlanReport:
     """The training plan of ``search`` for each GPU type; ``alternatives`` are the specs tried as
-    single changes where nothing fits (a LoRA or QLoRA fine-tune, an 8-bit optimizer), by flag."""
-    plans = []
+    single changes where nothing fits (a LoRA or QLoRA fine-tune, an 8-bit optimizer), by flag.
+    With ``speeds`` (a training speed model) the layouts are ranked by time to train (or memory,
+    ``speeds.rank``), each row carries its speed, and the time-vs-cost front over every GPU type
+    is marked."""
+    found = []
     for target in targets:
-        n, rows = search.plan(target, max_gpus=max_gpus, host_bytes=host_bytes, keep=keep, ranking=ranking)
+        rank = ranking if speeds is None or speeds.rank == "memory" else speed_ranking(speeds, target)
+        n, rows = search.plan(target, max_gpus=max_gpus, host_bytes=host_bytes, keep=keep, ranking=rank)
+        if speeds is not None:
+            rows = [replace(r, speed=speeds.speed(r.layout, r.recompute, target)) for r in rows]
+        found.append((target, n, rows))
+    if speeds is not None:
+        found = _mark_front(found, speeds)
+    plans = []
+    for target, n, rows in found:
         fixes = () if n is not None else tuple(
             train_fixes(search, target, max_gpus, host_bytes, alternatives or {}))
         commands = tuple(train_command(source, question, r, target) for r in rows)
@@ -339,7 +380,32 @@ def train_plan(search: TrainSearch, targets: list[Target], *, source: str, mode:
     notes = [f"searched {len(search.shapes)} layouts (dp solved for each)",
              "offload searched only with --host-mem (host memory per GPU)" if not search.offload else
              "offload searched within --host-mem per GPU"]
-    return PlanReport(source, mode, question, max_gpus, host_bytes, ranking.name, tuple(plans), tuple(notes))
+    name = ranking.name
+    if speeds is not None and speeds.rank != "memory":
+        name = "time to train"
+        notes.append("front: time vs cost to train over every GPU type (rows of one GPU type differ in time "
+                     "alone: same GPUs, same price)")
+    return PlanReport(source, mode, question, max_gpus, host_bytes, name, tuple(plans), tuple(notes))
+
+
+def speed_ranking(speeds: TrainSpeeds, target: Target) -> Ranking:
+    """Layouts by time per token on ``target`` (the cost per token orders them the same way: one
+    GPU count, one price)."""
+    def by_layout(layout: Layout, recompute: str) -> float:
+        return speeds.seconds_per_token(layout, recompute, target)
+
+    return Ranking(f"time on {target.name}", key=lambda r: by_layout(r.layout, r.recompute),
+                   by_layout=by_layout)
+
+
+def _mark_front(found: list[tuple[Target, int | None, list[TrainRow]]], speeds: TrainSpeeds
+                ) -> list[tuple[Target, int | None, list[TrainRow]]]:
+    from .speed import pareto_front, train_point
+
+    points = [train_point(r.speed, r.gpus, speeds.prices.get(t.gpu.key) if t.gpu is not None else None)
+              for t, _, rows in found for r in rows]
+    on = iter(pareto_front(points))
+    return [(t, n, [replace(r, front=next(on)) for r in rows]) for t, n, rows in found]
 
 
 def train_fixes(search: TrainSearch, target: Target, max_gpus: int, host_bytes: int | None,

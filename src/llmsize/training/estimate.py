@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
     from ..hardware.fit import Verdict
     from ..inference.overhead import Overheads
+    from ..perf.figures import Performance
     from .lora import LoraSpec
     from .phases import Moment, StepInputs
 
@@ -471,6 +472,7 @@ class TrainReport(Totalled):
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()  # from reading the source; not part of the JSON (see api.py)
     verdict: Verdict | None = None  # fits the GPU given or not (set by api.train)
+    performance: Performance | None = None  # speed on the GPU given (api.train); None without one
 
     def error_bars(self) -> dict[str, str | dict[str, Any]]:
         """Each term's expected error, from the committed validation run (``errorbars.py``)."""
@@ -497,6 +499,7 @@ class TrainReport(Totalled):
                                     "fsdp": par.fsdp.value, "offload": par.offload.value}},
             "error_bars": self.error_bars(), "tree": self.tree.to_dict(), "notes": list(self.notes),
             "verdict": None if self.verdict is None else self.verdict.to_dict(),
+            "performance": None if self.performance is None else self.performance.to_dict(),
         })
 
 

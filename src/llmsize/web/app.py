@@ -218,6 +218,10 @@ def view(task: str, source: Resolved, options: dict[str, Any], given: object) ->
     figures = {"breakdown": charts.breakdown(report, limits),
                "context": charts.sweep("context", task, source, options),
                "batch": charts.sweep("batch", task, source, options)}
+    engine = options.get("engine", "hf")
+    if task == "serve" and getattr(report, "performance", None) is not None \
+            and engine in charts.THROUGHPUT_ENGINES:
+        figures["throughput"] = charts.figure("throughput", task, source, options)
     return versioned({
         "task": task, "result": report.to_dict(), "verdict": charts.verdict(report, limits),
         "command": command_line(task, given, options),

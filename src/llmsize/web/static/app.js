@@ -94,6 +94,28 @@ function fillExplain(rows) {
   }
 }
 
+// The throughput panel: the API's curve (figures.throughput) as the SVG it drew and a table of
+// the same numbers; hidden when the answer has none (no GPU, or an engine without batches).
+function fillThroughput(figure, svg) {
+  const panel = $("throughput");
+  panel.hidden = !figure;
+  if (!figure) return;
+  $("chart-throughput").innerHTML = svg;
+  $("throughput-caption").textContent = figure.notes.join(" ");
+  const [rate, tpot] = figure.lines;
+  const body = panel.querySelector("tbody");
+  body.replaceChildren();
+  figure.xs.forEach((x, i) => {
+    const tr = document.createElement("tr");
+    for (const cell of [String(x), Math.round(rate.values[i]).toLocaleString("en"), tpot.values[i].toFixed(1)]) {
+      const td = document.createElement("td");
+      td.textContent = cell;
+      tr.append(td);
+    }
+    body.append(tr);
+  });
+}
+
 async function submit(event) {
   if (event) event.preventDefault();
   const options = readOptions();
@@ -112,6 +134,7 @@ async function submit(event) {
     $("verdict").dataset.fits = String(answer.verdict.fits);
     $("verdict").dataset.totalBytes = String(answer.verdict.total_bytes);
     for (const kind of ["breakdown", "context", "batch"]) $("chart-" + kind).innerHTML = answer.charts[kind];
+    fillThroughput(answer.figures.throughput, answer.charts.throughput);
     fillExplain(answer.explain);
     fillFits(answer.fit_table);
     $("command").value = answer.command;

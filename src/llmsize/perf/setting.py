@@ -1,0 +1,224 @@
+"""From a memory estimate and the user's question to the performance model's inputs.
+
+``api.infer`` and ``api.train`` ask for speed when a GPU is given. This module turns their
+estimate (architecture, weight format, layout, engine) and the options into a ``Performance``
+whose ``setting`` records what was assumed, so that a figure can be reproduced::
+
+    serving   traffic  = compile_traffic(arch, the estimate's weight format, its KV dtype, tp)
+              machine  = Machine(gpu, efficiency(engine, gpu) [--mfu → prefill_mfu], tp, pp,
+                                 the format's matmul dtype)
+              input_len  = --input-len, else the prompt (ctx − new tokens) when --new-tokens is
+                           given, else ctx / 2
+              output_len = --output-len, else --new-tokens, else DEFAULT_OUTPUT_LEN
+              batch      = --concurrency, else --batch; vLLM runs at most what its KV pool holds
+                           at input + output tokens a request (and max_num_seqs)
+    training  training.training_performance(arch, spec, gpu, tokens, price, [--mfu → train_mfu])
+    price     --price GPU=USD (or a bare USD for the GPU given), else the first row of
+              ``hardware/prices.json`` for the GPU (its provider and date kept), else none: the
+              cost figures are left out rather than guessed
+
+``--mfu`` is the share of the dense peak the matmuls reach when they are compute-bound: in
+training the model-FLOPs utilisation (train_mfu); in serving the prefill's (prefill_mfu), the
+phase that is compute-bound at any batch. Decode's compute share (decode_mfu) stays at its
+sourced value: decode is bandwidth-bound below the critical batch, where no MFU changes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import lru_cache
+
+from ..formats.dtypes import WeightFormat, parse_format
+from ..hardware.catalog import Gpu
+from ..hardware.prices import Price
+from .efficiency import PerfError, efficiency
+from .figures import Performance
+from .serving import Machine, compute_dtype, serving_performance
+from .traffic import Traffic, compile_traffic
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from ..arch import Architecture
+    from ..inference.estimate import InferenceSpec
+    from ..training.estimate import TrainSpec
+
+DEFAULT_OUTPUT_LEN = 128  # tokens generated when neither --output-len nor --new-tokens is given
+# (llama-bench's tg128: a short answer)
+VLLM_BLOCK_TOKENS = 16  # vLLM's default block_size: a request holds whole blocks of KV
+TRAIN_ENGINE = "megatron"  # the efficiency records training reads (efficiency.json)
+
+
+def missing_rates(gpu: Gpu) -> str | None:
+    """Why ``gpu`` has no speed (a custom GPU given without bandwidth or bf16 TFLOPS), else None."""
+    if not gpu.bandwidth_bytes_per_s:
+        return f"gpu {gpu.key} has no memory bandwidth (custom:…,bw=3350GB/s)"
+    if not (gpu.peak_tflops("bf16")):
+        return f"gpu {gpu.key} has no dense bf16 TFLOPS (custom:…,bf16=989TF)"
+    return None
+
+
+def price_setting(p: Price | None) -> dict[str, Any] | None:
+    """The price as the JSON ``setting.price`` shows it."""
+    if p is None:
+        return None
+    return {"usd_per_hour": p.usd_per_hour, "provider": p.provider, "date": p.date, "url": p.url}
+
+
+def price_for(gpu: Gpu, given: tuple[str, ...]) -> Price | None:
+    """The price of one ``gpu``-hour: ``given`` ("USD" or "GPU=USD", checked already), else the
+    dated table's first row for the GPU, else None. A price naming another GPU is an error."""
+    import datetime
+
+    from ..hardware.prices import price, price_overrides
+    from ..options import OptionError
+
+    bare = [p for p in given if "=" not in p]
+    named = price_overrides([p for p in given if "=" in p])
+    other = sorted(k for k in named if k != gpu.key)
+    if other:
+        raise OptionError("price", f"names {other[0]}, but gpu is {gpu.key}: give {gpu.key}=USD or a "
+                                   "bare USD", mentions=("gpu",))
+    if bare:
+        today = datetime.date.today().isoformat()
+        return Price(gpu.key, float(bare[-1].strip().lstrip("$")), "given by the user", today, "")
+    return price(gpu.key, named)
+
+
+@lru_cache(maxsize=64)
+def _traffic(arch: Architecture, fmt: WeightFormat, kv_dtype: str, tp: int, base: str) -> Traffic:
+    """One compile per (architecture, format, KV dtype, tp): charts ask at many points."""
+    return compile_traffic(arch, fmt, kv_dtype=kv_dtype, tp=tp, base=base)
+
+
+def request_lengths(spec: InferenceSpec, input_len: int | None, output_len: int | None) -> tuple[int, int]:
+    """(input, output) tokens of one request: as given, else from the memory question."""
+    out = output_len or spec.new_tokens or DEFAULT_OUTPUT_LEN
+    inp = input_len or (spec.prompt if spec.new_tokens else max(1, spec.context // 2))
+    return inp, out
+
+
+def _batch(spec: InferenceSpec, extra: dict[str, object], concurrency: int | None,
+           request_tokens: int) -> tuple[int, tuple[str, ...]]:
+    """The requests decoded together, and a note when vLLM's KV pool caps them."""
+    batch = concurrency or spec.batch
+    vllm = extra.get("vllm")
+    if spec.engine != "vllm" or not isinstance(vllm, dict) or not vllm.get("kv_cache_tokens"):
+        return batch, ()
+    blocks = -(-request_tokens // VLLM_BLOCK_TOKENS) * VLLM_BLOCK_TOKENS
+    cap = max(1, min(int(vllm["max_num_seqs"]), int(vllm["kv_cache_tokens"]) // blocks))
+    if batch <= cap:
+        return batch, ()
+    return cap, (f"batch {batch} capped at {cap}: vLLM's KV pool holds {int(vllm['kv_cache_tokens']):,} "
+                 f"tokens, {cap} requests of {request_tokens:,} (max_num_seqs {vllm['max_num_seqs']}); "
+                 "the others wait",)
+
+
+def serving_for(arch: Architecture, spec: InferenceSpec, extra: dict[str, object], gpu: Gpu, *,
+                weight_format: str, input_len: int | None = None, output_len: int | None = None,
+                concurrency: int | None = None, price: Price | None = None,
+                mfu: float | None = None) -> Performance:
+    """Serving speed of the estimate ``spec`` (its engine, layout, formats) on ``gpu``."""
+    fmt = parse_format(weight_format)
+    inp, out = request_lengths(spec, input_len, output_len)
+    batch, notes = _batch(spec, extra, concurrency, inp + out)
+    tp, pp = spec.layout.tp, spec.layout.pp
+    base = spec.dtype if spec.dtype in ("fp32", "fp16", "bf16") else "bf16"
+    machine = Machine(gpu, efficiency(spec.engine, gpu.key).with_(prefill_mfu=mfu), tp, pp,
+                      compute_dtype(fmt.kind, gpu))
+    vllm = extra.get("vllm")
+    chunk = int(vllm["max_num_batched_tokens"]) if isinstance(vllm, dict) else spec.chunk
+    usd = None if price is None else price.usd_per_hour
+    llamacpp = _model("llamacpp", "llamacpp_performance") if spec.engine == "llamacpp" else None
+    if llamacpp is not None:
+        perf = llamacpp(arch, fmt, gpu, n_gpu_layers=spec.n_gpu_layers, n_prompt=inp, n_gen=out,
+                        eff=machine.eff)
+    else:
+        perf = serving_performance(_traffic(arch, fmt, spec.kv, tp, base), machine, engine=spec.engine,
+                                   input_len=inp, output_len=out, batch=batch, chunk=chunk,
+                                   usd_per_gpu_hour=usd)
+    notes += _serving_notes(spec, inp, out, batch, concurrency, price, llamacpp is not None)
+    setting = {"gpu": gpu.key, "gpu_name": gpu.name, "gpus": tp * pp, "engine": spec.engine,
+               "weight_format": fmt.name, "compute_dtype": machine.compute_dtype, "input_len": inp,
+               "output_len": out, "batch": batch, "price": price_setting(price)}
+    factors = {k: v for k, v in perf.factors.items() if k != "train_mfu"}  # serving reads the others
+    return replace(perf, factors=factors, notes=perf.notes + notes, setting=setting)
+
+
+def _serving_notes(spec: InferenceSpec, inp: int, out: int, batch: int, concurrency: int | None,
+                   price: Price | None, llamacpp_model: bool) -> tuple[str, ...]:
+    notes = []
+    if inp + out > spec.context:
+        notes.append(f"a request of {inp:,} + {out:,} tokens is longer than the {spec.context:,}-token "
+                     "context the memory was sized for (--ctx-size)")
+    if spec.engine == "hf" and concurrency and concurrency != spec.batch:
+        notes.append(f"memory sized for batch {spec.batch}, speed for {batch}: give --batch {batch} to "
+                     "size both")
+    if spec.engine == "llamacpp" and not llamacpp_model:
+        notes.append("llama.cpp: the GPU roofline with llama.cpp's efficiency factors; layers left on the "
+                     "CPU (-ngl below the model's layers) are not in this figure")
+    if price is None:
+        notes.append("no price for this GPU in hardware/prices.json: give --price GPU=USD for the cost")
+    return tuple(notes)
+
+
+def training_for(arch: Architecture, spec: TrainSpec, gpu: Gpu, *, tokens: float | None = None,
+                 price: Price | None = None, mfu: float | None = None) -> Performance | None:
+    """Training speed of ``spec`` on ``gpu`` (×``spec.layout.gpus``); None while this build has
+    no training model (``perf/training.py``)."""
+    model = _model("training", "training_performance")
+    if model is None:
+        return None
+    eff = efficiency(TRAIN_ENGINE, gpu.key).with_(train_mfu=mfu) if mfu is not None else None
+    usd = None if price is None else price.usd_per_hour
+    perf: Performance = model(arch, spec, gpu, tokens=tokens, usd_per_gpu_hour=usd, eff=eff)
+    notes = () if price is not None else (
+        "no price for this GPU in hardware/prices.json: give --price GPU=USD for the cost",)
+    setting = {"gpu": gpu.key, "gpu_name": gpu.name, "gpus": spec.layout.gpus, "engine": TRAIN_ENGINE,
+               "tokens": tokens, "price": price_setting(price)}
+    return replace(perf, notes=perf.notes + notes, setting=setting)
+
+
+def _model(module: str, name: str) -> Callable[..., Performance] | None:
+    """``perf.<module>.<name>``, or None when this build does not have that model yet."""
+    from importlib import import_module
+
+    try:
+        found: Callable[..., Performance] = getattr(import_module(f"{__package__}.{module}"), name)
+    except ModuleNotFoundError as e:
+        if e.name != f"{__package__}.{module}":
+            raise
+        return None
+    return found
+
+
+__all__ = ["DEFAULT_OUTPUT_LEN", "PerfError", "missing_rates", "price_for", "request_lengths",
+           "serving_curve", "serving_for",
+           "training_for"]
+
+
+def serving_curve(arch: Architecture, spec: InferenceSpec, extra: dict[str, object], gpu: Gpu, *,
+                  weight_format: str, input_len: int, output_len: int, max_batch: int,
+                  mfu: float | None = None) -> tuple[list[dict[str, object]], float]:
+    """``serving.throughput_curve`` of the estimate ``spec`` on ``gpu`` (batch 1, 2, 4, … up to
+    ``max_batch``, the KV capacity), and the roofline knee: the batch past which a decode step's
+    weight reads stop bounding it (``roofline.critical_batch`` at the efficiency factors used)."""
+    from .roofline import critical_batch
+    from .serving import throughput_curve
+
+    fmt = parse_format(weight_format)
+    tp, pp = spec.layout.tp, spec.layout.pp
+    base = spec.dtype if spec.dtype in ("fp32", "fp16", "bf16") else "bf16"
+    machine = Machine(gpu, efficiency(spec.engine, gpu.key).with_(prefill_mfu=mfu), tp, pp,
+                      compute_dtype(fmt.kind, gpu))
+    vllm = extra.get("vllm")
+    chunk = int(vllm["max_num_batched_tokens"]) if isinstance(vllm, dict) else spec.chunk
+    t = _traffic(arch, fmt, spec.kv, tp, base)
+    points = throughput_curve(t, machine, input_len=input_len, output_len=output_len, max_batch=max_batch,
+                              chunk=chunk)
+    knee = critical_batch(flops_per_s=machine.flops_per_s * machine.eff.decode_mfu,
+                          bytes_per_s=gpu.bandwidth_bytes_per_s * machine.eff.bandwidth,
+                          bytes_per_weight=t.bytes_per_weight)
+    return points, knee

@@ -10,7 +10,14 @@ overridable per call (``--mfu``)::
     step_overhead_s      fixed seconds per decode step (scheduling, kernel launches, sampling)
     allreduce_latency_s  α: the time of the smallest all-reduce (a per-message floor)
     link_efficiency      share of the one-way NVLink/PCIe rate a large all-reduce reaches
-    train_mfu            training model-FLOPs utilisation (6·N·D convention, no recompute counted)
+    train_mfu            η_train: the share of dense peak a training step's compute reaches (its
+                         FLOPs, recompute included, over the time the kernels run); the MFU a step
+                         would show with no pipeline bubble, no exposed communication and no
+                         recompute (``training.py``, which models those three explicitly)
+    train_comm_overlap   ω: share of data-parallel, context-parallel and pipeline traffic hidden
+                         behind compute (0: all exposed, 1: all hidden; tensor-parallel all-reduces
+                         are always exposed)
+    inter_node_bytes_per_s  the one-way rate one GPU reaches to GPUs in other nodes (its NIC)
 
 Records marked ``fitted`` come from ``validation/perf_calibration.py`` (calibration runs only);
 the others are other tools' published defaults, cited, until a fit replaces them.
@@ -47,6 +54,8 @@ class Efficiency:
     allreduce_latency_s: float
     link_efficiency: float
     train_mfu: float
+    train_comm_overlap: float
+    inter_node_bytes_per_s: float
     sources: tuple[tuple[str, str], ...] = ()  # (factor, "value — reference (confidence): note")
 
     def with_(self, **overrides: float | None) -> Efficiency:
@@ -55,10 +64,17 @@ class Efficiency:
         for name, value in changes.items():
             if name not in FACTORS:
                 raise PerfError(f"efficiency factor {name!r}: unknown; one of {', '.join(FACTORS)}")
-            if not name.endswith("_s") and not 0 < value <= 1:
+            if name.endswith("_per_s"):
+                if value <= 0:
+                    raise PerfError(f"{name} {value}: must be a rate > 0 bytes per second")
+            elif name.endswith("_s"):
+                if value < 0:
+                    raise PerfError(f"{name} {value}: must be >= 0 seconds")
+            elif name.endswith("_overlap"):
+                if not 0 <= value <= 1:
+                    raise PerfError(f"{name} {value}: must be a share in [0, 1]")
+            elif not 0 < value <= 1:
                 raise PerfError(f"{name} {value}: must be a share in (0, 1]")
-            if name.endswith("_s") and value < 0:
-                raise PerfError(f"{name} {value}: must be >= 0 seconds")
         notes = tuple((n, s) for n, s in self.sources if n not in changes)
         given = tuple((n, f"{v} (given)") for n, v in changes.items())
         return replace(self, **changes, sources=notes + given)

@@ -18,6 +18,8 @@ overridable per call (``--mfu``)::
                          behind compute (0: all exposed, 1: all hidden; tensor-parallel all-reduces
                          are always exposed)
     inter_node_bytes_per_s  the one-way rate one GPU reaches to GPUs in other nodes (its NIC)
+    mmq_mfu              llama.cpp's quantized matmuls (MMQ) on NVIDIA: achieved / dense int8 tensor peak
+    host_bandwidth       η_host: achieved / nominal host DRAM bandwidth for layers llama.cpp runs on the CPU
 
 Records marked ``fitted`` come from ``validation/perf_calibration.py`` (calibration runs only);
 the others are other tools' published defaults, cited, until a fit replaces them.
@@ -56,6 +58,8 @@ class Efficiency:
     train_mfu: float
     train_comm_overlap: float
     inter_node_bytes_per_s: float
+    mmq_mfu: float
+    host_bandwidth: float
     sources: tuple[tuple[str, str], ...] = ()  # (factor, "value — reference (confidence): note")
 
     def with_(self, **overrides: float | None) -> Efficiency:

@@ -640,12 +640,10 @@ def _training_speed(report: TrainReport, arch: Architecture, opts: dict[str, Any
     """``report`` with its step time, MFU, time and cost on ``g`` (or a note saying why not)."""
     from .perf.setting import missing_rates, price_for, training_for
 
-    why = missing_rates(g)
-    perf = None if why else training_for(arch, report.spec, g, tokens=opts["tokens"],
-                                         price=price_for(g, opts["price"]), mfu=opts["mfu"])
-    if perf is None:
-        why = why or "this build has no training speed model (perf/training.py)"
+    if why := missing_rates(g):
         return replace(report, notes=(*report.notes, f"no speed figures: {why}"))
+    perf = training_for(arch, report.spec, g, tokens=opts["tokens"], price=price_for(g, opts["price"]),
+                        mfu=opts["mfu"])
     return replace(report, performance=perf)
 
 

@@ -335,7 +335,8 @@ FIGURE_LABELS = {  # figure -> what the table calls it; {batch}: the requests de
     "replicas": "replicas for the target rate", "pp_tokens_per_s": "prompt processing",
     "tg_tokens_per_s": "token generation", "step_time_s": "step time",
     "tokens_per_s_per_gpu": "tokens/s per GPU",
-    "mfu": "MFU", "tflops_per_gpu": "achieved TFLOP/s per GPU", "time_s": "time to train on the tokens",
+    "mfu": "MFU", "hfu": "HFU (recompute counted)", "tflops_per_gpu": "achieved TFLOP/s per GPU",
+    "time_s": "time to train on the tokens",
     "gpu_hours": "GPU-hours", "cost_usd": "cost",
 }
 

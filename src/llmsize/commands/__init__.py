@@ -33,7 +33,7 @@ def add_speed_arguments(p: argparse.ArgumentParser, command: str) -> None:
     else:
         s.add_argument("--tokens", metavar="D", help="tokens of the whole run: time, GPU-hours, cost "
                        "(1e12, 15T, 300B)")
-        mfu = "model-FLOPs utilisation (default: efficiency.json's train_mfu)"
+        mfu = "share of peak FLOP/s the step's compute reaches (η_train; default: efficiency.json's)"
     s.add_argument("--mfu", metavar="F", help=mfu + ", in (0, 1]")
     s.add_argument("--price", action="append", metavar="[GPU=]USD",
                    help="USD per GPU-hour, e.g. h100=2.5 (default: llmsize gpus' dated price)")

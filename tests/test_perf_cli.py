@@ -129,3 +129,19 @@ def test_training_compute_goes_as_one_over_mfu_and_cost_is_gpu_hours_times_price
     assert high.setting == {"gpu": "h100-sxm", "gpu_name": high.setting["gpu_name"], "gpus": 8,
                             "engine": "megatron", "tokens": 1e12, "price": high.setting["price"]}
     assert high.setting["price"]["provider"] == "given by the user"
+
+
+@pytest.mark.parametrize("command", ["llmsize infer llama-3.1-8b --engine vllm",
+                                     "llmsize train llama-3.1-8b --gpu h100:8"])
+def test_the_readme_examples_print_what_the_readme_shows(capsys, command):
+    """The README's two speed examples: every figure row it shows is what the command prints now
+    (the price line of a user-given price carries today's date, so it is left out)."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```console\n\$ (" + re.escape(command) + r"[^\n]*)\n(.*?)```", readme, re.S)
+    assert block, command
+    code, out, _ = run(capsys, *block.group(1).split()[1:])
+    shown = [line for line in block.group(2).splitlines() if not line.startswith("price:")]
+    assert code == 0 and shown and all(line in out.splitlines() for line in shown)

@@ -372,7 +372,7 @@ def performance_block(perf: Performance, *, explain: bool = False) -> None:
         what = (f"{s['engine']}, {s['weight_format']} weights, requests of {s['input_len']:,} + "
                 f"{s['output_len']:,} tokens, {s['batch']} at a time")
     else:
-        tokens = f", {s['tokens']:.3g} tokens" if s.get("tokens") else ""
+        tokens = f", {s['tokens']:.3g} tokens".replace("e+", "e") if s.get("tokens") else ""
         what = f"{s.get('engine', '')} factors{tokens}"
     gpu = s.get("gpu_name", s.get("gpu", ""))
     title = f"PERFORMANCE on {s.get('gpus', 1)}× {gpu} ({what}) · bound: {perf.bound}"

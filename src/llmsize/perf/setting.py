@@ -57,6 +57,7 @@ VLLM_BLOCK_TOKENS = 16  # vLLM's default block_size: a request holds whole block
 _TRAINING = ("train_mfu", "train_comm_overlap", "inter_node_bytes_per_s")
 NOT_SERVING = {False: (*_TRAINING, "mmq_mfu", "host_bandwidth"),  # serving.py
                True: (*_TRAINING, "decode_mfu", "allreduce_latency_s")}  # llamacpp.py
+TRAINING_FACTORS = (*_TRAINING, "link_efficiency", "allreduce_latency_s")  # what training.py reads
 TRAIN_ENGINE = "megatron"  # the efficiency records training reads (efficiency.json)
 NO_PRICE = "no price for this GPU in hardware/prices.json: give --price GPU=USD for the cost"
 
@@ -185,7 +186,8 @@ def training_for(arch: Architecture, spec: TrainSpec, gpu: Gpu, *, tokens: float
     setting = {"gpu": gpu.key, "gpu_name": gpu.name, "gpus": spec.layout.gpus, "engine": TRAIN_ENGINE,
                "tokens": tokens, "price": price_setting(price)}
     notes = perf.notes + (() if price is not None else (NO_PRICE,))
-    return replace(perf, notes=notes, setting=setting)
+    factors = {k: v for k, v in perf.factors.items() if k in TRAINING_FACTORS}
+    return replace(perf, factors=factors, notes=notes, setting=setting)
 
 
 __all__ = ["DEFAULT_OUTPUT_LEN", "PerfError", "missing_rates", "price_for", "request_lengths", "serving_for",

@@ -37,8 +37,8 @@ def test_decode_is_memory_bound_at_batch_1_and_compute_bound_past_the_ridge(dens
     assert decode_step(dense, m, batch=1, context=128)[1] == "memory"
     knee = critical_batch(flops_per_s=m.flops_per_s * m.eff.decode_mfu,
                           bytes_per_s=m.gpu.bandwidth_bytes_per_s * m.eff.bandwidth)
-    # the knee is F·η_f / (BW·η_bw) per weight byte: 989.4e12·0.30 / (3.35e12·0.8) at 2 bytes a weight
-    assert knee == pytest.approx(989.4e12 * 0.30 * 2 / (2 * 3.35e12 * 0.8))
+    # the knee is F·η_f / (BW·η_bw) per weight byte at 2 bytes a weight (η: efficiency.json, fitted or not)
+    assert knee == pytest.approx(989.4e12 * m.eff.decode_mfu * 2 / (2 * 3.35e12 * m.eff.bandwidth))
     # short context so the KV cache does not keep it memory-bound: past 2× the knee, compute binds
     assert decode_step(dense, m, batch=round(2 * knee), context=16)[1] == "compute"
 

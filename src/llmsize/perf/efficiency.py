@@ -8,6 +8,8 @@ overridable per call (``--mfu``)::
     prefill_mfu          η_f for prefill: achieved / dense peak FLOP/s on long prompts
     decode_mfu           η_f for decode's matmuls once the batch makes them compute-bound
     step_overhead_s      fixed seconds per decode step (scheduling, kernel launches, sampling)
+    prefill_overhead_s   fixed seconds per prefill forward pass (the same, plus the request's
+                         admission and its first token's sampling)
     allreduce_latency_s  α: the time of the smallest all-reduce (a per-message floor)
     link_efficiency      share of the one-way NVLink/PCIe rate a large all-reduce reaches
     train_mfu            η_train: the share of dense peak a training step's compute reaches (its
@@ -53,6 +55,7 @@ class Efficiency:
     prefill_mfu: float
     decode_mfu: float
     step_overhead_s: float
+    prefill_overhead_s: float
     allreduce_latency_s: float
     link_efficiency: float
     train_mfu: float
@@ -102,8 +105,9 @@ def _document() -> dict[str, Any]:
     return doc
 
 
-def _pick(name: str, engine: str, gpu: str) -> dict[str, Any]:
-    recs = [r for r in _document()["factors"] if r["name"] == name]
+def _pick(records: list[dict[str, Any]], name: str, engine: str, gpu: str) -> dict[str, Any]:
+    """The most specific record of ``name``; of two for the same (engine, gpu), the fitted one."""
+    recs = sorted((r for r in records if r["name"] == name), key=lambda r: r["confidence"] != "fitted")
     for e, g in ((engine, gpu), (engine, "*"), ("*", gpu), ("*", "*")):
         for r in recs:
             if r["engine"] == e and r["gpu"] == g:
@@ -111,13 +115,14 @@ def _pick(name: str, engine: str, gpu: str) -> dict[str, Any]:
     raise PerfError(f"efficiency.json: no record for {name}")
 
 
-def efficiency(engine: str, gpu: str) -> Efficiency:
-    """The factors for ``engine`` (hf, vllm, llamacpp, …) on catalog GPU ``gpu`` (its key)."""
+def efficiency(engine: str, gpu: str, *, records: list[dict[str, Any]] | None = None) -> Efficiency:
+    """The factors for ``engine`` (hf, vllm, llamacpp, …) on catalog GPU ``gpu`` (its key);
+    ``records`` replaces ``efficiency.json``'s list (the calibration tries candidate fits)."""
     values: dict[str, float] = {}
     sources = []
     refs = _document()["references"]
     for name in FACTORS:
-        r = _pick(name, engine, gpu)
+        r = _pick(_document()["factors"] if records is None else records, name, engine, gpu)
         values[name] = r["value"]
         note = f": {r['note']}" if r.get("note") else ""
         sources.append((name, f"{r['value']} from {refs[r['ref']]['title']} ({r['confidence']}){note}"))

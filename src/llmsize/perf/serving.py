@@ -10,13 +10,16 @@ Per GPU (``traffic.py`` gives the bytes and FLOPs)::
     TPOT = T_step;  decode tok/s (one sequence) = 1 / T_step(1, c);  aggregate = B / T_step(B, c)
 
     T_prefill(S) = Σ_chunks max( FLOPs(chunk) / t / (η_f,prefill · F), (W + KV) / (η_bw · BW) )
-                 + 2·L · allreduce(chunk·d·2 bytes);   TTFT = T_prefill(input) (no queueing)
+                 + 2·L · allreduce(chunk·d·2 bytes) + T_fixed,prefill
+    TTFT = T_prefill(input) (no queueing)
 
-An offline run of B requests of (input, output) tokens takes B prefills then ``output`` steps,
-so its aggregate output rate is B·output / (T_prefill(B·input) + Σ T_step) with the context
-growing from input to input + output (evaluated at its middle). Pipeline stages (p) run one
-after another for a token: latency as one GPU's worth of stages plus (p − 1) hops; more batches
-in flight would raise throughput, which this model does not claim.
+An offline run of B requests of (input, output) tokens runs ``output`` steps whose forward
+passes also carry the prompts' chunks (chunked prefill): each step takes max(decode compute +
+1/output of the prefill compute, the bytes it reads), with the context growing from input to
+input + output (evaluated at its middle); aggregate output rate = B·output / that time.
+Pipeline stages (p) run one after another for a token: latency as one GPU's worth of stages
+plus (p − 1) hops; more batches in flight would raise throughput, which this model does not
+claim.
 
 What is left out: queueing and scheduling policy (vidur, BLIS simulate them), prefill–decode
 interference in mixed batches, speculative decoding, prefix caching, skewed expert routing
@@ -110,6 +113,22 @@ def decode_step(t: Traffic, m: Machine, *, batch: int, context: int) -> tuple[fl
     return core + comm + fixed, bound, terms
 
 
+def offline_s(t: Traffic, m: Machine, *, batch: int, input_len: int, output_len: int) -> float:
+    """Wall time of an offline run of ``batch`` requests of (input, output) tokens served
+    together with chunked prefill: the prompts' chunks ride in the decode steps (BLIS models a
+    mixed step as one forward pass: weights read once, compute summed), so each of the
+    ``output_len`` steps takes max(decode compute + its share of the prefill compute, the
+    decode's bytes) + communication + the fixed cost. While decode is memory-bound the prefill
+    is nearly free; once the compute side binds, the prompts cost their FLOPs."""
+    ctx = input_len + output_len // 2
+    decode = t.decode_flops(batch, ctx) / m.tp / (m.flops_per_s * m.eff.decode_mfu)
+    prefill = batch * t.prefill_flops(input_len) / m.tp / (m.flops_per_s * m.eff.prefill_mfu)
+    bytes_read = t.weight_bytes(batch) + t.kv_bytes(batch, ctx)
+    memory = bytes_read / (m.gpu.bandwidth_bytes_per_s * m.eff.bandwidth)
+    step = max(decode + prefill / output_len, memory)
+    return output_len * (step + _comm_s(t, m, batch) + _hops_s(t, m, batch) + m.eff.step_overhead_s)
+
+
 def prefill_s(t: Traffic, m: Machine, *, tokens: int, chunk: int | None = None, batch: int = 1) -> float:
     """T_prefill of ``batch`` prompts of ``tokens`` each, run in forward passes of ``chunk``
     tokens (vLLM's max_num_batched_tokens; None: one prompt per pass). Every pass reads the
@@ -122,7 +141,7 @@ def prefill_s(t: Traffic, m: Machine, *, tokens: int, chunk: int | None = None, 
     bytes_read = t.weight_bytes(per_pass) + t.kv_bytes(1, tokens)
     core, _ = roofline_s(flops=flops, bytes_read=bytes_read, flops_per_s=m.flops_per_s * m.eff.prefill_mfu,
                          bytes_per_s=m.gpu.bandwidth_bytes_per_s * m.eff.bandwidth)
-    return passes * (core + _comm_s(t, m, per_pass) + _hops_s(t, m, per_pass))
+    return passes * (core + _comm_s(t, m, per_pass) + _hops_s(t, m, per_pass) + m.eff.prefill_overhead_s)
 
 
 def _figures(kind: str, engine: str, values: dict[str, tuple[float, str]]) -> dict[str, Figure]:
@@ -141,8 +160,7 @@ def serving_performance(t: Traffic, m: Machine, *, engine: str, input_len: int, 
     ttft = prefill_s(t, m, tokens=input_len, chunk=chunk)
     one, _, _ = decode_step(t, m, batch=1, context=mid)
     tpot, bound, terms = decode_step(t, m, batch=batch, context=mid)
-    offline = prefill_s(t, m, tokens=input_len, chunk=chunk, batch=batch) + output_len * tpot
-    throughput = batch * output_len / offline
+    throughput = batch * output_len / offline_s(t, m, batch=batch, input_len=input_len, output_len=output_len)
     e2e = ttft + (output_len - 1) * tpot
     values = {
         "prefill_tokens_per_s": (input_len / ttft, "tokens/s"), "ttft_s": (ttft, "s"),

@@ -37,8 +37,8 @@ G = dp·tp·pp·cp GPUs, per GPU (each formula below is one function)::
 η is not the published MFU: a published MFU already contains the bubble and the communication,
 which are modelled here. With ω = 1, p = 1, t = 1 and no recompute, MFU = η exactly. Links: a
 group whose GPUs fit in one scale-up domain (Megatron's rank order tp, cp, dp, pp from the
-inside out) uses the scale-up link, else each GPU's NIC (``inter_node_bytes_per_s``), both times
-``link_efficiency``.
+inside out) uses the scale-up link, else the NICs of its members in each node
+(``inter_node_bytes_per_s`` each; ``group_link``), both times ``link_efficiency``.
 
 Example, Llama 3 405B pre-training (arXiv 2407.21783 Table 4: 8,192 H100, TP8 CP1 PP16 DP64,
 sequence 8,192, 32 sequences per data-parallel rank, 16M tokens a step; 430 TFLOPS, 43% MFU)::
@@ -51,11 +51,12 @@ sequence 8,192, 32 sequences per data-parallel rank, 16M tokens a step; 430 TFLO
     ...                  layout=Layout(dp=64, tp=8, sp=True, pp=16, zero=1))
     >>> p = training_performance(resolve("llama-3.1-405b").arch, spec, gpu("h100"), tokens=15.6e12)
     >>> round(p["mfu"], 2), round(p["tflops_per_gpu"]), round(p["gpu_hours"] / 1e6, 1)
-    (0.3, 295, 37.1)
+    (0.28, 276, 39.7)
 
-At the starting η = 0.5 this under-predicts the published 430 TFLOPS: the run interleaved its
-pipeline stages (v > 1, which ``Layout`` cannot express for 126 layers over 16 stages), and
-the η the calibration fits replaces 0.5 (``validation/perf_calibration.py``).
+At the η of ``efficiency.json`` (0.46, fitted by ``validation/perf_calibration.py``) this
+under-predicts the published 430 TFLOPS: the run interleaved its pipeline stages (v > 1, which
+``Layout`` cannot express for 126 layers over 16 stages), so the 1F1B bubble here (32% of the
+step) is too large for it. The numbers above change whenever the calibration refits η.
 
 Left out: expert-parallel all-to-all, load imbalance across stages (the head and embedding on
 end stages), document masking, FP8 training, failures and restarts (whole-run GPU-hours above the
@@ -213,16 +214,24 @@ def bubble_s(busy_s: float, *, stages: int, micro_batches: int, interleave: int 
 
 
 def group_link(gpu: Gpu, eff: Efficiency, *, inner: int, size: int) -> float:
-    """The one-way rate inside a parallel group of ``size`` GPUs whose ranks lie ``inner`` apart
-    (Megatron order tp, cp, dp, pp): the scale-up link when inner·size GPUs fit its domain, PCIe
-    inside one server without one, else the NIC (``inter_node_bytes_per_s``); × link efficiency."""
-    span = inner * size
+    """The one-way rate per GPU of a ring collective over a parallel group of ``size`` GPUs whose
+    ranks lie ``inner`` apart (Megatron order tp, cp, dp, pp), × link efficiency:
+
+    - the group fits one scale-up domain (inner·size GPUs): the scale-up link;
+    - PCIe cards in one server (no scale-up fabric, inner·size ≤ 8): the host link;
+    - else the NICs: NCCL runs one ring channel per NIC and each channel crosses a node once,
+      so a group with k = node GPUs / inner members in each node moves k NICs' worth,
+      k · ``inter_node_bytes_per_s``, capped by the scale-up link (DERIVED; nccl-tests
+      ``doc/PERFORMANCE.md`` bus bandwidth; a data-parallel group strided by tp = 8 has k = 1)."""
+    span, node = inner * size, gpu.scale_up_domain if gpu.scale_up_domain > 1 else NODE_GPUS
     if gpu.scale_up_bytes_per_s and span <= gpu.scale_up_domain:
         rate = float(gpu.scale_up_bytes_per_s)
     elif span <= NODE_GPUS and gpu.host_link_bytes_per_s and gpu.scale_up_domain == 1:
         rate = float(gpu.host_link_bytes_per_s)
     else:
-        rate = eff.inter_node_bytes_per_s
+        per_node = max(1, min(size, node // inner))
+        intra = gpu.scale_up_bytes_per_s or gpu.host_link_bytes_per_s or eff.inter_node_bytes_per_s
+        rate = min(per_node * eff.inter_node_bytes_per_s, float(intra))
     return rate * eff.link_efficiency
 
 
@@ -254,7 +263,9 @@ def dp_comm_s(arch: Architecture, spec: TrainSpec, gpu: Gpu, eff: Efficiency) ->
                      all-gathered for the forward and again for the
                      backward of each of the m micro-batches
 
-    LoRA reduces only the adapters' gradients; its ZeRO-3 gathers the frozen base too."""
+    LoRA reduces only the adapters' gradients; its ZeRO-3 gathers the frozen base too. With
+    pipeline stages, FSDP keeps the gathered weights across the micro-batches (torchtitan's
+    default ``reshard_after_forward_policy``: reshard only when PP is off) and gathers once."""
     lay = spec.layout
     g = lay.data_parallel
     if g <= 1:
@@ -269,7 +280,8 @@ def dp_comm_s(arch: Architecture, spec: TrainSpec, gpu: Gpu, eff: Efficiency) ->
     elif lay.shard_level < 3:
         volume = ring * (grad_b + trainable * prec.weight_bits / 8)
     else:
-        volume = ring * (grad_b + 2 * spec.grad_accum * weight_b)
+        gathers = 1 if lay.pp > 1 else 2 * spec.grad_accum
+        volume = ring * (grad_b + gathers * weight_b)
     return volume / group_link(gpu, eff, inner=lay.tp * lay.cp, size=g)
 
 

@@ -385,7 +385,7 @@ def performance_block(perf: Performance, *, explain: bool = False) -> None:
     if price:
         where = f"{price['provider']}, {price['date']}" + (f", {price['url']}" if price["url"] else "")
         say(f"price: ${price['usd_per_hour']:,.2f} per GPU-hour ({where}); --price GPU=USD replaces it")
-    factors = " · ".join(f"{k} {v['value']:g}" for k, v in perf.factors.items())
+    factors = " · ".join(f"{k} {v['value']:.3g}" for k, v in perf.factors.items())
     say(f"factors: {factors}" + ("" if explain else " (sources: --explain)"))
     if explain:
         for name, f in perf.factors.items():

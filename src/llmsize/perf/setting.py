@@ -56,7 +56,7 @@ VLLM_BLOCK_TOKENS = 16  # vLLM's default block_size: a request holds whole block
 # the factors a serving estimate does not read (GPU roofline; llama.cpp's own model), left out of its list
 _TRAINING = ("train_mfu", "train_comm_overlap", "inter_node_bytes_per_s")
 NOT_SERVING = {False: (*_TRAINING, "mmq_mfu", "host_bandwidth"),  # serving.py
-               True: (*_TRAINING, "decode_mfu", "allreduce_latency_s")}  # llamacpp.py
+               True: (*_TRAINING, "decode_mfu", "allreduce_latency_s", "prefill_overhead_s")}  # llamacpp.py
 TRAINING_FACTORS = (*_TRAINING, "link_efficiency", "allreduce_latency_s")  # what training.py reads
 TRAIN_ENGINE = "megatron"  # the efficiency records training reads (efficiency.json)
 NO_PRICE = "no price for this GPU in hardware/prices.json: give --price GPU=USD for the cost"

@@ -236,6 +236,47 @@ def test_train(capsys, argv):
     check("train", cli_json(capsys, "train", *argv))
 
 
+# --- performance (--gpu): serving on every engine, training through a stand-in model -----------
+
+PERF_CASES = {
+    "hf": ("llama-3.1-8b", "-c", "4096", "--gpu", "h100"),
+    "hf-tp2-nf4": ("llama-3.1-8b", "-c", "4096", "--gpu", "a100-sxm-80:2", "--quant", "nf4-dq",
+                   "--concurrency", "8"),
+    "vllm-fp8": ("qwen3-8b", "--engine", "vllm", "--gpu", "h100", "--quant", "fp8", "--input-len", "1000",
+                 "--output-len", "500", "--concurrency", "64", "--price", "h100=2.5", "--mfu", "0.5"),
+    "vllm-moe-pp": ("olmoe-1b-7b-0125", "--engine", "vllm", "--gpu", "l40s:2", "--pp", "2", "-c", "4096"),
+    "llamacpp": ("llama-3.1-8b", "--engine", "llamacpp", "--quant", "Q4_K_M", "--gpu", "rtx-4090",
+                 "--price", "0.7"),
+    "mla": ("deepseek-v2-lite", "-c", "8192", "--new-tokens", "512", "--gpu", "h200"),
+}
+
+
+@pytest.mark.parametrize("argv", PERF_CASES.values(), ids=PERF_CASES.keys())
+def test_infer_performance(capsys, argv):
+    doc = check("infer", cli_json(capsys, "infer", *argv))
+    perf = doc["performance"]
+    figures = ("prefill_tokens_per_s", "decode_tokens_per_s", "throughput_tokens_per_s", "ttft_s", "tpot_s")
+    if doc["engine"] == "llamacpp":  # llama-bench's single stream (perf/llamacpp.py)
+        figures = ("pp_tokens_per_s", "tg_tokens_per_s", "ttft_s")
+    for name in figures:
+        assert perf[name]["value"] > 0 and perf[name]["band"], name
+    assert perf["setting"]["gpu"] == doc["verdict"]["gpu"]
+
+
+def test_no_gpu_means_performance_null(capsys):
+    assert check("infer", cli_json(capsys, "infer", "gpt2"))["performance"] is None
+    assert check("train", cli_json(capsys, "train", "gpt2"))["performance"] is None
+
+
+@pytest.mark.parametrize("argv", [("llama-3.1-8b", "--gpu", "h100:8", "--tokens", "1e12"),
+                                  ("qwen3-8b", "--gpu", "a100-sxm-80:4", "--lora-rank", "16", "--mfu", "0.3",
+                                   "--price", "3")])
+def test_train_performance(capsys, argv):
+    doc = check("train", cli_json(capsys, "train", *argv))
+    assert doc["performance"]["step_time_s"]["value"] > 0
+    assert doc["performance"]["setting"]["gpus"] == doc["gpus"]
+
+
 # --- infer's inversions and plan ------------------------------------------------------------
 
 LIMITS_CASES = {
@@ -388,6 +429,8 @@ def real():
         "llamacpp": doc("infer", "llama-3.1-8b", "-c", "4096", "--engine", "llamacpp", "--gpu-mem", "8GiB"),
         "seed": doc("infer", "llama-3.1-8b", "-c", "4096", "--method", "seed"),
         "train": doc("train", "llama-3.1-8b", "--lora-rank", "8", "--zero", "2", "--dp", "2"),
+        "perf": doc("infer", "llama-3.1-8b", "-c", "4096", "--engine", "vllm", "--gpu", "h100:2",
+                    "--price", "h100=2"),
         "catalog": doc("catalog", "gpt2"),
         "gpus": doc("gpus", "h100"),
         "summary": doc("summary", "gpt2"),
@@ -398,7 +441,7 @@ def real():
     }
 
 
-COMMAND_OF = {"vllm": "infer", "llamacpp": "infer", "seed": "infer", "limits": "infer",
+COMMAND_OF = {"vllm": "infer", "perf": "infer", "llamacpp": "infer", "seed": "infer", "limits": "infer",
               "plan_train": "plan"}
 
 
@@ -471,6 +514,9 @@ OBJECTS: dict[str, list[tuple[tuple[str | int, ...], str]]] = {
     "infer": [((), "tree"), (("inputs",), "kv_dtype"), (("breakdown",), "overhead"),
               (("error_bars",), "weights")],
     "vllm": [(("vllm",), "num_blocks")],
+    "perf": [(("performance",), "tpot_s"), (("performance", "ttft_s"), "band"),
+             (("performance", "setting"), "engine"), (("performance", "setting", "price"), "date"),
+             (("performance", "factors", "bandwidth"), "source"), (("performance", "terms_ns"), "value")],
     "llamacpp": [(("llamacpp",), "host")],
     "seed": [((), "given"), (("estimate",), "inputs")],
     "train": [((), "peak_phase"), (("inputs",), "lora"), (("inputs", "parallel"), "zero"),

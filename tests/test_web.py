@@ -48,6 +48,13 @@ def _valid(doc: dict, command: str) -> None:
     ("train", {"source": MODEL, "seq": 2048, "zero": 3, "dp": 8},
      lambda: llmsize.train(MODEL, seq=2048, zero=3, dp=8)),
     ("infer", {"source": TINY, "ctx_size": 512}, lambda: llmsize.infer(dict(TINY), ctx_size=512)),
+    # speed on a GPU (the performance section) passes through as the API computes it
+    ("infer", {"source": MODEL, "engine": "vllm", "gpu": "h100", "input_len": 1000, "output_len": 500,
+               "concurrency": 32, "price": ["h100=2.5"], "mfu": 0.5},
+     lambda: llmsize.infer(MODEL, engine="vllm", gpu="h100", input_len=1000, output_len=500, concurrency=32,
+                           price="h100=2.5", mfu=0.5)),
+    ("train", {"source": MODEL, "gpu": "h100:8", "tokens": "1e12", "price": 3},
+     lambda: llmsize.train(MODEL, gpu="h100:8", tokens=1e12, price=3)),
 ])
 def test_mirrors_return_the_api_json(client, endpoint, body, truth):
     r = client.post(f"/api/{endpoint}", json=body)

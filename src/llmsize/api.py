@@ -129,10 +129,12 @@ def _price(option: str, value: object) -> tuple[str, ...]:
         if "=" in text:
             try:
                 price_overrides([text])
-            except LlmsizeError as e:
-                raise o.OptionError(option, f"{shown(item, 40)}: {e}") from None
+            except LlmsizeError as e:  # the price parser names the option; a GPU lookup does not
+                own = str(e).startswith(f"{option} ")
+                problem = str(e) if own else f"{shown(item, 40)}: {e}"
+                raise o.OptionError(option, problem, prefix=not own) from None
         elif usd_per_hour(text) is None:
-            raise o.OptionError(option, f"{shown(item, 40)} is not a price in USD per GPU-hour "
+            raise o.OptionError(option, f"{shown(item, 40)} is not an amount in USD per GPU-hour "
                                         "(2.5, or h100=2.5; 0 to 10,000)")
         out.append(text)
     return tuple(out)
@@ -646,12 +648,10 @@ def _training_speed(report: TrainReport, arch: Architecture, opts: dict[str, Any
     """``report`` with its step time, MFU, time and cost on ``g`` (or a note saying why not)."""
     from .perf.setting import missing_rates, price_for, training_for
 
-    why = missing_rates(g)
-    perf = None if why else training_for(arch, report.spec, g, tokens=opts["tokens"],
-                                         price=price_for(g, opts["price"]), mfu=opts["mfu"])
-    if perf is None:
-        why = why or "this build has no training speed model (perf/training.py)"
+    if why := missing_rates(g):
         return replace(report, notes=(*report.notes, f"no speed figures: {why}"))
+    perf = training_for(arch, report.spec, g, tokens=opts["tokens"], price=price_for(g, opts["price"]),
+                        mfu=opts["mfu"])
     return replace(report, performance=perf)
 
 

@@ -201,7 +201,7 @@ def token_count(option: str, value: object) -> float:
     else:
         number = float(value)
     if not math.isfinite(number) or number <= 0:
-        raise OptionError(option, f"{shown(value, 40)} must be a positive number of tokens")
+        raise OptionError(option, f"{shown(value, 40)} must be a count above 0 (e.g. 1e12)")
     if number > MAX_TOKENS:
         raise OptionError(option, f"{shown(value, 40)} is beyond any real training run "
                                   f"(at most {MAX_TOKENS:.0e})")

@@ -335,7 +335,8 @@ FIGURE_LABELS = {  # figure -> what the table calls it; {batch}: the requests de
     "replicas": "replicas for the target rate", "pp_tokens_per_s": "prompt processing",
     "tg_tokens_per_s": "token generation", "step_time_s": "step time",
     "tokens_per_s_per_gpu": "tokens/s per GPU",
-    "mfu": "MFU", "tflops_per_gpu": "achieved TFLOP/s per GPU", "time_s": "time to train on the tokens",
+    "mfu": "MFU", "hfu": "HFU (recompute counted)", "tflops_per_gpu": "achieved TFLOP/s per GPU",
+    "time_s": "time to train on the tokens",
     "gpu_hours": "GPU-hours", "cost_usd": "cost",
 }
 
@@ -371,7 +372,7 @@ def performance_block(perf: Performance, *, explain: bool = False) -> None:
         what = (f"{s['engine']}, {s['weight_format']} weights, requests of {s['input_len']:,} + "
                 f"{s['output_len']:,} tokens, {s['batch']} at a time")
     else:
-        tokens = f", {s['tokens']:.3g} tokens" if s.get("tokens") else ""
+        tokens = f", {s['tokens']:.3g} tokens".replace("e+", "e") if s.get("tokens") else ""
         what = f"{s.get('engine', '')} factors{tokens}"
     gpu = s.get("gpu_name", s.get("gpu", ""))
     title = f"PERFORMANCE on {s.get('gpus', 1)}× {gpu} ({what}) · bound: {perf.bound}"
@@ -384,7 +385,7 @@ def performance_block(perf: Performance, *, explain: bool = False) -> None:
     if price:
         where = f"{price['provider']}, {price['date']}" + (f", {price['url']}" if price["url"] else "")
         say(f"price: ${price['usd_per_hour']:,.2f} per GPU-hour ({where}); --price GPU=USD replaces it")
-    factors = " · ".join(f"{k} {v['value']:g}" for k, v in perf.factors.items())
+    factors = " · ".join(f"{k} {v['value']:.3g}" for k, v in perf.factors.items())
     say(f"factors: {factors}" + ("" if explain else " (sources: --explain)"))
     if explain:
         for name, f in perf.factors.items():

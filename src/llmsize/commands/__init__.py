@@ -34,9 +34,9 @@ def add_speed_arguments(p: argparse.ArgumentParser, command: str) -> None:
     if command in ("train", "plan"):
         s.add_argument("--tokens", metavar="D", help="tokens of the whole run: time, GPU-hours, cost "
                        "(1e12, 15T, 300B)")
-        mfu = "model-FLOPs utilisation (default: efficiency.json's train_mfu)"
+        mfu = "share of peak FLOP/s the step's compute reaches (η_train; default: efficiency.json's)"
     if command == "plan":
-        mfu = "serve: prefill's share of peak FLOP/s; train: the model-FLOPs utilisation"
+        mfu = "serve: prefill's share of peak FLOP/s; train: the step compute's share (η_train)"
         s.add_argument("--rank", choices=("cost", "tpot", "e2e", "throughput", "time", "memory"),
                        help="serve: cost ($/M tokens, default), tpot, e2e, throughput or memory (max batch); "
                             "train: time (default) or memory (headroom)")

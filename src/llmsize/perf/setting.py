@@ -12,15 +12,19 @@ whose ``setting`` records what was assumed, so that a figure can be reproduced::
               output_len = --output-len, else --new-tokens, else DEFAULT_OUTPUT_LEN
               batch      = --concurrency, else --batch; vLLM runs at most what its KV pool holds
                            at input + output tokens a request (and max_num_seqs)
+    llama.cpp llamacpp.llamacpp_performance(arch, format, gpu, -ngl, pp input_len, tg output_len):
+              llama-bench's single stream, CPU layers at host bandwidth
     training  training.training_performance(arch, spec, gpu, tokens, price, [--mfu → train_mfu])
     price     --price GPU=USD (or a bare USD for the GPU given), else the first row of
               ``hardware/prices.json`` for the GPU (its provider and date kept), else none: the
               cost figures are left out rather than guessed
 
 ``--mfu`` is the share of the dense peak the matmuls reach when they are compute-bound: in
-training the model-FLOPs utilisation (train_mfu); in serving the prefill's (prefill_mfu), the
-phase that is compute-bound at any batch. Decode's compute share (decode_mfu) stays at its
-sourced value: decode is bandwidth-bound below the critical batch, where no MFU changes it.
+training η_train (``train_mfu``: the compute kernels' share; the MFU figure printed is lower, as
+it also counts pipeline bubbles and exposed communication); in serving the prefill's
+(``prefill_mfu``), the phase that is compute-bound at any batch. Decode's compute share
+(``decode_mfu``) stays at its sourced value: decode is bandwidth-bound below the critical batch,
+where no MFU changes it.
 """
 
 from __future__ import annotations
@@ -33,12 +37,13 @@ from ..hardware.catalog import Gpu
 from ..hardware.prices import Price
 from .efficiency import PerfError, efficiency
 from .figures import Performance
+from .llamacpp import llamacpp_performance
 from .serving import Machine, compute_dtype, serving_performance
 from .traffic import Traffic, compile_traffic
+from .training import training_performance
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from typing import Any
 
     from ..arch import Architecture
@@ -48,7 +53,13 @@ if TYPE_CHECKING:
 DEFAULT_OUTPUT_LEN = 128  # tokens generated when neither --output-len nor --new-tokens is given
 # (llama-bench's tg128: a short answer)
 VLLM_BLOCK_TOKENS = 16  # vLLM's default block_size: a request holds whole blocks of KV
+# the factors a serving estimate does not read (GPU roofline; llama.cpp's own model), left out of its list
+_TRAINING = ("train_mfu", "train_comm_overlap", "inter_node_bytes_per_s")
+NOT_SERVING = {False: (*_TRAINING, "mmq_mfu", "host_bandwidth"),  # serving.py
+               True: (*_TRAINING, "decode_mfu", "allreduce_latency_s", "prefill_overhead_s")}  # llamacpp.py
+TRAINING_FACTORS = (*_TRAINING, "link_efficiency", "allreduce_latency_s")  # what training.py reads
 TRAIN_ENGINE = "megatron"  # the efficiency records training reads (efficiency.json)
+NO_PRICE = "no price for this GPU in hardware/prices.json: give --price GPU=USD for the cost"
 
 
 def missing_rates(gpu: Gpu) -> str | None:
@@ -131,67 +142,52 @@ def serving_for(arch: Architecture, spec: InferenceSpec, extra: dict[str, object
     vllm = extra.get("vllm")
     chunk = int(vllm["max_num_batched_tokens"]) if isinstance(vllm, dict) else spec.chunk
     usd = None if price is None else price.usd_per_hour
-    llamacpp = _model("llamacpp", "llamacpp_performance") if spec.engine == "llamacpp" else None
-    if llamacpp is not None:
-        perf = llamacpp(arch, fmt, gpu, n_gpu_layers=spec.n_gpu_layers, n_prompt=inp, n_gen=out,
-                        eff=machine.eff)
+    single = spec.engine == "llamacpp"  # llama-bench's single stream: perf/llamacpp.py
+    if single:
+        perf = llamacpp_performance(arch, fmt, gpu, n_gpu_layers=spec.n_gpu_layers, n_prompt=inp, n_gen=out,
+                                    eff=machine.eff, n_ubatch=spec.n_ubatch, n_batch=spec.n_batch)
+        batch = 1
     else:
         perf = serving_performance(_traffic(arch, fmt, spec.kv, tp, base), machine, engine=spec.engine,
                                    input_len=inp, output_len=out, batch=batch, chunk=chunk,
                                    usd_per_gpu_hour=usd)
-    notes += _serving_notes(spec, inp, out, batch, concurrency, price, llamacpp is not None)
+    notes += _serving_notes(spec, inp, out, concurrency, price)
     setting = {"gpu": gpu.key, "gpu_name": gpu.name, "gpus": tp * pp, "engine": spec.engine,
                "weight_format": fmt.name, "compute_dtype": machine.compute_dtype, "input_len": inp,
                "output_len": out, "batch": batch, "price": price_setting(price)}
-    factors = {k: v for k, v in perf.factors.items() if k != "train_mfu"}  # serving reads the others
+    factors = {k: v for k, v in perf.factors.items() if k not in NOT_SERVING[single]}
     return replace(perf, factors=factors, notes=perf.notes + notes, setting=setting)
 
 
-def _serving_notes(spec: InferenceSpec, inp: int, out: int, batch: int, concurrency: int | None,
-                   price: Price | None, llamacpp_model: bool) -> tuple[str, ...]:
+def _serving_notes(spec: InferenceSpec, inp: int, out: int, concurrency: int | None,
+                   price: Price | None) -> tuple[str, ...]:
     notes = []
     if inp + out > spec.context:
         notes.append(f"a request of {inp:,} + {out:,} tokens is longer than the {spec.context:,}-token "
                      "context the memory was sized for (--ctx-size)")
     if spec.engine == "hf" and concurrency and concurrency != spec.batch:
-        notes.append(f"memory sized for batch {spec.batch}, speed for {batch}: give --batch {batch} to "
-                     "size both")
-    if spec.engine == "llamacpp" and not llamacpp_model:
-        notes.append("llama.cpp: the GPU roofline with llama.cpp's efficiency factors; layers left on the "
-                     "CPU (-ngl below the model's layers) are not in this figure")
+        notes.append(f"memory sized for batch {spec.batch}, speed for {concurrency}: give --batch "
+                     f"{concurrency} to size both")
+    if spec.engine == "llamacpp" and (concurrency or spec.batch) > 1:
+        notes.append("llama.cpp: single-stream rates (llama-bench pp/tg); several sequences (-np) are not "
+                     "modelled")
     if price is None:
-        notes.append("no price for this GPU in hardware/prices.json: give --price GPU=USD for the cost")
+        notes.append(NO_PRICE)
     return tuple(notes)
 
 
 def training_for(arch: Architecture, spec: TrainSpec, gpu: Gpu, *, tokens: float | None = None,
-                 price: Price | None = None, mfu: float | None = None) -> Performance | None:
-    """Training speed of ``spec`` on ``gpu`` (×``spec.layout.gpus``); None while this build has
-    no training model (``perf/training.py``)."""
-    model = _model("training", "training_performance")
-    if model is None:
-        return None
-    eff = efficiency(TRAIN_ENGINE, gpu.key).with_(train_mfu=mfu) if mfu is not None else None
+                 price: Price | None = None, mfu: float | None = None) -> Performance:
+    """Training speed of ``spec`` on ``spec.layout.gpus`` × ``gpu`` (``training.py``)."""
+    eff = efficiency(TRAIN_ENGINE, gpu.key).with_(train_mfu=mfu)
     usd = None if price is None else price.usd_per_hour
-    perf: Performance = model(arch, spec, gpu, tokens=tokens, usd_per_gpu_hour=usd, eff=eff)
-    notes = () if price is not None else (
-        "no price for this GPU in hardware/prices.json: give --price GPU=USD for the cost",)
+    perf = training_performance(arch, spec, gpu, tokens=tokens, usd_per_gpu_hour=usd, eff=eff,
+                                engine=TRAIN_ENGINE)
     setting = {"gpu": gpu.key, "gpu_name": gpu.name, "gpus": spec.layout.gpus, "engine": TRAIN_ENGINE,
                "tokens": tokens, "price": price_setting(price)}
-    return replace(perf, notes=perf.notes + notes, setting=setting)
-
-
-def _model(module: str, name: str) -> Callable[..., Performance] | None:
-    """``perf.<module>.<name>``, or None when this build does not have that model yet."""
-    from importlib import import_module
-
-    try:
-        found: Callable[..., Performance] = getattr(import_module(f"{__package__}.{module}"), name)
-    except ModuleNotFoundError as e:
-        if e.name != f"{__package__}.{module}":
-            raise
-        return None
-    return found
+    notes = perf.notes + (() if price is not None else (NO_PRICE,))
+    factors = {k: v for k, v in perf.factors.items() if k in TRAINING_FACTORS}
+    return replace(perf, factors=factors, notes=notes, setting=setting)
 
 
 __all__ = ["DEFAULT_OUTPUT_LEN", "PerfError", "missing_rates", "price_for", "request_lengths",

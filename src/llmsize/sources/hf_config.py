@@ -212,17 +212,29 @@ def _family(model_type: object, name: str) -> Family:
         raise ConfigError(f"{name}: missing required key 'model_type'")
     family = FAMILIES.get(validate.check(name, "model_type", model_type))
     if family is None:
-        raise ConfigError(
-            f"{name}: model_type {shown(model_type, 40)} is not supported; supported: "
-            + ", ".join(supported_model_types())
-        )
+        raise ConfigError(f"{name}: model_type {shown(model_type, 40)} is not supported")
     return family
+
+
+def is_native(cfg: Mapping[str, Any]) -> bool:
+    """Whether llmsize's own adapters count this config (else the transformers-backed path does):
+    its model_type, or a multimodal wrapper's text model_type, is a native family."""
+    model_type = cfg.get("model_type")
+    if not isinstance(model_type, str) or model_type in FAMILIES or model_type in MULTIMODAL:
+        return True  # a missing or malformed model_type is the native reader's error to give
+    text = cfg.get("text_config")
+    return isinstance(text, Mapping) and text.get("model_type") in FAMILIES
 
 
 def from_hf_config(cfg: Mapping[str, Any], name: str = "config.json") -> tuple[Architecture, list[str]]:
     """An ``Architecture`` and the warnings met on the way, from a parsed ``config.json``."""
     if not isinstance(cfg, Mapping):
         raise ConfigError(f"{name}: expected a JSON object, got {type(cfg).__name__}")
+    if not is_native(cfg):
+        from .transformers_path import from_transformers  # imports torch: only for such a config
+
+        validate.architectures(name, cfg.get("architectures"))
+        return from_transformers(cfg, name)
     warnings: list[str] = []
     arch_name = validate.architectures(name, cfg.get("architectures"))
     validate.quantization(name, cfg.get("quantization_config"), warnings)

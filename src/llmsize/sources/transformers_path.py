@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
+    from ..arch import LayerType
+
 EXTRA = "measure"  # pyproject's optional dependencies that bring torch and transformers
 
 # Keys real config.json files write as an int where transformers 5.24's strict config classes want
@@ -264,13 +266,14 @@ def _experts(model: Any, specs: tuple[TensorSpec, ...]) -> int:
 
 # --- cache ----------------------------------------------------------------------------------
 
-_KINDS = {"full_attention": "full", "indexed_attention": "full", "sliding_attention": "sliding",
+_KINDS: dict[str, LayerType] = {
+          "full_attention": "full", "indexed_attention": "full", "sliding_attention": "sliding",
           "chunked_attention": "sliding", "hybrid": "full", "hybrid_sliding": "sliding",
           "reference_sliding_attention": "sliding", "dummy": "none", "linear_attention": "none",
           "conv": "none", "mamba": "none"}
 
 
-def cache_layout(config: Any, n_layers: int) -> tuple[tuple[str, ...], int | None, list[str]]:
+def cache_layout(config: Any, n_layers: int) -> tuple[tuple[LayerType, ...], int | None, list[str]]:
     """(our layer kinds, sliding window, notes) from transformers' own cache layout for the config
     (``cache_utils.get_layer_types_and_kwargs``, the function ``DynamicCache(config=…)`` calls)."""
     from transformers.cache_utils import get_layer_types_and_kwargs
@@ -279,14 +282,15 @@ def cache_layout(config: Any, n_layers: int) -> tuple[tuple[str, ...], int | Non
     try:
         types, kwargs = get_layer_types_and_kwargs(config)
     except Exception as e:  # noqa: BLE001
-        return ("full",) * n_layers, None, [f"the cache layout could not be read ({str(e)[:80]}): "
+        full: tuple[LayerType, ...] = tuple("full" for _ in range(n_layers))
+        return full, None, [f"the cache layout could not be read ({str(e)[:80]}): "
                                             "every layer sized as full attention"]
-    kinds = [_KINDS.get(t, "full") for t in types][:n_layers]
+    kinds: list[LayerType] = [_KINDS.get(t, "full") for t in types][:n_layers]
     unknown = sorted({t for t in types if t not in _KINDS})
     if unknown:
         notes.append(f"cache layer types {', '.join(unknown)} sized as full attention")
-    windows = {kw.get("sliding_window") for kw, k in zip(kwargs, kinds, strict=False) if k == "sliding"}
-    windows.discard(None)
+    windows: set[int] = {kw["sliding_window"] for kw, k in zip(kwargs, kinds, strict=False)
+                         if k == "sliding" and isinstance(kw.get("sliding_window"), int)}
     window = max(windows) if windows else None
     if len(windows) > 1:
         notes.append(f"sliding windows {sorted(windows)}: every sliding layer sized at {window}")
@@ -382,7 +386,7 @@ def from_transformers(cfg: Mapping[str, Any], name: str) -> tuple[Architecture, 
                 f"({cls} on the meta device); activations use a generic model"]
     state, per_token, note = _measured_cache(key, name)
     if per_token == 0:  # the step filled no growing cache: nothing grows with the context
-        kinds = ("none",) * n_layers
+        kinds = tuple("none" for _ in range(n_layers))
     notes += [note] if note else []
     fields = _proxy(config, name, model_type, n_layers, tied)
     tm = TransformersModel(version=transformers.__version__, model_class=cls, tensors=specs,

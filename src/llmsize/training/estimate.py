@@ -475,12 +475,13 @@ class TrainReport(Totalled):
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()  # from reading the source; not part of the JSON (see api.py)
     verdict: Verdict | None = None  # fits the GPU given or not (set by api.train)
+    counted_by: dict[str, object] = field(default_factory=lambda: {"counted_by": "llmsize"})
 
     def error_bars(self) -> dict[str, str | dict[str, Any]]:
         """Each term's expected error, from the committed validation run (``errorbars.py``)."""
         from ..errorbars import bars
 
-        return bars("train", BREAKDOWN, attn=self.spec.attn)
+        return bars("train", BREAKDOWN, attn=self.spec.attn, counted_by=str(self.counted_by["counted_by"]))
 
     def to_dict(self) -> dict[str, object]:
         s, par = self.spec, self.spec.layout
@@ -500,7 +501,7 @@ class TrainReport(Totalled):
                                     "ep": par.ep, "cp": par.cp, "zero": par.zero.value,
                                     "fsdp": par.fsdp.value, "offload": par.offload.value}},
             "error_bars": self.error_bars(), "tree": self.tree.to_dict(), "notes": list(self.notes),
-            "verdict": None if self.verdict is None else self.verdict.to_dict(),
+            "verdict": None if self.verdict is None else self.verdict.to_dict(), **self.counted_by,
         })
 
 
@@ -514,7 +515,7 @@ def _peak_of(result: StageResult) -> tuple[Moment, int]:
 
 def estimate_training(arch: Architecture, spec: TrainSpec, *, name: str = "") -> TrainReport:
     """The per-GPU peak of one steady-state training step (the heaviest pipeline stage)."""
-    from ..parameters import count_params
+    from ..parameters import count_params, counted_by
     from .phases import total
 
     spec = prepared(arch, spec)
@@ -530,7 +531,7 @@ def estimate_training(arch: Architecture, spec: TrainSpec, *, name: str = "") ->
         name or arch.name, spec, tree, moment.phase, moment.where, phases,
         budget_lines(spec, params=count_params(arch).total, trainable=_trainable_all(arch, spec)),
         count_params(arch).total, best.trainable,
-        best.host, best.stage, _notes(arch, spec))
+        best.host, best.stage, _notes(arch, spec), counted_by=counted_by(arch))
 
 
 def prepared(arch: Architecture, spec: TrainSpec) -> TrainSpec:

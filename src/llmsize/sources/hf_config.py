@@ -217,11 +217,15 @@ def _family(model_type: object, name: str) -> Family:
 
 
 def is_native(cfg: Mapping[str, Any]) -> bool:
-    """Whether llmsize's own adapters count this config (else the transformers-backed path does):
-    its model_type, or a multimodal wrapper's text model_type, is a native family."""
+    """Whether llmsize's own adapters count this config (else the transformers-backed path does,
+    when it is installed): its model_type is a native family or multimodal wrapper."""
     model_type = cfg.get("model_type")
-    if not isinstance(model_type, str) or model_type in FAMILIES or model_type in MULTIMODAL:
-        return True  # a missing or malformed model_type is the native reader's error to give
+    return not isinstance(model_type, str) or model_type in FAMILIES or model_type in MULTIMODAL
+
+
+def _text_is_native(cfg: Mapping[str, Any]) -> bool:
+    """A wrapper whose text model is native: counted without its towers when transformers is
+    missing (``_text_and_vision`` warns what is left out)."""
     text = cfg.get("text_config")
     return isinstance(text, Mapping) and text.get("model_type") in FAMILIES
 
@@ -231,10 +235,14 @@ def from_hf_config(cfg: Mapping[str, Any], name: str = "config.json") -> tuple[A
     if not isinstance(cfg, Mapping):
         raise ConfigError(f"{name}: expected a JSON object, got {type(cfg).__name__}")
     if not is_native(cfg):
-        from .transformers_path import from_transformers  # imports torch: only for such a config
+        from .transformers_path import TransformersMissing, from_transformers  # imports torch on use
 
         validate.architectures(name, cfg.get("architectures"))
-        return from_transformers(cfg, name)
+        try:
+            return from_transformers(cfg, name)
+        except TransformersMissing:
+            if not _text_is_native(cfg):
+                raise
     warnings: list[str] = []
     arch_name = validate.architectures(name, cfg.get("architectures"))
     validate.quantization(name, cfg.get("quantization_config"), warnings)

@@ -61,6 +61,10 @@ def loose_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
             for k, v in out.items()}
 
 
+class TransformersMissing(ConfigError):
+    """A model_type llmsize has no adapter for, on a machine without torch and transformers."""
+
+
 def not_native(model_type: object, name: str) -> str:
     """The one line for a model_type llmsize has no adapter for when transformers is missing."""
     return (f"{name}: model_type {shown(model_type, 40)} is not supported natively; install "
@@ -72,7 +76,7 @@ def _imports(model_type: object, name: str) -> tuple[Any, Any]:
         import torch
         import transformers
     except ImportError:
-        raise ConfigError(not_native(model_type, name)) from None
+        raise TransformersMissing(not_native(model_type, name)) from None
     transformers.logging.set_verbosity_error()
     return torch, transformers
 
@@ -339,7 +343,10 @@ def _tensors(obj: Any, seen: set[int], depth: int = 0) -> list[Any]:
 
 def _int(config: Any, *keys: str) -> int | None:
     for key in keys:
-        value = getattr(config, key, None)
+        try:
+            value = getattr(config, key, None)
+        except Exception:  # noqa: BLE001 - a per-layer attribute (heterogeneous configs) has no one value
+            continue
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             return value
     return None

@@ -222,6 +222,8 @@ def walk(model: Any, nn: Any) -> tuple[tuple[TensorSpec, ...], int, int, bool]:
         owner = modules.get(path.rpartition(".")[0], model)
         spec = _spec(path, tuple(p.shape), owner, nn, prefix=prefix, embeddings=embeddings,
                      is_input=p is getattr(inp, "weight", None), is_output=p is out_w and not tied)
+        if owner is out_emb and p is not out_w:  # the LM head's bias
+            spec = TensorSpec("output.bias", spec.shape, "head")
         if spec.name in used:  # two modules with one llama.cpp name: keep the HF path
             spec = TensorSpec(path, spec.shape, spec.role, spec.layer)
         used.add(spec.name)

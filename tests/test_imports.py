@@ -37,6 +37,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("layout",),  # one Layout for serving and training alike
     ("inference",),
     ("training",),
+    ("perf",),  # speed, latency, step time and cost: rooflines over the memory models' bytes
     ("plan",),  # fit inversions and the layout search, over the inference and training cost models
     ("measure",),
     ("render", "svg", "explain"),  # text tables; SVG charts; the "how this was computed" rows

@@ -24,7 +24,7 @@ from pathlib import Path
 from llmsize.commands.measure import Progress
 from llmsize.errorbars import CPU_KERNELS
 
-from . import calibration
+from . import calibration, perf_calibration
 from .grid import FAST, FULL, MODELS, Case
 from .tolerances import NOT_IN_ERROR_BARS, activation_bounds, show, total_bounds, within
 
@@ -237,6 +237,7 @@ def report(rows: list[dict], summary: dict, gpu: list[dict] | None) -> str:
             where = r["peak_module"].split(".", 1)[-1] + (f" ({r['peak_phase']})" if r["peak_phase"] else "")
             lines.append(f"| {r['label']} | " + " | ".join(cells) + f" | {total} | {where} |")
     lines += _gpu_section(gpu)
+    lines += ["", *perf_calibration.report_lines()]  # kept from perf_results.json (perf_calibration.py)
     return "\n".join(lines) + "\n"
 
 

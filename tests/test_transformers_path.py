@@ -70,8 +70,8 @@ def _counted(model_type: str, seed: int) -> tuple[dict[str, Any], Any]:
         return cfg, hf_counts(cfg)
     error: Exception | None = None
     for draw, shrink in ((True, True), (False, True), (False, False)):
-        cfg = random_config(model_type, seed, draw=draw, shrink=shrink)
         try:
+            cfg = random_config(model_type, seed, draw=draw, shrink=shrink)
             return cfg, hf_counts(cfg)
         except Exception as e:  # noqa: BLE001 - a draw transformers refuses: try the defaults
             error = error or e

@@ -220,7 +220,9 @@ def is_native(cfg: Mapping[str, Any]) -> bool:
     """Whether llmsize's own adapters count this config (else the transformers-backed path does,
     when it is installed): its model_type is a native family or multimodal wrapper."""
     model_type = cfg.get("model_type")
-    return not isinstance(model_type, str) or model_type in FAMILIES or model_type in MULTIMODAL
+    if not isinstance(model_type, str) or not model_type.replace("-", "_").isidentifier():
+        return True  # a missing or malformed model_type is the native reader's one-line error
+    return model_type in FAMILIES or model_type in MULTIMODAL
 
 
 def _text_is_native(cfg: Mapping[str, Any]) -> bool:
@@ -235,11 +237,13 @@ def from_hf_config(cfg: Mapping[str, Any], name: str = "config.json") -> tuple[A
     if not isinstance(cfg, Mapping):
         raise ConfigError(f"{name}: expected a JSON object, got {type(cfg).__name__}")
     if not is_native(cfg):
-        from .transformers_path import TransformersMissing, from_transformers  # imports torch on use
+        from .transformers_path import TransformersMissing, UnknownToTransformers, from_transformers
 
         validate.architectures(name, cfg.get("architectures"))
         try:
             return from_transformers(cfg, name)
+        except UnknownToTransformers as e:
+            raise ConfigError(f"{e}; supported natively: {', '.join(supported_model_types())}") from None
         except TransformersMissing:
             if not _text_is_native(cfg):
                 raise

@@ -65,6 +65,10 @@ class TransformersMissing(ConfigError):
     """A model_type llmsize has no adapter for, on a machine without torch and transformers."""
 
 
+class UnknownToTransformers(ConfigError):
+    """A model_type neither llmsize nor the installed transformers knows."""
+
+
 def not_native(model_type: object, name: str) -> str:
     """The one line for a model_type llmsize has no adapter for when transformers is missing."""
     return (f"{name}: model_type {shown(model_type, 40)} is not supported natively; install "
@@ -88,6 +92,12 @@ def hf_config(cfg: Mapping[str, Any], name: str) -> Any:
     """The transformers config object a ``config.json`` with this content loads as (an old
     ``rope_scaling`` transformers 5 refuses is dropped: it changes rotary buffers, never a shape)."""
     _, transformers = _imports(cfg.get("model_type"), name)
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    if cfg.get("model_type") not in CONFIG_MAPPING_NAMES:
+        version = transformers.__version__
+        raise UnknownToTransformers(f"{name}: model_type {shown(cfg.get('model_type'), 40)} is not "
+                                    f"supported natively nor known to transformers {version}")
     loose = loose_config(cfg)
     try:
         return transformers.AutoConfig.for_model(**loose)

@@ -47,6 +47,7 @@ transformers, and DeepSeek-V2 (arXiv 2405.04434, §2.1) for MLA.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from math import prod
 
 from .errors import ConfigError
 from .limits import MAX_CONTEXT, MAX_EXPERTS, MAX_HEADS, MAX_LAYERS, MAX_VOCAB, MAX_WIDTH
@@ -239,6 +240,69 @@ class VisionTower:
         return (self.image_size // self.patch_size) ** 2
 
 
+@dataclass(frozen=True)
+class TensorSpec:
+    """One parameter tensor: its GGUF-style name, PyTorch shape, role and decoder layer (or None).
+
+    ``formats/tensors.py`` lists them for a native architecture; the transformers-backed path
+    (``sources/transformers_path.py``) reads them off the model built on the meta device."""
+
+    name: str
+    shape: tuple[int, ...]
+    role: str
+    layer: int | None = None
+
+    @property
+    def numel(self) -> int:
+        return prod(self.shape)
+
+    @property
+    def is_matrix(self) -> bool:
+        """A weight a quantizer packs: a 2-D (or stacked 3-D) ``.weight`` that is neither a norm
+        nor a convolution. Biases, norms, Mamba's A and D and conv kernels never are."""
+        return (self.name.endswith(".weight") and len(self.shape) >= 2 and self.role != "norm"
+                and "conv" not in self.name)
+
+    @property
+    def module(self) -> str:
+        """embeddings, layers, final_norm, head or vision: where the tensor sits in the model."""
+        if self.layer is not None:
+            return "layers"
+        if self.role == "vision":
+            return "vision"
+        if self.name.startswith(("token_embd", "position_embd", "token_types", "project_in")):
+            return "embeddings"
+        return "final_norm" if "output_norm" in self.name else "head"
+
+
+@dataclass(frozen=True, eq=True)
+class TransformersModel:
+    """A model counted by ``transformers`` rather than by llmsize's formulas (a ``model_type``
+    llmsize has no adapter for): the class in ``architectures[0]`` built on the meta device.
+
+    ``tensors`` are its unique parameters (a tied head once), each with a role read off its module
+    path; ``embedding_params`` counts every ``nn.Embedding`` weight and an untied output
+    embedding (the non-embedding convention of ``parameters.embedding_params``);
+    ``state_bytes`` is what its cache keeps per sequence whatever the length (recurrent and conv
+    states, bf16), read off transformers' own cache after a step on the meta device, or None when
+    that step could not run there."""
+
+    version: str  # transformers.__version__
+    model_class: str
+    tensors: tuple[TensorSpec, ...] = field(repr=False)
+    embedding_params: int
+    active_params: int  # parameters one token passes through (routed experts: k of E)
+    state_bytes: int | None = None
+
+    def __hash__(self) -> int:  # the tensors are many; the class, version and sizes key it well
+        return hash((self.version, self.model_class, len(self.tensors), self.embedding_params,
+                     self.active_params, self.state_bytes))
+
+    @property
+    def total(self) -> int:
+        return sum(t.numel for t in self.tensors)
+
+
 # --- family facts of the modeling code -------------------------------------------------------
 
 
@@ -413,6 +477,8 @@ class Architecture:
     short_conv: ShortConv | None = None  # the mixer of "conv" layers
     single_block: bool = False  # each layer is one norm + one mixer, or + one MLP/MoE when "none"
     vision: VisionTower | None = None
+    # None: counted by llmsize's formulas; else the tensors transformers built (sources/transformers_path.py)
+    transformers: TransformersModel | None = None
     notes: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
@@ -498,6 +564,11 @@ class Architecture:
         """Anything but plain softmax attention in some layer (SSM, linear attention, conv,
         MLP-only, attention beside a Mamba mixer)."""
         return any(t not in ("full", "sliding") for t in self.layer_types)
+
+    @property
+    def counted_by(self) -> Literal["llmsize", "transformers"]:
+        """Which path counted the parameters: llmsize's formulas or the transformers model."""
+        return "transformers" if self.transformers else "llmsize"
 
     @property
     def embed_width(self) -> int:

@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 EXACT = "exact"
 EXACT_TERMS = {"infer": ("weights", "kv_cache"), "train": ("weights", "optimizer_states")}
 DEFAULTS = "named defaults, not measured (±50%)"
+# A model_type counted by transformers (sources/transformers_path.py): its activations come from
+# llmsize's generic decoder model on the config's widths, never validated on that family
+TRANSFORMERS_PATH = "generic model for a family llmsize does not model (±50%, not validated)"
+TRANSFORMERS_PATH_TERMS = ("activations", "gradients")
 CPU_KERNELS = "CPU-kernel measurements (MemTracker under FakeTensorMode); not validated on GPU"
 GIB = 2**30
 # Engines validated against published start-up logs rather than MemTracker, per engine version:
@@ -115,11 +119,14 @@ def vllm_bar(term: str, *, version: str | None, sizes: Mapping[str, int],
 
 def bar(mode: str, term: str, *, engine: str = "hf", attn: str = "sdpa", kind: str = "decoder",
         version: str | None = None, sizes: Mapping[str, int] | None = None,
-        quant: str = "", unmodelled_scans: str = "") -> str | dict[str, Any]:
+        quant: str = "", unmodelled_scans: str = "", counted_by: str = "llmsize") -> str | dict[str, Any]:
     """The error bar of one term: "exact", the named-defaults line, an engine's logs (per
-    version), or the validated errors of that mode and attention kernel."""
+    version), the transformers path's wider bar, or the validated errors of that mode and
+    attention kernel."""
     if term in ("overhead", "comm_buffers"):
         return DEFAULTS
+    if counted_by == "transformers" and term in TRANSFORMERS_PATH_TERMS:
+        return TRANSFORMERS_PATH
     if engine == "vllm":
         return vllm_bar(term, version=version, sizes=sizes or {}, quant=quant)
     if term in EXACT_TERMS[mode]:
@@ -153,9 +160,10 @@ def footnote(bars: Mapping[str, str | dict[str, Any]]) -> str | None:
 
 def bars(mode: str, terms: tuple[str, ...], *, engine: str = "hf", attn: str = "sdpa",
          kind: str = "decoder", version: str | None = None, sizes: Mapping[str, int] | None = None,
-         quant: str = "", unmodelled_scans: str = "") -> dict[str, str | dict[str, Any]]:
+         quant: str = "", unmodelled_scans: str = "", counted_by: str = "llmsize",
+         ) -> dict[str, str | dict[str, Any]]:
     return {t: bar(mode, t, engine=engine, attn=attn, kind=kind, version=version, sizes=sizes, quant=quant,
-                   unmodelled_scans=unmodelled_scans)
+                   unmodelled_scans=unmodelled_scans, counted_by=counted_by)
             for t in terms}
 
 
@@ -164,6 +172,6 @@ def relative(b: str | dict[str, Any]) -> float | None:
     named defaults; None when the bar is a sentence with no single fraction (an engine's)."""
     if b == EXACT:
         return 0.0
-    if b == DEFAULTS:
+    if b in (DEFAULTS, TRANSFORMERS_PATH):
         return 0.5
     return float(b["max"]) if isinstance(b, dict) else None

@@ -27,6 +27,7 @@ from .arch import (
     LinearAttention,
     MoE,
     ShortConv,
+    TransformersModel,
     VisionTower,
 )
 from .schemas import nested, versioned
@@ -433,6 +434,7 @@ class ParamReport:
         return versioned({
             "name": self.arch.name,
             "method": "exact",
+            **counted_by(self.arch),
             "total": self.total,
             "trainable": self.trainable,
             "non_embedding": self.non_embedding,
@@ -441,6 +443,15 @@ class ParamReport:
             "warnings": list(self.warnings),
             **seed,
         })
+
+
+def counted_by(arch: Architecture) -> dict[str, object]:
+    """Which path counted ``arch`` (``"llmsize"`` or ``"transformers"``), with the transformers
+    version and class where transformers did: every ``--json`` result carries it."""
+    tm = arch.transformers
+    if tm is None:
+        return {"counted_by": "llmsize"}
+    return {"counted_by": "transformers", "transformers_version": tm.version, "model_class": tm.model_class}
 
 
 # Tree leaves that are embedding matrices: nn.Embedding tables and an untied output embedding.
@@ -469,8 +480,27 @@ def inactive_expert_params(arch: Architecture) -> int:
     return len(moe.layers) * (moe.n_experts - moe.top_k) * per_expert
 
 
+def tensors_part(arch: Architecture, tm: TransformersModel) -> Part:
+    """The parameter tree of a model counted by transformers: its tensors summed by where they
+    sit (embeddings, layers, final_norm, head, vision, as ``TensorSpec.module``) and by role."""
+    modules: dict[str, dict[str, int]] = {}
+    for t in tm.tensors:
+        roles = modules.setdefault(t.module, {})
+        roles[t.role] = roles.get(t.role, 0) + t.numel
+    parts = [group(f"layers ×{arch.n_layers}" if module == "layers" else module,
+                   [leaf(role, n) for role, n in roles.items()])
+             for module, roles in modules.items()]
+    return group(arch.name, parts)
+
+
 def count_params(arch: Architecture, warnings: tuple[str, ...] = ()) -> ParamReport:
-    """The exact parameter tree of ``arch``."""
+    """The exact parameter tree of ``arch``: llmsize's formulas, or the tensors of the
+    transformers model for an architecture counted by transformers."""
+    if arch.transformers:
+        tm, root = arch.transformers, tensors_part(arch, arch.transformers)
+        return ParamReport(arch=arch, breakdown=root, total=root.value, trainable=root.value,
+                           non_embedding=root.value - tm.embedding_params,
+                           active_per_token=tm.active_params, warnings=warnings)
     parts = [embedding_part(arch)]
     if arch.kind == "encoder-decoder":
         parts.append(stack_part(arch, "encoder", arch.n_layers))

@@ -38,8 +38,8 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from math import prod
 
+from ..arch import TensorSpec
 from ..parameters import ACTIVATION_PARAMS, rename
 from ..tree import Part, group, leaf, times
 from .dtypes import WeightFormat, parse_format, precision_bits, tensor_bytes_in
@@ -57,38 +57,6 @@ if TYPE_CHECKING:
 ROLES = ("embedding", "position", "attention", "mlp", "expert", "shared_expert", "router", "norm",
          "head", "ssm", "vision", "other")
 MODULES = ("embeddings", "layers", "final_norm", "head", "vision")
-
-
-@dataclass(frozen=True)
-class TensorSpec:
-    """One parameter tensor: its GGUF-style name, PyTorch shape, role and decoder layer (or None)."""
-
-    name: str
-    shape: tuple[int, ...]
-    role: str
-    layer: int | None = None
-
-    @property
-    def numel(self) -> int:
-        return prod(self.shape)
-
-    @property
-    def is_matrix(self) -> bool:
-        """A weight a quantizer packs: a 2-D (or stacked 3-D) ``.weight`` that is neither a norm
-        nor a convolution. Biases, norms, Mamba's A and D and conv kernels never are."""
-        return (self.name.endswith(".weight") and len(self.shape) >= 2 and self.role != "norm"
-                and "conv" not in self.name)
-
-    @property
-    def module(self) -> str:
-        """embeddings, layers, final_norm, head or vision: where the tensor sits in the model."""
-        if self.layer is not None:
-            return "layers"
-        if self.role == "vision":
-            return "vision"
-        if self.name.startswith(("token_embd", "position_embd", "token_types", "project_in")):
-            return "embeddings"
-        return "final_norm" if "output_norm" in self.name else "head"
 
 
 def _linear(name: str, n_in: int, n_out: int, *, bias: bool, role: str, layer: int | None,
@@ -401,7 +369,10 @@ def _vision_llama4(arch: Architecture, vt: VisionTower) -> list[TensorSpec]:
 
 @functools.lru_cache(maxsize=64)
 def model_tensors(arch: Architecture) -> tuple[TensorSpec, ...]:
-    """Every parameter tensor of ``arch``; Σ numel == ``count_params(arch).total``."""
+    """Every parameter tensor of ``arch``; Σ numel == ``count_params(arch).total``. A model
+    counted by transformers has the tensors its meta-device model holds."""
+    if arch.transformers:
+        return arch.transformers.tensors
     out = _embeddings(arch)
     if arch.kind == "encoder-decoder":
         out += _stack(arch, "enc.", arch.n_layers, 0, cross=False)

@@ -197,13 +197,13 @@ def estimate(arch: Architecture, spec: InferenceSpec, *, name: str = "", checkpo
              config: dict[str, object] | None = None) -> InferenceReport:
     """The engine profile ``spec.engine`` for this architecture (and checkpoint, if given: its
     header bytes are the weights unless ``--quant`` asks for another format)."""
-    from ..parameters import count_params
+    from ..parameters import count_params, counted_by
 
     spec.check()
     stored = _stored_weights(checkpoint, config) if checkpoint is not None and not spec.quant else None
     run = {"vllm": estimate_vllm, "llamacpp": estimate_llamacpp}.get(spec.engine, estimate_hf)
     report = run(arch, spec, name=name, stored=stored, checkpoint=checkpoint)
-    extra = {**report.extra, "parameters": count_params(arch).total, "kind": arch.kind}
+    extra = {**report.extra, "parameters": count_params(arch).total, "kind": arch.kind, **counted_by(arch)}
     scans = sorted({t for t in arch.layer_types if t in UNMODELLED_SCANS})
     if scans:
         extra["unmodelled_scans"] = ", ".join(scans)

@@ -129,7 +129,8 @@ class InferenceReport(Totalled):
         version = str(engine["version"]) if isinstance(engine, dict) and "version" in engine else None
         sizes = {k: self.part(k) for k in terms}
         return bars("infer", terms, engine=self.spec.engine, attn=self.spec.attn, kind=kind, version=version,
-                    sizes=sizes, quant=self.spec.quant or "", unmodelled_scans=scans)
+                    sizes=sizes, quant=self.spec.quant or "", unmodelled_scans=scans,
+                    counted_by=str(self.extra.get("counted_by", "llmsize")))
 
     def to_dict(self) -> dict[str, object]:
         s = self.spec

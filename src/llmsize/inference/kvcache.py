@@ -166,8 +166,10 @@ STATE_ROWS = {
 
 
 def state_per_sequence(arch: Architecture, *, kv_dtype: str = "bf16") -> int:
-    """Bytes of every recurrent layer's state for one sequence, whatever its length."""
-    return sum(
+    """Bytes of every recurrent layer's state for one sequence, whatever its length (a model
+    counted by transformers: what its cache held after a step on the meta device, in bf16)."""
+    measured = (arch.transformers.state_bytes or 0) if arch.transformers else 0
+    return measured + sum(
         n * STATE_ROWS[kind][1](arch, kv_dtype=kv_dtype)
         for kind, n in state_layer_counts(arch).items()
     )
@@ -216,6 +218,9 @@ def kv_cache(arch: Architecture, req: KVRequest) -> Part:
         for kind, n in state_layer_counts(arch).items()
         for label, per_layer in (STATE_ROWS[kind],)
     ]
+    if arch.transformers and arch.transformers.state_bytes:
+        states.append(leaf("fixed per-sequence state (transformers' cache, bf16)",
+                           req.batch * arch.transformers.state_bytes))
     if arch.kind == "decoder" and not arch.n_attention_layers:
         return group("kv_cache", states)
     row = token_row(arch, kv_dtype=req.kv_dtype, tp=req.tp)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import LlmsizeError
+from ..sources.transformers_path import LOOSE_BOOLS, LOOSE_FLOATS, loose_config  # noqa: F401 - re-exported
 
 TORCH_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
@@ -26,26 +27,6 @@ def _imports() -> tuple[Any, Any]:
         raise LlmsizeError("measuring needs torch and transformers: pip install 'llmsize[measure]'") from None
     transformers.logging.set_verbosity_error()
     return torch, transformers
-
-
-# Keys real config.json files write as an int where transformers 5.24's strict config classes want
-# a bool or a float, read as those: Llama-4-Scout's ``"attn_temperature_tuning": 4`` (true) and
-# DBRX's ``"moe_normalize_expert_weights": 1`` (1.0). No shape depends on either.
-LOOSE_BOOLS = ("attn_temperature_tuning",)
-LOOSE_FLOATS = ("moe_normalize_expert_weights",)
-
-
-def _loose(key: str, value: Any) -> Any:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return bool(value) if key in LOOSE_BOOLS else float(value) if key in LOOSE_FLOATS else value
-    return value
-
-
-def loose_config(cfg: dict[str, Any]) -> dict[str, Any]:
-    """``cfg`` with the ``LOOSE_BOOLS`` and ``LOOSE_FLOATS`` retyped, in sub-configs too."""
-    out = {k: _loose(k, v) for k, v in cfg.items()}
-    return {k: loose_config(v) if k.endswith("_config") and isinstance(v, dict) else v
-            for k, v in out.items()}
 
 
 def hf_config(cfg: dict[str, Any], name: str) -> Any:

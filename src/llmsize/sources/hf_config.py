@@ -212,17 +212,41 @@ def _family(model_type: object, name: str) -> Family:
         raise ConfigError(f"{name}: missing required key 'model_type'")
     family = FAMILIES.get(validate.check(name, "model_type", model_type))
     if family is None:
-        raise ConfigError(
-            f"{name}: model_type {shown(model_type, 40)} is not supported; supported: "
-            + ", ".join(supported_model_types())
-        )
+        raise ConfigError(f"{name}: model_type {shown(model_type, 40)} is not supported")
     return family
+
+
+def is_native(cfg: Mapping[str, Any]) -> bool:
+    """Whether llmsize's own adapters count this config (else the transformers-backed path does,
+    when it is installed): its model_type is a native family or multimodal wrapper."""
+    model_type = cfg.get("model_type")
+    if not isinstance(model_type, str) or not model_type.replace("-", "_").isidentifier():
+        return True  # a missing or malformed model_type is the native reader's one-line error
+    return model_type in FAMILIES or model_type in MULTIMODAL
+
+
+def _text_is_native(cfg: Mapping[str, Any]) -> bool:
+    """A wrapper whose text model is native: counted without its towers when transformers is
+    missing (``_text_and_vision`` warns what is left out)."""
+    text = cfg.get("text_config")
+    return isinstance(text, Mapping) and text.get("model_type") in FAMILIES
 
 
 def from_hf_config(cfg: Mapping[str, Any], name: str = "config.json") -> tuple[Architecture, list[str]]:
     """An ``Architecture`` and the warnings met on the way, from a parsed ``config.json``."""
     if not isinstance(cfg, Mapping):
         raise ConfigError(f"{name}: expected a JSON object, got {type(cfg).__name__}")
+    if not is_native(cfg):
+        from .transformers_path import TransformersMissing, UnknownToTransformers, from_transformers
+
+        validate.architectures(name, cfg.get("architectures"))
+        try:
+            return from_transformers(cfg, name)
+        except UnknownToTransformers as e:
+            raise ConfigError(f"{e}; supported natively: {', '.join(supported_model_types())}") from None
+        except TransformersMissing:
+            if not _text_is_native(cfg):
+                raise
     warnings: list[str] = []
     arch_name = validate.architectures(name, cfg.get("architectures"))
     validate.quantization(name, cfg.get("quantization_config"), warnings)

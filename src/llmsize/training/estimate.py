@@ -473,12 +473,13 @@ class TrainReport(Totalled):
     warnings: tuple[str, ...] = ()  # from reading the source; not part of the JSON (see api.py)
     verdict: Verdict | None = None  # fits the GPU given or not (set by api.train)
     performance: Performance | None = None  # speed on the GPU given (api.train); None without one
+    counted_by: dict[str, object] = field(default_factory=lambda: {"counted_by": "llmsize"})
 
     def error_bars(self) -> dict[str, str | dict[str, Any]]:
         """Each term's expected error, from the committed validation run (``errorbars.py``)."""
         from ..errorbars import bars
 
-        return bars("train", BREAKDOWN, attn=self.spec.attn)
+        return bars("train", BREAKDOWN, attn=self.spec.attn, counted_by=str(self.counted_by["counted_by"]))
 
     def to_dict(self) -> dict[str, object]:
         s, par = self.spec, self.spec.layout
@@ -500,6 +501,7 @@ class TrainReport(Totalled):
             "error_bars": self.error_bars(), "tree": self.tree.to_dict(), "notes": list(self.notes),
             "verdict": None if self.verdict is None else self.verdict.to_dict(),
             "performance": None if self.performance is None else self.performance.to_dict(),
+            **self.counted_by,
         })
 
 
@@ -513,7 +515,7 @@ def _peak_of(result: StageResult) -> tuple[Moment, int]:
 
 def estimate_training(arch: Architecture, spec: TrainSpec, *, name: str = "") -> TrainReport:
     """The per-GPU peak of one steady-state training step (the heaviest pipeline stage)."""
-    from ..parameters import count_params
+    from ..parameters import count_params, counted_by
     from .phases import total
 
     spec = prepared(arch, spec)
@@ -529,7 +531,7 @@ def estimate_training(arch: Architecture, spec: TrainSpec, *, name: str = "") ->
         name or arch.name, spec, tree, moment.phase, moment.where, phases,
         budget_lines(spec, params=count_params(arch).total, trainable=_trainable_all(arch, spec)),
         count_params(arch).total, best.trainable,
-        best.host, best.stage, _notes(arch, spec))
+        best.host, best.stage, _notes(arch, spec), counted_by=counted_by(arch))
 
 
 def prepared(arch: Architecture, spec: TrainSpec) -> TrainSpec:

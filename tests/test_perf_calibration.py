@@ -101,3 +101,34 @@ def test_a_worse_factor_breaks_a_band(doc, committed, bands_doc):
     bands = bands_doc["bands"]
     assert any(not (b := bands[r["kind"]].get(r["engine"]) or bands[r["kind"]]["*"])["low"]
                <= r["rate_error"] <= b["high"] for r in _held(rows))
+
+
+def test_measured_speed_rows_join_the_cases_split_by_group(tmp_path):
+    """Rows of ``validation.gpu_measure --speed`` (a CSV written here with made-up timings on two
+    GPUs) join the published cases, each on one side, whole groups together."""
+    import csv
+
+    from validation.gpu_speed import FIELDS
+    from validation.perf_calibration import CASES, load
+
+    path = tmp_path / "gpu_speed.csv"
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=FIELDS)
+        w.writeheader()
+        for key, batch in (("h200", 1), ("h200", 8), ("h100-sxm", 1)):
+            w.writerow({"date": "2026-12-03", "gpu": key, "gpu_key": key, "engine": "hf",
+                        "engine_version": "5.24", "torch": "2.13", "transformers": "5.24",
+                        "model": "llama-3.2-1b-instruct", "config": "", "dtype": "bf16", "batch": batch,
+                        "input_len": 512, "output_len": 128, "prefill_s": 0.02, "ttft_s": 0.03,
+                        "tpot_s": 0.01, "decode_tokens_per_s": 100, "throughput_tokens_per_s": 100 * batch,
+                        "repeats": 3, "extra": ""})
+    published = load(CASES, measured=tmp_path / "absent.csv")
+    doc = load(CASES, measured=path)
+    added = {c["id"]: c["group"] for c in doc["cases"][len(published["cases"]):]}
+    assert len(added) == 6  # a prefill and a decode case per row
+    cal, held = set(doc["split"]["calibration"]), set(doc["split"]["held_out"])
+    assert not cal & held and set(added) <= cal | held
+    for group in set(added.values()):  # a group never straddles the split
+        sides = {i in held for i, g in added.items() if g == group}
+        assert len(sides) == 1
+    assert any(i in held for i in added)

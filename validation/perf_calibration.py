@@ -73,14 +73,40 @@ SWEEPS = 3
 GOLDEN_STEPS = 40
 
 
-def load(path: Path = CASES) -> dict[str, Any]:
+def load(path: Path = CASES, measured: Path | None = None) -> dict[str, Any]:
+    """The published cases, plus the rows measured by ``validation.gpu_measure --speed``
+    (``gpu_speed.csv``, when committed; ``measured_split`` says which side each goes to)."""
+    from .gpu_speed import CSV_PATH
+    from .speed_rows import read, reference, speed_rows_to_cases
+
     doc: dict[str, Any] = json.loads(path.read_text())
+    rows = read(measured or CSV_PATH)
+    if rows:
+        extra = speed_rows_to_cases(rows)
+        doc["cases"] += extra
+        doc["references"].update(reference(rows))
+        for side_name, ids in measured_split(extra).items():
+            doc["split"][side_name] = [*doc["split"][side_name], *ids]
     split = doc.get("split") or {}
     cal, held = set(split.get("calibration", ())), set(split.get("held_out", ()))
     ids = {c["id"] for c in doc["cases"]}
     if cal & held or (cal | held) != ids:
         raise SystemExit(f"{path}: 'split' must put every case in exactly one of calibration, held_out")
     return doc
+
+
+def measured_split(cases: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Measured runs split as the published ones are, by source group (one GPU, engine and day):
+    groups in sha256 order alternate held_out, calibration, held_out, … (a rule fixed before any
+    measured row existed)."""
+    import hashlib
+
+    groups = sorted({c["group"] for c in cases}, key=lambda g: hashlib.sha256(g.encode()).hexdigest())
+    held = set(groups[::2])
+    out: dict[str, list[str]] = {"calibration": [], "held_out": []}
+    for c in cases:
+        out["held_out" if c["group"] in held else "calibration"].append(c["id"])
+    return out
 
 
 def side(doc: dict[str, Any], case_id: str) -> str:

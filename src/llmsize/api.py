@@ -208,8 +208,10 @@ INFER_OPTIONS: dict[str, tuple[object, Check]] = {
     "max_num_seqs": (None, _seqs), "max_num_batched_tokens": (None, _tokens),
     "gpu": (None, o.optional(_gpu)), "host_mem": (None, _opt_size),
     "n_gpu_layers": (None, o.optional(partial(o.integer, minimum=0))), "overhead": ((), _overhead),
-    # engine flags: vLLM's sampler; llama.cpp's -b, -ub, -np (its name for batch), --kv-unified, -fa
-    "sampler": ("torch", _choice(o.SAMPLERS)), "batch_size": (2048, _tokens), "ubatch_size": (512, _tokens),
+    # engine flags: vLLM's sampler, release and custom all-reduce; llama.cpp's -b, -ub, -np (its name
+    # for batch), --kv-unified, -fa
+    "sampler": ("torch", _choice(o.SAMPLERS)), "vllm_version": ("0.11.0", _choice(o.VLLM_VERSIONS)),
+    "custom_all_reduce": (True, _flag), "batch_size": (2048, _tokens), "ubatch_size": (512, _tokens),
     "parallel": (None, _seqs), "kv_unified": (False, _flag),
     "flash_attn": (None, o.optional(_choice(o.FLASH_ATTN))),
     "method": ("estimate", _choice(o.INFER_METHODS)), "params": (None, _up_to(lim.MAX_PARAMS)),
@@ -508,13 +510,15 @@ def _parallel(opts: dict[str, Any]) -> int:
     return int(opts["parallel"])
 
 
-# Options only one engine has: vLLM's scheduler, budget and sampler, llama.cpp's layer offload and
-# its -b, -ub, -np, --kv-unified and -fa.
+# Options only one engine has: vLLM's scheduler, budget, sampler, release and custom all-reduce,
+# llama.cpp's layer offload and its -b, -ub, -np, --kv-unified and -fa.
 ENGINE_ONLY = {"gpu_util": "vllm", "max_num_seqs": "vllm", "max_num_batched_tokens": "vllm",
-               "sampler": "vllm", "n_gpu_layers": "llamacpp", "batch_size": "llamacpp",
+               "sampler": "vllm", "vllm_version": "vllm", "custom_all_reduce": "vllm",
+               "n_gpu_layers": "llamacpp", "batch_size": "llamacpp",
                "ubatch_size": "llamacpp", "parallel": "llamacpp", "kv_unified": "llamacpp",
                "flash_attn": "llamacpp"}
-ENGINE_FLAGS = ("sampler", "batch_size", "ubatch_size", "parallel", "kv_unified", "flash_attn")
+ENGINE_FLAGS = ("sampler", "vllm_version", "custom_all_reduce", "batch_size", "ubatch_size", "parallel",
+                "kv_unified", "flash_attn")
 
 
 def _engine_has(opts: dict[str, Any], given: set[str]) -> None:
@@ -588,7 +592,8 @@ def _inference_spec(opts: dict[str, Any], context: int) -> Any:
         layout=Layout(tp=opts["tp"], pp=opts["pp"]), logits=opts["logits"], chunk=opts["chunk"],
         overrides=opts["overhead"], gpu_mem=target.budget_bytes, gpu_util=opts["gpu_util"],
         max_num_seqs=opts["max_num_seqs"], max_num_batched_tokens=opts["max_num_batched_tokens"],
-        n_gpu_layers=opts["n_gpu_layers"], sampler=opts["sampler"], n_batch=opts["batch_size"],
+        n_gpu_layers=opts["n_gpu_layers"], sampler=opts["sampler"], vllm_version=opts["vllm_version"],
+        custom_all_reduce=opts["custom_all_reduce"], n_batch=opts["batch_size"],
         n_ubatch=opts["ubatch_size"], kv_unified=opts["kv_unified"], flash_attn=opts["flash_attn"],
         target=target,
     )

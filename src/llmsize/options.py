@@ -34,6 +34,7 @@ DTYPES = ("fp32", "fp16", "bf16")
 ATTN = ("eager", "sdpa", "flash")
 LOGITS = ("last", "all")
 SAMPLERS = ("torch", "flashinfer")  # vLLM's top-k/top-p sampler (inference/vllm.py)
+VLLM_VERSIONS = ("0.11.0", "0.21.0")  # vLLM releases whose start-up is mirrored (inference/vllm_versions.py)
 FLASH_ATTN = ("auto", "on", "off")  # llama.cpp -fa
 INFER_METHODS = ("estimate", "seed")
 PARAMS_METHODS = ("exact", "seed")

@@ -72,6 +72,10 @@ def estimate_vllm(arch: Architecture, spec: InferenceSpec, *, name: str = "", st
              f"(--gpu-util) of {gpu / GiB:.2f} GiB{on}",
              "vLLM sizes its KV pool from what is left, so --batch does not change it: "
              "concurrency is the answer"]
+    if not cfg.profile.nccl_in_non_torch:
+        notes.append(f"vLLM {cfg.version} counts NCCL's buffers outside the budget, and reserves CUDA graphs "
+                     "inside it unless VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=0 (checked against vLLM's "
+                     "source, not against start-up logs)")
     extra: dict[str, object] = {"vllm": {
         "version": cfg.version, "custom_all_reduce": cfg.custom_all_reduce,
         "kv_cache_tokens": s.kv_tokens, "num_blocks": s.num_blocks,

@@ -56,9 +56,11 @@ SIGNAL_BYTES = 2 * (K_MAX_BLOCKS * 8 * 4) + -(-(K_MAX_BLOCKS * 4) // 128) * 128 
 CUDA_PAGE_BYTES = 2 * MiB
 
 
-def custom_all_reduce_bytes(tp: int, *, enabled: bool = True, max_size: int = CUSTOM_AR_MAX_SIZE_BYTES) -> int:
+def custom_all_reduce_bytes(tp: int, *, enabled: bool = True, max_size: int = CUSTOM_AR_MAX_SIZE_BYTES,
+                            ) -> int:
     """Non-torch device bytes the custom all-reduce allocates on each GPU of a tp group:
-    ⌈meta_size + max_size⌉₂ₘᵢᵦ + ⌈max_size⌉₂ₘᵢᵦ (``_complete_init``'s two ``create_shared_buffer`` calls),
+    ⌈meta_size + max_size⌉ + ⌈max_size⌉ in whole 2 MiB pages (``_complete_init``'s two
+    ``create_shared_buffer`` calls),
     0 when disabled or when vLLM does not build it (tp not in 2, 4, 6, 8). At the default 8 MiB:
     ⌈2560 + 8 MiB⌉ = 10 MiB and 8 MiB, 18 MiB in all (0.018 GiB, about two 0.01 GiB log units).
     ``max_size`` is smaller with torch symmetric memory on (``CUSTOM_ALL_REDUCE_MAX_SIZES``: H100 at
@@ -109,5 +111,5 @@ def non_torch_bytes(profile: VllmProfile, *, tp: int, tp1_bytes: int, tpn_bytes:
         return tp1_bytes
     c = custom_all_reduce_bytes(tp)
     if profile.nccl_in_non_torch:
-        return tpn_bytes - (0 if custom_all_reduce else c)
-    return tp1_bytes + (c if custom_all_reduce else 0)
+        return tpn_bytes - c + custom_all_reduce_bytes(tp, enabled=custom_all_reduce)
+    return tp1_bytes + custom_all_reduce_bytes(tp, enabled=custom_all_reduce)

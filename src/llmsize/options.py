@@ -50,6 +50,8 @@ FSDP = ("none", "full", "shard-grad-op", "hybrid")
 OFFLOAD = ("none", "optimizer", "params")
 
 DEFAULT_SEQ = 4096  # train: tokens per sequence, capped at the model's context
+# API options whose CLI flag is not --the-same-name (a flag that turns a default True off)
+CLI_FLAGS = {"custom_all_reduce": "--disable-custom-all-reduce"}
 
 
 class OptionError(LlmsizeError):
@@ -68,7 +70,8 @@ class OptionError(LlmsizeError):
 
         text = str(self)
         for name in self.mentions:
-            text = re.sub(rf"(?<![\w-]){name}(?!\w)", "--" + name.replace("_", "-"), text)
+            flag = CLI_FLAGS.get(name, "--" + name.replace("_", "-"))
+            text = re.sub(rf"(?<![\w-]){name}(?!\w)", flag, text)
         return text
 
 

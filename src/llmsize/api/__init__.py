@@ -21,25 +21,25 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import partial
 
-from . import limits as lim
-from . import options as o
-from .errors import LlmsizeError, shown
+from .. import limits as lim
+from .. import options as o
+from ..errors import LlmsizeError, shown
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from typing import Any
 
-    from .arch import Architecture
-    from .formats.checkpoint_report import InspectReport
-    from .inference.estimate import InferenceReport
-    from .layout import FsdpStrategy, Offload, ZeroStage
-    from .parameters import ParamReport
-    from .plan.limits import InferenceLimits
-    from .plan.report import PlanReport
-    from .seed import SeedMemory, SeedReport
-    from .sources.resolve import Resolved
-    from .training.estimate import TrainReport
+    from ..arch import Architecture
+    from ..formats.checkpoint_report import InspectReport
+    from ..inference.estimate import InferenceReport
+    from ..layout import FsdpStrategy, Offload, ZeroStage
+    from ..parameters import ParamReport
+    from ..plan.limits import InferenceLimits
+    from ..plan.report import PlanReport
+    from ..seed import SeedMemory, SeedReport
+    from ..sources.resolve import Resolved
+    from ..training.estimate import TrainReport
 
     Check = Callable[[str, Any], Any]
     Source = str | dict[str, Any] | Resolved  # a SOURCE, a config.json's contents, or an opened one
@@ -62,7 +62,7 @@ def _flag(option: str, value: object) -> bool:
 
 
 def _quant(option: str, value: object) -> str:
-    from .formats.dtypes import parse_format
+    from ..formats.dtypes import parse_format
 
     text = _text(option, value)
     try:
@@ -73,7 +73,7 @@ def _quant(option: str, value: object) -> str:
 
 
 def _kv_dtype(option: str, value: object) -> str:
-    from .inference.kvcache import KV_FORMATS, kv_format
+    from ..inference.kvcache import KV_FORMATS, kv_format
 
     text = _text(option, value)
     try:
@@ -85,26 +85,26 @@ def _kv_dtype(option: str, value: object) -> str:
 
 
 def _zero(option: str, value: object) -> ZeroStage:
-    from .layout import ZeroStage  # imported on use, as inference/ and training/ are: params never needs it
+    from ..layout import ZeroStage  # imported on use, as inference/ and training/ are: params never needs it
 
     return o.enum_option(option, value, enum=ZeroStage)
 
 
 def _fsdp(option: str, value: object) -> FsdpStrategy:
-    from .layout import FSDP_ALIASES, FsdpStrategy
+    from ..layout import FSDP_ALIASES, FsdpStrategy
 
     return o.enum_option(option, value, enum=FsdpStrategy, aliases=FSDP_ALIASES)
 
 
 def _offload(option: str, value: object) -> Offload:
-    from .layout import OFFLOAD_ALIASES, Offload
+    from ..layout import OFFLOAD_ALIASES, Offload
 
     return o.enum_option(option, value, enum=Offload, aliases=OFFLOAD_ALIASES)
 
 
 def _gpu(option: str, value: object) -> str:
     """``NAME[:COUNT]``: a catalog GPU, alias, nvidia-smi name or ``custom:…`` spec (checked here)."""
-    from .hardware import parse_gpu_spec
+    from ..hardware import parse_gpu_spec
 
     text = _text(option, value)
     try:
@@ -117,7 +117,7 @@ def _gpu(option: str, value: object) -> str:
 def _price(option: str, value: object) -> tuple[str, ...]:
     """USD per GPU-hour: a number or ``"2.5"`` for ``gpu``, ``"h100=2.5"``, or a list of them (the
     CLI's repeated ``--price``); checked here, looked up by ``perf.setting.price_for``."""
-    from .hardware.prices import price_overrides, usd_per_hour
+    from ..hardware.prices import price_overrides, usd_per_hour
 
     one = isinstance(value, (str, int, float)) and not isinstance(value, bool)
     items = [value] if one else value
@@ -142,7 +142,7 @@ def _price(option: str, value: object) -> tuple[str, ...]:
 
 def _overhead(option: str, value: object) -> tuple[str, ...]:
     """``{"nccl": "0", "cuda_context": 600 * MiB}`` or ``["nccl=0", …]`` → ("name=size", …)."""
-    from .inference.overhead import NAMES
+    from ..inference.overhead import NAMES
 
     pairs = [f"{k}={v}" for k, v in value.items()] if isinstance(value, dict) else value
     if isinstance(pairs, str) or not isinstance(pairs, (list, tuple)):
@@ -275,7 +275,7 @@ def _open(source: Source | None, command: str, revision: str | None, *,
     """The SOURCE of ``infer`` / ``train`` (a checkpoint's headers read too), and its architecture.
     SOURCE may also be a config.json's parsed contents (a dict), or a source already opened (a
     ``sources.resolve.Resolved``, as the web page opens them: never a path)."""
-    from .sources.resolve import Resolved, from_config, open_source
+    from ..sources.resolve import Resolved, from_config, open_source
 
     if isinstance(source, Resolved):
         found = source
@@ -303,7 +303,7 @@ DEFAULT_GPU = "h100-sxm"  # when neither gpu nor gpu_mem is given; the verdict s
 
 def _gpu_count(spec: str | None) -> tuple[Any, int | None]:
     """(catalog or custom Gpu, the count given after ':' or None)."""
-    from .hardware import gpu, parse_gpu_spec
+    from ..hardware import gpu, parse_gpu_spec
 
     if spec is None:
         return gpu(DEFAULT_GPU), None
@@ -314,7 +314,7 @@ def _gpu_count(spec: str | None) -> tuple[Any, int | None]:
 
 def _target(opts: dict[str, Any], gpus: int) -> Any:
     """The Target of ``gpus`` GPUs: ``gpu``'s usable memory, replaced by ``gpu_mem`` when given."""
-    from .hardware.fit import Target, gib
+    from ..hardware.fit import Target, gib
 
     g, _ = _gpu_count(opts["gpu"])
     if opts["gpu_mem"] is not None:
@@ -362,8 +362,8 @@ def params(source: Source | None = None, **options: Any) -> ParamReport | SeedRe
     (``hidden_size``, ``num_layers``, ``num_heads``, ``vocab_size``, … of ``family``, by default
     ``gpt2``: a GPT-2-style decoder);
     ``method="seed"`` gives the blog's simplified formulas, ``params=N`` its byte sizing of N."""
-    from .parameters import count_params
-    from .sources.explicit import FAMILY_DEFAULT, OVERRIDES, from_hyperparameters, override
+    from ..parameters import count_params
+    from ..sources.explicit import FAMILY_DEFAULT, OVERRIDES, from_hyperparameters, override
 
     opts = _options("params", options, PARAMS_OPTIONS)
     values = {k: opts[k] for k in OVERRIDES if opts[k] is not None}
@@ -371,12 +371,12 @@ def params(source: Source | None = None, **options: Any) -> ParamReport | SeedRe
         raise o.OptionError("family", "params: --family describes explicit hyperparameters; a SOURCE "
                             "has its own family", prefix=False)
     if opts["params"] is not None:
-        from .seed import seed_from_params
+        from ..seed import seed_from_params
 
         return seed_from_params(opts["params"])
     warnings: tuple[str, ...] = ()
     if source:
-        from .sources.resolve import resolve
+        from ..sources.resolve import resolve
 
         resolved, base = _open(source, "params", opts["revision"], reader=resolve)
         arch, warnings = override(base, values), resolved.warnings
@@ -395,7 +395,7 @@ def params(source: Source | None = None, **options: Any) -> ParamReport | SeedRe
 def _seed(arch: Architecture) -> SeedReport:
     """The blog's count of ``arch``'s GPT-2-style core (imported here: a SOURCE's exact count
     does not show it)."""
-    from .seed import seed_count
+    from ..seed import seed_count
 
     return seed_count(d_model=arch.d_model, n_layers=arch.n_layers, n_heads=arch.n_heads,
                       vocab_size=arch.vocab_size)
@@ -414,7 +414,7 @@ def infer(source: Source | None, **options: Any) -> InferenceReport | SeedMemory
     prefill and decode rates, TTFT, TPOT, throughput at ``concurrency`` (else ``batch``) requests
     of ``input_len`` + ``output_len`` tokens, and the cost at ``price`` (USD per GPU-hour, else
     the dated table's); ``mfu`` replaces the prefill's share of peak FLOP/s."""
-    from .inference.engines import estimate
+    from ..inference.engines import estimate
 
     opts = _options("infer", options, INFER_OPTIONS)
     _engine_has(opts, {k for k, v in options.items() if v is not None})
@@ -467,8 +467,8 @@ def _speed_gpu(command: str, opts: dict[str, Any]) -> Any:
 def _weight_format(spec: Any, found: Resolved) -> str:
     """The format the weights are read in: ``quant``, else a GGUF file's type or a checkpoint's
     quantization_config, else the dtype."""
-    from .formats.dtypes import parse_format
-    from .formats.stored import stored_format
+    from ..formats.dtypes import parse_format
+    from ..formats.stored import stored_format
 
     ck = found.checkpoint
     if spec.quant or ck is None:
@@ -484,7 +484,7 @@ def _weight_format(spec: Any, found: Resolved) -> str:
 def _serving_speed(report: InferenceReport, arch: Architecture, found: Resolved, opts: dict[str, Any],
                    g: Any) -> InferenceReport:
     """``report`` with its performance on ``g`` (or a note saying why there is none)."""
-    from .perf.setting import missing_rates, price_for, serving_for
+    from ..perf.setting import missing_rates, price_for, serving_for
 
     if why := missing_rates(g):
         return replace(report, notes=(*report.notes, f"no speed figures: {why}"))
@@ -533,7 +533,7 @@ def _engine_has(opts: dict[str, Any], given: set[str]) -> None:
 def _llamacpp_runs(fmt: str) -> bool:
     """Whether llama.cpp can run weights in ``fmt``: a GGUF type or a plain float, not a
     transformers quantization (nf4, GPTQ, FP8…)."""
-    from .formats.dtypes import parse_format
+    from ..formats.dtypes import parse_format
 
     return parse_format(fmt).kind in ("gguf", "float")
 
@@ -551,8 +551,8 @@ def _clamped_layers(opts: dict[str, Any], arch: Architecture) -> tuple[str, ...]
 def _config_quant(opts: dict[str, Any], found: Resolved) -> tuple[str, ...]:
     """Price the weights in the format the config's ``quantization_config`` names unless ``quant``
     is given (it wins, with a warning when they disagree) or a checkpoint's own tensors are read."""
-    from .formats.dtypes import parse_format
-    from .formats.stored import stored_format
+    from ..formats.dtypes import parse_format
+    from ..formats.stored import stored_format
 
     if found.checkpoint is not None:
         return ()
@@ -571,15 +571,15 @@ def _config_quant(opts: dict[str, Any], found: Resolved) -> tuple[str, ...]:
 
 def _limits(found: Resolved, arch: Architecture, spec: Any, asked: tuple[str, ...],
             name: str) -> InferenceLimits:
-    from .plan.limits import inference_limits
+    from ..plan.limits import inference_limits
 
     return inference_limits(arch, spec, budget_bytes=spec.gpu_mem, asked=asked, name=name,
                             checkpoint=found.checkpoint, config=found.config)
 
 
 def _inference_spec(opts: dict[str, Any], context: int) -> Any:
-    from .inference.estimate import InferenceSpec
-    from .layout import Layout
+    from ..inference.estimate import InferenceSpec
+    from ..layout import Layout
 
     target = _target(opts, opts["tp"] * opts["pp"])
     return InferenceSpec(
@@ -597,8 +597,8 @@ def _inference_spec(opts: dict[str, Any], context: int) -> Any:
 def _seed_memory(source: Source | None, opts: dict[str, Any]) -> SeedMemory:
     """The blog's rule of thumb; without params/activations/input_data, llmsize's own count,
     prefill workspace and token ids fill them in, and the full estimate comes beside."""
-    from .inference.engines import estimate
-    from .seed import seed_memory
+    from ..inference.engines import estimate
+    from ..seed import seed_memory
 
     bits = {"fp32": 32, "fp16": 16, "bf16": 16}[opts["dtype"]]
     given = tuple(k for k in ("params", "activations", "input_data") if opts[k] is not None)
@@ -629,7 +629,7 @@ def train(source: Source | None, **options: Any) -> TrainReport:
     ``result.performance`` holds the step time, tokens/s per GPU and MFU on it, and with ``tokens``
     the time, GPU-hours and cost (at ``price``) of a run over that many tokens; ``mfu`` replaces
     the model-FLOPs utilisation."""
-    from .training.estimate import estimate_training
+    from ..training.estimate import estimate_training
 
     opts = _options("train", options, TRAIN_OPTIONS)
     speed_gpu = _speed_gpu("train", opts)
@@ -646,7 +646,7 @@ def train(source: Source | None, **options: Any) -> TrainReport:
 
 def _training_speed(report: TrainReport, arch: Architecture, opts: dict[str, Any], g: Any) -> TrainReport:
     """``report`` with its step time, MFU, time and cost on ``g`` (or a note saying why not)."""
-    from .perf.setting import missing_rates, price_for, training_for
+    from ..perf.setting import missing_rates, price_for, training_for
 
     if why := missing_rates(g):
         return replace(report, notes=(*report.notes, f"no speed figures: {why}"))
@@ -658,7 +658,7 @@ def _training_speed(report: TrainReport, arch: Architecture, opts: dict[str, Any
 def _quantized_base(spec: Any, found: Resolved) -> tuple[Any, tuple[str, ...]]:
     """A quantized config is the frozen base of LoRA/QLoRA as stored (a GPTQ or bnb-4bit
     checkpoint is fine-tuned without dequantizing it); full training needs it unquantized."""
-    from .formats.stored import stored_format
+    from ..formats.stored import stored_format
 
     config = stored_format(found.config)
     if config.name is None:
@@ -670,8 +670,8 @@ def _quantized_base(spec: Any, found: Resolved) -> tuple[Any, tuple[str, ...]]:
 
 
 def _train_verdict(report: TrainReport, target: Any) -> Any:
-    from .hardware.fit import judge
-    from .training.estimate import BREAKDOWN
+    from ..hardware.fit import judge
+    from ..training.estimate import BREAKDOWN
 
     s = report.spec
     labels = {"weights": "weights", "gradients": "gradients", "optimizer_states": "optimizer states",
@@ -695,9 +695,9 @@ def _inert(layout: Any, opts: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _train_spec(opts: dict[str, Any], config: dict[str, object] | None, max_position: int) -> Any:
-    from .layout import Layout
-    from .training.activations import Dropout, dropout_from_config
-    from .training.estimate import TrainSpec
+    from ..layout import Layout
+    from ..training.activations import Dropout, dropout_from_config
+    from ..training.estimate import TrainSpec
 
     layout = Layout(dp=opts["dp"], tp=opts["tp"], sp=opts["sp"], pp=opts["pp"], vpp=opts["vpp"],
                     ep=opts["ep"],
@@ -713,7 +713,7 @@ def _train_spec(opts: dict[str, Any], config: dict[str, object] | None, max_posi
 
 
 def _lora(opts: dict[str, Any]) -> Any:
-    from .training.lora import LoraSpec, parse_targets
+    from ..training.lora import LoraSpec, parse_targets
 
     _lora_options_need_lora(opts)
     if not (opts["lora_rank"] or opts["qlora"]):
@@ -742,7 +742,7 @@ def _lora_options_need_lora(opts: dict[str, Any]) -> None:
 
 def _bnb_keeps(opts: dict[str, Any]) -> bool:
     """bitsandbytes before 0.43.2 keeps each 4-bit layer's input (``training/qlora.py``)."""
-    from .training.qlora import bnb_keeps_inputs
+    from ..training.qlora import bnb_keeps_inputs
 
     if opts.get("bnb_version") is None:
         return False
@@ -758,8 +758,8 @@ def _bnb_keeps(opts: dict[str, Any]) -> bool:
 def inspect(source: str, **options: Any) -> InspectReport:
     """What a checkpoint holds, from its headers only: tensors, dtypes, stored bytes, the
     quantization, and a cross-check against the architecture when a config is there."""
-    from .formats.checkpoint_report import inspect_checkpoint
-    from .sources.resolve import open_source
+    from ..formats.checkpoint_report import inspect_checkpoint
+    from ..sources.resolve import open_source
 
     opts = _options("inspect", options, INSPECT_OPTIONS)
     found = open_source(_text("source", source), revision=opts["revision"])
@@ -775,7 +775,7 @@ def plan(source: Source | None, **options: Any) -> PlanReport:
     (``"finetune"``: LoRA rank 16 on every linear layer over a bf16 base; ``qlora=True``: QLoRA,
     rank 64 over an NF4 base). The GPUs: ``gpu`` ("all", the default, or catalog names separated
     by commas), or ``gpu_mem`` (the bytes one process can use on a GPU of another kind)."""
-    from .plan.targets import memory_target, targets_for
+    from ..plan.targets import memory_target, targets_for
 
     opts = _options("plan", options, PLAN_OPTIONS)
     found, arch = _open(source, "plan", opts["revision"])
@@ -792,9 +792,9 @@ def plan(source: Source | None, **options: Any) -> PlanReport:
 
 def _plan_serve(found: Resolved, arch: Architecture, opts: dict[str, Any], targets: list[Any],
                 max_gpus: int, source: str) -> PlanReport:
-    from .formats.dtypes import parse_format
-    from .plan.serve import ServeSearch, serve_plan
-    from .plan.speed import SERVE_RANKS, ServeSpeeds, plan_prices, workload
+    from ..formats.dtypes import parse_format
+    from ..plan.serve import ServeSearch, serve_plan
+    from ..plan.speed import SERVE_RANKS, ServeSpeeds, plan_prices, workload
 
     default = LLAMACPP_DEFAULT_CTX if opts["engine"] == "llamacpp" else arch.max_position
     context = opts["ctx_size"] or default
@@ -835,8 +835,8 @@ _UNPINNED: dict[str, object] = {
 
 def _plan_train(found: Resolved, arch: Architecture, opts: dict[str, Any], targets: list[Any],
                 max_gpus: int, source: str) -> PlanReport:
-    from .plan.speed import TRAIN_RANKS, TrainSpeeds, plan_prices
-    from .plan.train import TrainSearch, train_plan
+    from ..plan.speed import TRAIN_RANKS, TrainSpeeds, plan_prices
+    from ..plan.train import TrainSearch, train_plan
 
     lora = dict(lora_rank=opts["lora_rank"], lora_targets=opts["lora_targets"], qlora=opts["qlora"])
     if opts["mode"] == "finetune" and not (opts["lora_rank"] or opts["qlora"]):

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..arch import MLA, SSM, Indexer, LinearAttention, MoE, ShortConv
-from ..errors import ConfigError
+from ...arch import MLA, SSM, Indexer, LinearAttention, MoE, ShortConv
+from ...errors import ConfigError
 
 TYPE_CHECKING = False  # typing costs ~13 ms at start-up; annotations are strings anyway
 if TYPE_CHECKING:
@@ -312,7 +312,7 @@ def _first(value: Any) -> Any:
     """Hunyuan writes ``moe_topk`` (and may write ``num_experts``) per layer: one value for all."""
     if isinstance(value, list):
         if len(set(value)) != 1:
-            from ..errors import ConfigError
+            from ...errors import ConfigError
             raise ConfigError(f"per-layer expert counts {value} differ; only one value is supported")
         return value[0]
     return value

@@ -118,11 +118,21 @@ def _pick(records: list[dict[str, Any]], name: str, engine: str, gpu: str) -> di
 def efficiency(engine: str, gpu: str, *, records: list[dict[str, Any]] | None = None) -> Efficiency:
     """The factors for ``engine`` (hf, vllm, llamacpp, …) on catalog GPU ``gpu`` (its key);
     ``records`` replaces ``efficiency.json``'s list (the calibration tries candidate fits)."""
+    return _shipped(engine, gpu) if records is None else _efficiency(engine, gpu, records)
+
+
+@lru_cache(maxsize=512)
+def _shipped(engine: str, gpu: str) -> Efficiency:
+    """``efficiency.json``'s factors (a plan asks for the same few (engine, GPU) many times)."""
+    return _efficiency(engine, gpu, _document()["factors"])
+
+
+def _efficiency(engine: str, gpu: str, records: list[dict[str, Any]]) -> Efficiency:
     values: dict[str, float] = {}
     sources = []
     refs = _document()["references"]
     for name in FACTORS:
-        r = _pick(_document()["factors"] if records is None else records, name, engine, gpu)
+        r = _pick(records, name, engine, gpu)
         values[name] = r["value"]
         note = f": {r['note']}" if r.get("note") else ""
         sources.append((name, f"{r['value']} from {refs[r['ref']]['title']} ({r['confidence']}){note}"))

@@ -23,6 +23,7 @@ are fitted against.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from ..arch import Architecture
@@ -56,19 +57,16 @@ class Traffic:
         return self.dense_bytes + self.moe_layers * touched * self.expert_bytes
 
     def kv_bytes(self, batch: int, context: int) -> int:
-        """KV cache (and recurrent state) one GPU reads for ``batch`` sequences of ``context`` tokens."""
-        return kv_cache(self.arch, KVRequest(context, batch, self.kv_dtype, "hf", self.tp, 0)).value
+        """KV cache (and recurrent state) one GPU reads for ``batch`` sequences of ``context``
+        tokens: ``batch`` times one sequence's (every term of ``kv_cache`` is linear in the batch)."""
+        return batch * _kv_per_sequence(self.arch, self.kv_dtype, self.tp, context)
 
     def attention_flops(self, context: int) -> int:
         """Attention FLOPs of one new token over ``context`` cached ones, whole model:
         Σ_layers 4 · a · d_h · c_layer, c_layer = min(c, window) for sliding layers. MLA scores
         use the query-key width d_qk and the value width d_v: 2·a·(d_qk + d_v)·c."""
-        a = self.arch
-        per = 2 * a.n_heads * ((a.mla.qk_head_dim + a.mla.v_head_dim) if a.mla else 2 * a.head_dim)
-        window = a.sliding_window or context
-        n_full = sum(t in ("full", "parallel") for t in a.layer_types)
-        n_swa = sum(t == "sliding" for t in a.layer_types)
-        return per * (n_full * context + n_swa * min(context, window))
+        per, n_full, n_swa, window = _attention_shape(self.arch)
+        return per * (n_full * context + n_swa * min(context, window or context))
 
     def decode_flops(self, batch: int, context: int) -> float:
         """FLOPs of one decode step, whole model: B · (2·P_act + attention over c)."""
@@ -81,9 +79,33 @@ class Traffic:
         return tokens * (self.matmul_flops_per_token + self.attention_flops(context + tokens // 2))
 
 
+@functools.lru_cache(maxsize=4096)
+def _kv_per_sequence(arch: Architecture, kv_dtype: str, tp: int, context: int) -> int:
+    return kv_cache(arch, KVRequest(context, 1, kv_dtype, "hf", tp, 0)).value
+
+
+@functools.lru_cache(maxsize=256)
+def _attention_shape(arch: Architecture) -> tuple[int, int, int, int | None]:
+    """(FLOPs per head-token pair 2·a·(d_qk + d_v), full-attention layers, sliding layers, window)."""
+    a = arch
+    per = 2 * a.n_heads * ((a.mla.qk_head_dim + a.mla.v_head_dim) if a.mla else 2 * a.head_dim)
+    n_full = sum(t in ("full", "parallel") for t in a.layer_types)
+    n_swa = sum(t == "sliding" for t in a.layer_types)
+    return per, n_full, n_swa, a.sliding_window
+
+
 def compile_traffic(arch: Architecture, fmt: WeightFormat | str, *, kv_dtype: str = "bf16",
                     tp: int = 1, base: str = "bf16") -> Traffic:
-    """``arch`` stored in ``fmt`` (weights the format keeps are ``base`` wide), sharded ``tp`` ways."""
+    """``arch`` stored in ``fmt`` (weights the format keeps are ``base`` wide), sharded ``tp`` ways.
+    Compiled once per question (a plan asks for the same few many times): the result is frozen.
+    ``quantized_roles`` is part of the key because ``WeightFormat`` leaves it out of ``==``."""
+    roles = fmt if isinstance(fmt, str) else fmt.quantized_roles
+    return _compile(arch, fmt, roles, kv_dtype, tp, base)
+
+
+@functools.lru_cache(maxsize=256)
+def _compile(arch: Architecture, fmt: WeightFormat | str, roles: object, kv_dtype: str, tp: int,
+             base: str) -> Traffic:
     rows = tensor_bytes(arch, fmt, base=base)
     moe = arch.moe
     dense = expert = 0

@@ -184,7 +184,8 @@ ENGINE_OPTIONS = {
            ("--quant", "gptq:4:128", "--logits", "all", "--new-tokens", "128"),
            ("--chunk", "512", "-b", "4")],
     "vllm": [(), ("--tp", "2", "--pp", "2"), ("--quant", "fp8", "--kv-dtype", "fp8", "--gpu-mem", "48GiB"),
-             ("--max-num-seqs", "64", "--max-num-batched-tokens", "4096", "--gpu-util", "0.85")],
+             ("--max-num-seqs", "64", "--max-num-batched-tokens", "4096", "--gpu-util", "0.85"),
+             ("--tp", "2", "--vllm-version", "0.21.0", "--disable-custom-all-reduce")],
     "llamacpp": [(), ("--quant", "Q4_K_M", "--kv-dtype", "q8_0"), ("--gpu-mem", "8GiB"),
                  ("-ngl", "10", "-b", "2")],
 }

@@ -21,6 +21,7 @@ from .options import (
     LOGITS,
     PARAMS_METHODS,
     SAMPLERS,
+    VLLM_VERSIONS,
     OptionError,
 )
 from .options import arg_context as _context
@@ -232,6 +233,11 @@ def _add_infer(p: argparse.ArgumentParser) -> None:
     e.add_argument("--sampler", choices=SAMPLERS,
                    help="vLLM top-k/top-p sampler: torch (default), or flashinfer (the log says "
                    "'Using FlashInfer for top-p & top-k sampling')")
+    e.add_argument("--vllm-version", choices=VLLM_VERSIONS,
+                   help="vLLM release whose start-up accounting is mirrored (default 0.11.0; 0.21.0: NCCL "
+                   "outside non-torch, CUDA graphs reserved)")
+    e.add_argument("--disable-custom-all-reduce", dest="custom_all_reduce", action="store_const", const=False,
+                   help="vLLM --disable-custom-all-reduce: no custom all-reduce IPC buffers at tp > 1")
     e.add_argument("--batch-size", type=_positive_int, metavar="N",
                    help="llama.cpp -b, logical batch (default 2048)")
     e.add_argument("-ub", "--ubatch-size", type=_positive_int, metavar="N",

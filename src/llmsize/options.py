@@ -34,6 +34,7 @@ DTYPES = ("fp32", "fp16", "bf16")
 ATTN = ("eager", "sdpa", "flash")
 LOGITS = ("last", "all")
 SAMPLERS = ("torch", "flashinfer")  # vLLM's top-k/top-p sampler (inference/vllm.py)
+VLLM_VERSIONS = ("0.11.0", "0.21.0")  # vLLM releases whose start-up is mirrored (inference/vllm_versions.py)
 FLASH_ATTN = ("auto", "on", "off")  # llama.cpp -fa
 INFER_METHODS = ("estimate", "seed")
 PARAMS_METHODS = ("exact", "seed")
@@ -49,6 +50,8 @@ FSDP = ("none", "full", "shard-grad-op", "hybrid")
 OFFLOAD = ("none", "optimizer", "params")
 
 DEFAULT_SEQ = 4096  # train: tokens per sequence, capped at the model's context
+# API options whose CLI flag is not --the-same-name (a flag that turns a default True off)
+CLI_FLAGS = {"custom_all_reduce": "--disable-custom-all-reduce"}
 
 
 class OptionError(LlmsizeError):
@@ -67,7 +70,8 @@ class OptionError(LlmsizeError):
 
         text = str(self)
         for name in self.mentions:
-            text = re.sub(rf"(?<![\w-]){name}(?!\w)", "--" + name.replace("_", "-"), text)
+            flag = CLI_FLAGS.get(name, "--" + name.replace("_", "-"))
+            text = re.sub(rf"(?<![\w-]){name}(?!\w)", flag, text)
         return text
 
 

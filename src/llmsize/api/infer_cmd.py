@@ -77,7 +77,8 @@ def inference_spec(opts: dict[str, Any], context: int) -> Any:
         layout=Layout(tp=opts["tp"], pp=opts["pp"]), logits=opts["logits"], chunk=opts["chunk"],
         overrides=opts["overhead"], gpu_mem=target.budget_bytes, gpu_util=opts["gpu_util"],
         max_num_seqs=opts["max_num_seqs"], max_num_batched_tokens=opts["max_num_batched_tokens"],
-        n_gpu_layers=opts["n_gpu_layers"], sampler=opts["sampler"], n_batch=opts["batch_size"],
+        n_gpu_layers=opts["n_gpu_layers"], sampler=opts["sampler"], vllm_version=opts["vllm_version"],
+        custom_all_reduce=opts["custom_all_reduce"], n_batch=opts["batch_size"],
         n_ubatch=opts["ubatch_size"], kv_unified=opts["kv_unified"], flash_attn=opts["flash_attn"],
         target=target,
     )

@@ -56,8 +56,10 @@ INFER_OPTIONS: dict[str, tuple[object, Check]] = {
     "max_num_seqs": (None, _seqs), "max_num_batched_tokens": (None, _tokens),
     "gpu": (None, o.optional(gpu_spec)), "host_mem": (None, _opt_size),
     "n_gpu_layers": (None, o.optional(partial(o.integer, minimum=0))), "overhead": ((), overhead),
-    # engine flags: vLLM's sampler; llama.cpp's -b, -ub, -np (its name for batch), --kv-unified, -fa
-    "sampler": ("torch", _choice(o.SAMPLERS)), "batch_size": (2048, _tokens), "ubatch_size": (512, _tokens),
+    # engine flags: vLLM's sampler, release and custom all-reduce; llama.cpp's -b, -ub, -np (its name
+    # for batch), --kv-unified, -fa
+    "sampler": ("torch", _choice(o.SAMPLERS)), "vllm_version": ("0.11.0", _choice(o.VLLM_VERSIONS)),
+    "custom_all_reduce": (True, flag), "batch_size": (2048, _tokens), "ubatch_size": (512, _tokens),
     "parallel": (None, _seqs), "kv_unified": (False, flag),
     "flash_attn": (None, o.optional(_choice(o.FLASH_ATTN))),
     "method": ("estimate", _choice(o.INFER_METHODS)), "params": (None, _up_to(lim.MAX_PARAMS)),
@@ -117,10 +119,12 @@ PLAN_OPTIONS.update({  # speed and cost of every layout (plan/speed.py)
                                                             "memory")))))),
 })
 
-# Options only one engine has: vLLM's scheduler, budget and sampler, llama.cpp's layer offload and
-# its -b, -ub, -np, --kv-unified and -fa.
+# Options only one engine has: vLLM's scheduler, budget, sampler, release and custom all-reduce,
+# llama.cpp's layer offload and its -b, -ub, -np, --kv-unified and -fa.
 ENGINE_ONLY = {"gpu_util": "vllm", "max_num_seqs": "vllm", "max_num_batched_tokens": "vllm",
-               "sampler": "vllm", "n_gpu_layers": "llamacpp", "batch_size": "llamacpp",
+               "sampler": "vllm", "vllm_version": "vllm", "custom_all_reduce": "vllm",
+               "n_gpu_layers": "llamacpp", "batch_size": "llamacpp",
                "ubatch_size": "llamacpp", "parallel": "llamacpp", "kv_unified": "llamacpp",
                "flash_attn": "llamacpp"}
-ENGINE_FLAGS = ("sampler", "batch_size", "ubatch_size", "parallel", "kv_unified", "flash_attn")
+ENGINE_FLAGS = ("sampler", "vllm_version", "custom_all_reduce", "batch_size", "ubatch_size", "parallel",
+                "kv_unified", "flash_attn")

@@ -11,7 +11,9 @@ def run(args: argparse.Namespace) -> int:
     from ..seed import SeedMemory
     from . import api_options, emit
 
-    opts = {k: v for k, v in api_options(args, api.INFER_OPTIONS).items() if v is not False}
+    # a store_true flag not given reads False: drop it, but keep a False that turns a default True off
+    opts = {k: v for k, v in api_options(args, api.INFER_OPTIONS).items()
+            if v is not False or api.INFER_OPTIONS[k][0] is not False}
     result = api.infer(args.source, **opts)
     if isinstance(result, InferenceLimits):
         return emit(args, result, render.limits_table)

@@ -34,7 +34,7 @@ reference §2.9): the default GPU when ``--gpu-mem`` is not given."""
 def estimate_vllm(arch: Architecture, spec: InferenceSpec, *, name: str = "", stored: Part | None = None,
                   checkpoint: Checkpoint | None = None) -> InferenceReport:
     """vLLM's start-up split of ``gpu_memory_utilization × GPU memory`` (see ``vllm.py``)."""
-    from .vllm import VLLM_VERSION, VllmWontStart, check_supported, startup_needs, vllm_startup
+    from .vllm import VllmWontStart, check_supported, startup_needs, vllm_startup
 
     gpu = spec.gpu_mem or H100_TORCH_TOTAL_BYTES
     cfg = vllm_config(spec)
@@ -68,12 +68,17 @@ def estimate_vllm(arch: Architecture, spec: InferenceSpec, *, name: str = "", st
     ])
     on = f" ({spec.target.name})" if spec.target is not None and spec.target.gpu is not None else ""
     on = on if spec.gpu_mem else " (an H100 80GB; set --gpu or --gpu-mem)"
-    notes = [f"mirrors vLLM {VLLM_VERSION} start-up with gpu_memory_utilization {spec.gpu_util} "
+    notes = [f"mirrors vLLM {cfg.version} start-up with gpu_memory_utilization {spec.gpu_util} "
              f"(--gpu-util) of {gpu / GiB:.2f} GiB{on}",
              "vLLM sizes its KV pool from what is left, so --batch does not change it: "
              "concurrency is the answer"]
+    if not cfg.profile.nccl_in_non_torch:
+        notes.append(f"vLLM {cfg.version} counts NCCL's buffers outside the budget, and reserves CUDA graphs "
+                     "inside it unless VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=0 (checked against vLLM's "
+                     "source, not against start-up logs)")
     extra: dict[str, object] = {"vllm": {
-        "version": VLLM_VERSION, "kv_cache_tokens": s.kv_tokens, "num_blocks": s.num_blocks,
+        "version": cfg.version, "custom_all_reduce": cfg.custom_all_reduce,
+        "kv_cache_tokens": s.kv_tokens, "num_blocks": s.num_blocks,
         "max_concurrency": round(s.max_concurrency, 2), "max_model_len": s.max_model_len,
         "max_num_seqs": s.max_num_seqs, "max_num_batched_tokens": s.max_num_batched_tokens,
         "requested_bytes": s.requested, "gpu_memory_bytes": gpu}}
@@ -84,8 +89,6 @@ def estimate_vllm(arch: Architecture, spec: InferenceSpec, *, name: str = "", st
 def _vllm_wont_start(arch: Architecture, spec: InferenceSpec, needs: StartupNeeds, why: str, *, name: str,
                      all_weights: int, verdict: Verdict | None) -> InferenceReport:
     """The report of a vLLM that refuses to start: what it would need, KV at one request."""
-    from .vllm import VLLM_VERSION
-
     gpus = spec.layout.tp * spec.layout.pp
     tree = group("per GPU" if gpus > 1 else "total", [
         group("weights", [leaf(f"1/{gpus} of {all_weights:,}" if gpus > 1 else "all layers", needs.weights)]),
@@ -96,7 +99,8 @@ def _vllm_wont_start(arch: Architecture, spec: InferenceSpec, needs: StartupNeed
                            leaf("CUDA graphs (reserved)", needs.reserved_graphs)]),
     ])
     extra: dict[str, object] = {"vllm": {
-        "version": VLLM_VERSION, "kv_cache_tokens": 0, "num_blocks": 0, "max_concurrency": 0.0,
+        "version": spec.vllm_version, "custom_all_reduce": spec.custom_all_reduce,
+        "kv_cache_tokens": 0, "num_blocks": 0, "max_concurrency": 0.0,
         "max_model_len": needs.max_model_len, "max_num_seqs": 0, "max_num_batched_tokens": 0,
         "requested_bytes": vllm_config(spec).requested_bytes, "gpu_memory_bytes": spec.gpu_mem or 0}}
     notes = (f"{why} (vLLM would not start)",)
@@ -113,6 +117,7 @@ def vllm_config(spec: InferenceSpec) -> VllmConfig:
                       tp=spec.layout.tp, pp=spec.layout.pp, kv_dtype=spec.kv,
                       enforce_eager=spec.attn == "eager", act_bytes=4 if spec.dtype == "fp32" else 2,
                       sampler="flashinfer" if spec.sampler == "flashinfer" else "torch",
+                      version=spec.vllm_version, custom_all_reduce=spec.custom_all_reduce,
                       gpu_name=spec.target.name if spec.target is not None else "")
 
 

@@ -65,6 +65,8 @@ class InferenceSpec:
     max_num_batched_tokens: int | None = None
     n_gpu_layers: int | None = None  # llama.cpp -ngl; None: all
     sampler: str = "torch"  # vLLM top-k/top-p sampler: torch, or flashinfer (vllm.py)
+    vllm_version: str = "0.11.0"  # whose start-up accounting is mirrored (vllm_versions.py)
+    custom_all_reduce: bool = True  # False: vLLM --disable-custom-all-reduce
     n_batch: int = 2048  # llama.cpp -b (logical batch); common/common.h default
     n_ubatch: int = 512  # llama.cpp -ub (physical batch: the reserved graph's tokens)
     kv_unified: bool = False  # llama.cpp --kv-unified: one KV stream shared by the -np sequences
@@ -73,10 +75,21 @@ class InferenceSpec:
 
     def __post_init__(self) -> None:
         """Choices and sizes are checked here, so a spec built by hand is as safe as the API's."""
-        from ..options import ATTN, DTYPES, ENGINES, FLASH_ATTN, LOGITS, SAMPLERS, choice, optional, size
+        from ..options import (
+            ATTN,
+            DTYPES,
+            ENGINES,
+            FLASH_ATTN,
+            LOGITS,
+            SAMPLERS,
+            VLLM_VERSIONS,
+            choice,
+            optional,
+            size,
+        )
 
         for name, allowed in (("engine", ENGINES), ("dtype", DTYPES), ("attn", ATTN), ("logits", LOGITS),
-                              ("sampler", SAMPLERS)):
+                              ("sampler", SAMPLERS), ("vllm_version", VLLM_VERSIONS)):
             choice(name, getattr(self, name), allowed)
         object.__setattr__(self, "gpu_mem", optional(size)("gpu_mem", self.gpu_mem))
         if self.flash_attn is not None:

@@ -1,4 +1,5 @@
-"""How vLLM sizes its KV cache at start-up (``vllm serve``, V1 engine), mirrored from vLLM 0.11.0.
+"""How vLLM sizes its KV cache at start-up (``vllm serve``, V1 engine), mirrored from vLLM 0.11.0
+(``vllm_versions.py``: what later releases change, and the custom all-reduce buffers).
 
 vLLM does not compute a KV budget from the model; it measures one. On every GPU worker::
 
@@ -43,6 +44,7 @@ from ..tree import Part, group, leaf
 from ..units import GiB
 from .kvcache import kv_heads_per_gpu, token_row
 from .overhead import CUBLAS_WORKSPACE_BYTES
+from .vllm_versions import DEFAULT_VERSION, PROFILES, VllmProfile, non_torch_bytes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -61,7 +63,7 @@ CUDAGRAPH_BYTES = round(1.03 * GiB)  # largest graph-pool delta there (gpt-oss-1
 # first GEMM: it is the 32–38 MiB the H100 logs hold beyond the terms below.
 
 # --- vLLM 0.11.0 defaults --------------------------------------------------------------------------
-VLLM_VERSION = "0.11.0"
+VLLM_VERSION = DEFAULT_VERSION
 BLOCK_SIZES = (1, 8, 16, 32, 64, 128)  # vllm/config/cache.py BlockSize
 # --kv-cache-dtype → our KV format name; "auto" is the model dtype, taken as bf16
 KV_DTYPES = {"auto": "bf16", "bf16": "bf16", "bfloat16": "bf16", "fp16": "fp16", "half": "fp16",
@@ -97,7 +99,9 @@ class VllmConfig:
     kv_dtype: str = "bf16"
     enforce_eager: bool = False
     hybrid_kv_cache: bool = True  # False = --disable-hybrid-kv-cache-manager: windows cached in full
-    cudagraphs_in_budget: bool = False  # True: reserve the graph pool inside `requested` (post-0.11)
+    cudagraphs_in_budget: bool | None = None  # reserve the graph pool inside `requested`; None: the version's
+    version: str = DEFAULT_VERSION  # which release's accounting (vllm_versions.PROFILES)
+    custom_all_reduce: bool = True  # False = --disable-custom-all-reduce
     sampler: Sampler = "torch"
     usage_context: UsageContext = "serve"
     gpu_name: str = ""  # vLLM keeps the small defaults on any "A100", whatever its memory
@@ -116,6 +120,19 @@ class VllmConfig:
             raise ConfigError(f"tp and pp must be ≥ 1, got tp={self.tp} pp={self.pp}")
         if self.kv_dtype.lower() not in KV_DTYPES:
             raise ConfigError(f"kv_dtype {self.kv_dtype!r}: vLLM takes {', '.join(KV_DTYPES)}")
+        if self.version not in PROFILES:
+            raise ConfigError(f"vLLM version {self.version!r}: profiles exist for {', '.join(PROFILES)}")
+
+    @property
+    def profile(self) -> VllmProfile:
+        return PROFILES[self.version]
+
+    @property
+    def graphs_reserved(self) -> bool:
+        """Whether the CUDA-graph pool is taken out of ``requested`` (the version's default unless set)."""
+        if self.cudagraphs_in_budget is None:
+            return self.profile.cudagraphs_in_budget
+        return self.cudagraphs_in_budget
 
     @property
     def cache_dtype(self) -> str:
@@ -366,6 +383,7 @@ class VllmStartup:
     kv_bytes: int  # num_blocks pages in every group slot: what is allocated of kv_available
     activation: Part
     cudagraphs_in_budget: bool = False
+    version: str = DEFAULT_VERSION
 
     @property
     def in_use(self) -> int:
@@ -375,7 +393,7 @@ class VllmStartup:
     def tree(self) -> Part:
         """``requested`` as a tree: weights, activation, non-torch, [CUDA graphs], KV cache."""
         graphs = self.cuda_graphs if self.cudagraphs_in_budget else 0
-        return group(f"vLLM {VLLM_VERSION} requested memory", [
+        return group(f"vLLM {self.version} requested memory", [
             leaf("weights", self.weights),
             self.activation,
             leaf("non-torch (NCCL, cuBLAS, CUDA)", self.non_torch),
@@ -388,11 +406,13 @@ class VllmStartup:
 
 
 def empirical_terms(cfg: VllmConfig) -> tuple[int, int]:
-    """(non-torch bytes, CUDA graph pool bytes): the named constants unless overridden; no graphs
-    under ``enforce_eager``."""
+    """(non-torch bytes, CUDA graph pool bytes): the named constants, moved by the version and the
+    custom all-reduce (``vllm_versions.non_torch_bytes``), unless overridden; no graphs under
+    ``enforce_eager``."""
     non_torch = cfg.non_torch_bytes
     if non_torch is None:
-        non_torch = NON_TORCH_TP1_BYTES if cfg.tp == 1 else NON_TORCH_TPN_BYTES
+        non_torch = non_torch_bytes(cfg.profile, tp=cfg.tp, tp1_bytes=NON_TORCH_TP1_BYTES,
+                                    tpn_bytes=NON_TORCH_TPN_BYTES, custom_all_reduce=cfg.custom_all_reduce)
     graphs = CUDAGRAPH_BYTES if cfg.cudagraph_bytes is None else cfg.cudagraph_bytes
     return non_torch, 0 if cfg.enforce_eager else graphs
 
@@ -424,11 +444,12 @@ def startup_needs(arch: Architecture, *, weights_bytes: int, cfg: VllmConfig) ->
     layout = kv_layout(arch, cfg, max_model_len=max_len)
     min_kv = request_blocks(layout, max_model_len=max_len, block=cfg.block_size)[1] * layout.page_bytes
     return StartupNeeds(-(-weights_bytes // (cfg.tp * cfg.pp)), activation_part(arch, cfg), non_torch,
-                        graphs if cfg.cudagraphs_in_budget else 0, min_kv, max_len)
+                        graphs if cfg.graphs_reserved else 0, min_kv, max_len)
 
 
 def vllm_startup(arch: Architecture, *, weights_bytes: int, cfg: VllmConfig) -> VllmStartup:
-    """Mirror one vLLM 0.11.0 worker's start-up; raises ``ConfigError`` where vLLM refuses to start.
+    """Mirror one vLLM worker's start-up (0.11.0 unless ``cfg.version``); raises ``ConfigError``
+    where vLLM refuses to start.
 
     ``weights_bytes`` is the whole checkpoint as loaded (quantized layers at their stored width);
     each worker holds 1/(tp·pp) of it (vocab-parallel embedding and head shard like the rest)."""
@@ -440,7 +461,7 @@ def vllm_startup(arch: Architecture, *, weights_bytes: int, cfg: VllmConfig) -> 
     weights = -(-weights_bytes // (cfg.tp * cfg.pp))
     activation = activation_part(arch, cfg)
     non_torch, graphs = empirical_terms(cfg)
-    reserved = graphs if cfg.cudagraphs_in_budget else 0
+    reserved = graphs if cfg.graphs_reserved else 0
     available = cfg.requested_bytes - weights - activation.value - non_torch - reserved
     layout = kv_layout(arch, cfg, max_model_len=max_len)
     check_fits(layout, available=available, max_model_len=max_len, block=cfg.block_size)
@@ -453,6 +474,6 @@ def vllm_startup(arch: Architecture, *, weights_bytes: int, cfg: VllmConfig) -> 
         max_concurrency=num_blocks / per_request, max_model_len=max_len,
         max_num_batched_tokens=tokens, max_num_seqs=seqs,
         kv_bytes=num_blocks * layout.page_bytes * layout.group_size,
-        activation=activation, cudagraphs_in_budget=cfg.cudagraphs_in_budget,
+        activation=activation, cudagraphs_in_budget=cfg.graphs_reserved, version=cfg.version,
     )
 

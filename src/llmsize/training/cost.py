@@ -7,7 +7,7 @@ micro-batch b and the sequence length s::
 
 The model states (weights, gradients, master weights, optimizer states) and the communication
 buffers depend only on the architecture, the recipe and the layout; they are computed once
-(``estimate.stage_states`` is cached) and ``fixed_bytes`` reports them. The peak is piecewise: the
+(``states.stage_states`` is cached) and ``fixed_bytes`` reports them. The peak is piecewise: the
 moment that sets it moves (the loss at short sequences and large vocabularies, a layer's backward
 at long ones, the optimizer step for tiny micro-batches), and ``peak(b, s)`` says which.
 

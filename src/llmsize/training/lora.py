@@ -157,10 +157,11 @@ def frozen_weights(arch: Architecture, lora: LoraSpec, stage: list[Param], *, we
     by_name = {t.name: t for t in model_tensors(arch)}
     packed = scales = 0
     for name, _, _, _ in stage:
-        spec = by_name.get(name) or by_name.get(name.replace("gate_up", "up"))
-        if spec is None:
-            continue
-        parts = [spec] if "gate_up" not in name else [spec, by_name[name.replace("gate_up", "gate")]]
+        # a fused gate_up is one tensor where the model stores it so (the transformers path),
+        # else llmsize lists its halves, up and gate
+        spec = by_name.get(name)
+        halves = (by_name.get(name.replace("gate_up", half)) for half in ("up", "gate"))
+        parts = [spec] if spec is not None else [h for h in halves if h is not None and "gate_up" in name]
         for p in parts:
             w, s = tensor_bytes_in(fmt, p, base=base)
             packed, scales = packed + w, scales + s

@@ -110,3 +110,14 @@ def band(kind: str, engine: str) -> Band:
     if not rec:
         return UNCALIBRATED
     return Band(rec["low"], rec["high"], rec["runs"], rec["basis"])
+
+
+def banded(kind: str, engine: str, values: dict[str, tuple[float, str]]) -> dict[str, Figure]:
+    """``values`` (name → (value, unit)) as figures: each with the band of the held-out runs
+    that measured that very figure, else with ``kind``'s band."""
+    fallback = band(kind, engine)
+    out = {}
+    for name, (value, unit) in values.items():
+        own = band(name, engine)
+        out[name] = Figure(value, unit, own if own.runs else fallback)
+    return out

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from ..hardware.catalog import Gpu
 from ..tree import Part, group, leaf
 from .efficiency import Efficiency, PerfError
-from .figures import Figure, Performance, band
+from .figures import Performance, banded
 from .roofline import allreduce_s, critical_batch, littles_law_rate, roofline_s, usd_per_million_tokens
 from .traffic import Traffic
 
@@ -91,6 +91,14 @@ def _hops_s(t: Traffic, m: Machine, tokens: int) -> float:
     return (m.pp - 1) * (m.eff.allreduce_latency_s + tokens * t.arch.d_model * ACT_BYTES / m.link_bytes_per_s)
 
 
+def decode_knee(t: Traffic, m: Machine) -> float:
+    """The batch past which a decode step's matmuls, not its weight reads, bound it: the critical
+    batch at the factors ``m`` uses and the bytes per weight of ``t``'s active matrices."""
+    return critical_batch(flops_per_s=m.flops_per_s * m.eff.decode_mfu,
+                          bytes_per_s=m.gpu.bandwidth_bytes_per_s * m.eff.bandwidth,
+                          bytes_per_weight=t.bytes_per_weight)
+
+
 def decode_step(t: Traffic, m: Machine, *, batch: int, context: int) -> tuple[float, str, Part]:
     """T_step(B, c) in seconds, its binding side, and its terms in nanoseconds (a tree summing to it)."""
     flops = t.decode_flops(batch, context) / m.tp
@@ -144,12 +152,6 @@ def prefill_s(t: Traffic, m: Machine, *, tokens: int, chunk: int | None = None, 
     return passes * (core + _comm_s(t, m, per_pass) + _hops_s(t, m, per_pass) + m.eff.prefill_overhead_s)
 
 
-def _figures(kind: str, engine: str, values: dict[str, tuple[float, str]]) -> dict[str, Figure]:
-    b = band(kind, engine)
-    return {name: Figure(v, unit, band(name, engine) if band(name, engine).runs else b)
-            for name, (v, unit) in values.items()}
-
-
 def serving_performance(t: Traffic, m: Machine, *, engine: str, input_len: int, output_len: int,
                         batch: int = 1, chunk: int | None = None, usd_per_gpu_hour: float | None = None,
                         target_rps: float | None = None) -> Performance:
@@ -174,10 +176,8 @@ def serving_performance(t: Traffic, m: Machine, *, engine: str, input_len: int, 
             usd_per_gpu_hour=usd_per_gpu_hour, gpus=gpus, tokens_per_s=throughput), "USD")
     if target_rps is not None:
         values["replicas"] = (float(math.ceil(target_rps / values["requests_per_s"][0])), "replicas")
-    figures = _figures("serving", engine, values)
-    knee = critical_batch(flops_per_s=m.flops_per_s * m.eff.decode_mfu,
-                          bytes_per_s=m.gpu.bandwidth_bytes_per_s * m.eff.bandwidth,
-                          bytes_per_weight=t.bytes_per_weight)
+    figures = banded("serving", engine, values)
+    knee = decode_knee(t, m)
     notes = (f"decode turns compute-bound near batch {knee:,.0f} on {m.gpu.key} "
              "(η_f·F / η_bw·BW per weight byte)",
              f"context taken at the middle of each request: {mid:,} tokens")

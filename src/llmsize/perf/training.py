@@ -74,7 +74,7 @@ from ..hardware.catalog import Gpu
 from ..training.estimate import TrainSpec, prepared
 from ..tree import Part, group, leaf
 from .efficiency import Efficiency, PerfError, efficiency
-from .figures import Figure, Performance, band
+from .figures import Performance, banded
 from .roofline import allreduce_s, pipeline_bubble
 from .traffic import compile_traffic
 
@@ -397,13 +397,9 @@ def training_performance(arch: Architecture, spec: TrainSpec, gpu: Gpu, *, token
             values["cost_usd"] = (seconds * g / 3600 * usd_per_gpu_hour, "USD")
     comm = sum(p.value for p in terms.parts if p.name not in ("compute", "pipeline bubble"))
     bound = "communication" if comm > terms.parts[0].value else "compute"
-    return Performance(_figures(engine, values), bound, terms, eff.to_dict(), _notes(flops, spec))
+    return Performance(banded("training", engine, values), bound, terms, eff.to_dict(), _notes(flops, spec))
 
 
-def _figures(engine: str, values: dict[str, tuple[float, str]]) -> dict[str, Figure]:
-    kind = band("training", engine)
-    return {name: Figure(v, unit, band(name, engine) if band(name, engine).runs else kind)
-            for name, (v, unit) in values.items()}
 
 
 def _notes(flops: StepFlops, spec: TrainSpec) -> tuple[str, ...]:

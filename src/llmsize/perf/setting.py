@@ -30,7 +30,6 @@ where no MFU changes it.
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import lru_cache
 
 from ..formats.dtypes import WeightFormat, parse_format
 from ..hardware.catalog import Gpu
@@ -98,10 +97,24 @@ def price_for(gpu: Gpu, given: tuple[str, ...]) -> Price | None:
     return price(gpu.key, named)
 
 
-@lru_cache(maxsize=64)
-def _traffic(arch: Architecture, fmt: WeightFormat, kv_dtype: str, tp: int, base: str) -> Traffic:
-    """One compile per (architecture, format, KV dtype, tp): charts ask at many points."""
-    return compile_traffic(arch, fmt, kv_dtype=kv_dtype, tp=tp, base=base)
+def traffic_of(arch: Architecture, spec: InferenceSpec, fmt: WeightFormat, tp: int) -> Traffic:
+    """What a step of the estimate ``spec`` reads and computes on one of ``tp`` GPUs: tensors the
+    format keeps stay in the activation dtype (bf16 when that is not a float width)."""
+    base = spec.dtype if spec.dtype in ("fp32", "fp16", "bf16") else "bf16"
+    return compile_traffic(arch, fmt, kv_dtype=spec.kv, tp=tp, base=base)
+
+
+def machine_for(spec: InferenceSpec, gpu: Gpu, fmt: WeightFormat, mfu: float | None) -> Machine:
+    """The estimate's replica on ``gpu``: its layout, the engine's factors (``--mfu`` replaces
+    the prefill's), the format's matmul dtype."""
+    eff = efficiency(spec.engine, gpu.key).with_(prefill_mfu=mfu)
+    return Machine(gpu, eff, spec.layout.tp, spec.layout.pp, compute_dtype(fmt.kind, gpu))
+
+
+def _chunk(spec: InferenceSpec, extra: dict[str, object]) -> int | None:
+    """Tokens per prefill pass: vLLM's max_num_batched_tokens, else the estimate's own chunk."""
+    vllm = extra.get("vllm")
+    return int(vllm["max_num_batched_tokens"]) if isinstance(vllm, dict) else spec.chunk
 
 
 def request_lengths(spec: InferenceSpec, input_len: int | None, output_len: int | None) -> tuple[int, int]:
@@ -136,11 +149,8 @@ def serving_for(arch: Architecture, spec: InferenceSpec, extra: dict[str, object
     inp, out = request_lengths(spec, input_len, output_len)
     batch, notes = _batch(spec, extra, concurrency, inp + out)
     tp, pp = spec.layout.tp, spec.layout.pp
-    base = spec.dtype if spec.dtype in ("fp32", "fp16", "bf16") else "bf16"
-    machine = Machine(gpu, efficiency(spec.engine, gpu.key).with_(prefill_mfu=mfu), tp, pp,
-                      compute_dtype(fmt.kind, gpu))
-    vllm = extra.get("vllm")
-    chunk = int(vllm["max_num_batched_tokens"]) if isinstance(vllm, dict) else spec.chunk
+    machine = machine_for(spec, gpu, fmt, mfu)
+    chunk = _chunk(spec, extra)
     usd = None if price is None else price.usd_per_hour
     single = spec.engine == "llamacpp"  # llama-bench's single stream: perf/llamacpp.py
     if single:
@@ -148,7 +158,7 @@ def serving_for(arch: Architecture, spec: InferenceSpec, extra: dict[str, object
                                     eff=machine.eff, n_ubatch=spec.n_ubatch, n_batch=spec.n_batch)
         batch = 1
     else:
-        perf = serving_performance(_traffic(arch, fmt, spec.kv, tp, base), machine, engine=spec.engine,
+        perf = serving_performance(traffic_of(arch, spec, fmt, tp), machine, engine=spec.engine,
                                    input_len=inp, output_len=out, batch=batch, chunk=chunk,
                                    usd_per_gpu_hour=usd)
     notes += _serving_notes(spec, inp, out, concurrency, price)
@@ -200,21 +210,12 @@ def serving_curve(arch: Architecture, spec: InferenceSpec, extra: dict[str, obje
                   mfu: float | None = None) -> tuple[list[dict[str, object]], float]:
     """``serving.throughput_curve`` of the estimate ``spec`` on ``gpu`` (batch 1, 2, 4, … up to
     ``max_batch``, the KV capacity), and the roofline knee: the batch past which a decode step's
-    weight reads stop bounding it (``roofline.critical_batch`` at the efficiency factors used)."""
-    from .roofline import critical_batch
-    from .serving import throughput_curve
+    weight reads stop bounding it (``serving.decode_knee``)."""
+    from .serving import decode_knee, throughput_curve
 
     fmt = parse_format(weight_format)
-    tp, pp = spec.layout.tp, spec.layout.pp
-    base = spec.dtype if spec.dtype in ("fp32", "fp16", "bf16") else "bf16"
-    machine = Machine(gpu, efficiency(spec.engine, gpu.key).with_(prefill_mfu=mfu), tp, pp,
-                      compute_dtype(fmt.kind, gpu))
-    vllm = extra.get("vllm")
-    chunk = int(vllm["max_num_batched_tokens"]) if isinstance(vllm, dict) else spec.chunk
-    t = _traffic(arch, fmt, spec.kv, tp, base)
+    machine = machine_for(spec, gpu, fmt, mfu)
+    t = traffic_of(arch, spec, fmt, spec.layout.tp)
     points = throughput_curve(t, machine, input_len=input_len, output_len=output_len, max_batch=max_batch,
-                              chunk=chunk)
-    knee = critical_batch(flops_per_s=machine.flops_per_s * machine.eff.decode_mfu,
-                          bytes_per_s=gpu.bandwidth_bytes_per_s * machine.eff.bandwidth,
-                          bytes_per_weight=t.bytes_per_weight)
-    return points, knee
+                              chunk=_chunk(spec, extra))
+    return points, decode_knee(t, machine)

@@ -32,8 +32,8 @@ from ..hardware.prices import Price, price, price_overrides, usd_per_hour
 from ..perf.efficiency import efficiency
 from ..perf.figures import Performance
 from ..perf.serving import Machine, compute_dtype, serving_performance
-from ..perf.setting import TRAIN_ENGINE, VLLM_BLOCK_TOKENS, request_lengths
-from ..perf.traffic import Traffic, compile_traffic
+from ..perf.setting import TRAIN_ENGINE, VLLM_BLOCK_TOKENS, request_lengths, traffic_of
+from ..perf.traffic import Traffic
 from ..perf.training import training_performance
 from .targets import Target
 
@@ -149,13 +149,10 @@ class ServeSpeeds:
     fmt: WeightFormat
     work: Workload
     prices: dict[str, Price]
-    _traffic: dict[int, Traffic] = field(init=False, default_factory=dict)
 
     def traffic(self, tp: int) -> Traffic:
-        if tp not in self._traffic:
-            base = self.spec.dtype if self.spec.dtype in ("fp32", "fp16", "bf16") else "bf16"
-            self._traffic[tp] = compile_traffic(self.arch, self.fmt, kv_dtype=self.spec.kv, tp=tp, base=base)
-        return self._traffic[tp]
+        """One compile per (format, tp) (``compile_traffic`` caches it), shared by every GPU type."""
+        return traffic_of(self.arch, self.spec, self.fmt, tp)
 
     def batch(self, row: ServeRow, max_num_seqs: int | None) -> int:
         """The requests ``row`` decodes together (the module docstring)."""

@@ -15,6 +15,7 @@ from .units import GiB, MiB, fmt_short
 TYPE_CHECKING = False  # the reports are annotations only: each command imports what it renders
 if TYPE_CHECKING:
     from .formats.stored import CrossCheck, WeightsReport
+    from .hardware.fit import Verdict
     from .hardware.listing import GpuList
     from .inference.estimate import InferenceReport
     from .parameters import ParamReport
@@ -213,14 +214,8 @@ def inference_table(report: InferenceReport, *, depth: int = 2, explain: bool = 
     if isinstance(cpp, dict) and "max_n_gpu_layers" in cpp and s.gpu_mem is not None:
         say(f"largest -ngl that fits in {s.gpu_mem / GiB:.2f} GiB less llama.cpp's 1 GiB margin: "
             f"{cpp['max_n_gpu_layers']} (this plan: -ngl {cpp['n_gpu_layers']})")
-    for note in report.notes:
-        say(f"note: {note}")
-    if report.verdict is not None:
-        say(report.verdict.line())
-    if report.performance is not None:
-        performance_block(report.performance, explain=explain)
-    elif not any(n.startswith("no speed figures") for n in report.notes):
-        say("speed: give --gpu NAME (llmsize gpus) for prefill and decode rates, TTFT, throughput and cost")
+    _closing(report.notes, report.verdict, report.performance, explain=explain,
+             hint="--gpu NAME (llmsize gpus) for prefill and decode rates, TTFT, throughput and cost")
 
 
 def limits_table(r: InferenceLimits) -> None:
@@ -315,14 +310,21 @@ def train_table(report: TrainReport, *, depth: int = 2, explain: bool = False) -
     say(f"phase peaks (without overhead): {phases}")
     if r.host.value:
         say(f"offloaded to host memory per GPU process: {r.host.value / GiB:.2f} GiB")
-    for note in r.notes:
+    _closing(r.notes, r.verdict, r.performance, explain=explain,
+             hint="--gpu NAME[:COUNT] (and --tokens D) for step time, MFU, time to train and cost")
+
+
+def _closing(notes: tuple[str, ...], verdict: Verdict | None, performance: Performance | None, *,
+             explain: bool, hint: str) -> None:
+    """An estimate's last lines: its notes, the verdict, then its speed or how to get one."""
+    for note in notes:
         say(f"note: {note}")
-    if r.verdict is not None:
-        say(r.verdict.line())
-    if r.performance is not None:
-        performance_block(r.performance, explain=explain)
-    elif not any(n.startswith("no speed figures") for n in r.notes):
-        say("speed: give --gpu NAME[:COUNT] (and --tokens D) for step time, MFU, time to train and cost")
+    if verdict is not None:
+        say(verdict.line())
+    if performance is not None:
+        performance_block(performance, explain=explain)
+    elif not any(n.startswith("no speed figures") for n in notes):
+        say(f"speed: give {hint}")
 
 
 # --- performance ----------------------------------------------------------------------------

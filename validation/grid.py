@@ -46,6 +46,22 @@ MODELS = {
     "deepseek-v2-lite": "MLA + MoE with shared experts",
     "t5-base": "encoder-decoder, relative position bias",
 }
+# State-space and hybrid families, one model each, on a lighter set of points (their CPU
+# mixers run transformers' pure-torch paths, which are slow under FakeTensorMode). A cut model
+# keeps one layer of each kind in the family's order (``measure.harness.kept_layers``).
+HYBRIDS = {
+    "mamba-2.8b-hf": "Mamba-1 (selective scan)",
+    "falcon-mamba-7b": "Mamba-1 with RMS-normed B, C, Δ",
+    "nemotron-h-8b-base-8k": "Mamba-2, MLP-only and attention layers",
+    "jamba-1.5-mini": "Mamba-1 + attention + MoE",
+    "qwen3-next-80b-a3b-instruct": "Gated DeltaNet + gated attention + MoE",
+    "qwen3.5-9b": "Gated DeltaNet + gated attention, dense (its text model)",
+    "lfm2-1.2b": "gated short convolution + attention",
+}
+# multimodal wrappers measured as their text model: the class to build
+TEXT_MODELS = {"qwen3.5-9b": "Qwen3_5ForCausalLM"}
+HYBRID_INFER_POINTS = [(1, 1024), (4, 256)]
+HYBRID_TRAIN_POINTS = [(2, 512)]
 # CPU sdpa runs MLA's unequal q/v head dims through the math kernel (it materialises the
 # scores; CUDA's kernels do not): those models are measured with eager, which both model.
 EAGER_ONLY = {"deepseek-v2-lite"}
@@ -80,6 +96,15 @@ def train_cases() -> list[Case]:
     return cases
 
 
-FULL = infer_cases() + train_cases()
+def hybrid_cases() -> list[Case]:
+    cases = [Case(m, "infer", b, s) for m in HYBRIDS for b, s in HYBRID_INFER_POINTS]
+    for model in HYBRIDS:
+        for batch, seq in HYBRID_TRAIN_POINTS:
+            base = Case(model, "train", batch, seq, layers=2)
+            cases += [base, replace(base, recompute="full")]
+    return cases
+
+
+FULL = infer_cases() + train_cases() + hybrid_cases()
 FAST = [c for c in FULL if c.model in ("llama-3.1-8b", "qwen3-30b-a3b", "gpt2", "mistral-7b-v0.1")
         and (c.batch, c.seq) in ((4, 1024), (2, 512))]

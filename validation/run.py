@@ -25,7 +25,7 @@ from llmsize.commands.measure import Progress
 from llmsize.errorbars import CPU_KERNELS
 
 from . import calibration, perf_calibration, speed_rows
-from .grid import FAST, FULL, MODELS, Case
+from .grid import FAST, FULL, MODELS, TEXT_MODELS, Case
 from .tolerances import NOT_IN_ERROR_BARS, activation_bounds, show, total_bounds, within
 
 HERE = Path(__file__).resolve().parent
@@ -39,6 +39,9 @@ def measure(case: Case) -> dict:
     from llmsize.sources import catalog
 
     cfg = dict(catalog.lookup(case.model).config)
+    if case.model in TEXT_MODELS:  # a multimodal wrapper measured as its text model
+        cfg = {**cfg["text_config"], "architectures": [TEXT_MODELS[case.model]],
+               "tie_word_embeddings": cfg.get("tie_word_embeddings", False)}
     start = time.monotonic()
     shape = {"batch": case.batch, "seq": case.seq, "attn": case.attn, "layers": case.layers}
     if case.mode == "infer":

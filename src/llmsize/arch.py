@@ -164,6 +164,7 @@ class SSM:
     gated_norm: bool = True  # Mamba-2: RMSNormGated(d_inner) before out_proj
     inner_norms: bool = False  # Jamba's Mamba-1: RMSNorms on Δ (r), B and C (N each)
     out_proj_bias: bool | None = None  # None: = proj_bias (Falcon-H1 reads ``projectors_bias``)
+    chunk_size: int = 256  # Mamba-2: positions per chunk of the chunked scan (no parameter; workspace)
 
     @property
     def out_bias(self) -> bool:
@@ -330,6 +331,7 @@ class Modeling:
     fp32_router: bool = False  # the router's linear runs on an fp32 copy of its input
     moe_all_experts: bool = False  # every token goes through every expert (Llama 4's bmm experts)
     fp32_routing_weights: bool = False  # routing weights stay fp32: the weighted expert outputs are fp32
+    fused_qkvz: bool = False  # Gated DeltaNet: one in_proj_qkvz whose output outlives the conv (Qwen3-Next)
     llamacpp_arch: str | None = None  # llama.cpp's LLM_ARCH_* where its quantization mixture asks
 
 
@@ -362,6 +364,9 @@ MODELING: dict[str, Modeling] = {
     # modeling_llama4.py Llama4TextMoe: hidden_states.repeat(E, 1) and Llama4TextExperts' bmm send
     # every token through every expert, zero-weighted where not routed
     "llama4_text": Modeling(moe_all_experts=True),
+    # modeling_qwen3_next.py Qwen3NextGatedDeltaNet: q, k, v and z are views of in_proj_qkvz's output,
+    # z's reshape copies it (Qwen3.5's separate in_proj_qkv is freed by the conv)
+    "qwen3_next": Modeling(fused_qkvz=True),
     # convert_hf_to_gguf.py writes Mistral as llama
     "llama": Modeling(llamacpp_arch="llama"), "mistral": Modeling(llamacpp_arch="llama"),
 }

@@ -229,6 +229,10 @@ TRAIN_CASES = {
     "moe-ep": ("mixtral-8x7b", "--ep", "8", "--dp", "8", "--zero", "1", "--optimizer", "adam-8bit"),
     "deepspeed": ("qwen3-1.7b", "--recipe", "deepspeed", "--optimizer", "adafactor", "--seq", "2048",
                   "--micro-batch", "4", "--attn", "eager", "--optim-impl", "foreach"),
+    "mamba": ("falcon-mamba-7b", "--seq", "1024"),
+    "hybrid-mamba2": ("nemotron-h-8b-base-8k", "--recompute", "full"),
+    "hybrid-deltanet-moe": ("qwen3-next-80b-a3b-instruct", "--zero", "3", "--dp", "8"),
+    "hybrid-conv": ("lfm2-1.2b", "--lora-rank", "8"),
 }
 
 

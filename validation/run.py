@@ -25,7 +25,7 @@ from llmsize.commands.measure import Progress
 from llmsize.errorbars import CPU_KERNELS
 
 from . import calibration, perf_calibration, speed_rows
-from .grid import FAST, FULL, MODELS, TEXT_MODELS, Case
+from .grid import FAST, FULL, HYBRIDS, MODELS, TEXT_MODELS, Case
 from .tolerances import NOT_IN_ERROR_BARS, activation_bounds, show, total_bounds, within
 
 HERE = Path(__file__).resolve().parent
@@ -226,7 +226,7 @@ def report(rows: list[dict], summary: dict, gpu: list[dict] | None, speed: list[
               + "; ".join(f"{m} ({why})" for m, why in NOT_IN_ERROR_BARS.items()) + "."]
     lines += _calibration_section(rows, summary)
     lines += ["", "## Models", "", "| model | family | stands for |", "|---|---|---|"]
-    lines += [f"| {m} | {calibration.family(m)} | {why} |" for m, why in MODELS.items()]
+    lines += [f"| {m} | {calibration.family(m)} | {why} |" for m, why in {**MODELS, **HYBRIDS}.items()]
     for mode in summary:
         terms = [*next(r for r in rows if r["case"]["mode"] == mode)["measured"]]
         lines += ["", f"## {mode} cases (MiB: measured / estimate / error)", "",

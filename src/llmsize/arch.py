@@ -332,6 +332,7 @@ class Modeling:
     moe_all_experts: bool = False  # every token goes through every expert (Llama 4's bmm experts)
     fp32_routing_weights: bool = False  # routing weights stay fp32: the weighted expert outputs are fp32
     fused_qkvz: bool = False  # Gated DeltaNet: one in_proj_qkvz whose output outlives the conv (Qwen3-Next)
+    fp32_logits: bool = False  # lm_head(…).float(): only the fp32 logits outlive the head
     llamacpp_arch: str | None = None  # llama.cpp's LLM_ARCH_* where its quantization mixture asks
 
 
@@ -366,7 +367,13 @@ MODELING: dict[str, Modeling] = {
     "llama4_text": Modeling(moe_all_experts=True),
     # modeling_qwen3_next.py Qwen3NextGatedDeltaNet: q, k, v and z are views of in_proj_qkvz's output,
     # z's reshape copies it (Qwen3.5's separate in_proj_qkv is freed by the conv)
-    "qwen3_next": Modeling(fused_qkvz=True),
+    "qwen3_next": Modeling(fused_qkvz=True, fp32_norm=True),
+    # modeling_qwen3_5.py Qwen3_5RMSNorm: (x̂ · (1 + γ)) in fp32, as Gemma
+    "qwen3_5_text": _FP32_NORM, "qwen3_5": _FP32_NORM,
+    # modeling_nemotron_h.py: NemotronHRMSNorm multiplies γ in fp32; NemotronHForCausalLM, like
+    # MambaForCausalLM and FalconMambaForCausalLM, returns lm_head(…).float()
+    "nemotron_h": Modeling(fp32_norm=True, fp32_logits=True),
+    "mamba": Modeling(fp32_logits=True), "falcon_mamba": Modeling(fp32_logits=True),
     # convert_hf_to_gguf.py writes Mistral as llama
     "llama": Modeling(llamacpp_arch="llama"), "mistral": Modeling(llamacpp_arch="llama"),
 }

@@ -258,4 +258,10 @@ def _notes(arch: Architecture, spec: InferenceSpec) -> tuple[str, ...]:
                      "decompressed per-head keys and values")
     if spec.attn == "eager":
         notes.append("eager attention materialises b·a·s² scores per layer during the prefill")
+    if arch.has_state and spec.engine == "hf":
+        notes.append("SSM / linear-attention / conv mixers: the fused kernels' prefill (mixer_kernels; not "
+                     "validated on a GPU)" if spec.mixer_kernels else
+                     "SSM / linear-attention / conv mixers: the prefill of transformers' pure-torch paths "
+                     "(validated on the CPU; without mamba-ssm / flash-linear-attention on a GPU); "
+                     "the fused kernels hold far less (mixer_kernels=True, not validated on a GPU)")
     return tuple(notes)

@@ -138,8 +138,9 @@ def test_t5_cross_attention_equals_transformers():
 # Llama 3.2 Vision, tiny: layers 1 and 3 of 4 are cross-attention layers; 28-pixel tiles of
 # 14-pixel patches give 4 + 1 tokens per tile, 3 tiles 15 per image.
 MLLAMA = {"model_type": "mllama", "architectures": ["MllamaForConditionalGeneration"],
-          "text_config": dict(hidden_size=32, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2,
-                              intermediate_size=48, vocab_size=100, cross_attention_layers=[1, 3], pad_token_id=0),
+          "text_config": dict(hidden_size=32, num_hidden_layers=4, num_attention_heads=4,
+                              num_key_value_heads=2, intermediate_size=48, vocab_size=100,
+                              cross_attention_layers=[1, 3], pad_token_id=0),
           "vision_config": dict(hidden_size=16, num_hidden_layers=2, num_global_layers=1, attention_heads=2,
                                 intermediate_size=24, vision_output_dim=32, image_size=28, patch_size=14,
                                 max_num_tiles=3, supported_aspect_ratios=[[1, 1], [1, 3], [3, 1]],

@@ -256,4 +256,7 @@ def _notes(arch: Architecture, spec: InferenceSpec) -> tuple[str, ...]:
                      "decompressed per-head keys and values")
     if spec.attn == "eager":
         notes.append("eager attention materialises b·a·s² scores per layer during the prefill")
+    if arch.vision is not None:
+        notes.append("the vision tower's weights are counted (it caches nothing); its activations "
+                     "while prefilling images are not: the prompt is sized as text")
     return tuple(notes)

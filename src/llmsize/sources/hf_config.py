@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..arch import Architecture, VisionTower
+from ..arch import Architecture, MllamaVision, VisionTower
 from ..errors import ConfigError, shown, shown_path
 from . import validate
 from .hf_families import (
@@ -30,6 +30,7 @@ from .hf_families import (
     Family,
     Multimodal,
 )
+from .hf_families.mllama import mllama_vision
 
 TYPE_CHECKING = False  # typing costs ~13 ms at start-up; annotations are strings anyway
 if TYPE_CHECKING:
@@ -56,6 +57,9 @@ _IRRELEVANT_NAMES = frozenset((
     "use_mla", "ep_size", "moe_layer_freq", "first_k_dense_replace", "qk_head_dim", "layer_types",
     "cache_implementation", "n_ctx", "n_special", "apply_residual_connection_post_layernorm",
     "offset_alibi", "slow_but_exact", "use_parallel_residual", "is_decoder",
+    # generation settings transformers 4.x wrote into every (sub-)config (Llama 3.2 Vision's)
+    "num_beams", "num_return_sequences", "no_repeat_ngram_size", "encoder_no_repeat_ngram_size",
+    "pruned_heads", "tie_encoder_decoder", "cross_attention_hidden_size",
 ))
 _SIZE_HINTS = ("size", "dim", "num_", "layers", "heads", "expert", "rank", "vocab", "bias", "norm",
                "tie", "proj", "inner", "ff")
@@ -160,10 +164,12 @@ def _layer_types(r: _Reader, n_layers: int) -> tuple[str, ...] | None:
     return validate.layer_types(r.label, r.get("layer_types"), n_layers)
 
 
-def _vision(raw: Mapping[str, Any], label: str, wrapper: Multimodal) -> VisionTower:
+def _vision(raw: Mapping[str, Any], label: str, wrapper: Multimodal) -> VisionTower | MllamaVision:
     """The vision tower of ``wrapper``'s kind, read with its vision config class's defaults."""
-    r = _Reader(raw, {"num_channels": 3, **wrapper.vision_defaults}, f"{label} vision_config")
     kind = wrapper.vision
+    if kind == "mllama":
+        return mllama_vision(_Reader(raw, wrapper.vision_defaults, f"{label} vision_config"))
+    r = _Reader(raw, {"num_channels": 3, **wrapper.vision_defaults}, f"{label} vision_config")
     if kind.startswith("qwen"):
         return _qwen_vision(r, kind)
     if r.get("vision_use_head", default=True) and r.get("model_type") == "siglip_vision_model":
@@ -205,12 +211,13 @@ def _qwen_vision(r: _Reader, kind: str) -> VisionTower:
 
 def _text_and_vision(
     cfg: Mapping[str, Any], name: str, warnings: list[str]
-) -> tuple[Mapping[str, Any], VisionTower | None]:
+) -> tuple[Mapping[str, Any], VisionTower | MllamaVision | None]:
     """Split a multimodal config into its text model and, where supported, its vision tower.
 
-    The wrappers in ``MULTIMODAL`` (Gemma 3, Llama 4, Qwen2-VL, Qwen2.5-VL, Qwen3-VL, Qwen3.5 and
-    their MoE variants) are counted with their towers and projectors; for other multimodal
-    configs (LLaVA…) the text model is counted and a warning names what is left out."""
+    The wrappers in ``MULTIMODAL`` (Gemma 3, Llama 4, Llama 3.2 Vision, Qwen2-VL, Qwen2.5-VL,
+    Qwen3-VL, Qwen3.5 and their MoE variants) are counted with their towers and projectors (not
+    for ``MllamaForCausalLM``, which builds the text model only); for other multimodal configs
+    (LLaVA…) the text model is counted and a warning names what is left out."""
     model_type = validate.check(name, "model_type", cfg.get("model_type"))
     text = validate.mapping(name, "text_config", cfg.get("text_config"))
     vision = validate.mapping(name, "vision_config", cfg.get("vision_config"))
@@ -222,6 +229,8 @@ def _text_and_vision(
         tie = _tie(cfg, text, wrapper, name)
         if tie is not None:
             text["tie_word_embeddings"] = tie
+        if validate.architectures(name, cfg.get("architectures")) == "MllamaForCausalLM":
+            return text, None
         return text, _vision(vision or {}, name, wrapper) if vision or wrapper.vision_defaults else None
     if text is not None or vision is not None:
         warnings.append(f"{name}: multimodal {model_type!r}: only the text model is counted; "

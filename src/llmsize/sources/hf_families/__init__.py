@@ -59,6 +59,9 @@ from .keys import MAX_POSITION as MAX_POSITION
 from .keys import N_HEADS as N_HEADS
 from .keys import N_KV_HEADS as N_KV_HEADS
 from .keys import N_LAYERS as N_LAYERS
+from .mllama import TEXT_DEFAULTS as _MLLAMA_TEXT
+from .mllama import VISION_DEFAULTS as _MLLAMA_VISION
+from .mllama import mllama_text
 from .moe import (
     dbrx,
     indexer,
@@ -323,6 +326,9 @@ FAMILIES["mamba"] = FAMILIES["falcon_mamba"] = Family(
 FAMILIES["roberta"] = FAMILIES["bert"]
 FAMILIES["RefinedWeb"] = FAMILIES["RefinedWebModel"] = FAMILIES["falcon"]
 
+# Llama 3.2 Vision's text model (mllama.py): the LM head is never tied (MllamaForConditionalGeneration's
+# _tied_weights_keys is commented out in 5.24, and the embedding has 8 more rows than the head)
+FAMILIES["mllama_text_model"] = Family(_LLAMA_FIXED, defaults=_MLLAMA_TEXT, derive=(mllama_text,))
 
 
 @dataclass(frozen=True)
@@ -360,6 +366,8 @@ _LLAMA4_VISION = {"hidden_size": 768, "num_hidden_layers": 34, "num_attention_he
 
 MULTIMODAL: dict[str, Multimodal] = {
     "gemma3": Multimodal("gemma3_text", "gemma3"),
+    # MllamaConfig builds its vision model from defaults when vision_config is absent
+    "mllama": Multimodal("mllama_text_model", "mllama", _MLLAMA_VISION),
     "llama4": Multimodal("llama4_text", "llama4", _LLAMA4_VISION),
     "qwen2_vl": Multimodal("qwen2_vl_text", "qwen2_vl", _QWEN2_VL_VISION, tie="either", flat=True),
     "qwen2_5_vl": Multimodal("qwen2_5_vl_text", "qwen2_5_vl", _QWEN2_5_VL_VISION, tie="either", flat=True),

@@ -33,6 +33,9 @@ CASES = [
     ("gpt-oss-20b", 4, "eager", 2, 300),  # sliding (128) and full alternate; sinks cache nothing
     ("llama-4-scout-17b-16e", 4, "sdpa", 1, 8500),  # three chunked (8192) to one NoPE full layer
     ("glm-4.5-air", 2, "sdpa", 1, 400),  # head_dim 128 ≠ 4096 / 96
+    # vision-language: the text model caches; the tower keeps nothing between steps
+    ("qwen2.5-vl-7b-instruct", 2, "sdpa", 1, 300),  # flat config (text keys at the top level)
+    ("qwen3-vl-30b-a3b-instruct", 2, "sdpa", 2, 256),
 ]
 
 

@@ -382,57 +382,70 @@ def head_part(arch: Architecture) -> Part:
 
 
 def vision_part(arch: Architecture, vt: VisionTower | MllamaVision) -> Part:
-    """The vision tower and projector of the variant ``vt.projector`` names."""
+    """A ViT tower and its projector (Dosovitskiy et al. 2021 §3.1), as the family ``vt.kind``
+    builds it (``arch.VISION_KINDS``): patch embedding, positions, L_v layers, norms, projector;
+    Llama 3.2 Vision's tiled encoder is a record of its own (``mllama_vision_part``)."""
     if isinstance(vt, MllamaVision):
         return mllama_vision_part(arch, vt)
-    return llama4_vision_part(arch, vt) if vt.projector == "llama4" else siglip_vision_part(arch, vt)
+    tower = group("vision_tower", [
+        *_patch_and_positions(vt),
+        leaf("pre_norm", _vision_norm(vt, vt.d_model) if vt.facts.pre_norm else 0),
+        rename(times(_vit_layer(vt), vt.n_layers), f"layers ×{vt.n_layers}"),
+        leaf("post_norm", _vision_norm(vt, vt.d_model) if vt.facts.post_norm else 0),
+    ])
+    return group("vision", [tower, _projector(arch, vt)])
+
+
+def _vision_norm(vt: VisionTower, width: int) -> int:
+    """The tower's norm: LayerNorm γ and β, or RMSNorm γ (Qwen2.5-VL)."""
+    return width * (2 if vt.facts.norm == "layernorm" else 1)
+
+
+def _patch_and_positions(vt: VisionTower) -> list[Part]:
+    """The patch embedding W ∈ R^{C·p²(·t)×d_v} (+ b), then the learned positions: one row per
+    patch (an nn.Embedding, SigLIP), per patch and a class token (nn.Parameters, Llama 4: counted
+    as non-embedding, as transformers does), or a table of ``position_rows`` (Qwen3-VL)."""
+    f, dv = vt.facts, vt.d_model
+    rows = {"patches": vt.n_patches, "table": vt.position_rows}.get(f.positions, 0)
+    class_token = f.positions == "patches+class"
+    return [
+        leaf("patch_embedding", linear(vt.patch_in, dv, bias=f.patch_bias)),
+        leaf("class_embedding", dv if class_token else 0),
+        leaf("positional_embedding_vlm", (vt.n_patches + 1) * dv if class_token else 0),
+        leaf("position_embedding", rows * dv),
+    ]
 
 
 def _vit_layer(vt: VisionTower) -> Part:
-    """One pre-norm ViT layer: biased q k v o, fc1 fc2, two LayerNorms (γ and β)."""
+    """One pre-norm ViT layer: biased q k v o, an MLP with biases (fc1 fc2, or Qwen2.5-VL's
+    gate up down), two norms."""
     dv, ff = vt.d_model, vt.d_ff
+    mlp = (3 if vt.facts.gated_mlp else 2) * dv * ff + (2 if vt.facts.gated_mlp else 1) * ff + dv
     return group("layer", [
         leaf("attention", 4 * linear(dv, dv, bias=True)),
-        leaf("mlp", linear(dv, ff, bias=True) + linear(ff, dv, bias=True)),
-        leaf("norms", 2 * 2 * dv),
+        leaf("mlp", mlp),
+        leaf("norms", 2 * _vision_norm(vt, dv)),
     ])
 
 
-def llama4_vision_part(arch: Architecture, vt: VisionTower) -> Part:
-    """Llama 4's vision model (transformers 5.24 ``modeling_llama4.py`` Llama4VisionModel and
-    Llama4MultiModalProjector): an unfold patch embedding Linear(C·p², d_v) without bias, a class
-    token and n_patches + 1 positions, LayerNorms before and after L_v ViT layers, the
-    pixel-shuffle adapter fc1 (I_v → d_a) and fc2 (d_a → d_a) without biases, and the projector
-    W ∈ R^{d_out×d} without bias."""
-    dv, p, c, da = vt.d_model, vt.patch_size, vt.channels, vt.adapter_dim
-    tower = group("vision_tower", [
-        leaf("patch_embedding", linear(c * p * p, dv, bias=False)),
-        leaf("class_embedding", dv),
-        # an nn.Parameter, not an nn.Embedding: transformers counts it as non-embedding
-        leaf("positional_embedding_vlm", (vt.n_patches + 1) * dv),
-        leaf("pre_post_norms", 2 * 2 * dv),
-        rename(times(_vit_layer(vt), vt.n_layers), f"layers ×{vt.n_layers}"),
-        leaf("adapter", vt.d_ff * da + da * da),
+def _projector(arch: Architecture, vt: VisionTower) -> Part:
+    """Into the text model's width d. Gemma 3 (arXiv 2503.19786 §2.1): an RMSNorm on d_v and
+    W ∈ R^{d_v×d}. Llama 4: the pixel-shuffle adapter fc1 (I_v → d_a), fc2 (d_a → d_a) and
+    W ∈ R^{d_out×d}, no biases. Qwen's PatchMerger: a norm on d_v, then fc1 (m²d_v → m²d_v) and
+    fc2 (m²d_v → d_out) with biases; Qwen3-VL adds one merger per DeepStack level whose LayerNorm
+    sits after the m×m shuffle (width m²d_v)."""
+    dv, d, projector = vt.d_model, arch.d_model, vt.facts.projector
+    if projector == "gemma3":
+        return group("projector", [leaf("norm", dv), leaf("projection", dv * d)])
+    if projector == "llama4":
+        return group("projector", [leaf("adapter", vt.d_ff * vt.adapter_dim + vt.adapter_dim ** 2),
+                                   leaf("projection", vt.output_dim * d)])
+    wide = vt.merged_width
+    mlp = linear(wide, wide, bias=True) + linear(wide, vt.output_dim, bias=True)
+    return group("projector", [
+        leaf("merger", _vision_norm(vt, dv) + mlp),
+        leaf("deepstack_mergers", vt.deepstack * (2 * wide + mlp)),
     ])
-    projector = group("projector", [leaf("projection", vt.output_dim * arch.d_model)])
-    return group("vision", [tower, projector])
-
-
-def siglip_vision_part(arch: Architecture, vt: VisionTower) -> Part:
-    """A ViT tower (Dosovitskiy et al. 2021 §3.1; SigLIP, Zhai et al. 2023): patch embedding
-    Conv2d(C, d_v, p) with bias, n_patches learned positions, L_v pre-norm layers (biased q k v o,
-    fc1 fc2, two LayerNorms), a post-LayerNorm; then Gemma 3's projector: an RMSNorm on d_v and
-    W ∈ R^{d_v×d} (Gemma 3 technical report, arXiv 2503.19786 §2.1)."""
-    dv, p, c = vt.d_model, vt.patch_size, vt.channels
-    layer = _vit_layer(vt)
-    tower = group("vision_tower", [
-        leaf("patch_embedding", linear(c * p * p, dv, bias=True)),
-        leaf("position_embedding", vt.n_patches * dv),
-        rename(times(layer, vt.n_layers), f"layers ×{vt.n_layers}"),
-        leaf("post_norm", 2 * dv),
-    ])
-    projector = group("projector", [leaf("norm", dv), leaf("projection", dv * arch.d_model)])
-    return group("vision", [tower, projector])
 
 
 def _mllama_vit_layer(vt: MllamaVision, *, gated: bool) -> Part:

@@ -337,49 +337,73 @@ def _head(arch: Architecture) -> list[TensorSpec]:
     return out
 
 
-def _vit_layers(vt: VisionTower) -> list[TensorSpec]:
-    """The ViT layers (params._vit_layer): biased q k v o, fc1 fc2, two LayerNorms."""
-    dv, ff, out = vt.d_model, vt.d_ff, []
-    for j in range(vt.n_layers):
-        b = f"v.blk.{j}."
-        for name, n_in, n_out in (("attn_q", dv, dv), ("attn_k", dv, dv), ("attn_v", dv, dv),
-                                  ("attn_out", dv, dv), ("ffn_up", dv, ff), ("ffn_down", ff, dv)):
-            out += _linear(b + name, n_in, n_out, bias=True, role="vision", layer=None)
-        for name in ("ln1.weight", "ln1.bias", "ln2.weight", "ln2.bias"):
-            out.append(TensorSpec(b + name, (dv,), "vision"))
+def _vision_norm(vt: VisionTower, name: str, width: int) -> list[TensorSpec]:
+    """γ, and β for a LayerNorm (params._vision_norm)."""
+    out = [TensorSpec(f"{name}.weight", (width,), "vision")]
+    if vt.facts.norm == "layernorm":
+        out.append(TensorSpec(f"{name}.bias", (width,), "vision"))
     return out
 
 
-def _ln(name: str, width: int) -> list[TensorSpec]:
-    return [TensorSpec(f"{name}.weight", (width,), "vision"), TensorSpec(f"{name}.bias", (width,), "vision")]
+def _vit_layers(vt: VisionTower) -> list[TensorSpec]:
+    """The ViT layers (params._vit_layer): biased q k v o, fc1 fc2 or gate up down, two norms."""
+    dv, ff, out = vt.d_model, vt.d_ff, []
+    mlp = (("ffn_gate", dv, ff), ("ffn_up", dv, ff), ("ffn_down", ff, dv)) if vt.facts.gated_mlp \
+        else (("ffn_up", dv, ff), ("ffn_down", ff, dv))
+    for j in range(vt.n_layers):
+        b = f"v.blk.{j}."
+        for name, n_in, n_out in (("attn_q", dv, dv), ("attn_k", dv, dv), ("attn_v", dv, dv),
+                                  ("attn_out", dv, dv), *mlp):
+            out += _linear(b + name, n_in, n_out, bias=True, role="vision", layer=None)
+        out += _vision_norm(vt, b + "ln1", dv) + _vision_norm(vt, b + "ln2", dv)
+    return out
 
 
 def _vision(arch: Architecture, vt: VisionTower | MllamaVision) -> list[TensorSpec]:
     """A ViT tower and its projector (params.vision_part), named as in a llama.cpp mmproj."""
     if isinstance(vt, MllamaVision):
         return _vision_mllama(arch, vt)
-    if vt.projector == "llama4":
-        return _vision_llama4(arch, vt)
-    dv, p, c = vt.d_model, vt.patch_size, vt.channels
-    out = [TensorSpec("v.patch_embd.weight", (dv, c, p, p), "vision"),
-           TensorSpec("v.patch_embd.bias", (dv,), "vision"),
-           TensorSpec("v.position_embd.weight", (vt.n_patches, dv), "vision")]
-    return out + _vit_layers(vt) + _ln("v.post_ln", dv) + [
-        TensorSpec("mm.soft_emb_norm.weight", (dv,), "vision"),
-        TensorSpec("mm.input_projection.weight", (dv, arch.d_model), "vision")]
+    f, dv, p, c = vt.facts, vt.d_model, vt.patch_size, vt.channels
+    shape = {"conv2d": (dv, c, p, p), "conv3d": (dv, c, vt.temporal_patch, p, p), "linear": (dv, vt.patch_in)}
+    out = [TensorSpec("v.patch_embd.weight", shape[f.patch], "vision")]
+    if f.patch_bias:
+        out.append(TensorSpec("v.patch_embd.bias", (dv,), "vision"))
+    if f.positions == "patches+class":
+        out += [TensorSpec("v.class_embd", (dv,), "vision"),
+                TensorSpec("v.position_embd.weight", (vt.n_patches + 1, dv), "vision")]
+    elif f.positions != "none":
+        rows = vt.n_patches if f.positions == "patches" else vt.position_rows
+        out.append(TensorSpec("v.position_embd.weight", (rows, dv), "vision"))
+    if f.pre_norm:
+        out += _vision_norm(vt, "v.pre_ln", dv)
+    out += _vit_layers(vt)
+    if f.post_norm:
+        out += _vision_norm(vt, "v.post_ln", dv)
+    return out + _projector(arch, vt)
 
 
-def _vision_llama4(arch: Architecture, vt: VisionTower) -> list[TensorSpec]:
-    """Llama 4's vision model and projector (params.llama4_vision_part)."""
-    dv, p, c, da = vt.d_model, vt.patch_size, vt.channels, vt.adapter_dim
-    out = [TensorSpec("v.patch_embd.weight", (dv, c * p * p), "vision"),
-           TensorSpec("v.class_embd", (dv,), "vision"),
-           TensorSpec("v.position_embd.weight", (vt.n_patches + 1, dv), "vision"),
-           *_ln("v.pre_ln", dv)]
-    return out + _vit_layers(vt) + _ln("v.post_ln", dv) + [
-        TensorSpec("mm.adapter_fc1.weight", (da, vt.d_ff), "vision"),
-        TensorSpec("mm.adapter_fc2.weight", (da, da), "vision"),
-        TensorSpec("mm.input_projection.weight", (arch.d_model, vt.output_dim), "vision")]
+def _projector(arch: Architecture, vt: VisionTower) -> list[TensorSpec]:
+    """Gemma 3's norm and projection, Llama 4's adapter and projection, or Qwen's mergers
+    (params._projector)."""
+    dv, d, da = vt.d_model, arch.d_model, vt.adapter_dim
+    if vt.facts.projector == "gemma3":
+        return [TensorSpec("mm.soft_emb_norm.weight", (dv,), "vision"),
+                TensorSpec("mm.input_projection.weight", (dv, d), "vision")]
+    if vt.facts.projector == "llama4":
+        return [TensorSpec("mm.adapter_fc1.weight", (da, vt.d_ff), "vision"),
+                TensorSpec("mm.adapter_fc2.weight", (da, da), "vision"),
+                TensorSpec("mm.input_projection.weight", (d, vt.output_dim), "vision")]
+    wide, out = vt.merged_width, []
+    for j in range(-1, vt.deepstack):  # -1: the main merger, normed before the m×m shuffle
+        b = "mm." if j < 0 else f"mm.deepstack.{j}."
+        out += _vision_norm(vt, b + "norm", dv) if j < 0 else _ln(b + "norm", wide)
+        out += _linear(b + "fc1", wide, wide, bias=True, role="vision", layer=None)
+        out += _linear(b + "fc2", wide, vt.output_dim, bias=True, role="vision", layer=None)
+    return out
+
+
+def _ln(name: str, width: int) -> list[TensorSpec]:
+    return [TensorSpec(f"{name}.weight", (width,), "vision"), TensorSpec(f"{name}.bias", (width,), "vision")]
 
 
 def _vision_mllama(arch: Architecture, vt: MllamaVision) -> list[TensorSpec]:

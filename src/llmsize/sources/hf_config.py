@@ -29,6 +29,7 @@ from .hf_families import (
     N_LAYERS,
     Family,
 )
+from .hf_families.gemma4 import towers as gemma4_towers
 
 TYPE_CHECKING = False  # typing costs ~13 ms at start-up; annotations are strings anyway
 if TYPE_CHECKING:
@@ -199,6 +200,8 @@ def _text_and_vision(
         if "tie_word_embeddings" in cfg:
             tie = validate.check(name, "tie_word_embeddings", cfg["tie_word_embeddings"])
             text.setdefault("tie_word_embeddings", tie)
+        if model_type == "gemma4":  # its towers are read by hf_families/gemma4.py (from_hf_config)
+            return text, None
         return text, _vision(vision, name, str(model_type)) if vision else None
     if text is not None or vision is not None:
         warnings.append(f"{name}: multimodal {model_type!r}: only the text model is counted; "
@@ -268,6 +271,8 @@ def from_hf_config(cfg: Mapping[str, Any], name: str = "config.json") -> tuple[A
     if out["d_ff"] is None:
         raise ConfigError(f"{name}: missing required key 'intermediate_size'")
     out.update(head=_head(arch_name, warnings, name), vision=vision)
+    if cfg.get("model_type") == "gemma4":
+        out.update(gemma4_towers(cfg, name))
     for key in r.unread_size_keys():
         warnings.append(f"{name}: key {key!r} = {text[key]!r} is not understood and may change the size")
     return Architecture(**out), warnings

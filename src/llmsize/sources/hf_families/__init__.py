@@ -39,6 +39,8 @@ from .attention import (
     stablelm,
     t5,
 )
+from .gemma4 import TEXT_DEFAULTS as _GEMMA4_DEFAULTS
+from .gemma4 import gemma4_text
 from .hybrid import (
     bamba,
     deltanet_hybrid,
@@ -216,6 +218,9 @@ FAMILIES: dict[str, Family] = {
                           defaults={"head_dim": 256, "tie_word_embeddings": True, "vocab_size": 262_208,
                                     "num_key_value_heads": 4},
                           derive=(sliding_pattern(6, "sliding_window_pattern"),)),
+    # Gemma 4 (hf_families/gemma4.py): Gemma 3's layer, heads per layer type, KV sharing, PLE, MoE
+    "gemma4_text": Family(dict(_LLAMA_FIXED, norm_placement="sandwich", qk_norm="head"),
+                          flags=_ATTN_BIAS, defaults=_GEMMA4_DEFAULTS, derive=(gemma4_text,)),
     "phi": Family(dict(_LAYERNORM, gated_mlp=False, qkv_bias=True, o_bias=True, mlp_bias=True,
                        parallel_block=True, shared_block_norm=True, lm_head_bias=True),
                   derive=(qk_norm_flag("qk_layernorm", "head", bias=True),)),
@@ -306,4 +311,4 @@ FAMILIES["roberta"] = FAMILIES["bert"]
 FAMILIES["RefinedWeb"] = FAMILIES["RefinedWebModel"] = FAMILIES["falcon"]
 
 # Multimodal configs: the text model lives under ``text_config``.
-MULTIMODAL = {"gemma3": "gemma3_text", "llama4": "llama4_text"}
+MULTIMODAL = {"gemma3": "gemma3_text", "llama4": "llama4_text", "gemma4": "gemma4_text"}

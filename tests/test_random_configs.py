@@ -428,6 +428,10 @@ def gemma4_text(rng: random.Random, cfg: Cfg) -> None:
     types = [*types[:-1], "full_attention"]
     ok = [m for m in range(1, n) if set(types[n - m:]) <= set(types[:n - m])]
     pick(rng, cfg, "num_kv_shared_layers", [rng.choice(ok or [0]), rng.choice(ok or [0]), 0, ABSENT])
+    if rng.random() < 0.3:  # the form transformers 5.24 saves: the full layers' shapes per layer
+        shape = {"head_dim": rng.choice([8, 20]), "num_key_value_heads": rng.choice([1, 2])}
+        cfg["per_layer_config"] = {str(i): shape for i, t in enumerate(types) if t == "full_attention"}
+        cfg.pop("global_head_dim", None)
 
 
 def gemma4(rng: random.Random) -> Cfg:

@@ -64,13 +64,17 @@ def gemma4_text(r: Reader, out: dict[str, Any]) -> None:
         raise ConfigError(f"{_label(r)}: the KV-shared layers have a layer type no earlier layer has")
     k_eq_v = bool(r.get("attention_k_eq_v", default=False))
     global_kv = r.get("num_global_key_value_heads") if k_eq_v else None
+    global_dh = r.get("global_head_dim")
+    r.read.add("per_layer_config")
+    if r.raw.get("per_layer_config") is not None:  # what transformers 5.24 writes instead
+        global_dh, global_kv = _per_layer_config(r, out, types)
     window = r.get("sliding_window")
     r.read.add("use_bidirectional_attention")  # "vision" or "all", not the flag its name suggests
     if r.raw.get("use_bidirectional_attention") == "all":
         window = window // 2 + 1
     ple = r.get("hidden_size_per_layer_input") or 0
     out.update(layer_types=types, sliding_window=window, gemma4=Gemma4Text(
-        global_head_dim=r.get("global_head_dim"), global_kv_heads=global_kv or out["n_kv_heads"] or 4,
+        global_head_dim=global_dh, global_kv_heads=global_kv or out["n_kv_heads"] or 4,
         k_eq_v=k_eq_v, kv_shared_layers=shared,
         double_wide_mlp=bool(r.get("use_double_wide_mlp", default=False)),
         ple_dim=ple, ple_vocab=r.need("vocab_size_per_layer_input") if ple else 0))
@@ -80,6 +84,31 @@ def gemma4_text(r: Reader, out: dict[str, Any]) -> None:
                          n_shared_experts=1, d_ff_shared=out["d_ff"])
     r.read.update(("expert_intermediate_size", "vocab_size_per_layer_input", "num_experts",
                    "top_k_experts", "moe_intermediate_size", "num_global_key_value_heads"))
+
+
+def _per_layer_config(r: Reader, out: dict[str, Any], types: tuple[str, ...]) -> tuple[int, int]:
+    """(head_dim, kv heads) of the full-attention layers from ``per_layer_config`` (layer index →
+    overrides of head_dim and num_key_value_heads), the form ``Gemma4TextConfig.to_dict`` saves;
+    a layer without an entry keeps the model's. Overrides that differ between layers of one
+    type, or that change a sliding layer, are refused: llmsize keeps one shape per layer type."""
+    raw, label = r.raw["per_layer_config"], _label(r)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{label}: per_layer_config must be an object of layer index → overrides")
+    base = {"head_dim": out["head_dim"] or 256, "num_key_value_heads": out["n_kv_heads"] or 4}
+    shapes: dict[str, set[tuple[int, int]]] = {"full": set(), "sliding": set()}
+    for i, kind in enumerate(types):
+        entry = raw.get(str(i), {})
+        if not isinstance(entry, dict) or set(entry) - set(base):
+            raise ConfigError(f"{label}: per_layer_config[{i}] may only override head_dim and "
+                              f"num_key_value_heads, got {entry!r:.60}")
+        shape = {**base, **entry}
+        if not all(type(v) is int and 0 < v < 1 << 20 for v in shape.values()):
+            raise ConfigError(f"{label}: per_layer_config[{i}] must hold positive integers")
+        shapes[kind].add((shape["head_dim"], shape["num_key_value_heads"]))
+    if len(shapes["full"]) > 1 or shapes["sliding"] - {(base["head_dim"], base["num_key_value_heads"])}:
+        raise ConfigError(f"{label}: per_layer_config gives layers of one type different shapes; "
+                          "llmsize keeps one per layer type")
+    return next(iter(shapes["full"]))
 
 
 def towers(raw: Mapping[str, Any], label: str) -> dict[str, Any]:

@@ -417,6 +417,8 @@ MODELING: dict[str, Modeling] = {
     "phi3": Modeling(fused_qkv=True, fused_gate_up=True),
     "phi": Modeling(cat_rotary=True),
     "gemma": _FP32_NORM, "gemma2": _FP32_NORM, "gemma3": _FP32_NORM, "gemma3_text": _FP32_NORM,
+    # modeling_gemma4.py Gemma4RMSNorm: _norm(hidden_states.float()), like Gemma 3's (not measured)
+    "gemma4_text": _FP32_NORM,
     "olmo2": Modeling(fp32_norm=True, fp32_rotary=True), "olmo3": _FP32_NORM,
     "deepseek_v2": Modeling(fp32_router=True), "deepseek_v3": Modeling(fp32_router=True),
     "deepseek_v32": Modeling(fp32_router=True), "dots1": Modeling(fp32_router=True),

@@ -493,6 +493,9 @@ def _notes(arch: Architecture, spec: TrainSpec) -> tuple[str, ...]:
                      "layers reuse are not modelled")
     if arch.gemma4_vision or arch.gemma4_audio:
         notes.append("the towers' weights are counted; their activations (image and audio tokens) are not")
+    if "cross" in arch.layer_types:
+        notes.append("text-only batches skip the cross-attention layers (no activations); their "
+                     "weights, gradients and optimizer states are counted")
     from .qlora import checkpointing_hint
 
     notes += checkpointing_hint(spec.lora, spec.recompute)

@@ -60,6 +60,8 @@ from .keys import MAX_POSITION as MAX_POSITION
 from .keys import N_HEADS as N_HEADS
 from .keys import N_KV_HEADS as N_KV_HEADS
 from .keys import N_LAYERS as N_LAYERS
+from .mllama import TEXT_DEFAULTS as _MLLAMA_TEXT
+from .mllama import mllama_text
 from .moe import (
     dbrx,
     indexer,
@@ -310,5 +312,10 @@ FAMILIES["mamba"] = FAMILIES["falcon_mamba"] = Family(
 FAMILIES["roberta"] = FAMILIES["bert"]
 FAMILIES["RefinedWeb"] = FAMILIES["RefinedWebModel"] = FAMILIES["falcon"]
 
+# Llama 3.2 Vision's text model (mllama.py): the LM head is never tied (MllamaForConditionalGeneration's
+# _tied_weights_keys is commented out in 5.24, and the embedding has 8 more rows than the head)
+FAMILIES["mllama_text_model"] = Family(_LLAMA_FIXED, defaults=_MLLAMA_TEXT, derive=(mllama_text,))
+
 # Multimodal configs: the text model lives under ``text_config``.
-MULTIMODAL = {"gemma3": "gemma3_text", "llama4": "llama4_text", "gemma4": "gemma4_text"}
+MULTIMODAL = {"gemma3": "gemma3_text", "llama4": "llama4_text", "mllama": "mllama_text_model",
+              "gemma4": "gemma4_text"}

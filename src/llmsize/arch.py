@@ -350,6 +350,72 @@ class MllamaVision:
 
 
 @dataclass(frozen=True)
+class Gemma4Text:
+    """What Gemma 4's text model (transformers 5.24 ``modeling_gemma4.py`` Gemma4TextModel) has
+    beyond Gemma 3's sandwich-normed, QK-normed attention; the architecture's ``head_dim`` and
+    ``n_kv_heads`` are those of its sliding-window layers.
+
+    - Full-attention layers have heads of ``global_head_dim`` and ``global_kv_heads`` key/value
+      heads; with ``k_eq_v`` they have no v_proj (the values are the keys before k_norm and RoPE).
+      Keys and values have an RMSNorm each (v_norm without a weight).
+    - KV sharing: the last ``kv_shared_layers`` layers read the keys and values of the last
+      earlier layer of their type: no k_proj, v_proj or k_norm, and nothing cached; with
+      ``double_wide_mlp`` their MLP is 2·I wide.
+    - Per-layer embeddings (PLE, ``ple_dim`` > 0): a table V_p × L·p and a projection d → L·p
+      feed each layer a p-wide input through its gate d → p and projection p → d.
+    - The MoE block (``Architecture.moe``, every layer): the dense MLP (a shared expert) beside E
+      routed experts, a router with a d-wide scale and one scale per expert, and three more norms.
+    """
+
+    global_head_dim: int
+    global_kv_heads: int
+    k_eq_v: bool = False
+    kv_shared_layers: int = 0
+    double_wide_mlp: bool = False
+    ple_dim: int = 0  # hidden_size_per_layer_input p
+    ple_vocab: int = 0  # vocab_size_per_layer_input V_p
+
+    def shares_kv(self, n_layers: int, i: int) -> bool:
+        """Whether layer ``i`` reuses an earlier layer's keys and values (``kv_sharing_modes``)."""
+        return i >= n_layers - self.kv_shared_layers
+
+
+@dataclass(frozen=True)
+class Gemma4Vision:
+    """Gemma 4's image encoder (``Gemma4VisionModel``) and its projector ``embed_vision``: a
+    patch Linear(3·p², d_v) without bias, a learned 2 × P × d_v table of x and y positions,
+    L_v layers like the text model's (q k v o of ``head_dim`` heads without biases, q/k norms,
+    a weightless v norm, a GeGLU MLP, four RMSNorms), no final norm; then a weightless RMSNorm
+    and Linear(d_v, d)."""
+
+    n_layers: int
+    d_model: int
+    n_heads: int
+    n_kv_heads: int
+    head_dim: int
+    d_ff: int
+    patch_size: int
+    position_rows: int  # position_embedding_size P
+
+
+@dataclass(frozen=True)
+class Gemma4Audio:
+    """Gemma 4's audio encoder (``Gemma4AudioModel``, a Conformer after USM, arXiv 2303.01037)
+    and its projector ``embed_audio``: two 3×3 stride-2 convs (c₀, c₁ channels, no bias, each
+    with a bias-free LayerNorm) and Linear((c₀/4)·c₁, d_a); L_a Conformer layers (two 4·d_a
+    feed-forwards, chunked attention with a relative-key projection and a per-dim scale, a
+    light conv with a depthwise kernel of ``conv_kernel``, RMSNorms); Linear(d_a, d_out) with
+    bias; then a weightless RMSNorm and Linear(d_out, d)."""
+
+    n_layers: int
+    d_model: int
+    n_heads: int
+    conv_channels: tuple[int, int]
+    conv_kernel: int
+    output_dim: int
+
+
+@dataclass(frozen=True)
 class TensorSpec:
     """One parameter tensor: its GGUF-style name, PyTorch shape, role and decoder layer (or None).
 
@@ -379,7 +445,7 @@ class TensorSpec:
             return "layers"
         if self.role == "vision":
             return "vision"
-        if self.name.startswith(("token_embd", "position_embd", "token_types", "project_in")):
+        if self.name.startswith(("token_embd", "position_embd", "token_types", "project_in", "per_layer_")):
             return "embeddings"
         return "final_norm" if "output_norm" in self.name else "head"
 
@@ -460,6 +526,8 @@ MODELING: dict[str, Modeling] = {
     "phi3": Modeling(fused_qkv=True, fused_gate_up=True),
     "phi": Modeling(cat_rotary=True),
     "gemma": _FP32_NORM, "gemma2": _FP32_NORM, "gemma3": _FP32_NORM, "gemma3_text": _FP32_NORM,
+    # modeling_gemma4.py Gemma4RMSNorm: _norm(hidden_states.float()), like Gemma 3's (not measured)
+    "gemma4_text": _FP32_NORM,
     "olmo2": Modeling(fp32_norm=True, fp32_rotary=True), "olmo3": _FP32_NORM,
     "deepseek_v2": Modeling(fp32_router=True), "deepseek_v3": Modeling(fp32_router=True),
     "deepseek_v32": Modeling(fp32_router=True), "dots1": Modeling(fp32_router=True),
@@ -589,6 +657,10 @@ class Architecture:
     single_block: bool = False  # each layer is one norm + one mixer, or + one MLP/MoE when "none"
     vision: VisionTower | MllamaVision | None = None
     vocab_extra_rows: int = 0  # Mllama: embed_tokens has V + 8 rows, the LM head V
+    # Gemma 4 (transformers 5.24 modeling_gemma4.py): its text model's extras and its towers
+    gemma4: Gemma4Text | None = None
+    gemma4_vision: Gemma4Vision | None = None
+    gemma4_audio: Gemma4Audio | None = None
     # None: counted by llmsize's formulas; else the tensors transformers built (sources/transformers_path.py)
     transformers: TransformersModel | None = None
     notes: tuple[str, ...] = field(default=(), compare=False)

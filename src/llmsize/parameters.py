@@ -23,6 +23,9 @@ from .arch import (
     MLA,
     SSM,
     Architecture,
+    Gemma4Audio,
+    Gemma4Text,
+    Gemma4Vision,
     Indexer,
     LinearAttention,
     MllamaVision,
@@ -448,6 +451,124 @@ def _projector(arch: Architecture, vt: VisionTower) -> Part:
     ])
 
 
+# --- Gemma 4 --------------------------------------------------------------------------------
+
+
+def gemma4_attention_part(arch: Architecture, g: Gemma4Text, kind: str, *, shared: bool) -> Part:
+    """Gemma 4's attention (transformers 5.24 ``Gemma4TextAttention``): W_Q (d → a·d_h) and its
+    norm (d_h) in every layer; W_K (d → k·d_h), W_V (unless K = V) and a k norm (d_h; v_norm has
+    no weight) unless the layer shares an earlier layer's KV; W_O (a·d_h → d). Full-attention
+    layers have d_h = ``global_head_dim`` and k = ``global_kv_heads``."""
+    d, a, b = arch.d_model, arch.n_heads, arch.qkv_bias
+    dh, k = (g.global_head_dim, g.global_kv_heads) if kind == "full" else (arch.head_dim, arch.n_kv_heads)
+    parts = [leaf("q_proj", linear(d, a * dh, bias=b)), leaf("q_norm", dh)]
+    if not shared:
+        parts += [leaf("k_proj", linear(d, k * dh, bias=b)),
+                  leaf("v_proj", 0 if g.k_eq_v and kind == "full" else linear(d, k * dh, bias=b)),
+                  leaf("k_norm", dh)]
+    parts.append(leaf("o_proj", linear(a * dh, d, bias=arch.o_bias)))
+    return group("attention", parts)
+
+
+def gemma4_layer_part(arch: Architecture, g: Gemma4Text, kind: str, *, shared: bool) -> Part:
+    """One Gemma 4 decoder layer (``Gemma4TextDecoderLayer``): attention, a GeGLU MLP (2·I wide
+    in KV-shared layers with ``use_double_wide_mlp``), four sandwich RMSNorms; with the MoE block
+    a router (W_r d → E, a d-wide scale, a scale per expert), E experts and three more norms;
+    with per-layer embeddings a gate d → p, a projection p → d and its norm."""
+    d = arch.d_model
+    wide = 2 if g.double_wide_mlp and shared else 1
+    parts = [gemma4_attention_part(arch, g, kind, shared=shared), mlp_part(arch, wide * arch.d_ff)]
+    norms = 4
+    if arch.moe:
+        e = arch.moe.n_experts
+        parts += [leaf("router", linear(d, e, bias=False) + d + e),
+                  times(mlp_part(arch, arch.moe.d_ff_expert, "experts", bias=False), e)]
+        norms += 3
+    if g.ple_dim:
+        p = g.ple_dim
+        parts.append(leaf("per_layer_input", linear(d, p, bias=False) + linear(p, d, bias=False) + d))
+    parts.append(leaf("norms", norms * d))
+    return group("layer", parts)
+
+
+def gemma4_stack_part(arch: Architecture, g: Gemma4Text) -> Part:
+    """The decoder layers, one node per (layer type, KV shared) shape, and the final norm."""
+    counts: dict[tuple[str, bool], int] = {}
+    for i, kind in enumerate(arch.layer_types):
+        key = (kind, g.shares_kv(arch.n_layers, i))
+        counts[key] = counts.get(key, 0) + 1
+    parts = [rename(times(gemma4_layer_part(arch, g, kind, shared=sh), n),
+                    f"{kind}{' KV-shared' if sh else ''} layers ×{n}")
+             for (kind, sh), n in counts.items()]
+    return group("layers", [*parts, leaf("final_norm", arch.d_model)])
+
+
+def gemma4_ple_part(arch: Architecture, g: Gemma4Text) -> Part:
+    """Per-layer embeddings (``Gemma4TextModel``): a table V_p × L·p (an nn.Embedding), the
+    projection d → L·p of the token embedding and an RMSNorm of width p."""
+    lp = arch.n_layers * g.ple_dim
+    return group("per_layer_inputs", [
+        leaf("per_layer_embedding", g.ple_vocab * lp),
+        leaf("per_layer_projection", linear(arch.d_model, lp, bias=False)),
+        leaf("per_layer_norm", g.ple_dim),
+    ])
+
+
+def gemma4_vision_part(arch: Architecture, vt: Gemma4Vision) -> Part:
+    """Gemma 4's image encoder and projector (``Gemma4VisionModel``, ``Gemma4MultimodalEmbedder``;
+    see ``arch.Gemma4Vision``): patch Linear(3·p², d_v), positions 2 × P × d_v (an nn.Parameter,
+    non-embedding for transformers), L_v layers, and the projection d_v → d."""
+    dv, a, k, dh, ff = vt.d_model, vt.n_heads, vt.n_kv_heads, vt.head_dim, vt.d_ff
+    layer = group("layer", [
+        leaf("attention", linear(dv, a * dh, bias=False) + 2 * linear(dv, k * dh, bias=False)
+             + linear(a * dh, dv, bias=False) + 2 * dh),
+        leaf("mlp", 3 * linear(dv, ff, bias=False)),
+        leaf("norms", 4 * dv),
+    ])
+    tower = group("vision_tower", [
+        leaf("patch_embedding", linear(3 * vt.patch_size ** 2, dv, bias=False)),
+        leaf("position_table", 2 * vt.position_rows * dv),
+        rename(times(layer, vt.n_layers), f"layers ×{vt.n_layers}"),
+    ])
+    return group("vision", [tower, group("projector", [leaf("projection", dv * arch.d_model)])])
+
+
+def gemma4_audio_part(arch: Architecture, at: Gemma4Audio) -> Part:
+    """Gemma 4's audio encoder and projector (``Gemma4AudioModel``; see ``arch.Gemma4Audio``):
+    the subsampling convs with their LayerNorms (γ only) and input projection, L_a Conformer
+    layers, the output projection d_a → d_out with bias, and the projection d_out → d."""
+    da, (c0, c1), h = at.d_model, at.conv_channels, at.n_heads
+    inner = h * (da // h)
+    ffw = linear(da, 4 * da, bias=False) + linear(4 * da, da, bias=False) + 2 * da
+    layer = group("layer", [
+        leaf("feed_forwards", 2 * ffw),
+        leaf("attention", 3 * linear(da, inner, bias=False) + linear(da, da, bias=False)
+             + linear(da, inner, bias=False) + da // h),
+        leaf("light_conv", linear(da, 2 * da, bias=False) + linear(da, da, bias=False)
+             + da * at.conv_kernel + 2 * da),
+        leaf("norms", 3 * da),
+    ])
+    tower = group("audio_tower", [
+        leaf("subsampling", 9 * c0 + c0 + 9 * c0 * c1 + c1 + linear(c0 // 4 * c1, da, bias=False)),
+        rename(times(layer, at.n_layers), f"layers ×{at.n_layers}"),
+        leaf("output_projection", linear(da, at.output_dim, bias=True)),
+    ])
+    return group("audio", [tower, group("projector", [leaf("projection", at.output_dim * arch.d_model)])])
+
+
+def gemma4_parts(arch: Architecture, g: Gemma4Text) -> list[Part]:
+    """The parts of a Gemma 4 model, in the order of ``count_params``'s tree."""
+    parts = [embedding_part(arch)]
+    if g.ple_dim:
+        parts.append(gemma4_ple_part(arch, g))
+    parts += [gemma4_stack_part(arch, g), head_part(arch)]
+    if arch.gemma4_vision:
+        parts.append(gemma4_vision_part(arch, arch.gemma4_vision))
+    if arch.gemma4_audio:
+        parts.append(gemma4_audio_part(arch, arch.gemma4_audio))
+    return parts
+
+
 def _mllama_vit_layer(vt: MllamaVision, *, gated: bool) -> Part:
     """One MllamaVisionEncoderLayer: unbiased q k v o, biased fc1 fc2, two LayerNorms; a global
     layer adds its tanh gates on attention and MLP (one scalar each)."""
@@ -529,7 +650,7 @@ def counted_by(arch: Architecture) -> dict[str, object]:
 
 # Tree leaves that are embedding matrices: nn.Embedding tables and an untied output embedding.
 EMBEDDING_LEAVES = ("token_embedding", "position_embedding", "token_type_embedding",
-                    "relative_attention_bias", "lm_head", "tile_position_embedding")
+                    "relative_attention_bias", "lm_head", "tile_position_embedding", "per_layer_embedding")
 
 
 def embedding_params(breakdown: Part) -> int:
@@ -574,6 +695,8 @@ def count_params(arch: Architecture, warnings: tuple[str, ...] = ()) -> ParamRep
         return ParamReport(arch=arch, breakdown=root, total=root.value, trainable=root.value,
                            non_embedding=root.value - tm.embedding_params,
                            active_per_token=tm.active_params, warnings=warnings)
+    if arch.gemma4:
+        return _report(arch, gemma4_parts(arch, arch.gemma4), warnings)
     parts = [embedding_part(arch)]
     if arch.kind == "encoder-decoder":
         parts.append(stack_part(arch, "encoder", arch.n_layers))
@@ -583,6 +706,10 @@ def count_params(arch: Architecture, warnings: tuple[str, ...] = ()) -> ParamRep
     parts.append(head_part(arch))
     if arch.vision:
         parts.append(vision_part(arch, arch.vision))
+    return _report(arch, parts, warnings)
+
+
+def _report(arch: Architecture, parts: list[Part], warnings: tuple[str, ...]) -> ParamReport:
     root = group(arch.name, parts)
     return ParamReport(
         arch=arch,

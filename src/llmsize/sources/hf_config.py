@@ -30,6 +30,7 @@ from .hf_families import (
     Family,
     Multimodal,
 )
+from .hf_families.gemma4 import towers as gemma4_towers
 from .hf_families.mllama import mllama_vision
 
 TYPE_CHECKING = False  # typing costs ~13 ms at start-up; annotations are strings anyway
@@ -229,6 +230,8 @@ def _text_and_vision(
         tie = _tie(cfg, text, wrapper, name)
         if tie is not None:
             text["tie_word_embeddings"] = tie
+        if model_type == "gemma4":  # its towers are read by hf_families/gemma4.py (from_hf_config)
+            return text, None
         if validate.architectures(name, cfg.get("architectures")) == "MllamaForCausalLM":
             return text, None
         return text, _vision(vision or {}, name, wrapper) if vision or wrapper.vision_defaults else None
@@ -316,6 +319,8 @@ def from_hf_config(cfg: Mapping[str, Any], name: str = "config.json") -> tuple[A
     if out["d_ff"] is None:
         raise ConfigError(f"{name}: missing required key 'intermediate_size'")
     out.update(head=_head(arch_name, warnings, name), vision=vision)
+    if cfg.get("model_type") == "gemma4":
+        out.update(gemma4_towers(cfg, name))
     for key in r.unread_size_keys():
         warnings.append(f"{name}: key {key!r} = {text[key]!r} is not understood and may change the size")
     return Architecture(**out), warnings

@@ -39,6 +39,8 @@ from .attention import (
     stablelm,
     t5,
 )
+from .gemma4 import TEXT_DEFAULTS as _GEMMA4_DEFAULTS
+from .gemma4 import gemma4_text
 from .hybrid import (
     bamba,
     deltanet_hybrid,
@@ -241,6 +243,9 @@ FAMILIES: dict[str, Family] = {
                           defaults={"head_dim": 256, "tie_word_embeddings": True, "vocab_size": 262_208,
                                     "num_key_value_heads": 4},
                           derive=(sliding_pattern(6, "sliding_window_pattern"),)),
+    # Gemma 4 (hf_families/gemma4.py): Gemma 3's layer, heads per layer type, KV sharing, PLE, MoE
+    "gemma4_text": Family(dict(_LLAMA_FIXED, norm_placement="sandwich", qk_norm="head"),
+                          flags=_ATTN_BIAS, defaults=_GEMMA4_DEFAULTS, derive=(gemma4_text,)),
     "phi": Family(dict(_LAYERNORM, gated_mlp=False, qkv_bias=True, o_bias=True, mlp_bias=True,
                        parallel_block=True, shared_block_norm=True, lm_head_bias=True),
                   derive=(qk_norm_flag("qk_layernorm", "head", bias=True),)),
@@ -374,6 +379,8 @@ MULTIMODAL: dict[str, Multimodal] = {
     # MllamaConfig builds its vision model from defaults when vision_config is absent
     "mllama": Multimodal("mllama_text_model", "mllama", _MLLAMA_VISION),
     "llama4": Multimodal("llama4_text", "llama4", _LLAMA4_VISION),
+    # its towers are read by hf_families/gemma4.py, not through VISION_KINDS
+    "gemma4": Multimodal("gemma4_text", "gemma4"),
     "qwen2_vl": Multimodal("qwen2_vl_text", "qwen2_vl", _QWEN2_VL_VISION, tie="either", flat=True),
     "qwen2_5_vl": Multimodal("qwen2_5_vl_text", "qwen2_5_vl", _QWEN2_5_VL_VISION, tie="either", flat=True),
     "qwen3_vl": Multimodal("qwen3_vl_text", "qwen3_vl", _QWEN3_VL_VISION, tie="wrapper"),

@@ -222,11 +222,25 @@ class SharedBlocks:
     then an RMSNorm of d and a gated MLP whose gate and up share one Linear(d, 2I). Every call
     has its own LoRA-style adapter (rank ``adapter_rank``) on gate_up, and on q, k and v when
     ``attention_adapters``; every hybrid layer adds a Linear(d, d) after the block.
+
+    ``tied`` False: transformers 5.24 ties the blocks only with ``tie_word_embeddings``
+    (``PreTrainedModel.get_expanded_tied_weights_keys`` returns nothing without it), so each call
+    then builds its own copy of its block, with the adapters of every call of that block.
     """
 
     n_blocks: int
     adapter_rank: int
     attention_adapters: bool = False
+    tied: bool = True
+
+    def owners(self, calls: int) -> list[tuple[int, int]]:
+        """(call index, block index) of each block copy the model holds: the first call of each
+        block when tied, every call when not."""
+        return [(j, j % self.n_blocks) for j in range(min(self.n_blocks, calls) if self.tied else calls)]
+
+    def adapter_calls(self, block: int, calls: int) -> range:
+        """The calls whose adapters a copy of ``block`` holds (``i % M == block``)."""
+        return range(block, calls, self.n_blocks)
 
 
 @dataclass(frozen=True)

@@ -301,10 +301,11 @@ def shared_blocks_part(arch: Architecture, sb: SharedBlocks, calls: int) -> Part
     once each: min(M, calls) blocks of an RMSNorm (2d), q k v from 2d (a·d_h, k·d_h, d_h = 2d/a),
     o (a·d_h → d), an RMSNorm (d), gate_up d → 2I and down I → d (biased when ``add_bias_linear``);
     then one adapter set per call: gate_up's d → r → 2I and, with attention adapters, q, k and v's
-    2d → r → 2d (transformers ties the blocks, never the adapters)."""
+    2d → r → 2d (transformers ties the blocks, never the adapters; ``SharedBlocks.tied``)."""
     d, a, k, dh = arch.d_model, arch.n_heads, arch.n_kv_heads, arch.head_dim
     ff, r = arch.d_ff, sb.adapter_rank
-    b, unique = arch.mlp_bias, min(sb.n_blocks, calls)
+    b, owners = arch.mlp_bias, sb.owners(calls)
+    adapters = sum(len(sb.adapter_calls(block, calls)) for _, block in owners)
     block = group("block", [
         leaf("input_norm", norm_params(arch, 2 * d)),
         leaf("attention", linear(2 * d, a * dh, bias=False) + 2 * linear(2 * d, k * dh, bias=False)
@@ -315,8 +316,8 @@ def shared_blocks_part(arch: Architecture, sb: SharedBlocks, calls: int) -> Part
     qkv = 3 * (linear(2 * d, r, bias=False) + linear(r, 2 * d, bias=False)) if sb.attention_adapters else 0
     adapter = group("adapters", [leaf("gate_up", linear(d, r, bias=False) + linear(r, 2 * ff, bias=False)),
                                  leaf("q, k, v", qkv)])
-    return group("shared blocks", [rename(times(block, unique), f"blocks ×{unique}"),
-                                   rename(times(adapter, calls), f"adapters ×{calls}")])
+    return group("shared blocks", [rename(times(block, len(owners)), f"blocks ×{len(owners)}"),
+                                   rename(times(adapter, adapters), f"adapters ×{adapters}")])
 
 
 def ffn_part(arch: Architecture, *, routed: bool) -> Part:

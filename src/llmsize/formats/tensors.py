@@ -248,14 +248,15 @@ def _kda(arch: Architecture, la: LinearAttention, p: str, i: int) -> list[Tensor
 
 
 def _shared_blocks(arch: Architecture, sb: SharedBlocks) -> list[TensorSpec]:
-    """Zamba2's shared blocks (params.shared_blocks_part): block b's tensors, and the adapters of
-    every call that uses it, sit in the layer that first calls it, as the checkpoint stores them
+    """Zamba2's shared blocks (params.shared_blocks_part): each copy of a block, and the adapters
+    of every call that uses it, sit in the layer that holds it, as the checkpoint stores them
     (``model.layers.{first}.shared_transformer…``)."""
     d, a, k, dh = arch.d_model, arch.n_heads, arch.n_kv_heads, arch.head_dim
     ff, r = arch.d_ff, sb.adapter_rank
     calls = [i for i, t in enumerate(arch.layer_types) if t == "parallel"]
     out: list[TensorSpec] = []
-    for b, first in enumerate(calls[:sb.n_blocks]):
+    for j, b in sb.owners(len(calls)):
+        first = calls[j]
         p = f"blk.{first}.shared."
 
         def lin(name: str, n_in: int, n_out: int, *, bias: bool = False, role: str = "attention",
@@ -267,7 +268,7 @@ def _shared_blocks(arch: Architecture, sb: SharedBlocks) -> list[TensorSpec]:
                 *lin("attn_output", a * dh, d), TensorSpec(p + "ffn_norm.weight", (d,), "norm", first),
                 *lin("ffn_gate_up", d, 2 * ff, bias=arch.mlp_bias, role="mlp"),
                 *lin("ffn_down", ff, d, bias=arch.mlp_bias, role="mlp")]
-        for j in range(b, len(calls), sb.n_blocks):  # the adapters of the calls this block serves
+        for j in sb.adapter_calls(b, len(calls)):  # the adapters of the calls this block serves
             out += [*lin(f"ffn_gate_up_lora.{j}.a", d, r, role="mlp"),
                     *lin(f"ffn_gate_up_lora.{j}.b", r, 2 * ff, role="mlp")]
             if sb.attention_adapters:

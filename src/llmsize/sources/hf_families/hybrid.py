@@ -309,8 +309,10 @@ def kimi_linear(r: Reader, out: dict[str, Any]) -> None:
     layer (``_kimi_kinds``); MLA as DeepSeek-V2's (the ``mla`` rule runs first) without rotary; the
     MLP per ``mlp_layer_types`` ("dense"/"sparse"), else the first ``first_k_dense_replace`` (1)
     dense: routed layers have a sigmoid router without bias (its correction bias is a buffer),
-    E gated experts of width I_e and one shared MLP of n_shared · I_e, built even when n_shared is 0."""
+    E gated experts of width I_e and one shared MLP of n_shared · I_e, built even when n_shared is 0.
+    The LM head is never tied, whatever ``tie_word_embeddings`` says."""
     n = out["n_layers"]
+    out["tie_embeddings"] = False  # KimiLinearForCausalLM._tied_weights_keys = {}: never tied
     kda = _kda_sizes(r)
     out["layer_types"] = _kimi_kinds(r, n, kda["sub"])
     heads, width = kda["heads"], kda["head"]
@@ -358,7 +360,8 @@ def zamba2(r: Reader, out: dict[str, Any]) -> None:
     )
     out["shared_blocks"] = SharedBlocks(
         n_blocks=r.get("num_mem_blocks", default=1), adapter_rank=r.get("adapter_rank", default=128),
-        attention_adapters=bool(r.get("use_shared_attention_adapter", default=False)))
+        attention_adapters=bool(r.get("use_shared_attention_adapter", default=False)),
+        tied=out["tie_embeddings"])
     out["position"] = "rotary" if r.get("use_mem_rope", default=False) else "none"
     # derived by Zamba2Config from the keys above, or read by no layer
     for key in ("hybrid_layer_ids", "mamba_headdim", "attention_hidden_size", "attention_head_dim",

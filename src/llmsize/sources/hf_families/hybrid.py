@@ -324,7 +324,7 @@ def kimi_linear(r: Reader, out: dict[str, Any]) -> None:
         mlp = ["dense" if i < first else "sparse" for i in range(n)]
     elif len(mlp) != n:
         raise ConfigError(f"{r.label}: mlp_layer_types has {len(mlp)} values for {n} layers")
-    for key in ("moe_layer_freq", "mla_use_nope", "use_grouped_topk", "num_expert_group"):
+    for key in ("moe_layer_freq", "mla_use_nope", "use_grouped_topk", "num_expert_group", "moe_renormalize"):
         r.get(key)
     routed = tuple(i for i, t in enumerate(mlp) if t == "sparse")
     if routed:

@@ -139,7 +139,10 @@ def nemotron_h(r: Reader, out: dict[str, Any]) -> None:
         n_groups=r.get("n_groups", "mamba_n_groups", default=8),
     )
     # stored by the config class, read by no layer: the attention has no biases and reads head_dim
-    for key in ("mamba_proj_bias", "attention_bias", "attention_head_dim"):
+    # (and the multi-token-prediction block's pattern, which transformers does not build; Nemotron-3's
+    # moe_shared_expert_overlap only schedules the shared expert beside the routed ones)
+    for key in ("mamba_proj_bias", "attention_bias", "attention_head_dim", "mtp_layers_block_type",
+                "moe_shared_expert_overlap"):
         r.get(key)
     routed = tuple(i for i, b in enumerate(blocks) if b == "moe")
     if routed:

@@ -316,6 +316,8 @@ def kimi_linear(r: Reader, out: dict[str, Any]) -> None:
     The LM head is never tied, whatever ``tie_word_embeddings`` says."""
     n = out["n_layers"]
     out["tie_embeddings"] = False  # KimiLinearForCausalLM._tied_weights_keys = {}: never tied
+    # KimiLinearConfig.attribute_map: max_position_embeddings is stored as model_max_length
+    out["max_position"] = r.get("model_max_length", "max_position_embeddings", default=1048576)
     kda = _kda_sizes(r)
     out["layer_types"] = _kimi_kinds(r, n, kda["sub"])
     heads, width = kda["heads"], kda["head"]

@@ -294,6 +294,7 @@ FAMILIES: dict[str, Family] = {
     "zamba2": Family(dict(_LLAMA_FIXED, single_block=True),
                      flags={"mlp_bias": ("add_bias_linear", False)},
                      defaults={"vocab_size": 32000, "hidden_size": 2560, "num_hidden_layers": 54,
+                               "max_position_embeddings": 4096,
                                "num_attention_heads": 32,
                                "hidden_act": "gelu", "tie_word_embeddings": True},
                      derive=(zamba2,)),

@@ -14,6 +14,7 @@ Every attention layer keeps, for every cached token, its keys and values::
     short conv (LFM2)  d · L                                    per sequence
     hybrids            each layer by its kind (``Architecture.layer_types``): only full-attention
                        layers grow with the context
+    Gemma 4            full layers 2 · k_g · d_g (their own heads); KV-shared layers: nothing
 
     bytes = layers · batch · tokens · row_bytes(elements, kv dtype)
 
@@ -123,6 +124,27 @@ def token_row(arch: Architecture, *, kv_dtype: str, tp: int = 1) -> int:
     if arch.mla:
         return mla_row(arch, kv_dtype=kv_dtype) + indexer_row(arch, kv_dtype=kv_dtype)
     return attention_row(arch, kv_dtype=kv_dtype, tp=tp)
+
+
+def kind_row(arch: Architecture, kind: str, *, kv_dtype: str, tp: int = 1) -> int:
+    """Bytes one token adds to one attention layer of ``kind``: ``token_row``, except Gemma 4's
+    full-attention layers, whose heads have their own width and count (transformers 5.24
+    ``Gemma4TextAttention``: ``per_layer_config``'s global_head_dim and kv heads; with K = V the
+    cache still holds the keys and the values, normed and rotated apart)."""
+    g = arch.gemma4
+    if g and kind == "full":
+        return 2 * row_bytes(max(1, g.global_kv_heads // tp) * g.global_head_dim, kv_dtype)
+    return token_row(arch, kv_dtype=kv_dtype, tp=tp)
+
+
+def cached_layers(arch: Architecture) -> tuple[int, int]:
+    """(full, sliding) attention layers that keep a KV cache ("parallel" counts as full; an
+    encoder-decoder's decoder layers are full). Gemma 4's KV-shared layers keep none: transformers
+    gives them a ``DummyLayer`` (``cache_utils``, ``kv_sharing_modes`` "reuse")."""
+    layers = arch.layer_types if arch.kind != "encoder-decoder" else ("full",) * arch.decoder_layers
+    g = arch.gemma4
+    kept = [t for i, t in enumerate(layers) if not (g and g.shares_kv(arch.n_layers, i))]
+    return sum(t in ("full", "parallel") for t in kept), sum(t == "sliding" for t in kept)
 
 
 def ssm_state(arch: Architecture, *, kv_dtype: str) -> int:
@@ -243,13 +265,12 @@ def kv_cache(arch: Architecture, req: KVRequest) -> Part:
     if arch.kind == "decoder" and not arch.n_attention_layers:
         return group("kv_cache", states)
     row = token_row(arch, kv_dtype=req.kv_dtype, tp=req.tp)
+    full_row = kind_row(arch, "full", kv_dtype=req.kv_dtype, tp=req.tp)
     slots = req.tokens
-    layers = arch.layer_types if arch.kind != "encoder-decoder" else ("full",) * arch.decoder_layers
-    n_full = sum(t in ("full", "parallel") for t in layers)
-    n_swa = sum(t == "sliding" for t in layers)
+    n_full, n_swa = cached_layers(arch)
     swa = window_tokens(arch, slots) if n_swa else 0
     parts = [
-        leaf(f"full attention ({n_full} layers × {slots:,} tokens)", n_full * req.batch * slots * row),
+        leaf(f"full attention ({n_full} layers × {slots:,} tokens)", n_full * req.batch * slots * full_row),
         leaf(f"sliding window ({n_swa} layers × {swa:,} tokens)", n_swa * req.batch * swa * row),
         *states,
     ]
@@ -266,5 +287,4 @@ def kv_cache(arch: Architecture, req: KVRequest) -> Part:
 
 def kv_bytes_per_token(arch: Architecture, *, kv_dtype: str = "bf16", tp: int = 1) -> int:
     """Bytes one more token of context costs across all full-attention layers (per GPU)."""
-    layers = arch.layer_types if arch.kind != "encoder-decoder" else ("full",) * arch.decoder_layers
-    return sum(t in ("full", "parallel") for t in layers) * token_row(arch, kv_dtype=kv_dtype, tp=tp)
+    return cached_layers(arch)[0] * kind_row(arch, "full", kv_dtype=kv_dtype, tp=tp)

@@ -26,6 +26,8 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
+from .grid import config
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -108,9 +110,7 @@ def calibration_families(mode: str, term: str) -> set[str]:
 
 
 def family(model: str) -> str:
-    from llmsize.sources import catalog
-
-    return str(catalog.lookup(model).config.get("model_type", model))
+    return str(config(model).get("model_type", model))
 
 
 # --- re-estimating a committed case ---------------------------------------------------------
@@ -119,9 +119,7 @@ def family(model: str) -> str:
 def estimate(case: dict) -> dict[str, int]:
     """llmsize's estimate of a committed case (no measurement): the terms its row measured."""
     from llmsize.measure.compare import estimate_infer, estimate_train
-    from llmsize.sources import catalog
-
-    cfg = dict(catalog.lookup(case["model"]).config)
+    cfg = config(case["model"])
     shape = {"batch": case["batch"], "seq": case["seq"], "attn": case["attn"], "layers": case["layers"]}
     if case["mode"] == "infer":
         return estimate_infer(cfg, case["model"], **shape)

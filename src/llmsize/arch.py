@@ -330,6 +330,9 @@ class Modeling:
     fp32_router: bool = False  # the router's linear runs on an fp32 copy of its input
     moe_all_experts: bool = False  # every token goes through every expert (Llama 4's bmm experts)
     fp32_routing_weights: bool = False  # routing weights stay fp32: the weighted expert outputs are fp32
+    qkv_kept: bool = False  # q, k, v are views of one projection output bound through attention (DBRX)
+    expert_loop: bool = False  # a Python loop over the experts hit, one expert's tokens at a time (DBRX)
+    separate_expert_weights: bool = False  # gate, up and down as three tensors (DBRX's w1, v1, w2)
     llamacpp_arch: str | None = None  # llama.cpp's LLM_ARCH_* where its quantization mixture asks
 
 
@@ -358,7 +361,10 @@ MODELING: dict[str, Modeling] = {
     # runs F.linear on hidden_states.type(torch.float32)
     "glm4_moe": Modeling(cat_rotary=True, fp32_router=True, fp32_routing_weights=True),
     "glm4": Modeling(cat_rotary=True, fused_gate_up=True),
-    "dbrx": Modeling(fused_qkv=True),
+    # modeling_dbrx.py DbrxExperts.forward: for expert_idx in expert_hit (no experts_implementation
+    # switch); DbrxExpertGLU stores w1, v1, w2 as (E·I_e, d) each; DbrxAttention keeps qkv_states
+    # (the clamped Wqkv output, of which q, k, v are views) bound until out_proj (measured on dbrx)
+    "dbrx": Modeling(fused_qkv=True, qkv_kept=True, expert_loop=True, separate_expert_weights=True),
     # modeling_llama4.py Llama4TextMoe: hidden_states.repeat(E, 1) and Llama4TextExperts' bmm send
     # every token through every expert, zero-weighted where not routed
     "llama4_text": Modeling(moe_all_experts=True),

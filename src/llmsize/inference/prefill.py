@@ -124,9 +124,22 @@ def attention_phase(arch: Architecture, p: Prefill) -> int:
     T, d = p.n_tokens, arch.d_model
     q, kv = attention_widths(arch)
     if p.attn != "eager":
-        return _bytes(T * (d + 3 * (q + kv)), p.bits)
+        return max(_bytes(T * (d + 3 * (q + kv)), p.bits), output_moment(arch, p))
     scores = p.batch * arch.n_heads * p.tokens * p.context
     return _bytes(T * (d + 2 * q + 3 * kv), p.bits) + scores * eager_score_bits(arch, p.bits) // 8
+
+
+def output_moment(arch: Architecture, p: Prefill) -> int:
+    """When q, k and v are views of one projection output that stays bound through the attention
+    forward (``Modeling.qkv_kept``; ``DbrxAttention``: ``qkv_states`` of the clamped ``Wqkv``), the
+    widest moment is the output projection's: the normed input, that output (q + kv), the rotary
+    query, sdpa's output and o_proj's, T·(2d + 2q + q + kv) (measured on dbrx). Zero otherwise: the
+    projections are freed as their rotary copies replace them."""
+    if not arch.modeling.qkv_kept:
+        return 0
+    T, d = p.n_tokens, arch.d_model
+    q, kv = attention_widths(arch)
+    return _bytes(T * (2 * d + 3 * q + kv), p.bits)
 
 
 def eager_score_bits(arch: Architecture, bits: int) -> int:
@@ -170,6 +183,8 @@ def moe_phase(arch: Architecture, p: Prefill) -> int:
     assert m is not None, "moe_phase needs an MoE architecture"
     if arch.modeling.moe_all_experts:  # Llama 4: T·E slots in (E, T, ·) batched matmuls, no index
         return _bytes(T * m.n_experts * (d + 4 * m.d_ff_expert) + T * 3 * m.d_ff_shared, p.bits)
+    if arch.modeling.expert_loop:
+        return expert_loop_phase(arch, p)
     slots = T * m.top_k
     after_down = 4 * d * p.bits
     if arch.modeling.fp32_routing_weights:  # proj_out · fp32 weights and its reorder are fp32
@@ -177,6 +192,18 @@ def moe_phase(arch: Architecture, p: Prefill) -> int:
     per_slot = max((d + 4 * m.d_ff_expert) * p.bits, after_down)
     routed = -(-slots * per_slot // 8) + slots * INDEX_BYTES_PER_SLOT
     return routed + _bytes(T * 3 * m.d_ff_shared, p.bits)
+
+
+def expert_loop_phase(arch: Architecture, p: Prefill) -> int:
+    """Experts run one at a time in Python (transformers ``DbrxExperts.forward``): the output
+    accumulator T·d (``zeros_like``), the int64 one-hot routing mask T·k·(E + 1), and one expert's
+    T·k/E slots (balanced routing) holding the gathered input and the gated MLP's intermediates
+    (d + 4·I_e)."""
+    m, T, d = arch.moe, p.n_tokens, arch.d_model
+    assert m is not None, "expert_loop_phase needs an MoE architecture"
+    mask = T * m.top_k * (m.n_experts + 1) * POSITION_ID_BYTES
+    slots = -(-T * m.top_k // m.n_experts)
+    return _bytes(T * d + slots * (d + 4 * m.d_ff_expert), p.bits) + mask
 
 
 def logits_phase(arch: Architecture, p: Prefill) -> int:

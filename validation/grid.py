@@ -74,7 +74,7 @@ TEXT_MODEL_OF = {"llama-4-scout-17b-16e": "Llama4ForCausalLM"}
 # CPU sdpa runs MLA's unequal q/v head dims through the math kernel (it materialises the
 # scores; CUDA's kernels do not): those models are measured with eager, which both model.
 # gpt-oss has no sdpa path in transformers 5.24 (``GptOssPreTrainedModel._supports_sdpa = False``).
-EAGER_ONLY = {"deepseek-v2-lite", "gpt-oss-20b"}
+EAGER_ONLY = {"deepseek-v2-lite", "deepseek-v3.2", "gpt-oss-20b"}
 INFER_POINTS = [(1, 4096), (4, 1024), (16, 256)]
 TRAIN_POINTS = [(1, 1024), (2, 512), (4, 256)]
 

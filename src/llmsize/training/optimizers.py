@@ -72,15 +72,18 @@ HIDDEN_MATRIX_ROLES = ("attention", "mlp", "expert", "shared_expert", "ssm")
 
 def hf_parameters(arch: Architecture) -> list[tuple[str, tuple[int, ...], str]]:
     """The parameter tensors as transformers ≥ 5 stores them: like ``model_tensors``, except that
-    routed experts keep gate and up in one ``gate_up_proj`` of shape (E, 2·I_e, d) (DBRX keeps
-    them apart)."""
+    routed experts keep gate and up in one ``gate_up_proj`` of shape (E, 2·I_e, d), and their
+    biases in one (E, 2·I_e) (gpt-oss); DBRX keeps them apart."""
     out: list[tuple[str, tuple[int, ...], str]] = []
     fuse = arch.gated_mlp and not arch.modeling.separate_expert_weights
+    at: dict[str, int] = {}  # a gate tensor's name → its row in ``out``
     for t in model_tensors(arch):
-        if t.name.endswith("ffn_up_exps.weight") and fuse:
-            e, n_out, n_in = t.shape
-            out[-1] = (t.name.replace("up", "gate_up"), (e, 2 * n_out, n_in), t.role)
+        gate = t.name.replace("ffn_up_exps.", "ffn_gate_exps.")
+        if fuse and gate != t.name and gate in at:
+            e, n_out, *rest = t.shape
+            out[at[gate]] = (t.name.replace("up", "gate_up"), (e, 2 * n_out, *rest), t.role)
             continue
+        at[t.name] = len(out)
         out.append((t.name, t.shape, t.role))
     return out
 

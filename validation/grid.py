@@ -64,6 +64,13 @@ FAMILIES_NEW = {
     "olmoe-1b-7b-0125": "olmoe: MoE, 64 experts top-8, full-width q/k norms",
     "minimax-m2.5": "minimax_m2: MoE with sigmoid routing and score bias, full-width q/k norms",
     "aya-23-8b": "cohere: parallel block, LayerNorm without bias, logit scale",
+    "apertus-8b-science-expert-r1": "apertus: xIELU plain MLP, full-width q/k norms",
+    "command-r7b-12-2024-abliterated": "cohere2: parallel block, sliding/full, NoPE full layers",
+    "glm-4-32b-glm-v2-lora": "glm4: partial rotary, fused gate-up, sandwich norms",
+    "seed-oss-36b-4.3test2": "seed_oss: qkv bias, GQA",
+    "dots.llm1.base": "dots1: MoE with shared expert, fp32 router, q/k norms",
+    "granite-3.0-3b-a800m-instruct": "granitemoe: MoE with multipliers",
+    "phi-3.5-moe-pruned-30-attn2": "phimoe: MoE top-2, sparsemixer routing, LayerNorm",
 }
 NEW_INFER_POINTS = [(1, 1024), (4, 256)]
 NEW_TRAIN_POINTS = [(2, 512)]

@@ -362,7 +362,7 @@ MODELING: dict[str, Modeling] = {
     # scores (as GLM-4.5's): the weighted expert outputs are fp32 (measured on deepseek-v3.2)
     "deepseek_v3": Modeling(fp32_router=True, fp32_routing_weights=True),
     "deepseek_v32": Modeling(fp32_router=True, fp32_routing_weights=True),
-    "dots1": Modeling(fp32_router=True),
+    "dots1": Modeling(fp32_router=True, fp32_routing_weights=True),  # Dots1TopkRouter: DeepSeek-V3's
     # modeling_minimax_m2.py MiniMaxM2TopKRouter: sigmoid(router_logits.float()), weights gathered from it
     "minimax_m2": Modeling(fp32_routing_weights=True),
     # modeling_glm4_moe.py: partial rotary (factor 0.5) rebuilds q and k with torch.cat; the router

@@ -31,6 +31,7 @@ from ..tree import Part, group, leaf
 # Activations computed in Python from several elementwise ops keep more temporaries than a
 # fused kernel (transformers ``activations.NewGELUActivation``: 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³)))).
 PYTHON_ACTIVATIONS = ("gelu_new", "gelu_fast", "quick_gelu", "gelu_python")
+XIELU = "xielu"  # Apertus: Python on the CPU and without the xielu CUDA kernel
 FP32_BITS = 32
 LOGITS_BITS = 32  # transformers upcasts logits to fp32 before sampling / the loss
 INDEX_BYTES_PER_SLOT = 72  # MoE routing: int64 sort keys, permutation, inverse, arange (measured)
@@ -184,10 +185,21 @@ def eager_score_bits(arch: Architecture, bits: int) -> int:
 
 
 def mlp_coefficient(arch: Architecture) -> int:
-    """Intermediates of width I alive at the MLP's peak."""
+    """Intermediates of width I alive at the MLP's peak: gated 3 (act(gate), up, product), 4 when
+    gate and up come from one Linear whose output stays bound through the product (GLM-4:
+    ``gate_up_proj``, chunked into views); plain 2, 4 for a Python tanh-GELU, 5 for Apertus's
+    Python xIELU (the up output, the positive branch, three temporaries of the negative one;
+    ``activations.XIELUActivation._xielu_python``; its bool mask is ``mlp_mask``)."""
     if arch.gated_mlp:
-        return 3
+        return 4 if arch.modeling.fused_gate_up else 3  # 4: measured on glm-4-32b
+    if arch.activation == XIELU:
+        return 5  # measured on apertus-8b
     return 4 if arch.activation in PYTHON_ACTIVATIONS else 2  # 4: checked on phi-2 and gpt2 (calibration)
+
+
+def mlp_mask(arch: Architecture, p: Prefill) -> int:
+    """xIELU's ``torch.where(x > 0, …)`` condition: one byte per MLP element (0 otherwise)."""
+    return p.n_tokens * arch.d_ff if not arch.gated_mlp and arch.activation == XIELU else 0
 
 
 def mlp_phase(arch: Architecture, p: Prefill) -> int:
@@ -197,7 +209,7 @@ def mlp_phase(arch: Architecture, p: Prefill) -> int:
     attention's returned weights (b·a·s·s_kv) are still alive here."""
     T, d = p.n_tokens, arch.d_model
     live = _bytes(T * (1 if arch.norm_placement == "post" else 2) * d, p.bits)  # post: set on olmo-2-1b
-    dense = _bytes(T * mlp_coefficient(arch) * arch.d_ff, p.bits)
+    dense = _bytes(T * mlp_coefficient(arch) * arch.d_ff, p.bits) + mlp_mask(arch, p)
     if arch.moe:
         dense = max(dense if len(arch.moe.layers) < arch.n_layers else 0, moe_phase(arch, p))
     if p.attn == "eager":
@@ -210,8 +222,11 @@ def moe_phase(arch: Architecture, p: Prefill) -> int:
     the gathered inputs, gate-up outputs, activation and product (d + 4·I_e), or, after the
     down projection, the gathered inputs, outputs, weighted outputs and their reorder (4·d; the
     last two in fp32 where the routing weights are fp32: GLM-4.5, DeepSeek-V3, MiniMax-M2); gpt-oss's
-    gate holds more (``expert_width``); shared experts (DeepSeekMoE §3.2) run as a dense gated MLP
-    of width I_s beside them. Llama 4 sends every token through every expert; DBRX loops over them."""
+    gate holds more (``expert_width``). Shared experts (DeepSeekMoE §3.2) run as a dense gated MLP
+    of width I_s after the routed ones, beside their output (DeepSeek, GLM-4.5, dots1:
+    ``hidden_states + self.shared_experts(residuals)``), T·(d + 3·I_s), never beside the routed
+    slots (Qwen-MoE runs it first and keeps only its T·d output, left out; measured on dots1).
+    Llama 4 sends every token through every expert; DBRX loops over them."""
     m, T, d = arch.moe, p.n_tokens, arch.d_model
     assert m is not None, "moe_phase needs an MoE architecture"
     if arch.modeling.moe_all_experts:  # Llama 4: T·E slots in (E, T, ·) batched matmuls, no index
@@ -226,7 +241,7 @@ def moe_phase(arch: Architecture, p: Prefill) -> int:
         after_down = 2 * d * p.bits + 2 * d * FP32_BITS
     per_slot = max((d + expert_width(arch)) * p.bits, after_down)
     routed = -(-slots * per_slot // 8) + slots * INDEX_BYTES_PER_SLOT
-    return routed + _bytes(T * 3 * m.d_ff_shared, p.bits)
+    return max(routed, _bytes(T * (d + 3 * m.d_ff_shared), p.bits))
 
 
 def expert_width(arch: Architecture) -> int:

@@ -17,7 +17,7 @@ gets, per case:
                     report compares with what remains of max_allocated beside the exact terms
     device, torch, transformers   what ran it
 
-The whole grid (``validation/grid.py``: 147 small cases of 2–3 layers) takes a few minutes on one
+The whole grid (``validation/grid.py``: 227 small cases of 2–3 layers) takes a few minutes on one
 recent GPU; LoRA cases need ``peft`` and are skipped, with a line, without it.
 
 Commit the CSV and run ``python -m validation.run --from-results``: REPORT.md gets the GPU columns

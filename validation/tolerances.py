@@ -54,6 +54,9 @@ ACTIVATIONS_BY_MODEL = {
 # (mode, model) → (lower, upper) total bounds where the activation error dominates a small model.
 TOTAL_BY_MODEL = {
     ("infer", "t5-base"): (-TOTAL, widened(0.5055)),  # see above: over-estimates; b1 s1024 eager +50.55%
+    # DeepseekV2Moe's fp32 router and expert peak (above), once shared experts no longer count beside the
+    # routed slots (they run after them): under; deepseek-v2-lite infer b16 s256 eager −5.03%
+    ("infer", "deepseek-v2-lite"): (-widened(-0.0503), TOTAL),
 }
 
 

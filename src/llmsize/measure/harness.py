@@ -45,14 +45,15 @@ def hf_config(cfg: dict[str, Any], name: str) -> Any:
 
 def model_class(cfg: dict[str, Any], name: str) -> Any:
     """The class in ``architectures[0]``, or AutoModelForCausalLM / AutoModelForSeq2SeqLM (None).
-    A remote-code class name (ERNIE 4.5's ``Ernie4_5_ForCausalLM``) whose ``model_type``
-    transformers maps to a causal LM of its own takes that one, as the Auto class would."""
+    A remote-code class (named in the config's ``auto_map``: ERNIE 4.5's ``Ernie4_5_ForCausalLM``)
+    whose ``model_type`` transformers maps to a causal LM of its own takes that one."""
     _, transformers = _imports()
     names = cfg.get("architectures") or []
     cls = getattr(transformers, names[0], None) if names else None
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES as causal
 
-    if names and cls is None and cfg.get("model_type") in causal:
+    remote = {str(v).rsplit(".", 1)[-1] for v in (cfg.get("auto_map") or {}).values()}
+    if names and cls is None and names[0] in remote and cfg.get("model_type") in causal:
         return None
     if names and cls is None:
         raise LlmsizeError(

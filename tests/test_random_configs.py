@@ -123,6 +123,84 @@ def llama4(rng: random.Random) -> Cfg:
     return cfg
 
 
+def qwen_vit(rng: random.Random, kind: str, out: int) -> Cfg:
+    """A small Qwen vision config of ``kind`` ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "qwen3_5")
+    whose merger writes ``out`` wide; the cheap keys may be absent (the config class's default)."""
+    width, heads = rng.choice([16, 32]), rng.choice([2, 4])
+    vision: Cfg = dict(depth=rng.randint(1, 3), num_heads=heads)
+    if kind == "qwen2_vl":  # hidden_size is the merger's output; the MLP is int(embed_dim · mlp_ratio)
+        vision.update(embed_dim=width, hidden_size=out, mlp_ratio=rng.choice([2, 3, 4]))
+    else:
+        vision.update(hidden_size=width, intermediate_size=rng.choice([24, 40]), out_hidden_size=out)
+    if kind in ("qwen3_vl", "qwen3_5"):
+        vision["num_position_embeddings"] = rng.choice([16, 64])
+    if kind == "qwen3_vl":
+        pick(rng, vision, "deepstack_visual_indexes",
+             [sorted(rng.sample(range(vision["depth"]), rng.randint(0, vision["depth"]))), ABSENT])
+    pick(rng, vision, "patch_size", [4, 14, ABSENT])
+    pick(rng, vision, "temporal_patch_size", [1, 2, ABSENT])
+    pick(rng, vision, "spatial_merge_size", [1, 2, ABSENT])
+    pick(rng, vision, "in_channels", [1, 3, ABSENT])
+    return vision
+
+
+def qwen2_vl(kind: str) -> Callable[[random.Random], Cfg]:
+    """Qwen2-VL / Qwen2.5-VL: the text keys at the top level (as their checkpoints write them) or
+    under text_config; Qwen2's layers (head_dim = d / a whatever the config says)."""
+    def make(rng: random.Random) -> Cfg:
+        text = llama_like(rng)
+        pick(rng, text, "use_sliding_window", [True, False, ABSENT])
+        pick(rng, text, "sliding_window", [16, ABSENT])
+        pick(rng, text, "max_window_layers", [1, ABSENT])
+        vision = qwen_vit(rng, kind, rng.choice([text["hidden_size"], 24]))
+        if rng.random() < 0.5:
+            return {**text, "vision_config": vision}
+        cfg: Cfg = {"text_config": {**text, "model_type": f"{kind}_text"}, "vision_config": vision}
+        pick(rng, cfg, "tie_word_embeddings", [True, False, ABSENT])
+        return cfg
+
+    return make
+
+
+def qwen3_vl(text_kind: str, vit: str,
+             *extras: Callable[[random.Random, Cfg], None]) -> Callable[[random.Random], Cfg]:
+    """Qwen3-VL(-MoE) and Qwen3.5(-MoE): text_config and vision_config; the LM head follows the
+    wrapper's tie_word_embeddings alone, whatever the text config says."""
+    def make(rng: random.Random) -> Cfg:
+        text = with_(llama_like, *extras)(rng)
+        text["model_type"] = text_kind
+        cfg: Cfg = {"text_config": text, "vision_config": qwen_vit(rng, vit, text["hidden_size"])}
+        pick(rng, cfg, "tie_word_embeddings", [True, False, ABSENT])
+        return cfg
+
+    return make
+
+
+def mllama_text(rng: random.Random, cfg: Cfg) -> None:
+    """Llama 3.2 Vision's text model: cross-attention layers at drawn indices (one may lie past
+    the last layer, which builds nothing), a pad id inside the small vocabulary."""
+    n = cfg["num_hidden_layers"]
+    pick(rng, cfg, "cross_attention_layers", [sorted(rng.sample(range(n + 1), rng.randint(1, n))), ABSENT])
+    cfg.pop("head_dim", None)  # MllamaTextConfig has none: head_dim is d / a
+    cfg["pad_token_id"] = 0
+
+
+def mllama(rng: random.Random) -> Cfg:
+    text = with_(llama_like, mllama_text, explicit_head_dim=False)(rng)
+    d = rng.choice([16, 32])
+    tiles = rng.choice([1, 2, 4])
+    vision: Cfg = dict(num_hidden_layers=rng.randint(1, 2), num_global_layers=rng.randint(0, 2),
+                       hidden_size=d, attention_heads=rng.choice([2, 4]),
+                       intermediate_size=rng.choice([24, 40]),
+                       vision_output_dim=rng.choice([24, 48]), image_size=rng.choice([28, 42]),
+                       patch_size=14, max_num_tiles=tiles, intermediate_layers_indices=[0])
+    if tiles != 4 or rng.random() < 0.5:  # the default ratios need 4 tiles
+        vision["supported_aspect_ratios"] = [[1, 1], [1, tiles], [tiles, 1]][:rng.randint(1, 3)]
+    cfg: Cfg = {"text_config": text}
+    pick(rng, cfg, "vision_config", [vision, vision, ABSENT])  # absent: MllamaVisionConfig's defaults
+    return cfg
+
+
 def shared_with_bias(rng: random.Random, cfg: Cfg) -> None:
     """DeepSeek-V2 builds its shared-expert MLP even with ``n_shared_experts: 0`` (width 0), and
     with ``mlp_bias`` that empty MLP still holds a d-wide down_proj bias: a degenerate config no
@@ -451,6 +529,8 @@ GENERATORS: dict[str, tuple[Callable[[random.Random], Cfg], list[str]]] = {
     "granite": (with_(llama_like, flags("attention_bias", "mlp_bias")), ["GraniteForCausalLM"]),
     "llama4_text": (with_(llama_like, llama4_text), ["Llama4ForCausalLM"]),
     "llama4": (llama4, ["Llama4ForConditionalGeneration"]),
+    "mllama": (mllama, ["MllamaForConditionalGeneration", "MllamaForCausalLM"]),
+    "mllama_text_model": (with_(llama_like, mllama_text, explicit_head_dim=False), ["MllamaForCausalLM"]),
     "mistral": (with_(llama_like, sliding), ["MistralForCausalLM"]),
     "mixtral": (with_(llama_like, moe_mixtral, sliding), ["MixtralForCausalLM"]),
     "qwen2": (with_(llama_like, sliding, explicit_head_dim=False), ["Qwen2ForCausalLM"]),
@@ -494,10 +574,22 @@ GENERATORS: dict[str, tuple[Callable[[random.Random], Cfg], list[str]]] = {
     "qwen3_next": (with_(llama_like, qwen3_next), ["Qwen3NextForCausalLM"]),
     "qwen3_5_text": (with_(llama_like, deltanet), ["Qwen3_5ForCausalLM"]),
     "qwen3_5_moe_text": (with_(llama_like, qwen3_5_moe), ["Qwen3_5MoeForCausalLM"]),
+    "qwen2_vl": (qwen2_vl("qwen2_vl"), ["Qwen2VLForConditionalGeneration"]),
+    "qwen2_5_vl": (qwen2_vl("qwen2_5_vl"), ["Qwen2_5_VLForConditionalGeneration"]),
+    "qwen3_vl": (qwen3_vl("qwen3_vl_text", "qwen3_vl", flags("attention_bias")),
+                 ["Qwen3VLForConditionalGeneration"]),
+    "qwen3_vl_moe": (qwen3_vl("qwen3_vl_moe_text", "qwen3_vl", moe_qwen, flags("attention_bias")),
+                     ["Qwen3VLMoeForConditionalGeneration"]),
+    "qwen3_5": (qwen3_vl("qwen3_5_text", "qwen3_5", deltanet), ["Qwen3_5ForConditionalGeneration"]),
+    "qwen3_5_moe": (qwen3_vl("qwen3_5_moe_text", "qwen3_5", qwen3_5_moe),
+                    ["Qwen3_5MoeForConditionalGeneration"]),
     "mamba": (mamba, ["MambaForCausalLM"]),
     "falcon_mamba": (mamba, ["FalconMambaForCausalLM"]),
 }
-ALIASES = {"RefinedWeb", "RefinedWebModel", "gemma3"}  # covered by falcon, and the catalog's Gemma 3
+# covered by falcon, the catalog's Gemma 3, and the Qwen VL wrappers (their text models alone have
+# no causal-LM class in transformers 5.24)
+ALIASES = {"RefinedWeb", "RefinedWebModel", "gemma3", "qwen2_vl_text", "qwen2_5_vl_text", "qwen3_vl_text",
+           "qwen3_vl_moe_text"}
 
 
 def test_every_supported_type_has_a_generator():

@@ -44,7 +44,7 @@ def test_tied_head_is_listed_once():
 # --- against transformers: HF parameter names mapped to roles, written here independently ----
 
 _HF_ROLES = (  # first match wins
-    ("vision", r"vision_tower|multi_modal_projector"),
+    ("vision", r"vision_tower|vision_model|multi_modal_projector|visual\."),
     ("position", r"relative_attention_bias|embed_positions|position_embeddings|wpe"),
     ("norm", r"norm|ln_|ln_f"),
     ("embedding", r"embed_tokens|word_embeddings|wte|shared\.weight|embeddings\.weight"),
@@ -67,7 +67,8 @@ def _hf_params(cfg):
 
 
 ROLE_MODELS = ["llama-3.1-8b", "qwen3-30b-a3b", "deepseek-v3", "gemma-2-9b", "qwen1.5-moe-a2.7b",
-               "falcon-mamba-7b", "t5-small", "gemma-3-12b"]
+               "falcon-mamba-7b", "t5-small", "gemma-3-12b", "qwen2.5-vl-7b-instruct",
+               "qwen3-vl-30b-a3b-instruct"]
 
 
 @pytest.mark.parametrize("name", ROLE_MODELS)
@@ -94,7 +95,8 @@ def _hf_layer_numels(cfg, layer: int) -> list[int]:
 
 
 @pytest.mark.parametrize(("name", "layer"), [("llama-3.1-8b", 0), ("qwen3-30b-a3b", 0), ("deepseek-v3", 0),
-                                             ("deepseek-v3", 3), ("gemma-2-9b", 0), ("qwen1.5-moe-a2.7b", 5)])
+                                             ("deepseek-v3", 3), ("gemma-2-9b", 0), ("qwen1.5-moe-a2.7b", 5),
+                                             ("qwen2.5-vl-7b-instruct", 0), ("qwen3-vl-30b-a3b-instruct", 0)])
 def test_layer_shapes_match_transformers(name, layer):
     arch, cfg = _arch(name)
     ours = sorted(s.numel for s in model_tensors(arch) if s.layer == layer)

@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     Position = Literal["learned", "rotary", "alibi", "relative", "none"]
     QKNorm = Literal["none", "head", "full"]
     # The token mixer of each layer (see ``LAYER_KINDS``)
-    LayerType = Literal["full", "sliding", "parallel", "linear", "mamba", "conv", "none"]
+    LayerType = Literal["full", "sliding", "parallel", "linear", "mamba", "conv", "none", "cross"]
     Head = Literal["lm", "mlm", "none"]
 
 
@@ -124,6 +124,8 @@ LAYER_KINDS: dict[str, str] = {
     "mamba": "a Mamba / Mamba-2 selective SSM: a conv window and a state of N per channel",
     "conv": "a gated short convolution (LFM2): a conv window only",
     "none": "no token mixer: the layer is an MLP or MoE only (Nemotron-H '-' and 'E' blocks)",
+    "cross": "tanh-gated cross-attention to the image tokens instead of self-attention (Llama 3.2 "
+             "Vision): its K/V are a fixed size per image, and text-only input skips the layer",
 }
 ATTENTION_KINDS = ("full", "sliding", "parallel")  # layers with a KV cache
 STATE_KINDS = ("parallel", "linear", "mamba", "conv")  # a fixed-size state per sequence
@@ -212,15 +214,116 @@ class ShortConv:
 
 
 @dataclass(frozen=True)
-class VisionTower:
-    """A ViT image encoder (SigLIP, CLIP) and its projector into the text model.
+class VisionFacts:
+    """What one family's vision code builds (transformers 5.24): one record per ``VisionTower.kind``
+    in ``VISION_KINDS``, read by the parameter tree (``parameters.vision_part``) and the tensor list
+    (``formats/tensors.py``) alike.
 
-    Radford et al. 2021 (CLIP) / Zhai et al. 2023 (SigLIP): a Conv2d patch embedding (p×p, with
-    bias), a learned position table with one row per patch, pre-norm encoder layers with biased
-    projections and a plain GELU MLP, and a final LayerNorm. ``projector`` names the variant:
-    Gemma 3's (SigLIP + RMSNorm + projection) or Llama 4's (an unbiased unfold patch embedding, a
-    class token, pre and post LayerNorms, a pixel-shuffle MLP adapter and a projection).
+    Every tower is a ViT (Dosovitskiy et al. 2021 §3.1): a patch embedding, optional positions,
+    L_v pre-norm layers (q k v o with biases, whether fused into one qkv or not; an MLP), and a
+    projector into the text model's width. The facts below are what differs between families.
     """
+
+    norm: NormType = "layernorm"  # the tower's norms: LayerNorm (γ, β) or RMSNorm (γ)
+    gated_mlp: bool = False  # SwiGLU gate, up, down (Qwen2.5-VL) or fc1, fc2; biased either way
+    # the patch embedding: Conv2d(C, d_v, p), Conv3d(C, d_v, (t, p, p)) or an unfold + Linear(C·p², d_v)
+    patch: Literal["conv2d", "conv3d", "linear"] = "conv2d"
+    patch_bias: bool = True
+    # learned positions: one row per patch (an nn.Embedding), per patch plus a class token (an
+    # nn.Parameter, Llama 4), a table of ``position_rows`` resampled to each image (Qwen3-VL), none
+    positions: Literal["patches", "patches+class", "table", "none"] = "patches"
+    pre_norm: bool = False  # a LayerNorm before the layers (Llama 4)
+    post_norm: bool = True  # a LayerNorm after the layers (SigLIP, Llama 4)
+    # Gemma 3: RMSNorm + W; Llama 4: pixel-shuffle adapter + W; Qwen: PatchMerger (norm, 2-layer MLP)
+    projector: Literal["gemma3", "llama4", "merger"] = "gemma3"
+
+
+_QWEN2_VIT = VisionFacts(patch="conv3d", patch_bias=False, positions="none", post_norm=False,
+                         projector="merger")
+
+# One record per vision family (``VisionTower.kind``), read from each modeling file:
+VISION_KINDS: dict[str, VisionFacts] = {
+    # modeling_siglip.py SiglipVisionTransformer + modeling_gemma3.py Gemma3MultiModalProjector
+    "gemma3": VisionFacts(),
+    # modeling_llama4.py Llama4VisionModel (Llama4UnfoldConvolution, class_embedding,
+    # positional_embedding_vlm, layernorm_pre/post, Llama4VisionPixelShuffleMLP) + projector
+    "llama4": VisionFacts(patch="linear", patch_bias=False, positions="patches+class", pre_norm=True,
+                          projector="llama4"),
+    # modeling_qwen2_vl.py Qwen2VisionTransformerPretrainedModel: PatchEmbed (Conv3d, no bias),
+    # Qwen2VLVisionBlock (LayerNorm, qkv + proj, fc1/fc2 of width embed_dim · mlp_ratio), PatchMerger
+    "qwen2_vl": _QWEN2_VIT,
+    # modeling_qwen2_5_vl.py: RMSNorms, a biased SwiGLU MLP, an RMSNorm in the merger; window
+    # attention (fullatt_block_indexes) changes no count
+    "qwen2_5_vl": replace(_QWEN2_VIT, norm="rmsnorm", gated_mlp=True),
+    # modeling_qwen3_vl.py Qwen3VLVisionModel (and Qwen3.5's, without deepstack): a biased Conv3d,
+    # a learned pos_embed of num_position_embeddings rows, LayerNorms, fc1/fc2, a merger, and one
+    # more merger (normed after the 2×2 shuffle) per deepstack_visual_indexes entry
+    "qwen3_vl": replace(_QWEN2_VIT, patch_bias=True, positions="table"),
+}
+
+
+@dataclass(frozen=True)
+class VisionTower:
+    """A ViT image encoder and its projector into the text model; ``kind`` names the family, whose
+    facts (norms, MLP, patch embedding, positions, projector) are in ``VISION_KINDS``.
+
+    Radford et al. 2021 (CLIP) / Zhai et al. 2023 (SigLIP) for Gemma 3's tower; Llama 4's vision
+    model; Qwen2-VL (arXiv 2409.12191 §2.1: a 675M ViT, 2×2 patches merged by an MLP), Qwen2.5-VL
+    (arXiv 2502.13923 §2.1: RMSNorm and SwiGLU) and Qwen3-VL (DeepStack: arXiv 2406.04334).
+    The tower keeps no KV cache: only the text model caches.
+    """
+
+    n_layers: int
+    d_model: int
+    n_heads: int
+    d_ff: int
+    patch_size: int
+    image_size: int = 0  # SigLIP, Llama 4: the square image the position table covers
+    channels: int = 3
+    kind: Literal["gemma3", "llama4", "qwen2_vl", "qwen2_5_vl", "qwen3_vl"] = "gemma3"
+    # Llama 4 (modeling_llama4.py Llama4VisionModel): the pixel-shuffle adapter's fc1 (I_v → d_a)
+    # and fc2 (d_a → d_a); the projector's input width (vision_output_dim)
+    adapter_dim: int = 0
+    output_dim: int = 0  # Llama 4: vision_output_dim; Qwen: the merger's output (out_hidden_size)
+    temporal_patch: int = 1  # Qwen: frames per patch (temporal_patch_size), the Conv3d's depth
+    merge: int = 1  # Qwen: spatial_merge_size m; the merger reads m² patches at once
+    position_rows: int = 0  # Qwen3-VL: num_position_embeddings
+    deepstack: int = 0  # Qwen3-VL: one extra merger per deepstack_visual_indexes entry
+
+    @property
+    def facts(self) -> VisionFacts:
+        return VISION_KINDS[self.kind]
+
+    @property
+    def n_patches(self) -> int:
+        return (self.image_size // self.patch_size) ** 2
+
+    @property
+    def patch_in(self) -> int:
+        """Inputs of one patch: C · p² (· t frames for a Conv3d)."""
+        t = self.temporal_patch if self.facts.patch == "conv3d" else 1
+        return self.channels * t * self.patch_size ** 2
+
+    @property
+    def merged_width(self) -> int:
+        """Qwen's merger input: m² patches of d_v, concatenated."""
+        return self.merge ** 2 * self.d_model
+
+
+@dataclass(frozen=True)
+class MllamaVision:
+    """Llama 3.2 Vision's image encoder and projector (transformers 5.24 ``modeling_mllama.py``
+    MllamaVisionModel; Llama 3 Herd of Models, arXiv 2407.21783, §7.2).
+
+    An image is cut into up to ``max_num_tiles`` tiles of image_size²; each tile is
+    (image_size/p)² patches (Conv2d without bias) plus a class token. Learned positions are gated
+    by tanh and joined by tile-position tables, one row per supported aspect ratio (+ padding):
+    before the local encoder, inside the gated positional embedding, and before the global
+    encoder. ``n_layers`` local ViT layers (unbiased q k v o, biased fc1 fc2, two LayerNorms),
+    then ``n_global_layers`` with tanh gates on attention and MLP; LayerNorms before and after the
+    local encoder. The projector W ∈ R^{d_out×d} (+ bias) maps the concatenated final and
+    intermediate hidden states (``output_dim`` wide) to the text width. The text model's
+    cross-attention layers read its output: ``tokens_per_image`` K/V rows per image."""
 
     n_layers: int
     d_model: int
@@ -229,15 +332,21 @@ class VisionTower:
     patch_size: int
     image_size: int
     channels: int = 3
-    projector: Literal["gemma3", "llama4"] = "gemma3"
-    # Llama 4 (modeling_llama4.py Llama4VisionModel): the pixel-shuffle adapter's fc1 (I_v → d_a)
-    # and fc2 (d_a → d_a), and the projector's input width (vision_output_dim)
-    adapter_dim: int = 0
-    output_dim: int = 0
+    n_global_layers: int = 8
+    max_num_tiles: int = 4
+    n_aspect_ratios: int = 8  # len(supported_aspect_ratios); the tables have one more row
+    output_dim: int = 7680  # vision_output_dim
 
     @property
     def n_patches(self) -> int:
-        return (self.image_size // self.patch_size) ** 2
+        """Patches of one tile plus its class token (``MllamaVisionModel.num_patches``)."""
+        return (self.image_size // self.patch_size) ** 2 + 1
+
+    @property
+    def tokens_per_image(self) -> int:
+        """Vision tokens one image gives the cross-attention layers: every tile, padded ones too
+        (the processor pads to max_num_tiles), each with its class token: T · ((S/p)² + 1)."""
+        return self.max_num_tiles * self.n_patches
 
 
 @dataclass(frozen=True)
@@ -396,6 +505,7 @@ _INT_FIELDS: dict[str, tuple[int, int]] = {
     "vocab_size": (1, MAX_VOCAB), "max_position": (1, MAX_CONTEXT), "n_decoder_layers": (1, MAX_LAYERS),
     "d_embed": (1, MAX_WIDTH), "sliding_window": (1, MAX_CONTEXT), "position_rows": (0, MAX_CONTEXT),
     "relative_buckets": (0, MAX_CONTEXT), "token_types": (0, MAX_VOCAB), "vocab_pad_multiple": (1, MAX_VOCAB),
+    "vocab_extra_rows": (0, MAX_VOCAB),
 }
 _SUB_FIELDS: dict[str, dict[str, tuple[int, int]]] = {
     "moe": {"n_experts": (1, MAX_EXPERTS), "top_k": (1, MAX_EXPERTS), "d_ff_expert": (1, MAX_WIDTH),
@@ -406,8 +516,9 @@ _SUB_FIELDS: dict[str, dict[str, tuple[int, int]]] = {
     "ssm": {"d_inner": (1, MAX_WIDTH), "d_state": (1, MAX_WIDTH), "d_conv": (1, MAX_WIDTH),
             "dt_rank": (0, MAX_WIDTH)},
     "vision": {"n_layers": (1, MAX_LAYERS), "d_model": (1, MAX_WIDTH), "n_heads": (1, MAX_HEADS),
-               "d_ff": (1, MAX_WIDTH), "patch_size": (1, MAX_WIDTH), "image_size": (1, MAX_WIDTH),
-               "channels": (1, MAX_WIDTH)},
+               "d_ff": (1, MAX_WIDTH), "patch_size": (1, MAX_WIDTH), "image_size": (0, MAX_WIDTH),
+               "channels": (1, MAX_WIDTH), "output_dim": (0, MAX_WIDTH), "temporal_patch": (1, MAX_WIDTH),
+               "merge": (1, MAX_WIDTH), "position_rows": (0, MAX_CONTEXT), "deepstack": (0, MAX_LAYERS)},
 }
 _KNOWN_LAYER_TYPES = tuple(LAYER_KINDS)  # the values of ``LayerType``
 _DERIVED = ("n_kv_heads", "head_dim", "n_decoder_layers", "d_embed", "sliding_window", "q_lora_rank")
@@ -496,7 +607,8 @@ class Architecture:
     linear_attn: LinearAttention | None = None  # the mixer of "linear" layers
     short_conv: ShortConv | None = None  # the mixer of "conv" layers
     single_block: bool = False  # each layer is one norm + one mixer, or + one MLP/MoE when "none"
-    vision: VisionTower | None = None
+    vision: VisionTower | MllamaVision | None = None
+    vocab_extra_rows: int = 0  # Mllama: embed_tokens has V + 8 rows, the LM head V
     # None: counted by llmsize's formulas; else the tensors transformers built (sources/transformers_path.py)
     transformers: TransformersModel | None = None
     notes: tuple[str, ...] = field(default=(), compare=False)
@@ -525,7 +637,9 @@ class Architecture:
         for part, bounds in _SUB_FIELDS.items():
             record = getattr(self, part)
             if record is not None:
-                _check_ints(self.name, f"{part}.", record, bounds)
+                # a field the record's class lacks (MllamaVision has no Qwen merger sizes) is skipped
+                own = {k: b for k, b in bounds.items() if hasattr(record, k)}
+                _check_ints(self.name, f"{part}.", record, own)
 
     def _check(self) -> None:
         if self.n_heads % self.n_kv_heads:
@@ -538,6 +652,9 @@ class Architecture:
         if unknown:
             raise ArchitectureError(f"{self.name}: layer_types must each be one of "
                                     f"{', '.join(_KNOWN_LAYER_TYPES)}, got {sorted(unknown)[0]!r}")
+        if isinstance(self.vision, VisionTower) and self.vision.kind not in VISION_KINDS:
+            raise ArchitectureError(f"{self.name}: vision kind must be one of {', '.join(VISION_KINDS)}, "
+                                    f"got {self.vision.kind!r}")
         if self.vision and self.vision.d_model % self.vision.n_heads:
             raise ArchitectureError(f"{self.name}: vision width {self.vision.d_model} is not divisible "
                                     f"by {self.vision.n_heads} heads")
@@ -582,8 +699,9 @@ class Architecture:
     @property
     def is_hybrid(self) -> bool:
         """Anything but plain softmax attention in some layer (SSM, linear attention, conv,
-        MLP-only, attention beside a Mamba mixer)."""
-        return any(t not in ("full", "sliding") for t in self.layer_types)
+        MLP-only, attention beside a Mamba mixer); Llama 3.2 Vision's cross-attention layers
+        are softmax attention, not a hybrid."""
+        return any(t not in ("full", "sliding", "cross") for t in self.layer_types)
 
     @property
     def counted_by(self) -> Literal["llmsize", "transformers"]:

@@ -25,6 +25,7 @@ from .arch import (
     Architecture,
     Indexer,
     LinearAttention,
+    MllamaVision,
     MoE,
     ShortConv,
     TransformersModel,
@@ -240,8 +241,27 @@ def short_conv_part(arch: Architecture, sc: ShortConv) -> Part:
     return group("mixer (short conv)", parts)
 
 
+def cross_attention_part(arch: Architecture) -> Part:
+    """Llama 3.2 Vision's gated cross-attention (transformers 5.24 ``MllamaTextCrossAttention``
+    and ``MllamaCrossAttentionDecoderLayer``): queries from the text, keys and values from the
+    image tokens, W_Q ∈ R^{d×a·d_h}, W_K, W_V ∈ R^{d×k·d_h}, W_O, no biases, an RMSNorm of
+    width d_h on q and on k, and two scalar gates: h += tanh(g_attn)·attn, h += tanh(g_mlp)·mlp."""
+    a, k, dh = arch.n_heads, arch.n_kv_heads, arch.head_dim
+    d = arch.d_model
+    return group("cross-attention", [
+        leaf("q_proj", linear(d, a * dh, bias=False)),
+        leaf("k_proj", linear(d, k * dh, bias=False)),
+        leaf("v_proj", linear(d, k * dh, bias=False)),
+        leaf("o_proj", linear(a * dh, d, bias=False)),
+        leaf("q_norm, k_norm", 2 * dh),
+        leaf("tanh gates (attention, MLP)", 2),
+    ])
+
+
 def mixer_part(arch: Architecture, kind: str) -> Part:
     """The token mixer of a layer of ``kind`` (``arch.LAYER_KINDS``)."""
+    if kind == "cross":
+        return cross_attention_part(arch)
     if kind == "parallel" and arch.ssm:  # Falcon-H1: attention ∥ Mamba-2 on the same input
         return group("mixer (attention ∥ Mamba-2)", [self_attention(arch), ssm_part(arch, arch.ssm)])
     if kind in ATTENTION_KINDS:
@@ -303,7 +323,7 @@ def _class_label(kind: str, routed: bool, n: int, *, hybrid: bool, many: bool) -
 def stack_part(arch: Architecture, name: str, n_layers: int, *, cross: bool = False) -> Part:
     """``n_layers`` layers, folded into one node per distinct layer shape (mixer kind, routed)."""
     classes = layer_classes(arch, n_layers)
-    hybrid = arch.is_hybrid and arch.kind == "decoder"
+    hybrid = (arch.is_hybrid or "cross" in arch.layer_types) and arch.kind == "decoder"
     many = len(classes) > 1 if hybrid else any(r for _, r, _ in classes)
     if not hybrid:
         classes.sort(key=lambda c: c[1])  # dense layers before routed ones
@@ -330,7 +350,7 @@ def rename(part: Part, name: str) -> Part:
 def embedding_part(arch: Architecture) -> Part:
     """Token embedding V×E (E = d unless OPT projects it), a learned position table, BERT's segment
     table, an embedding norm (BLOOM, BERT) and OPT's E→d projection."""
-    v, e, d = arch.padded_vocab, arch.embed_width, arch.d_model
+    v, e, d = arch.padded_vocab + arch.vocab_extra_rows, arch.embed_width, arch.d_model
     parts = [
         leaf("token_embedding", v * e),
         leaf("position_embedding", arch.position_rows * d if arch.position == "learned" else 0),
@@ -361,55 +381,108 @@ def head_part(arch: Architecture) -> Part:
     return group("head", parts)
 
 
-def vision_part(arch: Architecture, vt: VisionTower) -> Part:
-    """The vision tower and projector of the variant ``vt.projector`` names."""
-    return llama4_vision_part(arch, vt) if vt.projector == "llama4" else siglip_vision_part(arch, vt)
+def vision_part(arch: Architecture, vt: VisionTower | MllamaVision) -> Part:
+    """A ViT tower and its projector (Dosovitskiy et al. 2021 §3.1), as the family ``vt.kind``
+    builds it (``arch.VISION_KINDS``): patch embedding, positions, L_v layers, norms, projector;
+    Llama 3.2 Vision's tiled encoder is a record of its own (``mllama_vision_part``)."""
+    if isinstance(vt, MllamaVision):
+        return mllama_vision_part(arch, vt)
+    tower = group("vision_tower", [
+        *_patch_and_positions(vt),
+        leaf("pre_norm", _vision_norm(vt, vt.d_model) if vt.facts.pre_norm else 0),
+        rename(times(_vit_layer(vt), vt.n_layers), f"layers ×{vt.n_layers}"),
+        leaf("post_norm", _vision_norm(vt, vt.d_model) if vt.facts.post_norm else 0),
+    ])
+    return group("vision", [tower, _projector(arch, vt)])
+
+
+def _vision_norm(vt: VisionTower, width: int) -> int:
+    """The tower's norm: LayerNorm γ and β, or RMSNorm γ (Qwen2.5-VL)."""
+    return width * (2 if vt.facts.norm == "layernorm" else 1)
+
+
+def _patch_and_positions(vt: VisionTower) -> list[Part]:
+    """The patch embedding W ∈ R^{C·p²(·t)×d_v} (+ b), then the learned positions: one row per
+    patch (an nn.Embedding, SigLIP), per patch and a class token (nn.Parameters, Llama 4: counted
+    as non-embedding, as transformers does), or a table of ``position_rows`` (Qwen3-VL)."""
+    f, dv = vt.facts, vt.d_model
+    rows = {"patches": vt.n_patches, "table": vt.position_rows}.get(f.positions, 0)
+    class_token = f.positions == "patches+class"
+    return [
+        leaf("patch_embedding", linear(vt.patch_in, dv, bias=f.patch_bias)),
+        leaf("class_embedding", dv if class_token else 0),
+        leaf("positional_embedding_vlm", (vt.n_patches + 1) * dv if class_token else 0),
+        leaf("position_embedding", rows * dv),
+    ]
 
 
 def _vit_layer(vt: VisionTower) -> Part:
-    """One pre-norm ViT layer: biased q k v o, fc1 fc2, two LayerNorms (γ and β)."""
+    """One pre-norm ViT layer: biased q k v o, an MLP with biases (fc1 fc2, or Qwen2.5-VL's
+    gate up down), two norms."""
     dv, ff = vt.d_model, vt.d_ff
+    mlp = (3 if vt.facts.gated_mlp else 2) * dv * ff + (2 if vt.facts.gated_mlp else 1) * ff + dv
     return group("layer", [
         leaf("attention", 4 * linear(dv, dv, bias=True)),
+        leaf("mlp", mlp),
+        leaf("norms", 2 * _vision_norm(vt, dv)),
+    ])
+
+
+def _projector(arch: Architecture, vt: VisionTower) -> Part:
+    """Into the text model's width d. Gemma 3 (arXiv 2503.19786 §2.1): an RMSNorm on d_v and
+    W ∈ R^{d_v×d}. Llama 4: the pixel-shuffle adapter fc1 (I_v → d_a), fc2 (d_a → d_a) and
+    W ∈ R^{d_out×d}, no biases. Qwen's PatchMerger: a norm on d_v, then fc1 (m²d_v → m²d_v) and
+    fc2 (m²d_v → d_out) with biases; Qwen3-VL adds one merger per DeepStack level whose LayerNorm
+    sits after the m×m shuffle (width m²d_v)."""
+    dv, d, projector = vt.d_model, arch.d_model, vt.facts.projector
+    if projector == "gemma3":
+        return group("projector", [leaf("norm", dv), leaf("projection", dv * d)])
+    if projector == "llama4":
+        return group("projector", [leaf("adapter", vt.d_ff * vt.adapter_dim + vt.adapter_dim ** 2),
+                                   leaf("projection", vt.output_dim * d)])
+    wide = vt.merged_width
+    mlp = linear(wide, wide, bias=True) + linear(wide, vt.output_dim, bias=True)
+    return group("projector", [
+        leaf("merger", _vision_norm(vt, dv) + mlp),
+        leaf("deepstack_mergers", vt.deepstack * (2 * wide + mlp)),
+    ])
+
+
+def _mllama_vit_layer(vt: MllamaVision, *, gated: bool) -> Part:
+    """One MllamaVisionEncoderLayer: unbiased q k v o, biased fc1 fc2, two LayerNorms; a global
+    layer adds its tanh gates on attention and MLP (one scalar each)."""
+    dv, ff = vt.d_model, vt.d_ff
+    return group("layer", [
+        leaf("attention", 4 * linear(dv, dv, bias=False)),
         leaf("mlp", linear(dv, ff, bias=True) + linear(ff, dv, bias=True)),
         leaf("norms", 2 * 2 * dv),
+        leaf("gates", 2 if gated else 0),
     ])
 
 
-def llama4_vision_part(arch: Architecture, vt: VisionTower) -> Part:
-    """Llama 4's vision model (transformers 5.24 ``modeling_llama4.py`` Llama4VisionModel and
-    Llama4MultiModalProjector): an unfold patch embedding Linear(C·p², d_v) without bias, a class
-    token and n_patches + 1 positions, LayerNorms before and after L_v ViT layers, the
-    pixel-shuffle adapter fc1 (I_v → d_a) and fc2 (d_a → d_a) without biases, and the projector
-    W ∈ R^{d_out×d} without bias."""
-    dv, p, c, da = vt.d_model, vt.patch_size, vt.channels, vt.adapter_dim
+def mllama_vision_part(arch: Architecture, vt: MllamaVision) -> Part:
+    """Llama 3.2 Vision's encoder and projector (transformers 5.24 ``MllamaVisionModel``,
+    ``MllamaModel.multi_modal_projector``): patch embedding Conv2d(C, d_v, p) without bias, a
+    class token, a tanh gate on n_p learned positions (n_p = (S/p)² + 1 with the class token)
+    and tile positions (R + 1) × T·n_p·d_v, pre- and post-tile tables (R + 1) × T·d_v with a gate
+    each, LayerNorms before and after the L local layers, L_g gated global layers, and the
+    projector W ∈ R^{d_out×d} + b. The three (R + 1)-row tables are ``nn.Embedding``s (embedding
+    parameters, as ``num_parameters(exclude_embeddings=True)`` counts them); the learned
+    positions are a plain ``nn.Parameter``."""
+    dv, p, c, n_p = vt.d_model, vt.patch_size, vt.channels, vt.n_patches
+    rows, tiles = vt.n_aspect_ratios + 1, vt.max_num_tiles
     tower = group("vision_tower", [
-        leaf("patch_embedding", linear(c * p * p, dv, bias=False)),
+        leaf("patch_embedding", c * p * p * dv),
         leaf("class_embedding", dv),
-        # an nn.Parameter, not an nn.Embedding: transformers counts it as non-embedding
-        leaf("positional_embedding_vlm", (vt.n_patches + 1) * dv),
+        leaf("gated_positions", n_p * dv + 1),
+        leaf("tile_position_embedding", rows * tiles * n_p * dv + 2 * rows * tiles * dv),
+        leaf("tile_gates", 2),
         leaf("pre_post_norms", 2 * 2 * dv),
-        rename(times(_vit_layer(vt), vt.n_layers), f"layers ×{vt.n_layers}"),
-        leaf("adapter", vt.d_ff * da + da * da),
+        rename(times(_mllama_vit_layer(vt, gated=False), vt.n_layers), f"local layers ×{vt.n_layers}"),
+        rename(times(_mllama_vit_layer(vt, gated=True), vt.n_global_layers),
+               f"global layers ×{vt.n_global_layers}"),
     ])
-    projector = group("projector", [leaf("projection", vt.output_dim * arch.d_model)])
-    return group("vision", [tower, projector])
-
-
-def siglip_vision_part(arch: Architecture, vt: VisionTower) -> Part:
-    """A ViT tower (Dosovitskiy et al. 2021 §3.1; SigLIP, Zhai et al. 2023): patch embedding
-    Conv2d(C, d_v, p) with bias, n_patches learned positions, L_v pre-norm layers (biased q k v o,
-    fc1 fc2, two LayerNorms), a post-LayerNorm; then Gemma 3's projector: an RMSNorm on d_v and
-    W ∈ R^{d_v×d} (Gemma 3 technical report, arXiv 2503.19786 §2.1)."""
-    dv, p, c = vt.d_model, vt.patch_size, vt.channels
-    layer = _vit_layer(vt)
-    tower = group("vision_tower", [
-        leaf("patch_embedding", linear(c * p * p, dv, bias=True)),
-        leaf("position_embedding", vt.n_patches * dv),
-        rename(times(layer, vt.n_layers), f"layers ×{vt.n_layers}"),
-        leaf("post_norm", 2 * dv),
-    ])
-    projector = group("projector", [leaf("norm", dv), leaf("projection", dv * arch.d_model)])
+    projector = group("projector", [leaf("projection", linear(vt.output_dim, arch.d_model, bias=True))])
     return group("vision", [tower, projector])
 
 
@@ -456,7 +529,7 @@ def counted_by(arch: Architecture) -> dict[str, object]:
 
 # Tree leaves that are embedding matrices: nn.Embedding tables and an untied output embedding.
 EMBEDDING_LEAVES = ("token_embedding", "position_embedding", "token_type_embedding",
-                    "relative_attention_bias", "lm_head")
+                    "relative_attention_bias", "lm_head", "tile_position_embedding")
 
 
 def embedding_params(breakdown: Part) -> int:

@@ -546,6 +546,11 @@ class Modeling:
     fp32_router: bool = False  # the router's linear runs on an fp32 copy of its input
     moe_all_experts: bool = False  # every token goes through every expert (Llama 4's bmm experts)
     fp32_routing_weights: bool = False  # routing weights stay fp32: the weighted expert outputs are fp32
+    fp32_rotary_math: bool = False  # rotary computed on fp32 copies of q and k, tables interleaved (ERNIE)
+    clamped_swiglu: bool = False  # gpt-oss's expert gate: clamps, sigmoid(α·gate), (up + 1)·glu; biased
+    qkv_kept: bool = False  # q, k, v are views of one projection output bound through attention (DBRX)
+    expert_loop: bool = False  # a Python loop over the experts hit, one expert's tokens at a time (DBRX)
+    separate_expert_weights: bool = False  # gate, up and down as three tensors (DBRX's w1, v1, w2)
     llamacpp_arch: str | None = None  # llama.cpp's LLM_ARCH_* where its quantization mixture asks
 
 
@@ -570,13 +575,28 @@ MODELING: dict[str, Modeling] = {
     # modeling_gemma4.py Gemma4RMSNorm: _norm(hidden_states.float()), like Gemma 3's (not measured)
     "gemma4_text": _FP32_NORM,
     "olmo2": Modeling(fp32_norm=True, fp32_rotary=True), "olmo3": _FP32_NORM,
-    "deepseek_v2": Modeling(fp32_router=True), "deepseek_v3": Modeling(fp32_router=True),
-    "deepseek_v32": Modeling(fp32_router=True), "dots1": Modeling(fp32_router=True),
+    "deepseek_v2": Modeling(fp32_router=True),
+    # modeling_deepseek_v3.py / _v32 DeepseekV3TopkRouter: topk_weights gathered from the fp32 sigmoid
+    # scores (as GLM-4.5's): the weighted expert outputs are fp32 (measured on deepseek-v3.2)
+    "deepseek_v3": Modeling(fp32_router=True, fp32_routing_weights=True),
+    "deepseek_v32": Modeling(fp32_router=True, fp32_routing_weights=True),
+    "dots1": Modeling(fp32_router=True, fp32_routing_weights=True),  # Dots1TopkRouter: DeepSeek-V3's
+    # modeling_minimax_m2.py MiniMaxM2TopKRouter: sigmoid(router_logits.float()), weights gathered from it
+    "minimax_m2": Modeling(fp32_routing_weights=True),
     # modeling_glm4_moe.py: partial rotary (factor 0.5) rebuilds q and k with torch.cat; the router
     # runs F.linear on hidden_states.type(torch.float32)
     "glm4_moe": Modeling(cat_rotary=True, fp32_router=True, fp32_routing_weights=True),
     "glm4": Modeling(cat_rotary=True, fused_gate_up=True),
-    "dbrx": Modeling(fused_qkv=True),
+    # modeling_dbrx.py DbrxExperts.forward: for expert_idx in expert_hit (no experts_implementation
+    # switch); DbrxExpertGLU stores w1, v1, w2 as (E·I_e, d) each; DbrxAttention keeps qkv_states
+    # (the clamped Wqkv output, of which q, k, v are views) bound until out_proj (measured on dbrx)
+    # modeling_ernie4_5.py apply_rotary_pos_emb: (q.float() * cos) + (rotate_half(q).float() * sin),
+    # cos and sin repeat_interleave'd to d_h (measured on ernie-4.5-0.3b-pt)
+    "ernie4_5": Modeling(fp32_rotary_math=True), "ernie4_5_moe": Modeling(fp32_rotary_math=True),
+    # modeling_gpt_oss.py eager_attention_forward: scores, masked, cat with the sinks, minus the max,
+    # softmax(dtype=combined_logits.dtype): every s² tensor in the model dtype; GptOssExperts._apply_gate
+    "gpt_oss": Modeling(softmax_fp32=False, eager_peak=(3, 0), clamped_swiglu=True),
+    "dbrx": Modeling(fused_qkv=True, qkv_kept=True, expert_loop=True, separate_expert_weights=True),
     # modeling_llama4.py Llama4TextMoe: hidden_states.repeat(E, 1) and Llama4TextExperts' bmm send
     # every token through every expert, zero-weighted where not routed
     "llama4_text": Modeling(moe_all_experts=True),

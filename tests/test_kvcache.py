@@ -33,6 +33,10 @@ CASES = [
     ("gpt-oss-20b", 4, "eager", 2, 300),  # sliding (128) and full alternate; sinks cache nothing
     ("llama-4-scout-17b-16e", 4, "sdpa", 1, 8500),  # three chunked (8192) to one NoPE full layer
     ("glm-4.5-air", 2, "sdpa", 1, 400),  # head_dim 128 ≠ 4096 / 96
+    # vision-language: the text model caches; the tower keeps nothing between steps
+    ("qwen2.5-vl-7b-instruct", 2, "sdpa", 1, 300),  # flat config (text keys at the top level)
+    ("qwen3-vl-30b-a3b-instruct", 2, "sdpa", 2, 256),
+    ("gemma-4-31b-it-nvfp4", 6, "sdpa", 1, 1100),  # five sliding (1024, 16×256) to one full (4×512)
 ]
 
 
@@ -81,10 +85,32 @@ TINY = {
     "bamba": dict(num_hidden_layers=3, hidden_size=64, num_attention_heads=4, num_key_value_heads=2,
                   mamba_n_heads=8, mamba_d_head=16, intermediate_size=48, vocab_size=100,
                   attn_layer_indices=[1], architectures=["BambaForCausalLM"]),
+    # Gemma 4: sliding (window 8) and full layers with their own head width and kv heads (K = V),
+    # the last two layers reuse earlier layers' K and V and cache nothing, per-layer embeddings
+    "gemma4_text": dict(num_hidden_layers=5, hidden_size=64, num_attention_heads=4, num_key_value_heads=2,
+                        head_dim=16, global_head_dim=32, attention_k_eq_v=True, num_global_key_value_heads=1,
+                        num_kv_shared_layers=2, sliding_window=8, intermediate_size=48, vocab_size=100,
+                        hidden_size_per_layer_input=8, vocab_size_per_layer_input=100,
+                        layer_types=["sliding_attention", "full_attention", "sliding_attention",
+                                     "sliding_attention", "full_attention"],
+                        architectures=["Gemma4ForCausalLM"]),
     "granitemoehybrid": dict(num_hidden_layers=3, hidden_size=64, num_attention_heads=4,
                              num_key_value_heads=2, mamba_n_heads=8, intermediate_size=48, vocab_size=100,
                              layer_types=["mamba", "attention", "mamba"],
                              architectures=["GraniteMoeHybridForCausalLM"]),
+    # KDA layers keep a conv window over q, k, v and an fp32 H × d_k × d_k state; the MLA layer
+    # its latent (kv_lora_rank) and rotary key
+    "kimi_linear": dict(num_hidden_layers=3, hidden_size=64, num_attention_heads=4, vocab_size=100,
+                        intermediate_size=48, kv_lora_rank=16, qk_nope_head_dim=8, qk_rope_head_dim=4,
+                        v_head_dim=8, num_experts=4, num_experts_per_token=2, moe_intermediate_size=8,
+                        linear_attn_config={"head_dim": 8, "num_heads": 3, "short_conv_kernel_size": 4,
+                                            "full_attn_layers": [2], "kda_layers": [1, 3]},
+                        architectures=["KimiLinearForCausalLM"]),
+    # hybrid layers cache the shared attention's keys and values (k heads of 2d/a) and a Mamba-2 state
+    "zamba2": dict(hidden_size=32, num_attention_heads=4, num_key_value_heads=2, vocab_size=100,
+                   layers_block_type=["mamba", "hybrid", "mamba", "hybrid"], num_hidden_layers=4,
+                   n_mamba_heads=4, mamba_d_state=8, mamba_ngroups=2, num_mem_blocks=2, adapter_rank=4,
+                   architectures=["Zamba2ForCausalLM"]),
 }
 
 
@@ -133,6 +159,60 @@ def test_t5_cross_attention_equals_transformers():
     measured = measure_prefill(cfg, "t5-base", batch=2, tokens=1, encoder_tokens=900, attn="eager")
     ours = kv_cache(arch, KVRequest(1, 2, encoder_tokens=900)).value
     assert ours == measured.kv_cache_bytes
+
+
+# Llama 3.2 Vision, tiny: layers 1 and 3 of 4 are cross-attention layers; 28-pixel tiles of
+# 14-pixel patches give 4 + 1 tokens per tile, 3 tiles 15 per image.
+MLLAMA = {"model_type": "mllama", "architectures": ["MllamaForConditionalGeneration"],
+          "text_config": dict(hidden_size=32, num_hidden_layers=4, num_attention_heads=4,
+                              num_key_value_heads=2, intermediate_size=48, vocab_size=100,
+                              cross_attention_layers=[1, 3], pad_token_id=0),
+          "vision_config": dict(hidden_size=16, num_hidden_layers=2, num_global_layers=1, attention_heads=2,
+                                intermediate_size=24, vision_output_dim=32, image_size=28, patch_size=14,
+                                max_num_tiles=3, supported_aspect_ratios=[[1, 1], [1, 3], [3, 1]],
+                                intermediate_layers_indices=[0])}
+
+
+def _mllama_cache_bytes(batch: int, tokens: int, images: int) -> int:
+    """Bytes of the cache ``MllamaForConditionalGeneration`` returns after a prefill of ``tokens``
+    text tokens and ``images`` images (every tile present) per sequence, under FakeTensorMode."""
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    from llmsize.measure.harness import _cache_bytes, build
+
+    vision, tiles = MLLAMA["vision_config"], MLLAMA["vision_config"]["max_num_tiles"]
+    with FakeTensorMode():
+        model = build(MLLAMA, "mllama", dtype="bf16", attn="sdpa").eval()
+        kwargs = {"input_ids": torch.randint(0, 90, (batch, tokens)), "use_cache": True}
+        if images:
+            size = vision["image_size"]
+            kwargs |= dict(pixel_values=torch.randn(batch, images, tiles, 3, size, size),
+                           aspect_ratio_ids=torch.full((batch, images), 2, dtype=torch.long),
+                           aspect_ratio_mask=torch.ones(batch, images, tiles, dtype=torch.long),
+                           cross_attention_mask=torch.ones(batch, tokens, images, tiles, dtype=torch.long))
+        with torch.no_grad():
+            return _cache_bytes(torch, model(**kwargs).cache)
+
+
+@pytest.mark.parametrize(("batch", "tokens", "images"), [(2, 37, 0), (1, 10, 1), (2, 23, 2)])
+def test_mllama_cross_attention_cache_equals_transformers(batch, tokens, images):
+    """Text only, the cross-attention layers are skipped and cache nothing; each image puts its
+    tiles' tokens (3 × (2² + 1) = 15) into every cross-attention layer."""
+    arch = from_hf_config(MLLAMA, "mllama")[0]
+    ours = kv_cache(arch, KVRequest(tokens, batch, images=images))
+    assert ours.value == _mllama_cache_bytes(batch, tokens, images)
+    assert ours.value == batch * 2 * 2 * 8 * 2 * (2 * tokens + 2 * images * 15)  # by hand: b·2·k·d_h·2 B
+
+
+def test_llama_3_2_90b_vision_image_tokens():
+    """560-pixel tiles of 14-pixel patches: 40² + 1 = 1,601 tokens per tile, 4 tiles per image
+    (the image processor pads to max_num_tiles), in each of the 20 cross-attention layers."""
+    arch = _catalog("llama-3.2-90b-vision-instruct")
+    text = kv_cache(arch, KVRequest(1000)).value
+    assert text == 80 * 1000 * 2 * 8 * 128 * 2  # the 80 self-attention layers only
+    one_image = kv_cache(arch, KVRequest(1000, images=1)).value - text
+    assert one_image == 20 * 6404 * 2 * 8 * 128 * 2
 
 
 def _catalog(name: str):

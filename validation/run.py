@@ -25,7 +25,7 @@ from llmsize.commands.measure import Progress
 from llmsize.errorbars import CPU_KERNELS
 
 from . import calibration, perf_calibration, speed_rows
-from .grid import FAST, FULL, HYBRIDS, MODELS, TEXT_MODELS, Case
+from .grid import FAMILIES_NEW, FAST, FULL, HYBRIDS, MODELS, Case, config
 from .tolerances import NOT_IN_ERROR_BARS, activation_bounds, show, total_bounds, within
 
 HERE = Path(__file__).resolve().parent
@@ -36,12 +36,7 @@ EXACT_TERMS = {"infer": ("weights", "kv_cache"), "train": ("weights", "optimizer
 def measure(case: Case) -> dict:
     """Measure and estimate one case; the row the report and the tests read."""
     from llmsize.measure.compare import compare_infer, compare_train
-    from llmsize.sources import catalog
-
-    cfg = dict(catalog.lookup(case.model).config)
-    if case.model in TEXT_MODELS:  # a multimodal wrapper measured as its text model
-        cfg = {**cfg["text_config"], "architectures": [TEXT_MODELS[case.model]],
-               "tie_word_embeddings": cfg.get("tie_word_embeddings", False)}
+    cfg = config(case.model)
     start = time.monotonic()
     shape = {"batch": case.batch, "seq": case.seq, "attn": case.attn, "layers": case.layers}
     if case.mode == "infer":
@@ -226,7 +221,15 @@ def report(rows: list[dict], summary: dict, gpu: list[dict] | None, speed: list[
               + "; ".join(f"{m} ({why})" for m, why in NOT_IN_ERROR_BARS.items()) + "."]
     lines += _calibration_section(rows, summary)
     lines += ["", "## Models", "", "| model | family | stands for |", "|---|---|---|"]
-    lines += [f"| {m} | {calibration.family(m)} | {why} |" for m, why in {**MODELS, **HYBRIDS}.items()]
+    lines += [f"| {m} | {calibration.family(m)} | {why} |" for m, why in MODELS.items()]
+    lines += ["", "Newer native families (`FAMILIES_NEW`), on lighter points: inference b1 s1024 and "
+              "b4 s256, training b2 s512 with and without full recompute.", "",
+              "| model | family | stands for |", "|---|---|---|"]
+    lines += [f"| {m} | {calibration.family(m)} | {why} |" for m, why in FAMILIES_NEW.items()]
+    lines += ["", "State-space and hybrid families (`HYBRIDS`), one layer of each kind kept: inference b1 "
+              "s1024 and b4 s256, training b2 s512 with and without full recompute.", "",
+              "| model | family | stands for |", "|---|---|---|"]
+    lines += [f"| {m} | {calibration.family(m)} | {why} |" for m, why in HYBRIDS.items()]
     for mode in summary:
         terms = [*next(r for r in rows if r["case"]["mode"] == mode)["measured"]]
         lines += ["", f"## {mode} cases (MiB: measured / estimate / error)", "",

@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     Position = Literal["learned", "rotary", "alibi", "relative", "none"]
     QKNorm = Literal["none", "head", "full"]
     # The token mixer of each layer (see ``LAYER_KINDS``)
-    LayerType = Literal["full", "sliding", "parallel", "linear", "mamba", "conv", "none"]
+    LayerType = Literal["full", "sliding", "parallel", "linear", "mamba", "conv", "none", "cross"]
     Head = Literal["lm", "mlm", "none"]
 
 
@@ -108,6 +108,8 @@ class MoE:
     router_bias: bool = False  # a bias on the router Linear(d, E) (ERNIE 4.5: its score-correction γ)
     expert_bias: bool = False  # biases on every expert's projections (gpt-oss); shared experts and
     # dense MLPs follow the architecture's ``mlp_bias`` (DeepSeek-V2 with mlp_bias: true)
+    latent_dim: int = 0  # Nemotron-3 ``moe_latent_size``: routed experts run in a latent of this
+    # width between fc1_latent_proj (d → latent) and fc2_latent_proj (latent → d); 0 = none
 
     @property
     def first_dense_layers(self) -> int:
@@ -119,11 +121,15 @@ class MoE:
 LAYER_KINDS: dict[str, str] = {
     "full": "softmax attention over every token; its KV cache grows with the context",
     "sliding": "softmax attention over the last w tokens; its KV cache stops at the window",
-    "parallel": "full attention and a Mamba-2 mixer side by side on one input (Falcon-H1): both caches",
-    "linear": "linear attention (Gated DeltaNet): a conv window and a d_k×d_v state per head",
+    "parallel": "full attention and a Mamba-2 mixer in one layer (Falcon-H1 side by side; Zamba2 a "
+                "shared attention block before the mixer): both caches",
+    "linear": "linear attention (Gated DeltaNet, Kimi Delta Attention): a conv window and a d_k×d_v "
+              "state per head",
     "mamba": "a Mamba / Mamba-2 selective SSM: a conv window and a state of N per channel",
     "conv": "a gated short convolution (LFM2): a conv window only",
     "none": "no token mixer: the layer is an MLP or MoE only (Nemotron-H '-' and 'E' blocks)",
+    "cross": "tanh-gated cross-attention to the image tokens instead of self-attention (Llama 3.2 "
+             "Vision): its K/V are a fixed size per image, and text-only input skips the layer",
 }
 ATTENTION_KINDS = ("full", "sliding", "parallel")  # layers with a KV cache
 STATE_KINDS = ("parallel", "linear", "mamba", "conv")  # a fixed-size state per sequence
@@ -181,13 +187,18 @@ class LinearAttention:
     """Gated DeltaNet (Yang, Kautz & Hatamizadeh 2024, arXiv 2412.06464, §3; Qwen3-Next's
     ``Qwen3NextGatedDeltaNet``): q and k have ``n_k_heads`` heads of ``head_k_dim``, v and the
     output gate z ``n_v_heads`` of ``head_v_dim``; q, k, v pass a depthwise causal conv of width
-    ``d_conv``; each value head keeps a d_k × d_v recurrent state."""
+    ``d_conv``; each value head keeps a d_k × d_v recurrent state.
+
+    ``variant`` "kda" is Kimi Delta Attention (Kimi Linear, arXiv 2510.26692, §3; transformers 5.24
+    ``KimiLinearDeltaAttention``): the same state and conv, but a per-channel forget gate and an
+    output gate, each through a rank-d_k bottleneck, and one width for every head (k = v)."""
 
     n_k_heads: int
     n_v_heads: int
     head_k_dim: int
     head_v_dim: int
     d_conv: int
+    variant: Literal["gated_deltanet", "kda"] = "gated_deltanet"
 
     @property
     def key_dim(self) -> int:
@@ -204,6 +215,38 @@ class LinearAttention:
 
 
 @dataclass(frozen=True)
+class SharedBlocks:
+    """Zamba2's shared transformer blocks (Glorioso et al. 2024, arXiv 2411.15242, §2 and Fig. 2;
+    transformers 5.24 ``Zamba2AttentionDecoderLayer``, ``Zamba2HybridLayer``).
+
+    ``n_blocks`` attention + MLP blocks whose weights the hybrid layers call in turn (ABAB…).
+    Each block reads [h; x_emb], the hidden state concatenated with the token embedding (width
+    2d), through an RMSNorm of 2d; its attention has ``n_heads`` heads of 2d / a and no biases;
+    then an RMSNorm of d and a gated MLP whose gate and up share one Linear(d, 2I). Every call
+    has its own LoRA-style adapter (rank ``adapter_rank``) on gate_up, and on q, k and v when
+    ``attention_adapters``; every hybrid layer adds a Linear(d, d) after the block.
+
+    ``tied`` False: transformers 5.24 ties the blocks only with ``tie_word_embeddings``
+    (``PreTrainedModel.get_expanded_tied_weights_keys`` returns nothing without it), so each call
+    then builds its own copy of its block, with the adapters of every call of that block.
+    """
+
+    n_blocks: int
+    adapter_rank: int
+    attention_adapters: bool = False
+    tied: bool = True
+
+    def owners(self, calls: int) -> list[tuple[int, int]]:
+        """(call index, block index) of each block copy the model holds: the first call of each
+        block when tied, every call when not."""
+        return [(j, j % self.n_blocks) for j in range(min(self.n_blocks, calls) if self.tied else calls)]
+
+    def adapter_calls(self, block: int, calls: int) -> range:
+        """The calls whose adapters a copy of ``block`` holds (``i % M == block``)."""
+        return range(block, calls, self.n_blocks)
+
+
+@dataclass(frozen=True)
 class ShortConv:
     """LFM2's gated short convolution (``Lfm2ShortConv``): in_proj d → 3d (B, C, x), a depthwise
     causal conv of width ``d_conv`` over B·x, C· the result, out_proj d → d."""
@@ -213,15 +256,116 @@ class ShortConv:
 
 
 @dataclass(frozen=True)
-class VisionTower:
-    """A ViT image encoder (SigLIP, CLIP) and its projector into the text model.
+class VisionFacts:
+    """What one family's vision code builds (transformers 5.24): one record per ``VisionTower.kind``
+    in ``VISION_KINDS``, read by the parameter tree (``parameters.vision_part``) and the tensor list
+    (``formats/tensors.py``) alike.
 
-    Radford et al. 2021 (CLIP) / Zhai et al. 2023 (SigLIP): a Conv2d patch embedding (p×p, with
-    bias), a learned position table with one row per patch, pre-norm encoder layers with biased
-    projections and a plain GELU MLP, and a final LayerNorm. ``projector`` names the variant:
-    Gemma 3's (SigLIP + RMSNorm + projection) or Llama 4's (an unbiased unfold patch embedding, a
-    class token, pre and post LayerNorms, a pixel-shuffle MLP adapter and a projection).
+    Every tower is a ViT (Dosovitskiy et al. 2021 §3.1): a patch embedding, optional positions,
+    L_v pre-norm layers (q k v o with biases, whether fused into one qkv or not; an MLP), and a
+    projector into the text model's width. The facts below are what differs between families.
     """
+
+    norm: NormType = "layernorm"  # the tower's norms: LayerNorm (γ, β) or RMSNorm (γ)
+    gated_mlp: bool = False  # SwiGLU gate, up, down (Qwen2.5-VL) or fc1, fc2; biased either way
+    # the patch embedding: Conv2d(C, d_v, p), Conv3d(C, d_v, (t, p, p)) or an unfold + Linear(C·p², d_v)
+    patch: Literal["conv2d", "conv3d", "linear"] = "conv2d"
+    patch_bias: bool = True
+    # learned positions: one row per patch (an nn.Embedding), per patch plus a class token (an
+    # nn.Parameter, Llama 4), a table of ``position_rows`` resampled to each image (Qwen3-VL), none
+    positions: Literal["patches", "patches+class", "table", "none"] = "patches"
+    pre_norm: bool = False  # a LayerNorm before the layers (Llama 4)
+    post_norm: bool = True  # a LayerNorm after the layers (SigLIP, Llama 4)
+    # Gemma 3: RMSNorm + W; Llama 4: pixel-shuffle adapter + W; Qwen: PatchMerger (norm, 2-layer MLP)
+    projector: Literal["gemma3", "llama4", "merger"] = "gemma3"
+
+
+_QWEN2_VIT = VisionFacts(patch="conv3d", patch_bias=False, positions="none", post_norm=False,
+                         projector="merger")
+
+# One record per vision family (``VisionTower.kind``), read from each modeling file:
+VISION_KINDS: dict[str, VisionFacts] = {
+    # modeling_siglip.py SiglipVisionTransformer + modeling_gemma3.py Gemma3MultiModalProjector
+    "gemma3": VisionFacts(),
+    # modeling_llama4.py Llama4VisionModel (Llama4UnfoldConvolution, class_embedding,
+    # positional_embedding_vlm, layernorm_pre/post, Llama4VisionPixelShuffleMLP) + projector
+    "llama4": VisionFacts(patch="linear", patch_bias=False, positions="patches+class", pre_norm=True,
+                          projector="llama4"),
+    # modeling_qwen2_vl.py Qwen2VisionTransformerPretrainedModel: PatchEmbed (Conv3d, no bias),
+    # Qwen2VLVisionBlock (LayerNorm, qkv + proj, fc1/fc2 of width embed_dim · mlp_ratio), PatchMerger
+    "qwen2_vl": _QWEN2_VIT,
+    # modeling_qwen2_5_vl.py: RMSNorms, a biased SwiGLU MLP, an RMSNorm in the merger; window
+    # attention (fullatt_block_indexes) changes no count
+    "qwen2_5_vl": replace(_QWEN2_VIT, norm="rmsnorm", gated_mlp=True),
+    # modeling_qwen3_vl.py Qwen3VLVisionModel (and Qwen3.5's, without deepstack): a biased Conv3d,
+    # a learned pos_embed of num_position_embeddings rows, LayerNorms, fc1/fc2, a merger, and one
+    # more merger (normed after the 2×2 shuffle) per deepstack_visual_indexes entry
+    "qwen3_vl": replace(_QWEN2_VIT, patch_bias=True, positions="table"),
+}
+
+
+@dataclass(frozen=True)
+class VisionTower:
+    """A ViT image encoder and its projector into the text model; ``kind`` names the family, whose
+    facts (norms, MLP, patch embedding, positions, projector) are in ``VISION_KINDS``.
+
+    Radford et al. 2021 (CLIP) / Zhai et al. 2023 (SigLIP) for Gemma 3's tower; Llama 4's vision
+    model; Qwen2-VL (arXiv 2409.12191 §2.1: a 675M ViT, 2×2 patches merged by an MLP), Qwen2.5-VL
+    (arXiv 2502.13923 §2.1: RMSNorm and SwiGLU) and Qwen3-VL (DeepStack: arXiv 2406.04334).
+    The tower keeps no KV cache: only the text model caches.
+    """
+
+    n_layers: int
+    d_model: int
+    n_heads: int
+    d_ff: int
+    patch_size: int
+    image_size: int = 0  # SigLIP, Llama 4: the square image the position table covers
+    channels: int = 3
+    kind: Literal["gemma3", "llama4", "qwen2_vl", "qwen2_5_vl", "qwen3_vl"] = "gemma3"
+    # Llama 4 (modeling_llama4.py Llama4VisionModel): the pixel-shuffle adapter's fc1 (I_v → d_a)
+    # and fc2 (d_a → d_a); the projector's input width (vision_output_dim)
+    adapter_dim: int = 0
+    output_dim: int = 0  # Llama 4: vision_output_dim; Qwen: the merger's output (out_hidden_size)
+    temporal_patch: int = 1  # Qwen: frames per patch (temporal_patch_size), the Conv3d's depth
+    merge: int = 1  # Qwen: spatial_merge_size m; the merger reads m² patches at once
+    position_rows: int = 0  # Qwen3-VL: num_position_embeddings
+    deepstack: int = 0  # Qwen3-VL: one extra merger per deepstack_visual_indexes entry
+
+    @property
+    def facts(self) -> VisionFacts:
+        return VISION_KINDS[self.kind]
+
+    @property
+    def n_patches(self) -> int:
+        return (self.image_size // self.patch_size) ** 2
+
+    @property
+    def patch_in(self) -> int:
+        """Inputs of one patch: C · p² (· t frames for a Conv3d)."""
+        t = self.temporal_patch if self.facts.patch == "conv3d" else 1
+        return self.channels * t * self.patch_size ** 2
+
+    @property
+    def merged_width(self) -> int:
+        """Qwen's merger input: m² patches of d_v, concatenated."""
+        return self.merge ** 2 * self.d_model
+
+
+@dataclass(frozen=True)
+class MllamaVision:
+    """Llama 3.2 Vision's image encoder and projector (transformers 5.24 ``modeling_mllama.py``
+    MllamaVisionModel; Llama 3 Herd of Models, arXiv 2407.21783, §7.2).
+
+    An image is cut into up to ``max_num_tiles`` tiles of image_size²; each tile is
+    (image_size/p)² patches (Conv2d without bias) plus a class token. Learned positions are gated
+    by tanh and joined by tile-position tables, one row per supported aspect ratio (+ padding):
+    before the local encoder, inside the gated positional embedding, and before the global
+    encoder. ``n_layers`` local ViT layers (unbiased q k v o, biased fc1 fc2, two LayerNorms),
+    then ``n_global_layers`` with tanh gates on attention and MLP; LayerNorms before and after the
+    local encoder. The projector W ∈ R^{d_out×d} (+ bias) maps the concatenated final and
+    intermediate hidden states (``output_dim`` wide) to the text width. The text model's
+    cross-attention layers read its output: ``tokens_per_image`` K/V rows per image."""
 
     n_layers: int
     d_model: int
@@ -230,15 +374,87 @@ class VisionTower:
     patch_size: int
     image_size: int
     channels: int = 3
-    projector: Literal["gemma3", "llama4"] = "gemma3"
-    # Llama 4 (modeling_llama4.py Llama4VisionModel): the pixel-shuffle adapter's fc1 (I_v → d_a)
-    # and fc2 (d_a → d_a), and the projector's input width (vision_output_dim)
-    adapter_dim: int = 0
-    output_dim: int = 0
+    n_global_layers: int = 8
+    max_num_tiles: int = 4
+    n_aspect_ratios: int = 8  # len(supported_aspect_ratios); the tables have one more row
+    output_dim: int = 7680  # vision_output_dim
 
     @property
     def n_patches(self) -> int:
-        return (self.image_size // self.patch_size) ** 2
+        """Patches of one tile plus its class token (``MllamaVisionModel.num_patches``)."""
+        return (self.image_size // self.patch_size) ** 2 + 1
+
+    @property
+    def tokens_per_image(self) -> int:
+        """Vision tokens one image gives the cross-attention layers: every tile, padded ones too
+        (the processor pads to max_num_tiles), each with its class token: T · ((S/p)² + 1)."""
+        return self.max_num_tiles * self.n_patches
+
+
+@dataclass(frozen=True)
+class Gemma4Text:
+    """What Gemma 4's text model (transformers 5.24 ``modeling_gemma4.py`` Gemma4TextModel) has
+    beyond Gemma 3's sandwich-normed, QK-normed attention; the architecture's ``head_dim`` and
+    ``n_kv_heads`` are those of its sliding-window layers.
+
+    - Full-attention layers have heads of ``global_head_dim`` and ``global_kv_heads`` key/value
+      heads; with ``k_eq_v`` they have no v_proj (the values are the keys before k_norm and RoPE).
+      Keys and values have an RMSNorm each (v_norm without a weight).
+    - KV sharing: the last ``kv_shared_layers`` layers read the keys and values of the last
+      earlier layer of their type: no k_proj, v_proj or k_norm, and nothing cached; with
+      ``double_wide_mlp`` their MLP is 2·I wide.
+    - Per-layer embeddings (PLE, ``ple_dim`` > 0): a table V_p × L·p and a projection d → L·p
+      feed each layer a p-wide input through its gate d → p and projection p → d.
+    - The MoE block (``Architecture.moe``, every layer): the dense MLP (a shared expert) beside E
+      routed experts, a router with a d-wide scale and one scale per expert, and three more norms.
+    """
+
+    global_head_dim: int
+    global_kv_heads: int
+    k_eq_v: bool = False
+    kv_shared_layers: int = 0
+    double_wide_mlp: bool = False
+    ple_dim: int = 0  # hidden_size_per_layer_input p
+    ple_vocab: int = 0  # vocab_size_per_layer_input V_p
+
+    def shares_kv(self, n_layers: int, i: int) -> bool:
+        """Whether layer ``i`` reuses an earlier layer's keys and values (``kv_sharing_modes``)."""
+        return i >= n_layers - self.kv_shared_layers
+
+
+@dataclass(frozen=True)
+class Gemma4Vision:
+    """Gemma 4's image encoder (``Gemma4VisionModel``) and its projector ``embed_vision``: a
+    patch Linear(3·p², d_v) without bias, a learned 2 × P × d_v table of x and y positions,
+    L_v layers like the text model's (q k v o of ``head_dim`` heads without biases, q/k norms,
+    a weightless v norm, a GeGLU MLP, four RMSNorms), no final norm; then a weightless RMSNorm
+    and Linear(d_v, d)."""
+
+    n_layers: int
+    d_model: int
+    n_heads: int
+    n_kv_heads: int
+    head_dim: int
+    d_ff: int
+    patch_size: int
+    position_rows: int  # position_embedding_size P
+
+
+@dataclass(frozen=True)
+class Gemma4Audio:
+    """Gemma 4's audio encoder (``Gemma4AudioModel``, a Conformer after USM, arXiv 2303.01037)
+    and its projector ``embed_audio``: two 3×3 stride-2 convs (c₀, c₁ channels, no bias, each
+    with a bias-free LayerNorm) and Linear((c₀/4)·c₁, d_a); L_a Conformer layers (two 4·d_a
+    feed-forwards, chunked attention with a relative-key projection and a per-dim scale, a
+    light conv with a depthwise kernel of ``conv_kernel``, RMSNorms); Linear(d_a, d_out) with
+    bias; then a weightless RMSNorm and Linear(d_out, d)."""
+
+    n_layers: int
+    d_model: int
+    n_heads: int
+    conv_channels: tuple[int, int]
+    conv_kernel: int
+    output_dim: int
 
 
 @dataclass(frozen=True)
@@ -271,7 +487,7 @@ class TensorSpec:
             return "layers"
         if self.role == "vision":
             return "vision"
-        if self.name.startswith(("token_embd", "position_embd", "token_types", "project_in")):
+        if self.name.startswith(("token_embd", "position_embd", "token_types", "project_in", "per_layer_")):
             return "embeddings"
         return "final_norm" if "output_norm" in self.name else "head"
 
@@ -331,6 +547,11 @@ class Modeling:
     fp32_router: bool = False  # the router's linear runs on an fp32 copy of its input
     moe_all_experts: bool = False  # every token goes through every expert (Llama 4's bmm experts)
     fp32_routing_weights: bool = False  # routing weights stay fp32: the weighted expert outputs are fp32
+    fp32_rotary_math: bool = False  # rotary computed on fp32 copies of q and k, tables interleaved (ERNIE)
+    clamped_swiglu: bool = False  # gpt-oss's expert gate: clamps, sigmoid(α·gate), (up + 1)·glu; biased
+    qkv_kept: bool = False  # q, k, v are views of one projection output bound through attention (DBRX)
+    expert_loop: bool = False  # a Python loop over the experts hit, one expert's tokens at a time (DBRX)
+    separate_expert_weights: bool = False  # gate, up and down as three tensors (DBRX's w1, v1, w2)
     fused_qkvz: bool = False  # Gated DeltaNet: one in_proj_qkvz whose output outlives the conv (Qwen3-Next)
     fp32_logits: bool = False  # lm_head(…).float(): only the fp32 logits outlive the head
     llamacpp_arch: str | None = None  # llama.cpp's LLM_ARCH_* where its quantization mixture asks
@@ -354,14 +575,31 @@ MODELING: dict[str, Modeling] = {
     "phi3": Modeling(fused_qkv=True, fused_gate_up=True),
     "phi": Modeling(cat_rotary=True),
     "gemma": _FP32_NORM, "gemma2": _FP32_NORM, "gemma3": _FP32_NORM, "gemma3_text": _FP32_NORM,
+    # modeling_gemma4.py Gemma4RMSNorm: _norm(hidden_states.float()), like Gemma 3's (not measured)
+    "gemma4_text": _FP32_NORM,
     "olmo2": Modeling(fp32_norm=True, fp32_rotary=True), "olmo3": _FP32_NORM,
-    "deepseek_v2": Modeling(fp32_router=True), "deepseek_v3": Modeling(fp32_router=True),
-    "deepseek_v32": Modeling(fp32_router=True), "dots1": Modeling(fp32_router=True),
+    "deepseek_v2": Modeling(fp32_router=True),
+    # modeling_deepseek_v3.py / _v32 DeepseekV3TopkRouter: topk_weights gathered from the fp32 sigmoid
+    # scores (as GLM-4.5's): the weighted expert outputs are fp32 (measured on deepseek-v3.2)
+    "deepseek_v3": Modeling(fp32_router=True, fp32_routing_weights=True),
+    "deepseek_v32": Modeling(fp32_router=True, fp32_routing_weights=True),
+    "dots1": Modeling(fp32_router=True, fp32_routing_weights=True),  # Dots1TopkRouter: DeepSeek-V3's
+    # modeling_minimax_m2.py MiniMaxM2TopKRouter: sigmoid(router_logits.float()), weights gathered from it
+    "minimax_m2": Modeling(fp32_routing_weights=True),
     # modeling_glm4_moe.py: partial rotary (factor 0.5) rebuilds q and k with torch.cat; the router
     # runs F.linear on hidden_states.type(torch.float32)
     "glm4_moe": Modeling(cat_rotary=True, fp32_router=True, fp32_routing_weights=True),
     "glm4": Modeling(cat_rotary=True, fused_gate_up=True),
-    "dbrx": Modeling(fused_qkv=True),
+    # modeling_dbrx.py DbrxExperts.forward: for expert_idx in expert_hit (no experts_implementation
+    # switch); DbrxExpertGLU stores w1, v1, w2 as (E·I_e, d) each; DbrxAttention keeps qkv_states
+    # (the clamped Wqkv output, of which q, k, v are views) bound until out_proj (measured on dbrx)
+    # modeling_ernie4_5.py apply_rotary_pos_emb: (q.float() * cos) + (rotate_half(q).float() * sin),
+    # cos and sin repeat_interleave'd to d_h (measured on ernie-4.5-0.3b-pt)
+    "ernie4_5": Modeling(fp32_rotary_math=True), "ernie4_5_moe": Modeling(fp32_rotary_math=True),
+    # modeling_gpt_oss.py eager_attention_forward: scores, masked, cat with the sinks, minus the max,
+    # softmax(dtype=combined_logits.dtype): every s² tensor in the model dtype; GptOssExperts._apply_gate
+    "gpt_oss": Modeling(softmax_fp32=False, eager_peak=(3, 0), clamped_swiglu=True),
+    "dbrx": Modeling(fused_qkv=True, qkv_kept=True, expert_loop=True, separate_expert_weights=True),
     # modeling_llama4.py Llama4TextMoe: hidden_states.repeat(E, 1) and Llama4TextExperts' bmm send
     # every token through every expert, zero-weighted where not routed
     "llama4_text": Modeling(moe_all_experts=True),
@@ -388,18 +626,22 @@ _INT_FIELDS: dict[str, tuple[int, int]] = {
     "vocab_size": (1, MAX_VOCAB), "max_position": (1, MAX_CONTEXT), "n_decoder_layers": (1, MAX_LAYERS),
     "d_embed": (1, MAX_WIDTH), "sliding_window": (1, MAX_CONTEXT), "position_rows": (0, MAX_CONTEXT),
     "relative_buckets": (0, MAX_CONTEXT), "token_types": (0, MAX_VOCAB), "vocab_pad_multiple": (1, MAX_VOCAB),
+    "vocab_extra_rows": (0, MAX_VOCAB),
 }
 _SUB_FIELDS: dict[str, dict[str, tuple[int, int]]] = {
     "moe": {"n_experts": (1, MAX_EXPERTS), "top_k": (1, MAX_EXPERTS), "d_ff_expert": (1, MAX_WIDTH),
-            "n_shared_experts": (0, MAX_EXPERTS), "d_ff_shared": (0, MAX_WIDTH * MAX_EXPERTS)},
+            "n_shared_experts": (0, MAX_EXPERTS), "d_ff_shared": (0, MAX_WIDTH * MAX_EXPERTS),
+            "latent_dim": (0, MAX_WIDTH)},
+    "shared_blocks": {"n_blocks": (1, MAX_LAYERS), "adapter_rank": (1, MAX_WIDTH)},
     "mla": {"kv_lora_rank": (1, MAX_WIDTH), "q_lora_rank": (1, MAX_WIDTH),
             "qk_nope_head_dim": (1, MAX_WIDTH), "qk_rope_head_dim": (1, MAX_WIDTH),
             "v_head_dim": (1, MAX_WIDTH)},
     "ssm": {"d_inner": (1, MAX_WIDTH), "d_state": (1, MAX_WIDTH), "d_conv": (1, MAX_WIDTH),
             "dt_rank": (0, MAX_WIDTH)},
     "vision": {"n_layers": (1, MAX_LAYERS), "d_model": (1, MAX_WIDTH), "n_heads": (1, MAX_HEADS),
-               "d_ff": (1, MAX_WIDTH), "patch_size": (1, MAX_WIDTH), "image_size": (1, MAX_WIDTH),
-               "channels": (1, MAX_WIDTH)},
+               "d_ff": (1, MAX_WIDTH), "patch_size": (1, MAX_WIDTH), "image_size": (0, MAX_WIDTH),
+               "channels": (1, MAX_WIDTH), "output_dim": (0, MAX_WIDTH), "temporal_patch": (1, MAX_WIDTH),
+               "merge": (1, MAX_WIDTH), "position_rows": (0, MAX_CONTEXT), "deepstack": (0, MAX_LAYERS)},
 }
 _KNOWN_LAYER_TYPES = tuple(LAYER_KINDS)  # the values of ``LayerType``
 _DERIVED = ("n_kv_heads", "head_dim", "n_decoder_layers", "d_embed", "sliding_window", "q_lora_rank")
@@ -487,8 +729,14 @@ class Architecture:
     ssm: SSM | None = None  # the mixer of "mamba" layers
     linear_attn: LinearAttention | None = None  # the mixer of "linear" layers
     short_conv: ShortConv | None = None  # the mixer of "conv" layers
+    shared_blocks: SharedBlocks | None = None  # Zamba2: the blocks its "parallel" layers call
     single_block: bool = False  # each layer is one norm + one mixer, or + one MLP/MoE when "none"
-    vision: VisionTower | None = None
+    vision: VisionTower | MllamaVision | None = None
+    vocab_extra_rows: int = 0  # Mllama: embed_tokens has V + 8 rows, the LM head V
+    # Gemma 4 (transformers 5.24 modeling_gemma4.py): its text model's extras and its towers
+    gemma4: Gemma4Text | None = None
+    gemma4_vision: Gemma4Vision | None = None
+    gemma4_audio: Gemma4Audio | None = None
     # None: counted by llmsize's formulas; else the tensors transformers built (sources/transformers_path.py)
     transformers: TransformersModel | None = None
     notes: tuple[str, ...] = field(default=(), compare=False)
@@ -517,7 +765,9 @@ class Architecture:
         for part, bounds in _SUB_FIELDS.items():
             record = getattr(self, part)
             if record is not None:
-                _check_ints(self.name, f"{part}.", record, bounds)
+                # a field the record's class lacks (MllamaVision has no Qwen merger sizes) is skipped
+                own = {k: b for k, b in bounds.items() if hasattr(record, k)}
+                _check_ints(self.name, f"{part}.", record, own)
 
     def _check(self) -> None:
         if self.n_heads % self.n_kv_heads:
@@ -530,6 +780,9 @@ class Architecture:
         if unknown:
             raise ArchitectureError(f"{self.name}: layer_types must each be one of "
                                     f"{', '.join(_KNOWN_LAYER_TYPES)}, got {sorted(unknown)[0]!r}")
+        if isinstance(self.vision, VisionTower) and self.vision.kind not in VISION_KINDS:
+            raise ArchitectureError(f"{self.name}: vision kind must be one of {', '.join(VISION_KINDS)}, "
+                                    f"got {self.vision.kind!r}")
         if self.vision and self.vision.d_model % self.vision.n_heads:
             raise ArchitectureError(f"{self.name}: vision width {self.vision.d_model} is not divisible "
                                     f"by {self.vision.n_heads} heads")
@@ -574,8 +827,9 @@ class Architecture:
     @property
     def is_hybrid(self) -> bool:
         """Anything but plain softmax attention in some layer (SSM, linear attention, conv,
-        MLP-only, attention beside a Mamba mixer)."""
-        return any(t not in ("full", "sliding") for t in self.layer_types)
+        MLP-only, attention beside a Mamba mixer); Llama 3.2 Vision's cross-attention layers
+        are softmax attention, not a hybrid."""
+        return any(t not in ("full", "sliding", "cross") for t in self.layer_types)
 
     @property
     def counted_by(self) -> Literal["llmsize", "transformers"]:

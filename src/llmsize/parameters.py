@@ -23,9 +23,14 @@ from .arch import (
     MLA,
     SSM,
     Architecture,
+    Gemma4Audio,
+    Gemma4Text,
+    Gemma4Vision,
     Indexer,
     LinearAttention,
+    MllamaVision,
     MoE,
+    SharedBlocks,
     ShortConv,
     TransformersModel,
     VisionTower,
@@ -133,11 +138,13 @@ def self_attention(arch: Architecture) -> Part:
 ACTIVATION_PARAMS: dict[str, tuple[str, ...]] = {"xielu": ("alpha_p", "alpha_n")}
 
 
-def mlp_part(arch: Architecture, d_ff: int, name: str = "mlp", *, bias: bool | None = None) -> Part:
+def mlp_part(arch: Architecture, d_ff: int, name: str = "mlp", *, bias: bool | None = None,
+             width: int | None = None) -> Part:
     """Position-wise feed-forward (Vaswani et al. 2017 §3.3): up d→I, down I→d; gated variants
     (GLU, Shazeer 2020 "GLU Variants Improve Transformer", Eq. 6) add a gate d→I. ``bias``
-    defaults to the architecture's ``mlp_bias``; a learned activation adds its scalars."""
-    d, ff, b = arch.d_model, d_ff, arch.mlp_bias if bias is None else bias
+    defaults to the architecture's ``mlp_bias``, ``width`` (d) to its ``d_model``; a learned
+    activation adds its scalars."""
+    d, ff, b = width or arch.d_model, d_ff, arch.mlp_bias if bias is None else bias
     parts = [leaf("up_proj", linear(d, ff, bias=b)), leaf("down_proj", linear(ff, d, bias=b))]
     if arch.gated_mlp:
         parts.insert(0, leaf("gate_proj", linear(d, ff, bias=b)))
@@ -146,15 +153,27 @@ def mlp_part(arch: Architecture, d_ff: int, name: str = "mlp", *, bias: bool | N
     return group(name, parts)
 
 
+def expert_part(arch: Architecture, moe: MoE) -> Part:
+    """One routed expert: an MLP of width I_e on the model width d, or on the MoE latent width
+    (Nemotron-3 ``NemotronHExperts``: in = out = ``moe_latent_size``)."""
+    return mlp_part(arch, moe.d_ff_expert, "experts", bias=moe.expert_bias,
+                    width=moe.latent_dim or None)
+
+
 def moe_part(arch: Architecture, moe: MoE) -> Part:
     """Routed experts (Shazeer et al. 2017; Switch, Fedus et al. 2021 §2.1): a router W_r ∈ R^{d×E}
     and E expert MLPs of width I_e; shared experts (DeepSeekMoE, arXiv 2401.06066 §3.2) of total
-    width I_s see every token, optionally behind a sigmoid gate Linear(d, 1) (Qwen-MoE)."""
-    d, e = arch.d_model, moe.n_experts
+    width I_s see every token, optionally behind a sigmoid gate Linear(d, 1) (Qwen-MoE).
+    Nemotron-3 routes in a latent d_L: fc1 (d → d_L) before the experts, fc2 (d_L → d) after
+    (transformers 5.24 ``NemotronHMoE.fc1_latent_proj``, biased when ``mlp_bias``)."""
+    d, e, dl = arch.d_model, moe.n_experts, moe.latent_dim
     parts = [
         leaf("router", linear(d, e, bias=moe.router_bias)),
-        times(mlp_part(arch, moe.d_ff_expert, "experts", bias=moe.expert_bias), e),
+        times(expert_part(arch, moe), e),
     ]
+    if dl:
+        b = arch.mlp_bias
+        parts.append(leaf("latent_proj", linear(d, dl, bias=b) + linear(dl, d, bias=b)))
     if moe.d_ff_shared:
         parts.append(mlp_part(arch, moe.d_ff_shared, "shared_experts"))
     if moe.shared_expert_gate:
@@ -229,6 +248,25 @@ def gated_deltanet_part(arch: Architecture, la: LinearAttention) -> Part:
     return group("mixer (Gated DeltaNet)", parts)
 
 
+def kda_part(arch: Architecture, la: LinearAttention) -> Part:
+    """Kimi Delta Attention (Kimi Linear, arXiv 2510.26692, §3; HF ``KimiLinearDeltaAttention``):
+    q, k, v projections d → H·d_k, a depthwise conv over the 3·H·d_k channels without bias, the
+    forget gate f_b(f_a(x)) (d → d_k → H·d_k) with a per-channel Δ bias and a per-head A, β from
+    d → H, the output gate g_b(g_a(x)) (d → d_k → H·d_k), a gated RMSNorm of width d_k and
+    out_proj H·d_k → d; no biases."""
+    d, h, dk, width = arch.d_model, la.n_v_heads, la.head_k_dim, la.value_dim
+    parts = [
+        leaf("q_proj, k_proj, v_proj", 3 * linear(d, width, bias=False)),
+        leaf("conv1d", la.conv_dim * la.d_conv),
+        leaf("forget_gate", linear(d, dk, bias=False) + linear(dk, width, bias=False) + width + h),
+        leaf("b_proj", linear(d, h, bias=False)),
+        leaf("output_gate", linear(d, dk, bias=False) + linear(dk, width, bias=False)),
+        leaf("norm", la.head_v_dim),
+        leaf("out_proj", linear(width, d, bias=False)),
+    ]
+    return group("mixer (Kimi Delta Attention)", parts)
+
+
 def short_conv_part(arch: Architecture, sc: ShortConv) -> Part:
     """LFM2's gated short convolution (HF ``Lfm2ShortConv``): in_proj d → 3d, a depthwise conv
     of width L over d channels, out_proj d → d (biases when ``conv_bias``)."""
@@ -241,8 +279,32 @@ def short_conv_part(arch: Architecture, sc: ShortConv) -> Part:
     return group("mixer (short conv)", parts)
 
 
+def cross_attention_part(arch: Architecture) -> Part:
+    """Llama 3.2 Vision's gated cross-attention (transformers 5.24 ``MllamaTextCrossAttention``
+    and ``MllamaCrossAttentionDecoderLayer``): queries from the text, keys and values from the
+    image tokens, W_Q ∈ R^{d×a·d_h}, W_K, W_V ∈ R^{d×k·d_h}, W_O, no biases, an RMSNorm of
+    width d_h on q and on k, and two scalar gates: h += tanh(g_attn)·attn, h += tanh(g_mlp)·mlp."""
+    a, k, dh = arch.n_heads, arch.n_kv_heads, arch.head_dim
+    d = arch.d_model
+    return group("cross-attention", [
+        leaf("q_proj", linear(d, a * dh, bias=False)),
+        leaf("k_proj", linear(d, k * dh, bias=False)),
+        leaf("v_proj", linear(d, k * dh, bias=False)),
+        leaf("o_proj", linear(a * dh, d, bias=False)),
+        leaf("q_norm, k_norm", 2 * dh),
+        leaf("tanh gates (attention, MLP)", 2),
+    ])
+
+
 def mixer_part(arch: Architecture, kind: str) -> Part:
     """The token mixer of a layer of ``kind`` (``arch.LAYER_KINDS``)."""
+    if kind == "cross":
+        return cross_attention_part(arch)
+    if kind == "parallel" and arch.ssm and arch.shared_blocks:
+        # Zamba2HybridLayer: a shared block's output goes through this layer's own Linear(d, d)
+        return group("mixer (shared block → Mamba-2)", [
+            ssm_part(arch, arch.ssm),
+            leaf("shared_block_proj", linear(arch.d_model, arch.d_model, bias=False))])
     if kind == "parallel" and arch.ssm:  # Falcon-H1: attention ∥ Mamba-2 on the same input
         return group("mixer (attention ∥ Mamba-2)", [self_attention(arch), ssm_part(arch, arch.ssm)])
     if kind in ATTENTION_KINDS:
@@ -252,10 +314,34 @@ def mixer_part(arch: Architecture, kind: str) -> Part:
     if isinstance(mixer, SSM):
         return ssm_part(arch, mixer)
     if isinstance(mixer, LinearAttention):
-        return gated_deltanet_part(arch, mixer)
+        return kda_part(arch, mixer) if mixer.variant == "kda" else gated_deltanet_part(arch, mixer)
     if isinstance(mixer, ShortConv):
         return short_conv_part(arch, mixer)
     return group("mixer", [])
+
+
+def shared_blocks_part(arch: Architecture, sb: SharedBlocks, calls: int) -> Part:
+    """Zamba2's shared blocks (arXiv 2411.15242 §2; HF ``Zamba2AttentionDecoderLayer``), counted
+    once each: min(M, calls) blocks of an RMSNorm (2d), q k v from 2d (a·d_h, k·d_h, d_h = 2d/a),
+    o (a·d_h → d), an RMSNorm (d), gate_up d → 2I and down I → d (biased when ``add_bias_linear``);
+    then one adapter set per call: gate_up's d → r → 2I and, with attention adapters, q, k and v's
+    2d → r → 2d (transformers ties the blocks, never the adapters; ``SharedBlocks.tied``)."""
+    d, a, k, dh = arch.d_model, arch.n_heads, arch.n_kv_heads, arch.head_dim
+    ff, r = arch.d_ff, sb.adapter_rank
+    b, owners = arch.mlp_bias, sb.owners(calls)
+    adapters = sum(len(sb.adapter_calls(block, calls)) for _, block in owners)
+    block = group("block", [
+        leaf("input_norm", norm_params(arch, 2 * d)),
+        leaf("attention", linear(2 * d, a * dh, bias=False) + 2 * linear(2 * d, k * dh, bias=False)
+             + linear(a * dh, d, bias=False)),
+        leaf("pre_ff_norm", norm_params(arch, d)),
+        leaf("mlp", linear(d, 2 * ff, bias=b) + linear(ff, d, bias=b)),
+    ])
+    qkv = 3 * (linear(2 * d, r, bias=False) + linear(r, 2 * d, bias=False)) if sb.attention_adapters else 0
+    adapter = group("adapters", [leaf("gate_up", linear(d, r, bias=False) + linear(r, 2 * ff, bias=False)),
+                                 leaf("q, k, v", qkv)])
+    return group("shared blocks", [rename(times(block, len(owners)), f"blocks ×{len(owners)}"),
+                                   rename(times(adapter, adapters), f"adapters ×{adapters}")])
 
 
 def ffn_part(arch: Architecture, *, routed: bool) -> Part:
@@ -304,7 +390,7 @@ def _class_label(kind: str, routed: bool, n: int, *, hybrid: bool, many: bool) -
 def stack_part(arch: Architecture, name: str, n_layers: int, *, cross: bool = False) -> Part:
     """``n_layers`` layers, folded into one node per distinct layer shape (mixer kind, routed)."""
     classes = layer_classes(arch, n_layers)
-    hybrid = arch.is_hybrid and arch.kind == "decoder"
+    hybrid = (arch.is_hybrid or "cross" in arch.layer_types) and arch.kind == "decoder"
     many = len(classes) > 1 if hybrid else any(r for _, r, _ in classes)
     if not hybrid:
         classes.sort(key=lambda c: c[1])  # dense layers before routed ones
@@ -313,6 +399,9 @@ def stack_part(arch: Architecture, name: str, n_layers: int, *, cross: bool = Fa
                _class_label(kind, r, n, hybrid=hybrid, many=many))
         for kind, r, n in classes
     ]
+    calls = arch.layer_types[:n_layers].count("parallel")
+    if arch.shared_blocks and calls:
+        parts.append(shared_blocks_part(arch, arch.shared_blocks, calls))
     if arch.relative_buckets:
         # T5: the first layer of each stack owns the relative position bias table (buckets × a)
         parts.append(leaf("relative_attention_bias", arch.relative_buckets * arch.n_heads))
@@ -331,7 +420,7 @@ def rename(part: Part, name: str) -> Part:
 def embedding_part(arch: Architecture) -> Part:
     """Token embedding V×E (E = d unless OPT projects it), a learned position table, BERT's segment
     table, an embedding norm (BLOOM, BERT) and OPT's E→d projection."""
-    v, e, d = arch.padded_vocab, arch.embed_width, arch.d_model
+    v, e, d = arch.padded_vocab + arch.vocab_extra_rows, arch.embed_width, arch.d_model
     parts = [
         leaf("token_embedding", v * e),
         leaf("position_embedding", arch.position_rows * d if arch.position == "learned" else 0),
@@ -362,55 +451,226 @@ def head_part(arch: Architecture) -> Part:
     return group("head", parts)
 
 
-def vision_part(arch: Architecture, vt: VisionTower) -> Part:
-    """The vision tower and projector of the variant ``vt.projector`` names."""
-    return llama4_vision_part(arch, vt) if vt.projector == "llama4" else siglip_vision_part(arch, vt)
+def vision_part(arch: Architecture, vt: VisionTower | MllamaVision) -> Part:
+    """A ViT tower and its projector (Dosovitskiy et al. 2021 §3.1), as the family ``vt.kind``
+    builds it (``arch.VISION_KINDS``): patch embedding, positions, L_v layers, norms, projector;
+    Llama 3.2 Vision's tiled encoder is a record of its own (``mllama_vision_part``)."""
+    if isinstance(vt, MllamaVision):
+        return mllama_vision_part(arch, vt)
+    tower = group("vision_tower", [
+        *_patch_and_positions(vt),
+        leaf("pre_norm", _vision_norm(vt, vt.d_model) if vt.facts.pre_norm else 0),
+        rename(times(_vit_layer(vt), vt.n_layers), f"layers ×{vt.n_layers}"),
+        leaf("post_norm", _vision_norm(vt, vt.d_model) if vt.facts.post_norm else 0),
+    ])
+    return group("vision", [tower, _projector(arch, vt)])
+
+
+def _vision_norm(vt: VisionTower, width: int) -> int:
+    """The tower's norm: LayerNorm γ and β, or RMSNorm γ (Qwen2.5-VL)."""
+    return width * (2 if vt.facts.norm == "layernorm" else 1)
+
+
+def _patch_and_positions(vt: VisionTower) -> list[Part]:
+    """The patch embedding W ∈ R^{C·p²(·t)×d_v} (+ b), then the learned positions: one row per
+    patch (an nn.Embedding, SigLIP), per patch and a class token (nn.Parameters, Llama 4: counted
+    as non-embedding, as transformers does), or a table of ``position_rows`` (Qwen3-VL)."""
+    f, dv = vt.facts, vt.d_model
+    rows = {"patches": vt.n_patches, "table": vt.position_rows}.get(f.positions, 0)
+    class_token = f.positions == "patches+class"
+    return [
+        leaf("patch_embedding", linear(vt.patch_in, dv, bias=f.patch_bias)),
+        leaf("class_embedding", dv if class_token else 0),
+        leaf("positional_embedding_vlm", (vt.n_patches + 1) * dv if class_token else 0),
+        leaf("position_embedding", rows * dv),
+    ]
 
 
 def _vit_layer(vt: VisionTower) -> Part:
-    """One pre-norm ViT layer: biased q k v o, fc1 fc2, two LayerNorms (γ and β)."""
+    """One pre-norm ViT layer: biased q k v o, an MLP with biases (fc1 fc2, or Qwen2.5-VL's
+    gate up down), two norms."""
     dv, ff = vt.d_model, vt.d_ff
+    mlp = (3 if vt.facts.gated_mlp else 2) * dv * ff + (2 if vt.facts.gated_mlp else 1) * ff + dv
     return group("layer", [
         leaf("attention", 4 * linear(dv, dv, bias=True)),
+        leaf("mlp", mlp),
+        leaf("norms", 2 * _vision_norm(vt, dv)),
+    ])
+
+
+def _projector(arch: Architecture, vt: VisionTower) -> Part:
+    """Into the text model's width d. Gemma 3 (arXiv 2503.19786 §2.1): an RMSNorm on d_v and
+    W ∈ R^{d_v×d}. Llama 4: the pixel-shuffle adapter fc1 (I_v → d_a), fc2 (d_a → d_a) and
+    W ∈ R^{d_out×d}, no biases. Qwen's PatchMerger: a norm on d_v, then fc1 (m²d_v → m²d_v) and
+    fc2 (m²d_v → d_out) with biases; Qwen3-VL adds one merger per DeepStack level whose LayerNorm
+    sits after the m×m shuffle (width m²d_v)."""
+    dv, d, projector = vt.d_model, arch.d_model, vt.facts.projector
+    if projector == "gemma3":
+        return group("projector", [leaf("norm", dv), leaf("projection", dv * d)])
+    if projector == "llama4":
+        return group("projector", [leaf("adapter", vt.d_ff * vt.adapter_dim + vt.adapter_dim ** 2),
+                                   leaf("projection", vt.output_dim * d)])
+    wide = vt.merged_width
+    mlp = linear(wide, wide, bias=True) + linear(wide, vt.output_dim, bias=True)
+    return group("projector", [
+        leaf("merger", _vision_norm(vt, dv) + mlp),
+        leaf("deepstack_mergers", vt.deepstack * (2 * wide + mlp)),
+    ])
+
+
+# --- Gemma 4 --------------------------------------------------------------------------------
+
+
+def gemma4_attention_part(arch: Architecture, g: Gemma4Text, kind: str, *, shared: bool) -> Part:
+    """Gemma 4's attention (transformers 5.24 ``Gemma4TextAttention``): W_Q (d → a·d_h) and its
+    norm (d_h) in every layer; W_K (d → k·d_h), W_V (unless K = V) and a k norm (d_h; v_norm has
+    no weight) unless the layer shares an earlier layer's KV; W_O (a·d_h → d). Full-attention
+    layers have d_h = ``global_head_dim`` and k = ``global_kv_heads``."""
+    d, a, b = arch.d_model, arch.n_heads, arch.qkv_bias
+    dh, k = (g.global_head_dim, g.global_kv_heads) if kind == "full" else (arch.head_dim, arch.n_kv_heads)
+    parts = [leaf("q_proj", linear(d, a * dh, bias=b)), leaf("q_norm", dh)]
+    if not shared:
+        parts += [leaf("k_proj", linear(d, k * dh, bias=b)),
+                  leaf("v_proj", 0 if g.k_eq_v and kind == "full" else linear(d, k * dh, bias=b)),
+                  leaf("k_norm", dh)]
+    parts.append(leaf("o_proj", linear(a * dh, d, bias=arch.o_bias)))
+    return group("attention", parts)
+
+
+def gemma4_layer_part(arch: Architecture, g: Gemma4Text, kind: str, *, shared: bool) -> Part:
+    """One Gemma 4 decoder layer (``Gemma4TextDecoderLayer``): attention, a GeGLU MLP (2·I wide
+    in KV-shared layers with ``use_double_wide_mlp``), four sandwich RMSNorms; with the MoE block
+    a router (W_r d → E, a d-wide scale, a scale per expert), E experts and three more norms;
+    with per-layer embeddings a gate d → p, a projection p → d and its norm."""
+    d = arch.d_model
+    wide = 2 if g.double_wide_mlp and shared else 1
+    parts = [gemma4_attention_part(arch, g, kind, shared=shared), mlp_part(arch, wide * arch.d_ff)]
+    norms = 4
+    if arch.moe:
+        e = arch.moe.n_experts
+        parts += [leaf("router", linear(d, e, bias=False) + d + e),
+                  times(mlp_part(arch, arch.moe.d_ff_expert, "experts", bias=False), e)]
+        norms += 3
+    if g.ple_dim:
+        p = g.ple_dim
+        parts.append(leaf("per_layer_input", linear(d, p, bias=False) + linear(p, d, bias=False) + d))
+    parts.append(leaf("norms", norms * d))
+    return group("layer", parts)
+
+
+def gemma4_stack_part(arch: Architecture, g: Gemma4Text) -> Part:
+    """The decoder layers, one node per (layer type, KV shared) shape, and the final norm."""
+    counts: dict[tuple[str, bool], int] = {}
+    for i, kind in enumerate(arch.layer_types):
+        key = (kind, g.shares_kv(arch.n_layers, i))
+        counts[key] = counts.get(key, 0) + 1
+    parts = [rename(times(gemma4_layer_part(arch, g, kind, shared=sh), n),
+                    f"{kind}{' KV-shared' if sh else ''} layers ×{n}")
+             for (kind, sh), n in counts.items()]
+    return group("layers", [*parts, leaf("final_norm", arch.d_model)])
+
+
+def gemma4_ple_part(arch: Architecture, g: Gemma4Text) -> Part:
+    """Per-layer embeddings (``Gemma4TextModel``): a table V_p × L·p (an nn.Embedding), the
+    projection d → L·p of the token embedding and an RMSNorm of width p."""
+    lp = arch.n_layers * g.ple_dim
+    return group("per_layer_inputs", [
+        leaf("per_layer_embedding", g.ple_vocab * lp),
+        leaf("per_layer_projection", linear(arch.d_model, lp, bias=False)),
+        leaf("per_layer_norm", g.ple_dim),
+    ])
+
+
+def gemma4_vision_part(arch: Architecture, vt: Gemma4Vision) -> Part:
+    """Gemma 4's image encoder and projector (``Gemma4VisionModel``, ``Gemma4MultimodalEmbedder``;
+    see ``arch.Gemma4Vision``): patch Linear(3·p², d_v), positions 2 × P × d_v (an nn.Parameter,
+    non-embedding for transformers), L_v layers, and the projection d_v → d."""
+    dv, a, k, dh, ff = vt.d_model, vt.n_heads, vt.n_kv_heads, vt.head_dim, vt.d_ff
+    layer = group("layer", [
+        leaf("attention", linear(dv, a * dh, bias=False) + 2 * linear(dv, k * dh, bias=False)
+             + linear(a * dh, dv, bias=False) + 2 * dh),
+        leaf("mlp", 3 * linear(dv, ff, bias=False)),
+        leaf("norms", 4 * dv),
+    ])
+    tower = group("vision_tower", [
+        leaf("patch_embedding", linear(3 * vt.patch_size ** 2, dv, bias=False)),
+        leaf("position_table", 2 * vt.position_rows * dv),
+        rename(times(layer, vt.n_layers), f"layers ×{vt.n_layers}"),
+    ])
+    return group("vision", [tower, group("projector", [leaf("projection", dv * arch.d_model)])])
+
+
+def gemma4_audio_part(arch: Architecture, at: Gemma4Audio) -> Part:
+    """Gemma 4's audio encoder and projector (``Gemma4AudioModel``; see ``arch.Gemma4Audio``):
+    the subsampling convs with their LayerNorms (γ only) and input projection, L_a Conformer
+    layers, the output projection d_a → d_out with bias, and the projection d_out → d."""
+    da, (c0, c1), h = at.d_model, at.conv_channels, at.n_heads
+    inner = h * (da // h)
+    ffw = linear(da, 4 * da, bias=False) + linear(4 * da, da, bias=False) + 2 * da
+    layer = group("layer", [
+        leaf("feed_forwards", 2 * ffw),
+        leaf("attention", 3 * linear(da, inner, bias=False) + linear(da, da, bias=False)
+             + linear(da, inner, bias=False) + da // h),
+        leaf("light_conv", linear(da, 2 * da, bias=False) + linear(da, da, bias=False)
+             + da * at.conv_kernel + 2 * da),
+        leaf("norms", 3 * da),
+    ])
+    tower = group("audio_tower", [
+        leaf("subsampling", 9 * c0 + c0 + 9 * c0 * c1 + c1 + linear(c0 // 4 * c1, da, bias=False)),
+        rename(times(layer, at.n_layers), f"layers ×{at.n_layers}"),
+        leaf("output_projection", linear(da, at.output_dim, bias=True)),
+    ])
+    return group("audio", [tower, group("projector", [leaf("projection", at.output_dim * arch.d_model)])])
+
+
+def gemma4_parts(arch: Architecture, g: Gemma4Text) -> list[Part]:
+    """The parts of a Gemma 4 model, in the order of ``count_params``'s tree."""
+    parts = [embedding_part(arch)]
+    if g.ple_dim:
+        parts.append(gemma4_ple_part(arch, g))
+    parts += [gemma4_stack_part(arch, g), head_part(arch)]
+    if arch.gemma4_vision:
+        parts.append(gemma4_vision_part(arch, arch.gemma4_vision))
+    if arch.gemma4_audio:
+        parts.append(gemma4_audio_part(arch, arch.gemma4_audio))
+    return parts
+
+
+def _mllama_vit_layer(vt: MllamaVision, *, gated: bool) -> Part:
+    """One MllamaVisionEncoderLayer: unbiased q k v o, biased fc1 fc2, two LayerNorms; a global
+    layer adds its tanh gates on attention and MLP (one scalar each)."""
+    dv, ff = vt.d_model, vt.d_ff
+    return group("layer", [
+        leaf("attention", 4 * linear(dv, dv, bias=False)),
         leaf("mlp", linear(dv, ff, bias=True) + linear(ff, dv, bias=True)),
         leaf("norms", 2 * 2 * dv),
+        leaf("gates", 2 if gated else 0),
     ])
 
 
-def llama4_vision_part(arch: Architecture, vt: VisionTower) -> Part:
-    """Llama 4's vision model (transformers 5.24 ``modeling_llama4.py`` Llama4VisionModel and
-    Llama4MultiModalProjector): an unfold patch embedding Linear(C·p², d_v) without bias, a class
-    token and n_patches + 1 positions, LayerNorms before and after L_v ViT layers, the
-    pixel-shuffle adapter fc1 (I_v → d_a) and fc2 (d_a → d_a) without biases, and the projector
-    W ∈ R^{d_out×d} without bias."""
-    dv, p, c, da = vt.d_model, vt.patch_size, vt.channels, vt.adapter_dim
+def mllama_vision_part(arch: Architecture, vt: MllamaVision) -> Part:
+    """Llama 3.2 Vision's encoder and projector (transformers 5.24 ``MllamaVisionModel``,
+    ``MllamaModel.multi_modal_projector``): patch embedding Conv2d(C, d_v, p) without bias, a
+    class token, a tanh gate on n_p learned positions (n_p = (S/p)² + 1 with the class token)
+    and tile positions (R + 1) × T·n_p·d_v, pre- and post-tile tables (R + 1) × T·d_v with a gate
+    each, LayerNorms before and after the L local layers, L_g gated global layers, and the
+    projector W ∈ R^{d_out×d} + b. The three (R + 1)-row tables are ``nn.Embedding``s (embedding
+    parameters, as ``num_parameters(exclude_embeddings=True)`` counts them); the learned
+    positions are a plain ``nn.Parameter``."""
+    dv, p, c, n_p = vt.d_model, vt.patch_size, vt.channels, vt.n_patches
+    rows, tiles = vt.n_aspect_ratios + 1, vt.max_num_tiles
     tower = group("vision_tower", [
-        leaf("patch_embedding", linear(c * p * p, dv, bias=False)),
+        leaf("patch_embedding", c * p * p * dv),
         leaf("class_embedding", dv),
-        # an nn.Parameter, not an nn.Embedding: transformers counts it as non-embedding
-        leaf("positional_embedding_vlm", (vt.n_patches + 1) * dv),
+        leaf("gated_positions", n_p * dv + 1),
+        leaf("tile_position_embedding", rows * tiles * n_p * dv + 2 * rows * tiles * dv),
+        leaf("tile_gates", 2),
         leaf("pre_post_norms", 2 * 2 * dv),
-        rename(times(_vit_layer(vt), vt.n_layers), f"layers ×{vt.n_layers}"),
-        leaf("adapter", vt.d_ff * da + da * da),
+        rename(times(_mllama_vit_layer(vt, gated=False), vt.n_layers), f"local layers ×{vt.n_layers}"),
+        rename(times(_mllama_vit_layer(vt, gated=True), vt.n_global_layers),
+               f"global layers ×{vt.n_global_layers}"),
     ])
-    projector = group("projector", [leaf("projection", vt.output_dim * arch.d_model)])
-    return group("vision", [tower, projector])
-
-
-def siglip_vision_part(arch: Architecture, vt: VisionTower) -> Part:
-    """A ViT tower (Dosovitskiy et al. 2021 §3.1; SigLIP, Zhai et al. 2023): patch embedding
-    Conv2d(C, d_v, p) with bias, n_patches learned positions, L_v pre-norm layers (biased q k v o,
-    fc1 fc2, two LayerNorms), a post-LayerNorm; then Gemma 3's projector: an RMSNorm on d_v and
-    W ∈ R^{d_v×d} (Gemma 3 technical report, arXiv 2503.19786 §2.1)."""
-    dv, p, c = vt.d_model, vt.patch_size, vt.channels
-    layer = _vit_layer(vt)
-    tower = group("vision_tower", [
-        leaf("patch_embedding", linear(c * p * p, dv, bias=True)),
-        leaf("position_embedding", vt.n_patches * dv),
-        rename(times(layer, vt.n_layers), f"layers ×{vt.n_layers}"),
-        leaf("post_norm", 2 * dv),
-    ])
-    projector = group("projector", [leaf("norm", dv), leaf("projection", dv * arch.d_model)])
+    projector = group("projector", [leaf("projection", linear(vt.output_dim, arch.d_model, bias=True))])
     return group("vision", [tower, projector])
 
 
@@ -457,7 +717,7 @@ def counted_by(arch: Architecture) -> dict[str, object]:
 
 # Tree leaves that are embedding matrices: nn.Embedding tables and an untied output embedding.
 EMBEDDING_LEAVES = ("token_embedding", "position_embedding", "token_type_embedding",
-                    "relative_attention_bias", "lm_head")
+                    "relative_attention_bias", "lm_head", "tile_position_embedding", "per_layer_embedding")
 
 
 def embedding_params(breakdown: Part) -> int:
@@ -477,7 +737,7 @@ def inactive_expert_params(arch: Architecture) -> int:
     moe = arch.moe
     if not moe:
         return 0
-    per_expert = mlp_part(arch, moe.d_ff_expert, bias=moe.expert_bias).value
+    per_expert = expert_part(arch, moe).value
     return len(moe.layers) * (moe.n_experts - moe.top_k) * per_expert
 
 
@@ -502,6 +762,8 @@ def count_params(arch: Architecture, warnings: tuple[str, ...] = ()) -> ParamRep
         return ParamReport(arch=arch, breakdown=root, total=root.value, trainable=root.value,
                            non_embedding=root.value - tm.embedding_params,
                            active_per_token=tm.active_params, warnings=warnings)
+    if arch.gemma4:
+        return _report(arch, gemma4_parts(arch, arch.gemma4), warnings)
     parts = [embedding_part(arch)]
     if arch.kind == "encoder-decoder":
         parts.append(stack_part(arch, "encoder", arch.n_layers))
@@ -511,6 +773,10 @@ def count_params(arch: Architecture, warnings: tuple[str, ...] = ()) -> ParamRep
     parts.append(head_part(arch))
     if arch.vision:
         parts.append(vision_part(arch, arch.vision))
+    return _report(arch, parts, warnings)
+
+
+def _report(arch: Architecture, parts: list[Part], warnings: tuple[str, ...]) -> ParamReport:
     root = group(arch.name, parts)
     return ParamReport(
         arch=arch,

@@ -39,7 +39,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from ..arch import TensorSpec
+from ..arch import MllamaVision, TensorSpec
 from ..parameters import ACTIVATION_PARAMS, rename
 from ..tree import Part, group, leaf, times
 from .dtypes import WeightFormat, parse_format, precision_bits, tensor_bytes_in
@@ -50,7 +50,19 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import TypeVar
 
-    from ..arch import MLA, SSM, Architecture, LinearAttention, MoE, ShortConv, VisionTower
+    from ..arch import (
+        MLA,
+        SSM,
+        Architecture,
+        Gemma4Audio,
+        Gemma4Text,
+        Gemma4Vision,
+        LinearAttention,
+        MoE,
+        SharedBlocks,
+        ShortConv,
+        VisionTower,
+    )
 
     T = TypeVar("T")
 
@@ -106,6 +118,17 @@ def _attention(arch: Architecture, p: str, i: int, names: tuple[str, ...] = SELF
     return out
 
 
+def _cross_attention(arch: Architecture, p: str, i: int) -> list[TensorSpec]:
+    """Llama 3.2 Vision's gated cross-attention (params.cross_attention_part): unbiased q k v o,
+    RMSNorms of width d_h on q and k, the tanh gates of attention and MLP (one value each)."""
+    d, a, k, dh = arch.d_model, arch.n_heads, arch.n_kv_heads, arch.head_dim
+    shapes = ((a * dh, d), (k * dh, d), (k * dh, d), (d, a * dh))
+    out = [TensorSpec(f"{p}{name}.weight", shape, "attention", i) for name, shape in zip(CROSS_ATTN, shapes,
+                                                                                          strict=True)]
+    out += [TensorSpec(f"{p}cross_attn_{x}_norm.weight", (dh,), "norm", i) for x in "qk"]
+    return out + [TensorSpec(f"{p}cross_attn_{x}_gate", (1,), "attention", i) for x in ("attn", "mlp")]
+
+
 def _mla(arch: Architecture, mla: MLA, p: str, i: int) -> list[TensorSpec]:
     """DeepSeek-V2 MLA (arXiv 2405.04434 §2.1, params.mla_part): W^{DQ}, norm, W^{UQ} (or one W_Q),
     W^{DKV} with the rotary key, norm, W^{UK,UV}, W^O."""
@@ -136,10 +159,10 @@ def _mla(arch: Architecture, mla: MLA, p: str, i: int) -> list[TensorSpec]:
 
 
 def _mlp(arch: Architecture, d_ff: int, p: str, i: int, *, suffix: str = "", role: str = "mlp",
-         experts: int = 0, bias: bool | None = None) -> list[TensorSpec]:
+         experts: int = 0, bias: bool | None = None, width: int | None = None) -> list[TensorSpec]:
     """Gate (GLU variants only), up d→I, down I→d and a learned activation's scalars
     (params.mlp_part), per expert when stacked."""
-    d, b = arch.d_model, arch.mlp_bias if bias is None else bias
+    d, b = width or arch.d_model, arch.mlp_bias if bias is None else bias
     out = [*_linear(f"{p}ffn_up{suffix}", d, d_ff, bias=b, role=role, layer=i, experts=experts),
            *_linear(f"{p}ffn_down{suffix}", d_ff, d, bias=b, role=role, layer=i, experts=experts)]
     if arch.gated_mlp:
@@ -153,10 +176,13 @@ def _mlp(arch: Architecture, d_ff: int, p: str, i: int, *, suffix: str = "", rol
 def _moe(arch: Architecture, moe: MoE, p: str, i: int) -> list[TensorSpec]:
     """Router W_r (E×d), E experts stacked into 3-D tensors, shared experts and their sigmoid gate
     (params.moe_part)."""
-    d, e = arch.d_model, moe.n_experts
+    d, e, dl = arch.d_model, moe.n_experts, moe.latent_dim
     out = [*_linear(p + "ffn_gate_inp", d, e, bias=moe.router_bias, role="router", layer=i),
            *_mlp(arch, moe.d_ff_expert, p, i, suffix="_exps", role="expert", experts=e,
-                 bias=moe.expert_bias)]
+                 bias=moe.expert_bias, width=dl or None)]
+    if dl:  # Nemotron-3: the experts run in a latent between fc1 and fc2 (params.moe_part)
+        out += [*_linear(p + "ffn_latent_in", d, dl, bias=arch.mlp_bias, role="expert", layer=i),
+                *_linear(p + "ffn_latent_out", dl, d, bias=arch.mlp_bias, role="expert", layer=i)]
     if moe.d_ff_shared:
         out += _mlp(arch, moe.d_ff_shared, p, i, suffix="_shexp", role="shared_expert")
     if moe.shared_expert_gate:
@@ -228,6 +254,52 @@ def _gated_deltanet(arch: Architecture, la: LinearAttention, p: str, i: int) -> 
             *_linear(p + "ssm_out", la.value_dim, d, bias=False, role="ssm", layer=i)]
 
 
+def _kda(arch: Architecture, la: LinearAttention, p: str, i: int) -> list[TensorSpec]:
+    """Kimi Delta Attention (params.kda_part), named as llama.cpp's LLM_ARCH_KIMI_LINEAR
+    (``ssm_f_a``/``ssm_f_b`` the forget gate, ``ssm_g_a``/``ssm_g_b`` the output gate)."""
+    d, h, dk, w = arch.d_model, la.n_v_heads, la.head_k_dim, la.value_dim
+
+    def lin(name: str, n_in: int, n_out: int) -> list[TensorSpec]:
+        return _linear(p + name, n_in, n_out, bias=False, role="ssm", layer=i)
+
+    return [*lin("attn_q", d, w), *lin("attn_k", d, w), *lin("attn_v", d, w),
+            TensorSpec(p + "ssm_conv1d.weight", (la.conv_dim, la.d_conv), "ssm", i),
+            *lin("ssm_f_a", d, dk), *lin("ssm_f_b", dk, w),
+            TensorSpec(p + "ssm_dt.bias", (w,), "ssm", i), TensorSpec(p + "ssm_a", (h,), "ssm", i),
+            *lin("ssm_beta", d, h), *lin("ssm_g_a", d, dk), *lin("ssm_g_b", dk, w),
+            TensorSpec(p + "ssm_norm.weight", (dk,), "norm", i), *lin("attn_output", w, d)]
+
+
+def _shared_blocks(arch: Architecture, sb: SharedBlocks) -> list[TensorSpec]:
+    """Zamba2's shared blocks (params.shared_blocks_part): each copy of a block, and the adapters
+    of every call that uses it, sit in the layer that holds it, as the checkpoint stores them
+    (``model.layers.{first}.shared_transformer…``)."""
+    d, a, k, dh = arch.d_model, arch.n_heads, arch.n_kv_heads, arch.head_dim
+    ff, r = arch.d_ff, sb.adapter_rank
+    calls = [i for i, t in enumerate(arch.layer_types) if t == "parallel"]
+    out: list[TensorSpec] = []
+    for j, b in sb.owners(len(calls)):
+        first = calls[j]
+        p = f"blk.{first}.shared."
+
+        def lin(name: str, n_in: int, n_out: int, *, bias: bool = False, role: str = "attention",
+                p: str = p, first: int = first) -> list[TensorSpec]:
+            return _linear(p + name, n_in, n_out, bias=bias, role=role, layer=first)
+
+        out += [TensorSpec(p + "attn_norm.weight", (2 * d,), "norm", first),
+                *lin("attn_q", 2 * d, a * dh), *lin("attn_k", 2 * d, k * dh), *lin("attn_v", 2 * d, k * dh),
+                *lin("attn_output", a * dh, d), TensorSpec(p + "ffn_norm.weight", (d,), "norm", first),
+                *lin("ffn_gate_up", d, 2 * ff, bias=arch.mlp_bias, role="mlp"),
+                *lin("ffn_down", ff, d, bias=arch.mlp_bias, role="mlp")]
+        for j in sb.adapter_calls(b, len(calls)):  # the adapters of the calls this block serves
+            out += [*lin(f"ffn_gate_up_lora.{j}.a", d, r, role="mlp"),
+                    *lin(f"ffn_gate_up_lora.{j}.b", r, 2 * ff, role="mlp")]
+            if sb.attention_adapters:
+                for x in ("q", "k", "v"):
+                    out += [*lin(f"attn_{x}_lora.{j}.a", 2 * d, r), *lin(f"attn_{x}_lora.{j}.b", r, 2 * d)]
+    return out
+
+
 def _short_conv(arch: Architecture, sc: ShortConv, p: str, i: int) -> list[TensorSpec]:
     """LFM2's short convolution (params.short_conv_part), named as llama.cpp's LLM_ARCH_LFM2."""
     d, b = arch.d_model, sc.bias
@@ -242,14 +314,21 @@ def _mixer(arch: Architecture, kind: str, p: str, i: int) -> list[TensorSpec]:
     """The token mixer of a layer of ``kind`` (params.mixer_part)."""
     if kind == "mamba" and arch.ssm:
         return _ssm(arch, arch.ssm, p, i)
+    if kind == "parallel" and arch.ssm and arch.shared_blocks:  # Zamba2: its own Linear(d, d)
+        d = arch.d_model
+        return _ssm(arch, arch.ssm, p, i) + _linear(p + "shared_out", d, d, bias=False, role="attention",
+                                                    layer=i)
     if kind == "parallel" and arch.ssm:  # Falcon-H1: attention ∥ Mamba-2
         return _attention(arch, p, i) + _ssm(arch, arch.ssm, p, i)
     if kind == "linear" and arch.linear_attn:
-        return _gated_deltanet(arch, arch.linear_attn, p, i)
+        la = arch.linear_attn
+        return _kda(arch, la, p, i) if la.variant == "kda" else _gated_deltanet(arch, la, p, i)
     if kind == "conv" and arch.short_conv:
         return _short_conv(arch, arch.short_conv, p, i)
     if kind == "none":
         return []
+    if kind == "cross":
+        return _cross_attention(arch, p, i)
     return _mla(arch, arch.mla, p, i) if arch.mla else _attention(arch, p, i)
 
 
@@ -280,6 +359,8 @@ def _stack(arch: Architecture, prefix: str, n_layers: int, first: int, *, cross:
     out: list[TensorSpec] = []
     for j in range(n_layers):
         out += _layer(arch, f"{prefix}blk.{j}.", first + j, routed=j in routed, cross=cross)
+    if arch.shared_blocks:
+        out += _shared_blocks(arch, arch.shared_blocks)
     if arch.relative_buckets:
         out.append(TensorSpec(f"{prefix}blk.0.attn_rel_b.weight", (arch.relative_buckets, arch.n_heads),
                               "position", first))
@@ -293,7 +374,7 @@ def _stack(arch: Architecture, prefix: str, n_layers: int, first: int, *, cross:
 
 def _embeddings(arch: Architecture) -> list[TensorSpec]:
     """Token table V×E, learned positions, segments, an embedding norm, OPT's E→d projection."""
-    v, e, d = arch.padded_vocab, arch.embed_width, arch.d_model
+    v, e, d = arch.padded_vocab + arch.vocab_extra_rows, arch.embed_width, arch.d_model
     out = [TensorSpec("token_embd.weight", (v, e), "embedding")]
     if arch.position == "learned" and arch.position_rows:
         out.append(TensorSpec("position_embd.weight", (arch.position_rows, d), "position"))
@@ -324,16 +405,68 @@ def _head(arch: Architecture) -> list[TensorSpec]:
     return out
 
 
+def _vision_norm(vt: VisionTower, name: str, width: int) -> list[TensorSpec]:
+    """γ, and β for a LayerNorm (params._vision_norm)."""
+    out = [TensorSpec(f"{name}.weight", (width,), "vision")]
+    if vt.facts.norm == "layernorm":
+        out.append(TensorSpec(f"{name}.bias", (width,), "vision"))
+    return out
+
+
 def _vit_layers(vt: VisionTower) -> list[TensorSpec]:
-    """The ViT layers (params._vit_layer): biased q k v o, fc1 fc2, two LayerNorms."""
+    """The ViT layers (params._vit_layer): biased q k v o, fc1 fc2 or gate up down, two norms."""
     dv, ff, out = vt.d_model, vt.d_ff, []
+    mlp = (("ffn_gate", dv, ff), ("ffn_up", dv, ff), ("ffn_down", ff, dv)) if vt.facts.gated_mlp \
+        else (("ffn_up", dv, ff), ("ffn_down", ff, dv))
     for j in range(vt.n_layers):
         b = f"v.blk.{j}."
         for name, n_in, n_out in (("attn_q", dv, dv), ("attn_k", dv, dv), ("attn_v", dv, dv),
-                                  ("attn_out", dv, dv), ("ffn_up", dv, ff), ("ffn_down", ff, dv)):
+                                  ("attn_out", dv, dv), *mlp):
             out += _linear(b + name, n_in, n_out, bias=True, role="vision", layer=None)
-        for name in ("ln1.weight", "ln1.bias", "ln2.weight", "ln2.bias"):
-            out.append(TensorSpec(b + name, (dv,), "vision"))
+        out += _vision_norm(vt, b + "ln1", dv) + _vision_norm(vt, b + "ln2", dv)
+    return out
+
+
+def _vision(arch: Architecture, vt: VisionTower | MllamaVision) -> list[TensorSpec]:
+    """A ViT tower and its projector (params.vision_part), named as in a llama.cpp mmproj."""
+    if isinstance(vt, MllamaVision):
+        return _vision_mllama(arch, vt)
+    f, dv, p, c = vt.facts, vt.d_model, vt.patch_size, vt.channels
+    shape = {"conv2d": (dv, c, p, p), "conv3d": (dv, c, vt.temporal_patch, p, p), "linear": (dv, vt.patch_in)}
+    out = [TensorSpec("v.patch_embd.weight", shape[f.patch], "vision")]
+    if f.patch_bias:
+        out.append(TensorSpec("v.patch_embd.bias", (dv,), "vision"))
+    if f.positions == "patches+class":
+        out += [TensorSpec("v.class_embd", (dv,), "vision"),
+                TensorSpec("v.position_embd.weight", (vt.n_patches + 1, dv), "vision")]
+    elif f.positions != "none":
+        rows = vt.n_patches if f.positions == "patches" else vt.position_rows
+        out.append(TensorSpec("v.position_embd.weight", (rows, dv), "vision"))
+    if f.pre_norm:
+        out += _vision_norm(vt, "v.pre_ln", dv)
+    out += _vit_layers(vt)
+    if f.post_norm:
+        out += _vision_norm(vt, "v.post_ln", dv)
+    return out + _projector(arch, vt)
+
+
+def _projector(arch: Architecture, vt: VisionTower) -> list[TensorSpec]:
+    """Gemma 3's norm and projection, Llama 4's adapter and projection, or Qwen's mergers
+    (params._projector)."""
+    dv, d, da = vt.d_model, arch.d_model, vt.adapter_dim
+    if vt.facts.projector == "gemma3":
+        return [TensorSpec("mm.soft_emb_norm.weight", (dv,), "vision"),
+                TensorSpec("mm.input_projection.weight", (dv, d), "vision")]
+    if vt.facts.projector == "llama4":
+        return [TensorSpec("mm.adapter_fc1.weight", (da, vt.d_ff), "vision"),
+                TensorSpec("mm.adapter_fc2.weight", (da, da), "vision"),
+                TensorSpec("mm.input_projection.weight", (d, vt.output_dim), "vision")]
+    wide, out = vt.merged_width, []
+    for j in range(-1, vt.deepstack):  # -1: the main merger, normed before the m×m shuffle
+        b = "mm." if j < 0 else f"mm.deepstack.{j}."
+        out += _vision_norm(vt, b + "norm", dv) if j < 0 else _ln(b + "norm", wide)
+        out += _linear(b + "fc1", wide, wide, bias=True, role="vision", layer=None)
+        out += _linear(b + "fc2", wide, vt.output_dim, bias=True, role="vision", layer=None)
     return out
 
 
@@ -341,30 +474,126 @@ def _ln(name: str, width: int) -> list[TensorSpec]:
     return [TensorSpec(f"{name}.weight", (width,), "vision"), TensorSpec(f"{name}.bias", (width,), "vision")]
 
 
-def _vision(arch: Architecture, vt: VisionTower) -> list[TensorSpec]:
-    """A ViT tower and its projector (params.vision_part), named as in a llama.cpp mmproj."""
-    if vt.projector == "llama4":
-        return _vision_llama4(arch, vt)
-    dv, p, c = vt.d_model, vt.patch_size, vt.channels
+def _vision_mllama(arch: Architecture, vt: MllamaVision) -> list[TensorSpec]:
+    """Llama 3.2 Vision's encoder and projector (params.mllama_vision_part), named as llama.cpp's
+    mllama mmproj did (``v.tile_position_embd``, ``v.pre_tile_position_embd``…)."""
+    dv, p, c, ff, n_p = vt.d_model, vt.patch_size, vt.channels, vt.d_ff, vt.n_patches
+    rows, tiles = vt.n_aspect_ratios + 1, vt.max_num_tiles
     out = [TensorSpec("v.patch_embd.weight", (dv, c, p, p), "vision"),
-           TensorSpec("v.patch_embd.bias", (dv,), "vision"),
-           TensorSpec("v.position_embd.weight", (vt.n_patches, dv), "vision")]
-    return out + _vit_layers(vt) + _ln("v.post_ln", dv) + [
-        TensorSpec("mm.soft_emb_norm.weight", (dv,), "vision"),
-        TensorSpec("mm.input_projection.weight", (dv, arch.d_model), "vision")]
-
-
-def _vision_llama4(arch: Architecture, vt: VisionTower) -> list[TensorSpec]:
-    """Llama 4's vision model and projector (params.llama4_vision_part)."""
-    dv, p, c, da = vt.d_model, vt.patch_size, vt.channels, vt.adapter_dim
-    out = [TensorSpec("v.patch_embd.weight", (dv, c * p * p), "vision"),
            TensorSpec("v.class_embd", (dv,), "vision"),
-           TensorSpec("v.position_embd.weight", (vt.n_patches + 1, dv), "vision"),
-           *_ln("v.pre_ln", dv)]
-    return out + _vit_layers(vt) + _ln("v.post_ln", dv) + [
-        TensorSpec("mm.adapter_fc1.weight", (da, vt.d_ff), "vision"),
-        TensorSpec("mm.adapter_fc2.weight", (da, da), "vision"),
-        TensorSpec("mm.input_projection.weight", (arch.d_model, vt.output_dim), "vision")]
+           TensorSpec("v.position_embd.gate", (1,), "vision"),
+           TensorSpec("v.position_embd.weight", (n_p, dv), "vision"),
+           TensorSpec("v.tile_position_embd.weight", (rows, tiles * n_p * dv), "vision")]
+    for name in ("v.pre_tile_position_embd", "v.post_tile_position_embd"):
+        out += [TensorSpec(f"{name}.weight", (rows, tiles * dv), "vision"),
+                TensorSpec(f"{name}.gate", (1,), "vision")]
+    out += _ln("v.pre_ln", dv) + _ln("v.post_ln", dv)
+    for stack, n, gated in (("v.blk", vt.n_layers, False), ("v.global.blk", vt.n_global_layers, True)):
+        for j in range(n):
+            b = f"{stack}.{j}."
+            out += [TensorSpec(b + name, (dv, dv), "vision")
+                    for name in ("attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_out.weight")]
+            out += _linear(b + "ffn_up", dv, ff, bias=True, role="vision", layer=None)
+            out += _linear(b + "ffn_down", ff, dv, bias=True, role="vision", layer=None)
+            out += _ln(b + "ln1", dv) + _ln(b + "ln2", dv)
+            if gated:
+                out += [TensorSpec(b + gate, (1,), "vision") for gate in ("attn_gate", "ffn_gate")]
+    return out + _linear("mm.input_projection", vt.output_dim, arch.d_model, bias=True, role="vision",
+                         layer=None)
+
+
+# --- Gemma 4 (params.gemma4_*) ----------------------------------------------------------------
+
+
+def _gemma4_layer(arch: Architecture, g: Gemma4Text, i: int) -> list[TensorSpec]:
+    """One Gemma 4 layer (params.gemma4_layer_part): per-layer-type attention, no K/V in KV-shared
+    layers, the MLP (doubled there when double-wide), the MoE block, the per-layer input."""
+    p, d, kind = f"blk.{i}.", arch.d_model, arch.layer_types[i]
+    shared, b = g.shares_kv(arch.n_layers, i), arch.qkv_bias
+    dh, k = (g.global_head_dim, g.global_kv_heads) if kind == "full" else (arch.head_dim, arch.n_kv_heads)
+    out = [*_linear(p + "attn_q", d, arch.n_heads * dh, bias=b, role="attention", layer=i),
+           TensorSpec(p + "attn_q_norm.weight", (dh,), "norm", i)]
+    if not shared:
+        out += _linear(p + "attn_k", d, k * dh, bias=b, role="attention", layer=i)
+        if not (g.k_eq_v and kind == "full"):
+            out += _linear(p + "attn_v", d, k * dh, bias=b, role="attention", layer=i)
+        out.append(TensorSpec(p + "attn_k_norm.weight", (dh,), "norm", i))
+    out += _linear(p + "attn_output", arch.n_heads * dh, d, bias=arch.o_bias, role="attention", layer=i)
+    out += _mlp(arch, arch.d_ff * (2 if g.double_wide_mlp and shared else 1), p, i)
+    norms = ["attn_norm", "post_attention_norm", "ffn_norm", "post_ffw_norm"]
+    if arch.moe:
+        e = arch.moe.n_experts
+        out += [*_linear(p + "ffn_gate_inp", d, e, bias=False, role="router", layer=i),
+                TensorSpec(p + "ffn_gate_inp.scale", (d,), "router", i),
+                TensorSpec(p + "ffn_gate_inp.per_expert_scale", (e,), "router", i),
+                *_mlp(arch, arch.moe.d_ff_expert, p, i, suffix="_exps", role="expert", experts=e, bias=False)]
+        norms += ["post_ffw_norm_1", "pre_ffw_norm_2", "post_ffw_norm_2"]
+    if g.ple_dim:
+        out += [*_linear(p + "inp_gate", d, g.ple_dim, bias=False, role="other", layer=i),
+                *_linear(p + "proj", g.ple_dim, d, bias=False, role="other", layer=i)]
+        norms.append("post_norm")
+    return out + [TensorSpec(f"{p}{name}.weight", (d,), "norm", i) for name in norms]
+
+
+def _gemma4_vision(arch: Architecture, vt: Gemma4Vision) -> list[TensorSpec]:
+    """Gemma 4's image encoder and projector (params.gemma4_vision_part), as a llama.cpp mmproj."""
+    dv, a, k, dh, ff = vt.d_model, vt.n_heads, vt.n_kv_heads, vt.head_dim, vt.d_ff
+    out = [TensorSpec("v.patch_embd.weight", (dv, 3 * vt.patch_size ** 2), "vision"),
+           TensorSpec("v.position_embd.weight", (2, vt.position_rows, dv), "vision")]
+    for j in range(vt.n_layers):
+        b = f"v.blk.{j}."
+        for name, n_in, n_out in (("attn_q", dv, a * dh), ("attn_k", dv, k * dh), ("attn_v", dv, k * dh),
+                                  ("attn_out", a * dh, dv), ("ffn_gate", dv, ff), ("ffn_up", dv, ff),
+                                  ("ffn_down", ff, dv)):
+            out += _linear(b + name, n_in, n_out, bias=False, role="vision", layer=None)
+        out += [TensorSpec(b + name, (w,), "vision") for name, w in (
+            ("attn_q_norm.weight", dh), ("attn_k_norm.weight", dh), ("ln1.weight", dv),
+            ("attn_post_norm.weight", dv), ("ln2.weight", dv), ("ffn_post_norm.weight", dv))]
+    return out + [TensorSpec("mm.input_projection.weight", (arch.d_model, dv), "vision")]
+
+
+def _gemma4_audio(arch: Architecture, at: Gemma4Audio) -> list[TensorSpec]:
+    """Gemma 4's audio encoder and projector (params.gemma4_audio_part); role "vision": the
+    towers' role (a module of their own)."""
+    da, (c0, c1), h = at.d_model, at.conv_channels, at.n_heads
+    inner, lin = h * (da // h), functools.partial(_linear, bias=False, role="vision", layer=None)
+    out = [TensorSpec("a.conv1d.0.weight", (c0, 1, 3, 3), "vision"),
+           TensorSpec("a.conv1d.0.norm.weight", (c0,), "vision"),
+           TensorSpec("a.conv1d.1.weight", (c1, c0, 3, 3), "vision"),
+           TensorSpec("a.conv1d.1.norm.weight", (c1,), "vision"),
+           *lin("a.input_projection", c0 // 4 * c1, da)]
+    for j in range(at.n_layers):
+        b = f"a.blk.{j}."
+        for f in ("ffn1", "ffn2"):
+            out += [*lin(f"{b}{f}_up", da, 4 * da), *lin(f"{b}{f}_down", 4 * da, da)]
+            out += [TensorSpec(f"{b}{f}_{n}_norm.weight", (da,), "vision") for n in ("pre", "post")]
+        out += [*lin(b + "attn_q", da, inner), *lin(b + "attn_k", da, inner), *lin(b + "attn_v", da, inner),
+                *lin(b + "attn_out", da, da), *lin(b + "attn_rel_k", da, inner),
+                TensorSpec(b + "attn_per_dim_scale", (da // h,), "vision"),
+                *lin(b + "light_in", da, 2 * da), *lin(b + "light_out", da, da),
+                TensorSpec(b + "conv_dw.weight", (da, 1, at.conv_kernel), "vision")]
+        out += [TensorSpec(f"{b}{n}.weight", (da,), "vision")
+                for n in ("light_pre_norm", "conv_norm", "attn_pre_norm", "attn_post_norm", "out_norm")]
+    return out + [*_linear("a.output_proj", da, at.output_dim, bias=True, role="vision", layer=None),
+                  TensorSpec("mm.a.input_projection.weight", (arch.d_model, at.output_dim), "vision")]
+
+
+def _gemma4(arch: Architecture, g: Gemma4Text) -> list[TensorSpec]:
+    """Every tensor of a Gemma 4 model (params.gemma4_parts)."""
+    out = _embeddings(arch)
+    if g.ple_dim:
+        lp = arch.n_layers * g.ple_dim
+        out += [TensorSpec("per_layer_token_embd.weight", (g.ple_vocab, lp), "embedding"),
+                TensorSpec("per_layer_model_proj.weight", (lp, arch.d_model), "other"),
+                TensorSpec("per_layer_proj_norm.weight", (g.ple_dim,), "norm")]
+    for i in range(arch.n_layers):
+        out += _gemma4_layer(arch, g, i)
+    out += [*_norm(arch, "output_norm", arch.d_model, None), *_head(arch)]
+    if arch.gemma4_vision:
+        out += _gemma4_vision(arch, arch.gemma4_vision)
+    if arch.gemma4_audio:
+        out += _gemma4_audio(arch, arch.gemma4_audio)
+    return out
 
 
 @functools.lru_cache(maxsize=64)
@@ -373,6 +602,8 @@ def model_tensors(arch: Architecture) -> tuple[TensorSpec, ...]:
     counted by transformers has the tensors its meta-device model holds."""
     if arch.transformers:
         return arch.transformers.tensors
+    if arch.gemma4:
+        return tuple(_gemma4(arch, arch.gemma4))
     out = _embeddings(arch)
     if arch.kind == "encoder-decoder":
         out += _stack(arch, "enc.", arch.n_layers, 0, cross=False)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from ..arch import Architecture
+from ..arch import Architecture, VisionTower
 from ..errors import ConfigError
 from ..layout import Layout, rank_arch, stage_arch, stages
 from ..schemas import versioned
@@ -258,6 +258,10 @@ def _notes(arch: Architecture, spec: InferenceSpec) -> tuple[str, ...]:
                      "decompressed per-head keys and values")
     if spec.attn == "eager":
         notes.append("eager attention materialises b·a·s² scores per layer during the prefill")
+    if isinstance(arch.vision, VisionTower):
+        notes.append("the vision tower's weights are counted (it caches nothing); its activations "
+                     "while prefilling images are not: the prompt is sized as text")
+    notes += _image_note(arch, spec)
     if arch.has_state and spec.engine == "hf":
         notes.append("SSM / linear-attention / conv mixers: the fused kernels' prefill (mixer_kernels; not "
                      "validated on a GPU)" if spec.mixer_kernels else
@@ -265,3 +269,17 @@ def _notes(arch: Architecture, spec: InferenceSpec) -> tuple[str, ...]:
                      "(validated on the CPU; without mamba-ssm / flash-linear-attention on a GPU); "
                      "the fused kernels hold far less (mixer_kernels=True, not validated on a GPU)")
     return tuple(notes)
+
+
+def _image_note(arch: Architecture, spec: InferenceSpec) -> list[str]:
+    """Llama 3.2 Vision: what the sizing assumes (text only) and what one image would add."""
+    from .kvcache import attention_row, cross_layers, image_tokens
+
+    n = cross_layers(arch)
+    if not n:
+        return []
+    tokens = image_tokens(arch, 1)
+    per_image = n * tokens * attention_row(arch, kv_dtype=spec.kv)
+    return [f"text-only prompts: the {n} cross-attention layers are skipped and cache nothing; each "
+            f"image adds {tokens:,} vision tokens to each of them, {per_image / 2**20:,.1f} MiB of KV "
+            "per sequence (whole model), not counted here"]

@@ -7,11 +7,15 @@ Every attention layer keeps, for every cached token, its keys and values::
     MLA (DeepSeek-V2)  d_c + d^R_h           the compressed latent and the shared rotary key
     + DSA indexer      + d_I                 DeepSeek-V3.2: the indexer's one key per token
     cross-attention    2 · k · d_h           per encoder token, in every decoder layer
+    image cross-attn   2 · k · d_h           per image token, in Llama 3.2 Vision's cross layers
+                                             (T · ((S/p)² + 1) per image; none for text only)
     SSM (Mamba)        conv_dim · d_conv + d_inner · d_state   per sequence, whatever its length
-    Gated DeltaNet     conv_dim · d_conv + H_v · d_k · d_v     per sequence (Qwen3-Next)
+    Gated DeltaNet     conv_dim · d_conv + H_v · d_k · d_v     per sequence (Qwen3-Next; Kimi
+                       Delta Attention the same with H_k = H_v)
     short conv (LFM2)  d · L                                    per sequence
     hybrids            each layer by its kind (``Architecture.layer_types``): only full-attention
                        layers grow with the context
+    Gemma 4            full layers 2 · k_g · d_g (their own heads); KV-shared layers: nothing
 
     bytes = layers · batch · tokens · row_bytes(elements, kv dtype)
 
@@ -36,7 +40,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..arch import Architecture
+from ..arch import Architecture, MllamaVision
 from ..errors import ConfigError
 from ..tree import Part, group, leaf
 
@@ -123,6 +127,27 @@ def token_row(arch: Architecture, *, kv_dtype: str, tp: int = 1) -> int:
     return attention_row(arch, kv_dtype=kv_dtype, tp=tp)
 
 
+def kind_row(arch: Architecture, kind: str, *, kv_dtype: str, tp: int = 1) -> int:
+    """Bytes one token adds to one attention layer of ``kind``: ``token_row``, except Gemma 4's
+    full-attention layers, whose heads have their own width and count (transformers 5.24
+    ``Gemma4TextAttention``: ``per_layer_config``'s global_head_dim and kv heads; with K = V the
+    cache still holds the keys and the values, normed and rotated apart)."""
+    g = arch.gemma4
+    if g and kind == "full":
+        return 2 * row_bytes(max(1, g.global_kv_heads // tp) * g.global_head_dim, kv_dtype)
+    return token_row(arch, kv_dtype=kv_dtype, tp=tp)
+
+
+def cached_layers(arch: Architecture) -> tuple[int, int]:
+    """(full, sliding) attention layers that keep a KV cache ("parallel" counts as full; an
+    encoder-decoder's decoder layers are full). Gemma 4's KV-shared layers keep none: transformers
+    gives them a ``DummyLayer`` (``cache_utils``, ``kv_sharing_modes`` "reuse")."""
+    layers = arch.layer_types if arch.kind != "encoder-decoder" else ("full",) * arch.decoder_layers
+    g = arch.gemma4
+    kept = [t for i, t in enumerate(layers) if not (g and g.shares_kv(arch.n_layers, i))]
+    return sum(t in ("full", "parallel") for t in kept), sum(t == "sliding" for t in kept)
+
+
 def ssm_state(arch: Architecture, *, kv_dtype: str) -> int:
     """Bytes of one Mamba layer's state for one sequence (Gu & Dao 2023, arXiv 2312.00752, §3.3;
     Mamba-2, arXiv 2405.21060 §7): a conv window of d_conv inputs over the conv channels (d_inner,
@@ -160,9 +185,16 @@ def short_conv_state(arch: Architecture, *, kv_dtype: str) -> int:
 STATE_ROWS = {
     "mamba": ("SSM state", ssm_state),
     "parallel": ("SSM state beside attention", ssm_state),
-    "linear": ("Gated DeltaNet state", deltanet_state),
+    "linear": ("Gated DeltaNet state", deltanet_state),  # and Kimi Delta Attention (_state_label)
     "conv": ("short-conv state", short_conv_state),
 }
+
+
+def _state_label(arch: Architecture, kind: str) -> str:
+    """How the tree names a state kind; Kimi Linear's linear layers are Kimi Delta Attention."""
+    if kind == "linear" and arch.linear_attn and arch.linear_attn.variant == "kda":
+        return "Kimi Delta Attention state"
+    return STATE_ROWS[kind][0]
 
 
 def state_per_sequence(arch: Architecture, *, kv_dtype: str = "bf16") -> int:
@@ -193,10 +225,26 @@ def window_tokens(arch: Architecture, tokens: int) -> int:
     return min(tokens, (arch.sliding_window or tokens + 1) - 1)
 
 
+def image_tokens(arch: Architecture, images: int) -> int:
+    """Vision tokens ``images`` images put in each of Llama 3.2 Vision's cross-attention layers
+    (``MllamaVision.tokens_per_image``: 4 tiles × 1,601 = 6,404 for the 560-pixel tiles); 0 for
+    any other model."""
+    vt = arch.vision
+    return images * vt.tokens_per_image if isinstance(vt, MllamaVision) else 0
+
+
+def cross_layers(arch: Architecture) -> int:
+    """Llama 3.2 Vision's cross-attention layers (kind "cross"), whose K/V are the image's."""
+    return sum(t == "cross" for t in arch.layer_types)
+
+
 @dataclass(frozen=True)
 class KVRequest:
-    """What to size: ``tokens`` of context per sequence, ``batch`` sequences, and for an
-    encoder-decoder model the encoder length (cross-attention keys and values)."""
+    """What to size: ``tokens`` of context per sequence, ``batch`` sequences, for an
+    encoder-decoder model the encoder length (cross-attention keys and values), and for Llama 3.2
+    Vision the ``images`` per sequence whose tokens its cross-attention layers cache. With no
+    image those layers are skipped and cache nothing (transformers 5.24 ``MllamaTextModel``:
+    ``continue`` when there are no cross_attention_states and none cached)."""
 
     tokens: int
     batch: int = 1
@@ -204,6 +252,7 @@ class KVRequest:
     engine: str = "hf"
     tp: int = 1
     encoder_tokens: int = 0
+    images: int = 0
 
 
 def kv_cache(arch: Architecture, req: KVRequest) -> Part:
@@ -214,9 +263,9 @@ def kv_cache(arch: Architecture, req: KVRequest) -> Part:
     if arch.kind == "encoder":  # BERT-style encoders attend bidirectionally and cache nothing
         return group("kv_cache", [])
     states = [
-        leaf(f"{label} ({n} layers)", n * req.batch * per_layer(arch, kv_dtype=req.kv_dtype))
+        leaf(f"{_state_label(arch, kind)} ({n} layers)",
+             n * req.batch * STATE_ROWS[kind][1](arch, kv_dtype=req.kv_dtype))
         for kind, n in state_layer_counts(arch).items()
-        for label, per_layer in (STATE_ROWS[kind],)
     ]
     if arch.transformers and arch.transformers.state_bytes:
         states.append(leaf("fixed per-sequence state (transformers' cache, bf16)",
@@ -224,13 +273,12 @@ def kv_cache(arch: Architecture, req: KVRequest) -> Part:
     if arch.kind == "decoder" and not arch.n_attention_layers:
         return group("kv_cache", states)
     row = token_row(arch, kv_dtype=req.kv_dtype, tp=req.tp)
+    full_row = kind_row(arch, "full", kv_dtype=req.kv_dtype, tp=req.tp)
     slots = req.tokens
-    layers = arch.layer_types if arch.kind != "encoder-decoder" else ("full",) * arch.decoder_layers
-    n_full = sum(t in ("full", "parallel") for t in layers)
-    n_swa = sum(t == "sliding" for t in layers)
+    n_full, n_swa = cached_layers(arch)
     swa = window_tokens(arch, slots) if n_swa else 0
     parts = [
-        leaf(f"full attention ({n_full} layers × {slots:,} tokens)", n_full * req.batch * slots * row),
+        leaf(f"full attention ({n_full} layers × {slots:,} tokens)", n_full * req.batch * slots * full_row),
         leaf(f"sliding window ({n_swa} layers × {swa:,} tokens)", n_swa * req.batch * swa * row),
         *states,
     ]
@@ -238,10 +286,13 @@ def kv_cache(arch: Architecture, req: KVRequest) -> Part:
         cross = arch.decoder_layers * req.batch * req.encoder_tokens * row
         label = f"cross-attention ({arch.decoder_layers} layers × {req.encoder_tokens:,} tokens)"
         parts.append(leaf(label, cross))
+    if n_cross := cross_layers(arch):
+        seen = image_tokens(arch, req.images)
+        label = f"image cross-attention ({n_cross} layers × {seen:,} image tokens)"
+        parts.append(leaf(label, n_cross * req.batch * seen * row))
     return group("kv_cache", parts)
 
 
 def kv_bytes_per_token(arch: Architecture, *, kv_dtype: str = "bf16", tp: int = 1) -> int:
     """Bytes one more token of context costs across all full-attention layers (per GPU)."""
-    layers = arch.layer_types if arch.kind != "encoder-decoder" else ("full",) * arch.decoder_layers
-    return sum(t in ("full", "parallel") for t in layers) * token_row(arch, kv_dtype=kv_dtype, tp=tp)
+    return cached_layers(arch)[0] * kind_row(arch, "full", kv_dtype=kv_dtype, tp=tp)

@@ -36,7 +36,8 @@ KEYS: dict[str, tuple[str, int | None]] = {
     "head_dim": ("pos", W), "d_kv": ("pos", W), "vocab_size": ("pos", V),
     "num_decoder_layers": ("nat", L), "word_embed_proj_dim": ("nat", W),
     "sliding_window": ("nat", C), "max_window_layers": ("nat", L),
-    "sliding_window_pattern": ("pos", L), "_sliding_window_pattern": ("pos", L),
+    # EXAONE 4.0 writes a string of L (local) and G (global), one letter per layer, repeated
+    "sliding_window_pattern": ("pattern", L), "_sliding_window_pattern": ("pos", L),
     "relative_attention_num_buckets": ("nat", C), "type_vocab_size": ("nat", V),
     "num_ln_in_parallel_attn": ("pos", 2),
     # mixture of experts
@@ -55,6 +56,13 @@ KEYS: dict[str, tuple[str, int | None]] = {
     "time_step_rank": ("auto", W),
     # vision towers
     "patch_size": ("pos", 2**12), "image_size": ("pos", 2**16), "num_channels": ("pos", 64),
+    "in_channels": ("pos", 64), "depth": ("pos", L), "embed_dim": ("pos", W),
+    "temporal_patch_size": ("pos", 2**12), "spatial_merge_size": ("pos", 2**12),
+    "out_hidden_size": ("pos", W), "num_position_embeddings": ("nat", C),
+    "deepstack_visual_indexes": ("ints", L),
+    # Llama 3.2 Vision (mllama)
+    "cross_attention_layers": ("ints", L), "num_global_layers": ("nat", L), "attention_heads": ("pos", H),
+    "max_num_tiles": ("pos", 64), "vision_output_dim": ("pos", W),
     # strings and lists
     "model_type": ("str", None), "hidden_act": ("str", None), "activation_function": ("str", None),
     "hidden_activation": ("str", None), "feed_forward_proj": ("str", None),
@@ -90,12 +98,17 @@ def _what(kind: str, limit: int | None) -> str:
         "pos": f"a positive integer (at most {top})", "nat": f"an integer in 0..{top}",
         "bool": "true or false", "str": "a non-empty string", "ints": f"a list of integers in 0..{top}",
         "strs": "a list of strings", "auto": f'"auto" or a positive integer (at most {top})',
+        "pattern": f'a positive integer (at most {top}) or a string of L (local) and G (global) '
+                   'layers such as "LLLG"',
     }[kind]
 
 
 def _ok(kind: str, limit: int | None, value: object) -> bool:
     if kind == "auto":
         return value == "auto" or _ok("pos", limit, value)
+    if kind == "pattern":
+        is_letters = isinstance(value, str) and 0 < len(value) <= (limit or 0) and set(value) <= set("LG")
+        return is_letters or _ok("pos", limit, value)
     if kind in ("pos", "nat"):
         low = 1 if kind == "pos" else 0
         return _integer(value) and low <= value <= (limit or 0)  # type: ignore[operator]

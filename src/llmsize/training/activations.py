@@ -452,7 +452,11 @@ def adapter_inputs(arch: Architecture, lora: LoraSpec) -> dict[int | None, tuple
 def layer_per_token(arch: Architecture, w: ActivationSpec, layer: int) -> list[tuple[str, float]]:
     """The lines of ``layer_saved`` in bytes per token (only "attention" depends on s). A
     hybrid's layer saves its mixer's tensors (``mixers.py``) where others save attention's; a
-    single-block layer (Mamba, Nemotron-H) has one norm, one block input and its mixer or MLP."""
+    single-block layer (Mamba, Nemotron-H) has one norm, one block input and its mixer or MLP. A
+    Llama 3.2 Vision cross-attention layer saves nothing: text-only batches skip it (transformers
+    5.24 ``MllamaTextModel.forward``), and image tokens are not modelled."""
+    if arch.layer_types[layer] == "cross":
+        return []
     ff = ff_line(arch, layer)
     kind = arch.layer_types[layer] if layer < len(arch.layer_types) else "full"
     blocks = 1 if arch.single_block else 2

@@ -125,3 +125,16 @@ def test_a_mutated_config_is_a_clean_error_or_the_count_transformers_gives(data)
         return
     # null is "absent" to llmsize (the family default), a type error to transformers 5's strict configs
     assert ours == hf_counts({k: v for k, v in cfg.items() if v is not None}).total, cfg
+
+
+def test_exaone_letter_pattern_is_read_and_a_wrong_letter_is_one_line():
+    """EXAONE 4.0's ``sliding_window_pattern: "LLLG"`` (L local, G global, repeated) is a pattern,
+    not a bad integer; any other letter is refused naming the key and what it may hold."""
+    cfg = {"architectures": ["Exaone4ForCausalLM"], "model_type": "exaone4", "hidden_size": 64,
+           "intermediate_size": 128, "num_hidden_layers": 8, "num_attention_heads": 4,
+           "num_key_value_heads": 2, "vocab_size": 100, "sliding_window": 16,
+           "sliding_window_pattern": "LLLG"}
+    arch, _ = llmsize.from_hf_config(cfg, "exaone.json")
+    assert arch.layer_types == ("sliding",) * 3 + ("full",) + ("sliding",) * 3 + ("full",)
+    with pytest.raises(LlmsizeError, match=r'^exaone\.json: sliding_window_pattern is .LLXG.; .*"LLLG"$'):
+        llmsize.from_hf_config({**cfg, "sliding_window_pattern": "LLXG"}, "exaone.json")

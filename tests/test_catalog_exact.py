@@ -9,6 +9,7 @@ from hf_truth import hf_config, hf_counts, t5_head_untied_by_checkpoint
 from readme_claims import readme_claim
 
 from llmsize import count_params, from_hf_config
+from llmsize.errors import ConfigError
 from llmsize.sources import catalog
 
 ENTRIES = catalog.entries()
@@ -25,14 +26,15 @@ def test_catalog_is_large_and_varied():
 def test_catalog_entry_is_sourced(entry):
     assert re.fullmatch(r"[a-z0-9][a-z0-9.\-]*", entry.name)
     assert entry.source == f"https://huggingface.co/{entry.hf_id}/blob/main/config.json"
-    assert entry.via and entry.config["model_type"]
+    assert entry.via and entry.model_type
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.name)
 def test_catalog_entry_matches_transformers(entry):
     arch, _ = from_hf_config(entry.config, entry.name)
     report = count_params(arch)
-    truth = hf_counts(entry.config)
+    # model_type as the remote-code class declares it where the file leaves it out (MiniCPM3-4B)
+    truth = hf_counts({"model_type": entry.model_type, **entry.config})
     expected_total = truth.total
     if t5_head_untied_by_checkpoint(entry.config):
         expected_total += arch.vocab_size * arch.d_model
@@ -59,14 +61,15 @@ def test_names_and_ids_are_unique():
     assert len(set(ids)) == len(ids)
 
 
-# Keys these catalog configs carry that the pinned transformers' modeling code never reads
-# (models/apertus, bamba, cohere2, mamba2): changing one changes neither count, and llmsize must
-# not warn that it "may change the size".
+# Keys these catalog configs carry that the pinned transformers' modeling code never reads, or reads
+# only as a scale (models/apertus, bamba, cohere2, mamba2, minicpm3): changing one changes neither
+# count, and llmsize must not warn that it "may change the size".
 SIZE_FREE = {
     "apertus-8b-science-expert-r1": ("mlp_bias", "qk_norm", "post_norm"),
     "bamba-9b": ("mamba_dt_rank",),
     "command-r7b-12-2024-abliterated": ("order_of_interleaved_layers",),
     "mamba-codestral-7b-v0.1-8bit": ("norm_before_gate", "rms_norm"),
+    "minicpm3-4b": ("dim_model_base",),  # the logits scale hidden / dim_model_base
 }
 
 
@@ -81,9 +84,10 @@ def test_size_free_keys_change_nothing_and_are_no_warning(name, keys):
     entry = catalog.lookup(name)
     _, warnings = from_hf_config(entry.config, entry.name)
     assert not [w for w in warnings if any(f"key {k!r}" in w for k in keys)]
+    typed = {"model_type": entry.model_type, **entry.config}
     for key in keys:
-        changed = {**entry.config, key: _flipped(entry.config[key])}
-        assert hf_counts(changed).total == hf_counts(entry.config).total
+        changed = {**typed, key: _flipped(typed[key])}
+        assert hf_counts(changed).total == hf_counts(typed).total
         assert count_params(from_hf_config(changed, name)[0]).total == hf_counts(changed).total
 
 
@@ -97,3 +101,14 @@ def test_bamba_max_position_is_the_config_class_default():
 def test_readme_states_the_catalog_size():
     assert readme_claim("lists the bundled models (") == str(len(ENTRIES))
     assert readme_claim("real `config.json` files of") == str(len({e.model_type for e in ENTRIES}))
+
+
+def test_remote_code_config_without_model_type_reads_as_its_class_type():
+    entry = catalog.lookup("minicpm3-4b")
+    assert "model_type" not in entry.config  # the file as published in 2024
+    assert from_hf_config(entry.config, entry.name)[0].model_type == entry.model_type == "minicpm3"
+    no_auto_map = {k: v for k, v in entry.config.items() if k != "auto_map"}
+    unknown_class = {**entry.config, "architectures": ["SomeOtherForCausalLM"]}
+    for cfg in (no_auto_map, unknown_class):
+        with pytest.raises(ConfigError, match="missing required key 'model_type'"):
+            from_hf_config(cfg, "config.json")

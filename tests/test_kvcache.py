@@ -98,6 +98,19 @@ TINY = {
                              num_key_value_heads=2, mamba_n_heads=8, intermediate_size=48, vocab_size=100,
                              layer_types=["mamba", "attention", "mamba"],
                              architectures=["GraniteMoeHybridForCausalLM"]),
+    # KDA layers keep a conv window over q, k, v and an fp32 H × d_k × d_k state; the MLA layer
+    # its latent (kv_lora_rank) and rotary key
+    "kimi_linear": dict(num_hidden_layers=3, hidden_size=64, num_attention_heads=4, vocab_size=100,
+                        intermediate_size=48, kv_lora_rank=16, qk_nope_head_dim=8, qk_rope_head_dim=4,
+                        v_head_dim=8, num_experts=4, num_experts_per_token=2, moe_intermediate_size=8,
+                        linear_attn_config={"head_dim": 8, "num_heads": 3, "short_conv_kernel_size": 4,
+                                            "full_attn_layers": [2], "kda_layers": [1, 3]},
+                        architectures=["KimiLinearForCausalLM"]),
+    # hybrid layers cache the shared attention's keys and values (k heads of 2d/a) and a Mamba-2 state
+    "zamba2": dict(hidden_size=32, num_attention_heads=4, num_key_value_heads=2, vocab_size=100,
+                   layers_block_type=["mamba", "hybrid", "mamba", "hybrid"], num_hidden_layers=4,
+                   n_mamba_heads=4, mamba_d_state=8, mamba_ngroups=2, num_mem_blocks=2, adapter_rank=4,
+                   architectures=["Zamba2ForCausalLM"]),
 }
 
 

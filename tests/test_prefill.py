@@ -93,3 +93,17 @@ def test_eager_bytes_per_score_match_the_family(name):
     act = {s: measure_prefill(cfg, name, batch=1, tokens=s, attn="eager").activation_bytes for s in (s1, s2)}
     per_score = (act[s2] / s2 - act[s1] / s1) / (arch.n_heads * (s2 - s1))
     assert per_score == pytest.approx(eager_score_bits(arch, 16) / 8, abs=0.25)
+
+
+def test_sparse_attention_indexer_scores():
+    """DeepSeek-V3.2's indexer (``DeepseekV32Indexer``) scores every (query, key) pair per index
+    head in fp32 before attention runs: with q and v head dims made equal (CPU sdpa then runs a
+    fused kernel that keeps no s² scores, as CUDA's do with MLA) its scores are the prefill's
+    peak, and the estimate's ``indexer_phase`` must follow them."""
+    cfg = dict(catalog.lookup("deepseek-v3.2").config)
+    cfg = scaled_config({**cfg, "v_head_dim": cfg["qk_nope_head_dim"] + cfg["qk_rope_head_dim"]}, LAYERS)
+    arch = from_hf_config(cfg, "deepseek-v3.2")[0]
+    measured = measure_prefill(cfg, "deepseek-v3.2", batch=1, tokens=2048, attn="sdpa")
+    report = estimate_hf(arch, InferenceSpec(2048, 1, attn="sdpa"))
+    assert measured.peak_module.endswith("self_attn.indexer")
+    assert within(report.part("activations") / measured.activation_bytes - 1, activation_bounds("infer", "x"))

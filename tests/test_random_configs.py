@@ -440,6 +440,68 @@ def nemotron_h(rng: random.Random, cfg: Cfg) -> None:
                moe_shared_expert_intermediate_size=rng.choice([8, 16]))
     for key in ("use_bias", "use_conv_bias", "mlp_bias"):
         pick(rng, cfg, key, [True, False, ABSENT])
+    if rng.random() < 0.4:  # drawn last: the seeds above keep their configs
+        cfg["moe_latent_size"] = rng.choice([6, 12])  # Nemotron-3 Super/Ultra
+
+
+def exaone_letters(rng: random.Random, cfg: Cfg) -> None:
+    """EXAONE 4.0 checkpoints write ``sliding_window_pattern: "LLLG"`` beside an explicit
+    ``layer_types`` (Exaone4Config cannot expand a string pattern itself)."""
+    if rng.random() < 0.4:
+        pattern = rng.choice(["LLLG", "LG", "G"])
+        cfg.update(sliding_window=16, sliding_window_pattern=pattern)
+        cfg["layer_types"] = ["full_attention" if pattern[i % len(pattern)] == "G" else "sliding_attention"
+                              for i in range(cfg["num_hidden_layers"])]
+
+
+def kimi_linear(rng: random.Random, cfg: Cfg) -> None:
+    """MLA and Kimi Delta Attention layers (layer_types, the checkpoint's 1-based
+    linear_attn_config lists, or the default), the KDA sizes in linear_attn_config or at the top
+    level, and dense/sparse MLPs (mlp_layer_types or first_k_dense_replace)."""
+    n = cfg["num_hidden_layers"]
+    cfg.update(kv_lora_rank=rng.choice([8, 16]), qk_nope_head_dim=8, qk_rope_head_dim=4,
+               v_head_dim=rng.choice([8, 12]), num_experts=(e := rng.randint(2, 5)),
+               num_experts_per_token=rng.randint(1, e), moe_intermediate_size=rng.choice([8, 24]))
+    pick(rng, cfg, "q_lora_rank", [None, 12, ABSENT])
+    sizes = {"head_dim": rng.choice([4, 8]), "num_heads": rng.choice([1, 2, 3]),
+             "short_conv_kernel_size": rng.choice([2, 4])}
+    layout = rng.choice(["layer_types", "lists", "default"])
+    if layout == "layer_types":
+        cfg["layer_types"] = [rng.choice(["linear_attention", "full_attention"]) for _ in range(n)]
+    elif layout == "lists":
+        full = sorted(rng.sample(range(1, n + 1), rng.randint(0, n)))
+        sizes.update(full_attn_layers=full, kda_layers=[i for i in range(1, n + 1) if i not in full])
+    if layout == "lists" or rng.random() < 0.5:
+        cfg["linear_attn_config"] = sizes
+    else:
+        cfg.update(linear_head_dim=sizes["head_dim"], linear_num_heads=sizes["num_heads"],
+                   linear_conv_kernel_dim=sizes["short_conv_kernel_size"])
+    if rng.random() < 0.4:
+        cfg["mlp_layer_types"] = [rng.choice(["dense", "sparse"]) for _ in range(n)]
+    else:
+        pick(rng, cfg, "first_k_dense_replace", [0, 1, 2, ABSENT])
+    pick(rng, cfg, "num_shared_experts", [0, 1, 2, ABSENT])
+    pick(rng, cfg, "attention_bias", [True, False, ABSENT])
+
+
+def zamba2(rng: random.Random) -> Cfg:
+    """Mamba-2 and hybrid layers; shared blocks (1–3, called in turn), adapters on the MLP and
+    optionally on q, k, v; the shared attention's heads are 2d / a wide."""
+    a = rng.choice([2, 4])
+    d, heads = a * rng.choice([4, 8]), rng.choice([2, 4])
+    blocks = [rng.choice(["mamba", "hybrid"]) for _ in range(rng.randint(1, 6))]
+    cfg: Cfg = dict(hidden_size=d, num_attention_heads=a, vocab_size=rng.randint(64, 300),
+                    layers_block_type=blocks, num_hidden_layers=len(blocks), n_mamba_heads=heads,
+                    mamba_expand=rng.choice([1, 2]), mamba_ngroups=rng.choice([1, 2]),
+                    mamba_d_state=rng.choice([4, 8]), mamba_d_conv=rng.choice([2, 4]))
+    pick(rng, cfg, "num_key_value_heads", [a, 1, ABSENT])
+    pick(rng, cfg, "intermediate_size", [24, ABSENT])
+    pick(rng, cfg, "num_mem_blocks", [1, 2, 3, ABSENT])
+    pick(rng, cfg, "adapter_rank", [2, 4, ABSENT])
+    for key in ("use_shared_attention_adapter", "add_bias_linear", "use_conv_bias", "tie_word_embeddings",
+                "use_mem_rope"):
+        pick(rng, cfg, key, [True, False, ABSENT])
+    return cfg
 
 
 def deltanet_layers(rng: random.Random, cfg: Cfg) -> None:
@@ -552,7 +614,7 @@ GENERATORS: dict[str, tuple[Callable[[random.Random], Cfg], list[str]]] = {
     "dots1": (with_(llama_like, deepseek_moe, flags("attention_bias"), dots1_windows), ["Dots1ForCausalLM"]),
     "ernie4_5": (with_(llama_like, flags("use_bias")), ["Ernie4_5ForCausalLM"]),
     "ernie4_5_moe": (with_(llama_like, ernie_moe), ["Ernie4_5_MoeForCausalLM"]),
-    "exaone4": (with_(llama_like, windows(2)), ["Exaone4ForCausalLM"]),
+    "exaone4": (with_(llama_like, windows(2), exaone_letters), ["Exaone4ForCausalLM"]),
     "glm4": (with_(llama_like, flags("attention_bias")), ["Glm4ForCausalLM"]),
     "glm4_moe": (with_(llama_like, deepseek_moe, flags("attention_bias", "use_qk_norm")),
                  ["Glm4MoeForCausalLM"]),
@@ -620,6 +682,7 @@ GENERATORS: dict[str, tuple[Callable[[random.Random], Cfg], list[str]]] = {
                                explicit_head_dim=False),
                          ["GraniteMoeHybridForCausalLM"]),
     "jamba": (with_(llama_like, jamba, explicit_head_dim=False), ["JambaForCausalLM"]),
+    "kimi_linear": (with_(llama_like, kimi_linear), ["KimiLinearForCausalLM"]),
     "lfm2": (with_(llama_like, lfm2, explicit_head_dim=False), ["Lfm2ForCausalLM"]),
     "mamba2": (mamba2, ["Mamba2ForCausalLM"]),
     "minimax_m2": (with_(llama_like, moe_mixtral), ["MiniMaxM2ForCausalLM"]),
@@ -636,6 +699,7 @@ GENERATORS: dict[str, tuple[Callable[[random.Random], Cfg], list[str]]] = {
     "qwen3_5": (qwen3_vl("qwen3_5_text", "qwen3_5", deltanet), ["Qwen3_5ForConditionalGeneration"]),
     "qwen3_5_moe": (qwen3_vl("qwen3_5_moe_text", "qwen3_5", qwen3_5_moe),
                     ["Qwen3_5MoeForConditionalGeneration"]),
+    "zamba2": (zamba2, ["Zamba2ForCausalLM"]),
     "mamba": (mamba, ["MambaForCausalLM"]),
     "falcon_mamba": (mamba, ["FalconMambaForCausalLM"]),
 }

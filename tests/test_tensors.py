@@ -44,7 +44,8 @@ def test_tied_head_is_listed_once():
 # --- against transformers: HF parameter names mapped to roles, written here independently ----
 
 _HF_ROLES = (  # first match wins
-    ("vision", r"vision_tower|vision_model|multi_modal_projector|visual\.|audio_tower|embed_vision|embed_audio"),
+    ("vision", r"vision_tower|vision_model|multi_modal_projector|visual\.|audio_tower|embed_vision"
+               r"|embed_audio"),
     ("position", r"relative_attention_bias|embed_positions|position_embeddings|wpe"),
     ("norm", r"norm|ln_|ln_f"),
     ("embedding", r"embed_tokens|word_embeddings|wte|shared\.weight|embeddings\.weight"),
@@ -146,3 +147,47 @@ def test_gemma4_small_roles_and_layers_match_transformers():
     for layer in (1, 3, 4):  # a K = V full layer, a KV-shared sliding and a KV-shared full one
         assert sorted(s.numel for s in model_tensors(arch) if s.layer == layer) == \
             _hf_layer_numels(GEMMA4_SMALL, layer)
+
+
+# Kimi Linear's KDA mixer sits under ``self_attn`` like its MLA: which one a layer has decides the
+# role (ssm for KDA, as for Qwen3-Next's Gated DeltaNet). Zamba2's shared block and the Linear(d, d)
+# after it are attention, its MLP (and the MLP's adapters) mlp, the Mamba-2 mixer ssm.
+_KIMI_ROLES = (
+    ("norm", r"norm"), ("embedding", r"embed_tokens"), ("head", r"lm_head"),
+    ("shared_expert", r"shared_experts"), ("expert", r"\.experts\."), ("router", r"mlp\.gate\.weight"),
+    ("ssm", r"self_attn\.(conv1d|forget_gate|b_proj|g_a_proj|g_b_proj|[qkvo]_proj)"),
+    ("attention", r"self_attn"), ("mlp", r"mlp"),
+)
+_ZAMBA2_ROLES = (
+    ("norm", r"norm"), ("embedding", r"embed_tokens"), ("head", r"lm_head"),
+    ("mlp", r"feed_forward"), ("attention", r"self_attn|\.linear\.weight"), ("ssm", r"mamba"),
+)
+ZAMBA2_TINY = dict(model_type="zamba2", architectures=["Zamba2ForCausalLM"], hidden_size=32,
+                   num_attention_heads=4, num_key_value_heads=2, vocab_size=100, pad_token_id=0,
+                   layers_block_type=["mamba", "hybrid", "mamba", "hybrid", "hybrid"], num_hidden_layers=5,
+                   n_mamba_heads=4, mamba_d_state=8, num_mem_blocks=2, adapter_rank=4,
+                   use_shared_attention_adapter=True)
+
+
+def _kda_layers(cfg) -> set[int]:
+    arch = from_hf_config(cfg, "kimi")[0]
+    return {i for i, t in enumerate(arch.layer_types) if t == "linear"}
+
+
+@pytest.mark.parametrize("which", ["kimi-linear-48b-a3b-instruct", "zamba2-tiny"])
+def test_hybrid_roles_match_transformers(which):
+    cfg = ZAMBA2_TINY if which == "zamba2-tiny" else catalog.lookup(which).config
+    arch = from_hf_config(cfg, which)[0]
+    table = _ZAMBA2_ROLES if which == "zamba2-tiny" else _KIMI_ROLES
+    kda = _kda_layers(cfg) if table is _KIMI_ROLES else set()
+    theirs: Counter[str] = Counter()
+    for n, p in _hf_params(cfg):
+        role = next(r for r, pattern in table if re.search(pattern, n))
+        layer = re.search(r"layers\.(\d+)\.", n)
+        if role == "ssm" and table is _KIMI_ROLES and (layer is None or int(layer[1]) not in kda):
+            role = "attention"  # an MLA layer's q_proj or o_proj
+        theirs[role] += p.numel()
+    ours: Counter[str] = Counter()
+    for s in model_tensors(arch):
+        ours[s.role] += s.numel
+    assert dict(ours) == dict(theirs)

@@ -122,8 +122,38 @@ def test_step_temporaries_by_kernel():
     tensors = [("a", (100, 10), "mlp"), ("b", (3000,), "norm")]
     assert step_temporaries(Optimizer.ADAMW, StepKernel.FUSED, tensors, state_bits=32) == 0
     assert step_temporaries(Optimizer.ADAMW, StepKernel.FOREACH, tensors, state_bits=32) == 4 * 4000
-    assert step_temporaries(Optimizer.ADAMW, StepKernel.FOR_LOOP, tensors, state_bits=16) == 2 * 2 * 3000
+    # the for-loop: √v and the quotient of b beside a's denominator (test below)
+    for_loop = step_temporaries(Optimizer.ADAMW, StepKernel.FOR_LOOP, tensors, state_bits=16)
+    assert for_loop == 2 * (1000 + 2 * 3000)
     assert step_temporaries(Optimizer.SGD, StepKernel.FOR_LOOP, tensors, state_bits=32) == 0
+
+
+@pytest.mark.parametrize("sizes", [[1000, 3000], [3000, 1000], [4096, 4096, 4096], [64, 8192, 8192, 32]])
+def test_for_loop_adamw_temporaries_as_pytorch_measures_them(sizes):
+    """torch's for-loop AdamW (``foreach=False``) on bf16 tensors, tracked by MemTracker under
+    FakeTensorMode: what its step holds beyond parameters, gradients, states and step counters
+    is ``step_temporaries`` (DBRX's three equal expert tensors in a row hold three copies)."""
+    torch = pytest.importorskip("torch")
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.distributed._tools.mem_tracker import MemTracker
+
+    with FakeTensorMode():
+        params = [torch.nn.Parameter(torch.empty(n, dtype=torch.bfloat16)) for n in sizes]
+        opt = torch.optim.AdamW(params, lr=1e-4, foreach=False)
+        for p in params:
+            p.grad = torch.zeros_like(p)
+        opt.step()  # the states exist before the tracked step
+        tracker = MemTracker()
+        tracker.track_external(*params, opt)
+        with tracker:
+            opt.step()
+        peak = tracker.get_tracker_snapshot("peak")[torch.device("cpu")]
+    counters = sum(s["step"].numel() * s["step"].element_size() for s in opt.state.values())
+    states_and_temps = sum(v for k, v in peak.items() if str(k).endswith("OPT"))
+    tensors = [(str(i), (n,), "mlp") for i, n in enumerate(sizes)]
+    states = 2 * 2 * sum(sizes) + counters
+    assert states_and_temps - states == step_temporaries(Optimizer.ADAMW, StepKernel.FOR_LOOP, tensors,
+                                                         state_bits=16)
 
 
 def test_experts_fused_gate_up_as_transformers_stores_them():

@@ -85,12 +85,13 @@ def test_held_out_cases_set_no_constant_of_their_term():
 
 
 def test_refit_leaves_the_held_out_family_out():
-    """INDEX_BYTES_PER_SLOT was set on qwen3-30b-a3b (72 B/slot); without it mixtral-8x7b fits 44."""
+    """INDEX_BYTES_PER_SLOT was set on qwen3-30b-a3b (72 B/slot); without it the other MoE families
+    (mixtral-8x7b alone gave 44; with the newer families' cases in the grid) fit 71."""
     from validation import calibration
 
     rows = json.loads((run.HERE / "results.json").read_text())
     values = {fam: v for where, fam, v in calibration.refits(rows) if "INDEX_BYTES_PER_SLOT" in where}
-    assert values["qwen3_moe"] == 44 and values["mixtral"] == 72
+    assert values["qwen3_moe"] == 71 and values["mixtral"] == 73
 
 
 def test_infer_json_carries_error_bars(capsys):

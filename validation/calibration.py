@@ -26,6 +26,8 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
+from .grid import config
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -74,6 +76,25 @@ CONSTANTS = (
     Constant("inference.prefill.window_mask", "infer", "activations", ("mistral", "gemma3_text"),
              "the sliding-window families whose context reaches the window"),
     Constant("inference.prefill.relative_bias", "infer", "activations", ("t5",), "T5 only"),
+    # the newer native families (grid.FAMILIES_NEW): rules read from their modeling code, then
+    # checked on (and in places shaped by) their own measurements
+    Constant("arch.MODELING['dbrx'] qkv_kept, expert_loop (inference.prefill.output_moment, "
+             "expert_loop_phase)", "infer", "activations", ("dbrx",), "measured on dbrx-instruct"),
+    Constant("arch.MODELING['gpt_oss'] eager_peak (3, 0), clamped_swiglu (prefill.expert_width)", "infer",
+             "activations", ("gpt_oss",), "from modeling_gpt_oss.py, checked on gpt-oss-20b"),
+    Constant("arch.MODELING fp32_routing_weights", "infer", "activations",
+             ("glm4_moe", "deepseek_v32", "minimax_m2", "dots1"), "from each router's code, checked on each"),
+    Constant("inference.prefill.moe_phase: shared experts after the routed ones", "infer", "activations",
+             ("dots1", "glm4_moe", "deepseek_v32", "deepseek_v2"),
+             "from the MoE blocks' code, found on dots1; every grid family with shared experts it moves"),
+    Constant("inference.prefill.mlp_coefficient: 4 for a fused gate-up, 5 + mask for xIELU", "infer",
+             "activations", ("glm4", "apertus"), "measured on glm-4-32b and apertus-8b"),
+    Constant("inference.prefill.indexer_phase", "infer", "activations", ("deepseek_v32",),
+             "measured on deepseek-v3.2 with equal q/v head dims (tests/test_prefill.py)"),
+    Constant("inference.prefill.fp32_rotary (tables per position)", "infer", "activations", ("ernie4_5",),
+             "from modeling_ernie4_5.py, checked on ernie-4.5-0.3b"),
+    Constant("inference.prefill.moe_phase: Llama 4's shared expert after the experts", "infer",
+             "activations", ("llama4_text",), "from Llama4TextMoe.forward, checked on Llama-4-Scout"),
     # --- training activations (training/activations.py, training/phases.py, arch.Modeling) ---
     Constant("training.activations.RMS_BACKWARD_FP32_COPIES = 4", "train", "activations", ("llama",),
              "measured on llama-3.1-8b; no grid estimate moves with it (backward norm never the peak)"),
@@ -93,6 +114,8 @@ CONSTANTS = (
              ("phi", "gpt2", "starcoder2"), "the LayerNorm families"),
     Constant("training.activations.CPU: math sdpa fallback, MATH_BITS = 32", "train", "activations",
              ("deepseek_v2", "gpt2"), "MLA's unequal head dims; attention dropout"),
+    Constant("training.optimizers.for_loop_peak (the previous tensor's denom)", "train", "activations",
+             ("dbrx",), "from torch/optim/adam.py, found on dbrx (three equal expert tensors in a row)"),
 )
 # The reference family: every phase model was first written and checked on Llama.
 REFERENCE = "llama"
@@ -108,9 +131,7 @@ def calibration_families(mode: str, term: str) -> set[str]:
 
 
 def family(model: str) -> str:
-    from llmsize.sources import catalog
-
-    return str(catalog.lookup(model).config.get("model_type", model))
+    return str(config(model).get("model_type", model))
 
 
 # --- re-estimating a committed case ---------------------------------------------------------
@@ -119,9 +140,7 @@ def family(model: str) -> str:
 def estimate(case: dict) -> dict[str, int]:
     """llmsize's estimate of a committed case (no measurement): the terms its row measured."""
     from llmsize.measure.compare import estimate_infer, estimate_train
-    from llmsize.sources import catalog
-
-    cfg = dict(catalog.lookup(case["model"]).config)
+    cfg = config(case["model"])
     shape = {"batch": case["batch"], "seq": case["seq"], "attn": case["attn"], "layers": case["layers"]}
     if case["mode"] == "infer":
         return estimate_infer(cfg, case["model"], **shape)

@@ -17,7 +17,7 @@ gets, per case:
                     report compares with what remains of max_allocated beside the exact terms
     device, torch, transformers   what ran it
 
-The whole grid (``validation/grid.py``: 147 small cases of 2–3 layers) takes a few minutes on one
+The whole grid (``validation/grid.py``: 227 small cases of 2–3 layers) takes a few minutes on one
 recent GPU; LoRA cases need ``peft`` and are skipped, with a line, without it.
 
 Commit the CSV and run ``python -m validation.run --from-results``: REPORT.md gets the GPU columns
@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from .grid import FAST, FULL, Case
+from .grid import FAST, FULL, Case, config
 
 FIELDS = ("label", "model", "mode", "batch", "seq", "attn", "recompute", "optimizer", "lora_rank", "layers",
           "max_allocated", "max_reserved", "nvidia_smi_mib", "estimate", "estimate_with_overhead",
@@ -68,10 +68,9 @@ def nvidia_smi_mib(pid: int) -> int | None:
 def estimate(case: Case) -> tuple[int, int, int]:
     """llmsize's estimate for the case: (without overhead, with it, its activation term)."""
     from llmsize.measure.harness import scaled_config
-    from llmsize.sources import catalog
     from llmsize.sources.hf_config import from_hf_config
 
-    arch = from_hf_config(scaled_config(dict(catalog.lookup(case.model).config), case.layers), case.model)[0]
+    arch = from_hf_config(scaled_config(config(case.model), case.layers), case.model)[0]
     if case.mode == "infer":
         from llmsize.inference.engines import estimate as run
         from llmsize.inference.estimate import InferenceSpec
@@ -83,7 +82,7 @@ def estimate(case: Case) -> tuple[int, int, int]:
     from llmsize.training.activations import CUDA
     from llmsize.training.estimate import TrainSpec, estimate_training
 
-    cfg = dict(catalog.lookup(case.model).config)
+    cfg = config(case.model)
     spec = TrainSpec.for_measurement(seq=case.seq, micro_batch=case.batch, dtype="bf16", attn=case.attn,
                                      optimizer=case.optimizer, recompute=case.recompute,
                                      lora_rank=case.lora_rank, config=cfg, kernels=CUDA)
@@ -97,9 +96,7 @@ def cuda_step(case: Case) -> tuple[int, int]:  # pragma: no cover - needs a GPU
     import torch
 
     from llmsize.measure.harness import build, scaled_config
-    from llmsize.sources import catalog
-
-    cfg = scaled_config(dict(catalog.lookup(case.model).config), case.layers)
+    cfg = scaled_config(config(case.model), case.layers)
     gc.collect()  # the previous case's model and optimizer
     torch.cuda.empty_cache()
     with torch.device("cuda"):
@@ -120,8 +117,6 @@ def cuda_step(case: Case) -> tuple[int, int]:  # pragma: no cover - needs a GPU
 
 
 def _train_steps(torch, model, ids, case: Case) -> None:  # pragma: no cover - needs a GPU
-    from llmsize.sources import catalog
-
     if case.recompute == "full":
         model.gradient_checkpointing_enable()
     if case.lora_rank:
@@ -129,7 +124,7 @@ def _train_steps(torch, model, ids, case: Case) -> None:  # pragma: no cover - n
 
         from llmsize.measure.train import _peft_targets
 
-        cfg = dict(catalog.lookup(case.model).config)
+        cfg = config(case.model)
         targets = _peft_targets(cfg, case.model, case.layers)
         target = "all-linear" if targets == ("all-linear",) else list(targets)
         model = get_peft_model(model, LoraConfig(r=case.lora_rank, target_modules=target))

@@ -2,7 +2,8 @@
 
 Models are built from their catalog configs with fewer layers (same layer shapes: every
 per-layer term scales exactly with L, and activations become a larger share of the total, so
-the check is stricter than at full depth). ``FAST`` is the subset CI runs.
+the check is stricter than at full depth). ``FAST`` is the subset CI runs. ``FAMILIES_NEW``
+adds one model per newer native attention/MoE family on a lighter set of points.
 """
 
 from __future__ import annotations
@@ -46,15 +47,57 @@ MODELS = {
     "deepseek-v2-lite": "MLA + MoE with shared experts",
     "t5-base": "encoder-decoder, relative position bias",
 }
+# One catalog model per newer native attention/MoE family (issue 12), measured on the lighter
+# points below to keep the full run short; none is in FAST.
+FAMILIES_NEW = {
+    "gpt-oss-20b": "gpt_oss: attention sinks, sliding/full alternation, biased experts",
+    "llama-4-scout-17b-16e": "llama4_text (the wrapper's text model): chunked attention, NoPE layers, "
+                             "every token through every expert",
+    "deepseek-v3.2": "deepseek_v32: MLA with the sparse-attention indexer",
+    "dbrx-instruct-4bit": "dbrx: fused qkv, clip_qkv, a Python loop over experts",
+    "glm-4.5-air": "glm4_moe: partial rotary, fp32 router, shared expert",
+    "ernie-4.5-0.3b-pt": "ernie4_5: dense, tied head",
+    "hy-mt2-7b": "hunyuan_v1_dense: q/k norms after rotary",
+    "olmo-3.1-32b-instruct": "olmo3: post-norm, sliding/full, full-width q/k norms",
+    "smollm3-3b": "smollm3: NoPE every fourth layer",
+    "granite-3.3-8b": "granite: embedding, residual and logit multipliers",
+    "olmoe-1b-7b-0125": "olmoe: MoE, 64 experts top-8, full-width q/k norms",
+    "minimax-m2.5": "minimax_m2: MoE with sigmoid routing and score bias, full-width q/k norms",
+    "aya-23-8b": "cohere: parallel block, LayerNorm without bias, logit scale",
+    "apertus-8b-science-expert-r1": "apertus: xIELU plain MLP, full-width q/k norms",
+    "command-r7b-12-2024-abliterated": "cohere2: parallel block, sliding/full, NoPE full layers",
+    "glm-4-32b-glm-v2-lora": "glm4: partial rotary, fused gate-up, sandwich norms",
+    "seed-oss-36b-4.3test2": "seed_oss: qkv bias, GQA",
+    "dots.llm1.base": "dots1: MoE with shared expert, fp32 router, q/k norms",
+    "granite-3.0-3b-a800m-instruct": "granitemoe: MoE with multipliers",
+    "phi-3.5-moe-pruned-30-attn2": "phimoe: MoE top-2, sparsemixer routing, LayerNorm",
+}
+NEW_INFER_POINTS = [(1, 1024), (4, 256)]
+NEW_TRAIN_POINTS = [(2, 512)]
+# The text model measured for a multimodal wrapper (its text_config, as the text-only class builds it):
+# transformers 5.24's Llama4ForConditionalGeneration.forward reads ``outputs.image_outputs`` from a
+# language model output that has none, so the wrapper cannot run a text-only step.
+TEXT_MODEL_OF = {"llama-4-scout-17b-16e": "Llama4ForCausalLM"}
 # CPU sdpa runs MLA's unequal q/v head dims through the math kernel (it materialises the
 # scores; CUDA's kernels do not): those models are measured with eager, which both model.
-EAGER_ONLY = {"deepseek-v2-lite"}
+# gpt-oss has no sdpa path in transformers 5.24 (``GptOssPreTrainedModel._supports_sdpa = False``).
+EAGER_ONLY = {"deepseek-v2-lite", "deepseek-v3.2", "gpt-oss-20b"}
 INFER_POINTS = [(1, 4096), (4, 1024), (16, 256)]
 TRAIN_POINTS = [(1, 1024), (2, 512), (4, 256)]
 
 
 def _attn(model: str, attn: str) -> str:
     return "eager" if model in EAGER_ONLY else attn
+
+
+def config(model: str) -> dict:
+    """The config.json a case builds: the catalog's, or its text model's (``TEXT_MODEL_OF``)."""
+    from llmsize.sources import catalog
+
+    cfg = dict(catalog.lookup(model).config)
+    if model in TEXT_MODEL_OF:
+        cfg = {**cfg["text_config"], "architectures": [TEXT_MODEL_OF[model]]}
+    return cfg
 
 
 def infer_cases() -> list[Case]:
@@ -64,6 +107,8 @@ def infer_cases() -> list[Case]:
             cases.append(Case(model, "infer", batch, seq, _attn(model, "sdpa")))
         if model not in EAGER_ONLY:
             cases.append(Case(model, "infer", 1, 1024, "eager"))
+    for model in FAMILIES_NEW:
+        cases += [Case(model, "infer", b, s, _attn(model, "sdpa")) for b, s in NEW_INFER_POINTS]
     return cases
 
 
@@ -77,6 +122,10 @@ def train_cases() -> list[Case]:
             cases += [base, replace(base, recompute="full")]
         cases.append(replace(base, optimizer="sgd"))
         cases.append(replace(base, lora_rank=16))
+    for model in FAMILIES_NEW:
+        for batch, seq in NEW_TRAIN_POINTS:
+            base = Case(model, "train", batch, seq, _attn(model, "sdpa"), layers=2)
+            cases += [base, replace(base, recompute="full")]
     return cases
 
 

@@ -25,7 +25,7 @@ from llmsize.commands.measure import Progress
 from llmsize.errorbars import CPU_KERNELS
 
 from . import calibration, perf_calibration, speed_rows
-from .grid import FAST, FULL, MODELS, Case
+from .grid import FAMILIES_NEW, FAST, FULL, MODELS, Case, config
 from .tolerances import NOT_IN_ERROR_BARS, activation_bounds, show, total_bounds, within
 
 HERE = Path(__file__).resolve().parent
@@ -36,9 +36,7 @@ EXACT_TERMS = {"infer": ("weights", "kv_cache"), "train": ("weights", "optimizer
 def measure(case: Case) -> dict:
     """Measure and estimate one case; the row the report and the tests read."""
     from llmsize.measure.compare import compare_infer, compare_train
-    from llmsize.sources import catalog
-
-    cfg = dict(catalog.lookup(case.model).config)
+    cfg = config(case.model)
     start = time.monotonic()
     shape = {"batch": case.batch, "seq": case.seq, "attn": case.attn, "layers": case.layers}
     if case.mode == "infer":
@@ -224,6 +222,10 @@ def report(rows: list[dict], summary: dict, gpu: list[dict] | None, speed: list[
     lines += _calibration_section(rows, summary)
     lines += ["", "## Models", "", "| model | family | stands for |", "|---|---|---|"]
     lines += [f"| {m} | {calibration.family(m)} | {why} |" for m, why in MODELS.items()]
+    lines += ["", "Newer native families (`FAMILIES_NEW`), on lighter points: inference b1 s1024 and "
+              "b4 s256, training b2 s512 with and without full recompute.", "",
+              "| model | family | stands for |", "|---|---|---|"]
+    lines += [f"| {m} | {calibration.family(m)} | {why} |" for m, why in FAMILIES_NEW.items()]
     for mode in summary:
         terms = [*next(r for r in rows if r["case"]["mode"] == mode)["measured"]]
         lines += ["", f"## {mode} cases (MiB: measured / estimate / error)", "",

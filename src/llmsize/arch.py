@@ -108,6 +108,8 @@ class MoE:
     router_bias: bool = False  # a bias on the router Linear(d, E) (ERNIE 4.5: its score-correction γ)
     expert_bias: bool = False  # biases on every expert's projections (gpt-oss); shared experts and
     # dense MLPs follow the architecture's ``mlp_bias`` (DeepSeek-V2 with mlp_bias: true)
+    latent_dim: int = 0  # Nemotron-3 ``moe_latent_size``: routed experts run in a latent of this
+    # width between fc1_latent_proj (d → latent) and fc2_latent_proj (latent → d); 0 = none
 
     @property
     def first_dense_layers(self) -> int:
@@ -119,8 +121,10 @@ class MoE:
 LAYER_KINDS: dict[str, str] = {
     "full": "softmax attention over every token; its KV cache grows with the context",
     "sliding": "softmax attention over the last w tokens; its KV cache stops at the window",
-    "parallel": "full attention and a Mamba-2 mixer side by side on one input (Falcon-H1): both caches",
-    "linear": "linear attention (Gated DeltaNet): a conv window and a d_k×d_v state per head",
+    "parallel": "full attention and a Mamba-2 mixer in one layer (Falcon-H1 side by side; Zamba2 a "
+                "shared attention block before the mixer): both caches",
+    "linear": "linear attention (Gated DeltaNet, Kimi Delta Attention): a conv window and a d_k×d_v "
+              "state per head",
     "mamba": "a Mamba / Mamba-2 selective SSM: a conv window and a state of N per channel",
     "conv": "a gated short convolution (LFM2): a conv window only",
     "none": "no token mixer: the layer is an MLP or MoE only (Nemotron-H '-' and 'E' blocks)",
@@ -182,13 +186,18 @@ class LinearAttention:
     """Gated DeltaNet (Yang, Kautz & Hatamizadeh 2024, arXiv 2412.06464, §3; Qwen3-Next's
     ``Qwen3NextGatedDeltaNet``): q and k have ``n_k_heads`` heads of ``head_k_dim``, v and the
     output gate z ``n_v_heads`` of ``head_v_dim``; q, k, v pass a depthwise causal conv of width
-    ``d_conv``; each value head keeps a d_k × d_v recurrent state."""
+    ``d_conv``; each value head keeps a d_k × d_v recurrent state.
+
+    ``variant`` "kda" is Kimi Delta Attention (Kimi Linear, arXiv 2510.26692, §3; transformers 5.24
+    ``KimiLinearDeltaAttention``): the same state and conv, but a per-channel forget gate and an
+    output gate, each through a rank-d_k bottleneck, and one width for every head (k = v)."""
 
     n_k_heads: int
     n_v_heads: int
     head_k_dim: int
     head_v_dim: int
     d_conv: int
+    variant: Literal["gated_deltanet", "kda"] = "gated_deltanet"
 
     @property
     def key_dim(self) -> int:
@@ -202,6 +211,38 @@ class LinearAttention:
     def conv_dim(self) -> int:
         """Channels through the conv: q, k (key_dim each) and v (value_dim)."""
         return 2 * self.key_dim + self.value_dim
+
+
+@dataclass(frozen=True)
+class SharedBlocks:
+    """Zamba2's shared transformer blocks (Glorioso et al. 2024, arXiv 2411.15242, §2 and Fig. 2;
+    transformers 5.24 ``Zamba2AttentionDecoderLayer``, ``Zamba2HybridLayer``).
+
+    ``n_blocks`` attention + MLP blocks whose weights the hybrid layers call in turn (ABAB…).
+    Each block reads [h; x_emb], the hidden state concatenated with the token embedding (width
+    2d), through an RMSNorm of 2d; its attention has ``n_heads`` heads of 2d / a and no biases;
+    then an RMSNorm of d and a gated MLP whose gate and up share one Linear(d, 2I). Every call
+    has its own LoRA-style adapter (rank ``adapter_rank``) on gate_up, and on q, k and v when
+    ``attention_adapters``; every hybrid layer adds a Linear(d, d) after the block.
+
+    ``tied`` False: transformers 5.24 ties the blocks only with ``tie_word_embeddings``
+    (``PreTrainedModel.get_expanded_tied_weights_keys`` returns nothing without it), so each call
+    then builds its own copy of its block, with the adapters of every call of that block.
+    """
+
+    n_blocks: int
+    adapter_rank: int
+    attention_adapters: bool = False
+    tied: bool = True
+
+    def owners(self, calls: int) -> list[tuple[int, int]]:
+        """(call index, block index) of each block copy the model holds: the first call of each
+        block when tied, every call when not."""
+        return [(j, j % self.n_blocks) for j in range(min(self.n_blocks, calls) if self.tied else calls)]
+
+    def adapter_calls(self, block: int, calls: int) -> range:
+        """The calls whose adapters a copy of ``block`` holds (``i % M == block``)."""
+        return range(block, calls, self.n_blocks)
 
 
 @dataclass(frozen=True)
@@ -505,6 +546,11 @@ class Modeling:
     fp32_router: bool = False  # the router's linear runs on an fp32 copy of its input
     moe_all_experts: bool = False  # every token goes through every expert (Llama 4's bmm experts)
     fp32_routing_weights: bool = False  # routing weights stay fp32: the weighted expert outputs are fp32
+    fp32_rotary_math: bool = False  # rotary computed on fp32 copies of q and k, tables interleaved (ERNIE)
+    clamped_swiglu: bool = False  # gpt-oss's expert gate: clamps, sigmoid(α·gate), (up + 1)·glu; biased
+    qkv_kept: bool = False  # q, k, v are views of one projection output bound through attention (DBRX)
+    expert_loop: bool = False  # a Python loop over the experts hit, one expert's tokens at a time (DBRX)
+    separate_expert_weights: bool = False  # gate, up and down as three tensors (DBRX's w1, v1, w2)
     llamacpp_arch: str | None = None  # llama.cpp's LLM_ARCH_* where its quantization mixture asks
 
 
@@ -529,13 +575,28 @@ MODELING: dict[str, Modeling] = {
     # modeling_gemma4.py Gemma4RMSNorm: _norm(hidden_states.float()), like Gemma 3's (not measured)
     "gemma4_text": _FP32_NORM,
     "olmo2": Modeling(fp32_norm=True, fp32_rotary=True), "olmo3": _FP32_NORM,
-    "deepseek_v2": Modeling(fp32_router=True), "deepseek_v3": Modeling(fp32_router=True),
-    "deepseek_v32": Modeling(fp32_router=True), "dots1": Modeling(fp32_router=True),
+    "deepseek_v2": Modeling(fp32_router=True),
+    # modeling_deepseek_v3.py / _v32 DeepseekV3TopkRouter: topk_weights gathered from the fp32 sigmoid
+    # scores (as GLM-4.5's): the weighted expert outputs are fp32 (measured on deepseek-v3.2)
+    "deepseek_v3": Modeling(fp32_router=True, fp32_routing_weights=True),
+    "deepseek_v32": Modeling(fp32_router=True, fp32_routing_weights=True),
+    "dots1": Modeling(fp32_router=True, fp32_routing_weights=True),  # Dots1TopkRouter: DeepSeek-V3's
+    # modeling_minimax_m2.py MiniMaxM2TopKRouter: sigmoid(router_logits.float()), weights gathered from it
+    "minimax_m2": Modeling(fp32_routing_weights=True),
     # modeling_glm4_moe.py: partial rotary (factor 0.5) rebuilds q and k with torch.cat; the router
     # runs F.linear on hidden_states.type(torch.float32)
     "glm4_moe": Modeling(cat_rotary=True, fp32_router=True, fp32_routing_weights=True),
     "glm4": Modeling(cat_rotary=True, fused_gate_up=True),
-    "dbrx": Modeling(fused_qkv=True),
+    # modeling_dbrx.py DbrxExperts.forward: for expert_idx in expert_hit (no experts_implementation
+    # switch); DbrxExpertGLU stores w1, v1, w2 as (E·I_e, d) each; DbrxAttention keeps qkv_states
+    # (the clamped Wqkv output, of which q, k, v are views) bound until out_proj (measured on dbrx)
+    # modeling_ernie4_5.py apply_rotary_pos_emb: (q.float() * cos) + (rotate_half(q).float() * sin),
+    # cos and sin repeat_interleave'd to d_h (measured on ernie-4.5-0.3b-pt)
+    "ernie4_5": Modeling(fp32_rotary_math=True), "ernie4_5_moe": Modeling(fp32_rotary_math=True),
+    # modeling_gpt_oss.py eager_attention_forward: scores, masked, cat with the sinks, minus the max,
+    # softmax(dtype=combined_logits.dtype): every s² tensor in the model dtype; GptOssExperts._apply_gate
+    "gpt_oss": Modeling(softmax_fp32=False, eager_peak=(3, 0), clamped_swiglu=True),
+    "dbrx": Modeling(fused_qkv=True, qkv_kept=True, expert_loop=True, separate_expert_weights=True),
     # modeling_llama4.py Llama4TextMoe: hidden_states.repeat(E, 1) and Llama4TextExperts' bmm send
     # every token through every expert, zero-weighted where not routed
     "llama4_text": Modeling(moe_all_experts=True),
@@ -557,7 +618,9 @@ _INT_FIELDS: dict[str, tuple[int, int]] = {
 }
 _SUB_FIELDS: dict[str, dict[str, tuple[int, int]]] = {
     "moe": {"n_experts": (1, MAX_EXPERTS), "top_k": (1, MAX_EXPERTS), "d_ff_expert": (1, MAX_WIDTH),
-            "n_shared_experts": (0, MAX_EXPERTS), "d_ff_shared": (0, MAX_WIDTH * MAX_EXPERTS)},
+            "n_shared_experts": (0, MAX_EXPERTS), "d_ff_shared": (0, MAX_WIDTH * MAX_EXPERTS),
+            "latent_dim": (0, MAX_WIDTH)},
+    "shared_blocks": {"n_blocks": (1, MAX_LAYERS), "adapter_rank": (1, MAX_WIDTH)},
     "mla": {"kv_lora_rank": (1, MAX_WIDTH), "q_lora_rank": (1, MAX_WIDTH),
             "qk_nope_head_dim": (1, MAX_WIDTH), "qk_rope_head_dim": (1, MAX_WIDTH),
             "v_head_dim": (1, MAX_WIDTH)},
@@ -654,6 +717,7 @@ class Architecture:
     ssm: SSM | None = None  # the mixer of "mamba" layers
     linear_attn: LinearAttention | None = None  # the mixer of "linear" layers
     short_conv: ShortConv | None = None  # the mixer of "conv" layers
+    shared_blocks: SharedBlocks | None = None  # Zamba2: the blocks its "parallel" layers call
     single_block: bool = False  # each layer is one norm + one mixer, or + one MLP/MoE when "none"
     vision: VisionTower | MllamaVision | None = None
     vocab_extra_rows: int = 0  # Mllama: embed_tokens has V + 8 rows, the LM head V

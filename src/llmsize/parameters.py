@@ -30,6 +30,7 @@ from .arch import (
     LinearAttention,
     MllamaVision,
     MoE,
+    SharedBlocks,
     ShortConv,
     TransformersModel,
     VisionTower,
@@ -137,11 +138,13 @@ def self_attention(arch: Architecture) -> Part:
 ACTIVATION_PARAMS: dict[str, tuple[str, ...]] = {"xielu": ("alpha_p", "alpha_n")}
 
 
-def mlp_part(arch: Architecture, d_ff: int, name: str = "mlp", *, bias: bool | None = None) -> Part:
+def mlp_part(arch: Architecture, d_ff: int, name: str = "mlp", *, bias: bool | None = None,
+             width: int | None = None) -> Part:
     """Position-wise feed-forward (Vaswani et al. 2017 §3.3): up d→I, down I→d; gated variants
     (GLU, Shazeer 2020 "GLU Variants Improve Transformer", Eq. 6) add a gate d→I. ``bias``
-    defaults to the architecture's ``mlp_bias``; a learned activation adds its scalars."""
-    d, ff, b = arch.d_model, d_ff, arch.mlp_bias if bias is None else bias
+    defaults to the architecture's ``mlp_bias``, ``width`` (d) to its ``d_model``; a learned
+    activation adds its scalars."""
+    d, ff, b = width or arch.d_model, d_ff, arch.mlp_bias if bias is None else bias
     parts = [leaf("up_proj", linear(d, ff, bias=b)), leaf("down_proj", linear(ff, d, bias=b))]
     if arch.gated_mlp:
         parts.insert(0, leaf("gate_proj", linear(d, ff, bias=b)))
@@ -150,15 +153,27 @@ def mlp_part(arch: Architecture, d_ff: int, name: str = "mlp", *, bias: bool | N
     return group(name, parts)
 
 
+def expert_part(arch: Architecture, moe: MoE) -> Part:
+    """One routed expert: an MLP of width I_e on the model width d, or on the MoE latent width
+    (Nemotron-3 ``NemotronHExperts``: in = out = ``moe_latent_size``)."""
+    return mlp_part(arch, moe.d_ff_expert, "experts", bias=moe.expert_bias,
+                    width=moe.latent_dim or None)
+
+
 def moe_part(arch: Architecture, moe: MoE) -> Part:
     """Routed experts (Shazeer et al. 2017; Switch, Fedus et al. 2021 §2.1): a router W_r ∈ R^{d×E}
     and E expert MLPs of width I_e; shared experts (DeepSeekMoE, arXiv 2401.06066 §3.2) of total
-    width I_s see every token, optionally behind a sigmoid gate Linear(d, 1) (Qwen-MoE)."""
-    d, e = arch.d_model, moe.n_experts
+    width I_s see every token, optionally behind a sigmoid gate Linear(d, 1) (Qwen-MoE).
+    Nemotron-3 routes in a latent d_L: fc1 (d → d_L) before the experts, fc2 (d_L → d) after
+    (transformers 5.24 ``NemotronHMoE.fc1_latent_proj``, biased when ``mlp_bias``)."""
+    d, e, dl = arch.d_model, moe.n_experts, moe.latent_dim
     parts = [
         leaf("router", linear(d, e, bias=moe.router_bias)),
-        times(mlp_part(arch, moe.d_ff_expert, "experts", bias=moe.expert_bias), e),
+        times(expert_part(arch, moe), e),
     ]
+    if dl:
+        b = arch.mlp_bias
+        parts.append(leaf("latent_proj", linear(d, dl, bias=b) + linear(dl, d, bias=b)))
     if moe.d_ff_shared:
         parts.append(mlp_part(arch, moe.d_ff_shared, "shared_experts"))
     if moe.shared_expert_gate:
@@ -232,6 +247,25 @@ def gated_deltanet_part(arch: Architecture, la: LinearAttention) -> Part:
     return group("mixer (Gated DeltaNet)", parts)
 
 
+def kda_part(arch: Architecture, la: LinearAttention) -> Part:
+    """Kimi Delta Attention (Kimi Linear, arXiv 2510.26692, §3; HF ``KimiLinearDeltaAttention``):
+    q, k, v projections d → H·d_k, a depthwise conv over the 3·H·d_k channels without bias, the
+    forget gate f_b(f_a(x)) (d → d_k → H·d_k) with a per-channel Δ bias and a per-head A, β from
+    d → H, the output gate g_b(g_a(x)) (d → d_k → H·d_k), a gated RMSNorm of width d_k and
+    out_proj H·d_k → d; no biases."""
+    d, h, dk, width = arch.d_model, la.n_v_heads, la.head_k_dim, la.value_dim
+    parts = [
+        leaf("q_proj, k_proj, v_proj", 3 * linear(d, width, bias=False)),
+        leaf("conv1d", la.conv_dim * la.d_conv),
+        leaf("forget_gate", linear(d, dk, bias=False) + linear(dk, width, bias=False) + width + h),
+        leaf("b_proj", linear(d, h, bias=False)),
+        leaf("output_gate", linear(d, dk, bias=False) + linear(dk, width, bias=False)),
+        leaf("norm", la.head_v_dim),
+        leaf("out_proj", linear(width, d, bias=False)),
+    ]
+    return group("mixer (Kimi Delta Attention)", parts)
+
+
 def short_conv_part(arch: Architecture, sc: ShortConv) -> Part:
     """LFM2's gated short convolution (HF ``Lfm2ShortConv``): in_proj d → 3d, a depthwise conv
     of width L over d channels, out_proj d → d (biases when ``conv_bias``)."""
@@ -265,6 +299,11 @@ def mixer_part(arch: Architecture, kind: str) -> Part:
     """The token mixer of a layer of ``kind`` (``arch.LAYER_KINDS``)."""
     if kind == "cross":
         return cross_attention_part(arch)
+    if kind == "parallel" and arch.ssm and arch.shared_blocks:
+        # Zamba2HybridLayer: a shared block's output goes through this layer's own Linear(d, d)
+        return group("mixer (shared block → Mamba-2)", [
+            ssm_part(arch, arch.ssm),
+            leaf("shared_block_proj", linear(arch.d_model, arch.d_model, bias=False))])
     if kind == "parallel" and arch.ssm:  # Falcon-H1: attention ∥ Mamba-2 on the same input
         return group("mixer (attention ∥ Mamba-2)", [self_attention(arch), ssm_part(arch, arch.ssm)])
     if kind in ATTENTION_KINDS:
@@ -274,10 +313,34 @@ def mixer_part(arch: Architecture, kind: str) -> Part:
     if isinstance(mixer, SSM):
         return ssm_part(arch, mixer)
     if isinstance(mixer, LinearAttention):
-        return gated_deltanet_part(arch, mixer)
+        return kda_part(arch, mixer) if mixer.variant == "kda" else gated_deltanet_part(arch, mixer)
     if isinstance(mixer, ShortConv):
         return short_conv_part(arch, mixer)
     return group("mixer", [])
+
+
+def shared_blocks_part(arch: Architecture, sb: SharedBlocks, calls: int) -> Part:
+    """Zamba2's shared blocks (arXiv 2411.15242 §2; HF ``Zamba2AttentionDecoderLayer``), counted
+    once each: min(M, calls) blocks of an RMSNorm (2d), q k v from 2d (a·d_h, k·d_h, d_h = 2d/a),
+    o (a·d_h → d), an RMSNorm (d), gate_up d → 2I and down I → d (biased when ``add_bias_linear``);
+    then one adapter set per call: gate_up's d → r → 2I and, with attention adapters, q, k and v's
+    2d → r → 2d (transformers ties the blocks, never the adapters; ``SharedBlocks.tied``)."""
+    d, a, k, dh = arch.d_model, arch.n_heads, arch.n_kv_heads, arch.head_dim
+    ff, r = arch.d_ff, sb.adapter_rank
+    b, owners = arch.mlp_bias, sb.owners(calls)
+    adapters = sum(len(sb.adapter_calls(block, calls)) for _, block in owners)
+    block = group("block", [
+        leaf("input_norm", norm_params(arch, 2 * d)),
+        leaf("attention", linear(2 * d, a * dh, bias=False) + 2 * linear(2 * d, k * dh, bias=False)
+             + linear(a * dh, d, bias=False)),
+        leaf("pre_ff_norm", norm_params(arch, d)),
+        leaf("mlp", linear(d, 2 * ff, bias=b) + linear(ff, d, bias=b)),
+    ])
+    qkv = 3 * (linear(2 * d, r, bias=False) + linear(r, 2 * d, bias=False)) if sb.attention_adapters else 0
+    adapter = group("adapters", [leaf("gate_up", linear(d, r, bias=False) + linear(r, 2 * ff, bias=False)),
+                                 leaf("q, k, v", qkv)])
+    return group("shared blocks", [rename(times(block, len(owners)), f"blocks ×{len(owners)}"),
+                                   rename(times(adapter, adapters), f"adapters ×{adapters}")])
 
 
 def ffn_part(arch: Architecture, *, routed: bool) -> Part:
@@ -335,6 +398,9 @@ def stack_part(arch: Architecture, name: str, n_layers: int, *, cross: bool = Fa
                _class_label(kind, r, n, hybrid=hybrid, many=many))
         for kind, r, n in classes
     ]
+    calls = arch.layer_types[:n_layers].count("parallel")
+    if arch.shared_blocks and calls:
+        parts.append(shared_blocks_part(arch, arch.shared_blocks, calls))
     if arch.relative_buckets:
         # T5: the first layer of each stack owns the relative position bias table (buckets × a)
         parts.append(leaf("relative_attention_bias", arch.relative_buckets * arch.n_heads))
@@ -670,7 +736,7 @@ def inactive_expert_params(arch: Architecture) -> int:
     moe = arch.moe
     if not moe:
         return 0
-    per_expert = mlp_part(arch, moe.d_ff_expert, bias=moe.expert_bias).value
+    per_expert = expert_part(arch, moe).value
     return len(moe.layers) * (moe.n_experts - moe.top_k) * per_expert
 
 

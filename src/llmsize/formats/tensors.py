@@ -59,6 +59,7 @@ if TYPE_CHECKING:
         Gemma4Vision,
         LinearAttention,
         MoE,
+        SharedBlocks,
         ShortConv,
         VisionTower,
     )
@@ -158,10 +159,10 @@ def _mla(arch: Architecture, mla: MLA, p: str, i: int) -> list[TensorSpec]:
 
 
 def _mlp(arch: Architecture, d_ff: int, p: str, i: int, *, suffix: str = "", role: str = "mlp",
-         experts: int = 0, bias: bool | None = None) -> list[TensorSpec]:
+         experts: int = 0, bias: bool | None = None, width: int | None = None) -> list[TensorSpec]:
     """Gate (GLU variants only), up d→I, down I→d and a learned activation's scalars
     (params.mlp_part), per expert when stacked."""
-    d, b = arch.d_model, arch.mlp_bias if bias is None else bias
+    d, b = width or arch.d_model, arch.mlp_bias if bias is None else bias
     out = [*_linear(f"{p}ffn_up{suffix}", d, d_ff, bias=b, role=role, layer=i, experts=experts),
            *_linear(f"{p}ffn_down{suffix}", d_ff, d, bias=b, role=role, layer=i, experts=experts)]
     if arch.gated_mlp:
@@ -175,10 +176,13 @@ def _mlp(arch: Architecture, d_ff: int, p: str, i: int, *, suffix: str = "", rol
 def _moe(arch: Architecture, moe: MoE, p: str, i: int) -> list[TensorSpec]:
     """Router W_r (E×d), E experts stacked into 3-D tensors, shared experts and their sigmoid gate
     (params.moe_part)."""
-    d, e = arch.d_model, moe.n_experts
+    d, e, dl = arch.d_model, moe.n_experts, moe.latent_dim
     out = [*_linear(p + "ffn_gate_inp", d, e, bias=moe.router_bias, role="router", layer=i),
            *_mlp(arch, moe.d_ff_expert, p, i, suffix="_exps", role="expert", experts=e,
-                 bias=moe.expert_bias)]
+                 bias=moe.expert_bias, width=dl or None)]
+    if dl:  # Nemotron-3: the experts run in a latent between fc1 and fc2 (params.moe_part)
+        out += [*_linear(p + "ffn_latent_in", d, dl, bias=arch.mlp_bias, role="expert", layer=i),
+                *_linear(p + "ffn_latent_out", dl, d, bias=arch.mlp_bias, role="expert", layer=i)]
     if moe.d_ff_shared:
         out += _mlp(arch, moe.d_ff_shared, p, i, suffix="_shexp", role="shared_expert")
     if moe.shared_expert_gate:
@@ -250,6 +254,52 @@ def _gated_deltanet(arch: Architecture, la: LinearAttention, p: str, i: int) -> 
             *_linear(p + "ssm_out", la.value_dim, d, bias=False, role="ssm", layer=i)]
 
 
+def _kda(arch: Architecture, la: LinearAttention, p: str, i: int) -> list[TensorSpec]:
+    """Kimi Delta Attention (params.kda_part), named as llama.cpp's LLM_ARCH_KIMI_LINEAR
+    (``ssm_f_a``/``ssm_f_b`` the forget gate, ``ssm_g_a``/``ssm_g_b`` the output gate)."""
+    d, h, dk, w = arch.d_model, la.n_v_heads, la.head_k_dim, la.value_dim
+
+    def lin(name: str, n_in: int, n_out: int) -> list[TensorSpec]:
+        return _linear(p + name, n_in, n_out, bias=False, role="ssm", layer=i)
+
+    return [*lin("attn_q", d, w), *lin("attn_k", d, w), *lin("attn_v", d, w),
+            TensorSpec(p + "ssm_conv1d.weight", (la.conv_dim, la.d_conv), "ssm", i),
+            *lin("ssm_f_a", d, dk), *lin("ssm_f_b", dk, w),
+            TensorSpec(p + "ssm_dt.bias", (w,), "ssm", i), TensorSpec(p + "ssm_a", (h,), "ssm", i),
+            *lin("ssm_beta", d, h), *lin("ssm_g_a", d, dk), *lin("ssm_g_b", dk, w),
+            TensorSpec(p + "ssm_norm.weight", (dk,), "norm", i), *lin("attn_output", w, d)]
+
+
+def _shared_blocks(arch: Architecture, sb: SharedBlocks) -> list[TensorSpec]:
+    """Zamba2's shared blocks (params.shared_blocks_part): each copy of a block, and the adapters
+    of every call that uses it, sit in the layer that holds it, as the checkpoint stores them
+    (``model.layers.{first}.shared_transformer…``)."""
+    d, a, k, dh = arch.d_model, arch.n_heads, arch.n_kv_heads, arch.head_dim
+    ff, r = arch.d_ff, sb.adapter_rank
+    calls = [i for i, t in enumerate(arch.layer_types) if t == "parallel"]
+    out: list[TensorSpec] = []
+    for j, b in sb.owners(len(calls)):
+        first = calls[j]
+        p = f"blk.{first}.shared."
+
+        def lin(name: str, n_in: int, n_out: int, *, bias: bool = False, role: str = "attention",
+                p: str = p, first: int = first) -> list[TensorSpec]:
+            return _linear(p + name, n_in, n_out, bias=bias, role=role, layer=first)
+
+        out += [TensorSpec(p + "attn_norm.weight", (2 * d,), "norm", first),
+                *lin("attn_q", 2 * d, a * dh), *lin("attn_k", 2 * d, k * dh), *lin("attn_v", 2 * d, k * dh),
+                *lin("attn_output", a * dh, d), TensorSpec(p + "ffn_norm.weight", (d,), "norm", first),
+                *lin("ffn_gate_up", d, 2 * ff, bias=arch.mlp_bias, role="mlp"),
+                *lin("ffn_down", ff, d, bias=arch.mlp_bias, role="mlp")]
+        for j in sb.adapter_calls(b, len(calls)):  # the adapters of the calls this block serves
+            out += [*lin(f"ffn_gate_up_lora.{j}.a", d, r, role="mlp"),
+                    *lin(f"ffn_gate_up_lora.{j}.b", r, 2 * ff, role="mlp")]
+            if sb.attention_adapters:
+                for x in ("q", "k", "v"):
+                    out += [*lin(f"attn_{x}_lora.{j}.a", 2 * d, r), *lin(f"attn_{x}_lora.{j}.b", r, 2 * d)]
+    return out
+
+
 def _short_conv(arch: Architecture, sc: ShortConv, p: str, i: int) -> list[TensorSpec]:
     """LFM2's short convolution (params.short_conv_part), named as llama.cpp's LLM_ARCH_LFM2."""
     d, b = arch.d_model, sc.bias
@@ -264,10 +314,15 @@ def _mixer(arch: Architecture, kind: str, p: str, i: int) -> list[TensorSpec]:
     """The token mixer of a layer of ``kind`` (params.mixer_part)."""
     if kind == "mamba" and arch.ssm:
         return _ssm(arch, arch.ssm, p, i)
+    if kind == "parallel" and arch.ssm and arch.shared_blocks:  # Zamba2: its own Linear(d, d)
+        d = arch.d_model
+        return _ssm(arch, arch.ssm, p, i) + _linear(p + "shared_out", d, d, bias=False, role="attention",
+                                                    layer=i)
     if kind == "parallel" and arch.ssm:  # Falcon-H1: attention ∥ Mamba-2
         return _attention(arch, p, i) + _ssm(arch, arch.ssm, p, i)
     if kind == "linear" and arch.linear_attn:
-        return _gated_deltanet(arch, arch.linear_attn, p, i)
+        la = arch.linear_attn
+        return _kda(arch, la, p, i) if la.variant == "kda" else _gated_deltanet(arch, la, p, i)
     if kind == "conv" and arch.short_conv:
         return _short_conv(arch, arch.short_conv, p, i)
     if kind == "none":
@@ -304,6 +359,8 @@ def _stack(arch: Architecture, prefix: str, n_layers: int, first: int, *, cross:
     out: list[TensorSpec] = []
     for j in range(n_layers):
         out += _layer(arch, f"{prefix}blk.{j}.", first + j, routed=j in routed, cross=cross)
+    if arch.shared_blocks:
+        out += _shared_blocks(arch, arch.shared_blocks)
     if arch.relative_buckets:
         out.append(TensorSpec(f"{prefix}blk.0.attn_rel_b.weight", (arch.relative_buckets, arch.n_heads),
                               "position", first))

@@ -10,7 +10,8 @@ Every attention layer keeps, for every cached token, its keys and values::
     image cross-attn   2 · k · d_h           per image token, in Llama 3.2 Vision's cross layers
                                              (T · ((S/p)² + 1) per image; none for text only)
     SSM (Mamba)        conv_dim · d_conv + d_inner · d_state   per sequence, whatever its length
-    Gated DeltaNet     conv_dim · d_conv + H_v · d_k · d_v     per sequence (Qwen3-Next)
+    Gated DeltaNet     conv_dim · d_conv + H_v · d_k · d_v     per sequence (Qwen3-Next; Kimi
+                       Delta Attention the same with H_k = H_v)
     short conv (LFM2)  d · L                                    per sequence
     hybrids            each layer by its kind (``Architecture.layer_types``): only full-attention
                        layers grow with the context
@@ -184,9 +185,16 @@ def short_conv_state(arch: Architecture, *, kv_dtype: str) -> int:
 STATE_ROWS = {
     "mamba": ("SSM state", ssm_state),
     "parallel": ("SSM state beside attention", ssm_state),
-    "linear": ("Gated DeltaNet state", deltanet_state),
+    "linear": ("Gated DeltaNet state", deltanet_state),  # and Kimi Delta Attention (_state_label)
     "conv": ("short-conv state", short_conv_state),
 }
+
+
+def _state_label(arch: Architecture, kind: str) -> str:
+    """How the tree names a state kind; Kimi Linear's linear layers are Kimi Delta Attention."""
+    if kind == "linear" and arch.linear_attn and arch.linear_attn.variant == "kda":
+        return "Kimi Delta Attention state"
+    return STATE_ROWS[kind][0]
 
 
 def state_per_sequence(arch: Architecture, *, kv_dtype: str = "bf16") -> int:
@@ -255,9 +263,9 @@ def kv_cache(arch: Architecture, req: KVRequest) -> Part:
     if arch.kind == "encoder":  # BERT-style encoders attend bidirectionally and cache nothing
         return group("kv_cache", [])
     states = [
-        leaf(f"{label} ({n} layers)", n * req.batch * per_layer(arch, kv_dtype=req.kv_dtype))
+        leaf(f"{_state_label(arch, kind)} ({n} layers)",
+             n * req.batch * STATE_ROWS[kind][1](arch, kv_dtype=req.kv_dtype))
         for kind, n in state_layer_counts(arch).items()
-        for label, per_layer in (STATE_ROWS[kind],)
     ]
     if arch.transformers and arch.transformers.state_bytes:
         states.append(leaf("fixed per-sequence state (transformers' cache, bf16)",

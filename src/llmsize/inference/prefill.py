@@ -31,6 +31,7 @@ from ..tree import Part, group, leaf
 # Activations computed in Python from several elementwise ops keep more temporaries than a
 # fused kernel (transformers ``activations.NewGELUActivation``: 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³)))).
 PYTHON_ACTIVATIONS = ("gelu_new", "gelu_fast", "quick_gelu", "gelu_python")
+XIELU = "xielu"  # Apertus: Python on the CPU and without the xielu CUDA kernel
 FP32_BITS = 32
 LOGITS_BITS = 32  # transformers upcasts logits to fp32 before sampling / the loss
 INDEX_BYTES_PER_SLOT = 72  # MoE routing: int64 sort keys, permutation, inverse, arange (measured)
@@ -128,9 +129,54 @@ def attention_phase(arch: Architecture, p: Prefill) -> int:
     T, d = p.n_tokens, arch.d_model
     q, kv = attention_widths(arch)
     if p.attn != "eager":
-        return _bytes(T * (d + 3 * (q + kv)), p.bits)
+        return max(_bytes(T * (d + 3 * (q + kv)), p.bits), output_moment(arch, p), fp32_rotary(arch, p),
+                   indexer_phase(arch, p))
     scores = p.batch * arch.n_heads * p.tokens * p.context
-    return _bytes(T * (d + 2 * q + 3 * kv), p.bits) + scores * eager_score_bits(arch, p.bits) // 8
+    eager = _bytes(T * (d + 2 * q + 3 * kv), p.bits) + scores * eager_score_bits(arch, p.bits) // 8
+    return max(eager, indexer_phase(arch, p))
+
+
+def indexer_phase(arch: Architecture, p: Prefill) -> int:
+    """DeepSeek Sparse Attention's indexer (transformers 5.24 ``DeepseekV32Indexer.forward``, run
+    before the attention kernel): ``matmul(q.float(), k.float())`` gives fp32 scores per index head,
+    (b, s, H_I, s_kv), scaled then ReLU'd: two fp32 copies at once, 8·b·s·H_I·s_kv bytes, beside
+    the normed input and the attention's query and key/value states, twice each (before and after
+    the rope's concatenation), T·(d + 2(q + kv)) (measured with equal q and v head dims, where CPU
+    sdpa runs a fused kernel: within 1%). Zero without an indexer."""
+    if arch.indexer is None:
+        return 0
+    T, d = p.n_tokens, arch.d_model
+    q, kv = attention_widths(arch)
+    scores = p.batch * p.tokens * p.context * arch.indexer.n_heads * 2 * FP32_BITS // 8
+    return _bytes(T * (d + 2 * (q + kv)), p.bits) + scores
+
+
+def fp32_rotary(arch: Architecture, p: Prefill) -> int:
+    """Rotary on fp32 copies (``Modeling.fp32_rotary_math``; ERNIE 4.5's ``apply_rotary_pos_emb``:
+    ``(q.float() * cos) + (rotate_half(q).float() * sin)``): the query's peak holds q·cos, the fp32
+    rotated copy and its product with sin, or the two products and their sum, three fp32 copies of q,
+    beside the normed input, the projections and the cos and sin tables interleaved to d_h (one
+    row per position): T·(B·(d + q + kv) + 3·4·q) + s·2·B·d_h. Zero for the families that rotate
+    in the model dtype."""
+    if not arch.modeling.fp32_rotary_math:
+        return 0
+    T, d = p.n_tokens, arch.d_model
+    q, kv = attention_widths(arch)
+    tables = _bytes(p.tokens * 2 * rotary_dim(arch), p.bits)
+    return _bytes(T * (d + q + kv), p.bits) + T * 3 * q * FP32_BITS // 8 + tables
+
+
+def output_moment(arch: Architecture, p: Prefill) -> int:
+    """When q, k and v are views of one projection output that stays bound through the attention
+    forward (``Modeling.qkv_kept``; ``DbrxAttention``: ``qkv_states`` of the clamped ``Wqkv``), the
+    widest moment is the output projection's: the normed input, that output (q + kv), the rotary
+    query, sdpa's output and o_proj's, T·(2d + 2q + q + kv) (measured on dbrx). Zero otherwise: the
+    projections are freed as their rotary copies replace them."""
+    if not arch.modeling.qkv_kept:
+        return 0
+    T, d = p.n_tokens, arch.d_model
+    q, kv = attention_widths(arch)
+    return _bytes(T * (2 * d + 3 * q + kv), p.bits)
 
 
 def eager_score_bits(arch: Architecture, bits: int) -> int:
@@ -143,10 +189,21 @@ def eager_score_bits(arch: Architecture, bits: int) -> int:
 
 
 def mlp_coefficient(arch: Architecture) -> int:
-    """Intermediates of width I alive at the MLP's peak."""
+    """Intermediates of width I alive at the MLP's peak: gated 3 (act(gate), up, product), 4 when
+    gate and up come from one Linear whose output stays bound through the product (GLM-4:
+    ``gate_up_proj``, chunked into views); plain 2, 4 for a Python tanh-GELU, 5 for Apertus's
+    Python xIELU (the up output, the positive branch, three temporaries of the negative one;
+    ``activations.XIELUActivation._xielu_python``; its bool mask is ``mlp_mask``)."""
     if arch.gated_mlp:
-        return 3
+        return 4 if arch.modeling.fused_gate_up else 3  # 4: measured on glm-4-32b
+    if arch.activation == XIELU:
+        return 5  # measured on apertus-8b
     return 4 if arch.activation in PYTHON_ACTIVATIONS else 2  # 4: checked on phi-2 and gpt2 (calibration)
+
+
+def mlp_mask(arch: Architecture, p: Prefill) -> int:
+    """xIELU's ``torch.where(x > 0, …)`` condition: one byte per MLP element (0 otherwise)."""
+    return p.n_tokens * arch.d_ff if not arch.gated_mlp and arch.activation == XIELU else 0
 
 
 def mlp_phase(arch: Architecture, p: Prefill) -> int:
@@ -156,7 +213,7 @@ def mlp_phase(arch: Architecture, p: Prefill) -> int:
     attention's returned weights (b·a·s·s_kv) are still alive here."""
     T, d = p.n_tokens, arch.d_model
     live = _bytes(T * (1 if arch.norm_placement == "post" else 2) * d, p.bits)  # post: set on olmo-2-1b
-    dense = _bytes(T * mlp_coefficient(arch) * arch.d_ff, p.bits)
+    dense = _bytes(T * mlp_coefficient(arch) * arch.d_ff, p.bits) + mlp_mask(arch, p)
     if arch.moe:
         dense = max(dense if len(arch.moe.layers) < arch.n_layers else 0, moe_phase(arch, p))
     if p.attn == "eager":
@@ -168,19 +225,49 @@ def moe_phase(arch: Architecture, p: Prefill) -> int:
     """Grouped experts (transformers ``grouped_mm_experts_forward``): S = T·k routed slots hold
     the gathered inputs, gate-up outputs, activation and product (d + 4·I_e), or, after the
     down projection, the gathered inputs, outputs, weighted outputs and their reorder (4·d; the
-    last two in fp32 where the routing weights are fp32, GLM-4.5);
-    shared experts (DeepSeekMoE §3.2) run as a dense gated MLP of width I_s beside them."""
+    last two in fp32 where the routing weights are fp32: GLM-4.5, DeepSeek-V3, MiniMax-M2); gpt-oss's
+    gate holds more (``expert_width``). Shared experts (DeepSeekMoE §3.2) run as a dense gated MLP
+    of width I_s after the routed ones, beside their output (DeepSeek, GLM-4.5, dots1:
+    ``hidden_states + self.shared_experts(residuals)``), T·(d + 3·I_s), never beside the routed
+    slots (Qwen-MoE runs it first and keeps only its T·d output, left out; measured on dots1).
+    Llama 4 sends every token through every expert; DBRX loops over them."""
     m, T, d = arch.moe, p.n_tokens, arch.d_model
     assert m is not None, "moe_phase needs an MoE architecture"
     if arch.modeling.moe_all_experts:  # Llama 4: T·E slots in (E, T, ·) batched matmuls, no index
-        return _bytes(T * m.n_experts * (d + 4 * m.d_ff_expert) + T * 3 * m.d_ff_shared, p.bits)
+        # the shared expert runs after them, beside their (E, T, d) output (Llama4TextMoe.forward)
+        experts, shared = T * m.n_experts * (d + 4 * m.d_ff_expert), T * (m.n_experts * d + 3 * m.d_ff_shared)
+        return _bytes(max(experts, shared), p.bits)
+    if arch.modeling.expert_loop:
+        return expert_loop_phase(arch, p)
     slots = T * m.top_k
     after_down = 4 * d * p.bits
     if arch.modeling.fp32_routing_weights:  # proj_out · fp32 weights and its reorder are fp32
         after_down = 2 * d * p.bits + 2 * d * FP32_BITS
-    per_slot = max((d + 4 * m.d_ff_expert) * p.bits, after_down)
+    per_slot = max((d + expert_width(arch)) * p.bits, after_down)
     routed = -(-slots * per_slot // 8) + slots * INDEX_BYTES_PER_SLOT
-    return routed + _bytes(T * 3 * m.d_ff_shared, p.bits)
+    return max(routed, _bytes(T * (d + 3 * m.d_ff_shared), p.bits))
+
+
+def expert_width(arch: Architecture) -> int:
+    """Elements per routed slot alive in the expert's gate, beside its gathered input: gate-up
+    output, activation and product, 4·I_e; gpt-oss's clamped SwiGLU (``GptOssExperts._apply_gate``:
+    clamp(gate), clamp(up), gate·σ(α·gate), up + 1, their product) on the biased gate-up output, with
+    the gathered biases still bound (``grouped_mm_experts_forward``): 2·I_e + 2·I_e + 5·I_e."""
+    m = arch.moe
+    assert m is not None, "expert_width needs an MoE architecture"
+    return (2 + 2 + 5 if arch.modeling.clamped_swiglu else 4) * m.d_ff_expert
+
+
+def expert_loop_phase(arch: Architecture, p: Prefill) -> int:
+    """Experts run one at a time in Python (transformers ``DbrxExperts.forward``): the output
+    accumulator T·d (``zeros_like``), the int64 one-hot routing mask T·k·(E + 1), and one expert's
+    T·k/E slots (balanced routing) holding the gathered input and the gated MLP's intermediates
+    (d + 4·I_e)."""
+    m, T, d = arch.moe, p.n_tokens, arch.d_model
+    assert m is not None, "expert_loop_phase needs an MoE architecture"
+    mask = T * m.top_k * (m.n_experts + 1) * POSITION_ID_BYTES
+    slots = -(-T * m.top_k // m.n_experts)
+    return _bytes(T * d + slots * (d + 4 * m.d_ff_expert), p.bits) + mask
 
 
 def logits_phase(arch: Architecture, p: Prefill) -> int:

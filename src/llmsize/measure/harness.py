@@ -44,10 +44,17 @@ def hf_config(cfg: dict[str, Any], name: str) -> Any:
 
 
 def model_class(cfg: dict[str, Any], name: str) -> Any:
-    """The class in ``architectures[0]``, or AutoModelForCausalLM / AutoModelForSeq2SeqLM."""
+    """The class in ``architectures[0]``, or AutoModelForCausalLM / AutoModelForSeq2SeqLM (None).
+    A remote-code class (named in the config's ``auto_map``: ERNIE 4.5's ``Ernie4_5_ForCausalLM``)
+    whose ``model_type`` transformers maps to a causal LM of its own takes that one."""
     _, transformers = _imports()
     names = cfg.get("architectures") or []
     cls = getattr(transformers, names[0], None) if names else None
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES as causal
+
+    remote = {str(v).rsplit(".", 1)[-1] for v in (cfg.get("auto_map") or {}).values()}
+    if names and cls is None and names[0] in remote and cfg.get("model_type") in causal:
+        return None
     if names and cls is None:
         raise LlmsizeError(
             f"{name}: architecture {names[0]!r} is not in transformers {transformers.__version__}"
@@ -65,10 +72,51 @@ def build(cfg: dict[str, Any], name: str, *, dtype: str, attn: str) -> Any:
         if cls is None:
             seq2seq = config.is_encoder_decoder
             auto = transformers.AutoModelForSeq2SeqLM if seq2seq else transformers.AutoModelForCausalLM
-            return auto.from_config(config, **kwargs)
-        return cls._from_config(config, **kwargs)
+            model = auto.from_config(config, **kwargs)
+        else:
+            model = cls._from_config(config, **kwargs)
     except ValueError as e:
         raise LlmsizeError(f"{name}: {str(e).splitlines()[0]}") from None
+    return _static_expert_loops(torch, model)
+
+
+def _static_expert_loops(torch: Any, model: Any) -> Any:
+    """DBRX's experts loop over the experts a batch hits (``DbrxExperts.forward``: ``nonzero`` and
+    ``torch.where`` on the routing mask), whose shapes depend on the data, which FakeTensorMode
+    cannot run. Each such module runs the same loop with balanced routing instead: every expert
+    gets T·k/E of the T·k routed slots, and holds the same tensors as the original."""
+    for module in model.modules():
+        if type(module).__name__ == "DbrxExperts":
+            module.forward = _balanced_dbrx_experts(torch, module)
+    return model
+
+
+def _balanced_dbrx_experts(torch: Any, self: Any) -> Callable[..., Any]:
+    def forward(hidden_states: Any, top_k_index: Any, top_k_weights: Any) -> Any:
+        batch_size = hidden_states.shape[0]
+        hidden_states = hidden_states.reshape(-1, self.hidden_size)
+        next_states = torch.zeros_like(hidden_states, dtype=hidden_states.dtype, device=hidden_states.device)
+        tokens, top_k = top_k_index.shape
+        per_expert = tokens * top_k // self.num_experts
+        with torch.no_grad():  # the routing mask the original builds, then the experts it hits
+            expert_mask = torch.nn.functional.one_hot(top_k_index, num_classes=self.num_experts + 1)
+            expert_mask = expert_mask.permute(2, 1, 0)
+        shape = (-1, self.ffn_hidden_size, self.hidden_size)
+        for expert_idx in range(self.num_experts):
+            with torch.no_grad():  # torch.where's two int64 index vectors: (slot in top-k, token)
+                slot = torch.arange(per_expert, device=hidden_states.device)
+                idx, token_idx = slot % top_k, (slot + expert_idx * per_expert) % tokens
+            # views; detached under no_grad, where ModTracker cannot hook a view of a parameter
+            w1, v1, w2 = (getattr(self.mlp, n).view(shape)[expert_idx] for n in ("w1", "v1", "w2"))
+            if not torch.is_grad_enabled():
+                w1, v1, w2 = w1.detach(), v1.detach(), w2.detach()
+            states = self.mlp(hidden_states[token_idx], w1, v1, w2)
+            states = states.view(-1, self.hidden_size) * top_k_weights[token_idx, idx, None]
+            next_states.index_add_(0, token_idx, states)
+        del expert_mask
+        return next_states.view(batch_size, -1, self.hidden_size)
+
+    return forward
 
 
 def scaled_config(cfg: dict[str, Any], layers: int | None) -> dict[str, Any]:

@@ -58,6 +58,7 @@ _IRRELEVANT_NAMES = frozenset((
     "use_mla", "ep_size", "moe_layer_freq", "first_k_dense_replace", "qk_head_dim", "layer_types",
     "cache_implementation", "n_ctx", "n_special", "apply_residual_connection_post_layernorm",
     "offset_alibi", "slow_but_exact", "use_parallel_residual", "is_decoder",
+    "dim_model_base",  # MiniCPM's muP width base: the logits scale hidden / dim_model_base
     # generation settings transformers 4.x wrote into every (sub-)config (Llama 3.2 Vision's)
     "num_beams", "num_return_sequences", "no_repeat_ngram_size", "encoder_no_repeat_ngram_size",
     "pruned_heads", "tie_encoder_decoder", "cross_attention_hidden_size",
@@ -116,6 +117,22 @@ _HEADS = (
     ("ForConditionalGeneration", "lm"), ("Model", "none"),
 )
 
+
+# Remote-code configs written before transformers had their type carry no ``model_type``: their
+# ``auto_map`` configuration class declares it, and transformers takes it from there (with
+# ``trust_remote_code``). Keyed by ``architectures[0]``: openbmb/MiniCPM3-4B's
+# configuration_minicpm.py has ``MiniCPM3Config.model_type = "minicpm3"``.
+REMOTE_CODE_TYPES = {"MiniCPM3ForCausalLM": "minicpm3"}
+
+
+def with_model_type(cfg: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``cfg`` with the ``model_type`` its remote-code configuration class declares, where the
+    file leaves it out (``REMOTE_CODE_TYPES``); otherwise ``cfg`` unchanged."""
+    names = cfg.get("architectures")
+    if "model_type" in cfg or "auto_map" not in cfg or not isinstance(names, list) or not names:
+        return cfg
+    found = REMOTE_CODE_TYPES.get(names[0]) if isinstance(names[0], str) else None
+    return {**cfg, "model_type": found} if found else cfg
 
 def read_config_file(path: str) -> dict[str, Any]:
     """Parse a ``config.json`` (a regular file under the size cap, no duplicate keys, bounded
@@ -287,6 +304,7 @@ def from_hf_config(cfg: Mapping[str, Any], name: str = "config.json") -> tuple[A
     """An ``Architecture`` and the warnings met on the way, from a parsed ``config.json``."""
     if not isinstance(cfg, Mapping):
         raise ConfigError(f"{name}: expected a JSON object, got {type(cfg).__name__}")
+    cfg = with_model_type(cfg)
     if not is_native(cfg):
         from .transformers_path import TransformersMissing, UnknownToTransformers, from_transformers
 

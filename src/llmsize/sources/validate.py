@@ -36,7 +36,8 @@ KEYS: dict[str, tuple[str, int | None]] = {
     "head_dim": ("pos", W), "d_kv": ("pos", W), "vocab_size": ("pos", V),
     "num_decoder_layers": ("nat", L), "word_embed_proj_dim": ("nat", W),
     "sliding_window": ("nat", C), "max_window_layers": ("nat", L),
-    "sliding_window_pattern": ("pos", L), "_sliding_window_pattern": ("pos", L),
+    # EXAONE 4.0 writes a string of L (local) and G (global), one letter per layer, repeated
+    "sliding_window_pattern": ("pattern", L), "_sliding_window_pattern": ("pos", L),
     "relative_attention_num_buckets": ("nat", C), "type_vocab_size": ("nat", V),
     "num_ln_in_parallel_attn": ("pos", 2),
     # mixture of experts
@@ -97,12 +98,17 @@ def _what(kind: str, limit: int | None) -> str:
         "pos": f"a positive integer (at most {top})", "nat": f"an integer in 0..{top}",
         "bool": "true or false", "str": "a non-empty string", "ints": f"a list of integers in 0..{top}",
         "strs": "a list of strings", "auto": f'"auto" or a positive integer (at most {top})',
+        "pattern": f'a positive integer (at most {top}) or a string of L (local) and G (global) '
+                   'layers such as "LLLG"',
     }[kind]
 
 
 def _ok(kind: str, limit: int | None, value: object) -> bool:
     if kind == "auto":
         return value == "auto" or _ok("pos", limit, value)
+    if kind == "pattern":
+        is_letters = isinstance(value, str) and 0 < len(value) <= (limit or 0) and set(value) <= set("LG")
+        return is_letters or _ok("pos", limit, value)
     if kind in ("pos", "nat"):
         low = 1 if kind == "pos" else 0
         return _integer(value) and low <= value <= (limit or 0)  # type: ignore[operator]

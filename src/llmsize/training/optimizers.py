@@ -59,7 +59,8 @@ class StepKernel(Documented):
     FOREACH = "foreach", ("torch ``foreach=True`` (the default on CUDA without ``fused``): √v of every "
                           "tensor in a dtype group at once, one state-width copy of the parameters.")
     FOR_LOOP = "for-loop", ("torch ``foreach=False``: one tensor at a time; AdamW holds √v and its bias-"
-                            "corrected quotient, two copies of the largest tensor (measured).")
+                            "corrected quotient beside the previous tensor's: two copies of the largest "
+                            "tensor, three of equal ones in a row (measured).")
 
 
 BNB_BLOCK = 2048  # bitsandbytes/optim/optimizer.py Optimizer2State.init_state: absmax per 2048 elements
@@ -71,13 +72,18 @@ HIDDEN_MATRIX_ROLES = ("attention", "mlp", "expert", "shared_expert", "ssm")
 
 def hf_parameters(arch: Architecture) -> list[tuple[str, tuple[int, ...], str]]:
     """The parameter tensors as transformers ≥ 5 stores them: like ``model_tensors``, except that
-    routed experts keep gate and up in one ``gate_up_proj`` of shape (E, 2·I_e, d)."""
+    routed experts keep gate and up in one ``gate_up_proj`` of shape (E, 2·I_e, d), and their
+    biases in one (E, 2·I_e) (gpt-oss); DBRX keeps them apart."""
     out: list[tuple[str, tuple[int, ...], str]] = []
+    fuse = arch.gated_mlp and not arch.modeling.separate_expert_weights
+    at: dict[str, int] = {}  # a gate tensor's name → its row in ``out``
     for t in model_tensors(arch):
-        if t.name.endswith("ffn_up_exps.weight") and arch.gated_mlp:
-            e, n_out, n_in = t.shape
-            out[-1] = (t.name.replace("up", "gate_up"), (e, 2 * n_out, n_in), t.role)
+        gate = t.name.replace("ffn_up_exps.", "ffn_gate_exps.")
+        if fuse and gate != t.name and gate in at:
+            e, n_out, *rest = t.shape
+            out[at[gate]] = (t.name.replace("up", "gate_up"), (e, 2 * n_out, *rest), t.role)
             continue
+        at[t.name] = len(out)
         out.append((t.name, t.shape, t.role))
     return out
 
@@ -136,7 +142,16 @@ def step_temporaries(opt: Optimizer, kernel: StepKernel, tensors: list[tuple[str
     width = state_bits / 8
     if kernel is StepKernel.FOREACH:
         return round(sum(sizes) * width)
-    return round(2 * max(sizes) * width)
+    return round(for_loop_peak(sizes) * width)
+
+
+def for_loop_peak(sizes: list[int]) -> int:
+    """Elements AdamW's for-loop holds at once: max over tensors i of n_{i−1} + 2·n_i. Each step
+    computes ``denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)`` (torch/optim/adam.py
+    ``_single_tensor_adam``): √v and the quotient of tensor i, while the previous tensor's
+    ``denom`` is still bound; two copies of the largest tensor unless a large one precedes it
+    (DBRX's w1, v1, w2, three equal tensors in a row: three copies)."""
+    return max(prev + 2 * n for prev, n in zip([0, *sizes], sizes, strict=False))
 
 
 def specs_as_parameters(specs: list[TensorSpec]) -> list[tuple[str, tuple[int, ...], str]]:

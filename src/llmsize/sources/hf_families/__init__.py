@@ -47,6 +47,7 @@ from .hybrid import (
     falcon_h1,
     granitemoehybrid,
     jamba,
+    kimi_linear,
     lfm2,
     mamba,
     mamba2,
@@ -54,6 +55,7 @@ from .hybrid import (
     qwen3_5_moe,
     qwen3_5_unused,
     qwen3_next,
+    zamba2,
 )
 from .keys import D_FF as D_FF
 from .keys import D_MODEL as D_MODEL
@@ -298,6 +300,13 @@ FAMILIES: dict[str, Family] = {
                                                             "shared_intermediate_size": 1024},
                                derive=(granitemoehybrid,)),
     "jamba": Family(_LLAMA_FIXED, defaults={"num_key_value_heads": 8}, derive=(jamba,)),
+    # Kimi Linear: MLA without rotary (its layers build none) beside Kimi Delta Attention
+    "kimi_linear": Family(dict(_LLAMA_FIXED, position="none"), flags=_ATTN_BIAS,
+                          defaults={"vocab_size": 163840, "hidden_size": 2304, "intermediate_size": 9216,
+                                    "num_hidden_layers": 27, "num_attention_heads": 32, "kv_lora_rank": 512,
+                                    "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128,
+                                    "moe_intermediate_size": 1024},
+                          derive=(mla, kimi_linear)),
     "lfm2": Family(dict(_LLAMA_FIXED, qk_norm="head"), defaults={"tie_word_embeddings": True,
                                                                  "num_key_value_heads": 8},
                    derive=(lfm2,)),
@@ -313,6 +322,13 @@ FAMILIES: dict[str, Family] = {
                          defaults={"head_dim": 128, "intermediate_size": 21504, "num_key_value_heads": 8,
                                    "num_hidden_layers": 4},  # ignored: the pattern counts layers
                          derive=(nemotron_h,)),
+    "zamba2": Family(dict(_LLAMA_FIXED, single_block=True),
+                     flags={"mlp_bias": ("add_bias_linear", False)},
+                     defaults={"vocab_size": 32000, "hidden_size": 2560, "num_hidden_layers": 54,
+                               "max_position_embeddings": 4096,
+                               "num_attention_heads": 32,
+                               "hidden_act": "gelu", "tie_word_embeddings": True},
+                     derive=(zamba2,)),
     "qwen3_5_moe_text": Family(dict(_LLAMA_FIXED, qk_norm="head", attn_output_gate=True), flags=_ATTN_BIAS,
                                defaults=_DELTANET_DEFAULTS | {
                                    "vocab_size": 248320, "num_key_value_heads": 2, "num_experts": 256,

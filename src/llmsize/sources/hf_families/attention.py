@@ -117,6 +117,9 @@ def sliding_pattern(period: int, key: str, *, off_when_null: bool = False) -> De
         p = r.get(key, "_sliding_window_pattern", default=period)
         window = r.get("sliding_window", default=4096)
         n = out["n_layers"]
+        if r.get("layer_types") is not None:  # the config classes keep an explicit list
+            out["sliding_window"] = window  # (from_hf_config reads it)
+            return
         if isinstance(p, str):  # EXAONE 4.0: "LLLG", L local, G global, repeated
             types = tuple("full" if p[i % len(p)] == "G" else "sliding" for i in range(n))
         else:

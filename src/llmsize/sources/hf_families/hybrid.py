@@ -4,8 +4,10 @@ the hybrids that choose a mixer per layer (Jamba, Bamba, Nemotron-H, Falcon-H1, 
 
 from __future__ import annotations
 
-from ...arch import SSM, LinearAttention, MoE, ShortConv
+from ...arch import SSM, LinearAttention, MoE, SharedBlocks, ShortConv
 from ...errors import ConfigError
+from ...limits import MAX_WIDTH
+from .. import validate
 from .attention import mtp_note
 from .keys import D_FF
 
@@ -113,7 +115,8 @@ def nemotron_h(r: Reader, out: dict[str, Any]) -> None:
     attention without rotary ("*"), a plain MLP ("-") or a MoE ("E"), as ``hybrid_override_pattern``
     or ``layers_block_type`` says; ``num_hidden_layers`` is then ignored. The Mamba-2 mixer has
     ``mamba_num_heads`` · ``mamba_head_dim`` channels; MoE experts and the shared expert are plain
-    (up, down) MLPs; the router has no bias (its correction bias is a buffer). The LM head is never
+    (up, down) MLPs, the experts in a latent of ``moe_latent_size`` when given (Nemotron-3); the
+    router has no bias (its correction bias is a buffer). The LM head is never
     tied, whatever ``tie_word_embeddings`` says."""
     pattern = r.get("hybrid_override_pattern")
     if pattern:
@@ -137,10 +140,11 @@ def nemotron_h(r: Reader, out: dict[str, Any]) -> None:
         n_groups=r.get("n_groups", "mamba_n_groups", default=8),
     )
     # stored by the config class, read by no layer: the attention has no biases and reads head_dim
-    for key in ("mamba_proj_bias", "attention_bias", "attention_head_dim"):
+    # (and the multi-token-prediction block's pattern, which transformers does not build; Nemotron-3's
+    # moe_shared_expert_overlap only schedules the shared expert beside the routed ones)
+    for key in ("mamba_proj_bias", "attention_bias", "attention_head_dim", "mtp_layers_block_type",
+                "moe_shared_expert_overlap"):
         r.get(key)
-    if r.get("moe_latent_size") is not None:
-        raise ConfigError(f"{out['name']}: Nemotron-H with moe_latent_size is not supported yet")
     routed = tuple(i for i, b in enumerate(blocks) if b == "moe")
     if routed:
         n_shared = r.get("n_shared_experts", default=1)
@@ -150,6 +154,7 @@ def nemotron_h(r: Reader, out: dict[str, Any]) -> None:
             top_k=r.get("num_experts_per_tok", default=2),
             d_ff_expert=r.get("moe_intermediate_size", default=7688), layers=routed,
             n_shared_experts=n_shared, d_ff_shared=width, expert_bias=False,
+            latent_dim=r.get("moe_latent_size", default=0) or 0,
         )
     mtp_note(r, out)
 
@@ -277,3 +282,101 @@ def qwen3_5_unused(r: Reader, out: dict[str, Any]) -> None:
     """Qwen3.5 configs still write Qwen3-Next's ``mlp_only_layers`` and ``decoder_sparse_step``,
     which modular_qwen3_5.py and modular_qwen3_5_moe.py delete: read here, never used."""
     r.read.update(("mlp_only_layers", "decoder_sparse_step"))
+
+
+def _kda_sizes(r: Reader) -> dict[str, Any]:
+    """KimiLinearConfig.__post_init__: ``linear_attn_config`` (the checkpoint's sub-dict) overrides
+    ``linear_head_dim``, ``linear_num_heads`` and ``linear_conv_kernel_dim``."""
+    sub = r.get("linear_attn_config", default={})
+    if not isinstance(sub, dict):
+        raise ConfigError(f"{r.label}: linear_attn_config must be an object, got {sub!r:.40}")
+    sizes = {}
+    for ours, key, inner, default in (("head", "linear_head_dim", "head_dim", 128),
+                                      ("heads", "linear_num_heads", "num_heads", 32),
+                                      ("conv", "linear_conv_kernel_dim", "short_conv_kernel_size", 4)):
+        value = sub.get(inner)
+        checked = validate.check(r.label, f"linear_attn_config.{inner}", value, kind=("pos", MAX_WIDTH))
+        sizes[ours] = checked if value is not None else r.get(key, default=default)
+    return sizes | {"sub": sub}
+
+
+def _kimi_kinds(r: Reader, n: int, sub: dict[str, Any]) -> tuple[str, ...]:
+    """``layer_types``, else the checkpoint's 1-based ``full_attn_layers`` / ``kda_layers``, else
+    MLA at every i > 0 with i % 4 == 0 (KimiLinearConfig.__post_init__)."""
+    kinds = _kinds(r, "linear")
+    if kinds is not None:
+        return kinds
+    full, kda = sub.get("full_attn_layers"), sub.get("kda_layers")
+    if full is not None and kda is not None:
+        for name, value in (("full_attn_layers", full), ("kda_layers", kda)):
+            validate.check(r.label, f"linear_attn_config.{name}", value, kind=("ints", n))
+        return tuple("full" if i + 1 in set(full) and i + 1 not in set(kda) else "linear" for i in range(n))
+    return tuple("full" if i and i % 4 == 0 else "linear" for i in range(n))
+
+
+def kimi_linear(r: Reader, out: dict[str, Any]) -> None:
+    """Kimi Linear (arXiv 2510.26692 §3–4; models/kimi_linear/): Kimi Delta Attention or MLA per
+    layer (``_kimi_kinds``); MLA as DeepSeek-V2's (the ``mla`` rule runs first) without rotary; the
+    MLP per ``mlp_layer_types`` ("dense"/"sparse"), else the first ``first_k_dense_replace`` (1)
+    dense: routed layers have a sigmoid router without bias (its correction bias is a buffer),
+    E gated experts of width I_e and one shared MLP of n_shared · I_e, built even when n_shared is 0.
+    The LM head is never tied, whatever ``tie_word_embeddings`` says."""
+    n = out["n_layers"]
+    out["tie_embeddings"] = False  # KimiLinearForCausalLM._tied_weights_keys = {}: never tied
+    # KimiLinearConfig.attribute_map: max_position_embeddings is stored as model_max_length
+    out["max_position"] = r.get("model_max_length", "max_position_embeddings", default=1048576)
+    kda = _kda_sizes(r)
+    out["layer_types"] = _kimi_kinds(r, n, kda["sub"])
+    heads, width = kda["heads"], kda["head"]
+    out["linear_attn"] = LinearAttention(n_k_heads=heads, n_v_heads=heads, head_k_dim=width,
+                                         head_v_dim=width, d_conv=kda["conv"], variant="kda")
+    mlp = r.get("mlp_layer_types")
+    if mlp is None:
+        first = r.get("first_k_dense_replace", default=1)
+        mlp = ["dense" if i < first else "sparse" for i in range(n)]
+    elif len(mlp) != n:
+        raise ConfigError(f"{r.label}: mlp_layer_types has {len(mlp)} values for {n} layers")
+    for key in ("moe_layer_freq", "mla_use_nope", "use_grouped_topk", "num_expert_group", "moe_renormalize"):
+        r.get(key)
+    routed = tuple(i for i, t in enumerate(mlp) if t == "sparse")
+    if routed:
+        d_e = r.need("moe_intermediate_size")
+        shared = r.get("num_shared_experts", "n_shared_experts", default=1)
+        out["moe"] = MoE(n_experts=r.get("num_experts", "num_local_experts", default=256),
+                         top_k=r.get("num_experts_per_token", "num_experts_per_tok", default=8),
+                         d_ff_expert=d_e, layers=routed, n_shared_experts=shared, d_ff_shared=shared * d_e)
+
+
+# Zamba2Config's default ``layers_block_type`` (54 layers, hybrid at 6, 12, …)
+_ZAMBA2_BLOCKS = (["mamba"] + (["mamba"] * 5 + ["hybrid"]) * 7 + ["mamba"] * 4 + ["hybrid"]
+                  + ["mamba"] * 3 + ["hybrid"] + ["mamba"] * 2)
+
+
+def zamba2(r: Reader, out: dict[str, Any]) -> None:
+    """Zamba2 (arXiv 2411.15242 §2; models/zamba2/): one layer per ``layers_block_type`` entry
+    (``num_hidden_layers`` is not read): a Mamba-2 layer, or a hybrid layer that first calls the
+    next shared block (``num_mem_blocks`` of them, in turn) on [h; x_emb] and adds its output,
+    through a Linear(d, d), before the Mamba-2 mixer. The mixer has ``n_mamba_heads`` heads over
+    int(``mamba_expand`` · d) channels and ``mamba_ngroups`` groups; its conv always has a bias,
+    whatever ``use_conv_bias`` says. The shared attention has heads of 2d / a."""
+    blocks = r.get("layers_block_type", "layer_types") or _ZAMBA2_BLOCKS
+    out["n_layers"] = len(blocks)
+    out["layer_types"] = tuple("parallel" if b == "hybrid" else "mamba" for b in blocks)
+    d, a = out["d_model"], out["n_heads"]
+    out["head_dim"] = 2 * d // a  # Zamba2Config.attention_head_dim; a "head_dim" key is overwritten
+    out["d_ff"] = out["d_ff"] or 4 * d
+    out["ssm"] = SSM(
+        d_inner=int(r.get("mamba_expand", default=2) * d), d_state=r.get("mamba_d_state", default=64),
+        d_conv=r.get("mamba_d_conv", default=4), conv_bias=True, proj_bias=out["mlp_bias"], version=2,
+        n_heads=r.get("n_mamba_heads", default=8), n_groups=r.get("mamba_ngroups", default=1),
+    )
+    out["shared_blocks"] = SharedBlocks(
+        n_blocks=r.get("num_mem_blocks", default=1), adapter_rank=r.get("adapter_rank", default=128),
+        attention_adapters=bool(r.get("use_shared_attention_adapter", default=False)),
+        tied=out["tie_embeddings"])
+    out["position"] = "rotary" if r.get("use_mem_rope", default=False) else "none"
+    # derived by Zamba2Config from the keys above, or read by no layer
+    for key in ("hybrid_layer_ids", "mamba_headdim", "attention_hidden_size", "attention_head_dim",
+                "kv_channels", "num_query_groups", "use_conv_bias", "num_hidden_layers", "use_long_context",
+                "num_logits_to_keep", "use_mem_eff_path", "use_mamba_kernels"):
+        r.get(key)

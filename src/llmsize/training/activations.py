@@ -439,11 +439,18 @@ def adapter_inputs(arch: Architecture, lora: LoraSpec) -> dict[int | None, tuple
     return out
 
 
+def skipped(arch: Architecture, layer: int) -> bool:
+    """Whether a text-only batch skips the layer: a Llama 3.2 Vision cross-attention layer runs
+    only with cross-attention states (transformers 5.24 ``MllamaTextModel.forward``: ``continue``
+    when ``cross_attention_states is None`` and nothing is cached); image tokens are not modelled.
+    A skipped layer saves nothing, not even a full-recompute checkpoint."""
+    return arch.layer_types[layer] == "cross"
+
+
 def layer_per_token(arch: Architecture, w: ActivationSpec, layer: int) -> list[tuple[str, float]]:
-    """The lines of ``layer_saved`` in bytes per token (only "attention" depends on s). A Llama
-    3.2 Vision cross-attention layer saves nothing: text-only batches skip it (transformers 5.24
-    ``MllamaTextModel.forward``), and image tokens are not modelled."""
-    if arch.layer_types[layer] == "cross":
+    """The lines of ``layer_saved`` in bytes per token (only "attention" depends on s); none
+    for a layer a text-only batch skips (``skipped``)."""
+    if skipped(arch, layer):
         return []
     ff = ff_line(arch, layer)
     lines = [("norms", norms(arch, w, layer)), ("block inputs", block_inputs(arch, w)),
@@ -477,7 +484,7 @@ def checkpoint_saved(arch: Architecture, w: ActivationSpec) -> int:
 
 def layer_stored(arch: Architecture, w: ActivationSpec, layer: int) -> int:
     """What a layer holds between its forward and its backward under ``w.recompute``."""
-    if w.recompute == "full":
+    if w.recompute == "full" and not skipped(arch, layer):
         return checkpoint_saved(arch, w)
     return layer_saved(arch, w, layer).value
 

@@ -155,12 +155,14 @@ def _compile_layer(s: StepInputs, i: int) -> _Layer:
         return _affine(lambda n: act.kernel_saved(arch, replace(w, seq=n), masked=masked, layer=i),
                        "the attention kernel")
 
-    start = act.mask_from(arch, i)
+    skipped = act.skipped(arch, i)  # saves nothing (``act.layer_per_token``): no attention either
+    start = None if skipped else act.mask_from(arch, i)
     grads = s.layer_grads(i)
     return _Layer(
-        lines=lines[0][:-1], attention_side=act.attention_side_saved(arch, w, i), kernel=kernel(False),
+        lines=lines[0][:-1], attention_side=0.0 if skipped else act.attention_side_saved(arch, w, i),
+        kernel=(0.0, 0.0) if skipped else kernel(False),
         kernel_masked=kernel(True) if start is not None else None, mask_from=start,
-        checkpoint=act.checkpoint_per_token(arch, w) if w.recompute == "full" else None,
+        checkpoint=(0.0 if skipped else act.checkpoint_per_token(arch, w)) if w.recompute == "full" else None,
         autocast=s.autocast_copies(i), grads=0 if s.grads_kept else grads["ff"] + grads["attention"],
         blocks=tuple(block_forms(arch, w, i, grads=grads)), kept=s.grads_kept, ff=act.ff_line(arch, i),
         n_norms=norms_per_layer(arch))

@@ -27,6 +27,7 @@ from .hf_families import (
     N_HEADS,
     N_KV_HEADS,
     N_LAYERS,
+    TOWERS_LEFT_OUT,
     Family,
 )
 
@@ -199,6 +200,10 @@ def _text_and_vision(
         if "tie_word_embeddings" in cfg:
             tie = validate.check(name, "tie_word_embeddings", cfg["tie_word_embeddings"])
             text.setdefault("tie_word_embeddings", tie)
+        if model_type in TOWERS_LEFT_OUT:
+            warnings.append(f"{name}: {model_type}: only the text model is counted; "
+                            f"{TOWERS_LEFT_OUT[model_type]} are left out")
+            return text, None
         return text, _vision(vision, name, str(model_type)) if vision else None
     if text is not None or vision is not None:
         warnings.append(f"{name}: multimodal {model_type!r}: only the text model is counted; "

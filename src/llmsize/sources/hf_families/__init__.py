@@ -39,6 +39,8 @@ from .attention import (
     stablelm,
     t5,
 )
+from .gemma3n import DEFAULTS as _GEMMA3N_DEFAULTS
+from .gemma3n import gemma3n
 from .hybrid import (
     bamba,
     deltanet_hybrid,
@@ -216,6 +218,10 @@ FAMILIES: dict[str, Family] = {
                           defaults={"head_dim": 256, "tie_word_embeddings": True, "vocab_size": 262_208,
                                     "num_key_value_heads": 4},
                           derive=(sliding_pattern(6, "sliding_window_pattern"),)),
+    # Gemma 3n (models/gemma3n): a Gemma 3 layer (sandwich norms, QK-norm; V's norm has no weight)
+    # plus AltUp, LAuReL and per-layer inputs; the shared-KV layers drop k_proj, v_proj and k_norm
+    "gemma3n_text": Family(dict(_LLAMA_FIXED, qk_norm="head"), flags=_ATTN_BIAS, defaults=_GEMMA3N_DEFAULTS,
+                           derive=(gemma3n,)),
     "phi": Family(dict(_LAYERNORM, gated_mlp=False, qkv_bias=True, o_bias=True, mlp_bias=True,
                        parallel_block=True, shared_block_norm=True, lm_head_bias=True),
                   derive=(qk_norm_flag("qk_layernorm", "head", bias=True),)),
@@ -306,4 +312,9 @@ FAMILIES["roberta"] = FAMILIES["bert"]
 FAMILIES["RefinedWeb"] = FAMILIES["RefinedWebModel"] = FAMILIES["falcon"]
 
 # Multimodal configs: the text model lives under ``text_config``.
-MULTIMODAL = {"gemma3": "gemma3_text", "llama4": "llama4_text"}
+MULTIMODAL = {"gemma3": "gemma3_text", "llama4": "llama4_text", "gemma3n": "gemma3n_text"}
+# Wrappers whose towers llmsize does not count, with what a warning says is left out. Gemma 3n's
+# vision tower is a timm model (``mobilenetv5_300m_enc``, built by ``TimmWrapperModel``) that
+# transformers cannot build without timm, so no count of it could be checked here.
+TOWERS_LEFT_OUT = {"gemma3n": "the MobileNet-V5 vision tower (timm), the audio encoder (USM conformer) "
+                              "and their embedders"}

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
         raw: Mapping[str, Any]
         read: set[str]
+        label: str
 
         def get(self, *keys: str, default: Any = None) -> Any: ...
 

@@ -12,6 +12,8 @@ Every attention layer keeps, for every cached token, its keys and values::
     short conv (LFM2)  d · L                                    per sequence
     hybrids            each layer by its kind (``Architecture.layer_types``): only full-attention
                        layers grow with the context
+    shared K/V         layers that reuse an earlier layer's keys and values (Gemma 3n's last
+                       ``num_kv_shared_layers``) cache nothing of their own
 
     bytes = layers · batch · tokens · row_bytes(elements, kv dtype)
 
@@ -187,6 +189,13 @@ def state_layer_counts(arch: Architecture) -> dict[str, int]:
 # --- tokens each layer keeps ----------------------------------------------------------------
 
 
+def cache_layer_types(arch: Architecture) -> tuple[str, ...]:
+    """The kinds of the layers whose keys and values are cached: the decoder's layers of an
+    encoder-decoder, else every layer but those that reuse an earlier layer's K/V (Gemma 3n's
+    last ``kv_shared_layers``, which transformers gives a ``DummyLayer`` that stores nothing)."""
+    return ("full",) * arch.decoder_layers if arch.kind == "encoder-decoder" else arch.kv_layer_types
+
+
 def window_tokens(arch: Architecture, tokens: int) -> int:
     """Tokens a transformers sliding-window layer keeps: the last w − 1
     (``DynamicSlidingWindowLayer``)."""
@@ -225,7 +234,7 @@ def kv_cache(arch: Architecture, req: KVRequest) -> Part:
         return group("kv_cache", states)
     row = token_row(arch, kv_dtype=req.kv_dtype, tp=req.tp)
     slots = req.tokens
-    layers = arch.layer_types if arch.kind != "encoder-decoder" else ("full",) * arch.decoder_layers
+    layers = cache_layer_types(arch)
     n_full = sum(t in ("full", "parallel") for t in layers)
     n_swa = sum(t == "sliding" for t in layers)
     swa = window_tokens(arch, slots) if n_swa else 0
@@ -243,5 +252,5 @@ def kv_cache(arch: Architecture, req: KVRequest) -> Part:
 
 def kv_bytes_per_token(arch: Architecture, *, kv_dtype: str = "bf16", tp: int = 1) -> int:
     """Bytes one more token of context costs across all full-attention layers (per GPU)."""
-    layers = arch.layer_types if arch.kind != "encoder-decoder" else ("full",) * arch.decoder_layers
+    layers = cache_layer_types(arch)
     return sum(t in ("full", "parallel") for t in layers) * token_row(arch, kv_dtype=kv_dtype, tp=tp)

@@ -566,3 +566,26 @@ def test_random_config_matches_transformers(model_type: str, seed: int):
     assert report.breakdown.value == report.total
     assert sum(t.numel for t in model_tensors(arch)) == report.total  # the per-tensor list agrees
     assert all(p.value == sum(c.value for c in p.parts) for _, p in report.breakdown.walk() if p.parts)
+
+
+def test_gemma3n_defaults_are_the_e4b_text_model():
+    """``Gemma3nTextConfig``'s defaults are the E4B text model (its docstring: "gemma3n_text-E4B
+    style"): 35 layers, 15 sharing K/V, per-layer embeddings of 262,144 × 35 × 256."""
+    cfg = {"model_type": "gemma3n_text", "architectures": ["Gemma3nForCausalLM"]}
+    report, truth = count_params(from_hf_config(cfg)[0]), hf_counts(cfg)
+    assert (report.total, report.non_embedding) == (truth.total, truth.non_embedding)
+    assert report.total - report.non_embedding == 262_400 * 2048 + 262_144 * 35 * 256
+
+
+def test_gemma3n_wrapper_counts_its_text_model_and_says_what_it_leaves_out():
+    """transformers builds the wrapper's vision tower with timm (``TimmWrapperModel``), which
+    is not installed here, so the wrapper's own count cannot be checked; its text model (and the
+    tied head) is counted, and a warning names the towers left out."""
+    text, _ = valid_case("gemma3n_text", 3)
+    text = {k: v for k, v in text.items() if k != "architectures"}
+    cfg = {"model_type": "gemma3n", "architectures": ["Gemma3nForConditionalGeneration"],
+           "text_config": text, "vision_config": {"model_type": "gemma3n_vision"},
+           "audio_config": {"model_type": "gemma3n_audio"}}
+    arch, warnings = from_hf_config(cfg, "gemma-3n")
+    assert count_params(arch).total == hf_counts({**text, "architectures": ["Gemma3nForCausalLM"]}).total
+    assert any("vision tower" in w and "audio encoder" in w for w in warnings), warnings

@@ -349,6 +349,8 @@ class Modeling:
     moe_all_experts: bool = False  # every token goes through every expert (Llama 4's bmm experts)
     fp32_routing_weights: bool = False  # routing weights stay fp32: the weighted expert outputs are fp32
     llamacpp_arch: str | None = None  # llama.cpp's LLM_ARCH_* where its quantization mixture asks
+    mlp_live_hidden: int = 2  # d-wide states alive beside the MLP's intermediates (Gemma 3n: 6)
+    mlp_keeps_gate: bool = False  # the MLP keeps gate_proj's output referenced (a 4th I-wide tensor)
 
 
 _FP32_NORM = Modeling(fp32_norm=True)
@@ -369,6 +371,10 @@ MODELING: dict[str, Modeling] = {
     "phi3": Modeling(fused_qkv=True, fused_gate_up=True),
     "phi": Modeling(cat_rotary=True),
     "gemma": _FP32_NORM, "gemma2": _FP32_NORM, "gemma3": _FP32_NORM, "gemma3_text": _FP32_NORM,
+    # modeling_gemma3n.py Gemma3nTextDecoderLayer: the normed input, LAuReL's output, attn,
+    # attn_gated, attn_laurel and attn_norm are all referenced while the MLP runs; Gemma3nTextMLP
+    # names gate_proj's output, which stays alive beside act(gate), up and their product
+    "gemma3n_text": Modeling(fp32_norm=True, mlp_live_hidden=6, mlp_keeps_gate=True),
     "olmo2": Modeling(fp32_norm=True, fp32_rotary=True), "olmo3": _FP32_NORM,
     "deepseek_v2": Modeling(fp32_router=True), "deepseek_v3": Modeling(fp32_router=True),
     "deepseek_v32": Modeling(fp32_router=True), "dots1": Modeling(fp32_router=True),

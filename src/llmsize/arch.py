@@ -588,6 +588,11 @@ class Architecture:
         """The MLP width of ``layer``: its own (Gemma 3n's MatFormer slices), else d_ff."""
         return self.d_ff_layers[layer] if self.d_ff_layers else self.d_ff
 
+    def is_kv_shared(self, layer: int) -> bool:
+        """Whether ``layer`` reuses an earlier layer's keys and values (one of the last
+        ``kv_shared_layers``); a T5 decoder's layers, numbered after the encoder's, never do."""
+        return self.n_layers - self.kv_shared_layers <= layer < self.n_layers
+
     @property
     def kv_layer_types(self) -> tuple[LayerType, ...]:
         """The kinds of the layers that keep a cache of their own: all but the last

@@ -338,11 +338,10 @@ def layer_classes(arch: Architecture, n_layers: int) -> list[tuple[LayerClass, i
     """Each distinct layer shape in the first ``n_layers`` with its count, in order of first
     appearance; attention kinds count as one shape (same parameters)."""
     routed = set(arch.moe.layers) if arch.moe else set()
-    first_shared = arch.n_layers - arch.kv_shared_layers
     counts: dict[LayerClass, int] = {}
     for i in range(n_layers):
         kind = arch.layer_types[i] if i < len(arch.layer_types) else "full"
-        key = ("full" if kind in ("full", "sliding") else kind, i in routed, i >= first_shared,
+        key = ("full" if kind in ("full", "sliding") else kind, i in routed, arch.is_kv_shared(i),
                arch.ff_width(i) if i < arch.n_layers else arch.d_ff)
         counts[key] = counts.get(key, 0) + 1
     return list(counts.items())

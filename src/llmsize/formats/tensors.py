@@ -259,7 +259,7 @@ def _mixer(arch: Architecture, kind: str, p: str, i: int) -> list[TensorSpec]:
         return _short_conv(arch, arch.short_conv, p, i)
     if kind == "none":
         return []
-    shared_kv = i >= arch.n_layers - arch.kv_shared_layers  # Gemma 3n (params.layer_classes)
+    shared_kv = arch.is_kv_shared(i)  # Gemma 3n (params.layer_classes)
     return _mla(arch, arch.mla, p, i) if arch.mla else _attention(arch, p, i, shared_kv=shared_kv)
 
 

@@ -385,18 +385,25 @@ def gemma3n_saved(arch: Architecture, w: ActivationSpec) -> float:
     return w.outside(out)
 
 
-def gemma3n_outside(arch: Architecture, w: ActivationSpec) -> float:
-    """What a Gemma 3n forward saves outside its layers (``Gemma3nTextModel.forward``): each of
-    AltUp's K − 1 projections of the embeddings and each of the K − 1 unembedding projections
-    saves its output and the output rescaled to the embeddings' magnitude (2·B·d each); the
-    embeddings and the last layer's K copies are saved as their inputs; the per-layer projection
-    goes through an RMSNorm of width L·p."""
+def gemma3n_input_side(arch: Architecture, w: ActivationSpec) -> float:
+    """What a Gemma 3n forward saves before its layers (``Gemma3nTextModel.forward``): the
+    embeddings (AltUp's projections' input), and for each of AltUp's K − 1 projections its output
+    and the output rescaled to the embeddings' magnitude (2·B·d each); the per-layer projection
+    goes through an RMSNorm of width L·p. Freed as the backward reaches the embeddings."""
     d, k, B, out = arch.d_model, arch.altup_inputs, w.B, 0.0
     if k:
-        out += B * d * (1 + 4 * (k - 1) + k)
+        out += B * d * (1 + 2 * (k - 1))
     if arch.per_layer_input:
         out += norm_saved(arch, w, arch.n_layers * arch.per_layer_input.d, rows=arch.n_layers)
     return w.outside(out)
+
+
+def gemma3n_output_side(arch: Architecture, w: ActivationSpec) -> float:
+    """What a Gemma 3n forward saves after its layers: the last layer's K copies (the
+    unembedding projections' input) and, for each of the K − 1 projections, its output and the
+    rescaled output (2·B·d each). Freed by the backward right after the final norm's."""
+    d, k = arch.d_model, arch.altup_inputs
+    return w.outside(w.B * d * (k + 2 * (k - 1))) if k else 0.0
 
 
 def routed_slots(arch: Architecture, w: ActivationSpec) -> float:
@@ -520,6 +527,11 @@ def rotary_dim(arch: Architecture) -> int:
     return arch.mla.qk_rope_head_dim if arch.mla else arch.head_dim
 
 
+# The lines of ``resident_per_token`` Gemma 3n adds: the first stage keeps the input side (freed
+# at the embedding's backward), the last the output side (freed after the head's backward).
+ALTUP_IN, ALTUP_OUT = "AltUp in-projections, per-layer inputs", "AltUp out-projections"
+
+
 def resident_per_token(arch: Architecture, w: ActivationSpec) -> list[tuple[str, float]]:
     """Saved once per micro-batch, bytes per token: input ids and shifted labels (int64), the
     rotary cos and sin every layer's rotary saves (b·s·d_rot each), the embedding dropout's
@@ -533,9 +545,10 @@ def resident_per_token(arch: Architecture, w: ActivationSpec) -> list[tuple[str,
     return [("input ids and labels", 2 * INDEX_BYTES),
             ("rotary cos, sin", positions),
             ("embedding dropout mask", w.outside(w.mask_bytes * d) if w.dropout.embedding else 0),
-            ("AltUp projections, per-layer inputs", gemma3n_outside(arch, w)),
+            (ALTUP_IN, gemma3n_input_side(arch, w)),
             ("final norm and head input", w.outside(norm_saved(arch, w, d) + w.B * d * (not w.frozen))
              + grad_input_kept_per_token(arch, w)),
+            (ALTUP_OUT, gemma3n_output_side(arch, w)),
             ("logits the loop keeps", kept_logits_per_token(arch, w))]
 
 

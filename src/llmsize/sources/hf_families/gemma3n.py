@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 # Gemma3nTextConfig's defaults (configuration_gemma3n.py, transformers 5.24): the E4B shape.
 DEFAULTS = {"vocab_size": 262_400, "hidden_size": 2048, "intermediate_size": 16_384, "num_hidden_layers": 35,
+            "max_position_embeddings": 32_768,
             "num_attention_heads": 8, "num_key_value_heads": 2, "head_dim": 256, "sliding_window": 512,
             "tie_word_embeddings": True, "vocab_size_per_layer_input": 262_144,
             "hidden_size_per_layer_input": 256, "altup_num_inputs": 4, "num_kv_shared_layers": 15,

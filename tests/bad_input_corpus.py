@@ -53,6 +53,14 @@ BASES: dict[str, dict[str, Any]] = {
                "vision_config": {"model_type": "siglip_vision_model", "vision_use_head": False,
                                  "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
                                  "intermediate_size": 64, "patch_size": 8, "image_size": 32}},
+    "mllama": {"model_type": "mllama", "architectures": ["MllamaForConditionalGeneration"],
+               "text_config": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+                               "num_key_value_heads": 2, "intermediate_size": 128, "vocab_size": 256,
+                               "cross_attention_layers": [1]},
+               "vision_config": {"hidden_size": 32, "num_hidden_layers": 1, "num_global_layers": 1,
+                                 "attention_heads": 2, "intermediate_size": 64, "patch_size": 8,
+                                 "image_size": 32, "max_num_tiles": 2, "vision_output_dim": 64,
+                                 "supported_aspect_ratios": [[1, 1], [1, 2], [2, 1]]}},
 }
 
 COMMANDS = ("params", "infer", "train", "summary")  # each reads a SOURCE's config
@@ -125,6 +133,8 @@ _INT_KEYS = {
                     "v_head_dim", "moe_intermediate_size"),
     "mamba": ("state_size", "conv_kernel", "expand"),
     "gemma3": ("vision_config.patch_size", "vision_config.image_size", "text_config.num_hidden_layers"),
+    "mllama": ("vision_config.max_num_tiles", "vision_config.attention_heads",
+               "vision_config.vision_output_dim"),
 }
 # Which bad values each key gets: every key gets the type errors; zero is fine where 0 means "none".
 _ZERO_OK = {"sliding_window"}
@@ -176,6 +186,10 @@ _OTHER_FIELDS: list[tuple[str, str, object, str]] = [
     ("gemma3", "vision_config", "siglip", "vision_config"),
     ("gemma3", "vision_config.vision_use_head", "no", "vision_use_head"),
     ("gemma3", "tie_word_embeddings", "true", "tie_word_embeddings"),
+    ("mllama", "vision_config.supported_aspect_ratios", [[1]], "supported_aspect_ratios"),
+    ("mllama", "vision_config.supported_aspect_ratios", "1x1", "supported_aspect_ratios"),
+    ("mllama", "text_config.cross_attention_layers", [-1], "cross_attention_layers"),
+    ("mllama", "text_config.cross_attention_layers", "3", "cross_attention_layers"),
 ]
 
 # Whole-file problems: (id, text, substring)

@@ -145,6 +145,60 @@ def test_t5_cross_attention_equals_transformers():
     assert ours == measured.kv_cache_bytes
 
 
+# Llama 3.2 Vision, tiny: layers 1 and 3 of 4 are cross-attention layers; 28-pixel tiles of
+# 14-pixel patches give 4 + 1 tokens per tile, 3 tiles 15 per image.
+MLLAMA = {"model_type": "mllama", "architectures": ["MllamaForConditionalGeneration"],
+          "text_config": dict(hidden_size=32, num_hidden_layers=4, num_attention_heads=4,
+                              num_key_value_heads=2, intermediate_size=48, vocab_size=100,
+                              cross_attention_layers=[1, 3], pad_token_id=0),
+          "vision_config": dict(hidden_size=16, num_hidden_layers=2, num_global_layers=1, attention_heads=2,
+                                intermediate_size=24, vision_output_dim=32, image_size=28, patch_size=14,
+                                max_num_tiles=3, supported_aspect_ratios=[[1, 1], [1, 3], [3, 1]],
+                                intermediate_layers_indices=[0])}
+
+
+def _mllama_cache_bytes(batch: int, tokens: int, images: int) -> int:
+    """Bytes of the cache ``MllamaForConditionalGeneration`` returns after a prefill of ``tokens``
+    text tokens and ``images`` images (every tile present) per sequence, under FakeTensorMode."""
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    from llmsize.measure.harness import _cache_bytes, build
+
+    vision, tiles = MLLAMA["vision_config"], MLLAMA["vision_config"]["max_num_tiles"]
+    with FakeTensorMode():
+        model = build(MLLAMA, "mllama", dtype="bf16", attn="sdpa").eval()
+        kwargs = {"input_ids": torch.randint(0, 90, (batch, tokens)), "use_cache": True}
+        if images:
+            size = vision["image_size"]
+            kwargs |= dict(pixel_values=torch.randn(batch, images, tiles, 3, size, size),
+                           aspect_ratio_ids=torch.full((batch, images), 2, dtype=torch.long),
+                           aspect_ratio_mask=torch.ones(batch, images, tiles, dtype=torch.long),
+                           cross_attention_mask=torch.ones(batch, tokens, images, tiles, dtype=torch.long))
+        with torch.no_grad():
+            return _cache_bytes(torch, model(**kwargs).cache)
+
+
+@pytest.mark.parametrize(("batch", "tokens", "images"), [(2, 37, 0), (1, 10, 1), (2, 23, 2)])
+def test_mllama_cross_attention_cache_equals_transformers(batch, tokens, images):
+    """Text only, the cross-attention layers are skipped and cache nothing; each image puts its
+    tiles' tokens (3 × (2² + 1) = 15) into every cross-attention layer."""
+    arch = from_hf_config(MLLAMA, "mllama")[0]
+    ours = kv_cache(arch, KVRequest(tokens, batch, images=images))
+    assert ours.value == _mllama_cache_bytes(batch, tokens, images)
+    assert ours.value == batch * 2 * 2 * 8 * 2 * (2 * tokens + 2 * images * 15)  # by hand: b·2·k·d_h·2 B
+
+
+def test_llama_3_2_90b_vision_image_tokens():
+    """560-pixel tiles of 14-pixel patches: 40² + 1 = 1,601 tokens per tile, 4 tiles per image
+    (the image processor pads to max_num_tiles), in each of the 20 cross-attention layers."""
+    arch = _catalog("llama-3.2-90b-vision-instruct")
+    text = kv_cache(arch, KVRequest(1000)).value
+    assert text == 80 * 1000 * 2 * 8 * 128 * 2  # the 80 self-attention layers only
+    one_image = kv_cache(arch, KVRequest(1000, images=1)).value - text
+    assert one_image == 20 * 6404 * 2 * 8 * 128 * 2
+
+
 def _catalog(name: str):
     return from_hf_config(catalog.lookup(name).config, name)[0]
 

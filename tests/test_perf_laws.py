@@ -92,3 +92,13 @@ def test_serving_figures_hang_together(dense):
 def test_bad_efficiency_override_is_one_line_error():
     with pytest.raises(PerfError, match="decode_mfu 1.5: must be a share"):
         efficiency("vllm", "h100-sxm").with_(decode_mfu=1.5)
+
+
+def test_a_text_only_step_skips_llama_3_2_visions_cross_attention_layers():
+    """MllamaTextModel.forward skips a cross-attention layer without image states: a text-only
+    decode step reads the 80 self-attention layers (855,654,400 parameters each, the count the
+    catalog test holds to transformers), the final norm and the head, in bf16; not the 20
+    cross-attention layers, the embedding table or the vision model."""
+    traffic = compile_traffic(resolve("llama-3.2-90b-vision-instruct").arch, "bf16")
+    assert traffic.dense_bytes == 2 * (80 * 855_654_400 + 8192 + 128_256 * 8192)
+    assert traffic.matmul_flops_per_token == 2 * (80 * (855_654_400 - 2 * 8192) + 128_256 * 8192)

@@ -123,6 +123,31 @@ def llama4(rng: random.Random) -> Cfg:
     return cfg
 
 
+def mllama_text(rng: random.Random, cfg: Cfg) -> None:
+    """Llama 3.2 Vision's text model: cross-attention layers at drawn indices (one may lie past
+    the last layer, which builds nothing), a pad id inside the small vocabulary."""
+    n = cfg["num_hidden_layers"]
+    pick(rng, cfg, "cross_attention_layers", [sorted(rng.sample(range(n + 1), rng.randint(1, n))), ABSENT])
+    cfg.pop("head_dim", None)  # MllamaTextConfig has none: head_dim is d / a
+    cfg["pad_token_id"] = 0
+
+
+def mllama(rng: random.Random) -> Cfg:
+    text = with_(llama_like, mllama_text, explicit_head_dim=False)(rng)
+    d = rng.choice([16, 32])
+    tiles = rng.choice([1, 2, 4])
+    vision: Cfg = dict(num_hidden_layers=rng.randint(1, 2), num_global_layers=rng.randint(0, 2),
+                       hidden_size=d, attention_heads=rng.choice([2, 4]),
+                       intermediate_size=rng.choice([24, 40]),
+                       vision_output_dim=rng.choice([24, 48]), image_size=rng.choice([28, 42]),
+                       patch_size=14, max_num_tiles=tiles, intermediate_layers_indices=[0])
+    if tiles != 4 or rng.random() < 0.5:  # the default ratios need 4 tiles
+        vision["supported_aspect_ratios"] = [[1, 1], [1, tiles], [tiles, 1]][:rng.randint(1, 3)]
+    cfg: Cfg = {"text_config": text}
+    pick(rng, cfg, "vision_config", [vision, vision, ABSENT])  # absent: MllamaVisionConfig's defaults
+    return cfg
+
+
 def shared_with_bias(rng: random.Random, cfg: Cfg) -> None:
     """DeepSeek-V2 builds its shared-expert MLP even with ``n_shared_experts: 0`` (width 0), and
     with ``mlp_bias`` that empty MLP still holds a d-wide down_proj bias: a degenerate config no
@@ -472,6 +497,8 @@ GENERATORS: dict[str, tuple[Callable[[random.Random], Cfg], list[str]]] = {
     "granite": (with_(llama_like, flags("attention_bias", "mlp_bias")), ["GraniteForCausalLM"]),
     "llama4_text": (with_(llama_like, llama4_text), ["Llama4ForCausalLM"]),
     "llama4": (llama4, ["Llama4ForConditionalGeneration"]),
+    "mllama": (mllama, ["MllamaForConditionalGeneration", "MllamaForCausalLM"]),
+    "mllama_text_model": (with_(llama_like, mllama_text, explicit_head_dim=False), ["MllamaForCausalLM"]),
     "mistral": (with_(llama_like, sliding), ["MistralForCausalLM"]),
     "mixtral": (with_(llama_like, moe_mixtral, sliding), ["MixtralForCausalLM"]),
     "qwen2": (with_(llama_like, sliding, explicit_head_dim=False), ["Qwen2ForCausalLM"]),

@@ -173,11 +173,12 @@ MODELS = {
     "small-moe": "olmoe-1b-7b-0125", "sliding-gemma2": "gemma-2-9b", "sliding-gemma3": "gemma-3-12b",
     "sliding-mistral": "mistral-7b-v0.1", "encoder-decoder": "t5-small", "mamba": "falcon-mamba-7b",
     "hybrid-mamba2": "nemotron-h-8b-base-8k", "hybrid-moe": "jamba-1.5-mini", "hybrid-conv": "lfm2-1.2b",
+    "cross-attention": "llama-3.2-90b-vision-instruct",
 }
-# The vLLM and llama.cpp profiles size decoder-only attention models (others are refused with one
-# line); Mixtral's 93 GB of bf16 weights leave vLLM no KV pool on one 80 GB GPU, and Falcon-Mamba's
-# single "head" cannot be split over tensor-parallel ranks.
-HF_ONLY = ("encoder-decoder", "mamba", "hybrid-mamba2", "hybrid-moe", "hybrid-conv")
+# The vLLM and llama.cpp profiles size decoder-only attention models (others, Llama 3.2 Vision
+# among them, are refused with one line); Mixtral's 93 GB of bf16 weights leave vLLM no KV pool on
+# one 80 GB GPU, and Falcon-Mamba's single "head" cannot be split over tensor-parallel ranks.
+HF_ONLY = ("encoder-decoder", "mamba", "hybrid-mamba2", "hybrid-moe", "hybrid-conv", "cross-attention")
 NOT_WITH = {"moe": ("vllm",), "mamba": ("--tp",)}
 ENGINE_OPTIONS = {
     "hf": [(), ("--tp", "2"), ("--pp", "2"), ("--quant", "nf4-dq", "--kv-dtype", "fp8"),
@@ -222,6 +223,7 @@ TRAIN_CASES = {
                       "--lora-dropout", "0.05", "--adapter-dtype", "bf16", "--loop", "plain",
                       "--recompute", "full"),
     "fused-ce": ("qwen3-1.7b", "--loop", "fused-ce"),
+    "cross-attention-qlora": ("llama-3.2-90b-vision-instruct", "--qlora"),
     "zero3": ("llama-3.1-8b", "--zero", "3", "--dp", "8", "--offload", "optimizer"),
     "fsdp": ("qwen3-8b", "--fsdp", "full", "--dp", "4", "--recompute", "full"),
     "pp": ("llama-3.1-70b-instruct", "--pp", "4", "--vpp", "2", "--tp", "2", "--sp", "--grad-accum", "8",

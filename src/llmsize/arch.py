@@ -67,7 +67,7 @@ if TYPE_CHECKING:
     Position = Literal["learned", "rotary", "alibi", "relative", "none"]
     QKNorm = Literal["none", "head", "full"]
     # The token mixer of each layer (see ``LAYER_KINDS``)
-    LayerType = Literal["full", "sliding", "parallel", "linear", "mamba", "conv", "none"]
+    LayerType = Literal["full", "sliding", "parallel", "linear", "mamba", "conv", "none", "cross"]
     Head = Literal["lm", "mlm", "none"]
 
 
@@ -129,6 +129,8 @@ LAYER_KINDS: dict[str, str] = {
     "mamba": "a Mamba / Mamba-2 selective SSM: a conv window and a state of N per channel",
     "conv": "a gated short convolution (LFM2): a conv window only",
     "none": "no token mixer: the layer is an MLP or MoE only (Nemotron-H '-' and 'E' blocks)",
+    "cross": "tanh-gated cross-attention to the image tokens instead of self-attention (Llama 3.2 "
+             "Vision): its K/V are a fixed size per image, and text-only input skips the layer",
 }
 ATTENTION_KINDS = ("full", "sliding", "parallel")  # layers with a KV cache
 STATE_KINDS = ("parallel", "linear", "mamba", "conv")  # a fixed-size state per sequence
@@ -243,6 +245,45 @@ class VisionTower:
     @property
     def n_patches(self) -> int:
         return (self.image_size // self.patch_size) ** 2
+
+
+@dataclass(frozen=True)
+class MllamaVision:
+    """Llama 3.2 Vision's image encoder and projector (transformers 5.24 ``modeling_mllama.py``
+    MllamaVisionModel; Llama 3 Herd of Models, arXiv 2407.21783, §7.2).
+
+    An image is cut into up to ``max_num_tiles`` tiles of image_size²; each tile is
+    (image_size/p)² patches (Conv2d without bias) plus a class token. Learned positions are gated
+    by tanh and joined by tile-position tables, one row per supported aspect ratio (+ padding):
+    before the local encoder, inside the gated positional embedding, and before the global
+    encoder. ``n_layers`` local ViT layers (unbiased q k v o, biased fc1 fc2, two LayerNorms),
+    then ``n_global_layers`` with tanh gates on attention and MLP; LayerNorms before and after the
+    local encoder. The projector W ∈ R^{d_out×d} (+ bias) maps the concatenated final and
+    intermediate hidden states (``output_dim`` wide) to the text width. The text model's
+    cross-attention layers read its output: ``tokens_per_image`` K/V rows per image."""
+
+    n_layers: int
+    d_model: int
+    n_heads: int
+    d_ff: int
+    patch_size: int
+    image_size: int
+    channels: int = 3
+    n_global_layers: int = 8
+    max_num_tiles: int = 4
+    n_aspect_ratios: int = 8  # len(supported_aspect_ratios); the tables have one more row
+    output_dim: int = 7680  # vision_output_dim
+
+    @property
+    def n_patches(self) -> int:
+        """Patches of one tile plus its class token (``MllamaVisionModel.num_patches``)."""
+        return (self.image_size // self.patch_size) ** 2 + 1
+
+    @property
+    def tokens_per_image(self) -> int:
+        """Vision tokens one image gives the cross-attention layers: every tile, padded ones too
+        (the processor pads to max_num_tiles), each with its class token: T · ((S/p)² + 1)."""
+        return self.max_num_tiles * self.n_patches
 
 
 @dataclass(frozen=True)
@@ -400,6 +441,7 @@ _INT_FIELDS: dict[str, tuple[int, int]] = {
     "vocab_size": (1, MAX_VOCAB), "max_position": (1, MAX_CONTEXT), "n_decoder_layers": (1, MAX_LAYERS),
     "d_embed": (1, MAX_WIDTH), "sliding_window": (1, MAX_CONTEXT), "position_rows": (0, MAX_CONTEXT),
     "relative_buckets": (0, MAX_CONTEXT), "token_types": (0, MAX_VOCAB), "vocab_pad_multiple": (1, MAX_VOCAB),
+    "vocab_extra_rows": (0, MAX_VOCAB),
     "altup_inputs": (0, MAX_HEADS), "laurel_rank": (0, MAX_WIDTH), "kv_shared_layers": (0, MAX_LAYERS),
 }
 _SUB_FIELDS: dict[str, dict[str, tuple[int, int]]] = {
@@ -502,7 +544,8 @@ class Architecture:
     linear_attn: LinearAttention | None = None  # the mixer of "linear" layers
     short_conv: ShortConv | None = None  # the mixer of "conv" layers
     single_block: bool = False  # each layer is one norm + one mixer, or + one MLP/MoE when "none"
-    vision: VisionTower | None = None
+    vision: VisionTower | MllamaVision | None = None
+    vocab_extra_rows: int = 0  # Mllama: embed_tokens has V + 8 rows, the LM head V
 
     # --- Gemma 3n (models/gemma3n): per-layer embeddings, AltUp, LAuReL, KV sharing, MatFormer --
     per_layer_input: PerLayerInput | None = None
@@ -623,8 +666,9 @@ class Architecture:
     @property
     def is_hybrid(self) -> bool:
         """Anything but plain softmax attention in some layer (SSM, linear attention, conv,
-        MLP-only, attention beside a Mamba mixer)."""
-        return any(t not in ("full", "sliding") for t in self.layer_types)
+        MLP-only, attention beside a Mamba mixer); Llama 3.2 Vision's cross-attention layers
+        are softmax attention, not a hybrid."""
+        return any(t not in ("full", "sliding", "cross") for t in self.layer_types)
 
     @property
     def counted_by(self) -> Literal["llmsize", "transformers"]:

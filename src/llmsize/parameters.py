@@ -25,6 +25,7 @@ from .arch import (
     Architecture,
     Indexer,
     LinearAttention,
+    MllamaVision,
     MoE,
     ShortConv,
     TransformersModel,
@@ -244,8 +245,27 @@ def short_conv_part(arch: Architecture, sc: ShortConv) -> Part:
     return group("mixer (short conv)", parts)
 
 
+def cross_attention_part(arch: Architecture) -> Part:
+    """Llama 3.2 Vision's gated cross-attention (transformers 5.24 ``MllamaTextCrossAttention``
+    and ``MllamaCrossAttentionDecoderLayer``): queries from the text, keys and values from the
+    image tokens, W_Q ∈ R^{d×a·d_h}, W_K, W_V ∈ R^{d×k·d_h}, W_O, no biases, an RMSNorm of
+    width d_h on q and on k, and two scalar gates: h += tanh(g_attn)·attn, h += tanh(g_mlp)·mlp."""
+    a, k, dh = arch.n_heads, arch.n_kv_heads, arch.head_dim
+    d = arch.d_model
+    return group("cross-attention", [
+        leaf("q_proj", linear(d, a * dh, bias=False)),
+        leaf("k_proj", linear(d, k * dh, bias=False)),
+        leaf("v_proj", linear(d, k * dh, bias=False)),
+        leaf("o_proj", linear(a * dh, d, bias=False)),
+        leaf("q_norm, k_norm", 2 * dh),
+        leaf("tanh gates (attention, MLP)", 2),
+    ])
+
+
 def mixer_part(arch: Architecture, kind: str, *, shared_kv: bool = False) -> Part:
     """The token mixer of a layer of ``kind`` (``arch.LAYER_KINDS``)."""
+    if kind == "cross":
+        return cross_attention_part(arch)
     if kind == "parallel" and arch.ssm:  # Falcon-H1: attention ∥ Mamba-2 on the same input
         return group("mixer (attention ∥ Mamba-2)", [self_attention(arch), ssm_part(arch, arch.ssm)])
     if kind in ATTENTION_KINDS:
@@ -362,7 +382,7 @@ def stack_part(arch: Architecture, name: str, n_layers: int, *, cross: bool = Fa
     """``n_layers`` layers, folded into one node per distinct layer shape (mixer kind, routed,
     sharing K/V, MLP width)."""
     classes = layer_classes(arch, n_layers)
-    hybrid = arch.is_hybrid and arch.kind == "decoder"
+    hybrid = (arch.is_hybrid or "cross" in arch.layer_types) and arch.kind == "decoder"
     many = len(classes) > 1 if hybrid else any(c[1] for c, _ in classes)
     if not hybrid:
         classes.sort(key=lambda c: c[0][1])  # dense layers before routed ones
@@ -390,7 +410,7 @@ def rename(part: Part, name: str) -> Part:
 def embedding_part(arch: Architecture) -> Part:
     """Token embedding V×E (E = d unless OPT projects it), a learned position table, BERT's segment
     table, an embedding norm (BLOOM, BERT) and OPT's E→d projection."""
-    v, e, d = arch.padded_vocab, arch.embed_width, arch.d_model
+    v, e, d = arch.padded_vocab + arch.vocab_extra_rows, arch.embed_width, arch.d_model
     parts = [
         leaf("token_embedding", v * e),
         leaf("position_embedding", arch.position_rows * d if arch.position == "learned" else 0),
@@ -443,8 +463,10 @@ def head_part(arch: Architecture) -> Part:
     return group("head", parts)
 
 
-def vision_part(arch: Architecture, vt: VisionTower) -> Part:
+def vision_part(arch: Architecture, vt: VisionTower | MllamaVision) -> Part:
     """The vision tower and projector of the variant ``vt.projector`` names."""
+    if isinstance(vt, MllamaVision):
+        return mllama_vision_part(arch, vt)
     return llama4_vision_part(arch, vt) if vt.projector == "llama4" else siglip_vision_part(arch, vt)
 
 
@@ -495,6 +517,44 @@ def siglip_vision_part(arch: Architecture, vt: VisionTower) -> Part:
     return group("vision", [tower, projector])
 
 
+def _mllama_vit_layer(vt: MllamaVision, *, gated: bool) -> Part:
+    """One MllamaVisionEncoderLayer: unbiased q k v o, biased fc1 fc2, two LayerNorms; a global
+    layer adds its tanh gates on attention and MLP (one scalar each)."""
+    dv, ff = vt.d_model, vt.d_ff
+    return group("layer", [
+        leaf("attention", 4 * linear(dv, dv, bias=False)),
+        leaf("mlp", linear(dv, ff, bias=True) + linear(ff, dv, bias=True)),
+        leaf("norms", 2 * 2 * dv),
+        leaf("gates", 2 if gated else 0),
+    ])
+
+
+def mllama_vision_part(arch: Architecture, vt: MllamaVision) -> Part:
+    """Llama 3.2 Vision's encoder and projector (transformers 5.24 ``MllamaVisionModel``,
+    ``MllamaModel.multi_modal_projector``): patch embedding Conv2d(C, d_v, p) without bias, a
+    class token, a tanh gate on n_p learned positions (n_p = (S/p)² + 1 with the class token)
+    and tile positions (R + 1) × T·n_p·d_v, pre- and post-tile tables (R + 1) × T·d_v with a gate
+    each, LayerNorms before and after the L local layers, L_g gated global layers, and the
+    projector W ∈ R^{d_out×d} + b. The three (R + 1)-row tables are ``nn.Embedding``s (embedding
+    parameters, as ``num_parameters(exclude_embeddings=True)`` counts them); the learned
+    positions are a plain ``nn.Parameter``."""
+    dv, p, c, n_p = vt.d_model, vt.patch_size, vt.channels, vt.n_patches
+    rows, tiles = vt.n_aspect_ratios + 1, vt.max_num_tiles
+    tower = group("vision_tower", [
+        leaf("patch_embedding", c * p * p * dv),
+        leaf("class_embedding", dv),
+        leaf("gated_positions", n_p * dv + 1),
+        leaf("tile_position_embedding", rows * tiles * n_p * dv + 2 * rows * tiles * dv),
+        leaf("tile_gates", 2),
+        leaf("pre_post_norms", 2 * 2 * dv),
+        rename(times(_mllama_vit_layer(vt, gated=False), vt.n_layers), f"local layers ×{vt.n_layers}"),
+        rename(times(_mllama_vit_layer(vt, gated=True), vt.n_global_layers),
+               f"global layers ×{vt.n_global_layers}"),
+    ])
+    projector = group("projector", [leaf("projection", linear(vt.output_dim, arch.d_model, bias=True))])
+    return group("vision", [tower, projector])
+
+
 # --- the report -----------------------------------------------------------------------------
 
 
@@ -538,7 +598,7 @@ def counted_by(arch: Architecture) -> dict[str, object]:
 
 # Tree leaves that are embedding matrices: nn.Embedding tables and an untied output embedding.
 EMBEDDING_LEAVES = ("token_embedding", "position_embedding", "token_type_embedding",
-                    "relative_attention_bias", "lm_head", "per_layer_embedding")
+                    "relative_attention_bias", "lm_head", "tile_position_embedding", "per_layer_embedding")
 
 
 def embedding_params(breakdown: Part) -> int:

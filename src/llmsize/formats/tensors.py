@@ -45,7 +45,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from ..arch import TensorSpec
+from ..arch import MllamaVision, TensorSpec
 from ..parameters import ACTIVATION_PARAMS, rename
 from ..tree import Part, group, leaf, times
 from .dtypes import WeightFormat, parse_format, precision_bits, tensor_bytes_in
@@ -113,6 +113,17 @@ def _attention(arch: Architecture, p: str, i: int, names: tuple[str, ...] = SELF
             if arch.qk_norm_bias:
                 out.append(TensorSpec(f"{name}.bias", (width,), "norm", i))
     return out
+
+
+def _cross_attention(arch: Architecture, p: str, i: int) -> list[TensorSpec]:
+    """Llama 3.2 Vision's gated cross-attention (params.cross_attention_part): unbiased q k v o,
+    RMSNorms of width d_h on q and k, the tanh gates of attention and MLP (one value each)."""
+    d, a, k, dh = arch.d_model, arch.n_heads, arch.n_kv_heads, arch.head_dim
+    shapes = ((a * dh, d), (k * dh, d), (k * dh, d), (d, a * dh))
+    out = [TensorSpec(f"{p}{name}.weight", shape, "attention", i) for name, shape in zip(CROSS_ATTN, shapes,
+                                                                                          strict=True)]
+    out += [TensorSpec(f"{p}cross_attn_{x}_norm.weight", (dh,), "norm", i) for x in "qk"]
+    return out + [TensorSpec(f"{p}cross_attn_{x}_gate", (1,), "attention", i) for x in ("attn", "mlp")]
 
 
 def _mla(arch: Architecture, mla: MLA, p: str, i: int) -> list[TensorSpec]:
@@ -259,6 +270,8 @@ def _mixer(arch: Architecture, kind: str, p: str, i: int) -> list[TensorSpec]:
         return _short_conv(arch, arch.short_conv, p, i)
     if kind == "none":
         return []
+    if kind == "cross":
+        return _cross_attention(arch, p, i)
     shared_kv = arch.is_kv_shared(i)  # Gemma 3n (params.layer_classes)
     return _mla(arch, arch.mla, p, i) if arch.mla else _attention(arch, p, i, shared_kv=shared_kv)
 
@@ -328,7 +341,7 @@ def _stack(arch: Architecture, prefix: str, n_layers: int, first: int, *, cross:
 
 def _embeddings(arch: Architecture) -> list[TensorSpec]:
     """Token table V×E, learned positions, segments, an embedding norm, OPT's E→d projection."""
-    v, e, d = arch.padded_vocab, arch.embed_width, arch.d_model
+    v, e, d = arch.padded_vocab + arch.vocab_extra_rows, arch.embed_width, arch.d_model
     out = [TensorSpec("token_embd.weight", (v, e), "embedding")]
     if arch.position == "learned" and arch.position_rows:
         out.append(TensorSpec("position_embd.weight", (arch.position_rows, d), "position"))
@@ -389,8 +402,10 @@ def _ln(name: str, width: int) -> list[TensorSpec]:
     return [TensorSpec(f"{name}.weight", (width,), "vision"), TensorSpec(f"{name}.bias", (width,), "vision")]
 
 
-def _vision(arch: Architecture, vt: VisionTower) -> list[TensorSpec]:
+def _vision(arch: Architecture, vt: VisionTower | MllamaVision) -> list[TensorSpec]:
     """A ViT tower and its projector (params.vision_part), named as in a llama.cpp mmproj."""
+    if isinstance(vt, MllamaVision):
+        return _vision_mllama(arch, vt)
     if vt.projector == "llama4":
         return _vision_llama4(arch, vt)
     dv, p, c = vt.d_model, vt.patch_size, vt.channels
@@ -413,6 +428,34 @@ def _vision_llama4(arch: Architecture, vt: VisionTower) -> list[TensorSpec]:
         TensorSpec("mm.adapter_fc1.weight", (da, vt.d_ff), "vision"),
         TensorSpec("mm.adapter_fc2.weight", (da, da), "vision"),
         TensorSpec("mm.input_projection.weight", (arch.d_model, vt.output_dim), "vision")]
+
+
+def _vision_mllama(arch: Architecture, vt: MllamaVision) -> list[TensorSpec]:
+    """Llama 3.2 Vision's encoder and projector (params.mllama_vision_part), named as llama.cpp's
+    mllama mmproj did (``v.tile_position_embd``, ``v.pre_tile_position_embd``…)."""
+    dv, p, c, ff, n_p = vt.d_model, vt.patch_size, vt.channels, vt.d_ff, vt.n_patches
+    rows, tiles = vt.n_aspect_ratios + 1, vt.max_num_tiles
+    out = [TensorSpec("v.patch_embd.weight", (dv, c, p, p), "vision"),
+           TensorSpec("v.class_embd", (dv,), "vision"),
+           TensorSpec("v.position_embd.gate", (1,), "vision"),
+           TensorSpec("v.position_embd.weight", (n_p, dv), "vision"),
+           TensorSpec("v.tile_position_embd.weight", (rows, tiles * n_p * dv), "vision")]
+    for name in ("v.pre_tile_position_embd", "v.post_tile_position_embd"):
+        out += [TensorSpec(f"{name}.weight", (rows, tiles * dv), "vision"),
+                TensorSpec(f"{name}.gate", (1,), "vision")]
+    out += _ln("v.pre_ln", dv) + _ln("v.post_ln", dv)
+    for stack, n, gated in (("v.blk", vt.n_layers, False), ("v.global.blk", vt.n_global_layers, True)):
+        for j in range(n):
+            b = f"{stack}.{j}."
+            out += [TensorSpec(b + name, (dv, dv), "vision")
+                    for name in ("attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_out.weight")]
+            out += _linear(b + "ffn_up", dv, ff, bias=True, role="vision", layer=None)
+            out += _linear(b + "ffn_down", ff, dv, bias=True, role="vision", layer=None)
+            out += _ln(b + "ln1", dv) + _ln(b + "ln2", dv)
+            if gated:
+                out += [TensorSpec(b + gate, (1,), "vision") for gate in ("attn_gate", "ffn_gate")]
+    return out + _linear("mm.input_projection", vt.output_dim, arch.d_model, bias=True, role="vision",
+                         layer=None)
 
 
 @functools.lru_cache(maxsize=64)

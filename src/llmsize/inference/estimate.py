@@ -256,4 +256,19 @@ def _notes(arch: Architecture, spec: InferenceSpec) -> tuple[str, ...]:
                      "decompressed per-head keys and values")
     if spec.attn == "eager":
         notes.append("eager attention materialises b·a·s² scores per layer during the prefill")
+    notes += _image_note(arch, spec)
     return tuple(notes)
+
+
+def _image_note(arch: Architecture, spec: InferenceSpec) -> list[str]:
+    """Llama 3.2 Vision: what the sizing assumes (text only) and what one image would add."""
+    from .kvcache import attention_row, cross_layers, image_tokens
+
+    n = cross_layers(arch)
+    if not n:
+        return []
+    tokens = image_tokens(arch, 1)
+    per_image = n * tokens * attention_row(arch, kv_dtype=spec.kv)
+    return [f"text-only prompts: the {n} cross-attention layers are skipped and cache nothing; each "
+            f"image adds {tokens:,} vision tokens to each of them, {per_image / 2**20:,.1f} MiB of KV "
+            "per sequence (whole model), not counted here"]

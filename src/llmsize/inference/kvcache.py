@@ -7,6 +7,8 @@ Every attention layer keeps, for every cached token, its keys and values::
     MLA (DeepSeek-V2)  d_c + d^R_h           the compressed latent and the shared rotary key
     + DSA indexer      + d_I                 DeepSeek-V3.2: the indexer's one key per token
     cross-attention    2 · k · d_h           per encoder token, in every decoder layer
+    image cross-attn   2 · k · d_h           per image token, in Llama 3.2 Vision's cross layers
+                                             (T · ((S/p)² + 1) per image; none for text only)
     SSM (Mamba)        conv_dim · d_conv + d_inner · d_state   per sequence, whatever its length
     Gated DeltaNet     conv_dim · d_conv + H_v · d_k · d_v     per sequence (Qwen3-Next)
     short conv (LFM2)  d · L                                    per sequence
@@ -38,7 +40,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..arch import Architecture
+from ..arch import Architecture, MllamaVision
 from ..errors import ConfigError
 from ..tree import Part, group, leaf
 
@@ -202,10 +204,26 @@ def window_tokens(arch: Architecture, tokens: int) -> int:
     return min(tokens, (arch.sliding_window or tokens + 1) - 1)
 
 
+def image_tokens(arch: Architecture, images: int) -> int:
+    """Vision tokens ``images`` images put in each of Llama 3.2 Vision's cross-attention layers
+    (``MllamaVision.tokens_per_image``: 4 tiles × 1,601 = 6,404 for the 560-pixel tiles); 0 for
+    any other model."""
+    vt = arch.vision
+    return images * vt.tokens_per_image if isinstance(vt, MllamaVision) else 0
+
+
+def cross_layers(arch: Architecture) -> int:
+    """Llama 3.2 Vision's cross-attention layers (kind "cross"), whose K/V are the image's."""
+    return sum(t == "cross" for t in arch.layer_types)
+
+
 @dataclass(frozen=True)
 class KVRequest:
-    """What to size: ``tokens`` of context per sequence, ``batch`` sequences, and for an
-    encoder-decoder model the encoder length (cross-attention keys and values)."""
+    """What to size: ``tokens`` of context per sequence, ``batch`` sequences, for an
+    encoder-decoder model the encoder length (cross-attention keys and values), and for Llama 3.2
+    Vision the ``images`` per sequence whose tokens its cross-attention layers cache. With no
+    image those layers are skipped and cache nothing (transformers 5.24 ``MllamaTextModel``:
+    ``continue`` when there are no cross_attention_states and none cached)."""
 
     tokens: int
     batch: int = 1
@@ -213,6 +231,7 @@ class KVRequest:
     engine: str = "hf"
     tp: int = 1
     encoder_tokens: int = 0
+    images: int = 0
 
 
 def kv_cache(arch: Architecture, req: KVRequest) -> Part:
@@ -247,6 +266,10 @@ def kv_cache(arch: Architecture, req: KVRequest) -> Part:
         cross = arch.decoder_layers * req.batch * req.encoder_tokens * row
         label = f"cross-attention ({arch.decoder_layers} layers × {req.encoder_tokens:,} tokens)"
         parts.append(leaf(label, cross))
+    if n_cross := cross_layers(arch):
+        seen = image_tokens(arch, req.images)
+        label = f"image cross-attention ({n_cross} layers × {seen:,} image tokens)"
+        parts.append(leaf(label, n_cross * req.batch * seen * row))
     return group("kv_cache", parts)
 
 

@@ -57,6 +57,9 @@ def _check(arch: Architecture, weights: LlamaCppWeights) -> None:
     if arch.is_hybrid or arch.kind != "decoder":
         raise ConfigError(f"{arch.name}: only decoder-only attention models are sized for llama.cpp "
                           "(its recurrent r/s cache is not modelled yet)")
+    if "cross" in arch.layer_types:
+        raise ConfigError(f"{arch.name}: Llama 3.2 Vision's cross-attention layers are not modelled "
+                          "for llama.cpp")
     if len(weights.layer_bytes) != arch.n_layers:
         raise ConfigError(f"{arch.name}: {len(weights.layer_bytes)} block sizes for {arch.n_layers} layers")
 

@@ -160,6 +160,9 @@ def check_supported(arch: Architecture, cfg: VllmConfig) -> None:
     if arch.is_hybrid or arch.kind != "decoder":
         raise ConfigError(f"{arch.name}: the vLLM profile models decoder-only attention models only "
                           "(state-space and linear-attention layers are not modelled yet)")
+    if "cross" in arch.layer_types:
+        raise ConfigError(f"{arch.name}: the vLLM profile does not model Llama 3.2 Vision (vLLM ran it "
+                          "on its V0 encoder-decoder runner, removed in v0.11 by PR #24907)")
     if arch.n_heads % cfg.tp:
         raise ConfigError(f"{arch.name}: total number of attention heads ({arch.n_heads}) must be "
                           f"divisible by tensor parallel size ({cfg.tp})")

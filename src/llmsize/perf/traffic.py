@@ -7,6 +7,8 @@ the size they are stored::
     read every step   every layer's matrices, norms and biases, the output head (a tied head
                       reads the embedding table); per GPU under tensor parallelism: / t
     not read          the input embedding table (a lookup gathers B rows, negligible)
+                      and Llama 3.2 Vision's cross-attention layers, which a text-only step skips
+                      (transformers 5.24 ``MllamaTextModel.forward``): no bytes, no FLOPs
     routed experts    per MoE layer, the experts the batch touches: nEff(B·tokens) of N
                       (``roofline.experts_touched``), each expert's bytes / t
     the KV cache      every cached row of every sequence, plus recurrent states
@@ -112,8 +114,11 @@ def _compile(arch: Architecture, fmt: WeightFormat | str, roles: object, kv_dtyp
     active_params = 0.0
     active_bytes = 0.0
     tied = arch.tie_embeddings
+    skipped = {i for i, t in enumerate(arch.layer_types) if t == "cross"}  # text-only steps
     for r in rows:
         role, n = r.spec.role, r.spec.numel
+        if r.spec.layer in skipped:
+            continue
         if role == "expert":
             expert += r.total
             share = moe.top_k / moe.n_experts if moe else 1.0

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..arch import Architecture, VisionTower
+from ..arch import Architecture, MllamaVision, VisionTower
 from ..errors import ConfigError, shown, shown_path
 from . import validate
 from .hf_families import (
@@ -30,6 +30,8 @@ from .hf_families import (
     TOWERS_LEFT_OUT,
     Family,
 )
+from .hf_families.mllama import VISION_DEFAULTS as _MLLAMA_VISION
+from .hf_families.mllama import mllama_vision
 
 TYPE_CHECKING = False  # typing costs ~13 ms at start-up; annotations are strings anyway
 if TYPE_CHECKING:
@@ -56,6 +58,9 @@ _IRRELEVANT_NAMES = frozenset((
     "use_mla", "ep_size", "moe_layer_freq", "first_k_dense_replace", "qk_head_dim", "layer_types",
     "cache_implementation", "n_ctx", "n_special", "apply_residual_connection_post_layernorm",
     "offset_alibi", "slow_but_exact", "use_parallel_residual", "is_decoder",
+    # generation settings transformers 4.x wrote into every (sub-)config (Llama 3.2 Vision's)
+    "num_beams", "num_return_sequences", "no_repeat_ngram_size", "encoder_no_repeat_ngram_size",
+    "pruned_heads", "tie_encoder_decoder", "cross_attention_hidden_size",
 ))
 _SIZE_HINTS = ("size", "dim", "num_", "layers", "heads", "expert", "rank", "vocab", "bias", "norm",
                "tie", "proj", "inner", "ff")
@@ -166,7 +171,9 @@ _LLAMA4_VISION = {"hidden_size": 768, "num_hidden_layers": 34, "num_attention_he
                   "patch_size": 14, "projector_input_dim": 4096, "projector_output_dim": 4096}
 
 
-def _vision(raw: Mapping[str, Any], label: str, model_type: str) -> VisionTower:
+def _vision(raw: Mapping[str, Any], label: str, model_type: str) -> VisionTower | MllamaVision:
+    if model_type == "mllama":
+        return mllama_vision(_Reader(raw, _MLLAMA_VISION, f"{label} vision_config"))
     llama4 = model_type == "llama4"
     r = _Reader(raw, {"num_channels": 3, **(_LLAMA4_VISION if llama4 else {})}, f"{label} vision_config")
     if r.get("vision_use_head", default=True) and r.get("model_type") == "siglip_vision_model":
@@ -186,10 +193,11 @@ def _vision(raw: Mapping[str, Any], label: str, model_type: str) -> VisionTower:
 
 def _text_and_vision(
     cfg: Mapping[str, Any], name: str, warnings: list[str]
-) -> tuple[Mapping[str, Any], VisionTower | None]:
+) -> tuple[Mapping[str, Any], VisionTower | MllamaVision | None]:
     """Split a multimodal config into its text model and, where supported, its vision tower.
 
-    Gemma 3's SigLIP tower and Llama 4's vision model, with their projectors, are counted; for
+    Gemma 3's SigLIP tower, Llama 4's and Llama 3.2 Vision's vision models (not for
+    ``MllamaForCausalLM``, which builds the text model only), with their projectors, are counted; for
     other multimodal configs (LLaVA, Qwen2-VL…) the text model is counted and a warning names
     what is left out."""
     model_type = validate.check(name, "model_type", cfg.get("model_type"))
@@ -204,6 +212,9 @@ def _text_and_vision(
             warnings.append(f"{name}: {model_type}: only the text model is counted; "
                             f"{TOWERS_LEFT_OUT[model_type]} are left out")
             return text, None
+        if model_type == "mllama":  # MllamaConfig builds its vision model from defaults when absent
+            text_only = validate.architectures(name, cfg.get("architectures")) == "MllamaForCausalLM"
+            return text, None if text_only else _vision(vision or {}, name, "mllama")
         return text, _vision(vision, name, str(model_type)) if vision else None
     if text is not None or vision is not None:
         warnings.append(f"{name}: multimodal {model_type!r}: only the text model is counted; "

@@ -57,6 +57,9 @@ KEYS: dict[str, tuple[str, int | None]] = {
     "time_step_rank": ("auto", W),
     # vision towers
     "patch_size": ("pos", 2**12), "image_size": ("pos", 2**16), "num_channels": ("pos", 64),
+    # Llama 3.2 Vision (mllama)
+    "cross_attention_layers": ("ints", L), "num_global_layers": ("nat", L), "attention_heads": ("pos", H),
+    "max_num_tiles": ("pos", 64), "vision_output_dim": ("pos", W),
     # strings and lists
     "model_type": ("str", None), "hidden_act": ("str", None), "activation_function": ("str", None),
     "hidden_activation": ("str", None), "feed_forward_proj": ("str", None),

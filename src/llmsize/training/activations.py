@@ -480,7 +480,11 @@ def adapter_inputs(arch: Architecture, lora: LoraSpec) -> dict[int | None, tuple
 
 
 def layer_per_token(arch: Architecture, w: ActivationSpec, layer: int) -> list[tuple[str, float]]:
-    """The lines of ``layer_saved`` in bytes per token (only "attention" depends on s)."""
+    """The lines of ``layer_saved`` in bytes per token (only "attention" depends on s). A Llama
+    3.2 Vision cross-attention layer saves nothing: text-only batches skip it (transformers 5.24
+    ``MllamaTextModel.forward``), and image tokens are not modelled."""
+    if arch.layer_types[layer] == "cross":
+        return []
     ff = ff_line(arch, layer)
     lines = [("norms", norms(arch, w, layer)), ("block inputs", block_inputs(arch, w)),
              ("attention", attention_saved(arch, w, masked=masked(arch, w, layer), layer=layer)),

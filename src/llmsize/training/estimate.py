@@ -487,6 +487,9 @@ def _notes(arch: Architecture, spec: TrainSpec) -> tuple[str, ...]:
                      "the heaviest stage is reported")
     if arch.vision is not None:
         notes.append("the vision tower's weights are counted; its activations (image tokens) are not")
+    if "cross" in arch.layer_types:
+        notes.append("text-only batches skip the cross-attention layers (no activations); their "
+                     "weights, gradients and optimizer states are counted")
     from .qlora import checkpointing_hint
 
     notes += checkpointing_hint(spec.lora, spec.recompute)

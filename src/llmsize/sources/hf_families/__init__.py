@@ -60,6 +60,9 @@ from .keys import MAX_POSITION as MAX_POSITION
 from .keys import N_HEADS as N_HEADS
 from .keys import N_KV_HEADS as N_KV_HEADS
 from .keys import N_LAYERS as N_LAYERS
+from .keys import size_free
+from .mllama import TEXT_DEFAULTS as _MLLAMA_TEXT
+from .mllama import mllama_text
 from .moe import (
     dbrx,
     indexer,
@@ -112,12 +115,15 @@ _DELTANET_DEFAULTS = {"head_dim": 256, "linear_conv_kernel_dim": 4, "linear_key_
                       "linear_value_head_dim": 128, "linear_num_key_heads": 16, "linear_num_value_heads": 32}
 
 FAMILIES: dict[str, Family] = {
+    # models/apertus/modeling_apertus.py builds its MLP without bias and its QK-norm always.
     "apertus": Family(dict(_LLAMA_FIXED, gated_mlp=False, qk_norm="head"), flags=_ATTN_BIAS,
-                      defaults={"hidden_act": "xielu"}),
+                      defaults={"hidden_act": "xielu"},
+                      derive=(size_free("mlp_bias", "qk_norm", "post_norm"),)),
     "cohere2": Family(dict(_LLAMA_FIXED, norm="layernorm", norm_bias=False, parallel_block=True,
                            shared_block_norm=True),
                       flags=_ATTN_BIAS, defaults={"tie_word_embeddings": True},
-                      derive=(head_dim_is_d_over_a, sliding_pattern(4, "sliding_window_pattern"))),
+                      derive=(head_dim_is_d_over_a, sliding_pattern(4, "sliding_window_pattern"),
+                              size_free("order_of_interleaved_layers"))),
     "dbrx": Family(dict(_LLAMA_FIXED, norm="layernorm", norm_bias=False), derive=(dbrx,)),
     "deepseek_v32": Family(_LLAMA_FIXED, flags=_ATTN_BIAS | {"mlp_bias": ("mlp_bias", False)},
                            defaults={"num_key_value_heads": 128, "first_k_dense_replace": 3,
@@ -265,7 +271,8 @@ FAMILIES: dict[str, Family] = {
                    derive=(bert,)),
     # --- state-space and linear-attention hybrids (alphabetical) ---
     "bamba": Family(_LLAMA_FIXED, flags=_ATTN_BIAS | {"mlp_bias": ("mlp_bias", False)},
-                    defaults=_MAMBA2_DEFAULTS | {"num_key_value_heads": 8}, derive=(bamba,)),
+                    defaults=_MAMBA2_DEFAULTS | {"num_key_value_heads": 8, "max_position_embeddings": 262144},
+                    derive=(bamba, size_free("mamba_dt_rank"))),
     "falcon_h1": Family(_LLAMA_FIXED, flags=_ATTN_BIAS | {"mlp_bias": ("mlp_bias", False)},
                         defaults={"num_key_value_heads": 8}, derive=(falcon_h1,)),
     "granitemoehybrid": Family(_LLAMA_FIXED, flags=_ATTN_BIAS,
@@ -311,8 +318,13 @@ FAMILIES["mamba"] = FAMILIES["falcon_mamba"] = Family(
 FAMILIES["roberta"] = FAMILIES["bert"]
 FAMILIES["RefinedWeb"] = FAMILIES["RefinedWebModel"] = FAMILIES["falcon"]
 
+# Llama 3.2 Vision's text model (mllama.py): the LM head is never tied (MllamaForConditionalGeneration's
+# _tied_weights_keys is commented out in 5.24, and the embedding has 8 more rows than the head)
+FAMILIES["mllama_text_model"] = Family(_LLAMA_FIXED, defaults=_MLLAMA_TEXT, derive=(mllama_text,))
+
 # Multimodal configs: the text model lives under ``text_config``.
-MULTIMODAL = {"gemma3": "gemma3_text", "llama4": "llama4_text", "gemma3n": "gemma3n_text"}
+MULTIMODAL = {"gemma3": "gemma3_text", "llama4": "llama4_text", "mllama": "mllama_text_model",
+              "gemma3n": "gemma3n_text"}
 # Wrappers whose towers llmsize does not count, with what a warning says is left out. Gemma 3n's
 # vision tower is a timm model (``mobilenetv5_300m_enc``, built by ``TimmWrapperModel``) that
 # transformers cannot build without timm, so no count of it could be checked here.

@@ -66,9 +66,10 @@ def _mamba2_mixer(r: Reader, d: int, *, prefix: str, d_inner: int | None = None)
 
 def mamba2(r: Reader, out: dict[str, Any]) -> None:
     """Mamba-2 (models/mamba2/configuration_mamba2.py): d_inner = int(expand · d); ``num_heads``
-    heads (``head_dim`` · heads is d_inner in every checkpoint; the layers read only ``expand``)."""
+    heads (``head_dim`` · heads is d_inner in every checkpoint; the layers read only ``expand``).
+    The gated RMSNorm is always built: ``rms_norm`` and ``norm_before_gate`` change no shape."""
     d = out["d_model"]
-    for key in ("head_dim", "time_step_rank", "chunk_size"):
+    for key in ("head_dim", "time_step_rank", "chunk_size", "rms_norm", "norm_before_gate"):
         r.get(key)
     out["ssm"] = SSM(
         d_inner=int(r.get("expand", default=2) * d), d_state=r.get("state_size", default=128),

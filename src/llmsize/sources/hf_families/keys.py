@@ -31,3 +31,14 @@ N_HEADS = ("num_attention_heads", "n_head", "num_heads", "n_heads")
 N_KV_HEADS = ("num_key_value_heads", "num_kv_heads", "n_head_kv")
 D_FF = ("intermediate_size", "n_inner", "ffn_dim", "d_ff", "ffn_hidden_size")
 MAX_POSITION = ("max_position_embeddings", "n_positions", "seq_length", "max_seq_len")
+
+
+def size_free(*keys: str) -> Derive:
+    """A rule that marks ``keys`` as read: keys a family's config carries but its modeling code
+    never reads (checked in the pinned transformers), so they are no "not understood" warning."""
+
+    def rule(r: Reader, out: dict[str, Any]) -> None:
+        r.read.update(keys)
+
+    rule.__doc__ = f"{', '.join(keys)}: in the config, never read by the modeling code."
+    return rule

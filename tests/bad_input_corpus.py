@@ -61,6 +61,15 @@ BASES: dict[str, dict[str, Any]] = {
                                  "attention_heads": 2, "intermediate_size": 64, "patch_size": 8,
                                  "image_size": 32, "max_num_tiles": 2, "vision_output_dim": 64,
                                  "supported_aspect_ratios": [[1, 1], [1, 2], [2, 1]]}},
+    # Qwen2-VL's text keys sit at the top level; its vision hidden_size is the merger's output
+    "qwen2_vl": {**LLAMA, "model_type": "qwen2_vl", "architectures": ["Qwen2VLForConditionalGeneration"],
+                 "vision_config": {"depth": 1, "embed_dim": 32, "hidden_size": 64, "mlp_ratio": 2,
+                                   "num_heads": 2}},
+    "qwen3_vl": {"model_type": "qwen3_vl", "architectures": ["Qwen3VLForConditionalGeneration"],
+                 "text_config": {k: v for k, v in LLAMA.items() if k not in ("model_type", "architectures")},
+                 "vision_config": {"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2,
+                                   "out_hidden_size": 64, "num_position_embeddings": 16,
+                                   "deepstack_visual_indexes": [0]}},
 }
 
 COMMANDS = ("params", "infer", "train", "summary")  # each reads a SOURCE's config
@@ -135,6 +144,9 @@ _INT_KEYS = {
     "gemma3": ("vision_config.patch_size", "vision_config.image_size", "text_config.num_hidden_layers"),
     "mllama": ("vision_config.max_num_tiles", "vision_config.attention_heads",
                "vision_config.vision_output_dim"),
+    "qwen2_vl": ("vision_config.depth", "vision_config.embed_dim", "vision_config.num_heads"),
+    "qwen3_vl": ("vision_config.spatial_merge_size", "vision_config.out_hidden_size",
+                 "vision_config.temporal_patch_size", "text_config.hidden_size"),
 }
 # Which bad values each key gets: every key gets the type errors; zero is fine where 0 means "none".
 _ZERO_OK = {"sliding_window"}
@@ -190,6 +202,11 @@ _OTHER_FIELDS: list[tuple[str, str, object, str]] = [
     ("mllama", "vision_config.supported_aspect_ratios", "1x1", "supported_aspect_ratios"),
     ("mllama", "text_config.cross_attention_layers", [-1], "cross_attention_layers"),
     ("mllama", "text_config.cross_attention_layers", "3", "cross_attention_layers"),
+    ("qwen2_vl", "vision_config.mlp_ratio", "4", "mlp_ratio"),
+    ("qwen2_vl", "vision_config.mlp_ratio", -2, "mlp_ratio"),
+    ("qwen3_vl", "vision_config.deepstack_visual_indexes", "8", "deepstack_visual_indexes"),
+    ("qwen3_vl", "vision_config.deepstack_visual_indexes", [-1], "deepstack_visual_indexes"),
+    ("qwen3_vl", "tie_word_embeddings", "no", "tie_word_embeddings"),
 ]
 
 # Whole-file problems: (id, text, substring)

@@ -41,6 +41,17 @@ def test_catalog_entry_matches_transformers(entry):
     assert report.breakdown.value == report.total
 
 
+def test_llama4_without_vision_config_counts_the_default_tower():
+    """aiconfigurator's copy of Llama-4-Maverick on its main branch (095f58a) drops the
+    vision_config; transformers then builds Llama4VisionConfig's defaults (a 768-wide, 34-layer
+    tower, a 7680 → 5120 projection), 455,178,240 parameters that llmsize once left out."""
+    cfg = {k: v for k, v in catalog.lookup("llama-4-maverick-17b-128e-instruct").config.items()
+           if k != "vision_config"}
+    report = count_params(from_hf_config(cfg, "maverick-without-vision")[0])
+    truth = hf_counts(cfg)
+    assert (report.total, report.non_embedding) == (truth.total, truth.non_embedding)
+
+
 def test_names_and_ids_are_unique():
     names = [e.name for e in ENTRIES]
     ids = [e.hf_id.lower() for e in ENTRIES]

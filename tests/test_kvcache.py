@@ -33,6 +33,10 @@ CASES = [
     ("gpt-oss-20b", 4, "eager", 2, 300),  # sliding (128) and full alternate; sinks cache nothing
     ("llama-4-scout-17b-16e", 4, "sdpa", 1, 8500),  # three chunked (8192) to one NoPE full layer
     ("glm-4.5-air", 2, "sdpa", 1, 400),  # head_dim 128 ≠ 4096 / 96
+    # vision-language: the text model caches; the tower keeps nothing between steps
+    ("qwen2.5-vl-7b-instruct", 2, "sdpa", 1, 300),  # flat config (text keys at the top level)
+    ("qwen3-vl-30b-a3b-instruct", 2, "sdpa", 2, 256),
+    ("gemma-4-31b-it-nvfp4", 6, "sdpa", 1, 1100),  # five sliding (1024, 16×256) to one full (4×512)
 ]
 
 
@@ -82,6 +86,15 @@ TINY = {
     "bamba": dict(num_hidden_layers=3, hidden_size=64, num_attention_heads=4, num_key_value_heads=2,
                   mamba_n_heads=8, mamba_d_head=16, intermediate_size=48, vocab_size=100,
                   attn_layer_indices=[1], architectures=["BambaForCausalLM"]),
+    # Gemma 4: sliding (window 8) and full layers with their own head width and kv heads (K = V),
+    # the last two layers reuse earlier layers' K and V and cache nothing, per-layer embeddings
+    "gemma4_text": dict(num_hidden_layers=5, hidden_size=64, num_attention_heads=4, num_key_value_heads=2,
+                        head_dim=16, global_head_dim=32, attention_k_eq_v=True, num_global_key_value_heads=1,
+                        num_kv_shared_layers=2, sliding_window=8, intermediate_size=48, vocab_size=100,
+                        hidden_size_per_layer_input=8, vocab_size_per_layer_input=100,
+                        layer_types=["sliding_attention", "full_attention", "sliding_attention",
+                                     "sliding_attention", "full_attention"],
+                        architectures=["Gemma4ForCausalLM"]),
     "granitemoehybrid": dict(num_hidden_layers=3, hidden_size=64, num_attention_heads=4,
                              num_key_value_heads=2, mamba_n_heads=8, intermediate_size=48, vocab_size=100,
                              layer_types=["mamba", "attention", "mamba"],

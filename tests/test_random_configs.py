@@ -123,6 +123,59 @@ def llama4(rng: random.Random) -> Cfg:
     return cfg
 
 
+def qwen_vit(rng: random.Random, kind: str, out: int) -> Cfg:
+    """A small Qwen vision config of ``kind`` ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "qwen3_5")
+    whose merger writes ``out`` wide; the cheap keys may be absent (the config class's default)."""
+    width, heads = rng.choice([16, 32]), rng.choice([2, 4])
+    vision: Cfg = dict(depth=rng.randint(1, 3), num_heads=heads)
+    if kind == "qwen2_vl":  # hidden_size is the merger's output; the MLP is int(embed_dim · mlp_ratio)
+        vision.update(embed_dim=width, hidden_size=out, mlp_ratio=rng.choice([2, 3, 4]))
+    else:
+        vision.update(hidden_size=width, intermediate_size=rng.choice([24, 40]), out_hidden_size=out)
+    if kind in ("qwen3_vl", "qwen3_5"):
+        vision["num_position_embeddings"] = rng.choice([16, 64])
+    if kind == "qwen3_vl":
+        pick(rng, vision, "deepstack_visual_indexes",
+             [sorted(rng.sample(range(vision["depth"]), rng.randint(0, vision["depth"]))), ABSENT])
+    pick(rng, vision, "patch_size", [4, 14, ABSENT])
+    pick(rng, vision, "temporal_patch_size", [1, 2, ABSENT])
+    pick(rng, vision, "spatial_merge_size", [1, 2, ABSENT])
+    pick(rng, vision, "in_channels", [1, 3, ABSENT])
+    return vision
+
+
+def qwen2_vl(kind: str) -> Callable[[random.Random], Cfg]:
+    """Qwen2-VL / Qwen2.5-VL: the text keys at the top level (as their checkpoints write them) or
+    under text_config; Qwen2's layers (head_dim = d / a whatever the config says)."""
+    def make(rng: random.Random) -> Cfg:
+        text = llama_like(rng)
+        pick(rng, text, "use_sliding_window", [True, False, ABSENT])
+        pick(rng, text, "sliding_window", [16, ABSENT])
+        pick(rng, text, "max_window_layers", [1, ABSENT])
+        vision = qwen_vit(rng, kind, rng.choice([text["hidden_size"], 24]))
+        if rng.random() < 0.5:
+            return {**text, "vision_config": vision}
+        cfg: Cfg = {"text_config": {**text, "model_type": f"{kind}_text"}, "vision_config": vision}
+        pick(rng, cfg, "tie_word_embeddings", [True, False, ABSENT])
+        return cfg
+
+    return make
+
+
+def qwen3_vl(text_kind: str, vit: str,
+             *extras: Callable[[random.Random, Cfg], None]) -> Callable[[random.Random], Cfg]:
+    """Qwen3-VL(-MoE) and Qwen3.5(-MoE): text_config and vision_config; the LM head follows the
+    wrapper's tie_word_embeddings alone, whatever the text config says."""
+    def make(rng: random.Random) -> Cfg:
+        text = with_(llama_like, *extras)(rng)
+        text["model_type"] = text_kind
+        cfg: Cfg = {"text_config": text, "vision_config": qwen_vit(rng, vit, text["hidden_size"])}
+        pick(rng, cfg, "tie_word_embeddings", [True, False, ABSENT])
+        return cfg
+
+    return make
+
+
 def mllama_text(rng: random.Random, cfg: Cfg) -> None:
     """Llama 3.2 Vision's text model: cross-attention layers at drawn indices (one may lie past
     the last layer, which builds nothing), a pad id inside the small vocabulary."""
@@ -446,6 +499,57 @@ def gemma3n_text(rng: random.Random, cfg: Cfg) -> None:
     pick(rng, cfg, "attention_bias", [True, False, ABSENT])
 
 
+def gemma4_text(rng: random.Random, cfg: Cfg) -> None:
+    """Gemma 4: per-layer-type heads, K = V with global kv heads, KV sharing (the shared layers'
+    types must appear before them), double-wide MLPs, per-layer embeddings, the MoE block."""
+    n = cfg["num_hidden_layers"] = rng.randint(2, 6)
+    if "num_key_value_heads" not in cfg and cfg["num_attention_heads"] % 4:
+        cfg["num_key_value_heads"] = 1  # the default 4 cannot group them (valid_case cannot read
+        # a heterogeneous config's global kv heads to check that refusal)
+    mixed = ["full_attention", "sliding_attention"] + [rng.choice(["sliding_attention", "full_attention"])
+                                                       for _ in range(n - 2)]
+    pick(rng, cfg, "layer_types", [mixed[:n], mixed[:n], ABSENT])
+    pick(rng, cfg, "global_head_dim", [8, 20, ABSENT])
+    pick(rng, cfg, "attention_k_eq_v", [True, False, ABSENT])
+    pick(rng, cfg, "num_global_key_value_heads", [1, 2, None, ABSENT])
+    pick(rng, cfg, "use_double_wide_mlp", [True, False, ABSENT])
+    pick(rng, cfg, "hidden_size_per_layer_input", [0, 6, ABSENT])
+    pick(rng, cfg, "vocab_size_per_layer_input", [50, ABSENT])
+    pick(rng, cfg, "attention_bias", [True, False, ABSENT])
+    pick(rng, cfg, "sliding_window", [16, ABSENT])
+    if rng.random() < 0.4:
+        e = rng.randint(2, 5)
+        cfg.update(enable_moe_block=True, num_experts=e, top_k_experts=rng.randint(1, e),
+                   moe_intermediate_size=rng.choice([8, 24]))
+    # KV sharing needs every type among the shared layers to appear before them; with the
+    # default layer types (and the last layer forced full) only the last layer can share
+    types = cfg.get("layer_types") or ["sliding_attention"] * (n - 1) + ["full_attention"]
+    types = [*types[:-1], "full_attention"]
+    ok = [m for m in range(1, n) if set(types[n - m:]) <= set(types[:n - m])]
+    pick(rng, cfg, "num_kv_shared_layers", [rng.choice(ok or [0]), rng.choice(ok or [0]), 0, ABSENT])
+    if rng.random() < 0.3:  # the form transformers 5.24 saves: the full layers' shapes per layer
+        shape = {"head_dim": rng.choice([8, 20]), "num_key_value_heads": rng.choice([1, 2])}
+        cfg["per_layer_config"] = {str(i): shape for i, t in enumerate(types) if t == "full_attention"}
+        cfg.pop("global_head_dim", None)
+
+
+def gemma4(rng: random.Random) -> Cfg:
+    text = with_(llama_like, gemma4_text)(rng)
+    a = rng.choice([2, 4])
+    vision = dict(num_hidden_layers=rng.randint(1, 2), hidden_size=8 * a, num_attention_heads=a,
+                  num_key_value_heads=rng.choice([1, a]), head_dim=rng.choice([4, 8]),
+                  intermediate_size=rng.choice([16, 40]), patch_size=rng.choice([2, 4]),
+                  position_embedding_size=rng.choice([16, 64]))
+    audio = dict(num_hidden_layers=rng.randint(1, 2), hidden_size=rng.choice([16, 24]), num_attention_heads=4,
+                 subsampling_conv_channels=[rng.choice([8, 12]), rng.choice([4, 6])],
+                 conv_kernel_size=rng.choice([3, 5]), output_proj_dims=rng.choice([20, 32]))
+    cfg: Cfg = {"text_config": text, "vision_config": rng.choice([vision, None]),
+                "audio_config": rng.choice([audio, None])}
+    if "tie_word_embeddings" in text:
+        cfg["tie_word_embeddings"] = text["tie_word_embeddings"]
+    return cfg
+
+
 def with_(base: Callable[..., Cfg], *extras: Callable[[random.Random, Cfg], None], **kw: Any):
     def make(rng: random.Random) -> Cfg:
         cfg = base(rng, **kw)
@@ -509,6 +613,8 @@ GENERATORS: dict[str, tuple[Callable[[random.Random], Cfg], list[str]]] = {
     "gemma2": (with_(llama_like, flags("attention_bias")), ["Gemma2ForCausalLM"]),
     "gemma3_text": (with_(llama_like, flags("attention_bias")), ["Gemma3ForCausalLM"]),
     "gemma3n_text": (with_(llama_like, gemma3n_text), ["Gemma3nForCausalLM"]),
+    "gemma4_text": (with_(llama_like, gemma4_text), ["Gemma4ForCausalLM"]),
+    "gemma4": (gemma4, ["Gemma4ForConditionalGeneration"]),
     "phi": (with_(llama_like, flags("qk_layernorm"), explicit_head_dim=False), ["PhiForCausalLM"]),
     "phi3": (with_(llama_like, sliding, explicit_head_dim=False), ["Phi3ForCausalLM"]),
     "phimoe": (with_(llama_like, moe_mixtral, flags("attention_bias", "lm_head_bias"),
@@ -543,12 +649,23 @@ GENERATORS: dict[str, tuple[Callable[[random.Random], Cfg], list[str]]] = {
     "qwen3_next": (with_(llama_like, qwen3_next), ["Qwen3NextForCausalLM"]),
     "qwen3_5_text": (with_(llama_like, deltanet), ["Qwen3_5ForCausalLM"]),
     "qwen3_5_moe_text": (with_(llama_like, qwen3_5_moe), ["Qwen3_5MoeForCausalLM"]),
+    "qwen2_vl": (qwen2_vl("qwen2_vl"), ["Qwen2VLForConditionalGeneration"]),
+    "qwen2_5_vl": (qwen2_vl("qwen2_5_vl"), ["Qwen2_5_VLForConditionalGeneration"]),
+    "qwen3_vl": (qwen3_vl("qwen3_vl_text", "qwen3_vl", flags("attention_bias")),
+                 ["Qwen3VLForConditionalGeneration"]),
+    "qwen3_vl_moe": (qwen3_vl("qwen3_vl_moe_text", "qwen3_vl", moe_qwen, flags("attention_bias")),
+                     ["Qwen3VLMoeForConditionalGeneration"]),
+    "qwen3_5": (qwen3_vl("qwen3_5_text", "qwen3_5", deltanet), ["Qwen3_5ForConditionalGeneration"]),
+    "qwen3_5_moe": (qwen3_vl("qwen3_5_moe_text", "qwen3_5", qwen3_5_moe),
+                    ["Qwen3_5MoeForConditionalGeneration"]),
     "mamba": (mamba, ["MambaForCausalLM"]),
     "falcon_mamba": (mamba, ["FalconMambaForCausalLM"]),
 }
-# covered by falcon, the catalog's Gemma 3, and gemma3n_text (transformers builds the Gemma 3n
+# covered by falcon, the catalog's Gemma 3, the Qwen VL wrappers (their text models alone have
+# no causal-LM class in transformers 5.24), and gemma3n_text (transformers builds the Gemma 3n
 # wrapper's vision tower with timm, which is not installed: the wrapper is counted without its towers)
-ALIASES = {"RefinedWeb", "RefinedWebModel", "gemma3", "gemma3n"}
+ALIASES = {"RefinedWeb", "RefinedWebModel", "gemma3", "qwen2_vl_text", "qwen2_5_vl_text", "qwen3_vl_text",
+           "qwen3_vl_moe_text", "gemma3n"}
 
 
 def test_every_supported_type_has_a_generator():

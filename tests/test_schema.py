@@ -173,12 +173,13 @@ MODELS = {
     "small-moe": "olmoe-1b-7b-0125", "sliding-gemma2": "gemma-2-9b", "sliding-gemma3": "gemma-3-12b",
     "sliding-mistral": "mistral-7b-v0.1", "encoder-decoder": "t5-small", "mamba": "falcon-mamba-7b",
     "hybrid-mamba2": "nemotron-h-8b-base-8k", "hybrid-moe": "jamba-1.5-mini", "hybrid-conv": "lfm2-1.2b",
-    "cross-attention": "llama-3.2-90b-vision-instruct",
+    "cross-attention": "llama-3.2-90b-vision-instruct", "gemma4-moe": "gemma-4-26b-a4b",
 }
 # The vLLM and llama.cpp profiles size decoder-only attention models (others, Llama 3.2 Vision
-# among them, are refused with one line); Mixtral's 93 GB of bf16 weights leave vLLM no KV pool on
-# one 80 GB GPU, and Falcon-Mamba's single "head" cannot be split over tensor-parallel ranks.
-HF_ONLY = ("encoder-decoder", "mamba", "hybrid-mamba2", "hybrid-moe", "hybrid-conv", "cross-attention")
+# and Gemma 4 among them, are refused with one line); Mixtral's 93 GB of bf16 weights leave vLLM no
+# KV pool on one 80 GB GPU, and Falcon-Mamba's single "head" cannot be split over tensor-parallel ranks.
+HF_ONLY = ("encoder-decoder", "mamba", "hybrid-mamba2", "hybrid-moe", "hybrid-conv", "cross-attention",
+           "gemma4-moe")
 NOT_WITH = {"moe": ("vllm",), "mamba": ("--tp",)}
 ENGINE_OPTIONS = {
     "hf": [(), ("--tp", "2"), ("--pp", "2"), ("--quant", "nf4-dq", "--kv-dtype", "fp8"),
@@ -229,6 +230,7 @@ TRAIN_CASES = {
     "pp": ("llama-3.1-70b-instruct", "--pp", "4", "--vpp", "2", "--tp", "2", "--sp", "--grad-accum", "8",
            "--recipe", "megatron"),
     "moe-ep": ("mixtral-8x7b", "--ep", "8", "--dp", "8", "--zero", "1", "--optimizer", "adam-8bit"),
+    "gemma4-lora": ("gemma-4-26b-a4b", "--lora-rank", "16"),
     "deepspeed": ("qwen3-1.7b", "--recipe", "deepspeed", "--optimizer", "adafactor", "--seq", "2048",
                   "--micro-batch", "4", "--attn", "eager", "--optim-impl", "foreach"),
 }

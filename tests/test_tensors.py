@@ -44,7 +44,7 @@ def test_tied_head_is_listed_once():
 # --- against transformers: HF parameter names mapped to roles, written here independently ----
 
 _HF_ROLES = (  # first match wins
-    ("vision", r"vision_tower|multi_modal_projector"),
+    ("vision", r"vision_tower|vision_model|multi_modal_projector|visual\.|audio_tower|embed_vision|embed_audio"),
     ("position", r"relative_attention_bias|embed_positions|position_embeddings|wpe"),
     ("norm", r"norm|ln_|ln_f"),
     ("embedding", r"embed_tokens|word_embeddings|wte|shared\.weight|embeddings\.weight"),
@@ -52,6 +52,7 @@ _HF_ROLES = (  # first match wins
     ("shared_expert", r"shared_expert"),
     ("expert", r"\.experts\."),
     ("router", r"mlp\.gate\.weight|mlp\.gate\.bias|router"),
+    ("other", r"per_layer_(model_projection|input_gate|projection)"),  # Gemma 4's per-layer inputs
     ("attention", r"self_attn|SelfAttention|EncDecAttention|attention"),
     ("mlp", r"mlp|DenseReluDense"),
     ("ssm", r"mixer"),
@@ -67,7 +68,8 @@ def _hf_params(cfg):
 
 
 ROLE_MODELS = ["llama-3.1-8b", "qwen3-30b-a3b", "deepseek-v3", "gemma-2-9b", "qwen1.5-moe-a2.7b",
-               "falcon-mamba-7b", "t5-small", "gemma-3-12b"]
+               "falcon-mamba-7b", "t5-small", "gemma-3-12b", "qwen2.5-vl-7b-instruct",
+               "qwen3-vl-30b-a3b-instruct", "gemma-4-26b-a4b", "gemma-4-31b-it-nvfp4"]
 
 
 @pytest.mark.parametrize("name", ROLE_MODELS)
@@ -87,14 +89,16 @@ def _hf_layer_numels(cfg, layer: int) -> list[int]:
     projections into one (E, 2·I, d) tensor, counted here as the two halves it holds."""
     out = []
     for n, p in _hf_params(cfg):
-        if not re.search(rf"(?<![a-z_])layers\.{layer}\.", n) or "vision" in n:
+        if not re.search(rf"(?<![a-z_])layers\.{layer}\.", n) or "vision" in n or "audio" in n:
             continue
         out += [p.numel() // 2] * 2 if n.endswith("gate_up_proj") else [p.numel()]
     return sorted(out)
 
 
 @pytest.mark.parametrize(("name", "layer"), [("llama-3.1-8b", 0), ("qwen3-30b-a3b", 0), ("deepseek-v3", 0),
-                                             ("deepseek-v3", 3), ("gemma-2-9b", 0), ("qwen1.5-moe-a2.7b", 5)])
+                                             ("deepseek-v3", 3), ("gemma-2-9b", 0), ("qwen1.5-moe-a2.7b", 5),
+                                             ("qwen2.5-vl-7b-instruct", 0), ("qwen3-vl-30b-a3b-instruct", 0),
+                                             ("gemma-4-26b-a4b", 0), ("gemma-4-26b-a4b", 5)])
 def test_layer_shapes_match_transformers(name, layer):
     arch, cfg = _arch(name)
     ours = sorted(s.numel for s in model_tensors(arch) if s.layer == layer)
@@ -111,3 +115,34 @@ def test_layer_matrix_shapes_are_out_by_in():
         assert ours[f"blk.0.{ggml}.weight"] == hf[f"model.layers.0.{torch_name}.weight"]
     assert ours["token_embd.weight"] == hf["model.embed_tokens.weight"]
     assert ours["output.weight"] == hf["lm_head.weight"]
+
+
+# Gemma 4's small-model features, which no catalog config has: per-layer embeddings, KV-shared
+# layers with double-wide MLPs, K = V full layers, the audio tower (tiny sizes, real structure)
+GEMMA4_SMALL = {
+    "model_type": "gemma4", "architectures": ["Gemma4ForConditionalGeneration"],
+    "text_config": dict(num_hidden_layers=5, hidden_size=64, num_attention_heads=4, num_key_value_heads=2,
+                        head_dim=16, global_head_dim=32, attention_k_eq_v=True, num_global_key_value_heads=1,
+                        num_kv_shared_layers=2, use_double_wide_mlp=True, sliding_window=8,
+                        intermediate_size=48, vocab_size=100, hidden_size_per_layer_input=8,
+                        vocab_size_per_layer_input=90,
+                        layer_types=["sliding_attention", "full_attention", "sliding_attention",
+                                     "sliding_attention", "full_attention"]),
+    "vision_config": dict(num_hidden_layers=2, hidden_size=32, num_attention_heads=4, num_key_value_heads=2,
+                          head_dim=8, intermediate_size=40, patch_size=4, position_embedding_size=16),
+    "audio_config": dict(num_hidden_layers=2, hidden_size=24, num_attention_heads=4,
+                         subsampling_conv_channels=[12, 6], conv_kernel_size=3, output_proj_dims=20),
+}
+
+
+def test_gemma4_small_roles_and_layers_match_transformers():
+    arch = from_hf_config(GEMMA4_SMALL, "gemma4-small")[0]
+    ours, theirs = Counter(), Counter()
+    for s in model_tensors(arch):
+        ours[s.role] += s.numel
+    for n, p in _hf_params(GEMMA4_SMALL):
+        theirs[_hf_role(n)] += p.numel()
+    assert dict(ours) == dict(theirs)
+    for layer in (1, 3, 4):  # a K = V full layer, a KV-shared sliding and a KV-shared full one
+        assert sorted(s.numel for s in model_tensors(arch) if s.layer == layer) == \
+            _hf_layer_numels(GEMMA4_SMALL, layer)

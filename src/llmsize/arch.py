@@ -219,14 +219,63 @@ class ShortConv:
 
 
 @dataclass(frozen=True)
-class VisionTower:
-    """A ViT image encoder (SigLIP, CLIP) and its projector into the text model.
+class VisionFacts:
+    """What one family's vision code builds (transformers 5.24): one record per ``VisionTower.kind``
+    in ``VISION_KINDS``, read by the parameter tree (``parameters.vision_part``) and the tensor list
+    (``formats/tensors.py``) alike.
 
-    Radford et al. 2021 (CLIP) / Zhai et al. 2023 (SigLIP): a Conv2d patch embedding (p×p, with
-    bias), a learned position table with one row per patch, pre-norm encoder layers with biased
-    projections and a plain GELU MLP, and a final LayerNorm. ``projector`` names the variant:
-    Gemma 3's (SigLIP + RMSNorm + projection) or Llama 4's (an unbiased unfold patch embedding, a
-    class token, pre and post LayerNorms, a pixel-shuffle MLP adapter and a projection).
+    Every tower is a ViT (Dosovitskiy et al. 2021 §3.1): a patch embedding, optional positions,
+    L_v pre-norm layers (q k v o with biases, whether fused into one qkv or not; an MLP), and a
+    projector into the text model's width. The facts below are what differs between families.
+    """
+
+    norm: NormType = "layernorm"  # the tower's norms: LayerNorm (γ, β) or RMSNorm (γ)
+    gated_mlp: bool = False  # SwiGLU gate, up, down (Qwen2.5-VL) or fc1, fc2; biased either way
+    # the patch embedding: Conv2d(C, d_v, p), Conv3d(C, d_v, (t, p, p)) or an unfold + Linear(C·p², d_v)
+    patch: Literal["conv2d", "conv3d", "linear"] = "conv2d"
+    patch_bias: bool = True
+    # learned positions: one row per patch (an nn.Embedding), per patch plus a class token (an
+    # nn.Parameter, Llama 4), a table of ``position_rows`` resampled to each image (Qwen3-VL), none
+    positions: Literal["patches", "patches+class", "table", "none"] = "patches"
+    pre_norm: bool = False  # a LayerNorm before the layers (Llama 4)
+    post_norm: bool = True  # a LayerNorm after the layers (SigLIP, Llama 4)
+    # Gemma 3: RMSNorm + W; Llama 4: pixel-shuffle adapter + W; Qwen: PatchMerger (norm, 2-layer MLP)
+    projector: Literal["gemma3", "llama4", "merger"] = "gemma3"
+
+
+_QWEN2_VIT = VisionFacts(patch="conv3d", patch_bias=False, positions="none", post_norm=False,
+                         projector="merger")
+
+# One record per vision family (``VisionTower.kind``), read from each modeling file:
+VISION_KINDS: dict[str, VisionFacts] = {
+    # modeling_siglip.py SiglipVisionTransformer + modeling_gemma3.py Gemma3MultiModalProjector
+    "gemma3": VisionFacts(),
+    # modeling_llama4.py Llama4VisionModel (Llama4UnfoldConvolution, class_embedding,
+    # positional_embedding_vlm, layernorm_pre/post, Llama4VisionPixelShuffleMLP) + projector
+    "llama4": VisionFacts(patch="linear", patch_bias=False, positions="patches+class", pre_norm=True,
+                          projector="llama4"),
+    # modeling_qwen2_vl.py Qwen2VisionTransformerPretrainedModel: PatchEmbed (Conv3d, no bias),
+    # Qwen2VLVisionBlock (LayerNorm, qkv + proj, fc1/fc2 of width embed_dim · mlp_ratio), PatchMerger
+    "qwen2_vl": _QWEN2_VIT,
+    # modeling_qwen2_5_vl.py: RMSNorms, a biased SwiGLU MLP, an RMSNorm in the merger; window
+    # attention (fullatt_block_indexes) changes no count
+    "qwen2_5_vl": replace(_QWEN2_VIT, norm="rmsnorm", gated_mlp=True),
+    # modeling_qwen3_vl.py Qwen3VLVisionModel (and Qwen3.5's, without deepstack): a biased Conv3d,
+    # a learned pos_embed of num_position_embeddings rows, LayerNorms, fc1/fc2, a merger, and one
+    # more merger (normed after the 2×2 shuffle) per deepstack_visual_indexes entry
+    "qwen3_vl": replace(_QWEN2_VIT, patch_bias=True, positions="table"),
+}
+
+
+@dataclass(frozen=True)
+class VisionTower:
+    """A ViT image encoder and its projector into the text model; ``kind`` names the family, whose
+    facts (norms, MLP, patch embedding, positions, projector) are in ``VISION_KINDS``.
+
+    Radford et al. 2021 (CLIP) / Zhai et al. 2023 (SigLIP) for Gemma 3's tower; Llama 4's vision
+    model; Qwen2-VL (arXiv 2409.12191 §2.1: a 675M ViT, 2×2 patches merged by an MLP), Qwen2.5-VL
+    (arXiv 2502.13923 §2.1: RMSNorm and SwiGLU) and Qwen3-VL (DeepStack: arXiv 2406.04334).
+    The tower keeps no KV cache: only the text model caches.
     """
 
     n_layers: int
@@ -234,17 +283,36 @@ class VisionTower:
     n_heads: int
     d_ff: int
     patch_size: int
-    image_size: int
+    image_size: int = 0  # SigLIP, Llama 4: the square image the position table covers
     channels: int = 3
-    projector: Literal["gemma3", "llama4"] = "gemma3"
+    kind: Literal["gemma3", "llama4", "qwen2_vl", "qwen2_5_vl", "qwen3_vl"] = "gemma3"
     # Llama 4 (modeling_llama4.py Llama4VisionModel): the pixel-shuffle adapter's fc1 (I_v → d_a)
-    # and fc2 (d_a → d_a), and the projector's input width (vision_output_dim)
+    # and fc2 (d_a → d_a); the projector's input width (vision_output_dim)
     adapter_dim: int = 0
-    output_dim: int = 0
+    output_dim: int = 0  # Llama 4: vision_output_dim; Qwen: the merger's output (out_hidden_size)
+    temporal_patch: int = 1  # Qwen: frames per patch (temporal_patch_size), the Conv3d's depth
+    merge: int = 1  # Qwen: spatial_merge_size m; the merger reads m² patches at once
+    position_rows: int = 0  # Qwen3-VL: num_position_embeddings
+    deepstack: int = 0  # Qwen3-VL: one extra merger per deepstack_visual_indexes entry
+
+    @property
+    def facts(self) -> VisionFacts:
+        return VISION_KINDS[self.kind]
 
     @property
     def n_patches(self) -> int:
         return (self.image_size // self.patch_size) ** 2
+
+    @property
+    def patch_in(self) -> int:
+        """Inputs of one patch: C · p² (· t frames for a Conv3d)."""
+        t = self.temporal_patch if self.facts.patch == "conv3d" else 1
+        return self.channels * t * self.patch_size ** 2
+
+    @property
+    def merged_width(self) -> int:
+        """Qwen's merger input: m² patches of d_v, concatenated."""
+        return self.merge ** 2 * self.d_model
 
 
 @dataclass(frozen=True)
@@ -299,6 +367,72 @@ class PerLayerInput:
 
 
 @dataclass(frozen=True)
+class Gemma4Text:
+    """What Gemma 4's text model (transformers 5.24 ``modeling_gemma4.py`` Gemma4TextModel) has
+    beyond Gemma 3's sandwich-normed, QK-normed attention; the architecture's ``head_dim`` and
+    ``n_kv_heads`` are those of its sliding-window layers.
+
+    - Full-attention layers have heads of ``global_head_dim`` and ``global_kv_heads`` key/value
+      heads; with ``k_eq_v`` they have no v_proj (the values are the keys before k_norm and RoPE).
+      Keys and values have an RMSNorm each (v_norm without a weight).
+    - KV sharing: the last ``kv_shared_layers`` layers read the keys and values of the last
+      earlier layer of their type: no k_proj, v_proj or k_norm, and nothing cached; with
+      ``double_wide_mlp`` their MLP is 2·I wide.
+    - Per-layer embeddings (PLE, ``ple_dim`` > 0): a table V_p × L·p and a projection d → L·p
+      feed each layer a p-wide input through its gate d → p and projection p → d.
+    - The MoE block (``Architecture.moe``, every layer): the dense MLP (a shared expert) beside E
+      routed experts, a router with a d-wide scale and one scale per expert, and three more norms.
+    """
+
+    global_head_dim: int
+    global_kv_heads: int
+    k_eq_v: bool = False
+    kv_shared_layers: int = 0
+    double_wide_mlp: bool = False
+    ple_dim: int = 0  # hidden_size_per_layer_input p
+    ple_vocab: int = 0  # vocab_size_per_layer_input V_p
+
+    def shares_kv(self, n_layers: int, i: int) -> bool:
+        """Whether layer ``i`` reuses an earlier layer's keys and values (``kv_sharing_modes``)."""
+        return i >= n_layers - self.kv_shared_layers
+
+
+@dataclass(frozen=True)
+class Gemma4Vision:
+    """Gemma 4's image encoder (``Gemma4VisionModel``) and its projector ``embed_vision``: a
+    patch Linear(3·p², d_v) without bias, a learned 2 × P × d_v table of x and y positions,
+    L_v layers like the text model's (q k v o of ``head_dim`` heads without biases, q/k norms,
+    a weightless v norm, a GeGLU MLP, four RMSNorms), no final norm; then a weightless RMSNorm
+    and Linear(d_v, d)."""
+
+    n_layers: int
+    d_model: int
+    n_heads: int
+    n_kv_heads: int
+    head_dim: int
+    d_ff: int
+    patch_size: int
+    position_rows: int  # position_embedding_size P
+
+
+@dataclass(frozen=True)
+class Gemma4Audio:
+    """Gemma 4's audio encoder (``Gemma4AudioModel``, a Conformer after USM, arXiv 2303.01037)
+    and its projector ``embed_audio``: two 3×3 stride-2 convs (c₀, c₁ channels, no bias, each
+    with a bias-free LayerNorm) and Linear((c₀/4)·c₁, d_a); L_a Conformer layers (two 4·d_a
+    feed-forwards, chunked attention with a relative-key projection and a per-dim scale, a
+    light conv with a depthwise kernel of ``conv_kernel``, RMSNorms); Linear(d_a, d_out) with
+    bias; then a weightless RMSNorm and Linear(d_out, d)."""
+
+    n_layers: int
+    d_model: int
+    n_heads: int
+    conv_channels: tuple[int, int]
+    conv_kernel: int
+    output_dim: int
+
+
+@dataclass(frozen=True)
 class TensorSpec:
     """One parameter tensor: its GGUF-style name, PyTorch shape, role and decoder layer (or None).
 
@@ -329,7 +463,7 @@ class TensorSpec:
         if self.role == "vision":
             return "vision"
         if self.name.startswith(("token_embd", "position_embd", "token_types", "project_in",
-                                 "per_layer_", "altup_proj")):  # Gemma 3n's input side
+                                 "per_layer_", "altup_proj")):  # Gemma 3n's and Gemma 4's input side
             return "embeddings"
         return "final_norm" if "output_norm" in self.name else "head"
 
@@ -416,6 +550,8 @@ MODELING: dict[str, Modeling] = {
     # attn_gated, attn_laurel and attn_norm are all referenced while the MLP runs; Gemma3nTextMLP
     # names gate_proj's output, which stays alive beside act(gate), up and their product
     "gemma3n_text": Modeling(fp32_norm=True, mlp_live_hidden=6, mlp_keeps_gate=True),
+    # modeling_gemma4.py Gemma4RMSNorm: _norm(hidden_states.float()), like Gemma 3's (not measured)
+    "gemma4_text": _FP32_NORM,
     "olmo2": Modeling(fp32_norm=True, fp32_rotary=True), "olmo3": _FP32_NORM,
     "deepseek_v2": Modeling(fp32_router=True), "deepseek_v3": Modeling(fp32_router=True),
     "deepseek_v32": Modeling(fp32_router=True), "dots1": Modeling(fp32_router=True),
@@ -453,8 +589,9 @@ _SUB_FIELDS: dict[str, dict[str, tuple[int, int]]] = {
     "ssm": {"d_inner": (1, MAX_WIDTH), "d_state": (1, MAX_WIDTH), "d_conv": (1, MAX_WIDTH),
             "dt_rank": (0, MAX_WIDTH)},
     "vision": {"n_layers": (1, MAX_LAYERS), "d_model": (1, MAX_WIDTH), "n_heads": (1, MAX_HEADS),
-               "d_ff": (1, MAX_WIDTH), "patch_size": (1, MAX_WIDTH), "image_size": (1, MAX_WIDTH),
-               "channels": (1, MAX_WIDTH)},
+               "d_ff": (1, MAX_WIDTH), "patch_size": (1, MAX_WIDTH), "image_size": (0, MAX_WIDTH),
+               "channels": (1, MAX_WIDTH), "output_dim": (0, MAX_WIDTH), "temporal_patch": (1, MAX_WIDTH),
+               "merge": (1, MAX_WIDTH), "position_rows": (0, MAX_CONTEXT), "deepstack": (0, MAX_LAYERS)},
     "per_layer_input": {"d": (1, MAX_WIDTH), "vocab_size": (1, MAX_VOCAB)},
 }
 _KNOWN_LAYER_TYPES = tuple(LAYER_KINDS)  # the values of ``LayerType``
@@ -546,6 +683,10 @@ class Architecture:
     single_block: bool = False  # each layer is one norm + one mixer, or + one MLP/MoE when "none"
     vision: VisionTower | MllamaVision | None = None
     vocab_extra_rows: int = 0  # Mllama: embed_tokens has V + 8 rows, the LM head V
+    # Gemma 4 (transformers 5.24 modeling_gemma4.py): its text model's extras and its towers
+    gemma4: Gemma4Text | None = None
+    gemma4_vision: Gemma4Vision | None = None
+    gemma4_audio: Gemma4Audio | None = None
 
     # --- Gemma 3n (models/gemma3n): per-layer embeddings, AltUp, LAuReL, KV sharing, MatFormer --
     per_layer_input: PerLayerInput | None = None
@@ -582,7 +723,9 @@ class Architecture:
         for part, bounds in _SUB_FIELDS.items():
             record = getattr(self, part)
             if record is not None:
-                _check_ints(self.name, f"{part}.", record, bounds)
+                # a field the record's class lacks (MllamaVision has no Qwen merger sizes) is skipped
+                own = {k: b for k, b in bounds.items() if hasattr(record, k)}
+                _check_ints(self.name, f"{part}.", record, own)
 
     def _check(self) -> None:
         if self.n_heads % self.n_kv_heads:
@@ -595,6 +738,9 @@ class Architecture:
         if unknown:
             raise ArchitectureError(f"{self.name}: layer_types must each be one of "
                                     f"{', '.join(_KNOWN_LAYER_TYPES)}, got {sorted(unknown)[0]!r}")
+        if isinstance(self.vision, VisionTower) and self.vision.kind not in VISION_KINDS:
+            raise ArchitectureError(f"{self.name}: vision kind must be one of {', '.join(VISION_KINDS)}, "
+                                    f"got {self.vision.kind!r}")
         if self.vision and self.vision.d_model % self.vision.n_heads:
             raise ArchitectureError(f"{self.name}: vision width {self.vision.d_model} is not divisible "
                                     f"by {self.vision.n_heads} heads")

@@ -239,9 +239,10 @@ def _rank_arch(arch: Architecture, tp: int) -> Architecture:
         raise ConfigError(f"--tp {tp} must divide the {arch.n_heads} attention heads of {arch.name}")
     moe = arch.moe and replace(arch.moe, d_ff_expert=-(-arch.moe.d_ff_expert // tp),
                                d_ff_shared=-(-arch.moe.d_ff_shared // tp))
+    g = arch.gemma4 and replace(arch.gemma4, global_kv_heads=max(1, arch.gemma4.global_kv_heads // tp))
     return arch.with_(n_heads=arch.n_heads // tp, n_kv_heads=max(1, (arch.n_kv_heads or arch.n_heads) // tp),
                       d_ff=-(-arch.d_ff // tp), vocab_size=-(-arch.vocab_size // tp), moe=moe,
-                      layer_types=arch.layer_types)
+                      layer_types=arch.layer_types, gemma4=g or None)
 
 
 def stages(n_layers: int, pp: int) -> list[range]:
@@ -264,4 +265,8 @@ def stage_arch(arch: Architecture, layers: range) -> Architecture:
     moe = arch.moe and replace(
         arch.moe, layers=tuple(i - layers.start for i in arch.moe.layers if i in layers)
     )
-    return arch.with_(n_layers=len(layers), layer_types=types, moe=moe or None)
+    g = arch.gemma4  # Gemma 4's KV-shared layers are the model's last: this stage's share of them
+    if g:
+        first_shared = max(layers.start, arch.n_layers - g.kv_shared_layers)
+        g = replace(g, kv_shared_layers=max(0, layers.stop - first_shared))
+    return arch.with_(n_layers=len(layers), layer_types=types, moe=moe or None, gemma4=g or None)

@@ -23,6 +23,9 @@ from .arch import (
     MLA,
     SSM,
     Architecture,
+    Gemma4Audio,
+    Gemma4Text,
+    Gemma4Vision,
     Indexer,
     LinearAttention,
     MllamaVision,
@@ -464,57 +467,188 @@ def head_part(arch: Architecture) -> Part:
 
 
 def vision_part(arch: Architecture, vt: VisionTower | MllamaVision) -> Part:
-    """The vision tower and projector of the variant ``vt.projector`` names."""
+    """A ViT tower and its projector (Dosovitskiy et al. 2021 §3.1), as the family ``vt.kind``
+    builds it (``arch.VISION_KINDS``): patch embedding, positions, L_v layers, norms, projector;
+    Llama 3.2 Vision's tiled encoder is a record of its own (``mllama_vision_part``)."""
     if isinstance(vt, MllamaVision):
         return mllama_vision_part(arch, vt)
-    return llama4_vision_part(arch, vt) if vt.projector == "llama4" else siglip_vision_part(arch, vt)
+    tower = group("vision_tower", [
+        *_patch_and_positions(vt),
+        leaf("pre_norm", _vision_norm(vt, vt.d_model) if vt.facts.pre_norm else 0),
+        rename(times(_vit_layer(vt), vt.n_layers), f"layers ×{vt.n_layers}"),
+        leaf("post_norm", _vision_norm(vt, vt.d_model) if vt.facts.post_norm else 0),
+    ])
+    return group("vision", [tower, _projector(arch, vt)])
+
+
+def _vision_norm(vt: VisionTower, width: int) -> int:
+    """The tower's norm: LayerNorm γ and β, or RMSNorm γ (Qwen2.5-VL)."""
+    return width * (2 if vt.facts.norm == "layernorm" else 1)
+
+
+def _patch_and_positions(vt: VisionTower) -> list[Part]:
+    """The patch embedding W ∈ R^{C·p²(·t)×d_v} (+ b), then the learned positions: one row per
+    patch (an nn.Embedding, SigLIP), per patch and a class token (nn.Parameters, Llama 4: counted
+    as non-embedding, as transformers does), or a table of ``position_rows`` (Qwen3-VL)."""
+    f, dv = vt.facts, vt.d_model
+    rows = {"patches": vt.n_patches, "table": vt.position_rows}.get(f.positions, 0)
+    class_token = f.positions == "patches+class"
+    return [
+        leaf("patch_embedding", linear(vt.patch_in, dv, bias=f.patch_bias)),
+        leaf("class_embedding", dv if class_token else 0),
+        leaf("positional_embedding_vlm", (vt.n_patches + 1) * dv if class_token else 0),
+        leaf("position_embedding", rows * dv),
+    ]
 
 
 def _vit_layer(vt: VisionTower) -> Part:
-    """One pre-norm ViT layer: biased q k v o, fc1 fc2, two LayerNorms (γ and β)."""
+    """One pre-norm ViT layer: biased q k v o, an MLP with biases (fc1 fc2, or Qwen2.5-VL's
+    gate up down), two norms."""
     dv, ff = vt.d_model, vt.d_ff
+    mlp = (3 if vt.facts.gated_mlp else 2) * dv * ff + (2 if vt.facts.gated_mlp else 1) * ff + dv
     return group("layer", [
         leaf("attention", 4 * linear(dv, dv, bias=True)),
-        leaf("mlp", linear(dv, ff, bias=True) + linear(ff, dv, bias=True)),
-        leaf("norms", 2 * 2 * dv),
+        leaf("mlp", mlp),
+        leaf("norms", 2 * _vision_norm(vt, dv)),
     ])
 
 
-def llama4_vision_part(arch: Architecture, vt: VisionTower) -> Part:
-    """Llama 4's vision model (transformers 5.24 ``modeling_llama4.py`` Llama4VisionModel and
-    Llama4MultiModalProjector): an unfold patch embedding Linear(C·p², d_v) without bias, a class
-    token and n_patches + 1 positions, LayerNorms before and after L_v ViT layers, the
-    pixel-shuffle adapter fc1 (I_v → d_a) and fc2 (d_a → d_a) without biases, and the projector
-    W ∈ R^{d_out×d} without bias."""
-    dv, p, c, da = vt.d_model, vt.patch_size, vt.channels, vt.adapter_dim
-    tower = group("vision_tower", [
-        leaf("patch_embedding", linear(c * p * p, dv, bias=False)),
-        leaf("class_embedding", dv),
-        # an nn.Parameter, not an nn.Embedding: transformers counts it as non-embedding
-        leaf("positional_embedding_vlm", (vt.n_patches + 1) * dv),
-        leaf("pre_post_norms", 2 * 2 * dv),
-        rename(times(_vit_layer(vt), vt.n_layers), f"layers ×{vt.n_layers}"),
-        leaf("adapter", vt.d_ff * da + da * da),
+def _projector(arch: Architecture, vt: VisionTower) -> Part:
+    """Into the text model's width d. Gemma 3 (arXiv 2503.19786 §2.1): an RMSNorm on d_v and
+    W ∈ R^{d_v×d}. Llama 4: the pixel-shuffle adapter fc1 (I_v → d_a), fc2 (d_a → d_a) and
+    W ∈ R^{d_out×d}, no biases. Qwen's PatchMerger: a norm on d_v, then fc1 (m²d_v → m²d_v) and
+    fc2 (m²d_v → d_out) with biases; Qwen3-VL adds one merger per DeepStack level whose LayerNorm
+    sits after the m×m shuffle (width m²d_v)."""
+    dv, d, projector = vt.d_model, arch.d_model, vt.facts.projector
+    if projector == "gemma3":
+        return group("projector", [leaf("norm", dv), leaf("projection", dv * d)])
+    if projector == "llama4":
+        return group("projector", [leaf("adapter", vt.d_ff * vt.adapter_dim + vt.adapter_dim ** 2),
+                                   leaf("projection", vt.output_dim * d)])
+    wide = vt.merged_width
+    mlp = linear(wide, wide, bias=True) + linear(wide, vt.output_dim, bias=True)
+    return group("projector", [
+        leaf("merger", _vision_norm(vt, dv) + mlp),
+        leaf("deepstack_mergers", vt.deepstack * (2 * wide + mlp)),
     ])
-    projector = group("projector", [leaf("projection", vt.output_dim * arch.d_model)])
-    return group("vision", [tower, projector])
 
 
-def siglip_vision_part(arch: Architecture, vt: VisionTower) -> Part:
-    """A ViT tower (Dosovitskiy et al. 2021 §3.1; SigLIP, Zhai et al. 2023): patch embedding
-    Conv2d(C, d_v, p) with bias, n_patches learned positions, L_v pre-norm layers (biased q k v o,
-    fc1 fc2, two LayerNorms), a post-LayerNorm; then Gemma 3's projector: an RMSNorm on d_v and
-    W ∈ R^{d_v×d} (Gemma 3 technical report, arXiv 2503.19786 §2.1)."""
-    dv, p, c = vt.d_model, vt.patch_size, vt.channels
-    layer = _vit_layer(vt)
+# --- Gemma 4 --------------------------------------------------------------------------------
+
+
+def gemma4_attention_part(arch: Architecture, g: Gemma4Text, kind: str, *, shared: bool) -> Part:
+    """Gemma 4's attention (transformers 5.24 ``Gemma4TextAttention``): W_Q (d → a·d_h) and its
+    norm (d_h) in every layer; W_K (d → k·d_h), W_V (unless K = V) and a k norm (d_h; v_norm has
+    no weight) unless the layer shares an earlier layer's KV; W_O (a·d_h → d). Full-attention
+    layers have d_h = ``global_head_dim`` and k = ``global_kv_heads``."""
+    d, a, b = arch.d_model, arch.n_heads, arch.qkv_bias
+    dh, k = (g.global_head_dim, g.global_kv_heads) if kind == "full" else (arch.head_dim, arch.n_kv_heads)
+    parts = [leaf("q_proj", linear(d, a * dh, bias=b)), leaf("q_norm", dh)]
+    if not shared:
+        parts += [leaf("k_proj", linear(d, k * dh, bias=b)),
+                  leaf("v_proj", 0 if g.k_eq_v and kind == "full" else linear(d, k * dh, bias=b)),
+                  leaf("k_norm", dh)]
+    parts.append(leaf("o_proj", linear(a * dh, d, bias=arch.o_bias)))
+    return group("attention", parts)
+
+
+def gemma4_layer_part(arch: Architecture, g: Gemma4Text, kind: str, *, shared: bool) -> Part:
+    """One Gemma 4 decoder layer (``Gemma4TextDecoderLayer``): attention, a GeGLU MLP (2·I wide
+    in KV-shared layers with ``use_double_wide_mlp``), four sandwich RMSNorms; with the MoE block
+    a router (W_r d → E, a d-wide scale, a scale per expert), E experts and three more norms;
+    with per-layer embeddings a gate d → p, a projection p → d and its norm."""
+    d = arch.d_model
+    wide = 2 if g.double_wide_mlp and shared else 1
+    parts = [gemma4_attention_part(arch, g, kind, shared=shared), mlp_part(arch, wide * arch.d_ff)]
+    norms = 4
+    if arch.moe:
+        e = arch.moe.n_experts
+        parts += [leaf("router", linear(d, e, bias=False) + d + e),
+                  times(mlp_part(arch, arch.moe.d_ff_expert, "experts", bias=False), e)]
+        norms += 3
+    if g.ple_dim:
+        p = g.ple_dim
+        parts.append(leaf("per_layer_input", linear(d, p, bias=False) + linear(p, d, bias=False) + d))
+    parts.append(leaf("norms", norms * d))
+    return group("layer", parts)
+
+
+def gemma4_stack_part(arch: Architecture, g: Gemma4Text) -> Part:
+    """The decoder layers, one node per (layer type, KV shared) shape, and the final norm."""
+    counts: dict[tuple[str, bool], int] = {}
+    for i, kind in enumerate(arch.layer_types):
+        key = (kind, g.shares_kv(arch.n_layers, i))
+        counts[key] = counts.get(key, 0) + 1
+    parts = [rename(times(gemma4_layer_part(arch, g, kind, shared=sh), n),
+                    f"{kind}{' KV-shared' if sh else ''} layers ×{n}")
+             for (kind, sh), n in counts.items()]
+    return group("layers", [*parts, leaf("final_norm", arch.d_model)])
+
+
+def gemma4_ple_part(arch: Architecture, g: Gemma4Text) -> Part:
+    """Per-layer embeddings (``Gemma4TextModel``): a table V_p × L·p (an nn.Embedding), the
+    projection d → L·p of the token embedding and an RMSNorm of width p."""
+    lp = arch.n_layers * g.ple_dim
+    return group("per_layer_inputs", [
+        leaf("per_layer_embedding", g.ple_vocab * lp),
+        leaf("per_layer_projection", linear(arch.d_model, lp, bias=False)),
+        leaf("per_layer_norm", g.ple_dim),
+    ])
+
+
+def gemma4_vision_part(arch: Architecture, vt: Gemma4Vision) -> Part:
+    """Gemma 4's image encoder and projector (``Gemma4VisionModel``, ``Gemma4MultimodalEmbedder``;
+    see ``arch.Gemma4Vision``): patch Linear(3·p², d_v), positions 2 × P × d_v (an nn.Parameter,
+    non-embedding for transformers), L_v layers, and the projection d_v → d."""
+    dv, a, k, dh, ff = vt.d_model, vt.n_heads, vt.n_kv_heads, vt.head_dim, vt.d_ff
+    layer = group("layer", [
+        leaf("attention", linear(dv, a * dh, bias=False) + 2 * linear(dv, k * dh, bias=False)
+             + linear(a * dh, dv, bias=False) + 2 * dh),
+        leaf("mlp", 3 * linear(dv, ff, bias=False)),
+        leaf("norms", 4 * dv),
+    ])
     tower = group("vision_tower", [
-        leaf("patch_embedding", linear(c * p * p, dv, bias=True)),
-        leaf("position_embedding", vt.n_patches * dv),
+        leaf("patch_embedding", linear(3 * vt.patch_size ** 2, dv, bias=False)),
+        leaf("position_table", 2 * vt.position_rows * dv),
         rename(times(layer, vt.n_layers), f"layers ×{vt.n_layers}"),
-        leaf("post_norm", 2 * dv),
     ])
-    projector = group("projector", [leaf("norm", dv), leaf("projection", dv * arch.d_model)])
-    return group("vision", [tower, projector])
+    return group("vision", [tower, group("projector", [leaf("projection", dv * arch.d_model)])])
+
+
+def gemma4_audio_part(arch: Architecture, at: Gemma4Audio) -> Part:
+    """Gemma 4's audio encoder and projector (``Gemma4AudioModel``; see ``arch.Gemma4Audio``):
+    the subsampling convs with their LayerNorms (γ only) and input projection, L_a Conformer
+    layers, the output projection d_a → d_out with bias, and the projection d_out → d."""
+    da, (c0, c1), h = at.d_model, at.conv_channels, at.n_heads
+    inner = h * (da // h)
+    ffw = linear(da, 4 * da, bias=False) + linear(4 * da, da, bias=False) + 2 * da
+    layer = group("layer", [
+        leaf("feed_forwards", 2 * ffw),
+        leaf("attention", 3 * linear(da, inner, bias=False) + linear(da, da, bias=False)
+             + linear(da, inner, bias=False) + da // h),
+        leaf("light_conv", linear(da, 2 * da, bias=False) + linear(da, da, bias=False)
+             + da * at.conv_kernel + 2 * da),
+        leaf("norms", 3 * da),
+    ])
+    tower = group("audio_tower", [
+        leaf("subsampling", 9 * c0 + c0 + 9 * c0 * c1 + c1 + linear(c0 // 4 * c1, da, bias=False)),
+        rename(times(layer, at.n_layers), f"layers ×{at.n_layers}"),
+        leaf("output_projection", linear(da, at.output_dim, bias=True)),
+    ])
+    return group("audio", [tower, group("projector", [leaf("projection", at.output_dim * arch.d_model)])])
+
+
+def gemma4_parts(arch: Architecture, g: Gemma4Text) -> list[Part]:
+    """The parts of a Gemma 4 model, in the order of ``count_params``'s tree."""
+    parts = [embedding_part(arch)]
+    if g.ple_dim:
+        parts.append(gemma4_ple_part(arch, g))
+    parts += [gemma4_stack_part(arch, g), head_part(arch)]
+    if arch.gemma4_vision:
+        parts.append(gemma4_vision_part(arch, arch.gemma4_vision))
+    if arch.gemma4_audio:
+        parts.append(gemma4_audio_part(arch, arch.gemma4_audio))
+    return parts
 
 
 def _mllama_vit_layer(vt: MllamaVision, *, gated: bool) -> Part:
@@ -644,6 +778,8 @@ def count_params(arch: Architecture, warnings: tuple[str, ...] = ()) -> ParamRep
         return ParamReport(arch=arch, breakdown=root, total=root.value, trainable=root.value,
                            non_embedding=root.value - tm.embedding_params,
                            active_per_token=tm.active_params, warnings=warnings)
+    if arch.gemma4:
+        return _report(arch, gemma4_parts(arch, arch.gemma4), warnings)
     parts = [embedding_part(arch)]
     if arch.kind == "encoder-decoder":
         parts.append(stack_part(arch, "encoder", arch.n_layers))
@@ -653,6 +789,10 @@ def count_params(arch: Architecture, warnings: tuple[str, ...] = ()) -> ParamRep
     parts.append(head_part(arch))
     if arch.vision:
         parts.append(vision_part(arch, arch.vision))
+    return _report(arch, parts, warnings)
+
+
+def _report(arch: Architecture, parts: list[Part], warnings: tuple[str, ...]) -> ParamReport:
     root = group(arch.name, parts)
     return ParamReport(
         arch=arch,

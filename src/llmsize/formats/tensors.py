@@ -56,7 +56,18 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import TypeVar
 
-    from ..arch import MLA, SSM, Architecture, LinearAttention, MoE, ShortConv, VisionTower
+    from ..arch import (
+        MLA,
+        SSM,
+        Architecture,
+        Gemma4Audio,
+        Gemma4Text,
+        Gemma4Vision,
+        LinearAttention,
+        MoE,
+        ShortConv,
+        VisionTower,
+    )
 
     T = TypeVar("T")
 
@@ -385,49 +396,73 @@ def _head(arch: Architecture) -> list[TensorSpec]:
     return out
 
 
-def _vit_layers(vt: VisionTower) -> list[TensorSpec]:
-    """The ViT layers (params._vit_layer): biased q k v o, fc1 fc2, two LayerNorms."""
-    dv, ff, out = vt.d_model, vt.d_ff, []
-    for j in range(vt.n_layers):
-        b = f"v.blk.{j}."
-        for name, n_in, n_out in (("attn_q", dv, dv), ("attn_k", dv, dv), ("attn_v", dv, dv),
-                                  ("attn_out", dv, dv), ("ffn_up", dv, ff), ("ffn_down", ff, dv)):
-            out += _linear(b + name, n_in, n_out, bias=True, role="vision", layer=None)
-        for name in ("ln1.weight", "ln1.bias", "ln2.weight", "ln2.bias"):
-            out.append(TensorSpec(b + name, (dv,), "vision"))
+def _vision_norm(vt: VisionTower, name: str, width: int) -> list[TensorSpec]:
+    """γ, and β for a LayerNorm (params._vision_norm)."""
+    out = [TensorSpec(f"{name}.weight", (width,), "vision")]
+    if vt.facts.norm == "layernorm":
+        out.append(TensorSpec(f"{name}.bias", (width,), "vision"))
     return out
 
 
-def _ln(name: str, width: int) -> list[TensorSpec]:
-    return [TensorSpec(f"{name}.weight", (width,), "vision"), TensorSpec(f"{name}.bias", (width,), "vision")]
+def _vit_layers(vt: VisionTower) -> list[TensorSpec]:
+    """The ViT layers (params._vit_layer): biased q k v o, fc1 fc2 or gate up down, two norms."""
+    dv, ff, out = vt.d_model, vt.d_ff, []
+    mlp = (("ffn_gate", dv, ff), ("ffn_up", dv, ff), ("ffn_down", ff, dv)) if vt.facts.gated_mlp \
+        else (("ffn_up", dv, ff), ("ffn_down", ff, dv))
+    for j in range(vt.n_layers):
+        b = f"v.blk.{j}."
+        for name, n_in, n_out in (("attn_q", dv, dv), ("attn_k", dv, dv), ("attn_v", dv, dv),
+                                  ("attn_out", dv, dv), *mlp):
+            out += _linear(b + name, n_in, n_out, bias=True, role="vision", layer=None)
+        out += _vision_norm(vt, b + "ln1", dv) + _vision_norm(vt, b + "ln2", dv)
+    return out
 
 
 def _vision(arch: Architecture, vt: VisionTower | MllamaVision) -> list[TensorSpec]:
     """A ViT tower and its projector (params.vision_part), named as in a llama.cpp mmproj."""
     if isinstance(vt, MllamaVision):
         return _vision_mllama(arch, vt)
-    if vt.projector == "llama4":
-        return _vision_llama4(arch, vt)
-    dv, p, c = vt.d_model, vt.patch_size, vt.channels
-    out = [TensorSpec("v.patch_embd.weight", (dv, c, p, p), "vision"),
-           TensorSpec("v.patch_embd.bias", (dv,), "vision"),
-           TensorSpec("v.position_embd.weight", (vt.n_patches, dv), "vision")]
-    return out + _vit_layers(vt) + _ln("v.post_ln", dv) + [
-        TensorSpec("mm.soft_emb_norm.weight", (dv,), "vision"),
-        TensorSpec("mm.input_projection.weight", (dv, arch.d_model), "vision")]
+    f, dv, p, c = vt.facts, vt.d_model, vt.patch_size, vt.channels
+    shape = {"conv2d": (dv, c, p, p), "conv3d": (dv, c, vt.temporal_patch, p, p), "linear": (dv, vt.patch_in)}
+    out = [TensorSpec("v.patch_embd.weight", shape[f.patch], "vision")]
+    if f.patch_bias:
+        out.append(TensorSpec("v.patch_embd.bias", (dv,), "vision"))
+    if f.positions == "patches+class":
+        out += [TensorSpec("v.class_embd", (dv,), "vision"),
+                TensorSpec("v.position_embd.weight", (vt.n_patches + 1, dv), "vision")]
+    elif f.positions != "none":
+        rows = vt.n_patches if f.positions == "patches" else vt.position_rows
+        out.append(TensorSpec("v.position_embd.weight", (rows, dv), "vision"))
+    if f.pre_norm:
+        out += _vision_norm(vt, "v.pre_ln", dv)
+    out += _vit_layers(vt)
+    if f.post_norm:
+        out += _vision_norm(vt, "v.post_ln", dv)
+    return out + _projector(arch, vt)
 
 
-def _vision_llama4(arch: Architecture, vt: VisionTower) -> list[TensorSpec]:
-    """Llama 4's vision model and projector (params.llama4_vision_part)."""
-    dv, p, c, da = vt.d_model, vt.patch_size, vt.channels, vt.adapter_dim
-    out = [TensorSpec("v.patch_embd.weight", (dv, c * p * p), "vision"),
-           TensorSpec("v.class_embd", (dv,), "vision"),
-           TensorSpec("v.position_embd.weight", (vt.n_patches + 1, dv), "vision"),
-           *_ln("v.pre_ln", dv)]
-    return out + _vit_layers(vt) + _ln("v.post_ln", dv) + [
-        TensorSpec("mm.adapter_fc1.weight", (da, vt.d_ff), "vision"),
-        TensorSpec("mm.adapter_fc2.weight", (da, da), "vision"),
-        TensorSpec("mm.input_projection.weight", (arch.d_model, vt.output_dim), "vision")]
+def _projector(arch: Architecture, vt: VisionTower) -> list[TensorSpec]:
+    """Gemma 3's norm and projection, Llama 4's adapter and projection, or Qwen's mergers
+    (params._projector)."""
+    dv, d, da = vt.d_model, arch.d_model, vt.adapter_dim
+    if vt.facts.projector == "gemma3":
+        return [TensorSpec("mm.soft_emb_norm.weight", (dv,), "vision"),
+                TensorSpec("mm.input_projection.weight", (dv, d), "vision")]
+    if vt.facts.projector == "llama4":
+        return [TensorSpec("mm.adapter_fc1.weight", (da, vt.d_ff), "vision"),
+                TensorSpec("mm.adapter_fc2.weight", (da, da), "vision"),
+                TensorSpec("mm.input_projection.weight", (d, vt.output_dim), "vision")]
+    wide, out = vt.merged_width, []
+    for j in range(-1, vt.deepstack):  # -1: the main merger, normed before the m×m shuffle
+        b = "mm." if j < 0 else f"mm.deepstack.{j}."
+        out += _vision_norm(vt, b + "norm", dv) if j < 0 else _ln(b + "norm", wide)
+        out += _linear(b + "fc1", wide, wide, bias=True, role="vision", layer=None)
+        out += _linear(b + "fc2", wide, vt.output_dim, bias=True, role="vision", layer=None)
+    return out
+
+
+def _ln(name: str, width: int) -> list[TensorSpec]:
+    return [TensorSpec(f"{name}.weight", (width,), "vision"), TensorSpec(f"{name}.bias", (width,), "vision")]
 
 
 def _vision_mllama(arch: Architecture, vt: MllamaVision) -> list[TensorSpec]:
@@ -458,12 +493,108 @@ def _vision_mllama(arch: Architecture, vt: MllamaVision) -> list[TensorSpec]:
                          layer=None)
 
 
+# --- Gemma 4 (params.gemma4_*) ----------------------------------------------------------------
+
+
+def _gemma4_layer(arch: Architecture, g: Gemma4Text, i: int) -> list[TensorSpec]:
+    """One Gemma 4 layer (params.gemma4_layer_part): per-layer-type attention, no K/V in KV-shared
+    layers, the MLP (doubled there when double-wide), the MoE block, the per-layer input."""
+    p, d, kind = f"blk.{i}.", arch.d_model, arch.layer_types[i]
+    shared, b = g.shares_kv(arch.n_layers, i), arch.qkv_bias
+    dh, k = (g.global_head_dim, g.global_kv_heads) if kind == "full" else (arch.head_dim, arch.n_kv_heads)
+    out = [*_linear(p + "attn_q", d, arch.n_heads * dh, bias=b, role="attention", layer=i),
+           TensorSpec(p + "attn_q_norm.weight", (dh,), "norm", i)]
+    if not shared:
+        out += _linear(p + "attn_k", d, k * dh, bias=b, role="attention", layer=i)
+        if not (g.k_eq_v and kind == "full"):
+            out += _linear(p + "attn_v", d, k * dh, bias=b, role="attention", layer=i)
+        out.append(TensorSpec(p + "attn_k_norm.weight", (dh,), "norm", i))
+    out += _linear(p + "attn_output", arch.n_heads * dh, d, bias=arch.o_bias, role="attention", layer=i)
+    out += _mlp(arch, arch.d_ff * (2 if g.double_wide_mlp and shared else 1), p, i)
+    norms = ["attn_norm", "post_attention_norm", "ffn_norm", "post_ffw_norm"]
+    if arch.moe:
+        e = arch.moe.n_experts
+        out += [*_linear(p + "ffn_gate_inp", d, e, bias=False, role="router", layer=i),
+                TensorSpec(p + "ffn_gate_inp.scale", (d,), "router", i),
+                TensorSpec(p + "ffn_gate_inp.per_expert_scale", (e,), "router", i),
+                *_mlp(arch, arch.moe.d_ff_expert, p, i, suffix="_exps", role="expert", experts=e, bias=False)]
+        norms += ["post_ffw_norm_1", "pre_ffw_norm_2", "post_ffw_norm_2"]
+    if g.ple_dim:
+        out += [*_linear(p + "inp_gate", d, g.ple_dim, bias=False, role="other", layer=i),
+                *_linear(p + "proj", g.ple_dim, d, bias=False, role="other", layer=i)]
+        norms.append("post_norm")
+    return out + [TensorSpec(f"{p}{name}.weight", (d,), "norm", i) for name in norms]
+
+
+def _gemma4_vision(arch: Architecture, vt: Gemma4Vision) -> list[TensorSpec]:
+    """Gemma 4's image encoder and projector (params.gemma4_vision_part), as a llama.cpp mmproj."""
+    dv, a, k, dh, ff = vt.d_model, vt.n_heads, vt.n_kv_heads, vt.head_dim, vt.d_ff
+    out = [TensorSpec("v.patch_embd.weight", (dv, 3 * vt.patch_size ** 2), "vision"),
+           TensorSpec("v.position_embd.weight", (2, vt.position_rows, dv), "vision")]
+    for j in range(vt.n_layers):
+        b = f"v.blk.{j}."
+        for name, n_in, n_out in (("attn_q", dv, a * dh), ("attn_k", dv, k * dh), ("attn_v", dv, k * dh),
+                                  ("attn_out", a * dh, dv), ("ffn_gate", dv, ff), ("ffn_up", dv, ff),
+                                  ("ffn_down", ff, dv)):
+            out += _linear(b + name, n_in, n_out, bias=False, role="vision", layer=None)
+        out += [TensorSpec(b + name, (w,), "vision") for name, w in (
+            ("attn_q_norm.weight", dh), ("attn_k_norm.weight", dh), ("ln1.weight", dv),
+            ("attn_post_norm.weight", dv), ("ln2.weight", dv), ("ffn_post_norm.weight", dv))]
+    return out + [TensorSpec("mm.input_projection.weight", (arch.d_model, dv), "vision")]
+
+
+def _gemma4_audio(arch: Architecture, at: Gemma4Audio) -> list[TensorSpec]:
+    """Gemma 4's audio encoder and projector (params.gemma4_audio_part); role "vision": the
+    towers' role (a module of their own)."""
+    da, (c0, c1), h = at.d_model, at.conv_channels, at.n_heads
+    inner, lin = h * (da // h), functools.partial(_linear, bias=False, role="vision", layer=None)
+    out = [TensorSpec("a.conv1d.0.weight", (c0, 1, 3, 3), "vision"),
+           TensorSpec("a.conv1d.0.norm.weight", (c0,), "vision"),
+           TensorSpec("a.conv1d.1.weight", (c1, c0, 3, 3), "vision"),
+           TensorSpec("a.conv1d.1.norm.weight", (c1,), "vision"),
+           *lin("a.input_projection", c0 // 4 * c1, da)]
+    for j in range(at.n_layers):
+        b = f"a.blk.{j}."
+        for f in ("ffn1", "ffn2"):
+            out += [*lin(f"{b}{f}_up", da, 4 * da), *lin(f"{b}{f}_down", 4 * da, da)]
+            out += [TensorSpec(f"{b}{f}_{n}_norm.weight", (da,), "vision") for n in ("pre", "post")]
+        out += [*lin(b + "attn_q", da, inner), *lin(b + "attn_k", da, inner), *lin(b + "attn_v", da, inner),
+                *lin(b + "attn_out", da, da), *lin(b + "attn_rel_k", da, inner),
+                TensorSpec(b + "attn_per_dim_scale", (da // h,), "vision"),
+                *lin(b + "light_in", da, 2 * da), *lin(b + "light_out", da, da),
+                TensorSpec(b + "conv_dw.weight", (da, 1, at.conv_kernel), "vision")]
+        out += [TensorSpec(f"{b}{n}.weight", (da,), "vision")
+                for n in ("light_pre_norm", "conv_norm", "attn_pre_norm", "attn_post_norm", "out_norm")]
+    return out + [*_linear("a.output_proj", da, at.output_dim, bias=True, role="vision", layer=None),
+                  TensorSpec("mm.a.input_projection.weight", (arch.d_model, at.output_dim), "vision")]
+
+
+def _gemma4(arch: Architecture, g: Gemma4Text) -> list[TensorSpec]:
+    """Every tensor of a Gemma 4 model (params.gemma4_parts)."""
+    out = _embeddings(arch)
+    if g.ple_dim:
+        lp = arch.n_layers * g.ple_dim
+        out += [TensorSpec("per_layer_token_embd.weight", (g.ple_vocab, lp), "embedding"),
+                TensorSpec("per_layer_model_proj.weight", (lp, arch.d_model), "other"),
+                TensorSpec("per_layer_proj_norm.weight", (g.ple_dim,), "norm")]
+    for i in range(arch.n_layers):
+        out += _gemma4_layer(arch, g, i)
+    out += [*_norm(arch, "output_norm", arch.d_model, None), *_head(arch)]
+    if arch.gemma4_vision:
+        out += _gemma4_vision(arch, arch.gemma4_vision)
+    if arch.gemma4_audio:
+        out += _gemma4_audio(arch, arch.gemma4_audio)
+    return out
+
+
 @functools.lru_cache(maxsize=64)
 def model_tensors(arch: Architecture) -> tuple[TensorSpec, ...]:
     """Every parameter tensor of ``arch``; Σ numel == ``count_params(arch).total``. A model
     counted by transformers has the tensors its meta-device model holds."""
     if arch.transformers:
         return arch.transformers.tensors
+    if arch.gemma4:
+        return tuple(_gemma4(arch, arch.gemma4))
     out = _embeddings(arch)
     if arch.kind == "encoder-decoder":
         out += _stack(arch, "enc.", arch.n_layers, 0, cross=False)

@@ -49,7 +49,7 @@ from .engines import (
     vllm_config,
 )
 from .estimate import InferenceReport, InferenceSpec, gpu_slice, scaled_weights, weights_tree
-from .kvcache import KVRequest, kv_cache, token_row, window_tokens
+from .kvcache import KVRequest, cached_layers, kind_row, kv_cache, token_row, window_tokens
 from .llamacpp import Geometry, LlamaCppConfig, geometry_sizes, kv_buffer, on_gpu
 from .llamacpp_compute import gpu_stages
 from .llamacpp_plan import llamacpp_plan
@@ -126,9 +126,9 @@ class HfCost(_Profile):
         object.__setattr__(self, "_positions_per_token", unit.get("positions", 0) // prompt)
         rows = (0, 0)
         if self.stage.kind == "decoder" and not self.stage.is_hybrid:
-            row = token_row(self.stage, kv_dtype=self.spec.kv)
-            n_full = sum(t == "full" for t in self.stage.layer_types)
-            rows = (n_full * row, (self.stage.n_layers - n_full) * row)
+            n_full, n_swa = cached_layers(self.stage)
+            rows = (n_full * kind_row(self.stage, "full", kv_dtype=self.spec.kv),
+                    n_swa * token_row(self.stage, kv_dtype=self.spec.kv))
         object.__setattr__(self, "_kv_rows", rows)  # (full, window) bytes per token; (0, 0): general
 
     @property

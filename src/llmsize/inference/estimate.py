@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from ..arch import Architecture
+from ..arch import Architecture, VisionTower
 from ..errors import ConfigError
 from ..layout import Layout, rank_arch, stage_arch, stages
 from ..schemas import versioned
@@ -256,6 +256,9 @@ def _notes(arch: Architecture, spec: InferenceSpec) -> tuple[str, ...]:
                      "decompressed per-head keys and values")
     if spec.attn == "eager":
         notes.append("eager attention materialises b·a·s² scores per layer during the prefill")
+    if isinstance(arch.vision, VisionTower):
+        notes.append("the vision tower's weights are counted (it caches nothing); its activations "
+                     "while prefilling images are not: the prompt is sized as text")
     notes += _image_note(arch, spec)
     return tuple(notes)
 

@@ -16,6 +16,7 @@ Every attention layer keeps, for every cached token, its keys and values::
                        layers grow with the context
     shared K/V         layers that reuse an earlier layer's keys and values (Gemma 3n's last
                        ``num_kv_shared_layers``) cache nothing of their own
+    Gemma 4            full layers 2 · k_g · d_g (their own heads); KV-shared layers: nothing
 
     bytes = layers · batch · tokens · row_bytes(elements, kv dtype)
 
@@ -125,6 +126,27 @@ def token_row(arch: Architecture, *, kv_dtype: str, tp: int = 1) -> int:
     if arch.mla:
         return mla_row(arch, kv_dtype=kv_dtype) + indexer_row(arch, kv_dtype=kv_dtype)
     return attention_row(arch, kv_dtype=kv_dtype, tp=tp)
+
+
+def kind_row(arch: Architecture, kind: str, *, kv_dtype: str, tp: int = 1) -> int:
+    """Bytes one token adds to one attention layer of ``kind``: ``token_row``, except Gemma 4's
+    full-attention layers, whose heads have their own width and count (transformers 5.24
+    ``Gemma4TextAttention``: ``per_layer_config``'s global_head_dim and kv heads; with K = V the
+    cache still holds the keys and the values, normed and rotated apart)."""
+    g = arch.gemma4
+    if g and kind == "full":
+        return 2 * row_bytes(max(1, g.global_kv_heads // tp) * g.global_head_dim, kv_dtype)
+    return token_row(arch, kv_dtype=kv_dtype, tp=tp)
+
+
+def cached_layers(arch: Architecture) -> tuple[int, int]:
+    """(full, sliding) attention layers that keep a KV cache ("parallel" counts as full; an
+    encoder-decoder's decoder layers are full). Gemma 4's KV-shared layers keep none: transformers
+    gives them a ``DummyLayer`` (``cache_utils``, ``kv_sharing_modes`` "reuse")."""
+    layers = cache_layer_types(arch)  # Gemma 3n's shared layers cut at the end
+    g = arch.gemma4
+    kept = [t for i, t in enumerate(layers) if not (g and g.shares_kv(arch.n_layers, i))]
+    return sum(t in ("full", "parallel") for t in kept), sum(t == "sliding" for t in kept)
 
 
 def ssm_state(arch: Architecture, *, kv_dtype: str) -> int:
@@ -252,13 +274,12 @@ def kv_cache(arch: Architecture, req: KVRequest) -> Part:
     if arch.kind == "decoder" and not arch.n_attention_layers:
         return group("kv_cache", states)
     row = token_row(arch, kv_dtype=req.kv_dtype, tp=req.tp)
+    full_row = kind_row(arch, "full", kv_dtype=req.kv_dtype, tp=req.tp)
     slots = req.tokens
-    layers = cache_layer_types(arch)
-    n_full = sum(t in ("full", "parallel") for t in layers)
-    n_swa = sum(t == "sliding" for t in layers)
+    n_full, n_swa = cached_layers(arch)
     swa = window_tokens(arch, slots) if n_swa else 0
     parts = [
-        leaf(f"full attention ({n_full} layers × {slots:,} tokens)", n_full * req.batch * slots * row),
+        leaf(f"full attention ({n_full} layers × {slots:,} tokens)", n_full * req.batch * slots * full_row),
         leaf(f"sliding window ({n_swa} layers × {swa:,} tokens)", n_swa * req.batch * swa * row),
         *states,
     ]
@@ -275,5 +296,4 @@ def kv_cache(arch: Architecture, req: KVRequest) -> Part:
 
 def kv_bytes_per_token(arch: Architecture, *, kv_dtype: str = "bf16", tp: int = 1) -> int:
     """Bytes one more token of context costs across all full-attention layers (per GPU)."""
-    layers = cache_layer_types(arch)
-    return sum(t in ("full", "parallel") for t in layers) * token_row(arch, kv_dtype=kv_dtype, tp=tp)
+    return cached_layers(arch)[0] * kind_row(arch, "full", kv_dtype=kv_dtype, tp=tp)

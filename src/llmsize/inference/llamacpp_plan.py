@@ -57,6 +57,9 @@ def _check(arch: Architecture, weights: LlamaCppWeights) -> None:
     if arch.is_hybrid or arch.kind != "decoder":
         raise ConfigError(f"{arch.name}: only decoder-only attention models are sized for llama.cpp "
                           "(its recurrent r/s cache is not modelled yet)")
+    if arch.gemma4:
+        raise ConfigError(f"{arch.name}: llama.cpp's Gemma 4 cache (full layers with their own head "
+                          "width, KV-shared layers) is not modelled yet; use --engine hf")
     if "cross" in arch.layer_types:
         raise ConfigError(f"{arch.name}: Llama 3.2 Vision's cross-attention layers are not modelled "
                           "for llama.cpp")

@@ -120,11 +120,15 @@ def rotary_dim(arch: Architecture) -> int:
 def attention_widths(arch: Architecture) -> tuple[int, int]:
     """(query width, key+value width) per token of the tensors attention works on. MLA
     expands the cached latent to per-head keys (d^nope_h + d^R_h) and values (d^v_h)
-    before attending (transformers ``DeepseekV3Attention``)."""
+    before attending (transformers ``DeepseekV3Attention``). Gemma 4: the wider of its two
+    layer types (full layers: heads of global_head_dim, global kv heads)."""
     a, k, d_h = arch.n_heads, arch.n_kv_heads, arch.head_dim
     if arch.mla:
         m = arch.mla
         return a * m.qk_head_dim, a * (m.qk_head_dim + m.v_head_dim)
+    g = arch.gemma4
+    if g and a * g.global_head_dim + 2 * g.global_kv_heads * g.global_head_dim > (a + 2 * k) * d_h:
+        return a * g.global_head_dim, 2 * g.global_kv_heads * g.global_head_dim  # its widest layers
     return a * d_h, 2 * k * d_h
 
 

@@ -160,6 +160,9 @@ def check_supported(arch: Architecture, cfg: VllmConfig) -> None:
     if arch.is_hybrid or arch.kind != "decoder":
         raise ConfigError(f"{arch.name}: the vLLM profile models decoder-only attention models only "
                           "(state-space and linear-attention layers are not modelled yet)")
+    if arch.gemma4:
+        raise ConfigError(f"{arch.name}: the vLLM profile does not model Gemma 4's KV groups yet (full "
+                          "layers with their own head width, KV-shared layers); use --engine hf")
     if "cross" in arch.layer_types:
         raise ConfigError(f"{arch.name}: the vLLM profile does not model Llama 3.2 Vision (vLLM ran it "
                           "on its V0 encoder-decoder runner, removed in v0.11 by PR #24907)")

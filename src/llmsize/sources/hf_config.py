@@ -29,8 +29,9 @@ from .hf_families import (
     N_LAYERS,
     TOWERS_LEFT_OUT,
     Family,
+    Multimodal,
 )
-from .hf_families.mllama import VISION_DEFAULTS as _MLLAMA_VISION
+from .hf_families.gemma4 import towers as gemma4_towers
 from .hf_families.mllama import mllama_vision
 
 TYPE_CHECKING = False  # typing costs ~13 ms at start-up; annotations are strings anyway
@@ -165,29 +166,48 @@ def _layer_types(r: _Reader, n_layers: int) -> tuple[str, ...] | None:
     return validate.layer_types(r.label, r.get("layer_types"), n_layers)
 
 
-# Llama4VisionConfig's defaults (models/llama4/configuration_llama4.py, transformers 5.24)
-_LLAMA4_VISION = {"hidden_size": 768, "num_hidden_layers": 34, "num_attention_heads": 16,
-                  "intermediate_size": 5632, "vision_output_dim": 7680, "image_size": 448,
-                  "patch_size": 14, "projector_input_dim": 4096, "projector_output_dim": 4096}
-
-
-def _vision(raw: Mapping[str, Any], label: str, model_type: str) -> VisionTower | MllamaVision:
-    if model_type == "mllama":
-        return mllama_vision(_Reader(raw, _MLLAMA_VISION, f"{label} vision_config"))
-    llama4 = model_type == "llama4"
-    r = _Reader(raw, {"num_channels": 3, **(_LLAMA4_VISION if llama4 else {})}, f"{label} vision_config")
+def _vision(raw: Mapping[str, Any], label: str, wrapper: Multimodal) -> VisionTower | MllamaVision:
+    """The vision tower of ``wrapper``'s kind, read with its vision config class's defaults."""
+    kind = wrapper.vision
+    if kind == "mllama":
+        return mllama_vision(_Reader(raw, wrapper.vision_defaults, f"{label} vision_config"))
+    r = _Reader(raw, {"num_channels": 3, **wrapper.vision_defaults}, f"{label} vision_config")
+    if kind.startswith("qwen"):
+        return _qwen_vision(r, kind)
     if r.get("vision_use_head", default=True) and r.get("model_type") == "siglip_vision_model":
         raise ConfigError(f"{label}: a SigLIP tower with vision_use_head=true is not supported")
     extra: dict[str, Any] = {}
-    if llama4:
+    if kind == "llama4":
         if r.need("projector_input_dim") != r.need("projector_output_dim"):
             raise ConfigError(f"{label}: Llama 4's adapter needs projector_input_dim == projector_output_dim")
-        extra = dict(projector="llama4", adapter_dim=r.need("projector_input_dim"),
-                     output_dim=r.need("vision_output_dim"))
+        extra = dict(adapter_dim=r.need("projector_input_dim"), output_dim=r.need("vision_output_dim"))
     return VisionTower(
         n_layers=r.need(*N_LAYERS), d_model=r.need(*D_MODEL), n_heads=r.need(*N_HEADS),
         d_ff=r.need(*D_FF), patch_size=r.need("patch_size"), image_size=r.need("image_size"),
-        channels=r.get("num_channels"), **extra,
+        channels=r.get("num_channels"), kind=kind, **extra,  # type: ignore[arg-type]
+    )
+
+
+def _qwen_vision(r: _Reader, kind: str) -> VisionTower:
+    """A Qwen ViT (Qwen2VLVisionConfig, Qwen2_5_VLVisionConfig, Qwen3VLVisionConfig and
+    Qwen3.5's): ``depth`` layers of width ``embed_dim`` (Qwen2-VL, whose ``hidden_size`` is the
+    merger's output and whose MLP is ``int(embed_dim · mlp_ratio)`` wide) or ``hidden_size``, and
+    the merger's output ``out_hidden_size``."""
+    if kind == "qwen2_vl":
+        width, out = r.need("embed_dim"), r.need("hidden_size")
+        ratio = r.get("mlp_ratio")
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or ratio <= 0:
+            raise ConfigError(f"{r.label}: mlp_ratio is {ratio!r}; it must be a positive number")
+        d_ff = int(width * ratio)  # Qwen2VLVisionBlock: int(config.embed_dim * config.mlp_ratio)
+    else:
+        width, out, d_ff = r.need("hidden_size"), r.need("out_hidden_size"), r.need("intermediate_size")
+    deepstack = r.get("deepstack_visual_indexes", default=[])
+    return VisionTower(
+        n_layers=r.need("depth", "num_hidden_layers"), d_model=width,
+        n_heads=r.need("num_heads", "num_attention_heads"), d_ff=d_ff, patch_size=r.need("patch_size"),
+        channels=r.need("in_channels"), kind=kind, output_dim=out,  # type: ignore[arg-type]
+        temporal_patch=r.need("temporal_patch_size"), merge=r.need("spatial_merge_size"),
+        position_rows=r.get("num_position_embeddings", default=0), deepstack=len(deepstack),
     )
 
 
@@ -196,31 +216,51 @@ def _text_and_vision(
 ) -> tuple[Mapping[str, Any], VisionTower | MllamaVision | None]:
     """Split a multimodal config into its text model and, where supported, its vision tower.
 
-    Gemma 3's SigLIP tower, Llama 4's and Llama 3.2 Vision's vision models (not for
-    ``MllamaForCausalLM``, which builds the text model only), with their projectors, are counted; for
-    other multimodal configs (LLaVA, Qwen2-VL…) the text model is counted and a warning names
-    what is left out."""
+    The wrappers in ``MULTIMODAL`` (Gemma 3, Llama 4, Llama 3.2 Vision, Qwen2-VL, Qwen2.5-VL,
+    Qwen3-VL, Qwen3.5 and their MoE variants) are counted with their towers and projectors (not
+    for ``MllamaForCausalLM``, which builds the text model only); for other multimodal configs
+    (LLaVA…) the text model is counted and a warning names what is left out."""
     model_type = validate.check(name, "model_type", cfg.get("model_type"))
     text = validate.mapping(name, "text_config", cfg.get("text_config"))
     vision = validate.mapping(name, "vision_config", cfg.get("vision_config"))
-    if model_type in MULTIMODAL:
-        text = {"model_type": MULTIMODAL[model_type], **(text or {})}
-        if "tie_word_embeddings" in cfg:
-            tie = validate.check(name, "tie_word_embeddings", cfg["tie_word_embeddings"])
-            text.setdefault("tie_word_embeddings", tie)
+    wrapper = MULTIMODAL.get(str(model_type))
+    if wrapper is not None:
+        if text is None and wrapper.flat:  # the text keys at the top level
+            text = {k: v for k, v in cfg.items() if k not in _WRAPPER_KEYS}
+        text = {**(text or {}), "model_type": wrapper.text}
+        tie = _tie(cfg, text, wrapper, name)
+        if tie is not None:
+            text["tie_word_embeddings"] = tie
         if model_type in TOWERS_LEFT_OUT:
             warnings.append(f"{name}: {model_type}: only the text model is counted; "
                             f"{TOWERS_LEFT_OUT[model_type]} are left out")
             return text, None
-        if model_type == "mllama":  # MllamaConfig builds its vision model from defaults when absent
-            text_only = validate.architectures(name, cfg.get("architectures")) == "MllamaForCausalLM"
-            return text, None if text_only else _vision(vision or {}, name, "mllama")
-        return text, _vision(vision, name, str(model_type)) if vision else None
+        if model_type == "gemma4":  # its towers are read by hf_families/gemma4.py (from_hf_config)
+            return text, None
+        if validate.architectures(name, cfg.get("architectures")) == "MllamaForCausalLM":
+            return text, None
+        return text, _vision(vision or {}, name, wrapper) if vision or wrapper.vision_defaults else None
     if text is not None or vision is not None:
         warnings.append(f"{name}: multimodal {model_type!r}: only the text model is counted; "
                         "its vision tower and projector are left out")
         return {**cfg, **(text or {})}, None
     return cfg, None
+
+
+# The wrapper's own keys, not its text model's, in a flat Qwen2-VL config
+_WRAPPER_KEYS = ("model_type", "architectures", "vision_config", "text_config")
+
+
+def _tie(cfg: Mapping[str, Any], text: Mapping[str, Any], wrapper: Multimodal, name: str) -> bool | None:
+    """Whether the LM head is tied, by the wrapper's rule (``Multimodal.tie``); None: the text
+    family's default decides."""
+    top = validate.check(name, "tie_word_embeddings", cfg.get("tie_word_embeddings"))
+    inner = validate.check(name, "tie_word_embeddings", text.get("tie_word_embeddings"))
+    if wrapper.tie == "wrapper":
+        return bool(top)
+    if wrapper.tie == "either":
+        return bool(top) or bool(inner)
+    return inner if inner is not None else top
 
 
 def _family(model_type: object, name: str) -> Family:
@@ -284,6 +324,8 @@ def from_hf_config(cfg: Mapping[str, Any], name: str = "config.json") -> tuple[A
     if out["d_ff"] is None:
         raise ConfigError(f"{name}: missing required key 'intermediate_size'")
     out.update(head=_head(arch_name, warnings, name), vision=vision)
+    if cfg.get("model_type") == "gemma4":
+        out.update(gemma4_towers(cfg, name))
     for key in r.unread_size_keys():
         warnings.append(f"{name}: key {key!r} = {text[key]!r} is not understood and may change the size")
     return Architecture(**out), warnings

@@ -57,6 +57,10 @@ KEYS: dict[str, tuple[str, int | None]] = {
     "time_step_rank": ("auto", W),
     # vision towers
     "patch_size": ("pos", 2**12), "image_size": ("pos", 2**16), "num_channels": ("pos", 64),
+    "in_channels": ("pos", 64), "depth": ("pos", L), "embed_dim": ("pos", W),
+    "temporal_patch_size": ("pos", 2**12), "spatial_merge_size": ("pos", 2**12),
+    "out_hidden_size": ("pos", W), "num_position_embeddings": ("nat", C),
+    "deepstack_visual_indexes": ("ints", L),
     # Llama 3.2 Vision (mllama)
     "cross_attention_layers": ("ints", L), "num_global_layers": ("nat", L), "attention_heads": ("pos", H),
     "max_num_tiles": ("pos", 64), "vision_output_dim": ("pos", W),

@@ -487,6 +487,12 @@ def _notes(arch: Architecture, spec: TrainSpec) -> tuple[str, ...]:
                      "the heaviest stage is reported")
     if arch.vision is not None:
         notes.append("the vision tower's weights are counted; its activations (image tokens) are not")
+    if arch.gemma4:
+        notes.append("Gemma 4: activations use the decoder model with the sliding layers' heads in every "
+                     "layer; the full layers' wider heads, the per-layer inputs and the K/V the shared "
+                     "layers reuse are not modelled")
+    if arch.gemma4_vision or arch.gemma4_audio:
+        notes.append("the towers' weights are counted; their activations (image and audio tokens) are not")
     if "cross" in arch.layer_types:
         notes.append("text-only batches skip the cross-attention layers (no activations); their "
                      "weights, gradients and optimizer states are counted")

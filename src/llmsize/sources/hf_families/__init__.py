@@ -41,6 +41,8 @@ from .attention import (
 )
 from .gemma3n import DEFAULTS as _GEMMA3N_DEFAULTS
 from .gemma3n import gemma3n
+from .gemma4 import TEXT_DEFAULTS as _GEMMA4_DEFAULTS
+from .gemma4 import gemma4_text
 from .hybrid import (
     bamba,
     deltanet_hybrid,
@@ -52,6 +54,7 @@ from .hybrid import (
     mamba2,
     nemotron_h,
     qwen3_5_moe,
+    qwen3_5_unused,
     qwen3_next,
 )
 from .keys import D_FF as D_FF
@@ -62,6 +65,7 @@ from .keys import N_KV_HEADS as N_KV_HEADS
 from .keys import N_LAYERS as N_LAYERS
 from .keys import size_free
 from .mllama import TEXT_DEFAULTS as _MLLAMA_TEXT
+from .mllama import VISION_DEFAULTS as _MLLAMA_VISION
 from .mllama import mllama_text
 from .moe import (
     dbrx,
@@ -78,7 +82,7 @@ from .moe import (
 
 TYPE_CHECKING = False  # typing costs ~13 ms at start-up; annotations are strings anyway
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Literal
 
     from .keys import Derive
 
@@ -113,6 +117,9 @@ _MAMBA2_DEFAULTS = {"mamba_n_heads": 128, "mamba_n_groups": 1, "mamba_d_state": 
 # The Gated DeltaNet keys of Qwen3-Next and Qwen3.5, with their config classes' defaults.
 _DELTANET_DEFAULTS = {"head_dim": 256, "linear_conv_kernel_dim": 4, "linear_key_head_dim": 128,
                       "linear_value_head_dim": 128, "linear_num_key_heads": 16, "linear_num_value_heads": 32}
+
+# Qwen2VLTextConfig / Qwen2_5_VLTextConfig defaults that change a count or the layer types
+_QWEN2_VL_TEXT = {"num_key_value_heads": 8, "sliding_window": 4096, "max_window_layers": 80}
 
 FAMILIES: dict[str, Family] = {
     # models/apertus/modeling_apertus.py builds its MLP without bias and its QK-norm always.
@@ -209,6 +216,20 @@ FAMILIES: dict[str, Family] = {
                         defaults={"num_experts": 60, "num_experts_per_tok": 4,
                                   "shared_expert_intermediate_size": 5632, "num_key_value_heads": 16},
                         derive=(sliding_qwen, moe_qwen)),
+    # The text models of Qwen2-VL and Qwen2.5-VL (modeling_qwen2_vl.py Qwen2VLTextModel): Qwen2's
+    # layers (biased q k v, head_dim = d / a whatever the config says); M-RoPE changes no count
+    "qwen2_vl_text": Family(dict(_LLAMA_FIXED, qkv_bias=True), defaults=_QWEN2_VL_TEXT,
+                            derive=(head_dim_is_d_over_a, sliding_qwen)),
+    "qwen2_5_vl_text": Family(dict(_LLAMA_FIXED, qkv_bias=True), defaults=_QWEN2_VL_TEXT,
+                              derive=(head_dim_is_d_over_a, sliding_qwen)),
+    # Qwen3-VL's (modeling_qwen3_vl.py Qwen3VLTextModel): Qwen3's layers, no sliding window
+    "qwen3_vl_text": Family(dict(_LLAMA_FIXED, qk_norm="head"), flags=_ATTN_BIAS,
+                            defaults={"head_dim": 128, "num_key_value_heads": 32}),
+    # Qwen3-VL-MoE's: Qwen3-MoE's layers (routed every decoder_sparse_step, mlp_only_layers dense)
+    "qwen3_vl_moe_text": Family(dict(_LLAMA_FIXED, qk_norm="head"), flags=_ATTN_BIAS,
+                                defaults={"num_key_value_heads": 16, "num_experts": 60,
+                                          "num_experts_per_tok": 4, "moe_intermediate_size": 1408},
+                                derive=(moe_qwen,)),
     "qwen3": Family(dict(_LLAMA_FIXED, qk_norm="head"), flags=_ATTN_BIAS,
                     defaults={"head_dim": 128, "num_key_value_heads": 32}, derive=(sliding_qwen,)),
     "qwen3_moe": Family(dict(_LLAMA_FIXED, qk_norm="head"), flags=_ATTN_BIAS,
@@ -228,6 +249,9 @@ FAMILIES: dict[str, Family] = {
     # plus AltUp, LAuReL and per-layer inputs; the shared-KV layers drop k_proj, v_proj and k_norm
     "gemma3n_text": Family(dict(_LLAMA_FIXED, qk_norm="head"), flags=_ATTN_BIAS, defaults=_GEMMA3N_DEFAULTS,
                            derive=(gemma3n,)),
+    # Gemma 4 (hf_families/gemma4.py): Gemma 3's layer, heads per layer type, KV sharing, PLE, MoE
+    "gemma4_text": Family(dict(_LLAMA_FIXED, norm_placement="sandwich", qk_norm="head"),
+                          flags=_ATTN_BIAS, defaults=_GEMMA4_DEFAULTS, derive=(gemma4_text,)),
     "phi": Family(dict(_LAYERNORM, gated_mlp=False, qkv_bias=True, o_bias=True, mlp_bias=True,
                        parallel_block=True, shared_block_norm=True, lm_head_bias=True),
                   derive=(qk_norm_flag("qk_layernorm", "head", bias=True),)),
@@ -300,11 +324,11 @@ FAMILIES: dict[str, Family] = {
                                    "vocab_size": 248320, "num_key_value_heads": 2, "num_experts": 256,
                                    "num_experts_per_tok": 8, "moe_intermediate_size": 512,
                                    "shared_expert_intermediate_size": 512},
-                               derive=(qwen3_5_moe,)),
+                               derive=(qwen3_5_moe, qwen3_5_unused)),
     "qwen3_5_text": Family(dict(_LLAMA_FIXED, qk_norm="head", attn_output_gate=True), flags=_ATTN_BIAS,
                            defaults=_DELTANET_DEFAULTS | {"vocab_size": 248320, "num_key_value_heads": 4,
                                                           "intermediate_size": 12288},
-                           derive=(deltanet_hybrid,)),
+                           derive=(deltanet_hybrid, qwen3_5_unused)),
     "qwen3_next": Family(dict(_LLAMA_FIXED, qk_norm="head", attn_output_gate=True), flags=_ATTN_BIAS,
                          defaults=_DELTANET_DEFAULTS | {
                              "num_key_value_heads": 2, "moe_intermediate_size": 512,
@@ -322,9 +346,55 @@ FAMILIES["RefinedWeb"] = FAMILIES["RefinedWebModel"] = FAMILIES["falcon"]
 # _tied_weights_keys is commented out in 5.24, and the embedding has 8 more rows than the head)
 FAMILIES["mllama_text_model"] = Family(_LLAMA_FIXED, defaults=_MLLAMA_TEXT, derive=(mllama_text,))
 
-# Multimodal configs: the text model lives under ``text_config``.
-MULTIMODAL = {"gemma3": "gemma3_text", "llama4": "llama4_text", "mllama": "mllama_text_model",
-              "gemma3n": "gemma3n_text"}
+
+@dataclass(frozen=True)
+class Multimodal:
+    """A multimodal wrapper ``model_type``: the family of its text model (under ``text_config``),
+    the kind of its vision tower (``arch.VISION_KINDS``) with the defaults of its vision config
+    class, and how the wrapper's ``tie_word_embeddings`` meets the text model's.
+
+    ``tie``: "text" (the text config's value, else the wrapper's: Gemma 3, Llama 4), "either"
+    (``Qwen2VLConfig.__post_init__``: the wrapper ties when either says so), "wrapper" (the
+    ``lm_head`` follows the wrapper's key alone, default false: Qwen3-VL, Qwen3.5).
+    ``flat``: the text keys may sit at the top level with no ``text_config`` (Qwen2-VL and
+    Qwen2.5-VL checkpoints; their config classes collect them into one)."""
+
+    text: str
+    vision: str
+    vision_defaults: Mapping[str, Any] = field(default_factory=dict)
+    tie: Literal["text", "either", "wrapper"] = "text"
+    flat: bool = False
+
+
+# The vision config classes' defaults (transformers 5.24 configuration_*.py)
+_QWEN2_VL_VISION = {"depth": 32, "embed_dim": 1280, "hidden_size": 3584, "mlp_ratio": 4, "num_heads": 16,
+                    "in_channels": 3, "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2}
+_QWEN2_5_VL_VISION = {"depth": 32, "hidden_size": 3584, "intermediate_size": 3420, "num_heads": 16,
+                      "in_channels": 3, "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2,
+                      "out_hidden_size": 3584}
+_QWEN3_5_VISION = {"depth": 27, "hidden_size": 1152, "intermediate_size": 4304, "num_heads": 16,
+                   "in_channels": 3, "patch_size": 16, "spatial_merge_size": 2, "temporal_patch_size": 2,
+                   "out_hidden_size": 3584, "num_position_embeddings": 2304}
+_QWEN3_VL_VISION = {**_QWEN3_5_VISION, "deepstack_visual_indexes": [8, 16, 24]}
+_LLAMA4_VISION = {"hidden_size": 768, "num_hidden_layers": 34, "num_attention_heads": 16,
+                  "intermediate_size": 5632, "vision_output_dim": 7680, "image_size": 448,
+                  "patch_size": 14, "projector_input_dim": 4096, "projector_output_dim": 4096}
+
+MULTIMODAL: dict[str, Multimodal] = {
+    "gemma3": Multimodal("gemma3_text", "gemma3"),
+    # MllamaConfig builds its vision model from defaults when vision_config is absent
+    "mllama": Multimodal("mllama_text_model", "mllama", _MLLAMA_VISION),
+    "llama4": Multimodal("llama4_text", "llama4", _LLAMA4_VISION),
+    # its towers are read by hf_families/gemma4.py, not through VISION_KINDS
+    "gemma4": Multimodal("gemma4_text", "gemma4"),
+    "gemma3n": Multimodal("gemma3n_text", "gemma3n"),  # its towers are left out (TOWERS_LEFT_OUT)
+    "qwen2_vl": Multimodal("qwen2_vl_text", "qwen2_vl", _QWEN2_VL_VISION, tie="either", flat=True),
+    "qwen2_5_vl": Multimodal("qwen2_5_vl_text", "qwen2_5_vl", _QWEN2_5_VL_VISION, tie="either", flat=True),
+    "qwen3_vl": Multimodal("qwen3_vl_text", "qwen3_vl", _QWEN3_VL_VISION, tie="wrapper"),
+    "qwen3_vl_moe": Multimodal("qwen3_vl_moe_text", "qwen3_vl", _QWEN3_VL_VISION, tie="wrapper"),
+    "qwen3_5": Multimodal("qwen3_5_text", "qwen3_vl", _QWEN3_5_VISION, tie="wrapper"),
+    "qwen3_5_moe": Multimodal("qwen3_5_moe_text", "qwen3_vl", _QWEN3_5_VISION, tie="wrapper"),
+}
 # Wrappers whose towers llmsize does not count, with what a warning says is left out. Gemma 3n's
 # vision tower is a timm model (``mobilenetv5_300m_enc``, built by ``TimmWrapperModel``) that
 # transformers cannot build without timm, so no count of it could be checked here.

@@ -271,3 +271,9 @@ def qwen3_5_moe(r: Reader, out: dict[str, Any]) -> None:
     deltanet_hybrid(r, out)
     _shared_gated_moe(r, out, tuple(range(out["n_layers"])))
     out["d_ff"] = out["d_ff"] or out["moe"].d_ff_expert  # no dense MLP; configs omit the key
+
+
+def qwen3_5_unused(r: Reader, out: dict[str, Any]) -> None:
+    """Qwen3.5 configs still write Qwen3-Next's ``mlp_only_layers`` and ``decoder_sparse_step``,
+    which modular_qwen3_5.py and modular_qwen3_5_moe.py delete: read here, never used."""
+    r.read.update(("mlp_only_layers", "decoder_sparse_step"))

@@ -366,6 +366,46 @@ def mlp_saved(arch: Architecture, w: ActivationSpec, d_ff: int | None = None) ->
     return w.B * n * ff + mask
 
 
+def gemma3n_saved(arch: Architecture, w: ActivationSpec) -> float:
+    """What a Gemma 3n layer saves beyond a Gemma 3 layer (``Gemma3nTextDecoderLayer``), read off
+    the modeling code, not yet checked against MemTracker. AltUp (Baykal et al. 2023 §3): the K
+    copies the prediction matmul reads and the K-copy innovation the correction multiplies (2·K·B·d),
+    two router norms with their routers' inputs (2·(norm + B·d)), the scaled output's input (B·d);
+    LAuReL (arXiv 2411.07501): its rank-r middle and post-norm; the per-layer input: the gate's
+    input, its p-wide output, activation, product and the projection's input, and a norm; the
+    value norm (no γ: its fp32 input and rsqrt per head)."""
+    d, k, B = arch.d_model, arch.altup_inputs, w.B
+    out = 4.0 * arch.n_kv_heads * (arch.head_dim + 1)
+    if k:
+        out += 2 * k * B * d + 2 * (norm_saved(arch, w, d) + B * d) + B * d
+    if arch.laurel_rank:
+        out += B * arch.laurel_rank + norm_saved(arch, w, d)
+    if arch.per_layer_input:
+        out += B * d + 4 * B * arch.per_layer_input.d + norm_saved(arch, w, d)
+    return w.outside(out)
+
+
+def gemma3n_input_side(arch: Architecture, w: ActivationSpec) -> float:
+    """What a Gemma 3n forward saves before its layers (``Gemma3nTextModel.forward``): the
+    embeddings (AltUp's projections' input), and for each of AltUp's K − 1 projections its output
+    and the output rescaled to the embeddings' magnitude (2·B·d each); the per-layer projection
+    goes through an RMSNorm of width L·p. Freed as the backward reaches the embeddings."""
+    d, k, B, out = arch.d_model, arch.altup_inputs, w.B, 0.0
+    if k:
+        out += B * d * (1 + 2 * (k - 1))
+    if arch.per_layer_input:
+        out += norm_saved(arch, w, arch.n_layers * arch.per_layer_input.d, rows=arch.n_layers)
+    return w.outside(out)
+
+
+def gemma3n_output_side(arch: Architecture, w: ActivationSpec) -> float:
+    """What a Gemma 3n forward saves after its layers: the last layer's K copies (the
+    unembedding projections' input) and, for each of the K − 1 projections, its output and the
+    rescaled output (2·B·d each). Freed by the backward right after the final norm's."""
+    d, k = arch.d_model, arch.altup_inputs
+    return w.outside(w.B * d * (k + 2 * (k - 1))) if k else 0.0
+
+
 def routed_slots(arch: Architecture, w: ActivationSpec) -> float:
     """Routed (token, expert) slots per token: k_e dropless (transformers), or the capacity
     factor c · k_e (Switch Transformer, Fedus et al. 2021 §2.2: capacity = c·T·k_e/E each)."""
@@ -455,7 +495,9 @@ def layer_per_token(arch: Architecture, w: ActivationSpec, layer: int) -> list[t
     ff = ff_line(arch, layer)
     lines = [("norms", norms(arch, w, layer)), ("block inputs", block_inputs(arch, w)),
              ("attention", attention_saved(arch, w, masked=masked(arch, w, layer), layer=layer)),
-             (ff, moe_saved(arch, w) if ff == "moe" else mlp_saved(arch, w))]
+             (ff, moe_saved(arch, w) if ff == "moe" else mlp_saved(arch, w, arch.ff_width(layer)))]
+    if arch.altup_inputs or arch.laurel_rank or arch.per_layer_input:
+        lines.append(("AltUp, LAuReL, per-layer input", gemma3n_saved(arch, w)))
     if w.lora is not None:
         lines.append(("LoRA adapters", adapter_saved(arch, w, layer)))
     return lines
@@ -496,6 +538,11 @@ def rotary_dim(arch: Architecture) -> int:
     return arch.mla.qk_rope_head_dim if arch.mla else arch.head_dim
 
 
+# The lines of ``resident_per_token`` Gemma 3n adds: the first stage keeps the input side (freed
+# at the embedding's backward), the last the output side (freed after the head's backward).
+ALTUP_IN, ALTUP_OUT = "AltUp in-projections, per-layer inputs", "AltUp out-projections"
+
+
 def resident_per_token(arch: Architecture, w: ActivationSpec) -> list[tuple[str, float]]:
     """Saved once per micro-batch, bytes per token: input ids and shifted labels (int64), the
     rotary cos and sin every layer's rotary saves (b·s·d_rot each), the embedding dropout's
@@ -509,8 +556,10 @@ def resident_per_token(arch: Architecture, w: ActivationSpec) -> list[tuple[str,
     return [("input ids and labels", 2 * INDEX_BYTES),
             ("rotary cos, sin", positions),
             ("embedding dropout mask", w.outside(w.mask_bytes * d) if w.dropout.embedding else 0),
+            (ALTUP_IN, gemma3n_input_side(arch, w)),
             ("final norm and head input", w.outside(norm_saved(arch, w, d) + w.B * d * (not w.frozen))
              + grad_input_kept_per_token(arch, w)),
+            (ALTUP_OUT, gemma3n_output_side(arch, w)),
             ("logits the loop keeps", kept_logits_per_token(arch, w))]
 
 

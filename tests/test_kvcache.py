@@ -62,8 +62,9 @@ def test_hf_cache_equals_transformers(name, layers, attn, batch, tokens):
     assert ours == measured.kv_cache_bytes, (name, ours, measured.kv_cache_bytes)
 
 
-# Hybrids: tiny configs of every state-keeping family (transformers' config-class defaults for
-# the rest), and real catalog configs cut to a few layers that keep at least one attention layer.
+# Hybrids and KV sharing: tiny configs of every state-keeping family and of Gemma 3n (transformers'
+# config-class defaults for the rest), and real catalog configs cut to a few layers that keep at
+# least one attention layer.
 TINY = {
     "mamba2": dict(num_hidden_layers=2, hidden_size=64, num_heads=8, head_dim=16, n_groups=2,
                    state_size=16, vocab_size=100, architectures=["Mamba2ForCausalLM"]),
@@ -111,6 +112,15 @@ TINY = {
                    layers_block_type=["mamba", "hybrid", "mamba", "hybrid"], num_hidden_layers=4,
                    n_mamba_heads=4, mamba_d_state=8, mamba_ngroups=2, num_mem_blocks=2, adapter_rank=4,
                    architectures=["Zamba2ForCausalLM"]),
+    # KV sharing: the last 3 layers reuse layers 2 (sliding, window 8) and 3 (full) and cache nothing
+    "gemma3n_text": dict(num_hidden_layers=7, hidden_size=64, num_attention_heads=4, num_key_value_heads=2,
+                         head_dim=16, intermediate_size=48, vocab_size=100, vocab_size_per_layer_input=100,
+                         hidden_size_per_layer_input=8, altup_num_inputs=2, laurel_rank=4, sliding_window=8,
+                         num_kv_shared_layers=3, layer_types=["sliding_attention", "full_attention",
+                                                              "sliding_attention", "full_attention",
+                                                              "sliding_attention", "full_attention",
+                                                              "sliding_attention"],
+                         architectures=["Gemma3nForCausalLM"]),
 }
 
 

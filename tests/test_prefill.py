@@ -107,3 +107,25 @@ def test_sparse_attention_indexer_scores():
     report = estimate_hf(arch, InferenceSpec(2048, 1, attn="sdpa"))
     assert measured.peak_module.endswith("self_attn.indexer")
     assert within(report.part("activations") / measured.activation_bytes - 1, activation_bounds("infer", "x"))
+
+
+# Gemma 3n has no catalog config yet (no verbatim copy of google/gemma-3n-E*B's config.json was
+# found): its E4B widths (Gemma3nTextConfig's defaults, d 2048, I 16384, K 4 AltUp copies, p 256)
+# on four layers with a small vocabulary, so that the layers, not the logits, set the peak.
+GEMMA3N = dict(model_type="gemma3n_text", architectures=["Gemma3nForCausalLM"], num_hidden_layers=4,
+               num_kv_shared_layers=0, vocab_size=4096, vocab_size_per_layer_input=4096, pad_token_id=0,
+               layer_types=["sliding_attention"] * 3 + ["full_attention"])
+
+
+@pytest.mark.parametrize(("batch", "context"), [(1, 2048), (4, 512)])
+def test_gemma3n_prefill_within_tolerance(batch, context):
+    """AltUp's 3K hidden copies, the per-layer inputs and the six d-wide states beside a kept
+    gate at the MLP's peak (``prefill.altup_copies``, ``Modeling.mlp_live_hidden``)."""
+    arch = from_hf_config(GEMMA3N, "gemma3n")[0]
+    measured = measure_prefill(GEMMA3N, "gemma3n", batch=batch, tokens=context, attn="sdpa")
+    report = estimate_hf(arch, InferenceSpec(context, batch, attn="sdpa"))
+    total_err = (report.total_bytes - report.part("overhead")) / measured.peak_bytes - 1
+    act_err = report.part("activations") / measured.activation_bytes - 1
+    assert report.part("kv_cache") == measured.kv_cache_bytes
+    assert within(total_err, total_bounds("infer", "gemma3n")), total_err
+    assert within(act_err, activation_bounds("infer", "gemma3n")), act_err

@@ -540,6 +540,27 @@ def qwen3_next(rng: random.Random, cfg: Cfg) -> None:
     pick(rng, cfg, "attention_bias", [True, False, ABSENT])
 
 
+def gemma3n_text(rng: random.Random, cfg: Cfg) -> None:
+    """Gemma 3n: per-layer embeddings, AltUp, LAuReL, one MLP width per layer or one for all, and
+    a KV-sharing tail whose layer types all appear before it (transformers refuses others)."""
+    n = cfg["num_hidden_layers"] = rng.randint(2, 7)
+    types = [rng.choice(["sliding_attention", "full_attention"]) for _ in range(n)]
+    if rng.random() < 0.7:
+        cfg["layer_types"] = types
+    else:
+        types = ["full_attention" if (i + 1) % 5 == 0 else "sliding_attention" for i in range(n)]
+    ok = [s for s in range(n) if not set(types[n - s:]) - set(types[:n - s])]
+    cfg["num_kv_shared_layers"] = rng.choice(ok)
+    if rng.random() < 0.5:
+        cfg["intermediate_size"] = [rng.choice([16, 24, 40]) for _ in range(n)]
+    pick(rng, cfg, "hidden_size_per_layer_input", [2, 4, ABSENT])
+    pick(rng, cfg, "vocab_size_per_layer_input", [50, 130, ABSENT])
+    pick(rng, cfg, "altup_num_inputs", [1, 2, 3, ABSENT])
+    pick(rng, cfg, "laurel_rank", [2, 5, ABSENT])
+    pick(rng, cfg, "sliding_window", [16, ABSENT])
+    pick(rng, cfg, "attention_bias", [True, False, ABSENT])
+
+
 def gemma4_text(rng: random.Random, cfg: Cfg) -> None:
     """Gemma 4: per-layer-type heads, K = V with global kv heads, KV sharing (the shared layers'
     types must appear before them), double-wide MLPs, per-layer embeddings, the MoE block."""
@@ -653,6 +674,7 @@ GENERATORS: dict[str, tuple[Callable[[random.Random], Cfg], list[str]]] = {
     "gemma": (with_(llama_like, flags("attention_bias")), ["GemmaForCausalLM"]),
     "gemma2": (with_(llama_like, flags("attention_bias")), ["Gemma2ForCausalLM"]),
     "gemma3_text": (with_(llama_like, flags("attention_bias")), ["Gemma3ForCausalLM"]),
+    "gemma3n_text": (with_(llama_like, gemma3n_text), ["Gemma3nForCausalLM"]),
     "gemma4_text": (with_(llama_like, gemma4_text), ["Gemma4ForCausalLM"]),
     "gemma4": (gemma4, ["Gemma4ForConditionalGeneration"]),
     "phi": (with_(llama_like, flags("qk_layernorm"), explicit_head_dim=False), ["PhiForCausalLM"]),
@@ -703,10 +725,11 @@ GENERATORS: dict[str, tuple[Callable[[random.Random], Cfg], list[str]]] = {
     "mamba": (mamba, ["MambaForCausalLM"]),
     "falcon_mamba": (mamba, ["FalconMambaForCausalLM"]),
 }
-# covered by falcon, the catalog's Gemma 3, and the Qwen VL wrappers (their text models alone have
-# no causal-LM class in transformers 5.24)
+# covered by falcon, the catalog's Gemma 3, the Qwen VL wrappers (their text models alone have
+# no causal-LM class in transformers 5.24), and gemma3n_text (transformers builds the Gemma 3n
+# wrapper's vision tower with timm, which is not installed: the wrapper is counted without its towers)
 ALIASES = {"RefinedWeb", "RefinedWebModel", "gemma3", "qwen2_vl_text", "qwen2_5_vl_text", "qwen3_vl_text",
-           "qwen3_vl_moe_text"}
+           "qwen3_vl_moe_text", "gemma3n"}
 
 
 def test_every_supported_type_has_a_generator():
@@ -751,3 +774,26 @@ def test_random_config_matches_transformers(model_type: str, seed: int):
     assert report.breakdown.value == report.total
     assert sum(t.numel for t in model_tensors(arch)) == report.total  # the per-tensor list agrees
     assert all(p.value == sum(c.value for c in p.parts) for _, p in report.breakdown.walk() if p.parts)
+
+
+def test_gemma3n_defaults_are_the_e4b_text_model():
+    """``Gemma3nTextConfig``'s defaults are the E4B text model (its docstring: "gemma3n_text-E4B
+    style"): 35 layers, 15 sharing K/V, per-layer embeddings of 262,144 × 35 × 256."""
+    cfg = {"model_type": "gemma3n_text", "architectures": ["Gemma3nForCausalLM"]}
+    report, truth = count_params(from_hf_config(cfg)[0]), hf_counts(cfg)
+    assert (report.total, report.non_embedding) == (truth.total, truth.non_embedding)
+    assert report.total - report.non_embedding == 262_400 * 2048 + 262_144 * 35 * 256
+
+
+def test_gemma3n_wrapper_counts_its_text_model_and_says_what_it_leaves_out():
+    """transformers builds the wrapper's vision tower with timm (``TimmWrapperModel``), which
+    is not installed here, so the wrapper's own count cannot be checked; its text model (and the
+    tied head) is counted, and a warning names the towers left out."""
+    text, _ = valid_case("gemma3n_text", 3)
+    text = {k: v for k, v in text.items() if k != "architectures"}
+    cfg = {"model_type": "gemma3n", "architectures": ["Gemma3nForConditionalGeneration"],
+           "text_config": text, "vision_config": {"model_type": "gemma3n_vision"},
+           "audio_config": {"model_type": "gemma3n_audio"}}
+    arch, warnings = from_hf_config(cfg, "gemma-3n")
+    assert count_params(arch).total == hf_counts({**text, "architectures": ["Gemma3nForCausalLM"]}).total
+    assert any("vision tower" in w and "audio encoder" in w for w in warnings), warnings

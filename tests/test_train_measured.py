@@ -37,7 +37,7 @@ from llmsize.training.optimizers import Optimizer, StepKernel
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 from llmsize.measure.harness import scaled_config  # noqa: E402
-from llmsize.measure.train import LoraConfig, measure_train_grid  # noqa: E402
+from llmsize.measure.train import LoraConfig, measure_train, measure_train_grid  # noqa: E402
 
 LAYERS = 2
 POINTS = [(1, 4096), (2, 1024), (8, 64)]  # (micro-batch, sequence): 4096, 2048 and 512 tokens
@@ -130,3 +130,26 @@ def test_print_table(measured):
     worst = max(abs(err) for _, err in ROWS)
     assert f"{100 * worst:.1f}" == readme_claim("tests/test_train_measured.py` enforces; largest error")
     assert str(expected) == readme_claim("training-step cases:")
+
+
+# Gemma 3n has no catalog config yet: E4B's AltUp copies (K 4) and per-layer width (p 256) on
+# narrower layers (d 1024, I 4096), two layers, a small vocabulary; one AdamW step, no recompute.
+GEMMA3N = dict(model_type="gemma3n_text", architectures=["Gemma3nForCausalLM"], num_hidden_layers=2,
+               num_kv_shared_layers=0, vocab_size=4096, vocab_size_per_layer_input=4096, pad_token_id=0,
+               hidden_size=1024, intermediate_size=4096, layer_types=["sliding_attention", "full_attention"])
+
+
+@pytest.mark.parametrize(("batch", "seq"), [(1, 2048), (4, 256)])
+def test_gemma3n_training_step_within_tolerance(batch, seq):
+    """AltUp's saved copies in each layer and around the stack, LAuReL and the per-layer inputs
+    (``activations.gemma3n_saved``, ``gemma3n_outside``) against MemTracker."""
+    arch = from_hf_config(GEMMA3N, "gemma3n")[0]
+    m = measure_train(GEMMA3N, "gemma3n", batch=batch, seq=seq, attn="sdpa")
+    spec = TrainSpec(seq=seq, micro_batch=batch, recipe=Recipe.PURE_BF16, optimizer=Optimizer.ADAMW,
+                     step_kernel=StepKernel.FOR_LOOP, recompute="none", attn="sdpa", kernels=act.CPU)
+    report = estimate_training(arch, spec)
+    estimate = report.total_bytes - report.part("overhead")
+    beyond_m = m.peak_bytes - m.params_bytes - m.buffers_bytes - m.optimizer_state_bytes
+    beyond_e = estimate - report.part("weights") - report.part("optimizer_states")
+    assert abs(estimate / m.peak_bytes - 1) <= TOTAL_TOLERANCE
+    assert abs(beyond_e / beyond_m - 1) <= ACT_TOLERANCE

@@ -276,3 +276,22 @@ def test_tensor_parallel_splits_activations():
     one = estimate_training(arch, TrainSpec(seq=4096, recipe=Recipe.MEGATRON))
     tp = estimate_training(arch, TrainSpec(seq=4096, recipe=Recipe.MEGATRON, layout=Layout(tp=8, sp=True)))
     assert tp.part("activations") < one.part("activations") / 6
+
+
+@pytest.mark.parametrize("options", [{}, {"recompute": "full"}, {"recompute": "selective", "attn": "eager"},
+                                     {"recipe": "pure-bf16"}], ids=["amp", "full", "eager", "bf16"])
+def test_text_only_batches_skip_the_cross_attention_layers(options):
+    """transformers 5.24 ``MllamaTextModel.forward`` skips a cross-attention layer when there are
+    no cross-attention states (``continue``): it saves nothing, no checkpoint and no autocast
+    weight copy. What Llama-3.2-90B-Vision's text path stores per layer is then Llama-3.1-70B's,
+    layer for layer (the same 80 self-attention layers: d 8192, 64/8 heads, I 28672)."""
+    from llmsize.training.estimate import prepared, stage_inputs
+    from llmsize.training.phases import saved
+
+    vision, text = arch_of("llama-3.2-90b-vision-instruct"), arch_of("llama-3.1-70b-instruct")
+    spec = TrainSpec(seq=1000, micro_batch=2, **options)  # type: ignore[arg-type]
+    stored = [saved(stage_inputs(a, prepared(a, spec), 0)[1])[0] for a in (vision, text)]
+    kinds = vision.layer_types
+    assert kinds.count("cross") == 20 and len(kinds) - 20 == text.n_layers
+    assert [n for n, k in zip(stored[0], kinds, strict=True) if k == "cross"] == [0] * 20
+    assert [n for n, k in zip(stored[0], kinds, strict=True) if k != "cross"] == stored[1]

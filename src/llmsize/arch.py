@@ -38,6 +38,11 @@ mla.kv_lora_rank       kv_lora_rank                 {arch}.attention.kv_lora_ran
 mla.q_lora_rank        q_lora_rank                  {arch}.attention.q_lora_rank        d'_c
 mla.qk_rope_head_dim   qk_rope_head_dim             {arch}.rope.dimension_count         d^R_h
 mla.v_head_dim         v_head_dim                   {arch}.attention.value_length       d_h(v)
+per_layer_input.d      hidden_size_per_layer_input  {arch}.embedding_length_per_layer_input  p
+altup_inputs           altup_num_inputs             {arch}.altup.num_inputs             K
+laurel_rank            laurel_rank                  (laurel_l tensor shape)             r
+kv_shared_layers       num_kv_shared_layers         {arch}.attention.shared_kv_layers   L_s
+d_ff_layers            intermediate_size (a list)   {arch}.feed_forward_length (array)  I_l
 =====================  ===========================  ==================================  ======
 
 Symbols follow Vaswani et al. 2017 and Korthikanti et al. 2022 (arXiv 2205.05198) for dense
@@ -392,6 +397,18 @@ class MllamaVision:
 
 
 @dataclass(frozen=True)
+class PerLayerInput:
+    """Gemma 3n's per-layer embeddings (PLE; transformers 5.24 ``Gemma3nTextModel``): a second token
+    table of ``vocab_size`` rows holds, for every token, one vector of width ``d`` (p) per layer
+    (V_p × L·p); a projection of the token embedding (d → L·p, then an RMSNorm of width p) is added
+    to it, and each layer gates its slice into the residual stream (``per_layer_input_gate`` d → p,
+    ``per_layer_projection`` p → d and an RMSNorm of width d)."""
+
+    d: int  # hidden_size_per_layer_input, p
+    vocab_size: int  # vocab_size_per_layer_input, V_p
+
+
+@dataclass(frozen=True)
 class Gemma4Text:
     """What Gemma 4's text model (transformers 5.24 ``modeling_gemma4.py`` Gemma4TextModel) has
     beyond Gemma 3's sandwich-normed, QK-normed attention; the architecture's ``head_dim`` and
@@ -487,7 +504,8 @@ class TensorSpec:
             return "layers"
         if self.role == "vision":
             return "vision"
-        if self.name.startswith(("token_embd", "position_embd", "token_types", "project_in", "per_layer_")):
+        if self.name.startswith(("token_embd", "position_embd", "token_types", "project_in",
+                                 "per_layer_", "altup_proj")):  # Gemma 3n's and Gemma 4's input side
             return "embeddings"
         return "final_norm" if "output_norm" in self.name else "head"
 
@@ -555,6 +573,8 @@ class Modeling:
     fused_qkvz: bool = False  # Gated DeltaNet: one in_proj_qkvz whose output outlives the conv (Qwen3-Next)
     fp32_logits: bool = False  # lm_head(…).float(): only the fp32 logits outlive the head
     llamacpp_arch: str | None = None  # llama.cpp's LLM_ARCH_* where its quantization mixture asks
+    mlp_live_hidden: int = 2  # d-wide states alive beside the MLP's intermediates (Gemma 3n: 6)
+    mlp_keeps_gate: bool = False  # the MLP keeps gate_proj's output referenced (a 4th I-wide tensor)
 
 
 _FP32_NORM = Modeling(fp32_norm=True)
@@ -575,6 +595,10 @@ MODELING: dict[str, Modeling] = {
     "phi3": Modeling(fused_qkv=True, fused_gate_up=True),
     "phi": Modeling(cat_rotary=True),
     "gemma": _FP32_NORM, "gemma2": _FP32_NORM, "gemma3": _FP32_NORM, "gemma3_text": _FP32_NORM,
+    # modeling_gemma3n.py Gemma3nTextDecoderLayer: the normed input, LAuReL's output, attn,
+    # attn_gated, attn_laurel and attn_norm are all referenced while the MLP runs; Gemma3nTextMLP
+    # names gate_proj's output, which stays alive beside act(gate), up and their product
+    "gemma3n_text": Modeling(fp32_norm=True, mlp_live_hidden=6, mlp_keeps_gate=True),
     # modeling_gemma4.py Gemma4RMSNorm: _norm(hidden_states.float()), like Gemma 3's (not measured)
     "gemma4_text": _FP32_NORM,
     "olmo2": Modeling(fp32_norm=True, fp32_rotary=True), "olmo3": _FP32_NORM,
@@ -627,6 +651,7 @@ _INT_FIELDS: dict[str, tuple[int, int]] = {
     "d_embed": (1, MAX_WIDTH), "sliding_window": (1, MAX_CONTEXT), "position_rows": (0, MAX_CONTEXT),
     "relative_buckets": (0, MAX_CONTEXT), "token_types": (0, MAX_VOCAB), "vocab_pad_multiple": (1, MAX_VOCAB),
     "vocab_extra_rows": (0, MAX_VOCAB),
+    "altup_inputs": (0, MAX_HEADS), "laurel_rank": (0, MAX_WIDTH), "kv_shared_layers": (0, MAX_LAYERS),
 }
 _SUB_FIELDS: dict[str, dict[str, tuple[int, int]]] = {
     "moe": {"n_experts": (1, MAX_EXPERTS), "top_k": (1, MAX_EXPERTS), "d_ff_expert": (1, MAX_WIDTH),
@@ -642,6 +667,7 @@ _SUB_FIELDS: dict[str, dict[str, tuple[int, int]]] = {
                "d_ff": (1, MAX_WIDTH), "patch_size": (1, MAX_WIDTH), "image_size": (0, MAX_WIDTH),
                "channels": (1, MAX_WIDTH), "output_dim": (0, MAX_WIDTH), "temporal_patch": (1, MAX_WIDTH),
                "merge": (1, MAX_WIDTH), "position_rows": (0, MAX_CONTEXT), "deepstack": (0, MAX_LAYERS)},
+    "per_layer_input": {"d": (1, MAX_WIDTH), "vocab_size": (1, MAX_VOCAB)},
 }
 _KNOWN_LAYER_TYPES = tuple(LAYER_KINDS)  # the values of ``LayerType``
 _DERIVED = ("n_kv_heads", "head_dim", "n_decoder_layers", "d_embed", "sliding_window", "q_lora_rank")
@@ -737,6 +763,14 @@ class Architecture:
     gemma4: Gemma4Text | None = None
     gemma4_vision: Gemma4Vision | None = None
     gemma4_audio: Gemma4Audio | None = None
+
+    # --- Gemma 3n (models/gemma3n): per-layer embeddings, AltUp, LAuReL, KV sharing, MatFormer --
+    per_layer_input: PerLayerInput | None = None
+    altup_inputs: int = 0  # AltUp's K copies of the hidden state (Baykal et al. 2023); 0: none
+    laurel_rank: int = 0  # LAuReL's low-rank residual branch d → r → d (Menghani et al. 2024); 0: none
+    kv_shared_layers: int = 0  # the last N layers reuse the K/V of the last earlier layer of their type
+    d_ff_layers: tuple[int, ...] = ()  # each layer's MLP width (MatFormer slices); (): d_ff everywhere
+
     # None: counted by llmsize's formulas; else the tensors transformers built (sources/transformers_path.py)
     transformers: TransformersModel | None = None
     notes: tuple[str, ...] = field(default=(), compare=False)
@@ -796,6 +830,7 @@ class Architecture:
                             ("conv", self.short_conv)):
             if kind in self.layer_types and mixer is None:
                 raise ArchitectureError(f"{self.name}: {kind!r} layers need their mixer's sizes")
+        self._check_gemma3n()
         if self.moe and any(not 0 <= i < self.n_layers for i in self.moe.layers):
             raise ArchitectureError(f"{self.name}: MoE layer index outside 0..{self.n_layers - 1}")
         if self.moe and not 0 < self.moe.top_k <= self.moe.n_experts:
@@ -803,7 +838,33 @@ class Architecture:
                 f"{self.name}: top-k {self.moe.top_k} must be in 1..{self.moe.n_experts} experts"
             )
 
+    def _check_gemma3n(self) -> None:
+        widths, n = self.d_ff_layers, self.n_layers
+        if widths and len(widths) != n:
+            raise ArchitectureError(f"{self.name}: {len(widths)} MLP widths for {n} layers")
+        if any(not isinstance(f, int) or isinstance(f, bool) or not 1 <= f <= MAX_WIDTH for f in widths):
+            raise ArchitectureError(f"{self.name}: each layer's MLP width must be a positive integer "
+                                    f"(at most {MAX_WIDTH:,})")
+        if self.kv_shared_layers > n:
+            raise ArchitectureError(f"{self.name}: {self.kv_shared_layers} KV-sharing layers of {n}")
+
     # --- derived --------------------------------------------------------------------------
+    def ff_width(self, layer: int) -> int:
+        """The MLP width of ``layer``: its own (Gemma 3n's MatFormer slices), else d_ff."""
+        return self.d_ff_layers[layer] if self.d_ff_layers else self.d_ff
+
+    def is_kv_shared(self, layer: int) -> bool:
+        """Whether ``layer`` reuses an earlier layer's keys and values (one of the last
+        ``kv_shared_layers``); a T5 decoder's layers, numbered after the encoder's, never do."""
+        return self.n_layers - self.kv_shared_layers <= layer < self.n_layers
+
+    @property
+    def kv_layer_types(self) -> tuple[LayerType, ...]:
+        """The kinds of the layers that keep a cache of their own: all but the last
+        ``kv_shared_layers``, which reuse the K/V of the last earlier layer of their type (Gemma 3n,
+        ``Gemma3nTextConfig.kv_sharing_modes``; transformers gives them a ``DummyLayer`` cache)."""
+        return self.layer_types[: self.n_layers - self.kv_shared_layers]
+
     @property
     def attention(self) -> Literal["MHA", "GQA", "MQA", "MLA", "SSM"]:
         if not self.n_attention_layers:
@@ -859,7 +920,17 @@ class Architecture:
         keeps a uniform kind (all Mamba), cuts a hybrid's pattern, and resets attention to full."""
         if "n_layers" in changes and "layer_types" not in changes:
             changes["layer_types"] = self._resized_kinds(changes["n_layers"])
+        if "n_layers" in changes and self.d_ff_layers and "d_ff_layers" not in changes:
+            changes["d_ff_layers"] = self._resized_widths(changes["n_layers"])
+        if "n_layers" in changes and "kv_shared_layers" not in changes:
+            changes["kv_shared_layers"] = min(self.kv_shared_layers, changes["n_layers"])
         return replace(self, **changes)
+
+    def _resized_widths(self, n: int) -> tuple[int, ...]:
+        if n <= len(self.d_ff_layers):
+            return self.d_ff_layers[:n]
+        raise ArchitectureError(f"{self.name}: {n} layers need their MLP widths "
+                                f"(the config gives {len(self.d_ff_layers)})")
 
     def _resized_kinds(self, n: int) -> tuple[LayerType, ...]:
         kinds = set(self.layer_types)

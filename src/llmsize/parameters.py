@@ -56,35 +56,39 @@ def norm_params(arch: Architecture, width: int) -> int:
 # --- attention ------------------------------------------------------------------------------
 
 
-def attention_part(arch: Architecture) -> Part:
+def attention_part(arch: Architecture, *, shared_kv: bool = False) -> Part:
     """Multi-head attention with ``k`` key/value heads (Vaswani et al. 2017 §3.2.2; GQA,
     Ainslie et al. 2023 §2): W_Q ∈ R^{d×a·d_h}, W_K, W_V ∈ R^{d×k·d_h}, W_O ∈ R^{a·d_h×d}.
     QK-norm (Dehghani et al. 2023; Qwen3, Gemma 3, OLMo 2) adds a norm on queries and keys.
-    An output gate (Qwen3-Next, ``Qwen3NextAttention``) doubles W_Q: o = W_O (attn ⊙ σ(g))."""
+    An output gate (Qwen3-Next, ``Qwen3NextAttention``) doubles W_Q: o = W_O (attn ⊙ σ(g)).
+    A layer that reuses an earlier layer's keys and values (``shared_kv``, Gemma 3n) has no W_K,
+    W_V or key norm (``Gemma3nTextAttention``: "Layers sharing kv states don't need any weight
+    matrices")."""
     d, a, k, dh = arch.d_model, arch.n_heads, arch.n_kv_heads, arch.head_dim
     b, gate = arch.qkv_bias, 1 + int(arch.attn_output_gate)  # Qwen3-Next: q and its gate
+    kv = 0 if shared_kv else linear(d, k * dh, bias=b)
     parts = [
         leaf("q_proj", linear(d, gate * a * dh, bias=b)),
-        leaf("k_proj", linear(d, k * dh, bias=b)),
-        leaf("v_proj", linear(d, k * dh, bias=b)),
+        leaf("k_proj", kv),
+        leaf("v_proj", kv),
         leaf("o_proj", linear(a * dh, d, bias=arch.o_bias)),
     ]
     if arch.attention_sinks:
         # gpt-oss (modeling_gpt_oss.py GptOssAttention.sinks): a learned logit per head that joins
         # the softmax's denominator (Xiao et al. 2023, "attention sinks", arXiv 2309.17453)
         parts.append(leaf("sinks", a))
-    return group("attention", parts + qk_norm_parts(arch))
+    return group("attention", parts + qk_norm_parts(arch, shared_kv=shared_kv))
 
 
-def qk_norm_parts(arch: Architecture) -> list[Part]:
+def qk_norm_parts(arch: Architecture, *, shared_kv: bool = False) -> list[Part]:
     """QK-norm: ``head`` normalises each head with one shared γ of width d_h; ``full`` has a γ per
-    head (OLMo 2, Cohere, StableLM: widths a·d_h and k·d_h)."""
+    head (OLMo 2, Cohere, StableLM: widths a·d_h and k·d_h). Gemma 3n's value norm has no γ."""
     a, k, dh = arch.n_heads, arch.n_kv_heads, arch.head_dim
     if arch.qk_norm == "none":
         return []
     q_w, k_w = (dh, dh) if arch.qk_norm == "head" else (a * dh, k * dh)
     per = 1 + int(arch.qk_norm_bias)
-    return [leaf("q_norm", q_w * per), leaf("k_norm", k_w * per)]
+    return [leaf("q_norm", q_w * per), leaf("k_norm", 0 if shared_kv else k_w * per)]
 
 
 def mla_part(arch: Architecture, mla: MLA) -> Part:
@@ -126,8 +130,8 @@ def indexer_part(arch: Architecture, mla: MLA, ix: Indexer) -> Part:
     ])
 
 
-def self_attention(arch: Architecture) -> Part:
-    return mla_part(arch, arch.mla) if arch.mla else attention_part(arch)
+def self_attention(arch: Architecture, *, shared_kv: bool = False) -> Part:
+    return mla_part(arch, arch.mla) if arch.mla else attention_part(arch, shared_kv=shared_kv)
 
 
 # --- feed-forward ---------------------------------------------------------------------------
@@ -296,7 +300,7 @@ def cross_attention_part(arch: Architecture) -> Part:
     ])
 
 
-def mixer_part(arch: Architecture, kind: str) -> Part:
+def mixer_part(arch: Architecture, kind: str, *, shared_kv: bool = False) -> Part:
     """The token mixer of a layer of ``kind`` (``arch.LAYER_KINDS``)."""
     if kind == "cross":
         return cross_attention_part(arch)
@@ -308,7 +312,7 @@ def mixer_part(arch: Architecture, kind: str) -> Part:
     if kind == "parallel" and arch.ssm:  # Falcon-H1: attention ∥ Mamba-2 on the same input
         return group("mixer (attention ∥ Mamba-2)", [self_attention(arch), ssm_part(arch, arch.ssm)])
     if kind in ATTENTION_KINDS:
-        return self_attention(arch)
+        return self_attention(arch, shared_kv=shared_kv)
     mixers = {"mamba": arch.ssm, "linear": arch.linear_attn, "conv": arch.short_conv}
     mixer = mixers.get(kind)
     if isinstance(mixer, SSM):
@@ -344,60 +348,116 @@ def shared_blocks_part(arch: Architecture, sb: SharedBlocks, calls: int) -> Part
                                    rename(times(adapter, adapters), f"adapters ×{adapters}")])
 
 
-def ffn_part(arch: Architecture, *, routed: bool) -> Part:
-    return moe_part(arch, arch.moe) if routed and arch.moe else mlp_part(arch, arch.d_ff)
+def ffn_part(arch: Architecture, *, routed: bool, d_ff: int | None = None) -> Part:
+    return moe_part(arch, arch.moe) if routed and arch.moe else mlp_part(arch, d_ff or arch.d_ff)
+
+
+def altup_part(arch: Architecture) -> Part:
+    """AltUp (Baykal et al. 2023, "Alternating Updates for Efficient Transformers", NeurIPS, §3;
+    transformers ``Gemma3nTextAltUp``) around one layer of a model that carries K copies of its
+    hidden state: the prediction coefficients W_p ∈ R^{K×K²} and correction coefficients
+    W_c ∈ R^{K×K} (Linear without bias, fed by a router W_r ∈ R^{d×K} behind an RMSNorm of width
+    d), and the corrected output's scale (d)."""
+    d, k = arch.d_model, arch.altup_inputs
+    return group("altup", [
+        leaf("prediction_coefs", linear(k, k * k, bias=False)),
+        leaf("correction_coefs", linear(k, k, bias=False)),
+        leaf("modality_router", linear(d, k, bias=False)),
+        leaf("router_norm, correct_output_scale", norm_params(arch, d) + d),
+    ])
+
+
+def laurel_part(arch: Architecture) -> Part:
+    """LAuReL's low-rank residual (Menghani et al. 2024, "LAuReL: Learned Augmented Residual
+    Layer", arXiv 2411.07501, §2.2 "LAuReL-LR"; ``Gemma3nTextLaurelBlock``): x + norm(B A x) with
+    A ∈ R^{r×d}, B ∈ R^{d×r} without biases and an RMSNorm of width d."""
+    d, r = arch.d_model, arch.laurel_rank
+    return group("laurel", [leaf("linear_left", linear(d, r, bias=False)),
+                            leaf("linear_right", linear(r, d, bias=False)),
+                            leaf("post_laurel_norm", norm_params(arch, d))])
+
+
+def per_layer_input_part(arch: Architecture) -> Part:
+    """A Gemma 3n layer's per-layer input (``Gemma3nTextDecoderLayer``): a gate d → p, the product
+    with the layer's slice of the per-layer embeddings, a projection p → d and an RMSNorm of width d."""
+    ple = arch.per_layer_input
+    assert ple is not None, "per_layer_input_part needs per-layer inputs"
+    d, p = arch.d_model, ple.d
+    return group("per_layer_input", [leaf("per_layer_input_gate", linear(d, p, bias=False)),
+                                     leaf("per_layer_projection", linear(p, d, bias=False)),
+                                     leaf("post_per_layer_input_norm", norm_params(arch, d))])
+
+
+def gemma3n_parts(arch: Architecture) -> list[Part]:
+    """What a Gemma 3n layer adds to a Gemma 3 layer: AltUp, LAuReL and its per-layer input."""
+    parts = [altup_part(arch)] if arch.altup_inputs else []
+    if arch.laurel_rank:
+        parts.append(laurel_part(arch))
+    if arch.per_layer_input:
+        parts.append(per_layer_input_part(arch))
+    return parts
 
 
 def layer_part(arch: Architecture, *, routed: bool, cross_attention: bool = False,
-               kind: str = "full") -> Part:
+               kind: str = "full", shared_kv: bool = False, d_ff: int | None = None) -> Part:
     """One transformer layer: its mixer (attention, + cross-attention in a decoder of an
-    encoder-decoder), the MLP or MoE, and its norms. A ``single_block`` layer (Mamba, Nemotron-H)
-    is one norm and one mixer, or one MLP/MoE when its kind is "none"."""
+    encoder-decoder), the MLP (of width ``d_ff`` where layers differ) or MoE, and its norms; a
+    ``single_block`` layer (Mamba, Nemotron-H) is one norm and one mixer, or one MLP/MoE when its
+    kind is "none"; Gemma 3n adds AltUp, LAuReL and a per-layer input (``gemma3n_parts``)."""
     d = arch.d_model
     if arch.single_block:
         body = ffn_part(arch, routed=routed) if kind == "none" else mixer_part(arch, kind)
         return group("layer", [body, leaf("norms", norm_params(arch, d))])
     n_norms = norms_per_layer(arch) + int(cross_attention)
-    parts = [mixer_part(arch, kind)]
+    parts = [mixer_part(arch, kind, shared_kv=shared_kv)]
     if cross_attention:
         parts.append(group("cross_attention", attention_part(arch).parts))
-    parts.append(ffn_part(arch, routed=routed))
+    parts.append(ffn_part(arch, routed=routed, d_ff=d_ff))
     parts.append(leaf("norms", n_norms * norm_params(arch, d)))
-    return group("layer", parts)
+    return group("layer", parts + gemma3n_parts(arch))
 
 
-def layer_classes(arch: Architecture, n_layers: int) -> list[tuple[str, bool, int]]:
-    """(kind, routed, count) of each distinct layer shape in the first ``n_layers``, in order of
-    first appearance; attention kinds count as one shape (same parameters)."""
+# One distinct layer shape: (mixer kind, routed, reuses an earlier layer's K/V, MLP width)
+LayerClass = tuple[str, bool, bool, int]
+
+
+def layer_classes(arch: Architecture, n_layers: int) -> list[tuple[LayerClass, int]]:
+    """Each distinct layer shape in the first ``n_layers`` with its count, in order of first
+    appearance; attention kinds count as one shape (same parameters)."""
     routed = set(arch.moe.layers) if arch.moe else set()
-    counts: dict[tuple[str, bool], int] = {}
+    counts: dict[LayerClass, int] = {}
     for i in range(n_layers):
         kind = arch.layer_types[i] if i < len(arch.layer_types) else "full"
-        key = ("full" if kind in ("full", "sliding") else kind, i in routed)
+        key = ("full" if kind in ("full", "sliding") else kind, i in routed, arch.is_kv_shared(i),
+               arch.ff_width(i) if i < arch.n_layers else arch.d_ff)
         counts[key] = counts.get(key, 0) + 1
-    return [(kind, r, n) for (kind, r), n in counts.items()]
+    return list(counts.items())
 
 
-def _class_label(kind: str, routed: bool, n: int, *, hybrid: bool, many: bool) -> str:
+def _class_label(cls: LayerClass, n: int, *, hybrid: bool, many: bool, widths: bool) -> str:
+    kind, routed, shared, d_ff = cls
+    extra = (" sharing K/V" if shared else "") + (f" (MLP {d_ff:,})" if widths else "")
     if hybrid and many:
         ffn = " + moe" if routed else ""
-        return f"{'attention' if kind == 'full' else kind}{ffn} layers ×{n}"
+        return f"{'attention' if kind == 'full' else kind}{ffn} layers{extra} ×{n}"
     if many:
         return f"moe layers ×{n}" if routed else f"dense layers ×{n}"
-    return f"layers ×{n}"
+    return f"layers{extra} ×{n}"
 
 
 def stack_part(arch: Architecture, name: str, n_layers: int, *, cross: bool = False) -> Part:
-    """``n_layers`` layers, folded into one node per distinct layer shape (mixer kind, routed)."""
+    """``n_layers`` layers, folded into one node per distinct layer shape (mixer kind, routed,
+    sharing K/V, MLP width)."""
     classes = layer_classes(arch, n_layers)
     hybrid = (arch.is_hybrid or "cross" in arch.layer_types) and arch.kind == "decoder"
-    many = len(classes) > 1 if hybrid else any(r for _, r, _ in classes)
+    many = len(classes) > 1 if hybrid else any(c[1] for c, _ in classes)
     if not hybrid:
-        classes.sort(key=lambda c: c[1])  # dense layers before routed ones
+        classes.sort(key=lambda c: c[0][1])  # dense layers before routed ones
     parts = [
-        rename(times(layer_part(arch, routed=r, cross_attention=cross, kind=kind), n),
-               _class_label(kind, r, n, hybrid=hybrid, many=many))
-        for kind, r, n in classes
+        rename(times(layer_part(arch, routed=c[1], cross_attention=cross, kind=c[0], shared_kv=c[2],
+                                d_ff=c[3]), n),
+               _class_label(c, n, hybrid=hybrid, many=many, widths=bool(arch.d_ff_layers)))
+        for c, n in classes
     ]
     calls = arch.layer_types[:n_layers].count("parallel")
     if arch.shared_blocks and calls:
@@ -428,7 +488,28 @@ def embedding_part(arch: Architecture) -> Part:
         leaf("embedding_norm", norm_params(arch, d) if arch.embedding_norm else 0),
         leaf("project_in", e * d if e != d else 0),
     ]
-    return group("embeddings", parts)
+    extra = per_layer_embedding_parts(arch) + altup_projection_parts(arch, "altup_projections")
+    return group("embeddings", parts + extra)
+
+
+def per_layer_embedding_parts(arch: Architecture) -> list[Part]:
+    """Gemma 3n's per-layer embeddings (``Gemma3nTextModel``): a table V_p × L·p (an
+    ``nn.Embedding``, so an embedding here and in transformers' ``exclude_embeddings``), the model
+    projection d → L·p and its RMSNorm of width p."""
+    ple = arch.per_layer_input
+    if ple is None:
+        return []
+    d, n, p = arch.d_model, arch.n_layers, ple.d
+    return [leaf("per_layer_embedding", ple.vocab_size * n * p),
+            leaf("per_layer_model_projection", linear(d, n * p, bias=False)),
+            leaf("per_layer_projection_norm", norm_params(arch, p))]
+
+
+def altup_projection_parts(arch: Architecture, name: str) -> list[Part]:
+    """AltUp's K − 1 projections d → d that make the extra copies of the embeddings
+    (``altup_projections``) and fold them back before the final norm (``altup_unembed_projections``)."""
+    k, d = arch.altup_inputs, arch.d_model
+    return [leaf(name, (k - 1) * linear(d, d, bias=False))] if k > 1 else []
 
 
 def head_part(arch: Architecture) -> Part:
@@ -440,6 +521,7 @@ def head_part(arch: Architecture) -> Part:
         pooler = linear(d, d, bias=True) if arch.token_types else 0
         return group("head", [leaf("pooler", pooler)])
     parts = [
+        *altup_projection_parts(arch, "altup_unembed_projections"),
         leaf("project_out", d * e if e != d else 0),
         leaf("mlm_transform", linear(d, d, bias=True) + norm_params(arch, d) if arch.head == "mlm" else 0),
         leaf("lm_head", 0 if arch.tie_embeddings else e * v),
@@ -722,8 +804,9 @@ EMBEDDING_LEAVES = ("token_embedding", "position_embedding", "token_type_embeddi
 
 def embedding_params(breakdown: Part) -> int:
     """Parameters in embedding matrices, input and output: token, position and segment tables,
-    T5's relative-position buckets, the vision tower's position table, and an untied LM head
-    (a tied head is no leaf of its own, so it is not counted twice).
+    T5's relative-position buckets, the vision tower's position table, Gemma 3n's per-layer
+    embedding table (V_p × L·p), and an untied LM head (a tied head is no leaf of its own, so it
+    is not counted twice).
 
     This is the "non-embedding" convention of Kaplan et al. 2020 (arXiv 2001.08361 §2.1) as model
     cards apply it (Qwen3-8B: 8.2B total, 6.95B non-embedding, so both V×d matrices are out).

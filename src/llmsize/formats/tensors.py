@@ -21,6 +21,12 @@ attn_norm, ffn_norm, …       (d,)                       input_layernorm, …  
 ssm_in, ssm_x, ssm_dt, …     (2·d_in, d) …              mixer.in_proj, … (Mamba)    ssm
 output_norm / output.weight  (d,) / (V, d)              norm / lm_head              norm / head
 v.*, mm.*                    …                          vision_tower, projector     vision
+per_layer_token_embd         (V_p, L·p)                 embed_tokens_per_layer      embedding
+per_layer_model_proj         (L·p, d)                   per_layer_model_projection  other
+altup_proj, altup_unembd_proj (K−1, d, d)               altup_(unembed_)projections other
+altup_{predict,correct}_coef (K², K) (K, K)             altup.prediction_coefs, …   router
+laurel_l, laurel_r           (r, d) (d, r)              laurel.linear_left, _right  mlp
+inp_gate, proj               (p, d) (d, p)              per_layer_input_gate, …     mlp
 ===========================  =========================  ==========================  =============
 
 A T5 encoder's tensors are ``enc.blk.{i}.…``, its decoder's ``dec.blk.{i}.…`` with
@@ -98,20 +104,23 @@ SELF_ATTN = ("attn_q", "attn_k", "attn_v", "attn_output")
 CROSS_ATTN = ("cross_attn_q", "cross_attn_k", "cross_attn_v", "cross_attn_o")  # llama.cpp T5
 
 
-def _attention(arch: Architecture, p: str, i: int, names: tuple[str, ...] = SELF_ATTN) -> list[TensorSpec]:
-    """W_Q (a·d_h×d), W_K, W_V (k·d_h×d), W_O (d×a·d_h) and a QK-norm (params.attention_part)."""
+def _attention(arch: Architecture, p: str, i: int, names: tuple[str, ...] = SELF_ATTN, *,
+               shared_kv: bool = False) -> list[TensorSpec]:
+    """W_Q (a·d_h×d), W_K, W_V (k·d_h×d), W_O (d×a·d_h) and a QK-norm (params.attention_part);
+    a layer reusing an earlier layer's K/V (Gemma 3n) has no W_K, W_V or key norm."""
     d, a, k, dh, b = arch.d_model, arch.n_heads, arch.n_kv_heads, arch.head_dim, arch.qkv_bias
     q, kk, v, o = names
     gate = 1 + int(arch.attn_output_gate and names == SELF_ATTN)  # Qwen3-Next: q and its gate
-    out = [*_linear(p + q, d, gate * a * dh, bias=b, role="attention", layer=i),
-           *_linear(p + kk, d, k * dh, bias=b, role="attention", layer=i),
-           *_linear(p + v, d, k * dh, bias=b, role="attention", layer=i),
+    kv = [] if shared_kv else [*_linear(p + kk, d, k * dh, bias=b, role="attention", layer=i),
+                               *_linear(p + v, d, k * dh, bias=b, role="attention", layer=i)]
+    out = [*_linear(p + q, d, gate * a * dh, bias=b, role="attention", layer=i), *kv,
            *_linear(p + o, a * dh, d, bias=arch.o_bias, role="attention", layer=i)]
     if arch.attention_sinks:
         out.append(TensorSpec(f"{p}attn_sinks.weight", (a,), "attention", i))
     if arch.qk_norm != "none":
         q_w, k_w = (dh, dh) if arch.qk_norm == "head" else (a * dh, k * dh)
-        for name, width in ((f"{p}{q}_norm", q_w), (f"{p}{kk}_norm", k_w)):
+        norms = ((f"{p}{q}_norm", q_w),) + (() if shared_kv else ((f"{p}{kk}_norm", k_w),))
+        for name, width in norms:
             out.append(TensorSpec(f"{name}.weight", (width,), "norm", i))
             if arch.qk_norm_bias:
                 out.append(TensorSpec(f"{name}.bias", (width,), "norm", i))
@@ -329,11 +338,37 @@ def _mixer(arch: Architecture, kind: str, p: str, i: int) -> list[TensorSpec]:
         return []
     if kind == "cross":
         return _cross_attention(arch, p, i)
-    return _mla(arch, arch.mla, p, i) if arch.mla else _attention(arch, p, i)
+    shared_kv = arch.is_kv_shared(i)  # Gemma 3n (params.layer_classes)
+    return _mla(arch, arch.mla, p, i) if arch.mla else _attention(arch, p, i, shared_kv=shared_kv)
 
 
 def _ffn(arch: Architecture, p: str, i: int, *, routed: bool) -> list[TensorSpec]:
-    return _moe(arch, arch.moe, p, i) if routed and arch.moe else _mlp(arch, arch.d_ff, p, i)
+    if routed and arch.moe:
+        return _moe(arch, arch.moe, p, i)
+    return _mlp(arch, arch.ff_width(i) if i < arch.n_layers else arch.d_ff, p, i)
+
+
+def _gemma3n(arch: Architecture, p: str, i: int) -> list[TensorSpec]:
+    """AltUp, LAuReL and the per-layer input of a Gemma 3n layer (params.gemma3n_parts), named as
+    llama.cpp's LLM_ARCH_GEMMA3N. AltUp's coefficients and router are small routers ("router"),
+    LAuReL's and the per-layer input's projections are dense linears of the block ("mlp")."""
+    d, k, r, out = arch.d_model, arch.altup_inputs, arch.laurel_rank, []
+    if k:
+        out += [*_linear(p + "altup_predict_coef", k, k * k, bias=False, role="router", layer=i),
+                *_linear(p + "altup_correct_coef", k, k, bias=False, role="router", layer=i),
+                *_linear(p + "altup_router", d, k, bias=False, role="router", layer=i),
+                *_norm(arch, p + "altup_router_norm", d, i),
+                TensorSpec(p + "altup_correct_scale.weight", (d,), "router", i)]
+    if r:
+        out += [*_linear(p + "laurel_l", d, r, bias=False, role="mlp", layer=i),
+                *_linear(p + "laurel_r", r, d, bias=False, role="mlp", layer=i),
+                *_norm(arch, p + "laurel_post_norm", d, i)]
+    if arch.per_layer_input:
+        pd = arch.per_layer_input.d
+        out += [*_linear(p + "inp_gate", d, pd, bias=False, role="mlp", layer=i),
+                *_linear(p + "proj", pd, d, bias=False, role="mlp", layer=i),
+                *_norm(arch, p + "post_norm", d, i)]
+    return out
 
 
 def _layer(arch: Architecture, p: str, i: int, *, routed: bool, cross: bool) -> list[TensorSpec]:
@@ -349,7 +384,7 @@ def _layer(arch: Architecture, p: str, i: int, *, routed: bool, cross: bool) -> 
     out += _ffn(arch, p, i, routed=routed)
     for name in _norm_names(arch, cross):
         out += _norm(arch, p + name, arch.d_model, i)
-    return out
+    return out + _gemma3n(arch, p, i)
 
 
 def _stack(arch: Architecture, prefix: str, n_layers: int, first: int, *, cross: bool) -> list[TensorSpec]:
@@ -384,7 +419,18 @@ def _embeddings(arch: Architecture) -> list[TensorSpec]:
         out += _norm(arch, "token_embd_norm", d, None)
     if e != d:
         out.append(TensorSpec("project_in.weight", (d, e), "other"))
-    return out
+    if arch.per_layer_input:  # Gemma 3n (params.per_layer_embedding_parts)
+        n, ple = arch.n_layers, arch.per_layer_input
+        out += [TensorSpec("per_layer_token_embd.weight", (ple.vocab_size, n * ple.d), "embedding"),
+                TensorSpec("per_layer_model_proj.weight", (n * ple.d, d), "other"),
+                *_norm(arch, "per_layer_proj_norm", ple.d, None)]
+    return out + _altup_projections(arch, "altup_proj")
+
+
+def _altup_projections(arch: Architecture, name: str) -> list[TensorSpec]:
+    """AltUp's K − 1 projections d → d, stacked as llama.cpp stores them (params.altup_projection_parts)."""
+    k, d = arch.altup_inputs, arch.d_model
+    return [TensorSpec(f"{name}.weight", (k - 1, d, d), "other")] if k > 1 else []
 
 
 def _head(arch: Architecture) -> list[TensorSpec]:
@@ -392,7 +438,9 @@ def _head(arch: Architecture) -> list[TensorSpec]:
     v, e, d = arch.padded_vocab, arch.embed_width, arch.d_model
     if arch.head == "none":
         return _linear("pooler", d, d, bias=True, role="head", layer=None) if arch.token_types else []
-    out = [TensorSpec("project_out.weight", (e, d), "other")] if e != d else []
+    out = _altup_projections(arch, "altup_unembd_proj")
+    if e != d:
+        out.append(TensorSpec("project_out.weight", (e, d), "other"))
     if arch.head == "mlm":
         out += _linear("output_transform", d, d, bias=True, role="head", layer=None)
         out += _norm(arch, "output_transform_norm", d, None)

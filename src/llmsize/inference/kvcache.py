@@ -15,6 +15,8 @@ Every attention layer keeps, for every cached token, its keys and values::
     short conv (LFM2)  d · L                                    per sequence
     hybrids            each layer by its kind (``Architecture.layer_types``): only full-attention
                        layers grow with the context
+    shared K/V         layers that reuse an earlier layer's keys and values (Gemma 3n's last
+                       ``num_kv_shared_layers``) cache nothing of their own
     Gemma 4            full layers 2 · k_g · d_g (their own heads); KV-shared layers: nothing
 
     bytes = layers · batch · tokens · row_bytes(elements, kv dtype)
@@ -142,7 +144,7 @@ def cached_layers(arch: Architecture) -> tuple[int, int]:
     """(full, sliding) attention layers that keep a KV cache ("parallel" counts as full; an
     encoder-decoder's decoder layers are full). Gemma 4's KV-shared layers keep none: transformers
     gives them a ``DummyLayer`` (``cache_utils``, ``kv_sharing_modes`` "reuse")."""
-    layers = arch.layer_types if arch.kind != "encoder-decoder" else ("full",) * arch.decoder_layers
+    layers = cache_layer_types(arch)  # Gemma 3n's shared layers cut at the end
     g = arch.gemma4
     kept = [t for i, t in enumerate(layers) if not (g and g.shares_kv(arch.n_layers, i))]
     return sum(t in ("full", "parallel") for t in kept), sum(t == "sliding" for t in kept)
@@ -217,6 +219,13 @@ def state_layer_counts(arch: Architecture) -> dict[str, int]:
 
 
 # --- tokens each layer keeps ----------------------------------------------------------------
+
+
+def cache_layer_types(arch: Architecture) -> tuple[str, ...]:
+    """The kinds of the layers whose keys and values are cached: the decoder's layers of an
+    encoder-decoder, else every layer but those that reuse an earlier layer's K/V (Gemma 3n's
+    last ``kv_shared_layers``, which transformers gives a ``DummyLayer`` that stores nothing)."""
+    return ("full",) * arch.decoder_layers if arch.kind == "encoder-decoder" else arch.kv_layer_types
 
 
 def window_tokens(arch: Architecture, tokens: int) -> int:

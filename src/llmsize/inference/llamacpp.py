@@ -288,8 +288,11 @@ def _caches(arch: Architecture, layers: list[int]) -> list[tuple[str, list[int]]
 
 
 def kv_buffer(arch: Architecture, cfg: LlamaCppConfig, geo: Geometry, layers: list[int]) -> Part:
-    """K and V of ``layers``: ``row(width, type) · cells`` per layer, one leaf per cache and tensor."""
+    """K and V of ``layers``: ``row(width, type) · cells`` per layer, one leaf per cache and tensor.
+    Layers from ``n_layer_kv_from_start`` on reuse earlier layers' K/V and have none (Gemma 3n:
+    llama-model.cpp sets it to n_layer − the shared layers)."""
     k_w, v_w = kv_widths(arch, cfg)
+    layers = [il for il in layers if il < arch.n_layers - arch.kv_shared_layers]
     parts = []
     for label, chosen in _caches(arch, layers):
         if not chosen:

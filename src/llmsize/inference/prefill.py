@@ -71,7 +71,11 @@ def resident(arch: Architecture, p: Prefill) -> Part:
     T, d = p.n_tokens, arch.d_model
     # the learned-position copy was found on gpt2 (validation/calibration.py: calibration family)
     copies = (2 if arch.n_layers > 1 else 1) + (arch.position == "learned")
+    if arch.altup_inputs:
+        copies = altup_copies(arch)
     hidden = copies * _bytes(T * d, p.bits)
+    if arch.per_layer_input:  # Gemma 3n's per-layer inputs, (b, s, L, p), computed before the loop
+        hidden += _bytes(T * arch.n_layers * arch.per_layer_input.d, p.bits)
     if arch.position == "learned":
         per_pos = _bytes(d, p.bits)
     elif arch.position == "rotary":
@@ -82,6 +86,14 @@ def resident(arch: Architecture, p: Prefill) -> Part:
                               leaf("positions", p.tokens * (per_pos + POSITION_ID_BYTES)),
                               leaf("sliding-window mask", window_mask(arch, p)),
                               leaf("relative position bias", relative_bias(arch, p))])
+
+
+def altup_copies(arch: Architecture) -> int:
+    """T·d hidden states a Gemma 3n forward holds across layers: AltUp (Baykal et al. 2023 §3)
+    carries K copies. ``Gemma3nTextModel.forward`` keeps the embeddings and the list of their
+    K − 1 projections (``temp_hidden_states``) for the whole loop, the loop holds the layer's
+    K-copy input, and the layer its K predictions: 1 + (K − 1) + K + K = 3K."""
+    return 3 * arch.altup_inputs
 
 
 def relative_bias(arch: Architecture, p: Prefill) -> int:
@@ -195,9 +207,10 @@ def mlp_coefficient(arch: Architecture) -> int:
     gate and up come from one Linear whose output stays bound through the product (GLM-4:
     ``gate_up_proj``, chunked into views); plain 2, 4 for a Python tanh-GELU, 5 for Apertus's
     Python xIELU (the up output, the positive branch, three temporaries of the negative one;
-    ``activations.XIELUActivation._xielu_python``; its bool mask is ``mlp_mask``)."""
+    ``activations.XIELUActivation._xielu_python``; its bool mask is ``mlp_mask``); one more where
+    the modeling code keeps gate itself named (Gemma 3n: ``Modeling.mlp_keeps_gate``)."""
     if arch.gated_mlp:
-        return 4 if arch.modeling.fused_gate_up else 3  # 4: measured on glm-4-32b
+        return (4 if arch.modeling.fused_gate_up else 3) + arch.modeling.mlp_keeps_gate  # 4: glm-4-32b
     if arch.activation == XIELU:
         return 5  # measured on apertus-8b
     return 4 if arch.activation in PYTHON_ACTIVATIONS else 2  # 4: checked on phi-2 and gpt2 (calibration)
@@ -214,7 +227,8 @@ def mlp_phase(arch: Architecture, p: Prefill) -> int:
     layers route T·k slots through experts instead (the largest layer wins). Eager
     attention's returned weights (b·a·s·s_kv) are still alive here."""
     T, d = p.n_tokens, arch.d_model
-    live = _bytes(T * (1 if arch.norm_placement == "post" else 2) * d, p.bits)  # post: set on olmo-2-1b
+    n_live = 1 if arch.norm_placement == "post" else arch.modeling.mlp_live_hidden  # post: set on olmo-2-1b
+    live = _bytes(T * n_live * d, p.bits)
     dense = _bytes(T * mlp_coefficient(arch) * arch.d_ff, p.bits) + mlp_mask(arch, p)
     if arch.moe:
         dense = max(dense if len(arch.moe.layers) < arch.n_layers else 0, moe_phase(arch, p))

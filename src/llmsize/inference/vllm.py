@@ -302,11 +302,13 @@ def window_blocks(arch: Architecture, cfg: VllmConfig, *, max_model_len: int, to
 def kv_layout(arch: Architecture, cfg: VllmConfig, *, max_model_len: int) -> KVLayout:
     """KV groups (``get_kv_cache_groups``): one group of every layer when all are alike; with full
     and sliding layers, groups of min(n_full, n_window) layers each. Pipeline stages hold ⌈n / pp⌉
-    layers of each kind (vLLM's ``get_pp_indices`` splits within one layer of this)."""
-    n_window = sum(t == "sliding" for t in arch.layer_types)
-    if not cfg.hybrid_kv_cache and n_window < arch.n_layers:
+    layers of each kind (vLLM's ``get_pp_indices`` splits within one layer of this). Layers that
+    reuse an earlier layer's K/V (Gemma 3n, ``kv_sharing_target_layer_name``) get no KV spec."""
+    kinds = arch.kv_layer_types
+    n_window = sum(t == "sliding" for t in kinds)
+    if not cfg.hybrid_kv_cache and n_window < len(kinds):
         n_window = 0  # unify_hybrid_kv_cache_specs: windows become full-attention specs
-    n_full = arch.n_layers - n_window
+    n_full = len(kinds) - n_window
     tokens, _ = scheduler_defaults(cfg)
     blocks = window_blocks(arch, cfg, max_model_len=max_model_len, tokens=tokens) if n_window else 0
     size = min(n for n in (n_full, n_window) if n)

@@ -27,6 +27,7 @@ from .hf_families import (
     N_HEADS,
     N_KV_HEADS,
     N_LAYERS,
+    TOWERS_LEFT_OUT,
     Family,
     Multimodal,
 )
@@ -247,6 +248,10 @@ def _text_and_vision(
         tie = _tie(cfg, text, wrapper, name)
         if tie is not None:
             text["tie_word_embeddings"] = tie
+        if model_type in TOWERS_LEFT_OUT:
+            warnings.append(f"{name}: {model_type}: only the text model is counted; "
+                            f"{TOWERS_LEFT_OUT[model_type]} are left out")
+            return text, None
         if model_type == "gemma4":  # its towers are read by hf_families/gemma4.py (from_hf_config)
             return text, None
         if validate.architectures(name, cfg.get("architectures")) == "MllamaForCausalLM":

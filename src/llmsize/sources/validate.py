@@ -8,7 +8,8 @@ before any arithmetic. A key is checked by its entry in ``KEYS``, else by its na
 
 Kinds: ``pos`` an integer ≥ 1, ``nat`` an integer ≥ 0 (0 means "none"), each with its limit from
 ``limits.py``; ``bool`` true or false; ``str`` a string; ``ints`` a list of integers ≥ 0;
-``strs`` a list of strings; ``auto`` an integer ≥ 1 or the string ``"auto"`` (Mamba's
+``strs`` a list of strings; ``posl`` an integer ≥ 1 or a list of them (one per layer);
+``auto`` an integer ≥ 1 or the string ``"auto"`` (Mamba's
 ``time_step_rank``).
 """
 
@@ -31,7 +32,8 @@ KEYS: dict[str, tuple[str, int | None]] = {
     **dict.fromkeys(("hidden_size", "n_embd", "d_model", "n_embed"), ("pos", W)),
     **dict.fromkeys(("num_attention_heads", "n_head", "num_heads"), ("pos", H)),
     **dict.fromkeys(("num_key_value_heads", "num_kv_heads", "n_head_kv"), ("pos", H)),
-    **dict.fromkeys(("intermediate_size", "n_inner", "ffn_dim", "d_ff", "ffn_hidden_size"), ("pos", W)),
+    **dict.fromkeys(("n_inner", "ffn_dim", "d_ff", "ffn_hidden_size"), ("pos", W)),
+    "intermediate_size": ("posl", W),  # Gemma 3n writes one width per layer
     **dict.fromkeys(("max_position_embeddings", "n_positions", "seq_length", "max_seq_len"), ("pos", C)),
     "head_dim": ("pos", W), "d_kv": ("pos", W), "vocab_size": ("pos", V),
     "num_decoder_layers": ("nat", L), "word_embed_proj_dim": ("nat", W),
@@ -97,7 +99,8 @@ def _what(kind: str, limit: int | None) -> str:
     return {
         "pos": f"a positive integer (at most {top})", "nat": f"an integer in 0..{top}",
         "bool": "true or false", "str": "a non-empty string", "ints": f"a list of integers in 0..{top}",
-        "strs": "a list of strings", "auto": f'"auto" or a positive integer (at most {top})',
+        "strs": "a list of strings", "posl": f"a positive integer or a list of them (at most {top})",
+        "auto": f'"auto" or a positive integer (at most {top})',
         "pattern": f'a positive integer (at most {top}) or a string of L (local) and G (global) '
                    'layers such as "LLLG"',
     }[kind]
@@ -109,6 +112,9 @@ def _ok(kind: str, limit: int | None, value: object) -> bool:
     if kind == "pattern":
         is_letters = isinstance(value, str) and 0 < len(value) <= (limit or 0) and set(value) <= set("LG")
         return is_letters or _ok("pos", limit, value)
+    if kind == "posl":
+        values = value if isinstance(value, list) and value else [value]
+        return all(_ok("pos", limit, v) for v in values)
     if kind in ("pos", "nat"):
         low = 1 if kind == "pos" else 0
         return _integer(value) and low <= value <= (limit or 0)  # type: ignore[operator]

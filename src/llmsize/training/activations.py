@@ -376,6 +376,46 @@ def mlp_saved(arch: Architecture, w: ActivationSpec, d_ff: int | None = None) ->
     return w.B * n * ff + mask
 
 
+def gemma3n_saved(arch: Architecture, w: ActivationSpec) -> float:
+    """What a Gemma 3n layer saves beyond a Gemma 3 layer (``Gemma3nTextDecoderLayer``), read off
+    the modeling code, not yet checked against MemTracker. AltUp (Baykal et al. 2023 §3): the K
+    copies the prediction matmul reads and the K-copy innovation the correction multiplies (2·K·B·d),
+    two router norms with their routers' inputs (2·(norm + B·d)), the scaled output's input (B·d);
+    LAuReL (arXiv 2411.07501): its rank-r middle and post-norm; the per-layer input: the gate's
+    input, its p-wide output, activation, product and the projection's input, and a norm; the
+    value norm (no γ: its fp32 input and rsqrt per head)."""
+    d, k, B = arch.d_model, arch.altup_inputs, w.B
+    out = 4.0 * arch.n_kv_heads * (arch.head_dim + 1)
+    if k:
+        out += 2 * k * B * d + 2 * (norm_saved(arch, w, d) + B * d) + B * d
+    if arch.laurel_rank:
+        out += B * arch.laurel_rank + norm_saved(arch, w, d)
+    if arch.per_layer_input:
+        out += B * d + 4 * B * arch.per_layer_input.d + norm_saved(arch, w, d)
+    return w.outside(out)
+
+
+def gemma3n_input_side(arch: Architecture, w: ActivationSpec) -> float:
+    """What a Gemma 3n forward saves before its layers (``Gemma3nTextModel.forward``): the
+    embeddings (AltUp's projections' input), and for each of AltUp's K − 1 projections its output
+    and the output rescaled to the embeddings' magnitude (2·B·d each); the per-layer projection
+    goes through an RMSNorm of width L·p. Freed as the backward reaches the embeddings."""
+    d, k, B, out = arch.d_model, arch.altup_inputs, w.B, 0.0
+    if k:
+        out += B * d * (1 + 2 * (k - 1))
+    if arch.per_layer_input:
+        out += norm_saved(arch, w, arch.n_layers * arch.per_layer_input.d, rows=arch.n_layers)
+    return w.outside(out)
+
+
+def gemma3n_output_side(arch: Architecture, w: ActivationSpec) -> float:
+    """What a Gemma 3n forward saves after its layers: the last layer's K copies (the
+    unembedding projections' input) and, for each of the K − 1 projections, its output and the
+    rescaled output (2·B·d each). Freed by the backward right after the final norm's."""
+    d, k = arch.d_model, arch.altup_inputs
+    return w.outside(w.B * d * (k + 2 * (k - 1))) if k else 0.0
+
+
 def routed_slots(arch: Architecture, w: ActivationSpec) -> float:
     """Routed (token, expert) slots per token: k_e dropless (transformers), or the capacity
     factor c · k_e (Switch Transformer, Fedus et al. 2021 §2.2: capacity = c·T·k_e/E each)."""
@@ -449,13 +489,20 @@ def adapter_inputs(arch: Architecture, lora: LoraSpec) -> dict[int | None, tuple
     return out
 
 
+def skipped(arch: Architecture, layer: int) -> bool:
+    """Whether a text-only batch skips the layer: a Llama 3.2 Vision cross-attention layer runs
+    only with cross-attention states (transformers 5.24 ``MllamaTextModel.forward``: ``continue``
+    when ``cross_attention_states is None`` and nothing is cached); image tokens are not modelled.
+    A skipped layer saves nothing, not even a full-recompute checkpoint."""
+    return arch.layer_types[layer] == "cross"
+
+
 def layer_per_token(arch: Architecture, w: ActivationSpec, layer: int) -> list[tuple[str, float]]:
-    """The lines of ``layer_saved`` in bytes per token (only "attention" depends on s). A
-    hybrid's layer saves its mixer's tensors (``mixers.py``) where others save attention's; a
-    single-block layer (Mamba, Nemotron-H) has one norm, one block input and its mixer or MLP. A
-    Llama 3.2 Vision cross-attention layer saves nothing: text-only batches skip it (transformers
-    5.24 ``MllamaTextModel.forward``), and image tokens are not modelled."""
-    if arch.layer_types[layer] == "cross":
+    """The lines of ``layer_saved`` in bytes per token (only "attention" depends on s); none
+    for a layer a text-only batch skips (``skipped``). A hybrid's layer saves its mixer's tensors
+    (``mixers.py``) where others save attention's; a single-block layer (Mamba, Nemotron-H) has one
+    norm, one block input and its mixer or MLP."""
+    if skipped(arch, layer):
         return []
     ff = ff_line(arch, layer)
     kind = arch.layer_types[layer] if layer < len(arch.layer_types) else "full"
@@ -463,9 +510,12 @@ def layer_per_token(arch: Architecture, w: ActivationSpec, layer: int) -> list[t
     has_ff = not arch.single_block or kind == "none"
     lines = [("norms", norms(arch, w, layer)), ("block inputs", block_inputs(arch, w) * blocks / 2),
              ("attention", attention_saved(arch, w, masked=masked(arch, w, layer), layer=layer)),
-             (ff, (moe_saved(arch, w) if ff == "moe" else mlp_saved(arch, w)) if has_ff else 0.0)]
+             (ff, (moe_saved(arch, w) if ff == "moe" else mlp_saved(arch, w, arch.ff_width(layer)))
+              if has_ff else 0.0)]
     if arch.is_hybrid:
         lines.insert(3, ("mixer", mixer_saved(arch, w, kind)))
+    if arch.altup_inputs or arch.laurel_rank or arch.per_layer_input:
+        lines.append(("AltUp, LAuReL, per-layer input", gemma3n_saved(arch, w)))
     if w.lora is not None:
         lines.append(("LoRA adapters", adapter_saved(arch, w, layer)))
     return lines
@@ -494,7 +544,7 @@ def checkpoint_saved(arch: Architecture, w: ActivationSpec) -> int:
 
 def layer_stored(arch: Architecture, w: ActivationSpec, layer: int) -> int:
     """What a layer holds between its forward and its backward under ``w.recompute``."""
-    if w.recompute == "full":
+    if w.recompute == "full" and not skipped(arch, layer):
         return checkpoint_saved(arch, w)
     return layer_saved(arch, w, layer).value
 
@@ -504,6 +554,11 @@ def layer_stored(arch: Architecture, w: ActivationSpec, layer: int) -> int:
 
 def rotary_dim(arch: Architecture) -> int:
     return arch.mla.qk_rope_head_dim if arch.mla else arch.head_dim
+
+
+# The lines of ``resident_per_token`` Gemma 3n adds: the first stage keeps the input side (freed
+# at the embedding's backward), the last the output side (freed after the head's backward).
+ALTUP_IN, ALTUP_OUT = "AltUp in-projections, per-layer inputs", "AltUp out-projections"
 
 
 def resident_per_token(arch: Architecture, w: ActivationSpec) -> list[tuple[str, float]]:
@@ -519,8 +574,10 @@ def resident_per_token(arch: Architecture, w: ActivationSpec) -> list[tuple[str,
     return [("input ids and labels", 2 * INDEX_BYTES),
             ("rotary cos, sin", positions),
             ("embedding dropout mask", w.outside(w.mask_bytes * d) if w.dropout.embedding else 0),
+            (ALTUP_IN, gemma3n_input_side(arch, w)),
             ("final norm and head input", w.outside(norm_saved(arch, w, d) + w.B * d * (not w.frozen))
              + grad_input_kept_per_token(arch, w)),
+            (ALTUP_OUT, gemma3n_output_side(arch, w)),
             ("logits the loop keeps", kept_logits_per_token(arch, w))]
 
 

@@ -155,12 +155,14 @@ def _compile_layer(s: StepInputs, i: int) -> _Layer:
         return _affine(lambda n: act.kernel_saved(arch, replace(w, seq=n), masked=masked, layer=i),
                        "the attention kernel")
 
-    start = act.mask_from(arch, i)
+    skipped = act.skipped(arch, i)  # saves nothing (``act.layer_per_token``): no attention either
+    start = None if skipped else act.mask_from(arch, i)
     grads = s.layer_grads(i)
     return _Layer(
-        lines=lines[0][:-1], attention_side=act.attention_side_saved(arch, w, i), kernel=kernel(False),
+        lines=lines[0][:-1], attention_side=0.0 if skipped else act.attention_side_saved(arch, w, i),
+        kernel=(0.0, 0.0) if skipped else kernel(False),
         kernel_masked=kernel(True) if start is not None else None, mask_from=start,
-        checkpoint=act.checkpoint_per_token(arch, w) if w.recompute == "full" else None,
+        checkpoint=(0.0 if skipped else act.checkpoint_per_token(arch, w)) if w.recompute == "full" else None,
         autocast=s.autocast_copies(i), grads=0 if s.grads_kept else grads["ff"] + grads["attention"],
         blocks=tuple(block_forms(arch, w, i, grads=grads)), kept=s.grads_kept, ff=act.ff_line(arch, i),
         n_norms=norms_per_layer(arch))
@@ -195,8 +197,9 @@ class _Stage:
     kinds: tuple[_Layer, ...]
     counts: tuple[int, ...]  # layers of each kind
     segments: tuple[tuple[int, tuple[int, ...], int], ...]  # in backward order (last layer first)
-    resident: tuple[float, float, float, float, float]  # per token: what the first stage keeps (ids,
-    #   rotary cos and sin, embedding dropout mask), what the last (final norm, head input; kept logits)
+    resident: tuple[float, ...]  # per token: what the first stage keeps (ids, rotary cos and sin,
+    #   embedding dropout mask, AltUp's input side), what the last (final norm, head input, AltUp's
+    #   output side; kept logits): activations.resident_per_token's lines in order
     logits_forward: float  # per token
     logits_backward: int  # per token
     head_buffered: int
@@ -211,11 +214,11 @@ class _Stage:
         grad_h = hidden_gradient(B, T, x.arch.d_model)
         forms = [k.at(T, s, grad_h) for k in kinds]
         held = sum([n * f[0] for n, f in zip(self.counts, forms, strict=True)])
-        ids, rotary, embedding_mask, final, logits = self.resident
+        ids, rotary, embedding_mask, altup_in, final, altup_out, logits = self.resident
         if first:
-            held += round(ids * T) + round(rotary * T) + round(embedding_mask * T)
+            held += round(ids * T) + round(rotary * T) + round(embedding_mask * T) + round(altup_in * T)
         if last:
-            held += round(final * T) + round(logits * T)
+            held += round(final * T) + round(altup_out * T) + round(logits * T)
         grads = x.grads_total if kept else 0
         m = round(x.in_flight * held) + (round(self.logits_forward * T) if last else 0)
         yield grads + m, m, ("forward", LOSS_FORWARD)
@@ -226,7 +229,7 @@ class _Stage:
             grads += 0 if kept else x.head_grads
             m = logits_gradient(B, T, x.arch, x.w.loop) + self.head_buffered
             yield grads + held + m, held + m, ("backward", HEAD)
-            held += self.head_buffered - round(final * T)
+            held += self.head_buffered - round(final * T) - round(altup_out * T)
         top = x.layers.stop - 1
         for k0, pattern, reps in self.segments:
             freed = sum([forms[c][0] for c in pattern])
@@ -241,7 +244,7 @@ class _Stage:
                     h, g = h - stored, g + kinds[c].grads
             held, grads = held - reps * freed, grads + reps * left
         if first:
-            held -= round(embedding_mask * T)
+            held -= round(embedding_mask * T) + round(altup_in * T)
             m = self.embedding_temporaries + grad_h
             yield grads + held + m, held + m, ("backward", EMBEDDING)
         step = x.step_temporaries + (round(logits * T) if last else 0)  # a plain loop's logits too
@@ -271,12 +274,12 @@ def _compile_stage(arch: Architecture, spec: TrainSpec, stage: int) -> _Stage:
             index[id(f)] = len(forms)
             forms.append(f)
     walk = list(map({c: index[id(f)] for c, f in of_class.items()}.__getitem__, order))
-    ids, rotary, embedding_mask, final, logits = (p for _, p in act.resident_per_token(x.arch, x.w))
+    resident = tuple(p for _, p in act.resident_per_token(x.arch, x.w))
     return _Stage(
         fixed=result.weights.value + result.optimizer_states.value + result.comm.value, inputs=x,
         kinds=tuple(forms), counts=tuple(walk.count(k) for k in range(len(forms))),
         segments=_segments(tuple(walk)),
-        resident=(ids, rotary, embedding_mask, final, logits),
+        resident=resident,
         logits_forward=act.logits_forward_per_token(x.arch, x.w),
         logits_backward=act.logits_backward_per_token(x.arch, x.w), head_buffered=head_buffered(x),
         embedding_temporaries=embedding_temporaries(x))

@@ -199,7 +199,9 @@ def activation_spec(arch: Architecture, spec: TrainSpec) -> act.ActivationSpec:
 
 def autocast_copies(arch: Architecture, spec: TrainSpec, layer: int) -> int:
     """amp: autocast casts every matmul weight of the layer to bf16 and the matmul saves the
-    copy for backward, 2 bytes per matrix parameter."""
+    copy for backward, 2 bytes per matrix parameter; none in a layer a text-only batch skips."""
+    if act.skipped(arch, layer):
+        return 0
     if spec.recipe is not Recipe.AMP or spec.recompute == "full" or spec.lora is not None:
         return 0  # LoRA's frozen base is stored in the compute dtype (or quantised)
     if spec.layout.shard_level >= 3:

@@ -89,7 +89,7 @@ def saved(s: StepInputs, layer_saved: dict[int, Part] | None = None) -> tuple[li
     else:
         stored = [act.layer_stored(s.arch, s.w, i) + s.autocast_copies(i) for i in s.layers]
     r = act.resident(s.arch, s.w)
-    keep = {"input ids and labels", "rotary cos, sin", "embedding dropout mask"}
+    keep = {"input ids and labels", "rotary cos, sin", "embedding dropout mask", act.ALTUP_IN}
     parts = [p for p in r.parts if (p.name in keep and s.first) or (p.name not in keep and s.last)]
     return stored, group("outside the layers", parts)
 
@@ -120,14 +120,15 @@ def backward_moments(s: StepInputs, state: tuple[list[int], Part] | None = None,
         out.append(Moment("backward", HEAD, grads + (0 if s.grads_kept else s.head_grads),
                           others + held, head_tmp, "logits' gradient"))
         grads += 0 if s.grads_kept else s.head_grads
-        held += buffered - _part(resident, "final norm and head input")
+        held += buffered - _part(resident, "final norm and head input") - _part(resident, act.ALTUP_OUT)
     grad_h = hidden_gradient(B, T, d)
     for i, stored_i in zip(reversed(s.layers), reversed(stored), strict=True):
         out += _layer_moments(s, i, others + held, grads, grad_h, layer_saved)
         held -= stored_i
         grads += 0 if s.grads_kept else sum(s.layer_grads(i)[k] for k in ("ff", "attention"))
     if s.first:
-        held -= _part(resident, "embedding dropout mask")  # freed by the dropout's backward
+        # freed by the dropout's backward, and by AltUp's projections' (Gemma 3n)
+        held -= _part(resident, "embedding dropout mask") + _part(resident, act.ALTUP_IN)
         out.append(Moment("backward", EMBEDDING, grads, others + held, embedding_temporaries(s) + grad_h,
                           "embedding gradient"))
     return out

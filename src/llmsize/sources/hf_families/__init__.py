@@ -39,6 +39,8 @@ from .attention import (
     stablelm,
     t5,
 )
+from .gemma3n import DEFAULTS as _GEMMA3N_DEFAULTS
+from .gemma3n import gemma3n
 from .gemma4 import TEXT_DEFAULTS as _GEMMA4_DEFAULTS
 from .gemma4 import gemma4_text
 from .hybrid import (
@@ -245,6 +247,10 @@ FAMILIES: dict[str, Family] = {
                           defaults={"head_dim": 256, "tie_word_embeddings": True, "vocab_size": 262_208,
                                     "num_key_value_heads": 4},
                           derive=(sliding_pattern(6, "sliding_window_pattern"),)),
+    # Gemma 3n (models/gemma3n): a Gemma 3 layer (sandwich norms, QK-norm; V's norm has no weight)
+    # plus AltUp, LAuReL and per-layer inputs; the shared-KV layers drop k_proj, v_proj and k_norm
+    "gemma3n_text": Family(dict(_LLAMA_FIXED, qk_norm="head"), flags=_ATTN_BIAS, defaults=_GEMMA3N_DEFAULTS,
+                           derive=(gemma3n,)),
     # Gemma 4 (hf_families/gemma4.py): Gemma 3's layer, heads per layer type, KV sharing, PLE, MoE
     "gemma4_text": Family(dict(_LLAMA_FIXED, norm_placement="sandwich", qk_norm="head"),
                           flags=_ATTN_BIAS, defaults=_GEMMA4_DEFAULTS, derive=(gemma4_text,)),
@@ -397,6 +403,7 @@ MULTIMODAL: dict[str, Multimodal] = {
     "llama4": Multimodal("llama4_text", "llama4", _LLAMA4_VISION),
     # its towers are read by hf_families/gemma4.py, not through VISION_KINDS
     "gemma4": Multimodal("gemma4_text", "gemma4"),
+    "gemma3n": Multimodal("gemma3n_text", "gemma3n"),  # its towers are left out (TOWERS_LEFT_OUT)
     "qwen2_vl": Multimodal("qwen2_vl_text", "qwen2_vl", _QWEN2_VL_VISION, tie="either", flat=True),
     "qwen2_5_vl": Multimodal("qwen2_5_vl_text", "qwen2_5_vl", _QWEN2_5_VL_VISION, tie="either", flat=True),
     "qwen3_vl": Multimodal("qwen3_vl_text", "qwen3_vl", _QWEN3_VL_VISION, tie="wrapper"),
@@ -404,3 +411,8 @@ MULTIMODAL: dict[str, Multimodal] = {
     "qwen3_5": Multimodal("qwen3_5_text", "qwen3_vl", _QWEN3_5_VISION, tie="wrapper"),
     "qwen3_5_moe": Multimodal("qwen3_5_moe_text", "qwen3_vl", _QWEN3_5_VISION, tie="wrapper"),
 }
+# Wrappers whose towers llmsize does not count, with what a warning says is left out. Gemma 3n's
+# vision tower is a timm model (``mobilenetv5_300m_enc``, built by ``TimmWrapperModel``) that
+# transformers cannot build without timm, so no count of it could be checked here.
+TOWERS_LEFT_OUT = {"gemma3n": "the MobileNet-V5 vision tower (timm), the audio encoder (USM conformer) "
+                              "and their embedders"}

@@ -233,6 +233,10 @@ TRAIN_CASES = {
     "gemma4-lora": ("gemma-4-26b-a4b", "--lora-rank", "16"),
     "deepspeed": ("qwen3-1.7b", "--recipe", "deepspeed", "--optimizer", "adafactor", "--seq", "2048",
                   "--micro-batch", "4", "--attn", "eager", "--optim-impl", "foreach"),
+    "mamba": ("falcon-mamba-7b", "--seq", "1024"),
+    "hybrid-mamba2": ("nemotron-h-8b-base-8k", "--recompute", "full"),
+    "hybrid-deltanet-moe": ("qwen3-next-80b-a3b-instruct", "--zero", "3", "--dp", "8"),
+    "hybrid-conv": ("lfm2-1.2b", "--lora-rank", "8"),
 }
 
 

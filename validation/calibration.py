@@ -76,6 +76,12 @@ CONSTANTS = (
     Constant("inference.prefill.window_mask", "infer", "activations", ("mistral", "gemma3_text"),
              "the sliding-window families whose context reaches the window"),
     Constant("inference.prefill.relative_bias", "infer", "activations", ("t5",), "T5 only"),
+    Constant("inference.mixers (torch-path scan workspaces, own_state, the layer-0 hidden copy)", "infer",
+             "activations", ("mamba", "jamba", "nemotron_h", "qwen3_next", "qwen3_5_text", "lfm2"),
+             "tensors alive at each mixer's peak, listed under FakeTensorMode on these families; "
+             "falcon_mamba's Mamba-1 was not looked at"),
+    Constant("arch.MODELING['qwen3_next'].fused_qkvz", "infer", "activations", ("qwen3_next",),
+             "family record"),
     # the newer native families (grid.FAMILIES_NEW): rules read from their modeling code, then
     # checked on (and in places shaped by) their own measurements
     Constant("arch.MODELING['dbrx'] qkv_kept, expert_loop (inference.prefill.output_moment, "
@@ -98,7 +104,13 @@ CONSTANTS = (
     # --- training activations (training/activations.py, training/phases.py, arch.Modeling) ---
     Constant("training.activations.RMS_BACKWARD_FP32_COPIES = 4", "train", "activations", ("llama",),
              "measured on llama-3.1-8b; no grid estimate moves with it (backward norm never the peak)"),
-    Constant("arch.MODELING fp32_norm", "train", "activations", ("gemma3_text", "olmo2"), "family records"),
+    Constant("arch.MODELING fp32_norm", "train", "activations",
+             ("gemma3_text", "olmo2", "nemotron_h", "qwen3_next", "qwen3_5_text"), "family records"),
+    Constant("arch.MODELING fp32_logits", "train", "activations", ("nemotron_h", "mamba", "falcon_mamba"),
+             "family records (seen on nemotron-h; the same line in mamba and falcon_mamba's code)"),
+    Constant("training.mixers (saved tensors, MAMBA1_CHANNEL_BYTES = 26, backward temporaries)", "train",
+             "activations", ("mamba", "jamba", "nemotron_h", "qwen3_next", "qwen3_5_text", "lfm2"),
+             "tensors alive after one mixer's forward and at its backward peak, listed on these families"),
     Constant("arch.MODELING['olmo2'].fp32_rotary", "train", "activations", ("olmo2",), "family record"),
     Constant("arch.MODELING['deepseek_v2'].fp32_router", "train", "activations", ("deepseek_v2",),
              "family record"),

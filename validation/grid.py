@@ -47,6 +47,20 @@ MODELS = {
     "deepseek-v2-lite": "MLA + MoE with shared experts",
     "t5-base": "encoder-decoder, relative position bias",
 }
+# State-space and hybrid families, one model each, on a lighter set of points (their CPU
+# mixers run transformers' pure-torch paths, which are slow under FakeTensorMode). A cut model
+# keeps one layer of each kind in the family's order (``measure.harness.kept_layers``).
+HYBRIDS = {
+    "mamba-2.8b-hf": "Mamba-1 (selective scan)",
+    "falcon-mamba-7b": "Mamba-1 with RMS-normed B, C, Δ",
+    "nemotron-h-8b-base-8k": "Mamba-2, MLP-only and attention layers",
+    "jamba-1.5-mini": "Mamba-1 + attention + MoE",
+    "qwen3-next-80b-a3b-instruct": "Gated DeltaNet + gated attention + MoE",
+    "qwen3.5-9b": "Gated DeltaNet + gated attention, dense (its text model)",
+    "lfm2-1.2b": "gated short convolution + attention",
+}
+HYBRID_INFER_POINTS = [(1, 1024), (4, 256)]
+HYBRID_TRAIN_POINTS = [(2, 512)]
 # One catalog model per newer native attention/MoE family (issue 12), measured on the lighter
 # points below to keep the full run short; none is in FAST.
 FAMILIES_NEW = {
@@ -77,7 +91,9 @@ NEW_TRAIN_POINTS = [(2, 512)]
 # The text model measured for a multimodal wrapper (its text_config, as the text-only class builds it):
 # transformers 5.24's Llama4ForConditionalGeneration.forward reads ``outputs.image_outputs`` from a
 # language model output that has none, so the wrapper cannot run a text-only step.
-TEXT_MODEL_OF = {"llama-4-scout-17b-16e": "Llama4ForCausalLM"}
+TEXT_MODEL_OF = {"llama-4-scout-17b-16e": "Llama4ForCausalLM", "qwen3.5-9b": "Qwen3_5ForCausalLM"}
+# Qwen3.5's text_config has no tie_word_embeddings (its text class would tie): the wrapper's is kept
+KEEP_WRAPPER_TIE = {"qwen3.5-9b"}
 # CPU sdpa runs MLA's unequal q/v head dims through the math kernel (it materialises the
 # scores; CUDA's kernels do not): those models are measured with eager, which both model.
 # gpt-oss has no sdpa path in transformers 5.24 (``GptOssPreTrainedModel._supports_sdpa = False``).
@@ -96,7 +112,9 @@ def config(model: str) -> dict:
 
     cfg = dict(catalog.lookup(model).config)
     if model in TEXT_MODEL_OF:
-        cfg = {**cfg["text_config"], "architectures": [TEXT_MODEL_OF[model]]}
+        keep = model in KEEP_WRAPPER_TIE
+        tie = {"tie_word_embeddings": cfg.get("tie_word_embeddings", False)} if keep else {}
+        cfg = {**cfg["text_config"], "architectures": [TEXT_MODEL_OF[model]], **tie}
     return cfg
 
 
@@ -129,6 +147,15 @@ def train_cases() -> list[Case]:
     return cases
 
 
-FULL = infer_cases() + train_cases()
+def hybrid_cases() -> list[Case]:
+    cases = [Case(m, "infer", b, s) for m in HYBRIDS for b, s in HYBRID_INFER_POINTS]
+    for model in HYBRIDS:
+        for batch, seq in HYBRID_TRAIN_POINTS:
+            base = Case(model, "train", batch, seq, layers=2)
+            cases += [base, replace(base, recompute="full")]
+    return cases
+
+
+FULL = infer_cases() + train_cases() + hybrid_cases()
 FAST = [c for c in FULL if c.model in ("llama-3.1-8b", "qwen3-30b-a3b", "gpt2", "mistral-7b-v0.1")
         and (c.batch, c.seq) in ((4, 1024), (2, 512))]

@@ -25,7 +25,7 @@ from llmsize.commands.measure import Progress
 from llmsize.errorbars import CPU_KERNELS
 
 from . import calibration, perf_calibration, speed_rows
-from .grid import FAMILIES_NEW, FAST, FULL, MODELS, Case, config
+from .grid import FAMILIES_NEW, FAST, FULL, HYBRIDS, MODELS, Case, config
 from .tolerances import NOT_IN_ERROR_BARS, activation_bounds, show, total_bounds, within
 
 HERE = Path(__file__).resolve().parent
@@ -226,6 +226,10 @@ def report(rows: list[dict], summary: dict, gpu: list[dict] | None, speed: list[
               "b4 s256, training b2 s512 with and without full recompute.", "",
               "| model | family | stands for |", "|---|---|---|"]
     lines += [f"| {m} | {calibration.family(m)} | {why} |" for m, why in FAMILIES_NEW.items()]
+    lines += ["", "State-space and hybrid families (`HYBRIDS`), one layer of each kind kept: inference b1 "
+              "s1024 and b4 s256, training b2 s512 with and without full recompute.", "",
+              "| model | family | stands for |", "|---|---|---|"]
+    lines += [f"| {m} | {calibration.family(m)} | {why} |" for m, why in HYBRIDS.items()]
     for mode in summary:
         terms = [*next(r for r in rows if r["case"]["mode"] == mode)["measured"]]
         lines += ["", f"## {mode} cases (MiB: measured / estimate / error)", "",

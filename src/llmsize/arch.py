@@ -175,6 +175,7 @@ class SSM:
     gated_norm: bool = True  # Mamba-2: RMSNormGated(d_inner) before out_proj
     inner_norms: bool = False  # Jamba's Mamba-1: RMSNorms on Δ (r), B and C (N each)
     out_proj_bias: bool | None = None  # None: = proj_bias (Falcon-H1 reads ``projectors_bias``)
+    chunk_size: int = 256  # Mamba-2: positions per chunk of the chunked scan (no parameter; workspace)
 
     @property
     def out_bias(self) -> bool:
@@ -569,6 +570,8 @@ class Modeling:
     qkv_kept: bool = False  # q, k, v are views of one projection output bound through attention (DBRX)
     expert_loop: bool = False  # a Python loop over the experts hit, one expert's tokens at a time (DBRX)
     separate_expert_weights: bool = False  # gate, up and down as three tensors (DBRX's w1, v1, w2)
+    fused_qkvz: bool = False  # Gated DeltaNet: one in_proj_qkvz whose output outlives the conv (Qwen3-Next)
+    fp32_logits: bool = False  # lm_head(…).float(): only the fp32 logits outlive the head
     llamacpp_arch: str | None = None  # llama.cpp's LLM_ARCH_* where its quantization mixture asks
     mlp_live_hidden: int = 2  # d-wide states alive beside the MLP's intermediates (Gemma 3n: 6)
     mlp_keeps_gate: bool = False  # the MLP keeps gate_proj's output referenced (a 4th I-wide tensor)
@@ -624,6 +627,15 @@ MODELING: dict[str, Modeling] = {
     # modeling_llama4.py Llama4TextMoe: hidden_states.repeat(E, 1) and Llama4TextExperts' bmm send
     # every token through every expert, zero-weighted where not routed
     "llama4_text": Modeling(moe_all_experts=True),
+    # modeling_qwen3_next.py Qwen3NextGatedDeltaNet: q, k, v and z are views of in_proj_qkvz's output,
+    # z's reshape copies it (Qwen3.5's separate in_proj_qkv is freed by the conv)
+    "qwen3_next": Modeling(fused_qkvz=True, fp32_norm=True),
+    # modeling_qwen3_5.py Qwen3_5RMSNorm: (x̂ · (1 + γ)) in fp32, as Gemma
+    "qwen3_5_text": _FP32_NORM, "qwen3_5": _FP32_NORM,
+    # modeling_nemotron_h.py: NemotronHRMSNorm multiplies γ in fp32; NemotronHForCausalLM, like
+    # MambaForCausalLM and FalconMambaForCausalLM, returns lm_head(…).float()
+    "nemotron_h": Modeling(fp32_norm=True, fp32_logits=True),
+    "mamba": Modeling(fp32_logits=True), "falcon_mamba": Modeling(fp32_logits=True),
     # convert_hf_to_gguf.py writes Mistral as llama
     "llama": Modeling(llamacpp_arch="llama"), "mistral": Modeling(llamacpp_arch="llama"),
 }

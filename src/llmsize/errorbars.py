@@ -136,7 +136,7 @@ def bar(mode: str, term: str, *, engine: str = "hf", attn: str = "sdpa", kind: s
     if kind == "encoder-decoder":
         return "modelled, over-estimates (encoder-decoder; see validation/REPORT.md)"
     if unmodelled_scans and term == "activations":
-        return f"under-estimates: {unmodelled_scans} scan workspace not modelled"
+        return f"not validated: the {unmodelled_scans} layers' fused-kernel prefill (mixer_kernels)"
     return validated(mode, term, attn)
 
 

@@ -190,8 +190,9 @@ def moe_part(arch: Architecture, moe: MoE) -> Part:
 
 def norms_per_layer(arch: Architecture) -> int:
     """Norms in one self-attention layer: pre/post-norm has one per sub-layer (2), a parallel block
-    sharing its input norm has 1, the sandwich of Gemma 2/3 has a norm before and after each (4)."""
-    if arch.parallel_block and arch.shared_block_norm:
+    sharing its input norm has 1, the sandwich of Gemma 2/3 has a norm before and after each (4),
+    a single-block layer (Mamba, Nemotron-H) has one."""
+    if arch.single_block or (arch.parallel_block and arch.shared_block_norm):
         return 1
     return 4 if arch.norm_placement == "sandwich" else 2
 

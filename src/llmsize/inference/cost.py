@@ -53,6 +53,7 @@ from .kvcache import KVRequest, cached_layers, kind_row, kv_cache, token_row, wi
 from .llamacpp import Geometry, LlamaCppConfig, geometry_sizes, kv_buffer, on_gpu
 from .llamacpp_compute import gpu_stages
 from .llamacpp_plan import llamacpp_plan
+from .mixers import mixer_phase
 from .overhead import FRAGMENTATION_FRACTION, Overheads, overhead
 from .prefill import Prefill, attention_phase, logits_phase, mlp_phase, relative_bias, resident, window_mask
 from .vllm import (
@@ -157,7 +158,8 @@ class HfCost(_Profile):
         s = self.spec
         prompt = context - s.new_tokens
         chunk = min(s.chunk or prompt, prompt)
-        return Prefill(batch, chunk, prompt, 32 if s.dtype == "fp32" else 16, s.attn, s.logits)
+        bits = 32 if s.dtype == "fp32" else 16
+        return Prefill(batch, chunk, prompt, bits, s.attn, s.logits, s.mixer_kernels)
 
     def phases(self, batch: int, context: int) -> dict[str, int]:
         """The prefill's candidate peaks, each on top of what is resident."""
@@ -166,7 +168,8 @@ class HfCost(_Profile):
     def _phases(self, p: Prefill) -> dict[str, int]:
         return {"attention": attention_phase(self.rank, p),
                 "MoE" if self.rank.moe else "MLP": mlp_phase(self.rank, p),
-                "logits": logits_phase(self.rank, p)}
+                "logits": logits_phase(self.rank, p),
+                "mixer": mixer_phase(self.rank, p)}
 
     def widest_phase(self, batch: int, context: int) -> str:
         """Which phase sets the activation peak at (b, c): the piece of the piecewise function."""

@@ -209,19 +209,15 @@ def estimate(arch: Architecture, spec: InferenceSpec, *, name: str = "", checkpo
     run = {"vllm": estimate_vllm, "llamacpp": estimate_llamacpp}.get(spec.engine, estimate_hf)
     report = run(arch, spec, name=name, stored=stored, checkpoint=checkpoint)
     extra = {**report.extra, "parameters": count_params(arch).total, "kind": arch.kind, **counted_by(arch)}
-    scans = sorted({t for t in arch.layer_types if t in UNMODELLED_SCANS})
-    if scans:
+    scans = sorted({t for t in arch.layer_types if t in KERNEL_SCANS})
+    if scans and spec.mixer_kernels and spec.engine == "hf":
         extra["unmodelled_scans"] = ", ".join(scans)
-        note = (f"the {' and '.join(scans)} layers' chunked-scan workspace (transformers' pure-PyTorch "
-                "path) is not modelled: activations are under-estimated (Nemotron-H-8B cut to 8 layers, "
-                "512 tokens: 0.38 GB measured, 0.06 GB modelled)")
-        report = replace(report, notes=(*report.notes, note))
     return replace(report, extra=extra)
 
 
-# Layer kinds whose prefill workspace the activation model does not follow yet: transformers'
-# torch_forward of Mamba-2 and torch_chunk_gated_delta_rule build chunk×chunk tensors per head.
-UNMODELLED_SCANS = ("mamba", "parallel", "linear")
+# Layer kinds whose prefill has a fused-kernel path (``inference/mixers.py``): with
+# ``mixer_kernels`` their workspace is the kernels', which no GPU run has validated yet.
+KERNEL_SCANS = ("mamba", "parallel", "linear")
 
 
 def _stored_weights(checkpoint: Checkpoint, config: dict[str, object] | None) -> Part:

@@ -58,6 +58,7 @@ class InferenceSpec:
     layout: Layout = field(default_factory=Layout)  # tp and pp only
     logits: str = "last"
     chunk: int | None = None  # chunked prefill: tokens per forward pass
+    mixer_kernels: bool = False  # SSM / linear-attention prefill: fused kernels, not torch (mixers.py)
     overrides: tuple[str, ...] = ()
     gpu_mem: int | None = None  # bytes of one GPU (vLLM's budget, llama.cpp's -ngl fit)
     gpu_util: float = 0.9  # vLLM gpu_memory_utilization
@@ -217,7 +218,8 @@ def estimate_hf(arch: Architecture, spec: InferenceSpec, *, name: str = "", stor
     kv = kv_cache(stage, KVRequest(kv_tokens, spec.batch, spec.kv, "hf", 1, encoder))  # stage is per rank
     chunk = min(spec.chunk or spec.prompt, spec.prompt)
     bits = 32 if spec.dtype == "fp32" else 16
-    act = workspace(rank, Prefill(spec.batch, chunk, spec.prompt, bits, spec.attn, spec.logits))
+    act = workspace(rank, Prefill(spec.batch, chunk, spec.prompt, bits, spec.attn, spec.logits,
+                                  spec.mixer_kernels))
     over = overhead(Overheads(gpus=gpus).with_overrides(list(spec.overrides)), activation_bytes=act.value)
     tree = group("per GPU" if gpus > 1 else "total", [weights, kv, act, over])
     verdict = judged(spec, fit_parts(spec, weights.value, kv.value, act.value, over.value))
@@ -260,6 +262,12 @@ def _notes(arch: Architecture, spec: InferenceSpec) -> tuple[str, ...]:
         notes.append("the vision tower's weights are counted (it caches nothing); its activations "
                      "while prefilling images are not: the prompt is sized as text")
     notes += _image_note(arch, spec)
+    if arch.has_state and spec.engine == "hf":
+        notes.append("SSM / linear-attention / conv mixers: the fused kernels' prefill (mixer_kernels; not "
+                     "validated on a GPU)" if spec.mixer_kernels else
+                     "SSM / linear-attention / conv mixers: the prefill of transformers' pure-torch paths "
+                     "(validated on the CPU; without mamba-ssm / flash-linear-attention on a GPU); "
+                     "the fused kernels hold far less (mixer_kernels=True, not validated on a GPU)")
     return tuple(notes)
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from ..arch import Architecture
 from ..tree import Part, group, leaf
+from .mixers import mixer_phase
 
 # Activations computed in Python from several elementwise ops keep more temporaries than a
 # fused kernel (transformers ``activations.NewGELUActivation``: 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³)))).
@@ -50,6 +51,7 @@ class Prefill:
     bits: int = 16  # activation dtype width
     attn: str = "sdpa"  # eager | sdpa | flash
     logits: str = "last"  # last (generation) | all (scoring, perplexity)
+    mixer_kernels: bool = False  # SSM / linear-attention mixers: fused kernels, not torch (mixers.py)
 
     @property
     def n_tokens(self) -> int:
@@ -296,6 +298,7 @@ def workspace(arch: Architecture, p: Prefill) -> Part:
         "attention": attention_phase(arch, p),
         "MLP" if not arch.moe else "MoE": mlp_phase(arch, p),
         "logits": logits_phase(arch, p),
+        "mixer (SSM, linear attention, conv)": mixer_phase(arch, p),
     }
     widest = max(phases, key=lambda k: phases[k])
     return group("activations", [resident(arch, p), leaf(f"{widest} (widest phase)", phases[widest])])

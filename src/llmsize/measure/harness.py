@@ -67,7 +67,9 @@ def build(cfg: dict[str, Any], name: str, *, dtype: str, attn: str) -> Any:
     torch, transformers = _imports()
     config = hf_config(cfg, name)
     cls = model_class(cfg, name)
-    kwargs = {"dtype": getattr(torch, TORCH_DTYPES[dtype]), "attn_implementation": attn}
+    kwargs: dict[str, Any] = {"dtype": getattr(torch, TORCH_DTYPES[dtype])}
+    if cls is None or cls._supports_sdpa or attn == "eager":  # Mamba has no attention to choose
+        kwargs["attn_implementation"] = attn
     try:
         if cls is None:
             seq2seq = config.is_encoder_decoder
@@ -119,11 +121,60 @@ def _balanced_dbrx_experts(torch: Any, self: Any) -> Callable[..., Any]:
     return forward
 
 
+SOFTMAX_KINDS = {"full_attention", "sliding_attention", "chunked_attention", "attention"}
+
+
+def kept_layers(kinds: list[str], n: int) -> list[int]:
+    """Which of a hybrid's layers a cut model keeps: the first layer of each kind, and the
+    earliest others up to ``n``, in the family's order. A cut of the first n layers alone can
+    miss a kind (Qwen3-Next's first full-attention layer is its fourth), and transformers' hybrid
+    caches need an attention layer to tell their length."""
+    firsts = {kinds.index(k) for k in set(kinds)}
+    rest = [i for i in range(len(kinds)) if i not in firsts][: max(n - len(firsts), 0)]
+    return sorted(firsts | set(rest))
+
+
+def _hybrid_cut(cfg: dict[str, Any], n: int) -> dict[str, Any] | None:
+    """A hybrid's config cut to ``kept_layers`` (None when the config lists no per-layer kinds)."""
+    if isinstance(cfg.get("hybrid_override_pattern"), str):  # Nemotron-H
+        pattern = cfg["hybrid_override_pattern"]
+        keep = kept_layers(list(pattern), n)
+        cut = "".join(pattern[i] for i in keep)
+        return {**cfg, "hybrid_override_pattern": cut, "num_hidden_layers": len(keep)}
+    total = cfg.get("num_hidden_layers")
+    if not isinstance(total, int):
+        return None
+    for key in ("full_attn_idxs", "attn_layer_indices"):  # LFM2, Bamba
+        if isinstance(cfg.get(key), list):
+            kinds = ["attention" if i in cfg[key] else "other" for i in range(total)]
+            keep = kept_layers(kinds, n)
+            attention = [j for j, i in enumerate(keep) if kinds[i] == "attention"]
+            return {**cfg, key: attention, "num_hidden_layers": len(keep)}
+    if isinstance(cfg.get("layer_types"), list) and set(cfg["layer_types"]) - SOFTMAX_KINDS:
+        keep = kept_layers(cfg["layer_types"], n)
+        return {**cfg, "layer_types": [cfg["layer_types"][i] for i in keep], "num_hidden_layers": len(keep)}
+    if cfg.get("model_type") == "qwen3_next" and "layer_types" not in cfg:
+        every = cfg.get("full_attention_interval", 4)
+        kinds = ["full_attention" if (i + 1) % every == 0 else "linear_attention" for i in range(total)]
+        keep = kept_layers(kinds, n)
+        return {**cfg, "layer_types": [kinds[i] for i in keep], "num_hidden_layers": len(keep)}
+    if "attn_layer_offset" in cfg and "attn_layer_period" in cfg:  # Jamba: attention at i % period == offset
+        m = max(n, 3)  # Mamba, Mamba + MoE, attention: expert layers keep their period
+        return {**cfg, "attn_layer_offset": min(cfg["attn_layer_offset"], m - 1), "num_hidden_layers": m}
+    return None
+
+
 def scaled_config(cfg: dict[str, Any], layers: int | None) -> dict[str, Any]:
-    """The same layer shapes with fewer layers (per-layer terms scale exactly with L)."""
+    """The same layer shapes with fewer layers (per-layer terms scale exactly with L); a hybrid
+    keeps one layer of each kind (``kept_layers``)."""
     cfg = dict(cfg)
     if layers is None:
         return cfg
+    if isinstance(cfg.get("text_config"), dict):  # a multimodal wrapper: scale its text model
+        cfg["text_config"] = scaled_config(cfg["text_config"], layers)
+    cut = _hybrid_cut(cfg, layers)
+    if cut is not None:
+        return cut
     for key in ("num_hidden_layers", "n_layer", "num_layers", "n_layers"):
         if key in cfg:
             cfg[key] = layers
@@ -137,8 +188,6 @@ def scaled_config(cfg: dict[str, Any], layers: int | None) -> dict[str, Any]:
         cfg["no_rope_layers"] = cfg["no_rope_layers"][:layers]
     if isinstance(cfg.get("moe_layers"), list):
         cfg["moe_layers"] = [i for i in cfg["moe_layers"] if i < layers]
-    if isinstance(cfg.get("text_config"), dict):  # a multimodal wrapper: scale its text model
-        cfg["text_config"] = scaled_config(cfg["text_config"], layers)
     return cfg
 
 

@@ -49,9 +49,10 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
-from ..arch import Architecture
+from ..arch import ATTENTION_KINDS, Architecture
 from ..tree import Part, group, leaf
 from .lora import adapter_tensors
+from .mixers import mixer_saved
 from .parallel import korthikanti_layer_bytes
 
 TYPE_CHECKING = False
@@ -338,14 +339,23 @@ def attention_saved(arch: Architecture, w: ActivationSpec, *, masked: bool = Fal
     return attention_side_saved(arch, w, layer) + kernel_saved(arch, w, masked=masked, layer=layer)
 
 
+def has_attention(arch: Architecture, layer: int) -> bool:
+    """Whether the layer has softmax attention (a hybrid's mixer and MLP-only layers do not)."""
+    return layer >= len(arch.layer_types) or arch.layer_types[layer] in ATTENTION_KINDS
+
+
 def attention_side_saved(arch: Architecture, w: ActivationSpec, layer: int = 1) -> float:
     """What attention saves besides its kernel: QK-norm, MLA's latents, the output's dropout mask."""
+    if not has_attention(arch, layer):
+        return 0.0
     mask = w.outside(w.mask_bytes * arch.d_model) if w.dropout.residual > 0 else 0.0
     return qk_norm_saved(arch, w, layer) + mla_latent_saved(arch, w, layer) + mask
 
 
 def kernel_saved(arch: Architecture, w: ActivationSpec, *, masked: bool = False, layer: int = 1) -> float:
     """The attention kernel's tensors: eager (s² probabilities) or sdpa/flash."""
+    if not has_attention(arch, layer):
+        return 0.0
     return eager_saved(arch, w, layer) if w.attn == "eager" else flash_saved(arch, w, masked=masked)
 
 
@@ -489,13 +499,21 @@ def skipped(arch: Architecture, layer: int) -> bool:
 
 def layer_per_token(arch: Architecture, w: ActivationSpec, layer: int) -> list[tuple[str, float]]:
     """The lines of ``layer_saved`` in bytes per token (only "attention" depends on s); none
-    for a layer a text-only batch skips (``skipped``)."""
+    for a layer a text-only batch skips (``skipped``). A hybrid's layer saves its mixer's tensors
+    (``mixers.py``) where others save attention's; a single-block layer (Mamba, Nemotron-H) has one
+    norm, one block input and its mixer or MLP."""
     if skipped(arch, layer):
         return []
     ff = ff_line(arch, layer)
-    lines = [("norms", norms(arch, w, layer)), ("block inputs", block_inputs(arch, w)),
+    kind = arch.layer_types[layer] if layer < len(arch.layer_types) else "full"
+    blocks = 1 if arch.single_block else 2
+    has_ff = not arch.single_block or kind == "none"
+    lines = [("norms", norms(arch, w, layer)), ("block inputs", block_inputs(arch, w) * blocks / 2),
              ("attention", attention_saved(arch, w, masked=masked(arch, w, layer), layer=layer)),
-             (ff, moe_saved(arch, w) if ff == "moe" else mlp_saved(arch, w, arch.ff_width(layer)))]
+             (ff, (moe_saved(arch, w) if ff == "moe" else mlp_saved(arch, w, arch.ff_width(layer)))
+              if has_ff else 0.0)]
+    if arch.is_hybrid:
+        lines.insert(3, ("mixer", mixer_saved(arch, w, kind)))
     if arch.altup_inputs or arch.laurel_rank or arch.per_layer_input:
         lines.append(("AltUp, LAuReL, per-layer input", gemma3n_saved(arch, w)))
     if w.lora is not None:
@@ -578,7 +596,8 @@ def logits_forward_per_token(arch: Architecture, w: ActivationSpec) -> float:
         return fused_forward_per_token(arch, w)
     v = arch.vocab_size
     upcast = 4 if w.bits < 32 and w.kernels.hf_upcasts else 0
-    return (w.B + upcast + 4) * v
+    head = 0 if arch.modeling.fp32_logits and upcast else w.B  # cast at once: the B·V logits are freed
+    return (head + upcast + 4) * v
 
 
 def logits_forward(arch: Architecture, w: ActivationSpec) -> int:

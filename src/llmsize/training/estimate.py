@@ -432,9 +432,9 @@ def prepared(arch: Architecture, spec: TrainSpec) -> TrainSpec:
     """``spec`` checked against the architecture, LoRA's "auto" targets resolved."""
     spec.check()
     spec.layout.check(arch)
-    if arch.kind != "decoder" or arch.is_hybrid:
-        what = "a state-space or hybrid model" if arch.is_hybrid else f"an {arch.kind} model"
-        raise ConfigError(f"{arch.name} is {what}: training estimates cover decoder-only transformers")
+    if arch.kind != "decoder":
+        raise ConfigError(f"{arch.name} is an {arch.kind} model: "
+                          "training estimates cover decoder-only models")
     if spec.lora is not None and spec.lora.targets == ("auto",):
         from .lora import measurement_targets
 
@@ -503,4 +503,12 @@ def _notes(arch: Architecture, spec: TrainSpec) -> tuple[str, ...]:
     notes += checkpointing_hint(spec.lora, spec.recompute)
     if arch.moe and spec.capacity_factor is None:
         notes.append("MoE dropless routing (every token reaches its top-k experts)")
+    if arch.has_state:
+        notes.append(TORCH_MIXERS_NOTE)
     return tuple(notes)
+
+
+# The path the mixers' activations describe (training/mixers.py), said wherever a model has one.
+TORCH_MIXERS_NOTE = ("SSM / linear-attention / conv mixers: activations of transformers' pure-torch paths "
+                     "(validated on the CPU); the fused kernels of mamba-ssm, causal-conv1d and "
+                     "flash-linear-attention save far less and are not modelled")

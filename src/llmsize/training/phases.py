@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from ..arch import Architecture
 from ..tree import Part, group, leaf
 from . import activations as act
+from .mixers import mixer_backward
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -225,12 +226,24 @@ def block_forms(arch: Architecture, w: act.ActivationSpec, layer: int, *,
         dequant = dequantized_matrix(arch, w.lora, w.bits)
     down, up = grads["down"], grads["ff"] - grads["down"]
     norm = BlockForm("norm", 0, 0, w.outside(norm_width))
-    return [BlockForm("MLP output", down, down, gated * B * width, dequant),
-            BlockForm("MLP input projections", up, up, B * (gated * width + (2 * slots + 2) * d)),
+    ff, attention, mixer = _has_blocks(arch, layer)
+    kernel = (B * (2 * q + kv) if attention else 0.0) + (mixer_backward(arch, w, mixer) if mixer else 0.0)
+    return [BlockForm("MLP output", down, down, gated * B * width * ff, dequant),
+            BlockForm("MLP input projections", up, up, B * (gated * width + (2 * slots + 2) * d) * ff),
             *[norm] * (n - 1),
-            BlockForm("attention kernel", 0, 0, B * (2 * q + kv), dequant),
-            BlockForm("attention projections", grads["attention"], grads["attention"], 2 * B * d),
+            BlockForm("attention kernel" if not mixer else "mixer", 0, 0, kernel, dequant),
+            BlockForm("attention projections" if not mixer else "mixer projections", grads["attention"],
+                      grads["attention"], 2 * B * d * (attention or bool(mixer))),
             norm]
+
+
+def _has_blocks(arch: Architecture, layer: int) -> tuple[bool, bool, str]:
+    """(an MLP or MoE, softmax attention, the other mixer's kind or "") of a layer: a hybrid's
+    single-block layers have one of them (Mamba, Nemotron-H), the others attention or a mixer
+    and an MLP."""
+    kind = arch.layer_types[layer] if layer < len(arch.layer_types) else "full"
+    mixer = kind if kind in ("mamba", "linear", "conv", "parallel") else ""
+    return not arch.single_block or kind == "none", act.has_attention(arch, layer), mixer
 
 
 def block_frees(saved: dict[str, int], *, ff: str, n_norms: int) -> list[int]:
@@ -239,7 +252,7 @@ def block_frees(saved: dict[str, int], *, ff: str, n_norms: int) -> list[int]:
     norm's share, the attention's and the adapters' tensors, the other half of the inputs, the
     last norm."""
     inputs, per_norm = saved.get("block inputs", 0), saved.get("norms", 0) // n_norms
-    kernel = saved.get("attention", 0) + saved.get("LoRA adapters", 0)
+    kernel = saved.get("attention", 0) + saved.get("mixer", 0) + saved.get("LoRA adapters", 0)
     return [saved.get(ff, 0), inputs // 2, *[per_norm] * (n_norms - 1), kernel,
             inputs - inputs // 2, per_norm]
 

@@ -56,9 +56,9 @@ def _mamba2_mixer(r: Reader, d: int, *, prefix: str, d_inner: int | None = None)
     """A Mamba-2 mixer from ``{prefix}n_heads``, ``{prefix}n_groups``, ``{prefix}d_state``,
     ``{prefix}d_conv``, ``{prefix}expand`` (Bamba, GraniteMoeHybrid; Mamba2Mixer in each)."""
     expand = r.get(prefix + "expand", default=2)
-    for key in ("d_head", "chunk_size"):  # d_inner = H · P is given by expand
-        r.get(prefix + key)
+    r.get(prefix + "d_head")  # d_inner = H · P is given by expand
     return SSM(
+        chunk_size=r.get(prefix + "chunk_size", default=256) or 256,
         d_inner=d_inner or int(expand * d), d_state=r.need(prefix + "d_state"),
         d_conv=r.need(prefix + "d_conv"), conv_bias=bool(r.get(prefix + "conv_bias", default=True)),
         proj_bias=bool(r.get(prefix + "proj_bias", default=False)), version=2,
@@ -71,9 +71,10 @@ def mamba2(r: Reader, out: dict[str, Any]) -> None:
     heads (``head_dim`` · heads is d_inner in every checkpoint; the layers read only ``expand``).
     The gated RMSNorm is always built: ``rms_norm`` and ``norm_before_gate`` change no shape."""
     d = out["d_model"]
-    for key in ("head_dim", "time_step_rank", "chunk_size", "rms_norm", "norm_before_gate"):
+    for key in ("head_dim", "time_step_rank", "rms_norm", "norm_before_gate"):
         r.get(key)
     out["ssm"] = SSM(
+        chunk_size=r.get("chunk_size", default=256),
         d_inner=int(r.get("expand", default=2) * d), d_state=r.get("state_size", default=128),
         d_conv=r.get("conv_kernel", default=4), conv_bias=bool(r.get("use_conv_bias", default=True)),
         proj_bias=bool(r.get("use_bias", default=False)), version=2,
@@ -130,9 +131,10 @@ def nemotron_h(r: Reader, out: dict[str, Any]) -> None:
     out["tie_embeddings"] = False  # NemotronHForCausalLM._tied_weights_keys = {}: never tied
     out["layer_types"] = tuple("none" if b in ("mlp", "moe") else b for b in blocks)
     heads, head_dim = r.get("mamba_num_heads", default=128), r.get("mamba_head_dim", default=64)
-    for key in ("expand", "mamba_expand", "chunk_size", "mamba_chunk_size"):
+    for key in ("expand", "mamba_expand"):
         r.get(key)
     out["ssm"] = SSM(
+        chunk_size=r.get("chunk_size", "mamba_chunk_size", default=128),
         d_inner=heads * head_dim, d_state=r.get("ssm_state_size", default=128),
         d_conv=r.get("conv_kernel", "mamba_d_conv", default=4),
         conv_bias=bool(r.get("use_conv_bias", "mamba_conv_bias", default=True)),
@@ -199,8 +201,9 @@ def falcon_h1(r: Reader, out: dict[str, Any]) -> None:
         n_heads=r.get("mamba_n_heads", default=128), n_groups=r.get("mamba_n_groups", default=1),
         gated_norm=bool(r.get("mamba_rms_norm", default=False)),
         out_proj_bias=bool(r.get("projectors_bias", default=False)),
+        chunk_size=r.get("mamba_chunk_size", default=256) or 256,
     )
-    for key in ("mamba_d_head", "mamba_chunk_size", "mamba_norm_before_gate"):
+    for key in ("mamba_d_head", "mamba_norm_before_gate"):
         r.get(key)
     out["layer_types"] = ("parallel",) * out["n_layers"]
 

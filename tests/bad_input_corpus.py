@@ -56,7 +56,7 @@ BASES: dict[str, dict[str, Any]] = {
     "mllama": {"model_type": "mllama", "architectures": ["MllamaForConditionalGeneration"],
                "text_config": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
                                "num_key_value_heads": 2, "intermediate_size": 128, "vocab_size": 256,
-                               "cross_attention_layers": [1]},
+                               "cross_attention_layers": [1], "pad_token_id": 0},
                "vision_config": {"hidden_size": 32, "num_hidden_layers": 1, "num_global_layers": 1,
                                  "attention_heads": 2, "intermediate_size": 64, "patch_size": 8,
                                  "image_size": 32, "max_num_tiles": 2, "vision_output_dim": 64,

@@ -44,7 +44,7 @@ class CatalogEntry:
     def model_type(self) -> str:
         """The config's ``model_type``, or the one its remote-code class declares (MiniCPM3-4B's
         config.json leaves it out)."""
-        from .hf_config import REMOTE_CODE_TYPES
+        from .hf_families import REMOTE_CODE_TYPES
 
         names = self.config.get("architectures") or [""]
         return str(self.config.get("model_type", REMOTE_CODE_TYPES.get(names[0], "")))

@@ -27,6 +27,7 @@ from .hf_families import (
     N_HEADS,
     N_KV_HEADS,
     N_LAYERS,
+    REMOTE_CODE_TYPES,
     TOWERS_LEFT_OUT,
     Family,
     Multimodal,
@@ -119,11 +120,6 @@ _HEADS = (
 )
 
 
-# Remote-code configs written before transformers had their type carry no ``model_type``: their
-# ``auto_map`` configuration class declares it, and transformers takes it from there (with
-# ``trust_remote_code``). Keyed by ``architectures[0]``: openbmb/MiniCPM3-4B's
-# configuration_minicpm.py has ``MiniCPM3Config.model_type = "minicpm3"``.
-REMOTE_CODE_TYPES = {"MiniCPM3ForCausalLM": "minicpm3"}
 
 
 def with_model_type(cfg: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -228,6 +224,19 @@ def _qwen_vision(r: _Reader, kind: str) -> VisionTower:
     )
 
 
+def _native_summary() -> str:
+    """The native types in a line that fits an error message: how many, and the ten the catalog
+    holds most configs of (the README lists them all)."""
+    from collections import Counter
+
+    from . import catalog
+
+    native = supported_model_types()
+    common = Counter(e.model_type for e in catalog.entries() if e.model_type in native).most_common(10)
+    return (f"{len(native)} model types are supported natively (the README lists them), the most "
+            f"common in the catalog: {', '.join(sorted(t for t, _ in common))}")
+
+
 def _text_and_vision(
     cfg: Mapping[str, Any], name: str, warnings: list[str]
 ) -> tuple[Mapping[str, Any], VisionTower | MllamaVision | None]:
@@ -317,7 +326,7 @@ def from_hf_config(cfg: Mapping[str, Any], name: str = "config.json") -> tuple[A
         try:
             return from_transformers(cfg, name)
         except UnknownToTransformers as e:
-            raise ConfigError(f"{e}; supported natively: {', '.join(supported_model_types())}") from None
+            raise ConfigError(f"{e}; {_native_summary()}") from None
         except TransformersMissing:
             if not _text_is_native(cfg):
                 raise
@@ -341,6 +350,8 @@ def from_hf_config(cfg: Mapping[str, Any], name: str = "config.json") -> tuple[A
         out.update(layer_types=types, sliding_window=window)
     if out["d_ff"] is None:
         raise ConfigError(f"{name}: missing required key 'intermediate_size'")
+    if isinstance(out["d_ff"], list):  # one width per layer is Gemma 3n's alone (its rule reads it)
+        raise ConfigError(f"{name}: intermediate_size must be a positive integer, got {shown(out['d_ff'], 40)}")
     out.update(head=_head(arch_name, warnings, name), vision=vision)
     if cfg.get("model_type") == "gemma4":
         out.update(gemma4_towers(cfg, name))

@@ -416,3 +416,9 @@ MULTIMODAL: dict[str, Multimodal] = {
 # transformers cannot build without timm, so no count of it could be checked here.
 TOWERS_LEFT_OUT = {"gemma3n": "the MobileNet-V5 vision tower (timm), the audio encoder (USM conformer) "
                               "and their embedders"}
+
+# Remote-code configs written before transformers had their type carry no ``model_type``: their
+# ``auto_map`` configuration class declares it, and transformers takes it from there (with
+# ``trust_remote_code``). Keyed by ``architectures[0]``: openbmb/MiniCPM3-4B's
+# configuration_minicpm.py has ``MiniCPM3Config.model_type = "minicpm3"``.
+REMOTE_CODE_TYPES = {"MiniCPM3ForCausalLM": "minicpm3"}

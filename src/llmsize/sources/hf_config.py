@@ -351,7 +351,8 @@ def from_hf_config(cfg: Mapping[str, Any], name: str = "config.json") -> tuple[A
     if out["d_ff"] is None:
         raise ConfigError(f"{name}: missing required key 'intermediate_size'")
     if isinstance(out["d_ff"], list):  # one width per layer is Gemma 3n's alone (its rule reads it)
-        raise ConfigError(f"{name}: intermediate_size must be a positive integer, got {shown(out['d_ff'], 40)}")
+        got = shown(out["d_ff"], 40)
+        raise ConfigError(f"{name}: intermediate_size must be a positive integer, got {got}")
     out.update(head=_head(arch_name, warnings, name), vision=vision)
     if cfg.get("model_type") == "gemma4":
         out.update(gemma4_towers(cfg, name))

@@ -50,6 +50,26 @@ def measure(case: Case) -> dict:
             "seconds": round(time.monotonic() - start, 2)}
 
 
+def re_estimate(row: dict) -> dict:
+    """``row`` with its estimate, estimated phase and errors from the code as it is now; its
+    measurement kept."""
+    from llmsize.measure.compare import Comparison, estimate_infer, estimate_train
+
+    case = Case(**row["case"])
+    cfg = config(case.model)
+    shape = {"batch": case.batch, "seq": case.seq, "attn": case.attn, "layers": case.layers}
+    phase = ""
+    if case.mode == "infer":
+        guess = estimate_infer(cfg, case.model, **shape)
+    else:
+        full, phase = estimate_train(cfg, case.model, **shape, optimizer=case.optimizer,
+                                     recompute=case.recompute, lora_rank=case.lora_rank)
+        guess = {k: v for k, v in full.items() if k in row["measured"]}
+    c = Comparison(case.mode, row["measured"], row["peak_bytes"], row["peak_module"], {}, guess,
+                   peak_phase=row.get("peak_phase", ""), estimated_phase=phase)
+    return {**row, "estimate": guess, "estimated_phase": phase, "errors": c.errors()}
+
+
 def violations(row: dict) -> list[str]:
     """Which of this row's errors fall outside the committed bounds (``tolerances.py``)."""
     mode, model, errs = row["case"]["mode"], row["case"]["model"], row["errors"]
@@ -350,16 +370,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mode", choices=("infer", "train"))
     p.add_argument("--from-results", action="store_true",
                    help="measure nothing: rebuild the report and error bars from the committed results.json")
+    p.add_argument("--re-estimate", action="store_true",
+                   help="measure nothing: keep results.json's measurements (MemTracker under FakeTensorMode "
+                        "is deterministic), estimate every case again with the code as it is, and rebuild")
     p.add_argument("--out", type=Path,
                    help="a subset run writes its report files here (never the shipped ones)")
     p.add_argument("--no-write", action="store_true", help="print, do not write the report files")
     p.add_argument("--quiet", action="store_true", help="no progress on the terminal (failures still)")
     args = p.parse_args(argv)
     subset = bool(args.fast or args.only or args.mode)
-    if args.from_results:
+    if args.from_results or args.re_estimate:
         if subset:
-            p.error("--from-results rebuilds the whole report: no --fast, --only or --mode")
+            p.error("--from-results and --re-estimate rebuild the whole report: no --fast, --only or --mode")
         rows, failed = json.loads((HERE / "results.json").read_text()), []
+        if args.re_estimate:
+            rows = [re_estimate(r) for r in rows]
+            failed = [f"{r['label']}: {b}" for r in rows for b in violations(r)]
     else:
         rows, failed = _measure_all(args)
     summary = summarize(rows)

@@ -58,6 +58,8 @@ HYBRIDS = {
     "qwen3-next-80b-a3b-instruct": "Gated DeltaNet + gated attention + MoE",
     "qwen3.5-9b": "Gated DeltaNet + gated attention, dense (its text model)",
     "lfm2-1.2b": "gated short convolution + attention",
+    "bamba-9b": "bamba: Mamba-2 + attention",
+    "mamba-codestral-7b-v0.1-8bit": "mamba2: Mamba-2 alone",
 }
 HYBRID_INFER_POINTS = [(1, 1024), (4, 256)]
 HYBRID_TRAIN_POINTS = [(2, 512)]
@@ -85,6 +87,8 @@ FAMILIES_NEW = {
     "dots.llm1.base": "dots1: MoE with shared expert, fp32 router, q/k norms",
     "granite-3.0-3b-a800m-instruct": "granitemoe: MoE with multipliers",
     "phi-3.5-moe-pruned-30-attn2": "phimoe: MoE top-2, sparsemixer routing, LayerNorm",
+    "minicpm3-4b": "minicpm3: MLA in a dense model, scaled residuals",
+    "exaone-4.0-32b": "exaone4: sliding/full from a letter pattern, post-norm",
 }
 NEW_INFER_POINTS = [(1, 1024), (4, 256)]
 NEW_TRAIN_POINTS = [(2, 512)]
@@ -97,7 +101,7 @@ KEEP_WRAPPER_TIE = {"qwen3.5-9b"}
 # CPU sdpa runs MLA's unequal q/v head dims through the math kernel (it materialises the
 # scores; CUDA's kernels do not): those models are measured with eager, which both model.
 # gpt-oss has no sdpa path in transformers 5.24 (``GptOssPreTrainedModel._supports_sdpa = False``).
-EAGER_ONLY = {"deepseek-v2-lite", "deepseek-v3.2", "gpt-oss-20b"}
+EAGER_ONLY = {"deepseek-v2-lite", "deepseek-v3.2", "gpt-oss-20b", "minicpm3-4b"}
 INFER_POINTS = [(1, 4096), (4, 1024), (16, 256)]
 TRAIN_POINTS = [(1, 1024), (2, 512), (4, 256)]
 
@@ -148,10 +152,10 @@ def train_cases() -> list[Case]:
 
 
 def hybrid_cases() -> list[Case]:
-    cases = [Case(m, "infer", b, s) for m in HYBRIDS for b, s in HYBRID_INFER_POINTS]
+    cases = [Case(m, "infer", b, s, _attn(m, "sdpa")) for m in HYBRIDS for b, s in HYBRID_INFER_POINTS]
     for model in HYBRIDS:
         for batch, seq in HYBRID_TRAIN_POINTS:
-            base = Case(model, "train", batch, seq, layers=2)
+            base = Case(model, "train", batch, seq, _attn(model, "sdpa"), layers=2)
             cases += [base, replace(base, recompute="full")]
     return cases
 

@@ -33,8 +33,10 @@ def hf_config(cfg: dict[str, Any], name: str) -> Any:
     """The transformers config object for a ``config.json`` dict (an old ``rope_scaling`` that
     transformers 5 refuses is dropped: it changes rotary buffers, never a shape; ``LOOSE_BOOLS``
     and ``LOOSE_FLOATS`` are retyped)."""
+    from ..sources.hf_config import with_model_type
+
     _, transformers = _imports()
-    cfg = loose_config(cfg)
+    cfg = loose_config(dict(with_model_type(cfg)))  # a remote-code config without model_type gets its class's
     try:
         return transformers.AutoConfig.for_model(**cfg)
     except (ValueError, KeyError, TypeError) as e:

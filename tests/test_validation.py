@@ -275,3 +275,34 @@ def test_gpu_measure_is_one_command_over_the_grid(monkeypatch, tmp_path, capsys)
     wanted = [c for c in FULL if c.model == "gpt2" and not c.lora_rank]
     assert [r["label"] for r in back] == [c.label for c in wanted] and back[0]["device"] == "stub"
     assert "LoRA" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("layers", [2, 3])
+def test_cut_kimi_linear_keeps_both_kinds_in_order(layers):
+    """A cut Kimi Linear renumbers its 1-based layer lists: transformers' own config reads the cut
+    into the layer kinds of the kept layers (the first KDA and the first MLA layer among them)."""
+    from llmsize.measure.harness import hf_config, scaled_config
+    from llmsize.sources import catalog
+
+    full = dict(catalog.lookup("kimi-linear-48b-a3b-instruct").config)
+    kinds = hf_config(full, "kimi").layer_types
+    cut = hf_config(scaled_config(full, layers), "kimi").layer_types
+    keep = [0, 3] if layers == 2 else [0, 1, 3]  # the first MLA layer is the checkpoint's layer 4
+    assert cut == [kinds[i] for i in keep]
+    assert {"full_attention", "linear_attention"} <= set(cut)
+
+
+def test_cut_mllama_keeps_a_cross_attention_layer():
+    """A cut Llama 3.2 Vision keeps one gated cross-attention layer (renumbered), as transformers
+    builds it: the text-only step then runs through the wrapper's skip of that layer."""
+    import torch
+    import transformers
+
+    from llmsize.measure.harness import hf_config, scaled_config
+    from llmsize.sources import catalog
+
+    cfg = scaled_config(dict(catalog.lookup("llama-3.2-90b-vision-instruct").config), 3)
+    with torch.device("meta"):
+        model = transformers.MllamaForConditionalGeneration(hf_config(cfg, "mllama"))
+    names = [type(layer).__name__ for layer in model.model.language_model.layers]
+    assert names == ["MllamaSelfAttentionDecoderLayer"] * 2 + ["MllamaCrossAttentionDecoderLayer"]

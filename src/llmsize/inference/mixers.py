@@ -19,6 +19,7 @@ Per layer kind, the tensors alive at the mixer's peak (T = b·s tokens; widths i
     mamba (v2)   T'·H·(4N + 3Q + 5P) fp32 + b·(c + 2)·H·P·N fp32 + T·(in_proj + conv)   chunk scan
     linear       T'·H_v·(3d_k + 4d_v + 3Q) fp32 + the wider of the moment before the chunk loop
                  and the loop's step (see ``deltanet_scan``) + T·(conv + V)     gated delta rule
+    linear (kda)  T'·H_v·(3Q·d_k + 4d_k + 2d_v + 1) fp32 + T·(conv + V)        Kimi Delta Attention
     conv         T·3d + b·d·(s + L − 1) + 2·T·d                                 LFM2 short conv
 
 T' = b·⌈s/Q⌉·Q, padded to whole chunks of Q positions (c = ⌈s/Q⌉ chunks); E = d_inner,
@@ -111,11 +112,22 @@ def deltanet_scan(arch: Architecture, p: Prefill) -> int:
     if p.mixer_kernels:
         return _bytes(model_dtype, p.bits)
     padded, _ = _padded(p, Q)
+    if la.variant == "kda":
+        return kda_scan(padded * H, dk, dv) * FP32_BITS // 8 + _bytes(model_dtype, p.bits)
     common = padded * H * (3 * dk + 4 * dv + 3 * Q)
     before_loop = padded * H * 3 * dk + p.batch * H * dk * dv
     in_loop = padded * H * 2 * dk + p.batch * H * (4 * dk * dv + 2 * Q * dv)
     fp32 = common + max(before_loop, in_loop) - own_state(p, H * dk * dv)
     return fp32 * FP32_BITS // 8 + _bytes(model_dtype, p.bits)
+
+
+def kda_scan(rows: int, dk: int, dv: int) -> int:
+    """Kimi Delta Attention's chunked rule, torch path (transformers 5.24
+    ``chunk_kimi_delta_attention``), fp32 elements at its peak, for ``rows`` = T'·H: the decay is
+    per channel, so the pairwise decay and the two products of the intra-chunk system are each
+    (T', H, Q, d_k) (3Q·d_k), beside the padded q, k, the cumulative decay g and k·β (4d_k), v
+    and v·β (2d_v), and β."""
+    return rows * (3 * DELTANET_CHUNK * dk + 4 * dk + 2 * dv + 1)
 
 
 def short_conv(arch: Architecture, p: Prefill) -> int:

@@ -146,12 +146,21 @@ def _hybrid_cut(cfg: dict[str, Any], n: int) -> dict[str, Any] | None:
     total = cfg.get("num_hidden_layers")
     if not isinstance(total, int):
         return None
+    if isinstance(cfg.get("cross_attention_layers"), list):  # Llama 3.2 Vision's text model
+        kinds = ["cross" if i in cfg["cross_attention_layers"] else "self" for i in range(total)]
+        keep = kept_layers(kinds, n)
+        cross = [j for j, i in enumerate(keep) if kinds[i] == "cross"]
+        return {**cfg, "cross_attention_layers": cross, "num_hidden_layers": len(keep)}
     for key in ("full_attn_idxs", "attn_layer_indices"):  # LFM2, Bamba
         if isinstance(cfg.get(key), list):
             kinds = ["attention" if i in cfg[key] else "other" for i in range(total)]
             keep = kept_layers(kinds, n)
             attention = [j for j, i in enumerate(keep) if kinds[i] == "attention"]
             return {**cfg, key: attention, "num_hidden_layers": len(keep)}
+    sub = cfg.get("linear_attn_config")
+    if isinstance(sub, dict) and "layer_types" not in cfg \
+            and all(isinstance(sub.get(k), list) for k in ("full_attn_layers", "kda_layers")):
+        return _kimi_cut(cfg, sub, total, n)
     if isinstance(cfg.get("layer_types"), list) and set(cfg["layer_types"]) - SOFTMAX_KINDS:
         keep = kept_layers(cfg["layer_types"], n)
         return {**cfg, "layer_types": [cfg["layer_types"][i] for i in keep], "num_hidden_layers": len(keep)}
@@ -164,6 +173,16 @@ def _hybrid_cut(cfg: dict[str, Any], n: int) -> dict[str, Any] | None:
         m = max(n, 3)  # Mamba, Mamba + MoE, attention: expert layers keep their period
         return {**cfg, "attn_layer_offset": min(cfg["attn_layer_offset"], m - 1), "num_hidden_layers": m}
     return None
+
+
+def _kimi_cut(cfg: dict[str, Any], sub: dict[str, Any], total: int, n: int) -> dict[str, Any]:
+    """Kimi Linear cut to ``kept_layers``: its checkpoint lists MLA and KDA layers 1-based
+    (``KimiLinearConfig.__init__``); the cut lists are renumbered the same way."""
+    kinds = ["full" if i + 1 in sub["full_attn_layers"] else "kda" for i in range(total)]
+    keep = kept_layers(kinds, n)
+    lists = {kind: [j + 1 for j, i in enumerate(keep) if kinds[i] == kind] for kind in ("full", "kda")}
+    cut = {**sub, "full_attn_layers": lists["full"], "kda_layers": lists["kda"]}
+    return {**cfg, "linear_attn_config": cut, "num_hidden_layers": len(keep)}
 
 
 def scaled_config(cfg: dict[str, Any], layers: int | None) -> dict[str, Any]:

@@ -114,6 +114,22 @@ def test_inversions_keep_the_image_kv():
     assert kv == 8 * (with_images.max_context * 80 * 2 * 4 * 128 * 2 + IMAGE_KV // 2)
 
 
+def test_plan_train_with_images_needs_more(capsys):
+    """A plan's training layouts follow the step asked for: with an image, the vision tower and the
+    cross-attention layers train too, so at least as many GPUs are needed, and the plan's
+    per-GPU total is what ``llmsize train`` says for the layout it prints."""
+    argv = ("plan", VISION, "--train", "--gpu", "h100", "--seq", "2048")
+    text, images = cli_json(capsys, *argv), cli_json(capsys, *argv, "--images", "1")
+    assert images["question"] != text["question"]
+    assert images["gpus"][0]["fewest_gpus"] > text["gpus"][0]["fewest_gpus"]
+    best = images["gpus"][0]["layouts"][0]
+    par = best["parallel"]
+    report = api.train(VISION, seq=2048, images=1, gpu=f"h100:{best['gpus']}", dp=par["dp"], tp=par["tp"],
+                       sp=par["sp"], pp=par["pp"], vpp=par["vpp"], zero=par["zero"], fsdp=par["fsdp"],
+                       recompute=best["recompute"])
+    assert report.total_bytes == best["total_bytes"]
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (("infer", VISION, "--images", "-1"), "--images: '-1' must be an integer ≥ 0"),
     (("infer", VISION, "--images", "1.5"), "--images: '1.5' is not an integer"),
@@ -121,6 +137,8 @@ def test_inversions_keep_the_image_kv():
     (("infer", "llama-3.1-8b", "--images", "1"), "--images 1: llama-3.1-8b has no cross-attention layers"),
     (("infer", "gemma-3-12b", "--images", "1"), "an image is tokens of its prompt: count them in --ctx-size"),
     (("train", "llama-3.1-8b", "--images", "1"), "--images 1: llama-3.1-8b has no vision tower"),
+    (("plan", "llama-3.1-8b", "--gpu", "h100", "--engine", "hf", "--images", "1"), "no cross-attention"),
+    (("plan", "llama-3.1-8b", "--train", "--gpu", "h100", "--images", "1"), "has no vision tower"),
 ])
 def test_bad_images_are_one_line_errors(capsys, argv, message):
     code, out, err = run(capsys, *argv)

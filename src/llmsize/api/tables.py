@@ -99,7 +99,7 @@ PLAN_OPTIONS: dict[str, tuple[object, Check]] = {
     "host_mem": (None, _opt_size), "keep": (5, o.positive_int), "revision": (None, _opt_text),
     # serve
     "ctx_size": (None, _tokens), "batch": (1, o.bounded(lim.MAX_BATCH)),
-    "engine": ("vllm", _choice(o.ENGINES)),
+    "engine": ("vllm", _choice(o.ENGINES)), "images": (0, o.bounded(lim.MAX_BATCH, minimum=0)),
     "dtype": ("bf16", _choice(o.DTYPES)), "quant": (None, o.optional(quant)),
     "kv_dtype": (None, o.optional(kv_dtype)), "gpu_util": (0.9, o.fraction),
     # train / finetune; a layout option given is pinned, the others are searched

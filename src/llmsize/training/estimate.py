@@ -536,7 +536,10 @@ def _notes(arch: Architecture, spec: TrainSpec) -> tuple[str, ...]:
 
 
 def _image_notes(arch: Architecture, spec: TrainSpec) -> list[str]:
-    """What a step with or without images trains and saves, for a model with towers."""
+    """What a step with or without images trains and saves, for a model with towers. With images
+    the activations over the image tokens are left out: measured on llama-3.2-90b-vision-instruct
+    cut to 2 layers, b2 s512, one 4-tile image per sequence, 22.1 GB (the tower's 40 layers over
+    6,404 tokens per image, the projector, the cross-attention layer): peak −28%."""
     from .states import has_images
 
     if not (has_images(arch) or arch.gemma4_audio is not None):

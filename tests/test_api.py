@@ -169,7 +169,8 @@ BAD = {
               ("max_batch", 1), ("max_concurrency", "no"), ("sampler", "greedy"), ("vllm_version", "0.10"),
               ("custom_all_reduce", "off"), ("batch_size", 0),
               ("ubatch_size", -1), ("parallel", 0), ("kv_unified", "yes"), ("flash_attn", "maybe"),
-              ("input_len", 0), ("output_len", -5), ("concurrency", 0), ("price", "lots"), ("mfu", 1.5)],
+              ("input_len", 0), ("output_len", -5), ("concurrency", 0), ("price", "lots"), ("mfu", 1.5),
+              ("images", -1)],
     "train": [("seq", 0), ("micro_batch", 0), ("grad_accum", "many"), ("recipe", "fp8"),
               ("optimizer", "adam"),
               ("optim_dtype", "int8"), ("optim_impl", "cuda"), ("recompute", "some"), ("attn", "xformers"),
@@ -178,7 +179,7 @@ BAD = {
               ("sp", "yes"), ("overhead", ["warp=1GiB"]), ("revision", 3), ("gpu", "h100:0"),
               ("gpu_mem", -1), ("host_mem", "lots"), ("lora_dropout", 1.5), ("adapter_dtype", "fp8"),
               ("double_quant", "no"), ("bnb_version", 41), ("loop", "keras"), ("tokens", "many"),
-              ("price", -2), ("mfu", 0)],
+              ("price", -2), ("mfu", 0), ("images", 1.5)],
     "inspect": [("revision", 3), ("tensors", "yes")],
     "plan": [("mode", "pretrain"), ("gpu", 3), ("gpu_mem", "lots"), ("max_gpus", 0), ("host_mem", -1),
              ("keep", 0), ("revision", 3), ("ctx_size", 0), ("batch", 0), ("engine", "tgi"),
@@ -188,7 +189,7 @@ BAD = {
              ("lora_targets", 7), ("qlora", "yes"), ("attn", "xformers"), ("recompute", "some"), ("tp", 0),
              ("pp", 0), ("cp", 0), ("ep", 0), ("zero", 4), ("fsdp", "half"), ("offload", "disk"),
              ("input_len", 0), ("output_len", -5), ("concurrency", 0), ("tokens", "many"), ("price", "lots"),
-             ("mfu", 1.5), ("rank", "fastest")],
+             ("mfu", 1.5), ("rank", "fastest"), ("images", "two")],
 }
 OPTION_TABLES = {"params": "PARAMS_OPTIONS", "infer": "INFER_OPTIONS", "train": "TRAIN_OPTIONS",
                  "inspect": "INSPECT_OPTIONS", "plan": "PLAN_OPTIONS"}

@@ -203,6 +203,12 @@ def test_infer(capsys, kind, engine, opts):
     assert doc["engine"] == engine and (engine in doc) == (engine != "hf")
 
 
+def test_infer_with_images(capsys):
+    argv = ("llama-3.2-90b-vision-instruct", "-c", "4096", "--images", "2")
+    doc = check("infer", cli_json(capsys, "infer", *argv))
+    assert doc["inputs"]["images"] == 2
+
+
 @pytest.mark.parametrize("argv", [
     ("llama-3.1-8b", "-c", "4096"),
     ("qwen3-8b", "-c", "2048", "--activations", "1GiB"),
@@ -225,6 +231,8 @@ TRAIN_CASES = {
                       "--recompute", "full"),
     "fused-ce": ("qwen3-1.7b", "--loop", "fused-ce"),
     "cross-attention-qlora": ("llama-3.2-90b-vision-instruct", "--qlora"),
+    "cross-attention-text-only": ("llama-3.2-90b-vision-instruct", "--seq", "1024"),
+    "cross-attention-images": ("llama-3.2-90b-vision-instruct", "--seq", "1024", "--images", "2"),
     "zero3": ("llama-3.1-8b", "--zero", "3", "--dp", "8", "--offload", "optimizer"),
     "fsdp": ("qwen3-8b", "--fsdp", "full", "--dp", "4", "--recompute", "full"),
     "pp": ("llama-3.1-70b-instruct", "--pp", "4", "--vpp", "2", "--tp", "2", "--sp", "--grad-accum", "8",

@@ -23,6 +23,7 @@ from llmsize import schemas  # noqa: E402
 from llmsize.web.app import MAX_BODY_BYTES, create_app  # noqa: E402
 
 MODEL = "llama-3.1-8b"
+VISION = "llama-3.2-90b-vision-instruct"
 TINY = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 256,
         "intermediate_size": 688, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
         "vocab_size": 1000, "max_position_embeddings": 2048, "tie_word_embeddings": False}
@@ -55,6 +56,11 @@ def _valid(doc: dict, command: str) -> None:
                            price="h100=2.5", mfu=0.5)),
     ("train", {"source": MODEL, "gpu": "h100:8", "tokens": "1e12", "price": 3},
      lambda: llmsize.train(MODEL, gpu="h100:8", tokens=1e12, price=3)),
+    # images per sequence: Llama 3.2 Vision's image KV, and what a step with images trains
+    ("infer", {"source": VISION, "ctx_size": 4096, "images": 2},
+     lambda: llmsize.infer(VISION, ctx_size=4096, images=2)),
+    ("train", {"source": VISION, "seq": 1024, "images": 1},
+     lambda: llmsize.train(VISION, seq=1024, images=1)),
 ])
 def test_mirrors_return_the_api_json(client, endpoint, body, truth):
     r = client.post(f"/api/{endpoint}", json=body)
@@ -151,6 +157,10 @@ BAD = [  # (method, path, body or params, words the one-line message must hold)
     ("post", "/api/infer", {"source": {"model_type": "nope"}}, "nope"),
     ("post", "/api/infer", {"source": {"model_type": "llama", "hidden_size": "wide"}}, "config.json"),
     ("post", "/api/infer", [1, 2], "body must be a JSON object"),
+    ("post", "/api/infer", {"source": VISION, "images": -1}, "images -1 must be an integer ≥ 0"),
+    ("post", "/api/infer", {"source": VISION, "images": 1.5}, "images 1.5 is not an integer"),
+    ("post", "/api/infer", {"source": MODEL, "images": 1}, "has no cross-attention layers"),
+    ("post", "/api/train", {"source": MODEL, "images": 1}, "has no vision tower"),
     ("post", "/api/train", {"source": MODEL, "zero": 7}, "zero 7 is not one of"),
     ("post", "/api/train", {"source": MODEL, "lora_targets": "q,v"}, "needs lora_rank or qlora"),
     ("post", "/api/params", {"hidden_size": 512}, "give a SOURCE, or the hyperparameters"),

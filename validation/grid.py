@@ -94,13 +94,13 @@ FAMILIES_NEW = {
     "phi-3.5-moe-pruned-30-attn2": "phimoe: MoE top-2, sparsemixer routing, LayerNorm",
     "minicpm3-4b": "minicpm3: MLA in a dense model, scaled residuals",
     "exaone-4.0-32b": "exaone4: sliding/full from a letter pattern, post-norm",
-    "llama-3.2-90b-vision-instruct": "mllama (the wrapper, text only): skips its cross-attention layers",
+    "llama-3.2-90b-vision-instruct": "mllama (the wrapper, text only): skips its cross-attention layers, "
+                                     "whose parameters and the vision tower's train only with images",
 }
-# Inference only: a text-only training step of the wrapper leaves the vision tower, projector and
-# cross-attention layers without gradients or AdamW states (measured: llama-3.2-90b-vision-instruct
-# train b2 s512 sdpa, gradients and optimizer states +60.27%, total +34.03%); the estimate trains
-# every parameter, as a step with images does.
-INFER_ONLY = {"llama-3.2-90b-vision-instruct", "kimi-linear-48b-a3b-instruct"}
+# Inference only (HYBRIDS' comment says why). Llama 3.2 Vision trains here too: its text-only step
+# gives the vision tower, projector and cross-attention layers no gradients or AdamW states, which
+# the estimate models (``training.states.untouched``; before it: gradients and states +60.27%).
+INFER_ONLY = {"kimi-linear-48b-a3b-instruct"}
 NEW_INFER_POINTS = [(1, 1024), (4, 256)]
 NEW_TRAIN_POINTS = [(2, 512)]
 # The text model measured for a multimodal wrapper (its text_config, as the text-only class builds it):

@@ -207,6 +207,9 @@ def _add_infer(p: argparse.ArgumentParser) -> None:
     w.add_argument("--logits", choices=LOGITS, default="last",
                    help="logits of the last position (generation) or of all (scoring)")
     w.add_argument("--chunk", type=_positive_int, metavar="N", help="chunked prefill: tokens per step")
+    w.add_argument("--images", type=_natural, default=0, metavar="N",
+                   help="Llama 3.2 Vision: images per sequence, cached by its cross-attention layers "
+                        "(default 0: text only)")
     n = p.add_argument_group("precision")
     n.add_argument("--dtype", choices=DTYPES, default="bf16",
                    help="weights and activations (default bf16)")

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from .. import options as o
 from .engine import clamped_layers, config_quant, engine_has, parallel
-from .source import context_warning, model_name, opened
+from .source import context_warning, image_warning, model_name, opened
 from .speed import gpu_for_speed, serving_speed
 from .tables import LLAMACPP_DEFAULT_CTX
 from .target import count_agrees, gpu_target
@@ -50,7 +50,9 @@ def infer_report(source: Source | None, opts: dict[str, Any], options: Mapping[s
     report = estimate(arch, spec, name=model_name(source, found), checkpoint=found.checkpoint,
                       config=found.config)
     warnings = (*found.warnings, *quant_warnings, *context_warning(arch, spec.context, "ctx_size"),
-                *clamped_layers(opts, arch))
+                *clamped_layers(opts, arch),
+                *image_warning(spec.images, "the vision tower's and cross-attention layers' prefill "
+                               "activations"))
     if opts["host_mem"] is not None and opts["engine"] != "llamacpp":
         warnings += (f"host_mem is inert with engine {opts['engine']}: only llamacpp (and train's offload) "
                      "put part of the model in host memory",)
@@ -80,7 +82,7 @@ def inference_spec(opts: dict[str, Any], context: int) -> Any:
         n_gpu_layers=opts["n_gpu_layers"], sampler=opts["sampler"], vllm_version=opts["vllm_version"],
         custom_all_reduce=opts["custom_all_reduce"], n_batch=opts["batch_size"],
         n_ubatch=opts["ubatch_size"], kv_unified=opts["kv_unified"], flash_attn=opts["flash_attn"],
-        target=target,
+        target=target, images=opts.get("images", 0),
     )
 
 

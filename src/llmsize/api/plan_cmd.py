@@ -51,10 +51,14 @@ def _plan_serve(found: Resolved, arch: Architecture, opts: dict[str, Any], targe
                            "max_num_seqs": None, "max_num_batched_tokens": None, "n_gpu_layers": None},
                           context)
     spec = replace(spec, target=None, gpu_mem=None)  # each GPU type of the plan is its own target
+    from ..inference.estimate import check_images
+
+    check_images(arch, spec)
     question = {"-c": context, "-b": opts["batch"] if opts["batch"] > 1 else None, "--engine": opts["engine"],
                 "--dtype": opts["dtype"] if opts["dtype"] != "bf16" else None, "--quant": opts["quant"],
                 "--kv-dtype": opts["kv_dtype"],
-                "--gpu-util": opts["gpu_util"] if opts["gpu_util"] != 0.9 else None}
+                "--gpu-util": opts["gpu_util"] if opts["gpu_util"] != 0.9 else None,
+                "--images": opts["images"] or None}
     question |= {"--input-len": opts["input_len"], "--output-len": opts["output_len"],
                  "--concurrency": opts["concurrency"]}
     search = ServeSearch(arch, spec, found.checkpoint, found.config)
@@ -97,7 +101,7 @@ def _plan_train(found: Resolved, arch: Architecture, opts: dict[str, Any], targe
                 "--recipe": opts["recipe"] if opts["recipe"] != "amp" else None,
                 "--optimizer": opts["optimizer"] if opts["optimizer"] != "adamw" else None,
                 "--lora-rank": lora["lora_rank"], "--lora-targets": lora["lora_targets"],
-                "--qlora": lora["qlora"]}
+                "--qlora": lora["qlora"], "--images": opts["images"] or None}
     question["--tokens"] = f"{opts['tokens']:g}" if opts["tokens"] else None
     search = TrainSearch(arch, spec, offload=opts["host_mem"] is not None, pins=pins)
     alternatives = _train_alternatives(opts, found, arch, lora)

@@ -47,3 +47,10 @@ def context_warning(arch: Architecture, tokens: int, option: str) -> tuple[str, 
         return ()
     return (f"{option} {tokens:,} is beyond the model's maximum context {arch.max_position:,} "
             "(max_position_embeddings): the memory is sized, but the model was not trained for it",)
+
+
+def image_warning(images: int, unmodelled: str) -> tuple[str, ...]:
+    """With images, what the estimate leaves out (said on stderr as well as in the notes)."""
+    if not images:
+        return ()
+    return (f"images {images}: {unmodelled} are not modelled; the activations are low by them",)

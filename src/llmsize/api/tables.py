@@ -49,7 +49,8 @@ PARAMS_OPTIONS: dict[str, tuple[object, Check]] = {
 INFER_OPTIONS: dict[str, tuple[object, Check]] = {
     "ctx_size": (None, _tokens), "batch": (1, o.bounded(lim.MAX_BATCH)),
     "new_tokens": (0, o.bounded(lim.MAX_CONTEXT, minimum=0)), "logits": ("last", _choice(o.LOGITS)),
-    "chunk": (None, _tokens), "dtype": ("bf16", _choice(o.DTYPES)), "quant": (None, o.optional(quant)),
+    "chunk": (None, _tokens), "images": (0, o.bounded(lim.MAX_BATCH, minimum=0)),
+    "dtype": ("bf16", _choice(o.DTYPES)), "quant": (None, o.optional(quant)),
     "kv_dtype": (None, o.optional(kv_dtype)), "attn": ("sdpa", _choice(o.ATTN)),
     "engine": ("hf", _choice(o.ENGINES)), "tp": (1, _degree), "pp": (1, _degree),
     "gpu_mem": (None, o.optional(o.positive_size)), "gpu_util": (0.9, o.fraction),
@@ -72,7 +73,7 @@ INFER_OPTIONS: dict[str, tuple[object, Check]] = {
 }
 TRAIN_OPTIONS: dict[str, tuple[object, Check]] = {
     "seq": (None, _tokens), "micro_batch": (1, o.bounded(lim.MAX_BATCH)),
-    "grad_accum": (1, o.bounded(lim.MAX_BATCH)),
+    "grad_accum": (1, o.bounded(lim.MAX_BATCH)), "images": (0, o.bounded(lim.MAX_BATCH, minimum=0)),
     "recipe": ("amp", _choice(o.RECIPES)), "optimizer": ("adamw", _choice(o.OPTIMIZERS)),
     "optim_dtype": (None, o.optional(_choice(o.OPTIM_DTYPES))),
     "optim_impl": ("fused", _choice(o.OPTIM_IMPLS)), "recompute": ("none", _choice(o.RECOMPUTE)),
@@ -98,7 +99,7 @@ PLAN_OPTIONS: dict[str, tuple[object, Check]] = {
     "host_mem": (None, _opt_size), "keep": (5, o.positive_int), "revision": (None, _opt_text),
     # serve
     "ctx_size": (None, _tokens), "batch": (1, o.bounded(lim.MAX_BATCH)),
-    "engine": ("vllm", _choice(o.ENGINES)),
+    "engine": ("vllm", _choice(o.ENGINES)), "images": (0, o.bounded(lim.MAX_BATCH, minimum=0)),
     "dtype": ("bf16", _choice(o.DTYPES)), "quant": (None, o.optional(quant)),
     "kv_dtype": (None, o.optional(kv_dtype)), "gpu_util": (0.9, o.fraction),
     # train / finetune; a layout option given is pinned, the others are searched

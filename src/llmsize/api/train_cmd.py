@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from .. import options as o
 from ..errors import shown
-from .source import context_warning, model_name, opened
+from .source import context_warning, image_warning, model_name, opened
 from .speed import gpu_for_speed, training_speed
 from .tables import LORA_RANK, QLORA_RANK, STATE_BITS
 from .target import count_agrees, gpu_target
@@ -31,7 +31,8 @@ def train_report(source: Source | None, opts: dict[str, Any], options: Mapping[s
     spec, quant_warnings = _quantized_base(train_spec(opts, found.config, arch.max_position), found)
     report = estimate_training(arch, spec, name=model_name(source, found))
     warnings = (*found.warnings, *quant_warnings, *context_warning(arch, spec.seq, "seq"),
-                *_inert(spec.layout, opts))
+                *_inert(spec.layout, opts), *image_warning(spec.images, "the activations over the image "
+                                                           "tokens (towers, cross-attention layers)"))
     verdict = _train_verdict(report, gpu_target(opts, spec.layout.gpus))
     report = replace(report, warnings=warnings, verdict=verdict)
     return report if speed_gpu is None else training_speed(report, arch, opts, speed_gpu)
@@ -90,7 +91,7 @@ def train_spec(opts: dict[str, Any], config: dict[str, object] | None, max_posit
         optim_bits=STATE_BITS[opts["optim_dtype"]] if opts["optim_dtype"] else None,
         step_kernel=opts["optim_impl"], recompute=opts["recompute"], attn=opts["attn"], lora=_lora(opts),
         layout=layout, dropout=dropout_from_config(config) if config else Dropout(),
-        overrides=opts["overhead"], loop=opts.get("loop", "trainer"),
+        overrides=opts["overhead"], loop=opts.get("loop", "trainer"), images=opts.get("images", 0),
     )
 
 

@@ -52,6 +52,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--seq", type=_positive_int, metavar="N", help="tokens per sequence (default 4096)")
     t.add_argument("--micro-batch", type=_positive_int, default=1, metavar="N")
     t.add_argument("--grad-accum", type=_positive_int, default=1, metavar="N")
+    from ..options import arg_natural
+
+    p.add_argument("--images", type=arg_natural, default=0, metavar="N",
+                   help="images per sequence (serve: Llama 3.2 Vision's image KV; train: 0, the default, is "
+                        "a text-only step whose vision tower and cross-attention layers get no gradients)")
     t.add_argument("--recipe", choices=RECIPES, default="amp")
     t.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw")
     t.add_argument("--attn", choices=ATTN, default="flash")

@@ -33,6 +33,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     w.add_argument("--micro-batch", type=_positive_int, default=1, metavar="N", help="sequences per GPU step")
     w.add_argument("--grad-accum", type=_positive_int, default=1, metavar="N",
                    help="micro-batches per optimizer step (gradients live across them)")
+    from ..options import arg_natural
+
+    w.add_argument("--images", type=arg_natural, default=0, metavar="N",
+                   help="images per sequence for a model with a vision tower (default 0: a text-only step, "
+                        "whose towers and cross-attention layers get no gradients or optimizer states)")
     r = p.add_argument_group("precision, optimizer, activations")
     r.add_argument("--recipe", choices=RECIPES, default="amp",
                    help="bytes per parameter: fp32 16, amp 16, pure-bf16 8, megatron 18, deepspeed 16")

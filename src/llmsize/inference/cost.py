@@ -126,7 +126,7 @@ class HfCost(_Profile):
         object.__setattr__(self, "_hidden_per_token", unit.get("hidden states", 0) // prompt)
         object.__setattr__(self, "_positions_per_token", unit.get("positions", 0) // prompt)
         rows = (0, 0)
-        if self.stage.kind == "decoder" and not self.stage.is_hybrid:
+        if self.stage.kind == "decoder" and not self.stage.is_hybrid and not self.spec.images:
             n_full, n_swa = cached_layers(self.stage)
             rows = (n_full * kind_row(self.stage, "full", kv_dtype=self.spec.kv),
                     n_swa * token_row(self.stage, kv_dtype=self.spec.kv))
@@ -145,7 +145,7 @@ class HfCost(_Profile):
         if self.arch.kind == "encoder-decoder":
             req = KVRequest(max(s.new_tokens, 1), batch, s.kv, "hf", 1, context - s.new_tokens)
         else:
-            req = KVRequest(context, batch, s.kv, "hf", 1, 0)
+            req = KVRequest(context, batch, s.kv, "hf", 1, 0, s.images)  # images: a fixed KV per sequence
         return kv_cache(self.stage, req).value
 
     def kv_bytes_per_token(self) -> int:

@@ -16,7 +16,15 @@ from dataclasses import replace
 from ..arch import Architecture
 from ..tree import Part, group, leaf
 from ..units import GiB
-from .estimate import InferenceReport, InferenceSpec, estimate_hf, fit_parts, judged, weights_tree
+from .estimate import (
+    InferenceReport,
+    InferenceSpec,
+    check_images,
+    estimate_hf,
+    fit_parts,
+    judged,
+    weights_tree,
+)
 from .overhead import Overheads, overhead
 
 TYPE_CHECKING = False
@@ -205,6 +213,7 @@ def estimate(arch: Architecture, spec: InferenceSpec, *, name: str = "", checkpo
     from ..parameters import count_params, counted_by
 
     spec.check()
+    check_images(arch, spec)
     stored = _stored_weights(checkpoint, config) if checkpoint is not None and not spec.quant else None
     run = {"vllm": estimate_vllm, "llamacpp": estimate_llamacpp}.get(spec.engine, estimate_hf)
     report = run(arch, spec, name=name, stored=stored, checkpoint=checkpoint)

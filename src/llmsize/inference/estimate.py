@@ -73,6 +73,7 @@ class InferenceSpec:
     kv_unified: bool = False  # llama.cpp --kv-unified: one KV stream shared by the -np sequences
     flash_attn: str | None = None  # llama.cpp -fa auto|on|off; None: off for attn eager, else auto
     target: Target | None = None  # the GPU to judge the estimate against (hardware/fit.py)
+    images: int = 0  # Llama 3.2 Vision: images per sequence, cached by its cross-attention layers
 
     def __post_init__(self) -> None:
         """Choices and sizes are checked here, so a spec built by hand is as safe as the API's."""
@@ -116,6 +117,10 @@ class InferenceSpec:
         for name in ("context", "batch"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not isinstance(self.images, int) or isinstance(self.images, bool) or self.images < 0:
+            from ..options import OptionError
+
+            raise OptionError("images", f"must be an integer ≥ 0 (images per sequence), got {self.images!r}")
         self.layout.check_inference()
 
 
@@ -155,7 +160,7 @@ class InferenceReport(Totalled):
             "all_gpus": {"total_bytes": self.total_bytes * self.gpus, "weights": self.weights_all_gpus},
             "inputs": {"context": s.context, "batch": s.batch, "new_tokens": s.new_tokens, "dtype": s.dtype,
                        "quant": s.quant, "kv_dtype": s.kv, "attn": s.attn, "logits": s.logits,
-                       "chunk": s.chunk},
+                       "chunk": s.chunk, "images": s.images},
             "error_bars": self.error_bars(), "tree": self.tree.to_dict(), "notes": list(self.notes),
             "verdict": None if self.verdict is None else self.verdict.to_dict(),
             "performance": None if self.performance is None else self.performance.to_dict(),
@@ -215,7 +220,8 @@ def estimate_hf(arch: Architecture, spec: InferenceSpec, *, name: str = "", stor
         weights, all_weights = scaled_weights(stored, weights.value, all_weights), stored.value
     encoder = spec.prompt if arch.kind == "encoder-decoder" else 0
     kv_tokens = max(spec.new_tokens, 1) if arch.kind == "encoder-decoder" else spec.context
-    kv = kv_cache(stage, KVRequest(kv_tokens, spec.batch, spec.kv, "hf", 1, encoder))  # stage is per rank
+    check_images(arch, spec)
+    kv = kv_cache(stage, KVRequest(kv_tokens, spec.batch, spec.kv, "hf", 1, encoder, spec.images))  # per rank
     chunk = min(spec.chunk or spec.prompt, spec.prompt)
     bits = 32 if spec.dtype == "fp32" else 16
     act = workspace(rank, Prefill(spec.batch, chunk, spec.prompt, bits, spec.attn, spec.logits,
@@ -271,8 +277,24 @@ def _notes(arch: Architecture, spec: InferenceSpec) -> tuple[str, ...]:
     return tuple(notes)
 
 
+def check_images(arch: Architecture, spec: InferenceSpec) -> None:
+    """Images are sized only where they have a cache of their own: Llama 3.2 Vision's
+    cross-attention layers. Any other vision model reads an image as tokens of its prompt (count
+    them in the context); a text model takes none."""
+    from ..options import OptionError
+    from .kvcache import cross_layers
+
+    if not spec.images or cross_layers(arch):
+        return
+    why = ("an image is tokens of its prompt: count them in ctx_size" if arch.vision or arch.gemma4_vision
+           else "it has no vision tower")
+    raise OptionError("images", f"{spec.images}: {arch.name} has no cross-attention layers to cache an "
+                      f"image; {why}", mentions=("ctx_size",))
+
+
 def _image_note(arch: Architecture, spec: InferenceSpec) -> list[str]:
-    """Llama 3.2 Vision: what the sizing assumes (text only) and what one image would add."""
+    """Llama 3.2 Vision: what the sizing assumes (text only, or ``spec.images`` per sequence) and
+    what one image adds."""
     from .kvcache import attention_row, cross_layers, image_tokens
 
     n = cross_layers(arch)
@@ -280,6 +302,11 @@ def _image_note(arch: Architecture, spec: InferenceSpec) -> list[str]:
         return []
     tokens = image_tokens(arch, 1)
     per_image = n * tokens * attention_row(arch, kv_dtype=spec.kv)
+    if spec.images:
+        return [f"{spec.images} image(s) per sequence: the {n} cross-attention layers cache {tokens:,} "
+                f"vision tokens per image, {per_image / 2**20:,.1f} MiB of KV per image and sequence "
+                "(whole model), counted; NOT modelled: the vision tower's and the cross-attention layers' "
+                "prefill activations (the activations are sized as for text)"]
     return [f"text-only prompts: the {n} cross-attention layers are skipped and cache nothing; each "
             f"image adds {tokens:,} vision tokens to each of them, {per_image / 2**20:,.1f} MiB of KV "
-            "per sequence (whole model), not counted here"]
+            "per sequence (whole model), not counted here (--images N counts them)"]

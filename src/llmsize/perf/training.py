@@ -298,11 +298,12 @@ def _params_per_gpu(arch: Architecture, spec: TrainSpec) -> tuple[float, float]:
     lay = spec.layout
     total, expert = _param_counts(arch)
     psi = (total - expert + expert / lay.ep) / (lay.tp * lay.pp)
-    if spec.lora is None:
-        return psi, psi
-    from ..training.lora import adapter_params
+    from ..training.estimate import trainable_params
 
-    return psi, adapter_params(arch, spec.lora) / (lay.tp * lay.pp)
+    trainable = trainable_params(arch, spec)
+    if spec.lora is None:  # a text-only step leaves a multimodal model's towers without gradients
+        return psi, psi * trainable / total
+    return psi, trainable / (lay.tp * lay.pp)
 
 
 def cp_comm_s(arch: Architecture, spec: TrainSpec, gpu: Gpu, eff: Efficiency) -> float:

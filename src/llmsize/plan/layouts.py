@@ -193,7 +193,7 @@ def states_bound(arch: Architecture, spec: TrainSpec, shape: Shape) -> StatesBou
 
 def _states_key(spec: TrainSpec) -> TrainSpec:
     return TrainSpec(seq=1, recipe=spec.recipe, optimizer=spec.optimizer, optim_bits=spec.optim_bits,
-                     step_kernel=spec.step_kernel, lora=spec.lora, beta1=spec.beta1)
+                     step_kernel=spec.step_kernel, lora=spec.lora, beta1=spec.beta1, images=spec.images)
 
 
 @functools.lru_cache(maxsize=4096)

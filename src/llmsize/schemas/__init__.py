@@ -22,7 +22,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-SCHEMA_VERSION = "1.3"
+SCHEMA_VERSION = "1.4"
 COMMANDS = ("params", "infer", "train", "inspect", "catalog", "gpus", "summary", "measure", "plan", "plot")
 SCHEMA_PATH = os.path.join(os.path.dirname(__file__), "llmsize.schema.json")
 

@@ -23,6 +23,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .estimate import TrainSpec
 
+    Param = tuple[str, tuple[int, ...], str, int | None]  # name, shape, role, layer
+
 
 def rank_slice(arch: Architecture, spec: TrainSpec, stage: int) -> tuple[Architecture, range]:
     """The tensor-parallel rank's architecture and the layers of pipeline stage ``stage``."""
@@ -48,6 +50,30 @@ def stage_tensors(arch: Architecture, layers: range, *, first: bool, last: bool
         if _in_stage(t.layer, t.module, layers, first=first, last=last):
             out.append((name, shape, role, t.layer))
     return out
+
+
+def has_images(arch: Architecture) -> bool:
+    """Whether the model takes images: a native vision tower, or one counted by transformers
+    (parameters of role "vision", which also covers audio towers there)."""
+    return arch.vision is not None or arch.gemma4_vision is not None or arch.transformers is not None and any(
+        t.role == "vision" for t in arch.transformers.tensors)
+
+
+def untouched(arch: Architecture, spec: TrainSpec, role: str, layer: int | None) -> bool:
+    """Whether a text-only step (``spec.images == 0``) leaves a parameter without a gradient, and so
+    (``spec.lazy_states``) without optimizer states: a multimodal model's towers and projector
+    (role "vision"; the forward runs them only on ``pixel_values``) and Llama 3.2 Vision's
+    cross-attention layers, whole (``act.skipped``: transformers 5.24 ``MllamaTextModel.forward``
+    skips them without cross-attention states). Measured: llama-3.2-90b-vision-instruct, 2 layers,
+    AdamW bf16: gradients and states of the text path only (validation/results.json)."""
+    if spec.images or not spec.lazy_states:
+        return False
+    return role == "vision" or (layer is not None and act.skipped(arch, layer))
+
+
+def touched(arch: Architecture, spec: TrainSpec, params: list[Param]) -> list[Param]:
+    """The parameters of ``params`` (name, shape, role, layer) the step gives a gradient."""
+    return [t for t in params if not untouched(arch, spec, t[2], t[3])]
 
 
 @dataclass(frozen=True)
@@ -90,6 +116,7 @@ def _stage_states(arch: Architecture, spec: TrainSpec, layers: range, first: boo
     else:
         weights = _weights(tensors, p.weight_bits)
         trainable = tensors
+    trainable = touched(arch, spec, trainable)
     plain = [(n, s, r) for n, s, r, _ in trainable]
     numel = sum(_numel(s) for _, s, _ in plain)
     states = optimizer_states(spec.optimizer, plain, state_bits=p.state_bits, beta1=spec.beta1)
